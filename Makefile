@@ -1,0 +1,69 @@
+# TrinhKy: `make run` serves the embedded default; `make test` runs the whole suite.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+HOST   ?= $(or $(TRINHKY_HOST),127.0.0.1)
+PORT   ?= $(or $(TRINHKY_PORT),8000)
+WORKERS ?= 2
+SHARED_TOOLS ?= $(abspath ../shared/tools)
+VERIFY_VENV  ?= $(HOME)/.cache/independent_verify/venv
+# Debian packages the tests use: poppler (pdfsig, pdftotext, pdftoppm), NSS tools, qpdf, mupdf, openssl.
+TEST_DEBS := poppler-utils libnss3-tools qpdf mupdf-tools openssl
+
+.PHONY: run install install-dev test test-deps lint typecheck bench clean-instance help
+
+help:
+	@echo "make run    - install, initialise the embedded default and serve on http://$(HOST):$(PORT)/"
+	@echo "make test   - install test dependencies and run the whole test suite"
+	@echo "make lint   - ruff check + format check;  make typecheck - mypy"
+
+$(BIN)/activate:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+$(VENV)/.installed: requirements.txt | $(BIN)/activate
+	$(BIN)/pip install -q -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: requirements-dev.txt requirements.txt | $(BIN)/activate
+	$(BIN)/pip install -q -r requirements-dev.txt
+	touch $@ $(VENV)/.installed
+
+install: $(VENV)/.installed
+
+install-dev: $(VENV)/.installed-dev
+
+run: install
+	$(BIN)/flask --app wsgi init --host $(HOST) --port $(PORT)
+	exec $(BIN)/gunicorn --bind '$(if $(findstring :,$(HOST)),[$(HOST)],$(HOST)):$(PORT)' \
+	  --workers $(WORKERS) --timeout 120 --access-logfile - wsgi:app
+
+# System packages for the validators the tests run (root or sudo needed once).
+test-deps:
+	@missing=""; for t in pdfsig pdftotext pdftoppm certutil qpdf mutool openssl; do \
+	  command -v $$t >/dev/null 2>&1 || missing="$$missing $$t"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages for:$$missing"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $(TEST_DEBS) >/dev/null; \
+	fi
+	@if [ -x "$(SHARED_TOOLS)/setup_env.sh" ] && [ ! -x "$(VERIFY_VENV)/bin/python" ]; then \
+	  echo "installing the independent validators (../shared/tools/setup_env.sh)"; \
+	  bash "$(SHARED_TOOLS)/setup_env.sh" "$(VERIFY_VENV)" >/dev/null; \
+	fi
+
+test: install-dev test-deps
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: install-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: install-dev
+	$(BIN)/mypy signing storage workflow
+
+bench: install-dev
+	$(BIN)/python -m bench
+
+clean-instance:
+	rm -rf instance

@@ -1,0 +1,1 @@
+"""Signing layer: Flask-free PAdES signing, stamps, test PKI and validation over pyHanko."""

@@ -1,0 +1,167 @@
+"""Signing layer: load key material once and expose it as a pyHanko signer."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from asn1crypto import pem as asn1_pem
+from asn1crypto import x509 as asn1_x509
+from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
+from pyhanko.sign.signers import Signer
+from pyhanko_certvalidator.registry import SimpleCertificateStore
+from pyhanko_certvalidator.util import get_pyca_cryptography_hash, process_pss_params
+
+from signing.errors import KeyLoadError, SignatureFailedError, WrongPassphraseError
+
+SigningKey = (
+    rsa.RSAPrivateKey
+    | ec.EllipticCurvePrivateKey
+    | ed25519.Ed25519PrivateKey
+    | ed448.Ed448PrivateKey
+)
+
+
+def decrypt_private_key(key_pem: bytes, passphrase: bytes) -> PrivateKeyTypes:
+    """Decrypt a PKCS#8 PEM private key.
+
+    :param key_pem: the (encrypted) PEM private key.
+    :param passphrase: the passphrase; ignored if the key is not encrypted.
+    :returns: the loaded ``cryptography`` private key.
+    :raises WrongPassphraseError: the passphrase does not decrypt the key.
+    :raises KeyLoadError: the key is unreadable or corrupt.
+    """
+    encrypted = b"ENCRYPTED PRIVATE KEY" in key_pem[:100]
+    try:
+        return serialization.load_pem_private_key(
+            key_pem, password=passphrase if encrypted else None
+        )
+    except ValueError as exc:
+        if encrypted and "password" in str(exc).lower():
+            raise WrongPassphraseError("passphrase does not decrypt the private key") from exc
+        raise KeyLoadError(f"unreadable private key: {exc}") from exc
+    except (TypeError, UnsupportedAlgorithm) as exc:
+        raise KeyLoadError(f"unreadable private key: {exc}") from exc
+
+
+def _load_asn1_cert(data: bytes) -> asn1_x509.Certificate:
+    """Parse a PEM or DER certificate into an asn1crypto certificate."""
+    try:
+        der = asn1_pem.unarmor(data)[2] if asn1_pem.detect(data) else data
+        cert = asn1_x509.Certificate.load(der)
+        cert.native  # noqa: B018 - forces a full parse so garbage fails here
+    except Exception as exc:  # asn1crypto raises many unrelated types on garbage
+        raise KeyLoadError(f"unreadable certificate: {exc}") from exc
+    return cert
+
+
+def _public_der(key: PrivateKeyTypes | x509.Certificate) -> bytes:
+    """DER SubjectPublicKeyInfo of a private key or a certificate."""
+    return key.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+
+
+class LoadedKeySigner(Signer):
+    """pyHanko signer holding an already-decrypted ``cryptography`` private key.
+
+    Stock ``SimpleSigner`` re-parses the DER key on every raw signature; this
+    signer parses it once in :func:`load_signer`.
+    """
+
+    def __init__(
+        self,
+        *,
+        signing_cert: asn1_x509.Certificate,
+        private_key: SigningKey,
+        cert_registry: SimpleCertificateStore,
+        prefer_pss: bool = False,
+    ) -> None:
+        """Create the signer; prefer :func:`load_signer`.
+
+        :param signing_cert: the signer's certificate.
+        :param private_key: the matching private key, already loaded.
+        :param cert_registry: other certificates to embed (the chain).
+        :param prefer_pss: use RSASSA-PSS instead of PKCS#1 v1.5 for RSA keys.
+        """
+        super().__init__(
+            prefer_pss=prefer_pss,
+            embed_roots=True,
+            signing_cert=signing_cert,
+            cert_registry=cert_registry,
+        )
+        self.private_key = private_key
+        """The loaded private key."""
+
+    async def async_sign_raw(
+        self, data: bytes, digest_algorithm: str, dry_run: bool = False
+    ) -> bytes:
+        """Compute the raw signature over ``data``.
+
+        :param data: the data to sign (the DER of the signed attributes).
+        :param digest_algorithm: digest algorithm name, e.g. ``'sha256'``.
+        :param dry_run: ignored; the signature is always real.
+        :returns: the raw signature bytes.
+        :raises SignatureFailedError: the mechanism is not supported for this key.
+        """
+        mechanism_spec = self.get_signature_mechanism_for_digest(digest_algorithm)
+        try:
+            mechanism = mechanism_spec.signature_algo
+        except ValueError:
+            mechanism = mechanism_spec["algorithm"].native
+        key = self.private_key
+        if isinstance(key, rsa.RSAPrivateKey):
+            if mechanism == "rsassa_pkcs1v15":
+                return key.sign(
+                    data, padding.PKCS1v15(), get_pyca_cryptography_hash(digest_algorithm)
+                )
+            if mechanism == "rsassa_pss":
+                pss, hash_algo = process_pss_params(mechanism_spec["parameters"])
+                return key.sign(data, pss, hash_algo)
+        elif isinstance(key, ec.EllipticCurvePrivateKey) and mechanism == "ecdsa":
+            return key.sign(data, ec.ECDSA(get_pyca_cryptography_hash(digest_algorithm)))
+        elif isinstance(key, ed25519.Ed25519PrivateKey | ed448.Ed448PrivateKey):
+            return key.sign(data)
+        raise SignatureFailedError(f"unsupported signature mechanism {mechanism!r} for this key")
+
+
+def load_signer(
+    cert_pem: bytes,
+    encrypted_key_pem: bytes,
+    passphrase: str,
+    chain_pems: Sequence[bytes],
+) -> LoadedKeySigner:
+    """Decrypt a signing key once and wrap it, with its certificates, as a pyHanko signer.
+
+    :param cert_pem: the signer's certificate (PEM or DER).
+    :param encrypted_key_pem: the PKCS#8 PEM private key, encrypted with ``passphrase``.
+    :param passphrase: the holder's passphrase.
+    :param chain_pems: the issuing chain (intermediates and root) to embed.
+    :returns: a signer usable with :func:`signing.pades.sign_pdf_file`.
+    :raises WrongPassphraseError: the passphrase does not decrypt the key.
+    :raises KeyLoadError: the key or a certificate is unreadable, the key type is
+        unsupported, or the key does not match the certificate.
+    """
+    key = decrypt_private_key(encrypted_key_pem, passphrase.encode("utf-8"))
+    if not isinstance(
+        key,
+        rsa.RSAPrivateKey
+        | ec.EllipticCurvePrivateKey
+        | ed25519.Ed25519PrivateKey
+        | ed448.Ed448PrivateKey,
+    ):
+        raise KeyLoadError(f"unsupported key type {type(key).__name__}")
+    signing_cert = _load_asn1_cert(cert_pem)
+    try:
+        crypto_cert = x509.load_der_x509_certificate(signing_cert.dump())
+        cert_public = _public_der(crypto_cert)
+    except ValueError as exc:
+        raise KeyLoadError(f"unreadable certificate: {exc}") from exc
+    if cert_public != _public_der(key):
+        raise KeyLoadError("the private key does not match the certificate")
+    chain = [_load_asn1_cert(c) for c in chain_pems]
+    registry = SimpleCertificateStore.from_certs(chain)  # type: ignore[no-untyped-call]
+    return LoadedKeySigner(signing_cert=signing_cert, private_key=key, cert_registry=registry)

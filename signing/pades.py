@@ -1,0 +1,260 @@
+"""Signing layer: check PDF input and apply PAdES signatures with pyHanko, file to file."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from pyhanko.pdf_utils import generic
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign.fields import MDPPerm, SigFieldSpec, SigSeedSubFilter
+from pyhanko.sign.signers import PdfSignatureMetadata, PdfSigner, Signer
+from pyhanko.sign.timestamps import TimeStamper
+from pyhanko.sign.validation import read_certification_data
+
+from signing.errors import PdfInputError, SignatureFailedError
+from signing.profiles import SigningProfile
+from signing.stamps import TEXT_PARAM, default_box, stamp_style, stamp_text
+
+_HEADER_WINDOW = 1024
+_TRAILER_WINDOW = 2048
+_MAX_TREE_DEPTH = 64
+
+_MESSAGES: dict[str, tuple[str, str]] = {
+    "empty": ("Tệp tải lên rỗng (0 byte).", "The uploaded file is empty."),
+    "not_pdf": (
+        "Tệp không phải là PDF (thiếu phần đầu %PDF-).",
+        "The file is not a PDF (no %PDF- header).",
+    ),
+    "truncated": (
+        "Tệp PDF bị cắt cụt hoặc tải lên chưa hết. Hãy tải lên lại tệp đầy đủ.",
+        "The PDF is truncated or incompletely uploaded.",
+    ),
+    "damaged": (
+        "Tệp PDF bị hỏng, không đọc được cấu trúc. Hãy xuất lại PDF từ phần mềm soạn thảo.",
+        "The PDF is damaged; its structure cannot be read.",
+    ),
+    "encrypted": (
+        "Tệp PDF được mã hóa (có mật khẩu). Hãy gỡ mật khẩu rồi tải lên lại.",
+        "The PDF is encrypted (password-protected); remove the password and upload again.",
+    ),
+    "no_pages": ("Tệp PDF không có trang nào.", "The PDF has no pages."),
+    "bad_page": (
+        "Trang được chọn để đặt chữ ký không tồn tại trong tệp PDF.",
+        "The page chosen for the signature does not exist in the PDF.",
+    ),
+    "certified_no_changes": (
+        "Tệp PDF đã được chứng thực với chế độ không cho phép thay đổi; không thể ký thêm.",
+        "The PDF is certified with 'no changes allowed'; it cannot be signed again.",
+    ),
+}
+
+
+def pdf_input_error(code: str, detail: str | None = None) -> PdfInputError:
+    """Build a :class:`PdfInputError` with the standard messages for ``code``.
+
+    :param code: one of the stable codes, e.g. ``'damaged'``.
+    :param detail: optional technical detail appended to the English message.
+    :returns: the error (not raised).
+    """
+    message_vi, message_en = _MESSAGES[code]
+    if detail:
+        message_en = f"{message_en} ({detail})"
+    return PdfInputError(code, message_vi, message_en)
+
+
+@dataclass(frozen=True)
+class PdfInfo:
+    """Facts about an acceptable PDF."""
+
+    pages: int
+    """Number of pages."""
+    signatures: int
+    """Number of embedded signatures, document timestamps included."""
+    pdf_version: str
+    """PDF version, e.g. ``'1.7'``."""
+    encrypted: bool
+    """Whether the file is encrypted (always False: encrypted files are refused)."""
+
+
+def _check_envelope(fh: IO[bytes], size: int) -> None:
+    """Cheap checks on the raw bytes: emptiness, header and end-of-file marker."""
+    if size == 0:
+        raise pdf_input_error("empty")
+    head = fh.read(_HEADER_WINDOW)
+    if b"%PDF-" not in head:
+        raise pdf_input_error("not_pdf")
+    fh.seek(max(0, size - _TRAILER_WINDOW))
+    if b"%%EOF" not in fh.read(_TRAILER_WINDOW):
+        raise pdf_input_error("truncated", "no %%EOF marker at the end")
+    fh.seek(0)
+
+
+def _open_reader(fh: IO[bytes]) -> PdfFileReader:
+    """Parse the cross-reference data; any failure means a damaged file."""
+    try:
+        return PdfFileReader(fh, strict=False)
+    except Exception as exc:  # the PDF stack raises many unrelated types on bad input
+        raise pdf_input_error("damaged", f"{type(exc).__name__}: {exc}") from exc
+
+
+def _find_page(doc: PdfFileReader | IncrementalPdfFileWriter, page_ix: int) -> Any:
+    """Reference to page ``page_ix`` (walks the page tree, detecting cycles)."""
+    page_ref, _ = doc.find_page_for_modification(page_ix)  # type: ignore[no-untyped-call]
+    return page_ref
+
+
+def _page_count(reader: PdfFileReader) -> int:
+    """Number of pages, after checking the first and last page can be reached."""
+    count = reader.root["/Pages"]["/Count"]
+    if not isinstance(count, int) or count <= 0:
+        raise pdf_input_error("no_pages")
+    _find_page(reader, 0)
+    _find_page(reader, count - 1)
+    return count
+
+
+def _version(reader: PdfFileReader) -> str:
+    """The effective PDF version as ``'major.minor'``."""
+    version = reader.input_version
+    if isinstance(version, tuple) and len(version) == 2:
+        return f"{version[0]}.{version[1]}"
+    return "unknown"
+
+
+def inspect_pdf(path: Path) -> PdfInfo:
+    """Check that a file is a PDF we can sign, reading it from disk (not into memory).
+
+    :param path: the PDF file.
+    :returns: page count, signature count and version.
+    :raises PdfInputError: with ``code`` ``'empty'``, ``'not_pdf'``, ``'truncated'``,
+        ``'damaged'``, ``'encrypted'`` or ``'no_pages'``.
+    """
+    try:
+        with path.open("rb") as fh:
+            _check_envelope(fh, path.stat().st_size)
+            reader = _open_reader(fh)
+            try:
+                if reader.encrypted:
+                    raise pdf_input_error("encrypted")
+                pages = _page_count(reader)
+                signatures = len(reader.embedded_signatures)
+                version = _version(reader)
+            except PdfInputError:
+                raise
+            except Exception as exc:  # hostile input: KeyError, zlib.error, RecursionError...
+                raise pdf_input_error("damaged", f"{type(exc).__name__}: {exc}") from exc
+    except OSError as exc:
+        raise pdf_input_error("damaged", f"cannot read the file: {exc}") from exc
+    return PdfInfo(pages=pages, signatures=signatures, pdf_version=version, encrypted=False)
+
+
+def _inherited(page: Any, key: str) -> Any:
+    """An inheritable page attribute (``/MediaBox``, ``/CropBox``), following ``/Parent``."""
+    node = page
+    for _ in range(_MAX_TREE_DEPTH):
+        if key in node:
+            return node[key]
+        if "/Parent" not in node:
+            return None
+        node = node["/Parent"]
+    return None
+
+
+def _page_box(page: Any) -> tuple[float, float, float, float]:
+    """The visible area of a page: its CropBox, else its MediaBox, else A4."""
+    for key in ("/CropBox", "/MediaBox"):
+        box = _inherited(page, key)
+        if isinstance(box, generic.ArrayObject) and len(box) == 4:
+            x1, y1, x2, y2 = (float(v) for v in box)
+            return (x1, y1, x2, y2)
+    return (0.0, 0.0, 595.0, 842.0)
+
+
+def _field_spec(writer: IncrementalPdfFileWriter, profile: SigningProfile) -> SigFieldSpec:
+    """The new signature field: visible on the chosen page, or invisible."""
+    if profile.stamp is None:
+        return SigFieldSpec(sig_field_name=profile.field_name)
+    count = int(writer.root["/Pages"]["/Count"])
+    page_ix = profile.placement.page
+    if page_ix < 0:
+        page_ix += count
+    if not 0 <= page_ix < count:
+        raise pdf_input_error("bad_page", f"page {profile.placement.page} of {count}")
+    box = profile.placement.box
+    if box is None:
+        box = default_box(_page_box(_find_page(writer, page_ix).get_object()))
+    int_box = (round(box[0]), round(box[1]), round(box[2]), round(box[3]))
+    return SigFieldSpec(sig_field_name=profile.field_name, on_page=page_ix, box=int_box)
+
+
+def _prepare(writer: IncrementalPdfFileWriter, profile: SigningProfile) -> SigFieldSpec:
+    """Refuse inputs that cannot be signed and build the field specification."""
+    if writer.prev.encrypted:
+        raise pdf_input_error("encrypted")
+    certification = read_certification_data(writer.prev)
+    if certification is not None and certification.permission == MDPPerm.NO_CHANGES:
+        raise pdf_input_error("certified_no_changes")
+    return _field_spec(writer, profile)
+
+
+def sign_pdf_file(
+    in_path: Path,
+    out_path: Path,
+    signer: Signer,
+    profile: SigningProfile,
+    timestamper: TimeStamper | None = None,
+) -> None:
+    """Sign a PDF as PAdES B-B (B-T with a timestamper) in an incremental update.
+
+    Uses subfilter ``ETSI.CAdES.detached`` and SHA-256; earlier signatures stay
+    valid. The input is streamed from ``in_path`` and the result written to
+    ``out_path`` (opened ``w+b``; making that atomic is the caller's job).
+
+    :param in_path: the PDF to sign.
+    :param out_path: where to write the signed PDF; must differ from ``in_path``.
+    :param signer: the signer, e.g. from :func:`signing.keys.load_signer`.
+    :param profile: field name, metadata, stamp and reserved size.
+    :param timestamper: optional signature timestamp authority (PAdES B-T).
+    :raises PdfInputError: the input cannot be signed (damaged, encrypted, locked...).
+    :raises SignatureFailedError: signing failed for another reason.
+    """
+    meta = PdfSignatureMetadata(
+        field_name=profile.field_name,
+        md_algorithm="sha256",
+        subfilter=SigSeedSubFilter.PADES,
+        reason=profile.reason,
+        location=profile.location,
+    )
+    text_params = None
+    style = None
+    if profile.stamp is not None:
+        style = stamp_style()
+        text_params = {TEXT_PARAM: stamp_text(profile.stamp)}
+    with in_path.open("rb") as inf:
+        try:
+            writer = IncrementalPdfFileWriter(inf, strict=False)
+            field_spec = _prepare(writer, profile)
+        except PdfInputError:
+            raise
+        except Exception as exc:  # the PDF stack raises many unrelated types on bad input
+            raise pdf_input_error("damaged", f"{type(exc).__name__}: {exc}") from exc
+        pdf_signer = PdfSigner(
+            meta,
+            signer=signer,
+            timestamper=timestamper,
+            stamp_style=style,
+            new_field_spec=field_spec,
+        )
+        with out_path.open("w+b") as outf:
+            try:
+                pdf_signer.sign_pdf(
+                    writer,
+                    bytes_reserved=profile.bytes_reserved,
+                    appearance_text_params=text_params,
+                    output=outf,
+                )
+            except Exception as exc:
+                raise SignatureFailedError(f"signing failed: {type(exc).__name__}: {exc}") from exc

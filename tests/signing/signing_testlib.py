@@ -1,0 +1,95 @@
+"""Shared helpers for the signing tests (imported by conftest.py and the test modules)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+CA_PASSPHRASE = b"ca-passphrase-for-tests"
+USER_PASSPHRASE = "mật khẩu người ký"
+
+
+def make_pdf_bytes(text: str = "Van ban thu nghiem", pages: int = 1) -> bytes:
+    """A small valid PDF (A4 pages with one line of Helvetica text each), built by hand."""
+    objects: list[bytes] = []
+    page_ids = [4 + 2 * i for i in range(pages)]
+    objects.append(b"<< /Type /Catalog /Pages 2 0 R >>")
+    kids = b" ".join(b"%d 0 R" % pid for pid in page_ids)
+    objects.append(b"<< /Type /Pages /Kids [%s] /Count %d >>" % (kids, pages))
+    objects.append(b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")
+    for i in range(pages):
+        content = b"BT /F1 14 Tf 72 770 Td (%s - trang %d) Tj ET" % (text.encode("latin-1"), i + 1)
+        objects.append(
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] "
+            b"/Resources << /Font << /F1 3 0 R >> >> /Contents %d 0 R >>" % (page_ids[i] + 1)
+        )
+        objects.append(b"<< /Length %d >>\nstream\n%s\nendstream" % (len(content), content))
+    out = bytearray(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
+    offsets = []
+    for num, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n%s\nendobj\n" % (num, body)
+    xref_at = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    for off in offsets:
+        out += b"%010d 00000 n \n" % off
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
+        len(objects) + 1,
+        xref_at,
+    )
+    return bytes(out)
+
+
+def issue_from_ca(
+    pki_dir: Path,
+    ca_passphrase: bytes,
+    common_name: str,
+    public_key: CertificatePublicKeyTypes,
+    *,
+    time_stamping: bool = False,
+) -> x509.Certificate:
+    """Issue a test certificate (signer or TSA) directly with the issuing CA key on disk."""
+    issuing = x509.load_pem_x509_certificate((pki_dir / "issuing.pem").read_bytes())
+    ca_key = serialization.load_pem_private_key(
+        (pki_dir / "issuing.key.pem").read_bytes(), ca_passphrase
+    )
+    assert isinstance(ca_key, rsa.RSAPrivateKey)
+    now = datetime.now(UTC) - timedelta(minutes=5)
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)]))
+        .issuer_name(issuing.subject)
+        .public_key(public_key)
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now)
+        .not_valid_after(now + timedelta(days=30))
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=not time_stamping,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=False,
+                crl_sign=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
+            critical=False,
+        )
+    )
+    if time_stamping:
+        builder = builder.add_extension(
+            x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]), critical=True
+        )
+    return builder.sign(ca_key, hashes.SHA256())

@@ -1,0 +1,5 @@
+"""workflow: the Flask application and the workflow domain of TrinhKy."""
+
+from workflow.app import create_app
+
+__all__ = ["create_app"]

@@ -1,0 +1,57 @@
+"""workflow: who may see and act on what (every query goes through here)."""
+
+from __future__ import annotations
+
+from sqlalchemy import Select, exists, or_, select
+from sqlalchemy.orm import Session
+
+from storage.models import Document, Role, Task, User
+from workflow.errors import ForbiddenError, NotFoundError
+
+NOT_FOUND = "Không tìm thấy văn bản, hoặc bạn không có quyền xem văn bản này."
+
+
+def is_auditor(user: User) -> bool:
+    """:returns: whether the user audits the organisation (read-only, everything)."""
+    return user.has_role(Role.AUDITOR)
+
+
+def visible_documents(user: User) -> Select[tuple[Document]]:
+    """:returns: a query of the documents ``user`` is party to."""
+    query = select(Document)
+    if is_auditor(user):
+        return query
+    party_task = exists().where(
+        Task.document_id == Document.id,
+        or_(Task.assignee_id == user.id, Task.acted_by_id == user.id),
+    )
+    return query.where(or_(Document.created_by_id == user.id, party_task))
+
+
+def get_visible_document(session: Session, user: User, document_id: int) -> Document:
+    """:returns: the document if ``user`` is party to it.
+
+    :raises NotFoundError: no such document, or not visible (same answer, on purpose).
+    """
+    doc = session.scalars(visible_documents(user).where(Document.id == document_id)).first()
+    if doc is None:
+        raise NotFoundError(NOT_FOUND)
+    return doc
+
+
+def get_own_task(session: Session, user: User, task_id: int) -> Task:
+    """:returns: a task assigned to ``user``.
+
+    :raises NotFoundError: no such task, or on a document ``user`` cannot see.
+    :raises ForbiddenError: the task belongs to someone else.
+    """
+    task = session.get(Task, task_id)
+    if task is None:
+        raise NotFoundError("Không tìm thấy việc cần xử lý này.")
+    if task.assignee_id != user.id:
+        # Do not reveal tasks on documents the caller is not party to.
+        get_visible_document(session, user, task.document_id)
+        raise ForbiddenError(
+            "Việc này được giao cho người khác; bạn không thể xử lý thay khi chưa được ủy quyền."
+        )
+    return task

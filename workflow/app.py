@@ -1,0 +1,241 @@
+"""workflow: the application factory: config, services, login, blueprints, errors."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, Response, jsonify, render_template, request
+from flask_login import LoginManager
+from flask_wtf.csrf import CSRFError, CSRFProtect
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.exc import StaleDataError
+from werkzeug.exceptions import HTTPException
+
+from storage.blobs import FilesystemBlobStore
+from storage.db import make_engine, make_session_factory
+from storage.models import User
+from workflow import vocab
+from workflow.errors import WorkflowError
+from workflow.services import EXTENSION_KEY, Services, close_session
+from workflow.settings import DEFAULTS, Settings, read_or_create_secret
+
+ROOT = Path(__file__).resolve().parent.parent
+log = logging.getLogger("trinhky")
+csrf = CSRFProtect()
+
+CONFLICT_MESSAGE = (
+    "Văn bản vừa được người khác xử lý cùng lúc. Hãy tải lại trang để xem trạng thái mới."
+)
+
+
+def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the TrinhKy application.
+
+    Config layers: defaults, ``instance/config.py`` (if any), ``TRINHKY_*`` environment
+    variables, then ``test_config``; validated once into :class:`Settings`.
+    """
+    app = Flask(
+        __name__,
+        instance_path=str((test_config or {}).get("INSTANCE_PATH") or ROOT / "instance"),
+        instance_relative_config=True,
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+    )
+    app.config.from_mapping(DEFAULTS)
+    app.config.from_pyfile("config.py", silent=True)
+    app.config.from_prefixed_env("TRINHKY")
+    if test_config:
+        app.config.from_mapping(test_config)
+    settings = Settings.from_mapping(app.config, Path(app.instance_path))
+    settings.instance_path.mkdir(parents=True, exist_ok=True)
+
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = read_or_create_secret(settings.instance_path / "secret_key")
+    app.config.update(
+        MAX_CONTENT_LENGTH=settings.max_upload_bytes + 64 * 1024,  # form fields beside the file
+        SESSION_COOKIE_NAME="trinhky_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.session_cookie_secure,
+        REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SAMESITE="Lax",
+        REMEMBER_COOKIE_SECURE=settings.session_cookie_secure,
+        PERMANENT_SESSION_LIFETIME=8 * 3600,
+        WTF_CSRF_TIME_LIMIT=8 * 3600,
+        JSON_AS_ASCII=False,
+    )
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+
+    engine = make_engine(settings.database_url)
+    services = Services(
+        settings=settings,
+        engine=engine,
+        session_factory=make_session_factory(engine),
+        blobs=FilesystemBlobStore(settings.blob_dir),
+    )
+    app.extensions[EXTENSION_KEY] = services
+    app.teardown_appcontext(close_session)
+
+    _init_login(app, services)
+    csrf.init_app(app)
+    _register_blueprints(app)
+    _register_errors(app)
+    _register_template_helpers(app)
+    app.after_request(_security_headers)
+
+    from workflow.cli import register_cli
+
+    register_cli(app)
+    return app
+
+
+def _init_login(app: Flask, services: Services) -> None:
+    login = LoginManager(app)
+    login.login_view = "auth.login"
+    login.login_message = "Vui lòng đăng nhập để tiếp tục."
+    login.login_message_category = "info"
+    login.session_protection = "strong"
+
+    @login.user_loader
+    def load_user(user_id: str) -> User | None:
+        # A short session of its own: the request's transaction starts only when the
+        # view needs it, after any upload has been streamed to disk.
+        if not user_id.isdigit():
+            return None
+        with services.session_factory() as session:
+            user = session.scalars(
+                select(User).options(selectinload(User.roles)).where(User.id == int(user_id))
+            ).first()
+            if user is None or not user.active:
+                return None
+            session.expunge_all()
+            return user
+
+
+def _register_blueprints(app: Flask) -> None:
+    from workflow.api import bp as api_bp
+    from workflow.auth import bp as auth_bp
+    from workflow.documents import bp as documents_bp
+    from workflow.public import bp as public_bp
+
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(documents_bp)
+    app.register_blueprint(public_bp)
+    app.register_blueprint(api_bp)
+    csrf.exempt(api_bp)  # bearer tokens, never cookies
+
+
+def _wants_json() -> bool:
+    return request.path.startswith("/api/")
+
+
+def problem(status: int, title: str, detail: str, code: str | None = None) -> Response:
+    """:returns: an RFC 9457 ``application/problem+json`` response."""
+    body: dict[str, Any] = {
+        "type": "about:blank",
+        "title": title,
+        "status": status,
+        "detail": detail,
+    }
+    if code:
+        body["code"] = code
+    response = jsonify(body)
+    response.status_code = status
+    response.mimetype = "application/problem+json"
+    return response
+
+
+def error_response(status: int, message: str, code: str | None = None) -> Any:
+    """Answer an error as problem+json under ``/api/`` and as a page elsewhere."""
+    title = HTTP_TITLES.get(status, "Lỗi")
+    if _wants_json():
+        return problem(status, title, message, code)
+    return render_template("errors/error.html", status=status, title=title, message=message), status
+
+
+HTTP_TITLES = {
+    400: "Yêu cầu không hợp lệ",
+    401: "Chưa xác thực",
+    403: "Không có quyền",
+    404: "Không tìm thấy",
+    405: "Thao tác không được hỗ trợ",
+    409: "Xung đột trạng thái",
+    413: "Tệp quá lớn",
+    422: "Dữ liệu không hợp lệ",
+    429: "Tạm khóa",
+    500: "Lỗi hệ thống",
+}
+
+
+def _register_errors(app: Flask) -> None:
+    @app.errorhandler(WorkflowError)
+    def on_workflow_error(exc: WorkflowError) -> Any:
+        if exc.status >= 500:
+            log.error("workflow error %s: %s", exc.code, exc.message, exc_info=exc.__cause__)
+        return error_response(exc.status, exc.message, exc.code)
+
+    @app.errorhandler(StaleDataError)
+    def on_stale(_exc: StaleDataError) -> Any:
+        return error_response(409, CONFLICT_MESSAGE, "concurrent_update")
+
+    @app.errorhandler(CSRFError)
+    def on_csrf(_exc: CSRFError) -> Any:
+        return error_response(
+            400, "Phiên làm việc của biểu mẫu đã hết hạn. Hãy tải lại trang và thử lại.", "csrf"
+        )
+
+    @app.errorhandler(413)
+    def on_too_large(_exc: Exception) -> Any:
+        limit = app.extensions[EXTENSION_KEY].settings.max_upload_bytes
+        return error_response(
+            413,
+            f"Tệp vượt quá dung lượng cho phép ({limit // (1024 * 1024)} MB). "
+            "Hãy giảm dung lượng tệp rồi tải lên lại.",
+            "too_large",
+        )
+
+    @app.errorhandler(HTTPException)
+    def on_http(exc: HTTPException) -> Any:
+        status = exc.code or 500
+        messages = {
+            404: "Không tìm thấy trang hoặc tài nguyên yêu cầu.",
+            405: "Thao tác này không được hỗ trợ tại địa chỉ này.",
+            400: "Yêu cầu không hợp lệ. Hãy kiểm tra dữ liệu đã nhập.",
+        }
+        return error_response(status, messages.get(status, exc.description or ""), None)
+
+    @app.errorhandler(Exception)
+    def on_unexpected(exc: Exception) -> Any:
+        log.exception("unexpected error on %s %s", request.method, request.path)
+        return error_response(
+            500,
+            "Đã có lỗi hệ thống. Thao tác chưa được thực hiện; hãy thử lại hoặc báo quản trị.",
+            "internal",
+        )
+
+
+def _register_template_helpers(app: Flask) -> None:
+    app.jinja_env.filters["vn_time"] = vocab.vn_display
+    app.jinja_env.filters["vn_iso"] = vocab.vn_iso
+    app.jinja_env.globals.update(
+        DOC_TYPES=vocab.DOC_TYPES,
+        STATE_LABELS=vocab.STATE_LABELS,
+        ACTION_LABELS=vocab.ACTION_LABELS,
+        AUDIT_LABELS=vocab.AUDIT_LABELS,
+        ROLE_LABELS=vocab.ROLE_LABELS,
+    )
+
+
+def _security_headers(response: Response) -> Response:
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    response.headers.setdefault(
+        "Content-Security-Policy",
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; frame-ancestors 'none'",
+    )
+    return response

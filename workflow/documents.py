@@ -1,0 +1,240 @@
+"""workflow: web pages for documents and tasks (blueprint)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, flash, redirect, render_template, request, send_file, url_for
+from flask_login import login_required
+from flask_wtf import FlaskForm
+from werkzeug.utils import secure_filename
+from wtforms import PasswordField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, Optional
+
+from storage import audit
+from storage.audit import AuditAction
+from storage.models import Document, Role, User
+from workflow import access, service, views
+from workflow.auth import current_actor
+from workflow.errors import WorkflowError
+from workflow.services import get_services, get_session
+from workflow.uploads import stage_upload
+from workflow.vocab import DOC_TYPES
+
+bp = Blueprint("documents", __name__)
+
+
+class UploadForm(FlaskForm):
+    """Upload a PDF as a new document."""
+
+    subject = StringField("Trích yếu nội dung", validators=[DataRequired(), Length(max=1000)])
+    doc_type = SelectField(
+        "Loại văn bản", choices=[(k, f"{v} ({k})") for k, v in DOC_TYPES.items()], default="CV"
+    )
+
+
+class ActionForm(FlaskForm):
+    """Approve a step, with an optional comment."""
+
+    comment = TextAreaField("Ý kiến", validators=[Optional(), Length(max=4000)])
+
+
+class SignForm(FlaskForm):
+    """Sign with the key's passphrase."""
+
+    passphrase = PasswordField("Mật khẩu khóa ký số", validators=[DataRequired(), Length(max=256)])
+
+
+class EmptyForm(FlaskForm):
+    """A form that carries only the CSRF token."""
+
+
+@bp.route("/")
+@login_required
+def home() -> Any:
+    """Inbox: my open tasks and the documents I am party to."""
+    actor = current_actor()
+    db = get_session()
+    tasks = service.open_tasks(db, actor)
+    docs = db.scalars(
+        access.visible_documents(actor).order_by(Document.updated_at.desc()).limit(50)
+    ).all()
+    return render_template(
+        "documents/home.html",
+        actor=actor,
+        tasks=tasks,
+        documents=docs,
+        can_draft=bool(actor.units_with(Role.DRAFTER)),
+    )
+
+
+@bp.route("/documents/new", methods=["GET", "POST"])
+@login_required
+def new() -> Any:
+    """Upload a PDF, then (by default) submit it on the default route."""
+    form = UploadForm()
+    if request.method == "POST":
+        if not form.validate_on_submit():
+            return render_template("documents/new.html", form=form), 400
+        try:
+            staged, filename = stage_upload()
+            db = get_session()
+            actor = current_actor()
+            doc = service.create_document(
+                db,
+                get_services().blobs,
+                actor,
+                staged=staged,
+                filename=filename,
+                subject=form.subject.data or "",
+                doc_type=form.doc_type.data or "",
+            )
+            if request.form.get("submit_now"):
+                service.submit(db, actor, doc.id)
+            db.commit()
+        except WorkflowError as exc:
+            flash(exc.message, "error")
+            return render_template("documents/new.html", form=form), exc.status
+        flash("Đã tải lên văn bản." + (" Văn bản đã được trình." if doc.submitted_at else ""), "ok")
+        return redirect(url_for("documents.detail", document_id=doc.id))
+    return render_template("documents/new.html", form=form)
+
+
+def _render_detail(doc: Document, actor: User, status: int = 200, **forms: Any) -> Any:
+    services = get_services()
+    db = get_session()
+    entries = views.history(db, doc)
+    report = service.validate_document(services.blobs, services.trust, doc)
+    my_tasks = [t for t in doc.tasks if t.assignee_id == actor.id and t.state == "open"]
+    return (
+        render_template(
+            "documents/detail.html",
+            doc=doc,
+            actor=actor,
+            timeline=views.stage_timeline(doc),
+            events=[e for e in entries if e.action != AuditAction.VIEWED],
+            views=[e for e in entries if e.action == AuditAction.VIEWED],
+            report=report,
+            my_tasks=my_tasks,
+            approve_form=forms.get("approve_form") or ActionForm(),
+            sign_form=forms.get("sign_form") or SignForm(),
+            empty_form=EmptyForm(),
+        ),
+        status,
+    )
+
+
+@bp.route("/documents/<int:document_id>")
+@login_required
+def detail(document_id: int) -> Any:
+    """The document page: metadata, route, history, signatures, actions."""
+    db = get_session()
+    actor = current_actor()
+    doc = access.get_visible_document(db, actor, document_id)
+    audit.append(
+        db,
+        AuditAction.VIEWED,
+        actor_id=actor.id,
+        object_type="document",
+        object_id=doc.id,
+        details={"via": "web"},
+    )
+    db.commit()
+    return _render_detail(doc, actor)
+
+
+@bp.route("/documents/<int:document_id>/submit", methods=["POST"])
+@login_required
+def submit(document_id: int) -> Any:
+    """Submit a draft on its route."""
+    if not EmptyForm().validate_on_submit():
+        return redirect(url_for("documents.detail", document_id=document_id))
+    db = get_session()
+    actor = current_actor()
+    try:
+        service.submit(db, actor, document_id)
+        db.commit()
+    except WorkflowError as exc:
+        db.rollback()
+        flash(exc.message, "error")
+        doc = access.get_visible_document(db, actor, document_id)
+        return _render_detail(doc, actor, exc.status)
+    flash("Đã trình văn bản.", "ok")
+    return redirect(url_for("documents.detail", document_id=document_id))
+
+
+@bp.route("/tasks/<int:task_id>/approve", methods=["POST"])
+@login_required
+def approve(task_id: int) -> Any:
+    """Approve a review step."""
+    form = ActionForm()
+    db = get_session()
+    actor = current_actor()
+    task = access.get_own_task(db, actor, task_id)
+    document_id = task.document_id
+    if not form.validate_on_submit():
+        return _render_detail(task.document, actor, 400, approve_form=form)
+    try:
+        service.approve(db, actor, task_id, form.comment.data)
+        db.commit()
+    except WorkflowError as exc:
+        db.rollback()
+        flash(exc.message, "error")
+        return _render_detail(
+            access.get_visible_document(db, actor, document_id), actor, exc.status
+        )
+    flash("Đã duyệt. Văn bản được chuyển sang bước tiếp theo.", "ok")
+    return redirect(url_for("documents.home"))
+
+
+@bp.route("/tasks/<int:task_id>/sign", methods=["POST"])
+@login_required
+def sign(task_id: int) -> Any:
+    """Sign with the passphrase of the signing key."""
+    form = SignForm()
+    db = get_session()
+    actor = current_actor()
+    task = access.get_own_task(db, actor, task_id)
+    document_id = task.document_id
+    if not form.validate_on_submit():
+        flash("Vui lòng nhập mật khẩu khóa ký số.", "error")
+        return _render_detail(task.document, actor, 400, sign_form=form)
+    services = get_services()
+    try:
+        service.sign(
+            db,
+            services.blobs,
+            services.trust,
+            actor,
+            task_id,
+            form.passphrase.data or "",
+            key_max_failures=services.settings.key_max_failures,
+            key_lock_seconds=services.settings.key_lock_seconds,
+        )
+        db.commit()
+    except WorkflowError as exc:
+        if isinstance(exc, service.BadPassphraseError):
+            db.commit()  # keep the failure count and its audit entry
+        else:
+            db.rollback()
+        flash(exc.message, "error")
+        return _render_detail(
+            access.get_visible_document(db, actor, document_id), actor, exc.status
+        )
+    flash("Đã ký số văn bản. Chữ ký đã được kiểm tra hợp lệ.", "ok")
+    return redirect(url_for("documents.detail", document_id=document_id))
+
+
+@bp.route("/documents/<int:document_id>/file")
+@login_required
+def download(document_id: int) -> Any:
+    """Download the current PDF."""
+    db = get_session()
+    doc, rev, path = service.document_file(db, get_services().blobs, current_actor(), document_id)
+    db.commit()
+    name = secure_filename(rev.filename) or f"van-ban-{doc.id}.pdf"
+    if not name.lower().endswith(".pdf"):
+        name += ".pdf"
+    if rev.kind == "signed" and not name.endswith("-signed.pdf"):
+        name = name[:-4] + "-signed.pdf"
+    return send_file(path, mimetype="application/pdf", as_attachment=True, download_name=name)

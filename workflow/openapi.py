@@ -1,0 +1,225 @@
+"""workflow: the OpenAPI 3.1 description of the JSON API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+PROBLEM = {"$ref": "#/components/responses/Problem"}
+
+
+def _op(summary: str, responses: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    errors = {code: PROBLEM for code in ("400", "401", "403", "404", "409", "413", "422")}
+    return {"summary": summary, "responses": {**responses, **errors}, **extra}
+
+
+def _id(name: str) -> dict[str, Any]:
+    return {"name": name, "in": "path", "required": True, "schema": {"type": "integer"}}
+
+
+def _json(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"content": {"application/json": {"schema": schema}}}
+
+
+def openapi_document() -> dict[str, Any]:
+    """:returns: the OpenAPI document served at ``/api/v1/openapi.json``."""
+    doc_ref = {"$ref": "#/components/schemas/Document"}
+    task_ref = {"$ref": "#/components/schemas/Task"}
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "TrinhKy API",
+            "version": "1.0.0",
+            "description": "Document workflow and PAdES signatures. Errors are "
+            "application/problem+json (RFC 9457) with a Vietnamese 'detail'.",
+        },
+        "servers": [{"url": "/api/v1"}],
+        "security": [{"bearer": []}],
+        "paths": {
+            "/auth/token": {
+                "post": _op(
+                    "Exchange username and password for a bearer token",
+                    {
+                        "200": {
+                            "description": "token",
+                            **_json({"$ref": "#/components/schemas/Token"}),
+                        }
+                    },
+                    security=[],
+                    requestBody=_json(
+                        {
+                            "type": "object",
+                            "required": ["username", "password"],
+                            "properties": {
+                                "username": {"type": "string"},
+                                "password": {"type": "string"},
+                            },
+                        }
+                    ),
+                )
+            },
+            "/me": {"get": _op("The caller and their roles", {"200": {"description": "user"}})},
+            "/documents": {
+                "get": _op(
+                    "Documents the caller is party to",
+                    {"200": {"description": "documents"}},
+                    parameters=[
+                        {"name": "state", "in": "query", "schema": {"type": "string"}},
+                        {"name": "limit", "in": "query", "schema": {"type": "integer"}},
+                    ],
+                ),
+                "post": _op(
+                    "Upload a PDF as a draft document",
+                    {"201": {"description": "created", **_json(doc_ref)}},
+                    requestBody={
+                        "content": {
+                            "multipart/form-data": {
+                                "schema": {
+                                    "type": "object",
+                                    "required": ["file", "subject", "doc_type"],
+                                    "properties": {
+                                        "file": {"type": "string", "format": "binary"},
+                                        "subject": {"type": "string"},
+                                        "doc_type": {"type": "string", "examples": ["CV", "BC"]},
+                                        "route": {"type": "string"},
+                                    },
+                                }
+                            }
+                        }
+                    },
+                ),
+            },
+            "/documents/{id}": {
+                "get": _op(
+                    "Metadata, state and history",
+                    {"200": {"description": "document", **_json(doc_ref)}},
+                    parameters=[_id("id")],
+                )
+            },
+            "/documents/{id}/submit": {
+                "post": _op(
+                    "Put the document on its route",
+                    {"200": {"description": "document", **_json(doc_ref)}},
+                    parameters=[_id("id")],
+                )
+            },
+            "/documents/{id}/file": {
+                "get": _op(
+                    "The current PDF",
+                    {"200": {"description": "PDF", "content": {"application/pdf": {}}}},
+                    parameters=[_id("id")],
+                )
+            },
+            "/documents/{id}/validation": {
+                "get": _op(
+                    "Validation of every signature and an overall verdict",
+                    {
+                        "200": {
+                            "description": "report",
+                            **_json({"$ref": "#/components/schemas/Validation"}),
+                        }
+                    },
+                    parameters=[_id("id")],
+                )
+            },
+            "/tasks": {
+                "get": _op(
+                    "The caller's open tasks",
+                    {
+                        "200": {
+                            "description": "tasks",
+                            **_json(
+                                {
+                                    "type": "object",
+                                    "properties": {"tasks": {"type": "array", "items": task_ref}},
+                                }
+                            ),
+                        }
+                    },
+                )
+            },
+            "/tasks/{id}/approve": {
+                "post": _op(
+                    "Approve a step",
+                    {"200": {"description": "done"}},
+                    parameters=[_id("id")],
+                    requestBody=_json(
+                        {"type": "object", "properties": {"comment": {"type": "string"}}}
+                    ),
+                )
+            },
+            "/tasks/{id}/sign": {
+                "post": _op(
+                    "Sign with the key's passphrase (PAdES, visible stamp)",
+                    {"200": {"description": "signed"}},
+                    parameters=[_id("id")],
+                    requestBody=_json(
+                        {
+                            "type": "object",
+                            "required": ["passphrase"],
+                            "properties": {"passphrase": {"type": "string"}},
+                        }
+                    ),
+                )
+            },
+        },
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "responses": {
+                "Problem": {
+                    "description": "RFC 9457 problem",
+                    "content": {
+                        "application/problem+json": {
+                            "schema": {
+                                "type": "object",
+                                "properties": {
+                                    "type": {"type": "string"},
+                                    "title": {"type": "string"},
+                                    "status": {"type": "integer"},
+                                    "detail": {"type": "string"},
+                                    "code": {"type": "string"},
+                                },
+                            }
+                        }
+                    },
+                }
+            },
+            "schemas": {
+                "Token": {
+                    "type": "object",
+                    "properties": {"token": {"type": "string"}, "expires_at": {"type": "string"}},
+                },
+                "Task": {
+                    "type": "object",
+                    "properties": {
+                        "id": {"type": "integer"},
+                        "document_id": {"type": "integer"},
+                        "action": {"type": "string", "enum": ["approve", "sign"]},
+                        "step": {"type": "integer"},
+                        "step_name": {"type": "string"},
+                        "state": {"type": "string"},
+                    },
+                },
+                "Document": {
+                    "type": "object",
+                    "properties": {
+                        "id": {"type": "integer"},
+                        "subject": {"type": "string"},
+                        "doc_type": {"type": "string"},
+                        "state": {"type": "string"},
+                        "tasks": {"type": "array", "items": task_ref},
+                        "history": {"type": "array", "items": {"type": "object"}},
+                    },
+                },
+                "Validation": {
+                    "type": "object",
+                    "properties": {
+                        "verdict": {
+                            "type": "string",
+                            "enum": ["valid", "invalid", "unsigned", "unreadable"],
+                        },
+                        "signatures": {"type": "array", "items": {"type": "object"}},
+                    },
+                },
+            },
+        },
+    }

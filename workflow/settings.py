@@ -1,0 +1,131 @@
+"""workflow: frozen, validated settings built from the layered Flask config."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+DEFAULTS: dict[str, Any] = {
+    "DATABASE_URL": None,
+    "BLOB_DIR": None,
+    "PKI_DIR": None,
+    "MAX_UPLOAD_BYTES": 50 * 1024 * 1024,
+    "LOGIN_MAX_FAILURES": 5,
+    "LOGIN_LOCK_SECONDS": 15 * 60,
+    "KEY_MAX_FAILURES": 5,
+    "KEY_LOCK_SECONDS": 15 * 60,
+    "TOKEN_TTL_SECONDS": 8 * 3600,
+    "SESSION_COOKIE_SECURE": False,
+    "DEMO": True,
+    "DEMO_PASSWORD": None,
+    "DEMO_ALLOW_REMOTE": False,
+    "ORG_NAME": "Đảng ủy Khối Cơ quan - Doanh nghiệp tỉnh",
+}
+
+
+class SettingsError(ValueError):
+    """The configuration is unusable; raised at start-up, never later."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything configurable, validated once in ``create_app``."""
+
+    instance_path: Path
+    """Folder for the embedded default: database, blobs, PKI, secrets."""
+    database_url: str
+    """SQLAlchemy URL; ``sqlite:///...`` (default) or ``postgresql://...``."""
+    blob_dir: Path
+    """Where PDF revisions are stored by SHA-256."""
+    pki_dir: Path
+    """The embedded CA (root and issuing certificates, encrypted keys)."""
+    max_upload_bytes: int
+    """Largest accepted upload; beyond it the server answers 413."""
+    login_max_failures: int
+    """Failed logins in a row before the account is locked for a while."""
+    login_lock_seconds: int
+    """How long an account stays locked."""
+    key_max_failures: int
+    """Wrong key passphrases in a row before the key is locked for a while."""
+    key_lock_seconds: int
+    """How long a signing key stays locked."""
+    token_ttl_seconds: int
+    """Lifetime of an API token."""
+    session_cookie_secure: bool
+    """Send cookies only over HTTPS (set behind a TLS proxy)."""
+    demo: bool
+    """Seed the demo organisation and users on first initialisation."""
+    demo_password: str | None
+    """Password of the demo users (generated when unset)."""
+    demo_allow_remote: bool
+    """Allow demo users on a server bound to a non-loopback address."""
+    org_name: str
+    """Name of the organisation (root CA subject, stamps)."""
+
+    @classmethod
+    def from_mapping(cls, config: Mapping[str, Any], instance_path: Path) -> Settings:
+        """Build and validate settings from ``app.config``.
+
+        :raises SettingsError: on an unusable value.
+        """
+        instance_path = Path(instance_path)
+
+        def path(key: str, default: str) -> Path:
+            value = config.get(key)
+            return Path(value) if value else instance_path / default
+
+        url = config.get("DATABASE_URL") or f"sqlite:///{instance_path / 'trinhky.sqlite3'}"
+        if not str(url).startswith(("sqlite", "postgres")):
+            raise SettingsError(f"DATABASE_URL must be SQLite or PostgreSQL, got {url!r}")
+
+        def positive(key: str) -> int:
+            value = config.get(key)
+            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+                raise SettingsError(f"{key} must be a positive integer, got {value!r}")
+            return value
+
+        return cls(
+            instance_path=instance_path,
+            database_url=str(url),
+            blob_dir=path("BLOB_DIR", "blobs"),
+            pki_dir=path("PKI_DIR", "pki"),
+            max_upload_bytes=positive("MAX_UPLOAD_BYTES"),
+            login_max_failures=positive("LOGIN_MAX_FAILURES"),
+            login_lock_seconds=positive("LOGIN_LOCK_SECONDS"),
+            key_max_failures=positive("KEY_MAX_FAILURES"),
+            key_lock_seconds=positive("KEY_LOCK_SECONDS"),
+            token_ttl_seconds=positive("TOKEN_TTL_SECONDS"),
+            session_cookie_secure=bool(config.get("SESSION_COOKIE_SECURE")),
+            demo=bool(config.get("DEMO")),
+            demo_password=config.get("DEMO_PASSWORD") or None,
+            demo_allow_remote=bool(config.get("DEMO_ALLOW_REMOTE")),
+            org_name=str(config.get("ORG_NAME")),
+        )
+
+
+def read_or_create_secret(path: Path, nbytes: int = 32) -> str:
+    """Read a secret file, creating it atomically (0600) if missing.
+
+    Several gunicorn workers may start at once: the secret is written to a temporary
+    file and linked into place, so exactly one value wins and everyone reads it.
+
+    :returns: the secret (URL-safe text).
+    """
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(secrets.token_urlsafe(nbytes))
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        pass
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path.read_text().strip()

@@ -1,0 +1,98 @@
+"""workflow: Vietnamese vocabulary of the domain (document types, states, actions)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+VN_TZ = timezone(timedelta(hours=7), "ICT")
+
+DOC_TYPES: dict[str, str] = {
+    "NQ": "Nghị quyết",
+    "QĐ": "Quyết định",
+    "CT": "Chỉ thị",
+    "KL": "Kết luận",
+    "QC": "Quy chế",
+    "QĐi": "Quy định",
+    "HD": "Hướng dẫn",
+    "BC": "Báo cáo",
+    "KH": "Kế hoạch",
+    "ĐA": "Đề án",
+    "CTr": "Chương trình",
+    "TB": "Thông báo",
+    "TTr": "Tờ trình",
+    "CV": "Công văn",
+    "BB": "Biên bản",
+}
+
+# ASCII spellings accepted from integrations that cannot type Đ.
+DOC_TYPE_ALIASES: dict[str, str] = {"QD": "QĐ", "QDi": "QĐi", "DA": "ĐA"}
+
+STATE_LABELS: dict[str, str] = {
+    "draft": "Dự thảo",
+    "in_review": "Đang xin ý kiến duyệt",
+    "awaiting_signature": "Chờ ký",
+    "approved": "Đã duyệt",
+    "signed": "Đã ký số",
+    "returned": "Trả lại để chỉnh sửa",
+    "rejected": "Bị từ chối",
+}
+
+ACTION_LABELS: dict[str, str] = {
+    "approve": "Duyệt",
+    "sign": "Ký số",
+}
+
+ROLE_LABELS: dict[str, str] = {
+    "drafter": "Chuyên viên soạn thảo",
+    "approver": "Lãnh đạo duyệt",
+    "signer": "Người ký",
+    "clerk": "Văn thư",
+    "auditor": "Kiểm tra, giám sát",
+    "admin": "Quản trị hệ thống",
+}
+
+AUDIT_LABELS: dict[str, str] = {
+    "auth:login": "Đăng nhập",
+    "auth:login_failed": "Đăng nhập không thành công",
+    "auth:logout": "Đăng xuất",
+    "auth:token_issued": "Cấp mã truy cập API",
+    "document:uploaded": "Tải lên văn bản",
+    "document:submitted": "Trình văn bản",
+    "document:viewed": "Xem văn bản",
+    "document:downloaded": "Tải xuống văn bản",
+    "document:step:approved": "Duyệt",
+    "document:step:returned": "Trả lại",
+    "document:step:rejected": "Từ chối",
+    "document:signed": "Ký số",
+    "document:sign_failed": "Ký số không thành công",
+    "document:validated": "Kiểm tra chữ ký",
+}
+
+
+def normalise_doc_type(value: str) -> str | None:
+    """:returns: the canonical code of a document type, or ``None`` if unknown."""
+    value = value.strip()
+    if value in DOC_TYPES:
+        return value
+    return DOC_TYPE_ALIASES.get(value)
+
+
+def to_vn(moment: datetime | None) -> datetime | None:
+    """:returns: ``moment`` in Vietnam time (UTC+07:00)."""
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(VN_TZ)
+
+
+def vn_iso(moment: datetime | None) -> str | None:
+    """:returns: ISO 8601 in Vietnam time, seconds precision (``...+07:00``)."""
+    local = to_vn(moment)
+    return None if local is None else local.replace(microsecond=0).isoformat()
+
+
+def vn_display(moment: datetime | None) -> str:
+    """:returns: ``dd/mm/yyyy HH:MM`` in Vietnam time, for pages."""
+    local = to_vn(moment)
+    return "" if local is None else local.strftime("%d/%m/%Y %H:%M")
