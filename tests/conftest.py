@@ -1,8 +1,12 @@
-"""Shared fixtures: a TrinhKy app on a per-test SQLite file, blob folder and PKI."""
+"""Shared fixtures: a TrinhKy app on a per-test database (SQLite, and PostgreSQL when
+TRINHKY_TEST_POSTGRES_URL is set), blob folder and PKI."""
 
 from __future__ import annotations
 
+import os
+import re
 import shutil
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -10,6 +14,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import make_url
 
 from workflow import create_app
 from workflow.bootstrap import initialise
@@ -40,18 +45,164 @@ def template_instance(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return instance
 
 
+# --- PostgreSQL -----------------------------------------------------------------------
+# With TRINHKY_TEST_POSTGRES_URL set (``make test`` starts a throwaway cluster, see
+# scripts/pg-test-server.sh), every test using ``instance``/``app`` runs on SQLite and on
+# PostgreSQL. The PostgreSQL instance folder carries the PKI and secrets like the SQLite
+# one, plus a ``config.py`` naming its own database (a copy of a migrated, seeded
+# template database), so an app built on that folder in any way talks to PostgreSQL.
+
+POSTGRES_URL: str | None = os.environ.get("TRINHKY_TEST_POSTGRES_URL") or None
+"""Admin URL of the test cluster (a role allowed to create databases), if any."""
+BACKENDS = ("sqlite", "pg") if POSTGRES_URL else ("sqlite",)
+_OUR_DATABASE = re.compile(r"^trinhky_(?:template|test)_(\d+)(?:_|$)")
+
+
+def postgres_url(database: str) -> str:
+    """:returns: the test cluster's URL for ``database``."""
+    assert POSTGRES_URL, "TRINHKY_TEST_POSTGRES_URL is not set"
+    return make_url(POSTGRES_URL).set(database=database).render_as_string(hide_password=False)
+
+
+class PgCluster:
+    """Creates and drops the test databases over one autocommit admin connection."""
+
+    def __init__(self, url: str) -> None:
+        import psycopg
+
+        self.connection = psycopg.connect(
+            make_url(url).set(drivername="postgresql").render_as_string(hide_password=False),
+            autocommit=True,
+        )
+
+    def create(self, name: str, template: str | None = None) -> str:
+        """Create database ``name`` (a copy of ``template``); :returns: its URL."""
+        from psycopg import sql
+
+        query = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
+        if template:
+            # FILE_COPY: a plain copy of the (small) template, faster than WAL_LOG here.
+            query = sql.SQL("CREATE DATABASE {} TEMPLATE {} STRATEGY FILE_COPY").format(
+                sql.Identifier(name), sql.Identifier(template)
+            )
+        self.connection.execute(query)
+        return postgres_url(name)
+
+    def drop(self, name: str) -> None:
+        """Drop database ``name``, ending the sessions still connected to it."""
+        from psycopg import sql
+
+        self.connection.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+
+    def drop_stale(self) -> None:
+        """Drop databases left behind by test runs that no longer exist."""
+        names = [
+            row[0] for row in self.connection.execute("SELECT datname FROM pg_database").fetchall()
+        ]
+        for name in names:
+            match = _OUR_DATABASE.match(name)
+            if match and int(match[1]) != os.getpid() and not _pid_alive(int(match[1])):
+                self.drop(name)
+
+    def close(self) -> None:
+        self.connection.close()
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def write_database_config(instance: Path, url: str) -> None:
+    """Point the instance folder at ``url`` (``instance/config.py``, read by create_app)."""
+    instance.mkdir(parents=True, exist_ok=True)
+    (instance / "config.py").write_text(
+        f"# Written by tests/conftest.py: this test instance's database.\nDATABASE_URL = {url!r}\n"
+    )
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[PgCluster]:
+    """The PostgreSQL test cluster (skips the test when none is configured)."""
+    if not POSTGRES_URL:
+        pytest.skip("PostgreSQL tests need TRINHKY_TEST_POSTGRES_URL (make test sets it)")
+    cluster = PgCluster(POSTGRES_URL)
+    try:
+        cluster.drop_stale()
+        yield cluster
+    finally:
+        cluster.close()
+
+
+@pytest.fixture(scope="session")
+def pg_template_instance(
+    tmp_path_factory: pytest.TempPathFactory, pg_cluster: PgCluster
+) -> Iterator[tuple[Path, str]]:
+    """An initialised instance on PostgreSQL: (instance folder, template database name)."""
+    name = f"trinhky_template_{os.getpid()}"
+    pg_cluster.drop(name)
+    url = pg_cluster.create(name)
+    instance = tmp_path_factory.mktemp("template-pg") / "instance"
+    write_database_config(instance, url)
+    app = create_app(app_config(instance, DATABASE_URL=url))
+    initialise(app.extensions[EXTENSION_KEY])
+    app.extensions[EXTENSION_KEY].engine.dispose()  # a template must have no sessions
+    yield instance, name
+    pg_cluster.drop(name)
+
+
+@pytest.fixture(params=BACKENDS)
+def db_backend(request: pytest.FixtureRequest) -> str:
+    """The database this test runs on: ``sqlite``, or ``pg`` when PostgreSQL is set up."""
+    backend: str = request.param
+    return backend
+
+
 @pytest.fixture
-def instance(tmp_path: Path, template_instance: Path) -> Path:
-    """A fresh copy of the initialised instance for one test."""
+def database_url(instance: Path) -> str:
+    """The URL of this test's database."""
+    config = instance / "config.py"
+    if config.exists():
+        namespace: dict[str, Any] = {}
+        exec(config.read_text(), namespace)  # noqa: S102 - our own file, written above
+        url: str = namespace["DATABASE_URL"]
+        return url
+    return f"sqlite:///{instance / 'trinhky.sqlite3'}"
+
+
+@pytest.fixture
+def instance(request: pytest.FixtureRequest, tmp_path: Path, db_backend: str) -> Iterator[Path]:
+    """A fresh copy of the initialised instance for one test (and, on PostgreSQL, of
+    the template database)."""
     target = tmp_path / "instance"
-    shutil.copytree(template_instance, target)
-    return target
+    if db_backend == "sqlite":
+        template: Path = request.getfixturevalue("template_instance")
+        shutil.copytree(template, target)
+        yield target
+        return
+    cluster: PgCluster = request.getfixturevalue("pg_cluster")
+    pg_template, template_db = request.getfixturevalue("pg_template_instance")
+    shutil.copytree(pg_template, target)
+    name = f"trinhky_test_{os.getpid()}_{uuid.uuid4().hex[:12]}"
+    url = cluster.create(name, template=template_db)
+    write_database_config(target, url)
+    try:
+        yield target
+    finally:
+        cluster.drop(name)
 
 
 @pytest.fixture
-def app(instance: Path) -> Iterator[Flask]:
+def app(instance: Path, database_url: str) -> Iterator[Flask]:
     """The application on this test's instance."""
-    application = create_app(app_config(instance))
+    application = create_app(app_config(instance, DATABASE_URL=database_url))
     yield application
     application.extensions[EXTENSION_KEY].engine.dispose()
 
