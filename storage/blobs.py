@@ -10,7 +10,7 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Protocol
+from typing import IO, BinaryIO, Protocol
 
 from storage.errors import BlobNotFoundError, BlobTooLargeError
 
@@ -33,7 +33,7 @@ class StagedBlob:
 class BlobStore(Protocol):
     """Where PDF revisions live, addressed by SHA-256."""
 
-    def stage(self, stream: BinaryIO, limit: int | None = None) -> StagedBlob: ...
+    def stage(self, stream: IO[bytes], limit: int | None = None) -> StagedBlob: ...
 
     def new_temp_path(self, suffix: str = "") -> Path: ...
 
@@ -68,7 +68,7 @@ class FilesystemBlobStore:
         os.close(fd)
         return Path(name)
 
-    def stage(self, stream: BinaryIO, limit: int | None = None) -> StagedBlob:
+    def stage(self, stream: IO[bytes], limit: int | None = None) -> StagedBlob:
         """Copy ``stream`` to a temporary file, hashing as it goes.
 
         :param stream: the source, read in 1 MiB chunks.

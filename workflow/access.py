@@ -16,7 +16,7 @@ def is_auditor(user: User) -> bool:
     return user.has_role(Role.AUDITOR)
 
 
-def visible_documents(user: User) -> Select[tuple[Document]]:
+def visible_documents(user: User) -> Select[Document]:
     """:returns: a query of the documents ``user`` is party to."""
     query = select(Document)
     if is_auditor(user):

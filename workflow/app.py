@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -40,7 +41,11 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """
     app = Flask(
         __name__,
-        instance_path=str((test_config or {}).get("INSTANCE_PATH") or ROOT / "instance"),
+        instance_path=str(
+            (test_config or {}).get("INSTANCE_PATH")
+            or os.environ.get("TRINHKY_INSTANCE_PATH")
+            or ROOT / "instance"
+        ),
         instance_relative_config=True,
         template_folder=str(ROOT / "templates"),
         static_folder=str(ROOT / "static"),

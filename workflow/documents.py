@@ -8,7 +8,7 @@ from flask import Blueprint, flash, redirect, render_template, request, send_fil
 from flask_login import login_required
 from flask_wtf import FlaskForm
 from werkzeug.utils import secure_filename
-from wtforms import PasswordField, SelectField, StringField, TextAreaField
+from wtforms import PasswordField, SelectChoice, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
 from storage import audit
@@ -29,7 +29,7 @@ class UploadForm(FlaskForm):
 
     subject = StringField("Trích yếu nội dung", validators=[DataRequired(), Length(max=1000)])
     doc_type = SelectField(
-        "Loại văn bản", choices=[(k, f"{v} ({k})") for k, v in DOC_TYPES.items()], default="CV"
+        "Loại văn bản", choices=[SelectChoice(k, f"{v} ({k})") for k, v in DOC_TYPES.items()], default="CV"
     )
 
 
