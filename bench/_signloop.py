@@ -21,7 +21,7 @@ def main() -> int:
     from sqlalchemy import select
 
     from storage.models import User
-    from workflow import create_app, service
+    from workflow import create_app
     from workflow.services import EXTENSION_KEY, Services
 
     app = create_app()
@@ -32,7 +32,7 @@ def main() -> int:
         session = services.session_factory()
         try:
             actor = session.scalars(select(User).where(User.username == username)).one()
-            service.sign(
+            signing_flow.sign(
                 session,
                 services.blobs,
                 services.trust,

@@ -5,6 +5,8 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
+import storage.audit_models  # noqa: F401 - registers audit_checkpoints
+import storage.registry_models  # noqa: F401 - registers the workflow tables
 from storage import models  # noqa: F401 - registers the tables
 from storage.db import Base, normalise_url
 

@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -55,6 +56,9 @@ class Unit(Base):
     symbol: Mapped[str] = mapped_column(String(32))
     kind: Mapped[str] = mapped_column(String(16))
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
+    # Number and symbol format of documents this unit issues (Party style by default).
+    number_format: Mapped[str | None] = mapped_column(String(64))
+    email: Mapped[str | None] = mapped_column(String(255))
 
     parent: Mapped[Unit | None] = relationship(remote_side=[id])
 
@@ -139,6 +143,8 @@ class Certificate(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    # For the organisation's seal certificate: the issuing unit.
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
     purpose: Mapped[str] = mapped_column(String(16), default="personal")
     serial: Mapped[str] = mapped_column(String(64))
     subject: Mapped[str] = mapped_column(Text)
@@ -165,6 +171,10 @@ class Route(Base):
     name: Mapped[str] = mapped_column(String(255))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     is_default: Mapped[bool] = mapped_column(Boolean, default=False)
+    # What the route is for: "outgoing" documents, "report"s, "incoming" documents.
+    kind: Mapped[str] = mapped_column(String(16), default="outgoing", server_default="outgoing")
+    description: Mapped[str] = mapped_column(Text, default="", server_default="")
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     stages: Mapped[list[RouteStage]] = relationship(
@@ -189,7 +199,14 @@ class RouteStage(Base):
     assignee_role: Mapped[str] = mapped_column(String(16))
     # None: the drafter's own unit; otherwise the code of a fixed unit.
     assignee_unit_code: Mapped[str | None] = mapped_column(String(32))
+    # A named person instead of a role (takes precedence over the role when set).
+    assignee_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     mode: Mapped[str] = mapped_column(String(8), default="any")
+    deadline_days: Mapped[int | None] = mapped_column(Integer)
+    # Conditions: the stage applies only to these doc types / urgencies / drafting units.
+    when_doc_types: Mapped[list[str] | None] = mapped_column(JSON)
+    when_urgencies: Mapped[list[str] | None] = mapped_column(JSON)
+    when_units: Mapped[list[str] | None] = mapped_column(JSON)
 
     route: Mapped[Route] = relationship(back_populates="stages")
 
@@ -198,6 +215,12 @@ class Document(Base):
     """A document travelling on a route. ``version`` guards concurrent transitions."""
 
     __tablename__ = "documents"
+    __table_args__ = (
+        UniqueConstraint(
+            "issuer_unit_id", "register", "year", "number", name="uq_documents_number"
+        ),
+        UniqueConstraint("issuer_unit_id", "year", "symbol", name="uq_documents_symbol"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
@@ -205,16 +228,37 @@ class Document(Base):
     subject: Mapped[str] = mapped_column(Text)
     doc_type: Mapped[str] = mapped_column(String(8))
     state: Mapped[str] = mapped_column(String(24), index=True)
-    route_id: Mapped[int] = mapped_column(ForeignKey("routes.id"))
+    route_id: Mapped[int | None] = mapped_column(ForeignKey("routes.id"))
     current_stage: Mapped[int | None] = mapped_column(Integer)
     version: Mapped[int] = mapped_column(Integer, nullable=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    urgency: Mapped[str | None] = mapped_column(String(16))
+    classification: Mapped[str | None] = mapped_column(String(16))
+    metadata_only: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # The stage a returned document resumes at when resubmitted.
+    resume_stage: Mapped[int | None] = mapped_column(Integer)
+    # Issuance (ban hành): number, symbol and date in the issuer's register.
+    issuer_unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
+    register: Mapped[str | None] = mapped_column(String(24))
+    year: Mapped[int | None] = mapped_column(Integer)
+    number: Mapped[int | None] = mapped_column(Integer)
+    symbol: Mapped[str | None] = mapped_column(String(64))
+    issued_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    issued_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    copies: Mapped[int | None] = mapped_column(Integer)
+    recalled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    recall_reason: Mapped[str | None] = mapped_column(Text)
+    # Incoming documents: their origin ("internal" dispatch or "external" upload).
+    direction: Mapped[str] = mapped_column(
+        String(16), default="outgoing", server_default="outgoing"
+    )
 
-    unit: Mapped[Unit] = relationship(lazy="joined")
-    created_by: Mapped[User] = relationship(lazy="joined")
-    route: Mapped[Route] = relationship()
+    unit: Mapped[Unit] = relationship(lazy="joined", foreign_keys=[unit_id])
+    created_by: Mapped[User] = relationship(lazy="joined", foreign_keys=[created_by_id])
+    issuer_unit: Mapped[Unit | None] = relationship(foreign_keys=[issuer_unit_id])
+    route: Mapped[Route | None] = relationship()
     revisions: Mapped[list[Revision]] = relationship(
         back_populates="document", order_by="Revision.number", lazy="selectin"
     )
@@ -226,8 +270,13 @@ class Document(Base):
 
     @property
     def current_revision(self) -> Revision:
-        """:returns: the newest revision (there is always at least one)."""
+        """:returns: the newest revision (metadata-only documents have none: check)."""
         return self.revisions[-1]
+
+    @property
+    def has_content(self) -> bool:
+        """:returns: whether a PDF is stored (classified documents are metadata only)."""
+        return bool(self.revisions)
 
 
 class Revision(Base):
@@ -267,11 +316,18 @@ class Task(Base):
     acted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     acted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     comment: Mapped[str | None] = mapped_column(Text)
+    # A consultation's answer: dong_y / khong_dong_y / y_kien_khac.
+    answer: Mapped[str | None] = mapped_column(String(16))
+    # Set when a delegate acted: the task's assignee on whose behalf they acted.
+    on_behalf_of_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     document: Mapped[Document] = relationship(back_populates="tasks")
     assignee: Mapped[User] = relationship(foreign_keys=[assignee_id], lazy="joined")
     acted_by: Mapped[User | None] = relationship(foreign_keys=[acted_by_id], lazy="joined")
+    on_behalf_of: Mapped[User | None] = relationship(foreign_keys=[on_behalf_of_id], lazy="joined")
 
 
 class Signature(Base):

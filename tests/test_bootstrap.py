@@ -28,21 +28,28 @@ def test_demo_organisation_is_seeded_once(services: Services) -> None:
         before = session.scalars(select(User)).all()
         units = {u.code: u for u in session.scalars(select(Unit))}
     assert {u.username for u in before} == {
-        "chuyenvien", "truongban", "bithu", "vanthu", "kiemtra", "admin",
+        "chuyenvien",
+        "truongban",
+        "bithu",
+        "vanthu",
+        "kiemtra",
+        "admin",
     }
     assert len([u for u in units.values() if u.kind == "grassroots"]) == 3
-    assert units["TT"].name == "Thường trực Đảng ủy Khối" and units["TT"].parent_id == units["DUK"].id
+    assert (
+        units["TT"].name == "Thường trực Đảng ủy Khối" and units["TT"].parent_id == units["DUK"].id
+    )
     report = initialise(services)
     assert not report.seeded
     with services.session_factory() as session:
         assert len(session.scalars(select(User)).all()) == len(before)
-        assert len(session.scalars(select(Route)).all()) == 1
+        assert len(session.scalars(select(Route)).all()) == 3
 
 
 def test_passwords_are_argon2_and_keys_encrypted(services: Services) -> None:
     with services.session_factory() as session:
         users = session.scalars(select(User)).all()
-        cert = session.scalars(select(Certificate)).one()
+        cert = session.scalars(select(Certificate).where(Certificate.purpose == "personal")).one()
     assert all(u.password_hash.startswith("$argon2id$") for u in users)
     assert all(DEMO_PASSWORD not in u.password_hash for u in users)
     assert "BEGIN ENCRYPTED PRIVATE KEY" in cert.encrypted_key_pem

@@ -10,7 +10,7 @@ from werkzeug.utils import secure_filename
 from storage import audit
 from storage.audit import AuditAction
 from storage.models import Document, User
-from workflow import access, accounts, service, views
+from workflow import access, accounts, service, signing_flow, views
 from workflow.errors import AuthenticationError, InvalidInputError, LockedError, WorkflowError
 from workflow.openapi import openapi_document
 from workflow.services import get_services, get_session
@@ -104,7 +104,12 @@ def me() -> Any:
 
 @bp.post("/documents")
 def create_document() -> Any:
-    """Upload a PDF (multipart: file, subject, doc_type, route) as a draft."""
+    """Upload a PDF (multipart: file, subject, doc_type, route, urgency) as a draft, or
+    register a classified document as metadata only (``classification``)."""
+    if request.form.get("classification") or (request.is_json and "classification" in _json_body()):
+        from workflow.api_workflow import create_classified
+
+        return create_classified()
     staged, filename = stage_upload()
     db = get_session()
     doc = service.create_document(
@@ -116,6 +121,7 @@ def create_document() -> Any:
         subject=request.form.get("subject", ""),
         doc_type=request.form.get("doc_type", ""),
         route_code=request.form.get("route") or None,
+        urgency=request.form.get("urgency") or None,
     )
     db.commit()
     return jsonify(views.document_json(doc)), 201
@@ -204,13 +210,15 @@ def tasks() -> Any:
 
 @bp.post("/tasks/<int:task_id>/approve")
 def approve(task_id: int) -> Any:
-    """Approve a step (optional comment)."""
+    """Approve a step (optional comment); a consultation also needs ``answer``."""
     body = _json_body()
-    comment = body.get("comment")
+    comment, answer = body.get("comment"), body.get("answer")
     if comment is not None and not isinstance(comment, str):
         raise InvalidInputError("'comment' phải là chuỗi.")
+    if answer is not None and not isinstance(answer, str):
+        raise InvalidInputError("'answer' phải là chuỗi.")
     db = get_session()
-    task = service.approve(db, _actor(), task_id, comment)
+    task = service.approve(db, _actor(), task_id, comment, answer)
     db.commit()
     return jsonify({"task": views.task_json(task), "document": views.document_json(task.document)})
 
@@ -224,21 +232,16 @@ def sign(task_id: int) -> Any:
         raise InvalidInputError("Cần 'passphrase': mật khẩu của khóa ký số.")
     db = get_session()
     services = get_services()
-    try:
-        outcome = service.sign(
-            db,
-            services.blobs,
-            services.trust,
-            _actor(),
-            task_id,
-            passphrase,
-            key_max_failures=services.settings.key_max_failures,
-            key_lock_seconds=services.settings.key_lock_seconds,
-        )
-    except service.BadPassphraseError:
-        db.commit()  # keep the failure count and its audit entry
-        raise
-    db.commit()
+    outcome = signing_flow.run(
+        db,
+        services.blobs,
+        services.trust,
+        _actor(),
+        task_id,
+        passphrase,
+        key_max_failures=services.settings.key_max_failures,
+        key_lock_seconds=services.settings.key_lock_seconds,
+    )
     return jsonify(
         {
             "task": views.task_json(outcome.task),

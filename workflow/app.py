@@ -95,6 +95,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from workflow.cli import register_cli
 
     register_cli(app)
+    from workflow.audit_views import register_audit_cli
+
+    register_audit_cli(app)
     return app
 
 
@@ -122,6 +125,7 @@ def _init_login(app: Flask, services: Services) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
+    from workflow import api_workflow  # noqa: F401 - adds the workflow routes to the API
     from workflow.api import bp as api_bp
     from workflow.auth import bp as auth_bp
     from workflow.documents import bp as documents_bp
@@ -132,6 +136,13 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(public_bp)
     app.register_blueprint(api_bp)
     csrf.exempt(api_bp)  # bearer tokens, never cookies
+
+    from workflow.audit_views import api_bp as audit_api_bp
+    from workflow.audit_views import bp as audit_bp
+
+    app.register_blueprint(audit_bp)
+    app.register_blueprint(audit_api_bp)
+    csrf.exempt(audit_api_bp)
 
 
 def _wants_json() -> bool:

@@ -116,11 +116,15 @@ def initialise(services: Services, host: str = "127.0.0.1") -> InitReport:
     migrate(services.engine)
     pki = load_pki(services)
     if not settings.demo:
+        with services.session_factory() as session:
+            seed.ensure_seal_certificates(session, pki, services.seal_passphrase)
+            session.commit()
         return InitReport(False, None, ())
     password = demo_password(services)
     with services.session_factory() as session:
-        if seed.is_seeded(session):
-            return InitReport(False, password, tuple(u.username for u in seed.DEMO_USERS))
-        users = seed.seed_demo(session, services.hasher, pki, password)
+        seeded = not seed.is_seeded(session)
+        if seeded:
+            seed.seed_demo(session, services.hasher, pki, password)
+        seed.ensure_seal_certificates(session, pki, services.seal_passphrase)
         session.commit()
-    return InitReport(True, password, tuple(u.username for u in users))
+    return InitReport(seeded, password, tuple(u.username for u in seed.DEMO_USERS))

@@ -14,7 +14,7 @@ from wtforms.validators import DataRequired, Length, Optional
 from storage import audit
 from storage.audit import AuditAction
 from storage.models import Document, Role, User
-from workflow import access, service, views
+from workflow import access, service, signing_flow, views
 from workflow.auth import current_actor
 from workflow.errors import WorkflowError
 from workflow.services import get_services, get_session
@@ -29,7 +29,9 @@ class UploadForm(FlaskForm):
 
     subject = StringField("Trích yếu nội dung", validators=[DataRequired(), Length(max=1000)])
     doc_type = SelectField(
-        "Loại văn bản", choices=[SelectChoice(k, f"{v} ({k})") for k, v in DOC_TYPES.items()], default="CV"
+        "Loại văn bản",
+        choices=[SelectChoice(k, f"{v} ({k})") for k, v in DOC_TYPES.items()],
+        default="CV",
     )
 
 
@@ -201,7 +203,7 @@ def sign(task_id: int) -> Any:
         return _render_detail(task.document, actor, 400, sign_form=form)
     services = get_services()
     try:
-        service.sign(
+        signing_flow.run(
             db,
             services.blobs,
             services.trust,
@@ -211,12 +213,8 @@ def sign(task_id: int) -> Any:
             key_max_failures=services.settings.key_max_failures,
             key_lock_seconds=services.settings.key_lock_seconds,
         )
-        db.commit()
     except WorkflowError as exc:
-        if isinstance(exc, service.BadPassphraseError):
-            db.commit()  # keep the failure count and its audit entry
-        else:
-            db.rollback()
+        db.rollback()
         flash(exc.message, "error")
         return _render_detail(
             access.get_visible_document(db, actor, document_id), actor, exc.status

@@ -101,7 +101,8 @@ def seed_demo(
                 org_name,
                 password,
             )
-    session.add(default_route())
+    for route in (default_route(), standing_route(), report_route()):
+        session.add(route)
     session.flush()
     audit.append(
         session,
@@ -139,6 +140,137 @@ def default_route() -> Route:
             ),
         ],
     )
+
+
+def standing_route() -> Route:
+    """:returns: the full Standing Committee route: board head approves, Văn phòng checks
+    the format, a Standing Committee member signs, the clerk issues (number, date, seal)."""
+    return Route(
+        code="thuong-truc-ban-hanh",
+        version=1,
+        name="Văn bản của Thường trực: duyệt, kiểm tra thể thức, ký, ban hành",
+        kind="outgoing",
+        description="Chuyên viên → Lãnh đạo ban duyệt → Văn phòng kiểm tra thể thức → "
+        "Thường trực ký → Văn thư ban hành (số, ngày, ký số của cơ quan) → phát hành.",
+        stages=[
+            RouteStage(
+                position=1,
+                name="Lãnh đạo ban duyệt",
+                action="approve",
+                assignee_role=Role.APPROVER,
+                assignee_unit_code=None,
+                mode="any",
+                deadline_days=2,
+            ),
+            RouteStage(
+                position=2,
+                name="Văn phòng kiểm tra thể thức",
+                action="review",
+                assignee_role=Role.CLERK,
+                assignee_unit_code="VP",
+                mode="any",
+                deadline_days=1,
+            ),
+            RouteStage(
+                position=3,
+                name="Thường trực Đảng ủy Khối ký",
+                action="sign",
+                assignee_role=Role.SIGNER,
+                assignee_unit_code="TT",
+                mode="any",
+                deadline_days=2,
+            ),
+            RouteStage(
+                position=4,
+                name="Văn thư ban hành",
+                action="issue",
+                assignee_role=Role.CLERK,
+                assignee_unit_code="VP",
+                mode="any",
+                deadline_days=1,
+            ),
+        ],
+    )
+
+
+def report_route() -> Route:
+    """:returns: the route of a grassroots committee's periodic report."""
+    return Route(
+        code="bao-cao-dinh-ky",
+        version=1,
+        name="Báo cáo định kỳ của đảng ủy cơ sở",
+        kind="report",
+        description="Chuyên viên → Lãnh đạo duyệt → người có thẩm quyền của đơn vị ký.",
+        stages=[
+            RouteStage(
+                position=1,
+                name="Lãnh đạo đơn vị duyệt",
+                action="approve",
+                assignee_role=Role.APPROVER,
+                assignee_unit_code=None,
+                mode="any",
+                deadline_days=2,
+            ),
+            RouteStage(
+                position=2,
+                name="Người có thẩm quyền ký",
+                action="sign",
+                assignee_role=Role.SIGNER,
+                assignee_unit_code=None,
+                mode="any",
+                deadline_days=2,
+            ),
+        ],
+    )
+
+
+def ensure_seal_certificates(
+    session: Session, pki: EmbeddedPki, passphrase: str
+) -> list[Certificate]:
+    """Give every issuing committee without one a seal certificate (key encrypted with
+    the server's seal passphrase). Used at every initialisation, so older instances get
+    theirs too."""
+    made = []
+    issuers = session.scalars(select(Unit).where(Unit.kind.in_(("committee",)))).all()
+    for unit in issuers:
+        exists = session.scalars(
+            select(Certificate.id).where(
+                Certificate.unit_id == unit.id, Certificate.purpose == "seal"
+            )
+        ).first()
+        if exists is not None:
+            continue
+        issued = pki.issue_signing_certificate(
+            full_name=unit.name[:60],
+            title="Chữ ký số của cơ quan",
+            unit=unit.name,
+            organisation=unit.name,
+            passphrase=passphrase,
+        )
+        cert = Certificate(
+            user_id=None,
+            unit_id=unit.id,
+            purpose="seal",
+            serial=format(issued.serial, "x"),
+            subject=issued.subject,
+            fingerprint=issued.fingerprint_sha256,
+            cert_pem=issued.cert_pem.decode(),
+            encrypted_key_pem=issued.encrypted_key_pem.decode(),
+            not_before=issued.not_before,
+            not_after=issued.not_after,
+        )
+        session.add(cert)
+        session.flush()
+        audit.append(
+            session,
+            AuditAction.CERT_ISSUED,
+            actor_id=None,
+            object_type="certificate",
+            object_id=cert.id,
+            details={"unit": unit.code, "purpose": "seal", "fingerprint": cert.fingerprint},
+        )
+        made.append(cert)
+    return made
 
 
 def issue_personal_certificate(

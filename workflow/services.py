@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from signing.profiles import TrustConfig
 from storage.blobs import FilesystemBlobStore
-from workflow.settings import Settings
+from workflow.settings import Settings, read_or_create_secret
 
 EXTENSION_KEY = "trinhky"
 
@@ -28,6 +29,16 @@ class Services:
     blobs: FilesystemBlobStore
     hasher: PasswordHasher = field(default_factory=PasswordHasher)
     _trust: TrustConfig | None = None
+    _seal_passphrase: str | None = None
+
+    @property
+    def seal_passphrase(self) -> str:
+        """Passphrase of the organisation's seal keys (env, else an instance file; read once)."""
+        if self._seal_passphrase is None:
+            self._seal_passphrase = os.environ.get("TRINHKY_SEAL_PASSPHRASE") or (
+                read_or_create_secret(self.settings.instance_path / "seal_passphrase")
+            )
+        return self._seal_passphrase
 
     @property
     def trust(self) -> TrustConfig:

@@ -11,17 +11,23 @@ class DocState(enum.StrEnum):
     DRAFT = "draft"
     IN_REVIEW = "in_review"
     AWAITING_SIGNATURE = "awaiting_signature"
+    AWAITING_ISSUE = "awaiting_issue"
     APPROVED = "approved"
     SIGNED = "signed"
+    ISSUED = "issued"
     RETURNED = "returned"
     REJECTED = "rejected"
+    RECALLED = "recalled"
 
 
 class StageAction(enum.StrEnum):
     """What a stage asks of its assignees."""
 
+    REVIEW = "review"
     APPROVE = "approve"
+    CONSULT = "consult"
     SIGN = "sign"
+    ISSUE = "issue"
 
 
 class Event(enum.StrEnum):
@@ -30,8 +36,11 @@ class Event(enum.StrEnum):
     SUBMIT = "submit"
     APPROVE = "approve"
     SIGN = "sign"
+    ISSUE = "issue"
     RETURN = "return"
     REJECT = "reject"
+    WITHDRAW = "withdraw"
+    RECALL = "recall"
 
 
 class TaskState(enum.StrEnum):
@@ -53,28 +62,46 @@ class InvalidTransitionError(Exception):
 
 # The state a document is in while a stage of this action is current.
 STAGE_STATE: dict[StageAction, DocState] = {
+    StageAction.REVIEW: DocState.IN_REVIEW,
     StageAction.APPROVE: DocState.IN_REVIEW,
+    StageAction.CONSULT: DocState.IN_REVIEW,
     StageAction.SIGN: DocState.AWAITING_SIGNATURE,
+    StageAction.ISSUE: DocState.AWAITING_ISSUE,
 }
 
 # Which event completes a stage of which action.
 EVENT_FOR_STAGE: dict[StageAction, Event] = {
+    StageAction.REVIEW: Event.APPROVE,
     StageAction.APPROVE: Event.APPROVE,
+    StageAction.CONSULT: Event.APPROVE,
     StageAction.SIGN: Event.SIGN,
+    StageAction.ISSUE: Event.ISSUE,
 }
+
+_ON_ROUTE = frozenset({Event.RETURN, Event.REJECT, Event.WITHDRAW})
 
 # Allowed events per state; the target is computed by next_state().
 ALLOWED: dict[DocState, frozenset[Event]] = {
     DocState.DRAFT: frozenset({Event.SUBMIT}),
     DocState.RETURNED: frozenset({Event.SUBMIT}),
-    DocState.IN_REVIEW: frozenset({Event.APPROVE, Event.RETURN, Event.REJECT}),
-    DocState.AWAITING_SIGNATURE: frozenset({Event.SIGN, Event.RETURN, Event.REJECT}),
+    DocState.IN_REVIEW: frozenset({Event.APPROVE}) | _ON_ROUTE,
+    DocState.AWAITING_SIGNATURE: frozenset({Event.SIGN}) | _ON_ROUTE,
+    DocState.AWAITING_ISSUE: frozenset({Event.ISSUE, Event.RETURN, Event.REJECT}),
     DocState.APPROVED: frozenset(),
     DocState.SIGNED: frozenset(),
+    DocState.ISSUED: frozenset({Event.RECALL}),
     DocState.REJECTED: frozenset(),
+    DocState.RECALLED: frozenset(),
 }
 
-TERMINAL = frozenset({DocState.APPROVED, DocState.SIGNED, DocState.REJECTED})
+TERMINAL = frozenset({DocState.APPROVED, DocState.SIGNED, DocState.REJECTED, DocState.RECALLED})
+
+_FIXED_TARGET: dict[Event, DocState] = {
+    Event.RETURN: DocState.RETURNED,
+    Event.REJECT: DocState.REJECTED,
+    Event.WITHDRAW: DocState.DRAFT,
+    Event.RECALL: DocState.RECALLED,
+}
 
 
 def next_state(
@@ -89,7 +116,7 @@ def next_state(
     :param state: the current state.
     :param event: what happened.
     :param next_stage: the action of the stage that becomes current after a submit,
-        approval or signature, or ``None`` when the route ends there.
+        approval, signature or issuance, or ``None`` when the route ends there.
     :param signed: whether the document carries a signature made on its route.
     :returns: the new state.
     :raises InvalidTransitionError: the event is not allowed in ``state``, or a submit
@@ -97,14 +124,14 @@ def next_state(
     """
     if event not in ALLOWED[state]:
         raise InvalidTransitionError(state, event)
-    if event is Event.RETURN:
-        return DocState.RETURNED
-    if event is Event.REJECT:
-        return DocState.REJECTED
+    if event in _FIXED_TARGET:
+        return _FIXED_TARGET[event]
     if next_stage is not None:
         return STAGE_STATE[next_stage]
     if event is Event.SUBMIT:
         raise InvalidTransitionError(state, event)
+    if event is Event.ISSUE:
+        return DocState.ISSUED
     return DocState.SIGNED if (signed or event is Event.SIGN) else DocState.APPROVED
 
 

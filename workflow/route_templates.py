@@ -1,0 +1,177 @@
+"""workflow: route templates (tuyến trình): listing, validation, new versions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from storage import audit
+from storage.audit import AuditAction
+from storage.models import Role, Route, RouteStage, Unit, User
+from workflow.errors import ForbiddenError, InvalidInputError
+from workflow.states import StageAction
+from workflow.vocab import DOC_TYPES
+
+MODES = ("any", "all")
+URGENCY_CODES = ("thuong", "khan", "thuong_khan", "hoa_toc")
+
+
+def list_routes(session: Session, include_inactive: bool = False) -> list[Route]:
+    """:returns: the newest version of each route (every version if ``include_inactive``)."""
+    routes = session.scalars(select(Route).order_by(Route.code, Route.version.desc())).all()
+    if include_inactive:
+        return list(routes)
+    newest: dict[str, Route] = {}
+    for route in routes:
+        if route.active and route.code not in newest:
+            newest[route.code] = route
+    return list(newest.values())
+
+
+def route_json(route: Route) -> dict[str, Any]:
+    """:returns: the API form of a route template."""
+    return {
+        "id": route.id,
+        "code": route.code,
+        "version": route.version,
+        "name": route.name,
+        "kind": route.kind,
+        "description": route.description,
+        "is_default": route.is_default,
+        "active": route.active,
+        "stages": [
+            {
+                "position": s.position,
+                "name": s.name,
+                "action": s.action,
+                "assignee_role": s.assignee_role,
+                "assignee_unit": s.assignee_unit_code,
+                "assignee_user_id": s.assignee_user_id,
+                "mode": s.mode,
+                "deadline_days": s.deadline_days,
+                "when": {
+                    "doc_types": s.when_doc_types,
+                    "urgencies": s.when_urgencies,
+                    "units": s.when_units,
+                },
+            }
+            for s in route.stages
+        ],
+    }
+
+
+def _list_of(value: Any, allowed: tuple[str, ...] | None, what: str) -> list[str] | None:
+    if value in (None, [], ""):
+        return None
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise InvalidInputError(f"Điều kiện «{what}» phải là danh sách chuỗi.")
+    if allowed is not None and not set(value) <= set(allowed):
+        raise InvalidInputError(f"Điều kiện «{what}» có giá trị không hợp lệ.")
+    return list(value)
+
+
+def _stage(session: Session, index: int, raw: Any) -> RouteStage:
+    if not isinstance(raw, dict):
+        raise InvalidInputError(f"Bước {index}: phải là một đối tượng.")
+    name = " ".join(str(raw.get("name") or "").split())
+    if not name:
+        raise InvalidInputError(f"Bước {index}: thiếu tên bước.")
+    action = raw.get("action")
+    if action not in {a.value for a in StageAction}:
+        raise InvalidInputError(
+            f"Bước {index}: thao tác phải là review, approve, consult, sign hoặc issue."
+        )
+    mode = raw.get("mode") or "any"
+    if mode not in MODES:
+        raise InvalidInputError(f"Bước {index}: chế độ phải là any (một người) hoặc all (tất cả).")
+    user_id = None
+    if raw.get("assignee_user"):
+        user = session.scalars(
+            select(User).where(User.username == str(raw["assignee_user"]))
+        ).first()
+        if user is None:
+            raise InvalidInputError(f"Bước {index}: không có người dùng «{raw['assignee_user']}».")
+        user_id = user.id
+    role = raw.get("assignee_role") or (None if user_id else "")
+    if user_id is None and role not in {r.value for r in Role}:
+        raise InvalidInputError(
+            f"Bước {index}: cần người xử lý (assignee_user) hoặc vai trò hợp lệ."
+        )
+    unit_code = raw.get("assignee_unit") or None
+    if unit_code and session.scalars(select(Unit.id).where(Unit.code == unit_code)).first() is None:
+        raise InvalidInputError(f"Bước {index}: không có đơn vị «{unit_code}».")
+    deadline = raw.get("deadline_days")
+    if deadline is not None and (
+        not isinstance(deadline, int) or isinstance(deadline, bool) or not 0 < deadline <= 365
+    ):
+        raise InvalidInputError(f"Bước {index}: thời hạn là số ngày làm việc từ 1 đến 365.")
+    when = raw.get("when") or {}
+    if not isinstance(when, dict):
+        raise InvalidInputError(f"Bước {index}: điều kiện 'when' phải là một đối tượng.")
+    return RouteStage(
+        position=index,
+        name=name,
+        action=action,
+        assignee_role=role or Role.APPROVER,
+        assignee_unit_code=unit_code,
+        assignee_user_id=user_id,
+        mode=mode,
+        deadline_days=deadline,
+        when_doc_types=_list_of(when.get("doc_types"), tuple(DOC_TYPES), "loại văn bản"),
+        when_urgencies=_list_of(when.get("urgencies"), URGENCY_CODES, "độ khẩn"),
+        when_units=_list_of(when.get("units"), None, "đơn vị"),
+    )
+
+
+def save_route(session: Session, actor: User, body: dict[str, Any]) -> Route:
+    """Create a route template, or a new version of an existing code.
+
+    Documents already on an older version keep it; new documents get the newest.
+    """
+    if not actor.has_role(Role.ADMIN):
+        raise ForbiddenError("Chỉ quản trị hệ thống được sửa tuyến trình.")
+    code = str(body.get("code") or "").strip()
+    if not code or len(code) > 64 or not all(c.isalnum() or c in "-_" for c in code):
+        raise InvalidInputError("Mã tuyến trình chỉ gồm chữ, số, '-' và '_' (tối đa 64 ký tự).")
+    name = " ".join(str(body.get("name") or "").split())
+    if not name:
+        raise InvalidInputError("Thiếu tên tuyến trình.")
+    raw_stages = body.get("stages")
+    if not isinstance(raw_stages, list) or not raw_stages:
+        raise InvalidInputError("Tuyến trình cần ít nhất một bước.")
+    stages = [_stage(session, i, raw) for i, raw in enumerate(raw_stages, start=1)]
+    kind = body.get("kind") or "outgoing"
+    if kind not in ("outgoing", "report", "incoming"):
+        raise InvalidInputError("Loại tuyến phải là outgoing, report hoặc incoming.")
+    latest = session.scalar(select(func.max(Route.version)).where(Route.code == code)) or 0
+    is_default = bool(body.get("is_default"))
+    if is_default:
+        for other in session.scalars(select(Route).where(Route.is_default.is_(True))):
+            other.is_default = False
+    for older in session.scalars(select(Route).where(Route.code == code, Route.active.is_(True))):
+        older.active = False
+        is_default = is_default or older.is_default
+        older.is_default = False
+    route = Route(
+        code=code,
+        version=latest + 1,
+        name=name,
+        kind=kind,
+        is_default=is_default,
+        description=str(body.get("description") or ""),
+        created_by_id=actor.id,
+        stages=stages,
+    )
+    session.add(route)
+    session.flush()
+    audit.append(
+        session,
+        AuditAction.ROUTE_SAVED,
+        actor_id=actor.id,
+        object_type="route",
+        object_id=route.id,
+        details={"code": code, "version": route.version, "stages": len(stages)},
+    )
+    return route
