@@ -133,6 +133,9 @@ def _register_blueprints(app: Flask) -> None:
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(documents_bp)
+    from workflow.task_pages import bp as tasks_bp
+
+    app.register_blueprint(tasks_bp)
     app.register_blueprint(public_bp)
     app.register_blueprint(api_bp)
     csrf.exempt(api_bp)  # bearer tokens, never cookies

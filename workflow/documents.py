@@ -7,6 +7,7 @@ from typing import Any
 from flask import Blueprint, flash, redirect, render_template, request, send_file, url_for
 from flask_login import login_required
 from flask_wtf import FlaskForm
+from sqlalchemy import select
 from werkzeug.utils import secure_filename
 from wtforms import PasswordField, SelectChoice, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
@@ -14,7 +15,8 @@ from wtforms.validators import DataRequired, Length, Optional
 from storage import audit
 from storage.audit import AuditAction
 from storage.models import Document, Role, User
-from workflow import access, service, signing_flow, views
+from storage.types import utcnow
+from workflow import access, route_templates, routing, service, signing_flow, views
 from workflow.auth import current_actor
 from workflow.errors import WorkflowError
 from workflow.services import get_services, get_session
@@ -77,7 +79,7 @@ def new() -> Any:
     form = UploadForm()
     if request.method == "POST":
         if not form.validate_on_submit():
-            return render_template("documents/new.html", form=form), 400
+            return render_template("documents/new.html", form=form, routes=_routes()), 400
         try:
             staged, filename = stage_upload()
             db = get_session()
@@ -90,24 +92,34 @@ def new() -> Any:
                 filename=filename,
                 subject=form.subject.data or "",
                 doc_type=form.doc_type.data or "",
+                route_code=request.form.get("route") or None,
+                urgency=request.form.get("urgency") or None,
             )
             if request.form.get("submit_now"):
                 service.submit(db, actor, doc.id)
             db.commit()
         except WorkflowError as exc:
             flash(exc.message, "error")
-            return render_template("documents/new.html", form=form), exc.status
+            return render_template("documents/new.html", form=form, routes=_routes()), exc.status
         flash("Đã tải lên văn bản." + (" Văn bản đã được trình." if doc.submitted_at else ""), "ok")
         return redirect(url_for("documents.detail", document_id=doc.id))
-    return render_template("documents/new.html", form=form)
+    return render_template("documents/new.html", form=form, routes=_routes())
 
 
-def _render_detail(doc: Document, actor: User, status: int = 200, **forms: Any) -> Any:
+def _routes() -> list[Any]:
+    return [r for r in route_templates.list_routes(get_session()) if r.kind != "incoming"]
+
+
+def render_detail(doc: Document, actor: User, status: int = 200, **forms: Any) -> Any:
+    """Render the document page (also with an error status after a refused action)."""
     services = get_services()
     db = get_session()
     entries = views.history(db, doc)
-    report = service.validate_document(services.blobs, services.trust, doc)
+    report = (
+        service.validate_document(services.blobs, services.trust, doc) if doc.has_content else None
+    )
     my_tasks = [t for t in doc.tasks if t.assignee_id == actor.id and t.state == "open"]
+    stages = routing.stages_of(doc)
     return (
         render_template(
             "documents/detail.html",
@@ -118,6 +130,16 @@ def _render_detail(doc: Document, actor: User, status: int = 200, **forms: Any) 
             views=[e for e in entries if e.action == AuditAction.VIEWED],
             report=report,
             my_tasks=my_tasks,
+            stages=stages,
+            now=utcnow(),
+            comments=views.comments_json(db, doc),
+            people=db.scalars(
+                select(User)
+                .where(User.active.is_(True), User.id != actor.id)
+                .order_by(User.full_name)
+            ).all(),
+            can_recall=doc.state == "issued"
+            and (actor.has_role(Role.CLERK) or actor.has_role(Role.SIGNER)),
             approve_form=forms.get("approve_form") or ActionForm(),
             sign_form=forms.get("sign_form") or SignForm(),
             empty_form=EmptyForm(),
@@ -142,7 +164,7 @@ def detail(document_id: int) -> Any:
         details={"via": "web"},
     )
     db.commit()
-    return _render_detail(doc, actor)
+    return render_detail(doc, actor)
 
 
 @bp.route("/documents/<int:document_id>/submit", methods=["POST"])
@@ -160,7 +182,7 @@ def submit(document_id: int) -> Any:
         db.rollback()
         flash(exc.message, "error")
         doc = access.get_visible_document(db, actor, document_id)
-        return _render_detail(doc, actor, exc.status)
+        return render_detail(doc, actor, exc.status)
     flash("Đã trình văn bản.", "ok")
     return redirect(url_for("documents.detail", document_id=document_id))
 
@@ -175,16 +197,14 @@ def approve(task_id: int) -> Any:
     task = access.get_own_task(db, actor, task_id)
     document_id = task.document_id
     if not form.validate_on_submit():
-        return _render_detail(task.document, actor, 400, approve_form=form)
+        return render_detail(task.document, actor, 400, approve_form=form)
     try:
-        service.approve(db, actor, task_id, form.comment.data)
+        service.approve(db, actor, task_id, form.comment.data, request.form.get("answer"))
         db.commit()
     except WorkflowError as exc:
         db.rollback()
         flash(exc.message, "error")
-        return _render_detail(
-            access.get_visible_document(db, actor, document_id), actor, exc.status
-        )
+        return render_detail(access.get_visible_document(db, actor, document_id), actor, exc.status)
     flash("Đã duyệt. Văn bản được chuyển sang bước tiếp theo.", "ok")
     return redirect(url_for("documents.home"))
 
@@ -200,7 +220,7 @@ def sign(task_id: int) -> Any:
     document_id = task.document_id
     if not form.validate_on_submit():
         flash("Vui lòng nhập mật khẩu khóa ký số.", "error")
-        return _render_detail(task.document, actor, 400, sign_form=form)
+        return render_detail(task.document, actor, 400, sign_form=form)
     services = get_services()
     try:
         signing_flow.run(
@@ -216,9 +236,7 @@ def sign(task_id: int) -> Any:
     except WorkflowError as exc:
         db.rollback()
         flash(exc.message, "error")
-        return _render_detail(
-            access.get_visible_document(db, actor, document_id), actor, exc.status
-        )
+        return render_detail(access.get_visible_document(db, actor, document_id), actor, exc.status)
     flash("Đã ký số văn bản. Chữ ký đã được kiểm tra hợp lệ.", "ok")
     return redirect(url_for("documents.detail", document_id=document_id))
 
