@@ -9,12 +9,20 @@ SHARED_TOOLS ?= $(abspath ../shared/tools)
 VERIFY_VENV  ?= $(HOME)/.cache/independent_verify/venv
 # Debian packages the tests use: poppler (pdfsig, pdftotext, pdftoppm), NSS tools, qpdf, mupdf, openssl.
 TEST_DEBS := poppler-utils libnss3-tools qpdf mupdf-tools openssl
+# The PostgreSQL half of `make test`: a throwaway cluster (Debian's postgresql package,
+# installed when missing) on 127.0.0.1:$(PG_PORT); `make test SQLITE_ONLY=1` skips it.
+PG_PORT   ?= 54329
+PG_SERVER := TRINHKY_PG_PORT=$(PG_PORT) bash scripts/pg-test-server.sh
+SQLITE_ONLY ?=
 
-.PHONY: run install install-dev test test-deps lint typecheck bench clean-instance help
+.PHONY: run install install-dev test test-deps lint typecheck bench clean-instance help \
+	pg-start pg-stop pg-destroy
 
 help:
 	@echo "make run    - install, initialise the embedded default and serve on http://$(HOST):$(PORT)/"
-	@echo "make test   - install test dependencies and run the whole test suite"
+	@echo "make test   - install test dependencies and run the whole test suite on SQLite and"
+	@echo "              PostgreSQL (a throwaway local server; SQLITE_ONLY=1 skips PostgreSQL)"
+	@echo "make pg-start / pg-stop / pg-destroy - the test PostgreSQL server (127.0.0.1:$(PG_PORT))"
 	@echo "make lint   - ruff check + format check;  make typecheck - mypy"
 
 $(BIN)/activate:
@@ -52,8 +60,24 @@ test-deps:
 	  bash "$(SHARED_TOOLS)/setup_env.sh" "$(VERIFY_VENV)" >/dev/null; \
 	fi
 
+# Without SQLITE_ONLY the server is started (and stopped again afterwards unless it was
+# already running); if it cannot start, the target fails.
 test: install-dev test-deps
-	$(BIN)/pytest $(PYTEST_ARGS)
+ifeq ($(strip $(SQLITE_ONLY)),)
+	$(PG_SERVER) run $(BIN)/pytest $(PYTEST_ARGS)
+else
+	env -u TRINHKY_TEST_POSTGRES_URL $(BIN)/pytest $(PYTEST_ARGS)
+endif
+
+# Keep the test PostgreSQL server running between `make test` runs (faster start).
+pg-start:
+	@$(PG_SERVER) start
+
+pg-stop:
+	@$(PG_SERVER) stop
+
+pg-destroy:
+	@$(PG_SERVER) destroy
 
 lint: install-dev
 	$(BIN)/ruff check .

@@ -11,7 +11,7 @@
 #                                          again if this call started it
 #
 # The server binaries come from Debian's `postgresql` package (installed with apt-get
-# when missing; sudo when not root). The cluster lives in $TMPDIR/trinhky-pg-<uid>,
+# when missing; sudo when not root). The cluster lives in $TMPDIR/trinhky-pg-<uid>-<port>,
 # listens on 127.0.0.1:$TRINHKY_PG_PORT (54329) only, trusts the loopback role
 # `trinhky` (CREATEDB) and trades durability for speed (fsync=off ...).
 # As root, initdb/postgres run as the `postgres` system user (they refuse root).
@@ -21,7 +21,13 @@ PORT="${TRINHKY_PG_PORT:-54329}"
 ROLE=trinhky
 BASE="${TMPDIR:-/tmp}"
 BASE="${BASE%/}"
-DATA="${TRINHKY_PG_DATA:-$BASE/trinhky-pg-$(id -u)}"
+# As root the server runs as `postgres`, which must reach the folder: fall back to /tmp
+# when $TMPDIR is private (e.g. under /root).
+if [ "$(id -u)" = 0 ] && [ -z "${TRINHKY_PG_DATA:-}" ] && getent passwd postgres >/dev/null \
+  && ! runuser -u postgres -- test -w "$BASE" -a -x "$BASE" 2>/dev/null; then
+  BASE=/tmp
+fi
+DATA="${TRINHKY_PG_DATA:-$BASE/trinhky-pg-$(id -u)-$PORT}"
 LOG="$DATA.log"
 URL="postgresql://$ROLE@127.0.0.1:$PORT/postgres"
 
@@ -129,6 +135,7 @@ wal_level = minimal
 max_wal_senders = 0
 shared_buffers = 128MB
 log_min_messages = warning
+log_checkpoints = off
 log_min_error_statement = panic
 log_connections = off
 log_disconnections = off

@@ -55,6 +55,8 @@ def template_instance(tmp_path_factory: pytest.TempPathFactory) -> Path:
 POSTGRES_URL: str | None = os.environ.get("TRINHKY_TEST_POSTGRES_URL") or None
 """Admin URL of the test cluster (a role allowed to create databases), if any."""
 BACKENDS = ("sqlite", "pg") if POSTGRES_URL else ("sqlite",)
+_DATABASE_URLS: dict[Path, str] = {}
+"""PostgreSQL URL of each live test instance folder."""
 _OUR_DATABASE = re.compile(r"^trinhky_(?:template|test)_(\d+)(?:_|$)")
 
 
@@ -81,8 +83,8 @@ class PgCluster:
 
         query = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
         if template:
-            # FILE_COPY: a plain copy of the (small) template, faster than WAL_LOG here.
-            query = sql.SQL("CREATE DATABASE {} TEMPLATE {} STRATEGY FILE_COPY").format(
+            # PostgreSQL 15's default WAL_LOG strategy: FILE_COPY waits for two checkpoints.
+            query = sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
                 sql.Identifier(name), sql.Identifier(template)
             )
         self.connection.execute(query)
@@ -168,19 +170,13 @@ def db_backend(request: pytest.FixtureRequest) -> str:
 @pytest.fixture
 def database_url(instance: Path) -> str:
     """The URL of this test's database."""
-    config = instance / "config.py"
-    if config.exists():
-        namespace: dict[str, Any] = {}
-        exec(config.read_text(), namespace)  # noqa: S102 - our own file, written above
-        url: str = namespace["DATABASE_URL"]
-        return url
-    return f"sqlite:///{instance / 'trinhky.sqlite3'}"
+    return _DATABASE_URLS.get(instance, f"sqlite:///{instance / 'trinhky.sqlite3'}")
 
 
 @pytest.fixture
 def instance(request: pytest.FixtureRequest, tmp_path: Path, db_backend: str) -> Iterator[Path]:
-    """A fresh copy of the initialised instance for one test (and, on PostgreSQL, of
-    the template database)."""
+    """A fresh copy of the initialised instance for one test (on PostgreSQL: and of the
+    template database)."""
     target = tmp_path / "instance"
     if db_backend == "sqlite":
         template: Path = request.getfixturevalue("template_instance")
@@ -193,9 +189,11 @@ def instance(request: pytest.FixtureRequest, tmp_path: Path, db_backend: str) ->
     name = f"trinhky_test_{os.getpid()}_{uuid.uuid4().hex[:12]}"
     url = cluster.create(name, template=template_db)
     write_database_config(target, url)
+    _DATABASE_URLS[target] = url
     try:
         yield target
     finally:
+        del _DATABASE_URLS[target]
         cluster.drop(name)
 
 
