@@ -21,7 +21,7 @@ def main() -> int:
     from sqlalchemy import select
 
     from storage.models import User
-    from workflow import create_app
+    from workflow import create_app, signing_flow
     from workflow.services import EXTENSION_KEY, Services
 
     app = create_app()
@@ -41,6 +41,8 @@ def main() -> int:
                 job["passphrase"],
                 key_max_failures=settings.key_max_failures,
                 key_lock_seconds=settings.key_lock_seconds,
+                level=settings.level_for,
+                services=services.trust_services,
             )
             session.commit()
         finally:

@@ -41,3 +41,23 @@ class PdfInputError(SigningError):
 
 class SignatureFailedError(SigningError):
     """Signing itself failed for an unexpected reason."""
+
+
+class CertificateUnusableError(SigningError):
+    """The signer certificate cannot be used to sign now (expired, not yet valid, revoked).
+
+    ``str(e)`` is the Vietnamese message shown to users; :attr:`code` is stable:
+    ``'expired'``, ``'not_yet_valid'``, ``'revoked'`` or ``'unreadable'``.
+    """
+
+    def __init__(self, code: str, message_vi: str) -> None:
+        """Create the error.
+
+        :param code: stable machine-readable reason.
+        :param message_vi: message for users, in Vietnamese.
+        """
+        super().__init__(message_vi)
+        self.code = code
+        """Stable machine-readable reason."""
+        self.message_vi = message_vi
+        """Message for users, in Vietnamese."""

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from asn1crypto import x509 as asn1_x509
+from cryptography import x509
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.reader import PdfFileReader
@@ -13,9 +15,11 @@ from pyhanko.sign.fields import MDPPerm, SigFieldSpec, SigSeedSubFilter
 from pyhanko.sign.signers import PdfSignatureMetadata, PdfSigner, Signer
 from pyhanko.sign.timestamps import TimeStamper
 from pyhanko.sign.validation import read_certification_data
+from pyhanko_certvalidator import ValidationContext
 
-from signing.errors import PdfInputError, SignatureFailedError
-from signing.profiles import SigningProfile
+from signing.errors import PdfInputError, SignatureFailedError, SigningError
+from signing.profiles import PADES_LEVELS, SigningProfile
+from signing.revocation import RevocationSource, revinfo_policy
 from signing.stamps import TEXT_PARAM, default_box, stamp_style, stamp_text
 
 _HEADER_WINDOW = 1024
@@ -200,34 +204,118 @@ def _prepare(writer: IncrementalPdfFileWriter, profile: SigningProfile) -> SigFi
     return _field_spec(writer, profile)
 
 
+RESERVED_B_B = 16384
+"""Default CMS size reserved without a signature timestamp."""
+RESERVED_WITH_TIMESTAMP = 32768
+"""Default CMS size reserved with a signature timestamp token (B-T and above)."""
+
+
+def _check_level(
+    profile: SigningProfile,
+    timestamper: TimeStamper | None,
+    revocation: RevocationSource | None,
+) -> str:
+    """The requested level, after checking its prerequisites."""
+    level = profile.level
+    if level not in PADES_LEVELS:
+        raise SigningError(f"unknown PAdES level {level!r}; expected one of {PADES_LEVELS}")
+    if level != "B-B" and timestamper is None:
+        raise SigningError(f"PAdES {level} needs a timestamper (signature timestamp)")
+    if level in ("B-LT", "B-LTA") and revocation is None:
+        raise SigningError(f"PAdES {level} needs a revocation source (OCSP/CRL data for the DSS)")
+    return level
+
+
+def _crypto(cert: asn1_x509.Certificate) -> x509.Certificate:
+    return x509.load_der_x509_certificate(cert.dump())
+
+
+def _validation_context(
+    signer: Signer, timestamper: TimeStamper, revocation: RevocationSource
+) -> ValidationContext:
+    """A no-network context holding the chain and the revocation data to embed.
+
+    The trust roots are the self-signed certificates the signer carries: this
+    context only gathers validation data; trust is decided by validation.
+    """
+    if signer.signing_cert is None:
+        raise SigningError("the signer has no certificate: cannot embed validation data")
+    chain = list(signer.cert_registry) if signer.cert_registry is not None else []
+    roots = [c for c in chain if c.self_signed == "maybe" or c.self_signed == "yes"]
+    tsa_cert = getattr(timestamper, "tsa_cert", None)
+    needing = [signer.signing_cert, *chain]
+    if isinstance(tsa_cert, asn1_x509.Certificate):
+        needing.append(tsa_cert)
+    data = revocation.revocation_data([_crypto(c) for c in needing])
+    others = [c for c in chain if c not in roots]
+    others.extend(asn1_x509.Certificate.load(der) for der in data.certs)
+    return ValidationContext(
+        trust_roots=roots,
+        other_certs=others,
+        ocsps=list(data.ocsp_responses),
+        crls=list(data.crls),
+        allow_fetching=False,
+        revinfo_policy=revinfo_policy(True),
+    )
+
+
 def sign_pdf_file(
     in_path: Path,
     out_path: Path,
     signer: Signer,
     profile: SigningProfile,
     timestamper: TimeStamper | None = None,
+    revocation: RevocationSource | None = None,
 ) -> None:
-    """Sign a PDF as PAdES B-B (B-T with a timestamper) in an incremental update.
+    """Sign a PDF at the PAdES baseline level of ``profile`` in incremental updates.
 
     Uses subfilter ``ETSI.CAdES.detached`` and SHA-256; earlier signatures stay
-    valid. The input is streamed from ``in_path`` and the result written to
+    valid. B-T adds a signature timestamp; B-LT then appends a DSS with the
+    chain and revocation data (produced in-process by ``revocation``, never
+    fetched); B-LTA then appends a document timestamp. A ``'B-B'`` profile
+    with a timestamper still gets a signature timestamp (B-T), as before levels
+    existed. The input is streamed from ``in_path`` and the result written to
     ``out_path`` (opened ``w+b``; making that atomic is the caller's job).
 
     :param in_path: the PDF to sign.
     :param out_path: where to write the signed PDF; must differ from ``in_path``.
     :param signer: the signer, e.g. from :func:`signing.keys.load_signer`.
-    :param profile: field name, metadata, stamp and reserved size.
-    :param timestamper: optional signature timestamp authority (PAdES B-T).
+    :param profile: field name, metadata, stamp, level and reserved size.
+    :param timestamper: timestamp authority, e.g. :class:`signing.tsa.EmbeddedTimeStamper`;
+        required from B-T up.
+    :param revocation: revocation data for the DSS, e.g.
+        :meth:`signing.trust.TrustServices.revocation_source`; required from B-LT up.
+    :raises SigningError: the level is unknown or its prerequisites are missing.
     :raises PdfInputError: the input cannot be signed (damaged, encrypted, locked...).
-    :raises SignatureFailedError: signing failed for another reason.
+    :raises SignatureFailedError: signing failed for another reason, e.g. the
+        signer certificate is revoked according to ``revocation``.
     """
+    level = _check_level(profile, timestamper, revocation)
+    long_term = level in ("B-LT", "B-LTA")
+    context = None
+    if long_term:
+        assert timestamper is not None and revocation is not None  # noqa: S101 - checked above
+        try:
+            context = _validation_context(signer, timestamper, revocation)
+        except SigningError:
+            raise
+        except Exception as exc:  # bad revocation data, database errors in the callback...
+            raise SignatureFailedError(
+                f"cannot gather revocation data: {type(exc).__name__}: {exc}"
+            ) from exc
     meta = PdfSignatureMetadata(
         field_name=profile.field_name,
         md_algorithm="sha256",
         subfilter=SigSeedSubFilter.PADES,
         reason=profile.reason,
         location=profile.location,
+        embed_validation_info=long_term,
+        use_pades_lta=level == "B-LTA",
+        validation_context=context,
     )
+    reserved = profile.bytes_reserved
+    if reserved is None:
+        reserved = RESERVED_B_B if timestamper is None else RESERVED_WITH_TIMESTAMP
     text_params = None
     style = None
     if profile.stamp is not None:
@@ -252,7 +340,7 @@ def sign_pdf_file(
             try:
                 pdf_signer.sign_pdf(
                     writer,
-                    bytes_reserved=profile.bytes_reserved,
+                    bytes_reserved=reserved,
                     appearance_text_params=text_params,
                     output=outf,
                 )

@@ -3,18 +3,31 @@
 from __future__ import annotations
 
 import hashlib
-import os
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
+from cryptography.x509.oid import AuthorityInformationAccessOID, NameOID
 
+from signing.certutil import backdated_now as _now
+from signing.certutil import cert_pem as _pem
+from signing.certutil import common_name as _common_name
+from signing.certutil import encrypted_key as _encrypted_key
+from signing.certutil import whole_seconds
+from signing.certutil import write_atomically as _write_atomically
 from signing.errors import KeyLoadError
 from signing.keys import decrypt_private_key
+from signing.service_certs import (
+    OCSP_RESPONDER,
+    TSA,
+    ServiceIdentity,
+    create_service_identity,
+    load_or_create_authority_crl,
+    load_or_create_service_identity,
+)
 
 ROOT_CERT = "root.pem"
 ISSUING_CERT = "issuing.pem"
@@ -40,36 +53,6 @@ class IssuedCertificate:
     """Start of validity (timezone-aware UTC)."""
     not_after: datetime
     """End of validity (timezone-aware UTC)."""
-
-
-def _now() -> datetime:
-    """Current UTC time to the second, backdated a little against clock skew."""
-    return datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5)
-
-
-def _common_name(value: str) -> x509.NameAttribute[str]:
-    """A CN attribute, shortened by whole words to fit the 64-byte UTF-8 limit."""
-    words = value.split()
-    while len(" ".join(words).encode("utf-8")) > 64 and len(words) > 1:
-        words.pop()
-    text = " ".join(words).rstrip(" -")
-    return x509.NameAttribute(
-        NameOID.COMMON_NAME, text.encode("utf-8")[:64].decode("utf-8", "ignore")
-    )
-
-
-def _pem(cert: x509.Certificate) -> bytes:
-    """PEM encoding of a certificate."""
-    return cert.public_bytes(serialization.Encoding.PEM)
-
-
-def _encrypted_key(key: rsa.RSAPrivateKey, passphrase: bytes) -> bytes:
-    """PKCS#8 PEM of ``key`` encrypted with ``passphrase``."""
-    return key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.BestAvailableEncryption(passphrase),
-    )
 
 
 def fingerprint_sha256(cert: x509.Certificate) -> str:
@@ -124,18 +107,6 @@ def _ca_cert(
     return builder.sign(issuer_key, hashes.SHA256())
 
 
-def _write_atomically(path: Path, data: bytes, mode: int) -> Path:
-    """Write ``data`` to a temporary file next to ``path``; returns the temp path."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.chmod(tmp, mode)  # the umask may have narrowed or widened os.open's mode
-    return tmp
-
-
 class EmbeddedPki:
     """A two-level CA (root and issuing CA) stored as PEM files in one directory."""
 
@@ -144,18 +115,53 @@ class EmbeddedPki:
         root_cert: x509.Certificate,
         issuing_cert: x509.Certificate,
         issuing_key: rsa.RSAPrivateKey,
+        tsa: ServiceIdentity | None = None,
+        ocsp_responder: ServiceIdentity | None = None,
+        authority_crl: bytes | None = None,
     ) -> None:
         """Wrap loaded CA material; use :meth:`create` or :meth:`load` instead.
 
         :param root_cert: the root CA certificate.
         :param issuing_cert: the issuing CA certificate.
         :param issuing_key: the issuing CA's private key.
+        :param tsa: the time-stamping authority's certificate and key.
+        :param ocsp_responder: the OCSP responder's certificate and key.
+        :param authority_crl: the root's DER CRL over CA certificates (ARL).
         """
         self.root_cert = root_cert
         """The self-signed root CA certificate."""
         self.issuing_cert = issuing_cert
         """The issuing CA certificate, signed by the root."""
         self._issuing_key = issuing_key
+        self._tsa = tsa
+        self._ocsp = ocsp_responder
+        self.authority_crl = authority_crl
+        """The root's DER CRL over CA certificates (ARL), for long-term validation data."""
+
+    @property
+    def tsa(self) -> ServiceIdentity:
+        """The TSA certificate (EKU timeStamping, critical) and its key.
+
+        :raises KeyLoadError: this instance was built without a TSA.
+        """
+        if self._tsa is None:
+            raise KeyLoadError("this PKI instance has no TSA identity loaded")
+        return self._tsa
+
+    @property
+    def ocsp_responder(self) -> ServiceIdentity:
+        """The OCSP responder certificate (EKU OCSPSigning, ocsp-nocheck) and its key.
+
+        :raises KeyLoadError: this instance was built without an OCSP responder.
+        """
+        if self._ocsp is None:
+            raise KeyLoadError("this PKI instance has no OCSP responder identity loaded")
+        return self._ocsp
+
+    @property
+    def issuing_key(self) -> rsa.RSAPrivateKey:
+        """The issuing CA's private key (signs certificates and CRLs)."""
+        return self._issuing_key
 
     @staticmethod
     def exists(directory: Path) -> bool:
@@ -177,7 +183,9 @@ class EmbeddedPki:
 
         Writes ``root.pem``, ``issuing.pem``, ``root.key.pem`` and
         ``issuing.key.pem`` (keys PKCS#8-encrypted with ``ca_passphrase``, mode
-        0600) through temporary files; ``root.pem`` is renamed into place last.
+        0600), plus the trust-service certificates and keys ``tsa.pem``,
+        ``tsa.key.pem``, ``ocsp.pem`` and ``ocsp.key.pem``, through temporary
+        files; ``root.pem`` is renamed into place last.
 
         :param directory: where to store the files; created if missing.
         :param ca_passphrase: passphrase protecting both CA keys.
@@ -212,16 +220,27 @@ class EmbeddedPki:
             (ISSUING_CERT, _pem(issuing), 0o644),
             (ROOT_CERT, _pem(root), 0o644),
         ]
-        temps = [(_write_atomically(directory / n, d, m), directory / n) for n, d, m in files]
+        temps = [(_write_atomically(directory / n, d, m), directory / n) for n, d, m in files[:2]]
         for tmp, final in temps:
             tmp.replace(final)
-        return cls(root, issuing, issuing_key)
+        tsa = create_service_identity(TSA, directory, ca_passphrase, issuing, issuing_key)
+        ocsp = create_service_identity(
+            OCSP_RESPONDER, directory, ca_passphrase, issuing, issuing_key
+        )
+        arl = load_or_create_authority_crl(directory, ca_passphrase, root, ROOT_KEY)
+        temps = [(_write_atomically(directory / n, d, m), directory / n) for n, d, m in files[2:]]
+        for tmp, final in temps:
+            tmp.replace(final)
+        return cls(root, issuing, issuing_key, tsa, ocsp, arl)
 
     @classmethod
     def load(cls, directory: Path, ca_passphrase: bytes) -> EmbeddedPki:
         """Load a PKI created by :meth:`create`.
 
-        Only the issuing CA key is decrypted; the root key stays on disk.
+        Only the issuing CA key and the trust-service keys are decrypted; the root
+        key stays on disk. A directory made before the trust services existed (or
+        whose TSA or OCSP responder certificate is close to expiry) gets new
+        service certificates, issued by the issuing CA, on load.
 
         :param directory: the PKI directory.
         :param ca_passphrase: passphrase protecting the CA keys.
@@ -240,7 +259,12 @@ class EmbeddedPki:
             raise KeyLoadError("the issuing CA key is not an RSA key")
         if key.public_key() != issuing.public_key():
             raise KeyLoadError("the issuing CA key does not match issuing.pem")
-        return cls(root, issuing, key)
+        tsa = load_or_create_service_identity(TSA, directory, ca_passphrase, issuing, key)
+        ocsp = load_or_create_service_identity(
+            OCSP_RESPONDER, directory, ca_passphrase, issuing, key
+        )
+        arl = load_or_create_authority_crl(directory, ca_passphrase, root, ROOT_KEY)
+        return cls(root, issuing, key, tsa, ocsp, arl)
 
     def root_pem(self) -> bytes:
         """PEM of the root CA certificate.
@@ -267,13 +291,18 @@ class EmbeddedPki:
         email: str | None = None,
         valid_days: int = 730,
         key_size: int = 2048,
+        ocsp_url: str | None = None,
+        crl_url: str | None = None,
+        not_before: datetime | None = None,
     ) -> IssuedCertificate:
         """Issue a personal signing certificate and an encrypted RSA key for it.
 
         Subject ``C=VN, O=organisation, OU=unit, title=title, CN=full_name``
         (UTF8String); key usage digitalSignature + nonRepudiation (critical); no
-        extended key usage (accepted by pyHanko and poppler/NSS); not a CA; no
-        OCSP/CRL pointers yet.
+        extended key usage (accepted by pyHanko and poppler/NSS); not a CA; an
+        authority information access (OCSP) and a CRL distribution point only
+        when ``ocsp_url`` / ``crl_url`` are given. Validators such as pdfsig fetch
+        from those URLs, so give them only when the responder is reachable.
 
         :param full_name: the holder's full name, e.g. ``'Lê Văn Đức'``.
         :param title: the holder's position.
@@ -283,6 +312,9 @@ class EmbeddedPki:
         :param email: optional e-mail address, added as an rfc822Name SAN.
         :param valid_days: validity period in days.
         :param key_size: RSA key size in bits.
+        :param ocsp_url: URL of the OCSP responder (e.g. ``https://host/pki/ocsp``).
+        :param crl_url: URL of the DER CRL (e.g. ``https://host/pki/crl``).
+        :param not_before: start of validity (whole seconds); default now minus 5 minutes.
         :returns: the certificate, the encrypted key and their metadata.
         """
         key = rsa.generate_private_key(public_exponent=65537, key_size=key_size)
@@ -295,7 +327,7 @@ class EmbeddedPki:
                 _common_name(full_name),
             ]
         )
-        start = _now()
+        start = _now() if not_before is None else whole_seconds(not_before)
         builder = (
             x509.CertificateBuilder()
             .subject_name(subject)
@@ -330,6 +362,32 @@ class EmbeddedPki:
         if email:
             builder = builder.add_extension(
                 x509.SubjectAlternativeName([x509.RFC822Name(email)]), critical=False
+            )
+        if ocsp_url:
+            builder = builder.add_extension(
+                x509.AuthorityInformationAccess(
+                    [
+                        x509.AccessDescription(
+                            AuthorityInformationAccessOID.OCSP,
+                            x509.UniformResourceIdentifier(ocsp_url),
+                        )
+                    ]
+                ),
+                critical=False,
+            )
+        if crl_url:
+            builder = builder.add_extension(
+                x509.CRLDistributionPoints(
+                    [
+                        x509.DistributionPoint(
+                            full_name=[x509.UniformResourceIdentifier(crl_url)],
+                            relative_name=None,
+                            reasons=None,
+                            crl_issuer=None,
+                        )
+                    ]
+                ),
+                critical=False,
             )
         cert = builder.sign(self._issuing_key, hashes.SHA256())
         return IssuedCertificate(

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Final
 
 from signing.stamps import StampContent, StampPlacement
+
+PADES_LEVELS: Final = ("B-B", "B-T", "B-LT", "B-LTA")
+"""The PAdES baseline levels, lowest first."""
 
 
 @dataclass(frozen=True)
@@ -21,8 +25,14 @@ class SigningProfile:
     """Visible stamp content; None makes an invisible signature."""
     placement: StampPlacement = field(default_factory=StampPlacement)
     """Where the visible stamp goes."""
-    bytes_reserved: int = 16384
-    """Space reserved for the CMS object (avoids pyHanko's dry-run signature)."""
+    bytes_reserved: int | None = None
+    """Space reserved for the CMS object (avoids pyHanko's dry-run signature), in
+    hex digits as pyHanko counts it (2 per DER byte); None picks 16384 (8 KiB of
+    DER) without a signature timestamp and 32768 (16 KiB) with one."""
+    level: str = "B-B"
+    """PAdES baseline level: ``'B-B'``, ``'B-T'`` (signature timestamp), ``'B-LT'``
+    (plus chain and revocation data in the DSS) or ``'B-LTA'`` (plus a document
+    timestamp)."""
 
 
 @dataclass(frozen=True)

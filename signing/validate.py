@@ -21,6 +21,7 @@ from pyhanko.sign.validation.status import SignatureCoverageLevel
 from pyhanko_certvalidator import ValidationContext
 
 from signing.profiles import TrustConfig
+from signing.revocation import RevocationData, RevocationSource, revinfo_policy
 from signing.stamps import VIETNAM_TZ
 
 MSG_NOT_INTACT = "Chữ ký không còn nguyên vẹn: tệp đã bị sửa sau khi ký"
@@ -148,14 +149,46 @@ def _load_certs(blobs: tuple[bytes, ...]) -> list[asn1_x509.Certificate]:
     return certs
 
 
-def _context(trust: TrustConfig) -> ValidationContext:
-    """A fresh validation context: no network, soft-fail revocation checks."""
+def _context(trust: TrustConfig, revinfo: RevocationData | None = None) -> ValidationContext:
+    """A fresh validation context: no network, soft-fail revocation checks.
+
+    With revocation data for the certificate, that data is required (and so a
+    revoked certificate is found even if it declares no OCSP/CRL URL).
+    """
+    revinfo = revinfo or RevocationData()
     return ValidationContext(
         trust_roots=_load_certs(trust.trust_roots_pem),
-        other_certs=_load_certs(trust.other_certs_pem),
+        other_certs=_load_certs(trust.other_certs_pem) + _load_certs(revinfo.certs),
+        ocsps=list(revinfo.ocsp_responses),
+        crls=list(revinfo.crls),
         allow_fetching=False,
-        revocation_mode="soft-fail",
+        revinfo_policy=revinfo_policy(bool(revinfo.ocsp_responses or revinfo.crls)),
     )
+
+
+def _token_certs(sig: EmbeddedPdfSignature) -> list[asn1_x509.Certificate]:
+    """Certificates inside the signature timestamp token (the TSA's), if any."""
+    attrs = sig.signer_info["unsigned_attrs"]
+    certs: list[asn1_x509.Certificate] = []
+    if not attrs:
+        return certs
+    for attr in attrs:
+        if attr["type"].native != "signature_time_stamp_token":
+            continue
+        for token in attr["values"]:
+            certs.extend(
+                c.chosen for c in token["content"]["certificates"] if c.name == "certificate"
+            )
+    return certs
+
+
+def _revinfo(
+    certs: list[asn1_x509.Certificate], revocation: RevocationSource | None
+) -> RevocationData:
+    """Fresh revocation data for ``certs`` (empty without a source)."""
+    if revocation is None or not certs:
+        return RevocationData()
+    return revocation.revocation_data([x509.load_der_x509_certificate(c.dump()) for c in certs])
 
 
 @dataclass(frozen=True)
@@ -225,10 +258,10 @@ def _problems(status: Any, trusted: bool, coverage: str, mod_level: str) -> list
         problems.append(MSG_NOT_INTACT)
     elif not status.valid:
         problems.append(MSG_NOT_VALID)
-    if not trusted:
-        problems.append(MSG_UNTRUSTED)
     if status.revoked:
         problems.append(MSG_REVOKED)
+    elif not trusted:
+        problems.append(MSG_UNTRUSTED)
     if coverage == "partial":
         problems.append(MSG_COVERAGE)
     if status.docmdp_ok is False:
@@ -319,7 +352,9 @@ def _broken_report(sig: EmbeddedPdfSignature, exc: Exception) -> SignatureReport
     )
 
 
-def _validate_reader(reader: PdfFileReader, trust: TrustConfig) -> tuple[SignatureReport, ...]:
+def _validate_reader(
+    reader: PdfFileReader, trust: TrustConfig, revocation: RevocationSource | None
+) -> tuple[SignatureReport, ...]:
     """Validate every embedded signature of an opened document."""
     signatures: list[EmbeddedPdfSignature] = list(reader.embedded_signatures)
     doc_ts_revisions = [
@@ -331,14 +366,17 @@ def _validate_reader(reader: PdfFileReader, trust: TrustConfig) -> tuple[Signatu
         is_doc_ts = sig.sig_object.get("/Type") == "/DocTimeStamp"
         status: Any
         try:
+            signer_revinfo = _revinfo([sig.signer_cert], revocation)
             if is_doc_ts:
-                status = validate_pdf_timestamp(sig, validation_context=_context(trust))
+                status = validate_pdf_timestamp(
+                    sig, validation_context=_context(trust, signer_revinfo)
+                )
                 level = "DTS"
             else:
                 status = validate_pdf_signature(
                     sig,
-                    signer_validation_context=_context(trust),
-                    ts_validation_context=_context(trust),
+                    signer_validation_context=_context(trust, signer_revinfo),
+                    ts_validation_context=_context(trust, _revinfo(_token_certs(sig), revocation)),
                 )
                 has_ts = status.timestamp_validity is not None
                 level = _pades_level(sig, has_ts, dss_revinfo, doc_ts_revisions)
@@ -348,7 +386,9 @@ def _validate_reader(reader: PdfFileReader, trust: TrustConfig) -> tuple[Signatu
     return tuple(reports)
 
 
-def validate_pdf(path: Path, trust: TrustConfig) -> ValidationReport:
+def validate_pdf(
+    path: Path, trust: TrustConfig, revocation: RevocationSource | None = None
+) -> ValidationReport:
     """Validate every signature and document timestamp in a PDF file.
 
     A failed validation is a result, not an exception; a file that cannot be
@@ -356,6 +396,10 @@ def validate_pdf(path: Path, trust: TrustConfig) -> ValidationReport:
 
     :param path: the PDF file (streamed, not read into memory).
     :param trust: trust roots and intermediate certificates.
+    :param revocation: fresh revocation data for the signer and TSA certificates
+        (e.g. :meth:`signing.trust.TrustServices.revocation_source`); None checks
+        no revocation (soft-fail, as pyHanko fetches nothing). A certificate
+        revoked according to it gives ``revoked=True`` and a failed bottom line.
     :returns: the report.
     """
     try:
@@ -363,6 +407,6 @@ def validate_pdf(path: Path, trust: TrustConfig) -> ValidationReport:
             reader = PdfFileReader(fh, strict=False)
             if reader.encrypted:
                 return ValidationReport(signatures=(), error=MSG_ENCRYPTED)
-            return ValidationReport(signatures=_validate_reader(reader, trust))
+            return ValidationReport(signatures=_validate_reader(reader, trust, revocation))
     except Exception:  # the PDF stack raises many unrelated types on bad input
         return ValidationReport(signatures=(), error=MSG_UNREADABLE)

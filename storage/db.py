@@ -76,16 +76,25 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # Read-only sessions (see make_session_factory) take no write lock: in WAL mode they
+        # read alongside a writer, e.g. an OCSP status lookup during a request's transaction.
+        readonly = conn.get_execution_options().get(READONLY)
+        conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
 
 
-def make_session_factory(engine: Engine) -> sessionmaker[Any]:
+READONLY = "trinhky_readonly"
+
+
+def make_session_factory(engine: Engine, *, readonly: bool = False) -> sessionmaker[Any]:
     """Session factory used per request / per CLI command (the caller commits).
 
     :param engine: the engine from :func:`make_engine`.
+    :param readonly: for sessions that only read: on SQLite their transactions take no
+        write lock (``BEGIN`` instead of ``BEGIN IMMEDIATE``); they must not write.
     :returns: a ``sessionmaker`` with ``expire_on_commit=False``.
     """
-    return sessionmaker(bind=engine, expire_on_commit=False, autoflush=True)
+    bind = engine.execution_options(**{READONLY: True}) if readonly else engine
+    return sessionmaker(bind=bind, expire_on_commit=False, autoflush=True)
 
 
 def is_sqlite(engine: Engine) -> bool:

@@ -38,9 +38,23 @@ def gunicorn(instance: Path, app: Flask) -> Iterator[str]:
     env.pop("TRINHKY_DATABASE_URL", None)
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "4",
-             "--timeout", "120", "wsgi:app"],
-            cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--workers",
+                "4",
+                "--timeout",
+                "120",
+                "wsgi:app",
+            ],
+            cwd=REPO,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -65,7 +79,9 @@ def gunicorn(instance: Path, app: Flask) -> Iterator[str]:
 
 
 def token(base: str, user: str) -> dict[str, str]:
-    r = requests.post(base + "/api/v1/auth/token", json={"username": user, "password": DEMO_PASSWORD}, timeout=30)
+    r = requests.post(
+        base + "/api/v1/auth/token", json={"username": user, "password": DEMO_PASSWORD}, timeout=30
+    )
     r.raise_for_status()
     return {"Authorization": "Bearer " + r.json()["token"]}
 
@@ -77,7 +93,9 @@ def user(session: object, name: str) -> User:
 def open_task(session: object, username: str, doc_id: int) -> Task:
     u = user(session, username)
     return session.scalars(  # type: ignore[attr-defined,no-any-return]
-        select(Task).where(Task.document_id == doc_id, Task.assignee_id == u.id, Task.state == "open")
+        select(Task).where(
+            Task.document_id == doc_id, Task.assignee_id == u.id, Task.state == "open"
+        )
     ).one()
 
 
@@ -86,8 +104,14 @@ def new_document(services: Services, route: str = "thuong-truc-ban-hanh") -> int
         blobs: FilesystemBlobStore = services.blobs
         staged = blobs.stage(__import__("io").BytesIO(simple_pdf()))
         doc = service.create_document(
-            session, blobs, user(session, "chuyenvien"), staged=staged, filename="a.pdf",
-            subject="Văn bản thử đồng thời", doc_type="CV", route_code=route,
+            session,
+            blobs,
+            user(session, "chuyenvien"),
+            staged=staged,
+            filename="a.pdf",
+            subject="Văn bản thử đồng thời",
+            doc_type="CV",
+            route_code=route,
         )
         service.submit(session, user(session, "chuyenvien"), doc.id)
         session.commit()
@@ -104,8 +128,14 @@ def awaiting_issue(services: Services, n: int) -> list[int]:
                 service.approve(session, user(session, name), open_task(session, name, doc_id).id)
             signer = user(session, "bithu")
             signing_flow.sign(
-                session, services.blobs, services.trust, signer, open_task(session, "bithu", doc_id).id,
-                DEMO_PASSWORD, key_max_failures=5, key_lock_seconds=60,
+                session,
+                services.blobs,
+                services.trust,
+                signer,
+                open_task(session, "bithu", doc_id).id,
+                DEMO_PASSWORD,
+                key_max_failures=5,
+                key_lock_seconds=60,
             )
             session.commit()
             docs.append(open_task(session, "vanthu", doc_id).id)
@@ -119,17 +149,23 @@ def test_fifty_concurrent_issuances_number_one_to_fifty(app: Flask, gunicorn: st
     headers = token(gunicorn, "vanthu")
 
     def issue(task_id: int) -> requests.Response:
-        return requests.post(f"{gunicorn}/api/v1/tasks/{task_id}/issue", headers=headers, json={}, timeout=300)
+        return requests.post(
+            f"{gunicorn}/api/v1/tasks/{task_id}/issue", headers=headers, json={}, timeout=300
+        )
 
     with ThreadPoolExecutor(max_workers=ISSUANCES) as pool:
         responses = list(pool.map(issue, tasks))
-    assert [r.status_code for r in responses] == [200] * ISSUANCES, [r.text for r in responses if r.status_code != 200][:3]
+    assert [r.status_code for r in responses] == [200] * ISSUANCES, [
+        r.text for r in responses if r.status_code != 200
+    ][:3]
     numbers = sorted(r.json()["number"] for r in responses)
     assert numbers == list(range(1, ISSUANCES + 1))
     symbols = Counter(r.json()["symbol"] for r in responses)
     assert max(symbols.values()) == 1 and "01-CV/ĐUK" in symbols and "50-CV/ĐUK" in symbols
     with services.session_factory() as session:
-        stored = sorted(session.scalars(select(Document.number).where(Document.number.is_not(None))))
+        stored = sorted(
+            session.scalars(select(Document.number).where(Document.number.is_not(None)))
+        )
     assert stored == list(range(1, ISSUANCES + 1))
 
 
@@ -142,14 +178,20 @@ def test_two_people_on_one_stage_make_exactly_one_transition(app: Flask, gunicor
         with services.session_factory() as session:
             own = open_task(session, "truongban", doc_id)
             delegate_task = actions.delegate_task(
-                session, user(session, "truongban"), own.id, "kiemtra",
-                datetime.now(UTC) + timedelta(hours=1), "Ủy quyền khi đi họp",
+                session,
+                user(session, "truongban"),
+                own.id,
+                "kiemtra",
+                datetime.now(UTC) + timedelta(hours=1),
+                "Ủy quyền khi đi họp",
             )
             session.commit()
             pair = [(head, own.id), (auditor, delegate_task.id)]
 
         def approve(item: tuple[dict[str, str], int]) -> requests.Response:
-            return requests.post(f"{gunicorn}/api/v1/tasks/{item[1]}/approve", headers=item[0], json={}, timeout=60)
+            return requests.post(
+                f"{gunicorn}/api/v1/tasks/{item[1]}/approve", headers=item[0], json={}, timeout=60
+            )
 
         with ThreadPoolExecutor(max_workers=2) as pool:
             codes = sorted(r.status_code for r in pool.map(approve, pair))
@@ -159,6 +201,8 @@ def test_two_people_on_one_stage_make_exactly_one_transition(app: Flask, gunicor
                 select(Task).where(Task.document_id == doc_id, Task.stage_position == 2)
             ).all()
             approvals = session.scalars(
-                select(Task).where(Task.document_id == doc_id, Task.stage_position == 1, Task.state == "done")
+                select(Task).where(
+                    Task.document_id == doc_id, Task.stage_position == 1, Task.state == "done"
+                )
             ).all()
         assert len(approvals) == 1 and len(reviews) == 1  # one transition, one next stage

@@ -82,7 +82,9 @@ def server(tmp_path: Path) -> Iterator[Server]:
 
 def token(base: str, username: str) -> dict[str, str]:
     r = requests.post(
-        base + "/api/v1/auth/token", json={"username": username, "password": DEMO_PASSWORD}, timeout=30
+        base + "/api/v1/auth/token",
+        json={"username": username, "password": DEMO_PASSWORD},
+        timeout=30,
     )
     r.raise_for_status()
     return {"Authorization": "Bearer " + r.json()["token"]}
@@ -95,7 +97,11 @@ def test_make_run_serves_and_the_journey_works_over_http(server: Server, tmp_pat
     log = server.log.read_text()
     assert "chuyenvien" in log and DEMO_PASSWORD in log and f"{base.split('//')[1]}" in log
 
-    drafter, head, signer = token(base, "chuyenvien"), token(base, "truongban"), token(base, "bithu")
+    drafter, head, signer = (
+        token(base, "chuyenvien"),
+        token(base, "truongban"),
+        token(base, "bithu"),
+    )
     created = requests.post(
         base + "/api/v1/documents",
         headers=drafter,
@@ -106,23 +112,42 @@ def test_make_run_serves_and_the_journey_works_over_http(server: Server, tmp_pat
     assert created.status_code == 201, created.text
     doc_id = created.json()["id"]
     assert requests.post(f"{base}/api/v1/documents/{doc_id}/submit", headers=drafter, timeout=30).ok
-    (task,) = [t for t in requests.get(base + "/api/v1/tasks", headers=head, timeout=30).json()["tasks"] if t["document_id"] == doc_id]
-    assert requests.post(f"{base}/api/v1/tasks/{task['id']}/approve", headers=head, json={}, timeout=30).ok
-    (task,) = [t for t in requests.get(base + "/api/v1/tasks", headers=signer, timeout=30).json()["tasks"] if t["document_id"] == doc_id]
+    (task,) = [
+        t
+        for t in requests.get(base + "/api/v1/tasks", headers=head, timeout=30).json()["tasks"]
+        if t["document_id"] == doc_id
+    ]
+    assert requests.post(
+        f"{base}/api/v1/tasks/{task['id']}/approve", headers=head, json={}, timeout=30
+    ).ok
+    (task,) = [
+        t
+        for t in requests.get(base + "/api/v1/tasks", headers=signer, timeout=30).json()["tasks"]
+        if t["document_id"] == doc_id
+    ]
     signed = requests.post(
-        f"{base}/api/v1/tasks/{task['id']}/sign", headers=signer, json={"passphrase": DEMO_PASSWORD}, timeout=60
+        f"{base}/api/v1/tasks/{task['id']}/sign",
+        headers=signer,
+        json={"passphrase": DEMO_PASSWORD},
+        timeout=60,
     )
     assert signed.status_code == 200, signed.text
-    validation = requests.get(f"{base}/api/v1/documents/{doc_id}/validation", headers=drafter, timeout=30).json()
+    validation = requests.get(
+        f"{base}/api/v1/documents/{doc_id}/validation", headers=drafter, timeout=30
+    ).json()
     assert validation["verdict"] == "valid"
     pdf = requests.get(f"{base}/api/v1/documents/{doc_id}/file", headers=drafter, timeout=30)
     assert pdf.headers["Content-Type"] == "application/pdf" and pdf.content.startswith(b"%PDF-")
-    assert requests.get(base + "/pki/root.pem", timeout=10).text.startswith("-----BEGIN CERTIFICATE-----")
+    assert requests.get(base + "/pki/root.pem", timeout=10).text.startswith(
+        "-----BEGIN CERTIFICATE-----"
+    )
     spec = requests.get(base + "/api/v1/openapi.json", timeout=10).json()
     assert spec["openapi"].startswith("3.") and "/tasks/{id}/sign" in spec["paths"]
 
 
-def test_oversized_upload_over_http_is_413_and_leaves_nothing(server: Server, tmp_path: Path) -> None:
+def test_oversized_upload_over_http_is_413_and_leaves_nothing(
+    server: Server, tmp_path: Path
+) -> None:
     drafter = token(server.base, "chuyenvien")
     big = simple_pdf() + b"%" + b"x" * (2 * 1024 * 1024)
     response = requests.post(
@@ -165,7 +190,11 @@ def test_demo_refused_on_a_public_address(tmp_path: Path) -> None:
     env = {**os.environ, "TRINHKY_INSTANCE_PATH": str(tmp_path / "instance")}
     result = subprocess.run(
         [str(REPO / ".venv/bin/flask"), "--app", "wsgi", "init", "--host", "0.0.0.0"],  # noqa: S104
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=120,
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode != 0
     assert "demo accounts are for loopback only" in result.stderr

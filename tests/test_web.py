@@ -26,7 +26,9 @@ def csrf_token(client: FlaskClient, path: str) -> str:
 def login(client: FlaskClient, username: str, password: str = DEMO_PASSWORD) -> Any:
     token = csrf_token(client, "/login")
     return closed(
-        client.post("/login", data={"username": username, "password": password, "csrf_token": token})
+        client.post(
+            "/login", data={"username": username, "password": password, "csrf_token": token}
+        )
     )
 
 
@@ -81,9 +83,7 @@ def test_open_redirect_is_ignored(client: FlaskClient) -> None:
     assert response.headers["Location"] == "/"
 
 
-def test_whole_journey_in_the_browser_pages(
-    app: Any, count_rows: Callable[[Any], int]
-) -> None:
+def test_whole_journey_in_the_browser_pages(app: Any, count_rows: Callable[[Any], int]) -> None:
     drafter, head, signer = app.test_client(), app.test_client(), app.test_client()
     login(drafter, "chuyenvien")
     created = upload(drafter, simple_pdf())
@@ -112,7 +112,9 @@ def test_whole_journey_in_the_browser_pages(
     assert sign_task
     token = csrf_token(signer, doc_path)
     wrong = closed(
-        signer.post(f"/tasks/{sign_task.group(1)}/sign", data={"csrf_token": token, "passphrase": "x"})
+        signer.post(
+            f"/tasks/{sign_task.group(1)}/sign", data={"csrf_token": token, "passphrase": "x"}
+        )
     )
     assert wrong.status_code == 403
     assert "Mật khẩu khóa ký số không đúng" in wrong.get_data(as_text=True)

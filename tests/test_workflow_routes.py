@@ -117,8 +117,9 @@ def test_full_standing_committee_route_with_return_and_delegation(api: Api, tmp_
     leader, seal = validation["signatures"]
     assert leader["signer_name"] == "Lê Văn Đức" and leader["intact"] and leader["bottom_line"]
     assert leader["coverage"] == "entire_revision"
-    assert leader["modification_level"] in ("none", "form_filling")
-    assert seal["coverage"] == "entire_file" and seal["bottom_line"]
+    assert leader["modification_level"] in ("form_filling", "lta_updates")
+    assert seal["bottom_line"] and seal["pades_level"] == "B-LT"
+    assert seal["coverage"] == "entire_revision" and seal["modification_level"] == "lta_updates"
 
     data = api.get("chuyenvien", f"/documents/{doc_id}/file").data
     reader = PdfFileReader(BytesIO(data))

@@ -39,6 +39,12 @@ def get_visible_document(session: Session, user: User, document_id: int) -> Docu
     return doc
 
 
+def get_document_for_update(session: Session, user: User, document_id: int) -> Document:
+    """:returns: the visible document, locked for a state change (see :func:`lock_document`)."""
+    get_visible_document(session, user, document_id)
+    return lock_document(session, document_id)
+
+
 def get_own_task(session: Session, user: User, task_id: int) -> Task:
     """:returns: a task assigned to ``user``.
 
@@ -54,4 +60,24 @@ def get_own_task(session: Session, user: User, task_id: int) -> Task:
         raise ForbiddenError(
             "Việc này được giao cho người khác; bạn không thể xử lý thay khi chưa được ủy quyền."
         )
+    lock_document(session, task.document_id)
     return task
+
+
+def lock_document(session: Session, document_id: int) -> Document:
+    """Lock the document's row for this transaction and re-read it (and its tasks).
+
+    Every state change on a document takes this lock first, so concurrent actors queue
+    in one order instead of deadlocking on task and document rows; whoever comes second
+    then sees the first one's committed result. (SQLite transactions are already
+    exclusive: there ``FOR UPDATE`` is a no-op.)
+    """
+    doc = session.scalars(
+        select(Document)
+        .where(Document.id == document_id)
+        .with_for_update(of=Document)
+        .execution_options(populate_existing=True)
+    ).one()
+    for task in doc.tasks:
+        session.refresh(task)
+    return doc

@@ -106,7 +106,7 @@ def withdraw(session: Session, actor: User, document_id: int) -> Document:
 
     :raises ConflictError: someone already acted since it was submitted.
     """
-    doc = access.get_visible_document(session, actor, document_id)
+    doc = access.get_document_for_update(session, actor, document_id)
     if doc.created_by_id != actor.id:
         raise ForbiddenError("Chỉ người soạn thảo mới được rút văn bản đã trình.")
     since = doc.submitted_at
@@ -146,7 +146,7 @@ def upload_revision(
     from workflow.service import check_pdf, safe_name
 
     try:
-        doc = access.get_visible_document(session, actor, document_id)
+        doc = access.get_document_for_update(session, actor, document_id)
         if doc.created_by_id != actor.id:
             raise ForbiddenError("Chỉ người soạn thảo mới được tải lên bản chỉnh sửa.")
         if doc.metadata_only:

@@ -185,7 +185,9 @@ def validation(document_id: int) -> Any:
     services = get_services()
     actor = _actor()
     doc = access.get_visible_document(db, actor, document_id)
-    report = service.validate_document(services.blobs, services.trust, doc)
+    report = service.validate_document(
+        services.blobs, services.trust, doc, services.trust_services.revocation_source()
+    )
     audit.append(
         db,
         AuditAction.VALIDATED,
@@ -241,6 +243,8 @@ def sign(task_id: int) -> Any:
         passphrase,
         key_max_failures=services.settings.key_max_failures,
         key_lock_seconds=services.settings.key_lock_seconds,
+        level=services.settings.level_for,
+        services=services.trust_services,
     )
     return jsonify(
         {
@@ -260,7 +264,10 @@ def sign(task_id: int) -> Any:
 
 @bp.errorhandler(WorkflowError)
 def _on_error(exc: WorkflowError) -> Any:
-    from workflow.app import problem
+    from workflow.app import log, problem
+
+    if exc.status >= 500:
+        log.error("API error %s: %s", exc.code, exc.message, exc_info=exc.__cause__)
 
     titles = {401: "Chưa xác thực", 403: "Không có quyền", 404: "Không tìm thấy", 409: "Xung đột"}
     response = problem(exc.status, titles.get(exc.status, "Lỗi"), exc.message, exc.code)

@@ -110,7 +110,14 @@ def issue_task(task_id: int) -> Any:
     db = get_session()
     services = get_services()
     issued = issuance.issue(
-        db, services.blobs, services.trust, _actor(), task_id, services.seal_passphrase
+        db,
+        services.blobs,
+        services.trust,
+        _actor(),
+        task_id,
+        services.seal_passphrase,
+        level=services.settings.level_for,
+        services=services.trust_services,
     )
     db.commit()
     return jsonify(

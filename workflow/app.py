@@ -12,6 +12,7 @@ from flask import Flask, Response, jsonify, render_template, request
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
@@ -80,6 +81,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         settings=settings,
         engine=engine,
         session_factory=make_session_factory(engine),
+        read_session_factory=make_session_factory(engine, readonly=True),
         blobs=FilesystemBlobStore(settings.blob_dir),
     )
     app.extensions[EXTENSION_KEY] = services
@@ -98,6 +100,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from workflow.audit_views import register_audit_cli
 
     register_audit_cli(app)
+    from workflow.records_pages import register_records_cli
+
+    register_records_cli(app)
     return app
 
 
@@ -114,7 +119,7 @@ def _init_login(app: Flask, services: Services) -> None:
         # view needs it, after any upload has been streamed to disk.
         if not user_id.isdigit():
             return None
-        with services.session_factory() as session:
+        with services.read_session_factory() as session:
             user = session.scalars(
                 select(User).options(selectinload(User.roles)).where(User.id == int(user_id))
             ).first()
@@ -125,20 +130,27 @@ def _init_login(app: Flask, services: Services) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from workflow import api_workflow  # noqa: F401 - adds the workflow routes to the API
+    # These modules add their routes to the /api/v1 blueprint: import them first.
+    import workflow.api_records
+    import workflow.api_registry
+    import workflow.api_workflow  # noqa: F401
     from workflow.api import bp as api_bp
     from workflow.auth import bp as auth_bp
     from workflow.documents import bp as documents_bp
     from workflow.public import bp as public_bp
-
-    app.register_blueprint(auth_bp)
-    app.register_blueprint(documents_bp)
+    from workflow.records_pages import bp as records_bp
+    from workflow.registry_pages import bp as registry_bp
     from workflow.task_pages import bp as tasks_bp
 
-    app.register_blueprint(tasks_bp)
-    app.register_blueprint(public_bp)
+    for blueprint in (auth_bp, documents_bp, tasks_bp, registry_bp, records_bp, public_bp):
+        app.register_blueprint(blueprint)
     app.register_blueprint(api_bp)
     csrf.exempt(api_bp)  # bearer tokens, never cookies
+
+    from workflow.trust_routes import bp as trust_bp
+
+    app.register_blueprint(trust_bp)
+    csrf.exempt(trust_bp)  # OCSP and TSA clients post DER, with no session
 
     from workflow.audit_views import api_bp as audit_api_bp
     from workflow.audit_views import bp as audit_bp
@@ -200,6 +212,20 @@ def _register_errors(app: Flask) -> None:
     @app.errorhandler(StaleDataError)
     def on_stale(_exc: StaleDataError) -> Any:
         return error_response(409, CONFLICT_MESSAGE, "concurrent_update")
+
+    @app.errorhandler(OperationalError)
+    def on_operational(exc: OperationalError) -> Any:
+        code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+        if code in ("40P01", "40001"):  # deadlock, serialization failure: a concurrent change
+            return error_response(409, CONFLICT_MESSAGE, "concurrent_update")
+        if "database is locked" in str(exc.orig):
+            return error_response(
+                503, "Hệ thống đang bận xử lý yêu cầu khác. Hãy thử lại sau giây lát.", "busy"
+            )
+        log.exception("database error on %s %s", request.method, request.path)
+        return error_response(
+            500, "Đã có lỗi cơ sở dữ liệu. Thao tác chưa được thực hiện; hãy thử lại.", "internal"
+        )
 
     @app.errorhandler(CSRFError)
     def on_csrf(_exc: CSRFError) -> Any:

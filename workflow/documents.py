@@ -116,7 +116,11 @@ def render_detail(doc: Document, actor: User, status: int = 200, **forms: Any) -
     db = get_session()
     entries = views.history(db, doc)
     report = (
-        service.validate_document(services.blobs, services.trust, doc) if doc.has_content else None
+        service.validate_document(
+            services.blobs, services.trust, doc, services.trust_services.revocation_source()
+        )
+        if doc.has_content
+        else None
     )
     my_tasks = [t for t in doc.tasks if t.assignee_id == actor.id and t.state == "open"]
     stages = routing.stages_of(doc)
@@ -232,6 +236,8 @@ def sign(task_id: int) -> Any:
             form.passphrase.data or "",
             key_max_failures=services.settings.key_max_failures,
             key_lock_seconds=services.settings.key_lock_seconds,
+            level=services.settings.level_for,
+            services=services.trust_services,
         )
     except WorkflowError as exc:
         db.rollback()

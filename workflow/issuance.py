@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from signing.keys import load_signer
 from signing.profiles import SigningProfile, TrustConfig
 from signing.stamps import StampContent, StampPlacement
+from signing.trust import TrustServices
 from storage import audit
 from storage.audit import AuditAction
 from storage.blobs import FilesystemBlobStore
@@ -23,7 +24,7 @@ from workflow import access, routing
 from workflow.errors import ConflictError, ForbiddenError, InvalidInputError
 from workflow.pdfpages import seal_box
 from workflow.service import check_urgency
-from workflow.signing_flow import SigningFailedError, sign_to_staged, store_signed
+from workflow.signing_flow import LevelPolicy, SigningFailedError, sign_to_staged, store_signed
 from workflow.states import DocState, Event, StageAction
 from workflow.vocab import DOC_TYPES, VN_TZ, normalise_doc_type, vn_display
 
@@ -145,6 +146,9 @@ def issue(
     actor: User,
     task_id: int,
     seal_passphrase: str,
+    *,
+    level: LevelPolicy = lambda unit, doc_type: "B-B",
+    services: TrustServices | None = None,
 ) -> Issued:
     """The clerk issues a signed document: number, date, and the organisation's seal
     signature whose stamp shows them (the earlier signature stays valid).
@@ -165,7 +169,7 @@ def issue(
             cert.cert_pem.encode(),
             cert.encrypted_key_pem.encode(),
             seal_passphrase,
-            trust.other_certs_pem,
+            trust.other_certs_pem + trust.trust_roots_pem,
         )
     except Exception as exc:  # noqa: BLE001 - any key problem is the server's, not the clerk's
         raise SigningFailedError("Không mở được khóa ký số của tổ chức. Hãy báo quản trị.") from exc
@@ -174,6 +178,7 @@ def issue(
     assert doc.symbol is not None and doc.number is not None and doc.issued_at is not None  # noqa: S101
     source = blobs.path(doc.current_revision.blob_sha256)
     profile = SigningProfile(
+        level=level(doc.unit.code, doc.doc_type),
         field_name=f"DauCoQuan_{doc.number}",
         reason=f"Ban hành văn bản số {doc.symbol}",
         location=issuer.name,
@@ -186,7 +191,9 @@ def issue(
         ),
         placement=StampPlacement(page=-1, box=seal_box(source)),
     )
-    produced = sign_to_staged(blobs, trust, doc.current_revision.blob_sha256, signer, profile)
+    produced = sign_to_staged(
+        blobs, trust, doc.current_revision.blob_sha256, signer, profile, services
+    )
     try:
         rev, _sig = store_signed(
             session, blobs, doc, actor.id, cert.id, profile.field_name, produced, doc.issued_at
@@ -277,7 +284,7 @@ def register_classified(
 
 def recall(session: Session, actor: User, document_id: int, reason: str | None) -> Document:
     """Thu hồi: freeze an issued document; its recipients are told."""
-    doc = access.get_visible_document(session, actor, document_id)
+    doc = access.get_document_for_update(session, actor, document_id)
     issuer_id = doc.issuer_unit_id
     allowed = (
         actor.has_role(Role.CLERK) or actor.has_role(Role.SIGNER) or actor.has_role(Role.ADMIN)

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from signing.errors import PdfInputError
 from signing.pades import PdfInfo, inspect_pdf
 from signing.profiles import TrustConfig
+from signing.revocation import RevocationSource
 from signing.validate import ValidationReport, validate_pdf
 from storage import audit
 from storage.audit import AuditAction
@@ -177,7 +178,7 @@ def submit(session: Session, actor: User, document_id: int) -> Document:
     :raises ForbiddenError: only the drafter submits.
     :raises ConflictError: not in a state that can be submitted.
     """
-    doc = access.get_visible_document(session, actor, document_id)
+    doc = access.get_document_for_update(session, actor, document_id)
     if doc.created_by_id != actor.id:
         raise ForbiddenError("Chỉ người soạn thảo mới được trình văn bản này.")
     if doc.metadata_only:
@@ -302,11 +303,15 @@ def document_file(
 
 
 def validate_document(
-    blobs: FilesystemBlobStore, trust: TrustConfig, doc: Document
+    blobs: FilesystemBlobStore,
+    trust: TrustConfig,
+    doc: Document,
+    revocation: RevocationSource | None = None,
 ) -> ValidationReport:
-    """:returns: the validation report of the document's current revision."""
+    """:returns: the validation report of the document's current revision (revocation
+    checked against our own CA's current status when ``revocation`` is given)."""
     require_content(doc)
-    return validate_pdf(blobs.path(doc.current_revision.blob_sha256), trust)
+    return validate_pdf(blobs.path(doc.current_revision.blob_sha256), trust, revocation)
 
 
 def require_content(doc: Document) -> None:

@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import os
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from argon2 import PasswordHasher
 from flask import current_app, g
+from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from signing.pki import EmbeddedPki
 from signing.profiles import TrustConfig
+from signing.revocation import CertStatus, RevokedEntry
+from signing.trust import TrustServices
 from storage.blobs import FilesystemBlobStore
+from storage.models import Certificate
 from workflow.settings import Settings, read_or_create_secret
 
 EXTENSION_KEY = "trinhky"
@@ -27,9 +33,49 @@ class Services:
     engine: Engine
     session_factory: sessionmaker[Session]
     blobs: FilesystemBlobStore
+    read_session_factory: sessionmaker[Session]
+    """Sessions that only read (no write lock on SQLite): look-ups beside a request."""
     hasher: PasswordHasher = field(default_factory=PasswordHasher)
     _trust: TrustConfig | None = None
     _seal_passphrase: str | None = None
+    _trust_services: TrustServices | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def trust_services(self) -> TrustServices:
+        """The embedded TSA, OCSP responder and CRL issuer (keys decrypted once per process)."""
+        if self._trust_services is None:
+            with self._lock:
+                if self._trust_services is None:
+                    from workflow.bootstrap import ca_passphrase
+
+                    pki = EmbeddedPki.load(self.settings.pki_dir, ca_passphrase(self))
+                    self._trust_services = TrustServices(
+                        pki, self.certificate_status, self.revoked_certificates
+                    )
+        return self._trust_services
+
+    def certificate_status(self, serial: int) -> CertStatus:
+        """The revocation status of one of our certificates, read now from the database
+        (so a revocation shows in the next OCSP answer at once)."""
+        with self.read_session_factory() as session:
+            cert = session.scalars(
+                select(Certificate).where(Certificate.serial == format(serial, "x"))
+            ).first()
+        if cert is None:
+            return CertStatus(revoked=False, known=False)
+        if cert.status == "revoked":
+            return CertStatus(True, cert.revoked_at, cert.revocation_reason)
+        return CertStatus(False)
+
+    def revoked_certificates(self) -> list[RevokedEntry]:
+        """Every revoked certificate, for the CRL."""
+        with self.read_session_factory() as session:
+            rows = session.scalars(select(Certificate).where(Certificate.status == "revoked")).all()
+        return [
+            RevokedEntry(int(c.serial, 16), c.revoked_at or c.created_at, c.revocation_reason)
+            for c in rows
+        ]
 
     @property
     def seal_passphrase(self) -> str:

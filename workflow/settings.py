@@ -24,6 +24,18 @@ DEFAULTS: dict[str, Any] = {
     "DEMO_PASSWORD": None,
     "DEMO_ALLOW_REMOTE": False,
     "ORG_NAME": "Đảng ủy Khối Cơ quan - Doanh nghiệp tỉnh",
+    # PAdES level by policy: the default, and overrides keyed by "UNIT:TYPE", "TYPE" or "UNIT".
+    "SIGNATURE_LEVEL": "B-LT",
+    "SIGNATURE_POLICY": {},
+    # Outgoing e-mail (dispatch links, reminders); unset MAIL_SERVER: in-app only.
+    "MAIL_SERVER": None,
+    "MAIL_PORT": 25,
+    "MAIL_FROM": "trinhky@localhost",
+    "MAIL_USERNAME": None,
+    "MAIL_PASSWORD": None,
+    "MAIL_STARTTLS": False,
+    "DISPATCH_LINK_DAYS": 7,
+    "PUBLIC_BASE_URL": None,
 }
 
 
@@ -65,6 +77,18 @@ class Settings:
     """Allow demo users on a server bound to a non-loopback address."""
     org_name: str
     """Name of the organisation (root CA subject, stamps)."""
+    signature_level: str
+    """Default PAdES level: B-B, B-T, B-LT or B-LTA."""
+    signature_policy: dict[str, str]
+    """Levels by document type and unit: keys "UNIT:TYPE", "TYPE" or "UNIT"."""
+
+    def level_for(self, unit_code: str, doc_type: str) -> str:
+        """:returns: the PAdES level the policy gives a document of this unit and type."""
+        policy = self.signature_policy
+        for key in (f"{unit_code}:{doc_type}", doc_type, unit_code):
+            if key in policy:
+                return policy[key]
+        return self.signature_level
 
     @classmethod
     def from_mapping(cls, config: Mapping[str, Any], instance_path: Path) -> Settings:
@@ -104,7 +128,24 @@ class Settings:
             demo_password=config.get("DEMO_PASSWORD") or None,
             demo_allow_remote=bool(config.get("DEMO_ALLOW_REMOTE")),
             org_name=str(config.get("ORG_NAME")),
+            signature_level=_level(config.get("SIGNATURE_LEVEL"), "SIGNATURE_LEVEL"),
+            signature_policy=_policy(config.get("SIGNATURE_POLICY")),
         )
+
+
+LEVELS = ("B-B", "B-T", "B-LT", "B-LTA")
+
+
+def _level(value: Any, key: str) -> str:
+    if value not in LEVELS:
+        raise SettingsError(f"{key} must be one of {', '.join(LEVELS)}, got {value!r}")
+    return str(value)
+
+
+def _policy(value: Any) -> dict[str, str]:
+    if not isinstance(value, dict):
+        raise SettingsError(f"SIGNATURE_POLICY must be a JSON object, got {value!r}")
+    return {str(k): _level(v, f"SIGNATURE_POLICY[{k}]") for k, v in value.items()}
 
 
 def read_or_create_secret(path: Path, nbytes: int = 32) -> str:

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -24,6 +25,7 @@ from signing.keys import load_signer
 from signing.pades import sign_pdf_file
 from signing.profiles import SigningProfile, TrustConfig
 from signing.stamps import StampContent
+from signing.trust import TrustServices
 from signing.validate import ValidationReport, validate_pdf
 from storage import audit
 from storage.audit import AuditAction
@@ -33,6 +35,9 @@ from storage.types import utcnow
 from workflow import routing
 from workflow.errors import ConflictError, InvalidInputError, LockedError, WorkflowError
 from workflow.states import StageAction
+
+LevelPolicy = Callable[[str, str], str]
+"""``(unit code, document type) -> PAdES level`` (see ``Settings.level_for``)."""
 
 
 class BadPassphraseError(WorkflowError):
@@ -110,7 +115,7 @@ def _signing_unit(session: Session, actor: User, doc: Document, task: Task) -> U
     return session.get(Unit, units[0]) if units else None
 
 
-def prepare(session: Session, actor: User, task_id: int) -> SignPlan:
+def prepare(session: Session, actor: User, task_id: int, level: LevelPolicy) -> SignPlan:
     """Phase 1: check the task, the certificate and the key lock.
 
     :raises LockedError: the key is locked after repeated wrong passphrases.
@@ -129,6 +134,7 @@ def prepare(session: Session, actor: User, task_id: int) -> SignPlan:
     principal = task.on_behalf_of
     extra = (f"Ký thay: {principal.full_name} - {principal.title}",) if principal else ()
     profile = SigningProfile(
+        level=level(doc.unit.code, doc.doc_type),
         field_name=f"ChuKy{len(doc.revisions) + 1}_{actor.username}",
         reason=f"{task.stage_name}: {doc.subject[:120]}",
         location=unit.name if unit else None,
@@ -159,7 +165,12 @@ def unlock_key(plan: SignPlan, passphrase: str, trust: TrustConfig) -> Signer:
     :raises BadPassphraseError: wrong passphrase.
     """
     try:
-        return load_signer(plan.cert_pem, plan.encrypted_key_pem, passphrase, trust.other_certs_pem)
+        return load_signer(
+            plan.cert_pem,
+            plan.encrypted_key_pem,
+            passphrase,
+            trust.other_certs_pem + trust.trust_roots_pem,
+        )
     except WrongPassphraseError as exc:
         raise BadPassphraseError("Mật khẩu khóa ký số không đúng. Văn bản chưa được ký.") from exc
     except KeyLoadError as exc:
@@ -172,8 +183,12 @@ def sign_to_staged(
     source_sha256: str,
     signer: Signer,
     profile: SigningProfile,
+    services: TrustServices | None = None,
 ) -> Produced:
     """Sign a stored revision into a staged blob and validate it; no database.
+
+    Levels above B-B take their timestamp and revocation data from the embedded trust
+    services, in process.
 
     :raises InvalidInputError: the stored PDF cannot be signed (explained).
     :raises SigningFailedError: the result did not validate (nothing is kept).
@@ -181,14 +196,25 @@ def sign_to_staged(
     out = blobs.new_temp_path(".pdf")
     try:
         try:
-            sign_pdf_file(blobs.path(source_sha256), out, signer, profile)
+            if profile.level == "B-B" or services is None:
+                sign_pdf_file(blobs.path(source_sha256), out, signer, profile)
+            else:
+                sign_pdf_file(
+                    blobs.path(source_sha256),
+                    out,
+                    signer,
+                    profile,
+                    timestamper=services.timestamper,
+                    revocation=services.revocation_source(),
+                )
         except PdfInputError as exc:
             raise InvalidInputError(str(exc), code=f"pdf_{exc.code}") from exc
         except SigningError as exc:
             raise SigningFailedError(
                 "Không tạo được chữ ký số cho văn bản này. Văn bản chưa được ký."
             ) from exc
-        report = validate_pdf(out, trust)
+        revocation = services.revocation_source() if services is not None else None
+        report = validate_pdf(out, trust, revocation)
         if not report.bottom_line:
             raise SigningFailedError(
                 "Chữ ký vừa tạo không vượt qua bước kiểm tra nên không được lưu: "
@@ -201,11 +227,15 @@ def sign_to_staged(
 
 
 def produce(
-    blobs: FilesystemBlobStore, trust: TrustConfig, plan: SignPlan, passphrase: str
+    blobs: FilesystemBlobStore,
+    trust: TrustConfig,
+    plan: SignPlan,
+    passphrase: str,
+    services: TrustServices | None = None,
 ) -> Produced:
     """Phase 2: decrypt the key, sign and validate, outside any transaction."""
     signer = unlock_key(plan, passphrase, trust)
-    return sign_to_staged(blobs, trust, plan.source_sha256, signer, plan.profile)
+    return sign_to_staged(blobs, trust, plan.source_sha256, signer, plan.profile, services)
 
 
 def store_signed(
@@ -323,12 +353,14 @@ def sign(
     *,
     key_max_failures: int,
     key_lock_seconds: int,
+    level: LevelPolicy = lambda unit, doc_type: "B-B",
+    services: TrustServices | None = None,
 ) -> SignOutcome:
     """All three phases in the caller's transaction (the caller commits, also after a
     :class:`BadPassphraseError`, to keep the failure count)."""
-    plan = prepare(session, actor, task_id)
+    plan = prepare(session, actor, task_id, level)
     try:
-        produced = produce(blobs, trust, plan, passphrase)
+        produced = produce(blobs, trust, plan, passphrase, services)
     except BadPassphraseError:
         record_key_failure(session, actor, plan, key_max_failures, key_lock_seconds)
         raise
@@ -349,13 +381,15 @@ def run(
     *,
     key_max_failures: int,
     key_lock_seconds: int,
+    level: LevelPolicy,
+    services: TrustServices | None,
 ) -> SignOutcome:
     """The views' unit of work: phase 1, commit, phase 2 with no transaction, phase 3,
     commit. A wrong passphrase is counted and committed before the error propagates."""
-    plan = prepare(session, actor, task_id)
+    plan = prepare(session, actor, task_id, level)
     session.commit()  # end the read transaction: signing must not hold database locks
     try:
-        produced = produce(blobs, trust, plan, passphrase)
+        produced = produce(blobs, trust, plan, passphrase, services)
     except BadPassphraseError:
         record_key_failure(session, actor, plan, key_max_failures, key_lock_seconds)
         session.commit()

@@ -132,7 +132,14 @@ def issue_task(task_id: int) -> Any:
     def run() -> None:
         result.append(
             issuance.issue(
-                db, services.blobs, services.trust, actor, task_id, services.seal_passphrase
+                db,
+                services.blobs,
+                services.trust,
+                actor,
+                task_id,
+                services.seal_passphrase,
+                level=services.settings.level_for,
+                services=services.trust_services,
             )
         )
 

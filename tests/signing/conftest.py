@@ -13,11 +13,17 @@ _REPO_ROOT = str(Path(__file__).resolve().parents[2])
 if _REPO_ROOT not in sys.path:  # until pytest's pythonpath = ["."] is configured
     sys.path.insert(0, _REPO_ROOT)
 
-from signing_testlib import CA_PASSPHRASE, USER_PASSPHRASE, make_pdf_bytes  # noqa: E402
+from signing_testlib import (  # noqa: E402
+    CA_PASSPHRASE,
+    USER_PASSPHRASE,
+    MemoryRevocations,
+    make_pdf_bytes,
+)
 
 from signing.keys import LoadedKeySigner, load_signer  # noqa: E402
 from signing.pki import EmbeddedPki, IssuedCertificate  # noqa: E402
 from signing.profiles import TrustConfig  # noqa: E402
+from signing.trust import TrustServices  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -96,3 +102,15 @@ def make_pdf(tmp_path: Path) -> Callable[..., Path]:
 def signed_at() -> datetime:
     """A fixed signing time for stamps."""
     return datetime(2026, 11, 27, 14, 6, 0, tzinfo=UTC)
+
+
+@pytest.fixture(scope="session")
+def revocations() -> MemoryRevocations:
+    """The session's revocation 'database' (tests revoke their own certificates only)."""
+    return MemoryRevocations()
+
+
+@pytest.fixture(scope="session")
+def services(pki: EmbeddedPki, revocations: MemoryRevocations) -> TrustServices:
+    """The embedded TSA, OCSP responder and CRL issuer of the session PKI."""
+    return TrustServices(pki, revocations.status_of, revocations.revoked_list)

@@ -11,6 +11,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from signing.revocation import CertStatus, RevokedEntry
+
 CA_PASSPHRASE = b"ca-passphrase-for-tests"
 USER_PASSPHRASE = "mật khẩu người ký"
 
@@ -93,3 +95,22 @@ def issue_from_ca(
             x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]), critical=True
         )
     return builder.sign(ca_key, hashes.SHA256())
+
+
+class MemoryRevocations:
+    """A stand-in for the certificate database: serial -> status, and the revoked list."""
+
+    def __init__(self) -> None:
+        self.revoked: dict[int, tuple[datetime, str | None]] = {}
+
+    def revoke(self, serial: int, at: datetime, reason: str | None = "key_compromise") -> None:
+        self.revoked[serial] = (at, reason)
+
+    def status_of(self, serial: int) -> CertStatus:
+        if serial in self.revoked:
+            at, reason = self.revoked[serial]
+            return CertStatus(revoked=True, revoked_at=at, reason=reason)
+        return CertStatus(revoked=False)
+
+    def revoked_list(self) -> list[RevokedEntry]:
+        return [RevokedEntry(s, at, r) for s, (at, r) in self.revoked.items()]
