@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from storage.models import Unit, User
 from storage.registry_models import Dispatch, IncomingEntry
 from storage.types import utcnow
-from workflow import dispatching, registers
+from workflow import coverage, dispatching, registers
 from workflow.api import _actor, _json_body, bp
 from workflow.errors import InvalidInputError, NotFoundError
 from workflow.services import get_services, get_session
@@ -43,6 +43,10 @@ def dispatch_and_deliver(
     (no e-mail ever names a link that was rolled back)."""
     dispatched = dispatching.dispatch(
         db, actor, document_id, body.get("recipients"), body.get("external")
+    )
+    services = get_services()
+    coverage.record_document(
+        db, services.blobs, services.trust, dispatched.document, now=utcnow(), actor_id=actor.id
     )
     mail = dispatching.MailSettings.from_config(current_app.config)
     if mail.host is None:

@@ -8,7 +8,8 @@ from typing import Any
 from flask import jsonify, request
 
 from storage.models import Role
-from workflow import actions, issuance, route_templates, service, views
+from storage.types import utcnow
+from workflow import actions, coverage, issuance, route_templates, service, views
 from workflow.api import _actor, _json_body, bp
 from workflow.errors import InvalidInputError
 from workflow.services import get_services, get_session
@@ -240,6 +241,8 @@ def create_classified() -> Any:
         subject=form.get("subject"),
         urgency=form.get("urgency"),
     )
+    services = get_services()
+    coverage.record_document(db, services.blobs, services.trust, doc, now=utcnow())
     db.commit()
     return jsonify(views.document_json(doc)), 201
 

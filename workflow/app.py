@@ -103,6 +103,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from workflow.records_pages import register_records_cli
 
     register_records_cli(app)
+    from workflow.coverage_views import register_coverage_cli
+
+    register_coverage_cli(app)
     return app
 
 
@@ -133,16 +136,26 @@ def _register_blueprints(app: Flask) -> None:
     # These modules add their routes to the /api/v1 blueprint: import them first.
     import workflow.api_records
     import workflow.api_registry
-    import workflow.api_workflow  # noqa: F401
+    import workflow.api_workflow
+    import workflow.coverage_views  # noqa: F401
     from workflow.api import bp as api_bp
     from workflow.auth import bp as auth_bp
+    from workflow.coverage_views import bp as coverage_bp
     from workflow.documents import bp as documents_bp
     from workflow.public import bp as public_bp
     from workflow.records_pages import bp as records_bp
     from workflow.registry_pages import bp as registry_bp
     from workflow.task_pages import bp as tasks_bp
 
-    for blueprint in (auth_bp, documents_bp, tasks_bp, registry_bp, records_bp, public_bp):
+    for blueprint in (
+        auth_bp,
+        documents_bp,
+        tasks_bp,
+        registry_bp,
+        records_bp,
+        coverage_bp,
+        public_bp,
+    ):
         app.register_blueprint(blueprint)
     app.register_blueprint(api_bp)
     csrf.exempt(api_bp)  # bearer tokens, never cookies

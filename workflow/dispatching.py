@@ -28,7 +28,7 @@ from storage.blobs import FilesystemBlobStore, StagedBlob
 from storage.models import Document, Role, Unit, User
 from storage.registry_models import Dispatch, IncomingEntry
 from storage.types import utcnow
-from workflow import access, issuance, routing
+from workflow import access, coverage, issuance, routing
 from workflow.errors import (
     ConflictError,
     ForbiddenError,
@@ -498,6 +498,7 @@ def receive(
         entry.state = "received"
         entry.received_at = now
         entry.received_by_id = actor.id
+        coverage.record_incoming(session, entry, now=now)
         if row is not None:
             row.state = "received"
             row.received_at = now

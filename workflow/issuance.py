@@ -20,7 +20,7 @@ from storage.blobs import FilesystemBlobStore
 from storage.models import Certificate, Document, Role, Signature, Task, Unit, User
 from storage.registry_models import Dispatch, NumberSeries
 from storage.types import utcnow
-from workflow import access, routing
+from workflow import access, coverage, routing
 from workflow.errors import ConflictError, ForbiddenError, InvalidInputError
 from workflow.pdfpages import seal_box
 from workflow.service import check_urgency
@@ -218,6 +218,7 @@ def issue(
             "seal": cert.fingerprint,
         },
     )
+    coverage.record_document(session, blobs, trust, doc, now=doc.issued_at, actor_id=actor.id)
     return Issued(doc, doc.number, doc.symbol, doc.issued_at)
 
 

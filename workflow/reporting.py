@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from storage import audit
 from storage.models import Role, Unit, UnitKind, User
 from storage.registry_models import ReportObligation
-from workflow import access
+from workflow import access, coverage
 from workflow.errors import ConflictError, ForbiddenError, InvalidInputError, NotFoundError
 from workflow.vocab import to_vn, vn_iso
 
@@ -272,6 +272,7 @@ def submit_report(
     obligation.document_id = doc.id
     obligation.document = doc
     obligation.submitted_at = doc.submitted_at
+    coverage.record_obligation(session, obligation, now=now)
     audit.append(
         session,
         "report:submitted",

@@ -12,7 +12,8 @@ from flask_login import login_required
 from sqlalchemy import select
 
 from storage.models import Role, Task, Unit, User
-from workflow import access, actions, issuance, route_templates
+from storage.types import utcnow
+from workflow import access, actions, coverage, issuance, route_templates
 from workflow.auth import current_actor
 from workflow.documents import render_detail
 from workflow.errors import InvalidInputError, WorkflowError
@@ -216,6 +217,8 @@ def classified() -> Any:
             subject=request.form.get("subject"),
             urgency=request.form.get("urgency"),
         )
+        services = get_services()
+        coverage.record_document(db, services.blobs, services.trust, doc, now=utcnow())
         db.commit()
     except WorkflowError as exc:
         db.rollback()

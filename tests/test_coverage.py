@@ -1,0 +1,326 @@
+"""Coverage ledger (targets T1-T4): figures by hand, misses, exemptions, tampering,
+permissions, period parsing, exports."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, date, datetime
+from typing import Any
+
+import pytest
+from flask import Flask
+from sqlalchemy import select
+
+from signing.validate import validate_pdf
+from storage.ledger import LedgerEntry
+from storage.models import AuditEvent, Document, Unit, User
+from storage.registry_models import (
+    Dispatch,
+    IncomingEntry,
+    ReportObligation,
+    WorkFile,
+    WorkFileItem,
+)
+from tests.conftest import DEMO_PASSWORD, Api, closed
+from tests.test_web import csrf_token, login
+from tests.test_workflow_routes import act, upload_on
+from workflow import coverage, issuance
+from workflow.services import Services
+
+NOW = datetime(2026, 11, 27, 22, 0, tzinfo=UTC)  # 28/11/2026 in Vietnam
+
+
+@pytest.fixture
+def cov_app(app: Flask) -> Flask:
+    """The app (create_app registers the coverage pages and CLI)."""
+    return app
+
+
+def issue_via_full_route(api: Api, doc_type: str, subject: str) -> int:
+    doc_id = upload_on(api, doc_type=doc_type, subject=subject)
+    act(api, "truongban", doc_id, "approve")
+    act(api, "vanthu", doc_id, "approve")
+    task = api.task_for("bithu", doc_id)
+    assert (
+        api.post(
+            "bithu", f"/tasks/{task['id']}/sign", json={"passphrase": DEMO_PASSWORD}
+        ).status_code
+        == 200
+    )
+    act(api, "vanthu", doc_id, "issue")
+    return doc_id
+
+
+def at(month: int, day: int = 10) -> datetime:
+    return datetime(2026, month, day, 3, 0, tzinfo=UTC)
+
+
+def seed(api: Api, services: Services) -> dict[str, Any]:
+    """A small year: 2 issued documents (BTG), 1 classified (VP), 1 dispatch, 1 incoming,
+    work files and report obligations."""
+    doc_a = issue_via_full_route(api, "NQ", "Nghị quyết về chuyển đổi số năm 2027")
+    doc_b = issue_via_full_route(api, "CV", "Công văn về hội nghị")
+    with services.session_factory() as s:
+        units = {u.code: u.id for u in s.scalars(select(Unit))}
+        users = {u.username: u for u in s.scalars(select(User))}
+        secret = issuance.register_classified(
+            s, users["vanthu"], classification="mat", doc_type="QĐ", subject="Quyết định mật"
+        )
+        s.add(
+            Dispatch(
+                document_id=doc_a,
+                recipient_unit_id=units["CS-DL"],
+                dispatched_at=at(11, 27),
+                dispatched_by_id=users["vanthu"].id,
+                state="received",
+            )
+        )
+        s.add(
+            IncomingEntry(
+                unit_id=units["CS-DL"],
+                year=2026,
+                number=1,
+                source="external",
+                blob_sha256="0" * 64,
+                sender="UBND tỉnh",
+                subject="Về việc báo cáo",
+                doc_type="CV",
+                state="received",
+                received_at=at(5),
+            )
+        )
+        owner = users["chuyenvien"].id
+
+        def wf(
+            code: str, unit: str, online: bool | None, classified: bool = False, closed: bool = True
+        ) -> None:
+            w = WorkFile(
+                unit_id=units[unit],
+                code=code,
+                title=f"Hồ sơ {code}",
+                owner_id=owner,
+                classified=classified,
+                opened_at=at(2),
+                closed_at=at(6) if closed else None,
+                processed_online=online,
+            )
+            s.add(w)
+            s.flush()
+            if online is False:
+                s.add(WorkFileItem(work_file_id=w.id, offline_note="Trình giấy", added_by_id=owner))
+
+        wf("BTG-1", "BTG", True)
+        wf("BTG-2", "BTG", True)
+        wf("BTG-3", "BTG", False)
+        wf("BTG-4", "BTG", None, classified=True)
+        wf("BTG-5", "BTG", None, closed=False)
+        wf("DL-1", "CS-DL", True)
+        wf("DL-2", "CS-DL", True)
+        wf("DL-3", "CS-DL", False)
+
+        def ob(kind: str, due: date, submitted: datetime | None, classified: bool = False) -> None:
+            s.add(
+                ReportObligation(
+                    unit_id=units["CS-DL"],
+                    report_type=kind,
+                    title=f"Báo cáo {kind}",
+                    period="2026",
+                    due_date=due,
+                    classified=classified,
+                    submitted_at=submitted,
+                )
+            )
+
+        ob("q1", date(2026, 4, 10), at(4, 5))  # on time
+        ob("q2", date(2026, 7, 10), at(7, 20))  # late
+        ob("q3", date(2026, 10, 10), None)  # missing
+        ob("q4", date(2027, 1, 10), None)  # not due yet: not counted
+        ob("mat", date(2026, 6, 30), None, classified=True)  # exempt
+        s.commit()
+        return {"a": doc_a, "b": doc_b, "secret": secret.id, "units": units}
+
+
+def refresh(services: Services) -> Any:
+    with services.session_factory() as s:
+        result = coverage.refresh_ledger(s, services.blobs, services.trust, now=NOW)
+        s.commit()
+        return result
+
+
+def figures(api: Api, query: str = "period=2026", user: str = "kiemtra") -> dict[str, Any]:
+    r = api.get(user, f"/coverage?{query}")
+    assert r.status_code == 200, r.get_json()
+    body: dict[str, Any] = r.get_json()
+    return body
+
+
+def nd(f: dict[str, Any]) -> tuple[int, int]:
+    return f["numerator"], f["denominator"]
+
+
+def test_figures_misses_exemption_tamper(cov_app: Flask, api: Api, services: Services) -> None:
+    ids = seed(api, services)
+    # Issuance already recorded (and validated) both issued documents in the ledger;
+    # the full refresh adds the rest (obligations, work files...) and validates nothing again.
+    first = refresh(services)
+    assert first.created > 0 and first.validated == 0
+    assert refresh(services).created == 0  # idempotent
+
+    f = figures(api)
+    # T1: doc A dispatched (electronic), doc B not (missing), classified (exempt),
+    # incoming entry (electronic): 2 / 3.
+    assert nd(f["T1"]) == (2, 3) and f["T1"]["exempt"] == 1 and f["T1"]["met"] is False
+    assert f["T1"]["figure"] == pytest.approx(2 / 3) and f["T1"]["target"] == 1.0
+    # T2: A and B signed and valid, the classified one exempt: 2 / 2.
+    assert nd(f["T2"]) == (2, 2) and f["T2"]["figure"] == 1.0 and f["T2"]["met"] is True
+    # T3: bloc 2/3 (target 0.8: not met), grassroots 2/3 (target 0.6: met); 4 / 6 overall.
+    assert nd(f["T3"]) == (4, 6) and f["T3"]["exempt"] == 1
+    assert nd(f["T3"]["levels"]["bloc"]) == (2, 3) and f["T3"]["levels"]["bloc"]["target"] == 0.8
+    assert f["T3"]["levels"]["grassroots"]["met"] is True and f["T3"]["met"] is False
+    # T4: on time + late count as online; missing; not-due not counted; classified exempt.
+    assert nd(f["T4"]) == (2, 3) and f["T4"]["counts"] == {
+        "exempt": 1,
+        "late": 1,
+        "missing": 1,
+        "submitted": 1,
+    }
+
+    # One unit (code or id), a quarter, a month, and the per type breakdown.
+    btg = figures(api, "period=2026&unit=BTG")
+    assert nd(btg["T1"]) == (1, 2) and nd(btg["T3"]) == (2, 3) and btg["T3"]["target"] == 0.8
+    assert nd(figures(api, f"period=2026-Q2&unit={ids['units']['CS-DL']}")["T3"]) == (2, 3)
+    assert figures(api, "period=2026-09")["T2"]["figure"] is None
+    by = figures(api, "period=2026&by=doc_type")
+    assert nd(by["T2"]["by_doc_type"]["NQ"]) == (1, 1)
+
+    misses = api.get("kiemtra", "/coverage/misses?target=T1&period=2026").get_json()
+    assert misses["total"] == 1 and misses["items"][0]["id"] == ids["b"]
+    assert misses["items"][0]["symbol"] == "02-CV/ĐUK" and misses["items"][0]["state"] == "missing"
+
+    # A special-rule exemption of B: recorded by the auditor, who is the approver.
+    bad = api.post("kiemtra", "/coverage/exemptions", json={"document_id": ids["b"], "reason": ""})
+    assert bad.status_code == 422
+    assert (
+        api.post(
+            "truongban",
+            "/coverage/exemptions",
+            json={"document_id": ids["b"], "reason": "x", "decision": "y"},
+        ).status_code
+        == 403
+    )
+    ok = api.post(
+        "kiemtra",
+        "/coverage/exemptions",
+        json={
+            "document_id": ids["b"],
+            "reason": "Văn bản theo quy chế đặc thù",
+            "decision": "Quyết định số 12-QĐ/TU ngày 01/10/2026",
+        },
+    )
+    assert ok.status_code == 201, ok.get_json()
+    assert ok.get_json()["state"] == "exempt"
+    again = api.post(
+        "kiemtra",
+        "/coverage/exemptions",
+        json={"document_id": ids["b"], "reason": "a", "decision": "b"},
+    )
+    assert again.status_code == 409
+    f = figures(api)
+    assert nd(f["T2"]) == (1, 1) and f["T2"]["exempt"] == 2
+    with services.session_factory() as s:
+        entry = s.scalars(
+            select(LedgerEntry).where(
+                LedgerEntry.target == "T2", LedgerEntry.subject_id == ids["b"]
+            )
+        ).one()
+        kiemtra = s.scalars(select(User).where(User.username == "kiemtra")).one()
+        assert entry.exempt_approved_by_id == kiemtra.id and entry.exempt_decision.startswith(
+            "Quyết định"
+        )
+
+    # Tamper with doc A's issued blob: revalidate flips it to signed_invalid, audited.
+    with services.session_factory() as s:
+        doc = s.get(Document, ids["a"])
+        assert doc is not None
+        path = services.blobs.path(doc.current_revision.blob_sha256)
+        entry = s.scalars(
+            select(LedgerEntry).where(
+                LedgerEntry.target == "T2", LedgerEntry.subject_id == ids["a"]
+            )
+        ).one()
+        assert (
+            entry.state == "signed_valid" and entry.pdf_sha256 == doc.current_revision.blob_sha256
+        )
+        assert len(entry.evidence["signatures"]) == 2
+    os.chmod(path, 0o640)
+    data = bytearray(path.read_bytes())
+    data[len(data) // 3] ^= 0x01
+    path.write_bytes(bytes(data))
+    with services.session_factory() as s:
+        result = coverage.revalidate(s, services.blobs, services.trust, NOW)
+        s.commit()
+    assert [(c.subject_id, c.before, c.after) for c in result.changes] == [
+        (ids["a"], "signed_valid", "signed_invalid")
+    ]
+    with services.session_factory() as s:
+        logged = s.scalars(
+            select(AuditEvent).where(AuditEvent.action == "ledger:state_changed")
+        ).all()
+        # The exemption of B (signed_valid -> exempt), then the tampering of A.
+        t2 = [e for e in logged if e.details["target"] == "T2"]
+        assert [(e.details["subject_id"], e.details["to"]) for e in t2] == [
+            (ids["b"], "exempt"),
+            (ids["a"], "signed_invalid"),
+        ]
+    f = figures(api)
+    assert nd(f["T2"]) == (0, 1) and f["T2"]["met"] is False
+    miss = api.get("kiemtra", "/coverage/misses?target=T2&period=2026").get_json()["items"]
+    assert miss[0]["id"] == ids["a"] and miss[0]["state"] == "signed_invalid" and miss[0]["reason"]
+
+
+def test_permissions_and_periods(cov_app: Flask, api: Api) -> None:
+    for user in ("kiemtra", "admin", "truongban", "bithu"):
+        assert api.get(user, "/coverage?period=2026").status_code == 200
+    for user in ("chuyenvien", "vanthu"):
+        assert api.get(user, "/coverage").status_code == 403
+    for bad in ("2026-13", "2026-Q5", "26", "2026-9", "năm nay"):
+        r = api.get("kiemtra", f"/coverage?period={bad}")
+        assert r.status_code == 422 and "Kỳ thống kê không hợp lệ" in r.get_json()["detail"]
+    assert api.get("kiemtra", "/coverage?unit=KHONG-CO").status_code == 404
+    assert api.get("kiemtra", "/coverage/misses?target=T9").status_code == 422
+    empty = figures(api, "period=2026")
+    assert empty["T1"]["figure"] is None and empty["T1"]["denominator"] == 0
+    assert empty["T3"]["target"] == 0.8 and coverage.t3_target("grassroots", 2030) == 0.7
+    assert coverage.t3_target("bloc", 2029) == 0.8 and coverage.t3_target("bloc", 2031) == 0.9
+
+
+def test_dashboard_exports_and_signed_report(cov_app: Flask, api: Api, services: Services) -> None:
+    seed(api, services)
+    refresh(services)
+    client = cov_app.test_client()
+    login(client, "chuyenvien")
+    assert client.get("/coverage").status_code == 403
+    client = cov_app.test_client()
+    login(client, "kiemtra")
+    page = client.get("/coverage?period=2026")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and "<svg" in html and "<title id=" in html and "66,7%" in html
+    assert "/coverage/misses?target=T1" in html
+    misses = client.get("/coverage/misses?target=T1&period=2026").get_data(as_text=True)
+    assert "02-CV/ĐUK" in misses
+    csv_body = client.get("/coverage/export.csv?period=2026").data
+    assert csv_body.startswith("\ufeff".encode()) and "Chỉ tiêu".encode() in csv_body
+    xlsx = client.get("/coverage/export.xlsx?period=2026")
+    assert xlsx.status_code == 200 and xlsx.data[:2] == b"PK"
+    pdf = closed(client.get("/coverage/report.pdf?period=2026"))
+    assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF")
+    tmp = services.blobs.new_temp_path(".pdf")
+    tmp.write_bytes(pdf.data)
+    report = validate_pdf(tmp, services.trust)
+    tmp.unlink()
+    assert report.bottom_line and report.signatures[0].signer_name
+    token = csrf_token(client, "/coverage?period=2026")
+    done = client.post("/coverage/revalidate?period=2026", data={"csrf_token": token})
+    assert done.status_code == 302
+    result = cov_app.test_cli_runner().invoke(args=["revalidate"])
+    assert result.exit_code == 0 and "documents validated" in result.output
