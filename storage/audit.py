@@ -52,6 +52,7 @@ class AuditAction(enum.StrEnum):
     VALIDATED = "document:validated"
     USER_CREATED = "user:created"
     CERT_ISSUED = "certificate:issued"
+    CERT_REVOKED = "certificate:revoked"
     KEY_LOCKED = "certificate:key_locked"
     SYSTEM_INIT = "system:initialised"
 

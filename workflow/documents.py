@@ -14,7 +14,7 @@ from wtforms.validators import DataRequired, Length, Optional
 
 from storage import audit
 from storage.audit import AuditAction
-from storage.models import Document, Role, User
+from storage.models import Certificate, Document, Role, User
 from storage.types import utcnow
 from workflow import access, route_templates, routing, service, signing_flow, views
 from workflow.auth import current_actor
@@ -63,8 +63,19 @@ def home() -> Any:
     docs = db.scalars(
         access.visible_documents(actor).order_by(Document.updated_at.desc()).limit(50)
     ).all()
+    from workflow.certificates import expiry_warning
+
+    certs = db.scalars(
+        select(Certificate).where(
+            Certificate.user_id == actor.id,
+            Certificate.status == "active",
+            Certificate.purpose == "personal",
+        )
+    ).all()
+    now = utcnow()
     return render_template(
         "documents/home.html",
+        cert_warnings=[w for w in (expiry_warning(c, now) for c in certs) if w],
         actor=actor,
         tasks=tasks,
         documents=docs,

@@ -282,14 +282,25 @@ def issue_personal_certificate(
     unit: str,
     organisation: str,
     passphrase: str,
+    public_url: str | None = None,
+    valid_days: int = 730,
 ) -> Certificate:
-    """Issue a signing certificate from the embedded CA; the key is stored encrypted."""
+    """Issue a signing certificate from the embedded CA; the key is stored encrypted.
+
+    With ``public_url`` (where validators can reach this server) the certificate names
+    the OCSP responder and the CRL under ``/pki``; without it validators rely on the
+    revocation data embedded at B-LT.
+    """
+    base = public_url.rstrip("/") if public_url else None
     issued = pki.issue_signing_certificate(
         full_name=full_name,
         title=title,
         unit=unit,
         organisation=organisation,
         passphrase=passphrase,
+        valid_days=valid_days,
+        ocsp_url=f"{base}/pki/ocsp" if base else None,
+        crl_url=f"{base}/pki/crl" if base else None,
     )
     cert = Certificate(
         user_id=user_id,

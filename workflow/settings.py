@@ -79,6 +79,8 @@ class Settings:
     """Name of the organisation (root CA subject, stamps)."""
     signature_level: str
     """Default PAdES level: B-B, B-T, B-LT or B-LTA."""
+    public_url: str | None
+    """Where validators reach this server (OCSP/CRL URLs in new certificates), if anywhere."""
     signature_policy: dict[str, str]
     """Levels by document type and unit: keys "UNIT:TYPE", "TYPE" or "UNIT"."""
 
@@ -128,6 +130,7 @@ class Settings:
             demo_password=config.get("DEMO_PASSWORD") or None,
             demo_allow_remote=bool(config.get("DEMO_ALLOW_REMOTE")),
             org_name=str(config.get("ORG_NAME")),
+            public_url=config.get("PUBLIC_BASE_URL") or None,
             signature_level=_level(config.get("SIGNATURE_LEVEL"), "SIGNATURE_LEVEL"),
             signature_policy=_policy(config.get("SIGNATURE_POLICY")),
         )
