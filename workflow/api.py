@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, g, jsonify, request, send_file
+from flask import Blueprint, current_app, g, jsonify, request, send_file
 from werkzeug.utils import secure_filename
 
 from storage import audit
@@ -84,7 +84,19 @@ def token() -> Any:
 @bp.get("/openapi.json")
 def openapi() -> Any:
     """The OpenAPI 3.1 description of this API."""
-    return jsonify(openapi_document())
+    rules = []
+    for rule in current_app.url_map.iter_rules():
+        if not rule.rule.startswith("/api/v1/") or rule.endpoint == "static":
+            continue
+        path = rule.rule[len("/api/v1") :]
+        for arg in rule.arguments:
+            path = path.replace(f"<int:{arg}>", "{" + arg + "}").replace(
+                f"<{arg}>", "{" + arg + "}"
+            )
+        view = current_app.view_functions[rule.endpoint]
+        summary = (view.__doc__ or "").strip().splitlines()[0] if view.__doc__ else ""
+        rules.append((path, set(rule.methods or ()) - {"HEAD", "OPTIONS"}, summary))
+    return jsonify(openapi_document(rules))
 
 
 @bp.get("/me")

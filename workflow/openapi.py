@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 PROBLEM = {"$ref": "#/components/responses/Problem"}
@@ -20,8 +21,38 @@ def _json(schema: dict[str, Any]) -> dict[str, Any]:
     return {"content": {"application/json": {"schema": schema}}}
 
 
-def openapi_document() -> dict[str, Any]:
-    """:returns: the OpenAPI document served at ``/api/v1/openapi.json``."""
+def openapi_document(rules: list[tuple[str, set[str], str]] | None = None) -> dict[str, Any]:
+    """:returns: the OpenAPI document served at ``/api/v1/openapi.json``.
+
+    :param rules: every ``(path, methods, summary)`` the app serves under ``/api/v1``:
+        operations not described in detail below are listed from them, so the
+        description never misses an endpoint.
+    """
+    document = _described()
+    paths = document["paths"]
+    shapes = {_shape(p): p for p in paths}
+    for path, methods, summary in rules or []:
+        path = shapes.get(_shape(path), path)
+        entry = paths.setdefault(path, {})
+        for method in methods:
+            if method.lower() not in entry:
+                params = [_id(p) for p in _path_params(path)]
+                extra: dict[str, Any] = {"parameters": params} if params else {}
+                entry[method.lower()] = _op(
+                    summary or path, {"200": {"description": "OK"}}, **extra
+                )
+    return document
+
+
+def _shape(path: str) -> str:
+    return re.sub(r"\{[^}]+\}", "{}", path)
+
+
+def _path_params(path: str) -> list[str]:
+    return [part[1:-1] for part in path.split("/") if part.startswith("{")]
+
+
+def _described() -> dict[str, Any]:
     doc_ref = {"$ref": "#/components/schemas/Document"}
     task_ref = {"$ref": "#/components/schemas/Task"}
     return {
