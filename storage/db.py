@@ -43,7 +43,9 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
     On SQLite every transaction starts with ``BEGIN IMMEDIATE``: a request that reads
     and then writes (an audit entry on a download, a state change) would otherwise fail
     with ``SQLITE_BUSY_SNAPSHOT`` when another process committed in between. Writers
-    therefore queue on the busy timeout instead of failing.
+    therefore queue on the busy timeout (90 s, inside gunicorn's 120 s request timeout:
+    a burst of issuances, each holding the lock while the seal is signed, must queue
+    rather than fail) instead of failing.
 
     :param url: database URL (see :func:`normalise_url`).
     :param echo: log SQL statements.
@@ -55,7 +57,7 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
             url,
             echo=echo,
             poolclass=NullPool,
-            connect_args={"timeout": 30, "check_same_thread": False},
+            connect_args={"timeout": 90, "check_same_thread": False},
         )
         _configure_sqlite(engine)
         return engine
@@ -71,7 +73,7 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA busy_timeout=90000")
         cursor.close()
 
     @event.listens_for(engine, "begin")
