@@ -84,7 +84,7 @@ lint: install-dev
 	$(BIN)/ruff format --check .
 
 typecheck: install-dev
-	$(BIN)/mypy signing storage workflow
+	$(BIN)/mypy signing storage workflow trinhky_verify
 
 bench: install-dev
 	$(BIN)/python -m bench

@@ -9,9 +9,11 @@ from typing import IO, Any
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from pyhanko.pdf_utils import generic
+from pyhanko.pdf_utils.crypt import AuthStatus, StandardSecurityHandler
+from pyhanko.pdf_utils.crypt.permissions import StandardPermissions
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.reader import PdfFileReader
-from pyhanko.sign.fields import MDPPerm, SigFieldSpec, SigSeedSubFilter
+from pyhanko.sign.fields import MDPPerm, SigFieldSpec, SigSeedSubFilter, enumerate_sig_fields
 from pyhanko.sign.signers import PdfSignatureMetadata, PdfSigner, Signer
 from pyhanko.sign.timestamps import TimeStamper
 from pyhanko.sign.validation import read_certification_data
@@ -20,7 +22,13 @@ from pyhanko_certvalidator import ValidationContext
 from signing.errors import PdfInputError, SignatureFailedError, SigningError
 from signing.profiles import PADES_LEVELS, SigningProfile
 from signing.revocation import RevocationSource, revinfo_policy
-from signing.stamps import TEXT_PARAM, default_box, stamp_style, stamp_text
+from signing.stamps import (
+    TEXT_PARAM,
+    StampPlacement,
+    appearance_style,
+    default_box_for,
+    stamp_text,
+)
 
 _HEADER_WINDOW = 1024
 _TRAILER_WINDOW = 2048
@@ -44,6 +52,16 @@ _MESSAGES: dict[str, tuple[str, str]] = {
         "Tệp PDF được mã hóa (có mật khẩu). Hãy gỡ mật khẩu rồi tải lên lại.",
         "The PDF is encrypted (password-protected); remove the password and upload again.",
     ),
+    "encrypted_certificate": (
+        "Tệp PDF được mã hóa cho người nhận bằng chứng thư số; máy chủ không mở được. "
+        "Hãy gỡ mã hóa rồi tải lên lại.",
+        "The PDF is encrypted to a recipient certificate; the server cannot open it.",
+    ),
+    "encrypted_no_signing": (
+        "Tệp PDF được mã hóa và người tạo tệp không cho phép thêm chữ ký. "
+        "Hãy xin tệp không khóa quyền rồi tải lên lại.",
+        "The PDF is encrypted with permissions that forbid adding signature fields.",
+    ),
     "no_pages": ("Tệp PDF không có trang nào.", "The PDF has no pages."),
     "bad_page": (
         "Trang được chọn để đặt chữ ký không tồn tại trong tệp PDF.",
@@ -52,6 +70,12 @@ _MESSAGES: dict[str, tuple[str, str]] = {
     "certified_no_changes": (
         "Tệp PDF đã được chứng thực với chế độ không cho phép thay đổi; không thể ký thêm.",
         "The PDF is certified with 'no changes allowed'; it cannot be signed again.",
+    ),
+    "certified_no_new_fields": (
+        "Tệp PDF đã được chứng thực; mọi chữ ký thêm phải ký vào ô chữ ký có sẵn trong tệp, "
+        "nhưng tệp không còn ô chữ ký trống nào. Ký thêm sẽ làm mất hiệu lực chứng thực.",
+        "The PDF is certified; a new signature field would invalidate the certification "
+        "and the file has no empty signature field left.",
     ),
 }
 
@@ -80,7 +104,8 @@ class PdfInfo:
     pdf_version: str
     """PDF version, e.g. ``'1.7'``."""
     encrypted: bool
-    """Whether the file is encrypted (always False: encrypted files are refused)."""
+    """Whether the file is encrypted; only files that open with the empty user
+    password and allow signing are accepted, and only with ``allow_empty_password``."""
 
 
 def _check_envelope(fh: IO[bytes], size: int) -> None:
@@ -128,21 +153,55 @@ def _version(reader: PdfFileReader) -> str:
     return "unknown"
 
 
-def inspect_pdf(path: Path) -> PdfInfo:
+def _unlock(reader: PdfFileReader, *, for_signing: bool) -> None:
+    """Open an encrypted file with the empty user password, as viewers do silently.
+
+    :raises PdfInputError: ``'encrypted_certificate'`` (public-key encryption),
+        ``'encrypted'`` (a password is needed) or ``'encrypted_no_signing'`` (the
+        permissions forbid creating signature fields: bits 4 and 6 of ``/P``).
+    """
+    if not isinstance(reader.security_handler, StandardSecurityHandler):
+        raise pdf_input_error("encrypted_certificate")
+    result = reader.decrypt("")
+    if result.status == AuthStatus.FAILED:
+        raise pdf_input_error("encrypted", "the empty user password does not open it")
+    needed = (
+        StandardPermissions.ALLOW_MODIFICATION_GENERIC
+        | StandardPermissions.ALLOW_ANNOTS_FORM_FILLING
+    )
+    flags = result.permission_flags
+    if (
+        for_signing
+        and result.status == AuthStatus.USER
+        and (not isinstance(flags, StandardPermissions) or (flags & needed) != needed)
+    ):
+        raise pdf_input_error("encrypted_no_signing", f"permissions {flags!r}")
+
+
+def inspect_pdf(path: Path, *, allow_empty_password: bool = False) -> PdfInfo:
     """Check that a file is a PDF we can sign, reading it from disk (not into memory).
 
     :param path: the PDF file.
+    :param allow_empty_password: accept encrypted files that open with the empty
+        user password and whose permissions allow signing (they are signed encrypted,
+        see :func:`sign_pdf_file`); by default every encrypted file is refused.
     :returns: page count, signature count and version.
     :raises PdfInputError: with ``code`` ``'empty'``, ``'not_pdf'``, ``'truncated'``,
-        ``'damaged'``, ``'encrypted'`` or ``'no_pages'``.
+        ``'damaged'``, ``'encrypted'``, ``'encrypted_certificate'``,
+        ``'encrypted_no_signing'`` or ``'no_pages'``.
     """
     try:
         with path.open("rb") as fh:
             _check_envelope(fh, path.stat().st_size)
             reader = _open_reader(fh)
             try:
-                if reader.encrypted:
+                encrypted = reader.encrypted
+                if encrypted and not allow_empty_password:
+                    if not isinstance(reader.security_handler, StandardSecurityHandler):
+                        raise pdf_input_error("encrypted_certificate")
                     raise pdf_input_error("encrypted")
+                if encrypted:
+                    _unlock(reader, for_signing=True)
                 pages = _page_count(reader)
                 signatures = len(reader.embedded_signatures)
                 version = _version(reader)
@@ -152,7 +211,7 @@ def inspect_pdf(path: Path) -> PdfInfo:
                 raise pdf_input_error("damaged", f"{type(exc).__name__}: {exc}") from exc
     except OSError as exc:
         raise pdf_input_error("damaged", f"cannot read the file: {exc}") from exc
-    return PdfInfo(pages=pages, signatures=signatures, pdf_version=version, encrypted=False)
+    return PdfInfo(pages=pages, signatures=signatures, pdf_version=version, encrypted=encrypted)
 
 
 def _inherited(page: Any, key: str) -> Any:
@@ -183,24 +242,40 @@ def _field_spec(writer: IncrementalPdfFileWriter, profile: SigningProfile) -> Si
         return SigFieldSpec(sig_field_name=profile.field_name)
     count = int(writer.root["/Pages"]["/Count"])
     page_ix = profile.placement.page
+    if profile.stamp.kind == "attachment" and profile.placement == StampPlacement():
+        page_ix = 0  # Decree 30: top right of the first page
     if page_ix < 0:
         page_ix += count
     if not 0 <= page_ix < count:
         raise pdf_input_error("bad_page", f"page {profile.placement.page} of {count}")
     box = profile.placement.box
     if box is None:
-        box = default_box(_page_box(_find_page(writer, page_ix).get_object()))
+        box = default_box_for(profile.stamp, _page_box(_find_page(writer, page_ix).get_object()))
     int_box = (round(box[0]), round(box[1]), round(box[2]), round(box[3]))
     return SigFieldSpec(sig_field_name=profile.field_name, on_page=page_ix, box=int_box)
 
 
-def _prepare(writer: IncrementalPdfFileWriter, profile: SigningProfile) -> SigFieldSpec:
+def _prepare(
+    writer: IncrementalPdfFileWriter, profile: SigningProfile, allow_empty_password: bool
+) -> SigFieldSpec | None:
     """Refuse inputs that cannot be signed and build the field specification."""
     if writer.prev.encrypted:
-        raise pdf_input_error("encrypted")
+        if not allow_empty_password:
+            if not isinstance(writer.prev.security_handler, StandardSecurityHandler):
+                raise pdf_input_error("encrypted_certificate")
+            raise pdf_input_error("encrypted")
+        _unlock(writer.prev, for_signing=True)
+        writer.encrypt("")  # type: ignore[no-untyped-call]  # the update is encrypted like the original (it cannot be removed)
     certification = read_certification_data(writer.prev)
     if certification is not None and certification.permission == MDPPerm.NO_CHANGES:
         raise pdf_input_error("certified_no_changes")
+    if certification is not None:
+        # A field added after a certification signature invalidates it (pyHanko's
+        # diff policy): sign only into an empty field prepared before certification.
+        empty = {name for name, _, _ in enumerate_sig_fields(writer.prev, filled_status=False)}
+        if profile.field_name not in empty:
+            raise pdf_input_error("certified_no_new_fields", f"empty fields: {sorted(empty)}")
+        return None
     return _field_spec(writer, profile)
 
 
@@ -266,6 +341,8 @@ def sign_pdf_file(
     profile: SigningProfile,
     timestamper: TimeStamper | None = None,
     revocation: RevocationSource | None = None,
+    *,
+    allow_empty_password: bool = False,
 ) -> None:
     """Sign a PDF at the PAdES baseline level of ``profile`` in incremental updates.
 
@@ -285,6 +362,9 @@ def sign_pdf_file(
         required from B-T up.
     :param revocation: revocation data for the DSS, e.g.
         :meth:`signing.trust.TrustServices.revocation_source`; required from B-LT up.
+    :param allow_empty_password: sign encrypted files that open with the empty user
+        password (and allow signing) as encrypted incremental updates, as the PDF
+        standard requires; by default every encrypted file is refused.
     :raises SigningError: the level is unknown or its prerequisites are missing.
     :raises PdfInputError: the input cannot be signed (damaged, encrypted, locked...).
     :raises SignatureFailedError: signing failed for another reason, e.g. the
@@ -319,12 +399,12 @@ def sign_pdf_file(
     text_params = None
     style = None
     if profile.stamp is not None:
-        style = stamp_style()
+        style = appearance_style(profile.stamp)
         text_params = {TEXT_PARAM: stamp_text(profile.stamp)}
     with in_path.open("rb") as inf:
         try:
             writer = IncrementalPdfFileWriter(inf, strict=False)
-            field_spec = _prepare(writer, profile)
+            field_spec = _prepare(writer, profile, allow_empty_password)
         except PdfInputError:
             raise
         except Exception as exc:  # the PDF stack raises many unrelated types on bad input

@@ -1,4 +1,12 @@
-"""Signing layer: visible signature stamp (Vietnamese text, embedded DejaVu Sans)."""
+"""Signing layer: visible signature stamps (Vietnamese text, Decree 30/2020 layouts).
+
+Four kinds (:attr:`StampContent.kind`): ``'text'`` (the original bordered text
+box), and the Decree 30/2020/ND-CP Appendix I appearances: ``'personal'`` (the
+competent person's signature image between title and name), ``'seal'`` (the red
+seal image, real size, over the left third of the signer's image, with the
+number and date) and ``'attachment'`` (no image: number/symbol and signing time
+at the top right of the first page, Times New Roman metrics, 10 pt).
+"""
 
 from __future__ import annotations
 
@@ -7,18 +15,28 @@ from datetime import UTC, datetime, timedelta, timezone
 from functools import lru_cache
 from io import BytesIO
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pyhanko.pdf_utils import layout
+from pyhanko.pdf_utils.content import ResourceType
 from pyhanko.pdf_utils.font.opentype import GlyphAccumulator, GlyphAccumulatorFactory
+from pyhanko.pdf_utils.generic import pdf_name
 from pyhanko.pdf_utils.text import TextBoxStyle
+from pyhanko.pdf_utils.writer import BasePdfFileWriter
 from pyhanko.stamp import TextStampStyle
+from pyhanko.stamp.base import BaseStamp, BaseStampStyle
+
+StampKind = Literal["text", "personal", "seal", "attachment"]
+"""The stamp appearances, see :attr:`StampContent.kind`."""
 
 VIETNAM_TZ = timezone(timedelta(hours=7), "ICT")
 """Vietnam time (UTC+07:00, no daylight saving)."""
 
-FONT_PATH = Path(__file__).resolve().parent / "fonts" / "DejaVuSans-upem1000.ttf"
-"""DejaVu Sans rescaled to unitsPerEm 1000 (see ``fonts/make_fonts.py``)."""
+FONT_PATH = Path(__file__).resolve().parent / "fonts" / "DejaVuSans-vi-upem1000.ttf"
+"""DejaVu Sans rescaled to unitsPerEm 1000 and subset to Vietnamese (``fonts/make_fonts.py``)."""
+
+SERIF_FONT_PATH = Path(__file__).resolve().parent / "fonts" / "TrinhKySerif-vi-upem1000.ttf"
+"""Liberation Serif (Times New Roman metrics), rescaled and subset like :data:`FONT_PATH`."""
 
 FONT_SIZE = 9
 """Stamp text size in points."""
@@ -42,10 +60,10 @@ _BORDER_COLOR = (0.05, 0.25, 0.6)
 _TEXT_COLOR = (0.0, 0.13, 0.4)
 
 
-@lru_cache(maxsize=1)
-def _font_bytes() -> bytes:
-    """The stamp font, read from disk once per process."""
-    return FONT_PATH.read_bytes()
+@lru_cache(maxsize=4)
+def _font_bytes(path: str = str(FONT_PATH)) -> bytes:
+    """A stamp font, read from disk once per process."""
+    return Path(path).read_bytes()
 
 
 @dataclass(frozen=True)
@@ -67,7 +85,7 @@ class _InMemoryFontFactory(GlyphAccumulatorFactory):
             obj_stream = writer.prepare_object_stream()
         return GlyphAccumulator(
             writer=writer,
-            font_handle=BytesIO(_font_bytes()),
+            font_handle=BytesIO(_font_bytes(self.font_file)),
             font_size=self.font_size,
             ot_script_tag=self.ot_script_tag,
             ot_language_tag=self.ot_language_tag,
@@ -92,7 +110,18 @@ class StampContent:
     heading: str = "Đã ký số bởi"
     """First line of the stamp."""
     extra_lines: tuple[str, ...] = ()
-    """Further lines appended after the time."""
+    """Further lines appended after the time (``'text'``), the name (``'personal'``)
+    or the title (``'seal'``, ``'attachment'``)."""
+    kind: StampKind = "text"
+    """Appearance: ``'text'`` (bordered text box, the default), ``'personal'`` (title,
+    :attr:`image_png`, then name and :attr:`extra_lines`; leave ``title`` empty when
+    the document already prints it above the box), ``'seal'`` (:attr:`image_png` at
+    real size on the right; title, unit and the time on its left), or
+    ``'attachment'`` (title, e.g. ``'Số: 12-TB/ĐUK'``, and the time; no image)."""
+    image_png: bytes | None = None
+    """Signature image (``'personal'``) or seal image (``'seal'``): a PNG with
+    transparency, see :func:`signing.images.normalise_signature_png` and
+    :func:`signing.images.default_seal_png`."""
 
 
 @dataclass(frozen=True)
@@ -176,3 +205,276 @@ def default_box(
     x2 = right - STAMP_MARGIN
     y1 = bottom + STAMP_MARGIN
     return (x2 - width, y1, x2, y1 + STAMP_HEIGHT)
+
+
+# --- Decree 30/2020 appearances ------------------------------------------------------
+
+SEAL_DIAMETER = 36.0 / 25.4 * 72
+"""Seal image diameter on the page: 36 mm in points (real size)."""
+
+PERSONAL_WIDTH = 200.0
+"""Width of the default ``'personal'`` box in points."""
+PERSONAL_HEIGHT = 110.0
+"""Height of the default ``'personal'`` box in points."""
+PERSONAL_SIZE = 10
+"""Text size of ``'personal'`` stamps."""
+SEAL_TEXT_SIZE = 8
+"""Text size of ``'seal'`` stamps."""
+ATTACHMENT_SIZE = 10
+"""Text size of ``'attachment'`` stamps (Decree 30: Times New Roman, 10 pt)."""
+ATTACHMENT_MARGIN = 20.0
+"""Distance of the ``'attachment'`` box from the top and right page edges."""
+_PAD = 3.0
+_BLACK = (0.0, 0.0, 0.0)
+_SEAL_TEXT_COLOR = (0.6, 0.0, 0.0)
+
+
+def _font_for(kind: StampKind) -> tuple[str, int]:
+    if kind == "attachment":
+        return str(SERIF_FONT_PATH), ATTACHMENT_SIZE
+    if kind == "seal":
+        return str(FONT_PATH), SEAL_TEXT_SIZE
+    return str(FONT_PATH), PERSONAL_SIZE
+
+
+def _leading(size: int) -> float:
+    return round(size * 1.4, 1)
+
+
+@lru_cache(maxsize=4)
+def _metrics(path: str) -> tuple[dict[int, str], dict[str, tuple[int, int]]]:
+    from fontTools.ttLib import TTFont
+
+    font = TTFont(BytesIO(_font_bytes(path)), lazy=True)
+    return dict(font.getBestCmap()), dict(font["hmtx"].metrics)
+
+
+def text_width(text: str, kind: StampKind = "personal") -> float:
+    """Approximate width of one line in the font and size of a stamp kind (no kerning).
+
+    :param text: the line.
+    :param kind: the stamp kind, which picks the font and size.
+    :returns: the width in points.
+    """
+    path, size = _font_for(kind)
+    cmap, hmtx = _metrics(path)
+    units = sum(hmtx.get(cmap.get(ord(ch), ".notdef"), (500, 0))[0] for ch in text)
+    return units * size / 1000.0
+
+
+def stamp_lines(content: StampContent) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The text lines of a Decree 30 stamp, split around the image.
+
+    :param content: what to show (``kind`` other than ``'text'``).
+    :returns: ``(lines above the image, lines below it)`` for ``'personal'``;
+        ``((), lines)`` for ``'seal'`` and ``'attachment'``.
+    """
+    when = vietnam_iso(content.signed_at)
+    if content.kind == "personal":
+        top = (content.title,) if content.title else ()
+        below = (content.signer_name, *content.extra_lines)
+        return top, tuple(line for line in below if line)
+    if content.kind == "seal":
+        lines = (content.title, content.unit, *content.extra_lines, when)
+    else:
+        lines = (content.title, *content.extra_lines, when)
+    return (), tuple(line for line in lines if line)
+
+
+Rect = tuple[float, float, float, float]
+
+
+def _fit(area: Rect, aspect: float) -> Rect:
+    """The largest rectangle of ``aspect`` (width/height) centred in ``area``."""
+    x1, y1, x2, y2 = area
+    width, height = max(x2 - x1, 1.0), max(y2 - y1, 1.0)
+    if width / height > aspect:
+        width = height * aspect
+    else:
+        height = width / aspect
+    cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
+    return (cx - width / 2, cy - height / 2, cx + width / 2, cy + height / 2)
+
+
+def personal_image_rect(width: float, height: float, content: StampContent) -> Rect:
+    """Where a ``'personal'`` stamp draws its image, relative to the box's lower left.
+
+    :param width: box width in points.
+    :param height: box height in points.
+    :param content: the stamp content (its lines and image).
+    :returns: ``(x1, y1, x2, y2)`` inside the box.
+    """
+    from signing.images import prepare_image
+
+    top, below = stamp_lines(content)
+    lead = _leading(PERSONAL_SIZE)
+    area = (_PAD, _PAD + lead * len(below), width - _PAD, height - _PAD - lead * len(top))
+    aspect = prepare_image(content.image_png).aspect if content.image_png else 3.0
+    return _fit(area, aspect)
+
+
+def seal_box_for(personal_box: Rect, personal: StampContent, seal: StampContent) -> Rect:
+    """Box of the ``'seal'`` stamp so the seal covers the left third of the signer's image.
+
+    :param personal_box: the competent person's stamp box on the page (x1, y1, x2, y2).
+    :param personal: that stamp's content (for the image position).
+    :param seal: the seal stamp's content (for the width of its text).
+    :returns: the seal stamp box on the page.
+    """
+    px1, py1, px2, py2 = (
+        min(personal_box[0], personal_box[2]),
+        min(personal_box[1], personal_box[3]),
+        max(personal_box[0], personal_box[2]),
+        max(personal_box[1], personal_box[3]),
+    )
+    ix1, iy1, ix2, iy2 = personal_image_rect(px2 - px1, py2 - py1, personal)
+    right = px1 + ix1 + (ix2 - ix1) / 3
+    cy = py1 + (iy1 + iy2) / 2
+    _, lines = stamp_lines(seal)
+    text_w = max((text_width(line, "seal") for line in lines), default=0.0)
+    left = right - SEAL_DIAMETER - (text_w + 2 * _PAD if text_w else 0.0)
+    half = max(SEAL_DIAMETER, _leading(SEAL_TEXT_SIZE) * len(lines)) / 2
+    return (left, cy - half, right, cy + half)
+
+
+def default_box_for(
+    content: StampContent | None, page_box: tuple[float, float, float, float]
+) -> tuple[float, float, float, float]:
+    """The default box of a stamp kind on a page.
+
+    ``'attachment'``: the top right corner, sized to the text; ``'personal'``: bottom
+    right (:data:`PERSONAL_WIDTH` x :data:`PERSONAL_HEIGHT`); ``'seal'``: left of
+    where a default personal box would be; ``'text'``: :func:`default_box`.
+
+    :param content: the stamp content, or None for the ``'text'`` default.
+    :param page_box: the page's visible area ``(x1, y1, x2, y2)``.
+    :returns: the stamp box ``(x1, y1, x2, y2)``.
+    """
+    if content is None or content.kind == "text":
+        return default_box(page_box)
+    left, bottom = min(page_box[0], page_box[2]), min(page_box[1], page_box[3])
+    right, top = max(page_box[0], page_box[2]), max(page_box[1], page_box[3])
+    _, lines = stamp_lines(content)
+    if content.kind == "attachment":
+        width = max(text_width(line, "attachment") for line in lines) + 2 * _PAD + 2
+        height = _leading(ATTACHMENT_SIZE) * len(lines) + 2 * _PAD
+        x2, y2 = right - ATTACHMENT_MARGIN, top - ATTACHMENT_MARGIN
+        return (max(left, x2 - width), y2 - height, x2, y2)
+    x2 = right - STAMP_MARGIN
+    personal = (
+        x2 - PERSONAL_WIDTH,
+        bottom + STAMP_MARGIN,
+        x2,
+        bottom + STAMP_MARGIN + PERSONAL_HEIGHT,
+    )
+    if content.kind == "personal":
+        return personal
+    placeholder = StampContent("", "", "", content.signed_at, kind="personal")
+    return seal_box_for(personal, placeholder, content)
+
+
+@dataclass(frozen=True)
+class Decree30StampStyle(BaseStampStyle):
+    """pyHanko stamp style drawing one Decree 30 stamp (content baked in, no border)."""
+
+    content: StampContent | None = None
+    """What the stamp shows; ``kind`` must not be ``'text'``."""
+    border_width: int = 0
+    """No border: Decree 30 stamps are bare images and text."""
+
+    def create_stamp(
+        self, writer: BasePdfFileWriter, box: layout.BoxConstraints, text_params: dict[str, Any]
+    ) -> _Decree30Stamp:
+        """Create the stamp for one signature field.
+
+        :param writer: the PDF writer.
+        :param box: the field's size.
+        :param text_params: ignored (the text is in :attr:`content`).
+        :returns: the stamp.
+        """
+        del text_params
+        return _Decree30Stamp(writer=writer, style=self, box=box)
+
+
+class _Decree30Stamp(BaseStamp):
+    """Draws the image (if any) and centred (or left-aligned) text lines."""
+
+    def _render_inner_content(self) -> list[bytes]:
+        content = self.style.content
+        assert content is not None  # noqa: S101 - set by appearance_style
+        width, height = float(self.box.width), float(self.box.height)
+        commands: list[bytes] = []
+        if content.image_png is not None and content.kind in ("personal", "seal"):
+            commands.append(self._image_ops(content, width, height))
+        commands.append(self._text_ops(content, width, height))
+        return commands
+
+    def _image_ops(self, content: StampContent, width: float, height: float) -> bytes:
+        from signing.images import embed_image, prepare_image
+
+        assert content.image_png is not None  # noqa: S101 - checked by the caller
+        image = prepare_image(content.image_png)
+        if content.kind == "personal":
+            x1, y1, x2, y2 = personal_image_rect(width, height, content)
+        else:  # the seal at real size, right-aligned, vertically centred
+            x1, x2 = width - SEAL_DIAMETER, width
+            y1 = (height - SEAL_DIAMETER) / 2
+            y2 = y1 + SEAL_DIAMETER
+        self.set_resource(
+            category=ResourceType.XOBJECT,
+            name=pdf_name("/TkImg"),
+            value=embed_image(self.writer, image),
+        )
+        return b"q %g 0 0 %g %g %g cm /TkImg Do Q" % (x2 - x1, y2 - y1, x1, y1)
+
+    def _text_ops(self, content: StampContent, width: float, height: float) -> bytes:
+        path, size = _font_for(content.kind)
+        engine = _InMemoryFontFactory(path, font_size=size).create_font_engine(self.writer)
+        engine.font_size = size
+        self.set_resource(
+            category=ResourceType.FONT, name=pdf_name("/TkF"), value=engine.as_resource()
+        )
+        lead = _leading(size)
+        top, below = stamp_lines(content)
+        color = _SEAL_TEXT_COLOR if content.kind == "seal" else _BLACK
+        placed: list[tuple[str, float]] = []  # (line, baseline)
+        if content.kind == "personal":
+            placed += [
+                (line, height - _PAD - lead * (i + 1) + 0.3 * lead) for i, line in enumerate(top)
+            ]
+            placed += [
+                (line, _PAD + lead * (len(below) - i - 1) + 0.3 * lead)
+                for i, line in enumerate(below)
+            ]
+        else:
+            text_area = width - (
+                SEAL_DIAMETER if content.kind == "seal" and content.image_png else 0
+            )
+            first = (height + lead * len(below)) / 2 - lead + 0.3 * lead
+            placed += [(line, first - lead * i) for i, line in enumerate(below)]
+            width = text_area
+        ops = [b"q %g %g %g rg BT /TkF %d Tf" % (*color, size)]
+        for line, baseline in placed:
+            shaped = engine.shape(line)
+            line_w = shaped.x_advance * size
+            if content.kind == "personal":
+                x = (width - line_w) / 2
+            elif content.kind == "seal":
+                x = max(_PAD, width - _PAD - line_w)  # flush right, against the seal
+            else:
+                x = _PAD
+            ops.append(b"1 0 0 1 %g %g Tm %s" % (x, baseline, shaped.graphics_ops))
+        ops.append(b"ET Q")
+        return b" ".join(ops)
+
+
+def appearance_style(content: StampContent) -> BaseStampStyle:
+    """The pyHanko stamp style for a stamp content.
+
+    :param content: what the stamp shows.
+    :returns: :func:`stamp_style` for ``'text'`` (pass ``{TEXT_PARAM: stamp_text(content)}``
+        as the appearance text parameters), else a :class:`Decree30StampStyle`.
+    """
+    if content.kind == "text":
+        return stamp_style()
+    return Decree30StampStyle(content=content)

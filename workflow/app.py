@@ -106,6 +106,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from workflow.coverage_views import register_coverage_cli
 
     register_coverage_cli(app)
+    from workflow.bundle import register_bundle_cli
+
+    register_bundle_cli(app)
     return app
 
 
@@ -141,6 +144,8 @@ def _register_blueprints(app: Flask) -> None:
     import workflow.coverage_views  # noqa: F401
     from workflow.api import bp as api_bp
     from workflow.auth import bp as auth_bp
+    from workflow.bundle import bp as bundle_bp
+    from workflow.certificates import pages as certificates_bp
     from workflow.coverage_views import bp as coverage_bp
     from workflow.documents import bp as documents_bp
     from workflow.public import bp as public_bp
@@ -155,6 +160,8 @@ def _register_blueprints(app: Flask) -> None:
         registry_bp,
         records_bp,
         coverage_bp,
+        certificates_bp,
+        bundle_bp,
         public_bp,
     ):
         app.register_blueprint(blueprint)

@@ -66,6 +66,18 @@ AUDIT_LABELS: dict[str, str] = {
     "document:signed": "Ký số",
     "document:sign_failed": "Ký số không thành công",
     "document:validated": "Kiểm tra chữ ký",
+    "document:revised": "Tải lên bản chỉnh sửa",
+    "document:withdrawn": "Rút văn bản",
+    "document:delegated": "Ủy quyền",
+    "document:reassigned": "Giao lại việc",
+    "document:commented": "Ý kiến",
+    "document:issued": "Ban hành",
+    "document:registered": "Đăng ký văn bản",
+    "document:dispatched": "Phát hành",
+    "document:received": "Tiếp nhận",
+    "document:returned_to_sender": "Trả lại nơi gửi",
+    "document:recalled": "Thu hồi",
+    "bundle:exported": "Xuất gói kiểm toán",
 }
 
 

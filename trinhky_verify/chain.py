@@ -1,0 +1,39 @@
+"""The audit hash chain and checkpoint rules, copied from the server.
+
+Keep in step with ``storage/audit.py`` (``hash_values``, ``GENESIS``) and
+``storage/checkpoints.py`` (``checkpoint_digest``): ``tests/test_bundle.py`` checks that
+both compute the same hash for the same entry.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from typing import Any
+
+GENESIS = "0" * 64
+"""``prev_hash`` of entry 1 (storage.audit.GENESIS)."""
+
+FIELDS = ("seq", "at", "actor_id", "action", "object_type", "object_id", "details", "prev_hash")
+"""The hashed fields, in storage.audit._FIELDS order (the encoder sorts keys anyway)."""
+
+# storage/audit.py: json.dumps(..., sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+_ENCODER = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def entry_hash(row: Mapping[str, Any]) -> str:
+    """SHA-256 of one audit entry as ``storage.audit.hash_values`` computes it.
+
+    :param row: an ``audit.jsonl`` row; ``at`` is the ISO 8601 string the server hashed
+        (``datetime.isoformat()`` of the UTC time).
+    :returns: the hex digest.
+    """
+    body = {name: row[name] for name in FIELDS}
+    return hashlib.sha256(_ENCODER.encode(body).encode()).hexdigest()
+
+
+def checkpoint_digest(head_hash: str) -> bytes:
+    """What a checkpoint's RFC 3161 token stamps: ``SHA-256(bytes.fromhex(head_hash))``
+    (storage.checkpoints.checkpoint_digest)."""
+    return hashlib.sha256(bytes.fromhex(head_hash)).digest()
