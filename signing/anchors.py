@@ -1,0 +1,180 @@
+"""Signing layer: find where a stamp goes from the page text (anchors) or existing fields.
+
+Text positions come from pypdf's content-stream visitor (pure Python). A PDF's
+text is split into chunks arbitrarily by the producing software, so chunks are
+grouped into lines by baseline and the anchor is searched in each line with
+Unicode normalisation, case folding and collapsed spaces. Widths are estimated
+(half the font size per character) where the PDF does not say.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pypdf import PdfReader
+
+Box = tuple[float, float, float, float]
+
+_LINE_TOLERANCE = 2.5
+_MAX_PAGES = 200
+
+
+@dataclass(frozen=True)
+class AnchorHit:
+    """Where an anchor text was found."""
+
+    page: int
+    """Page index (0-based)."""
+    x1: float
+    """Left end of the match, in PDF points."""
+    x2: float
+    """Right end of the match (estimated), in PDF points."""
+    baseline: float
+    """Baseline of the matching line, in PDF points."""
+    font_size: float
+    """Effective font size of the line, in points."""
+
+
+@dataclass(frozen=True)
+class _Chunk:
+    x: float
+    y: float
+    size: float
+    text: str
+
+
+def _normalise(text: str) -> str:
+    return re.sub(r"\s+", " ", unicodedata.normalize("NFC", text)).casefold().strip()
+
+
+def _chunks(page: Any) -> list[_Chunk]:
+    chunks: list[_Chunk] = []
+
+    def visit(text: str, cm: Any, tm: Any, font_dict: Any, font_size: float) -> None:
+        del font_dict
+        if not text or not text.strip():
+            return
+        x = tm[4] * cm[0] + tm[5] * cm[2] + cm[4]
+        y = tm[4] * cm[1] + tm[5] * cm[3] + cm[5]
+        scale = abs(tm[3] * cm[3]) or abs(tm[0] * cm[0]) or 1.0
+        chunks.append(_Chunk(x, y, float(font_size) * scale, text.replace("\n", " ")))
+
+    page.extract_text(visitor_text=visit)
+    return chunks
+
+
+def _lines(chunks: list[_Chunk]) -> list[list[_Chunk]]:
+    lines: list[list[_Chunk]] = []
+    for chunk in sorted(chunks, key=lambda c: (-c.y, c.x)):
+        if lines and abs(lines[-1][0].y - chunk.y) <= _LINE_TOLERANCE:
+            lines[-1].append(chunk)
+        else:
+            lines.append([chunk])
+    return [sorted(line, key=lambda c: c.x) for line in lines]
+
+
+def _match(line: list[_Chunk], needle: str) -> tuple[float, float] | None:
+    """x-range of ``needle`` in a line of chunks, or None."""
+    text = ""
+    starts: list[tuple[int, _Chunk]] = []
+    for chunk in line:
+        if text and not text.endswith(" ") and not chunk.text.startswith(" "):
+            gap_ok = chunk.x - (
+                starts[-1][1].x + len(starts[-1][1].text) * starts[-1][1].size * 0.5
+            )
+            if gap_ok > starts[-1][1].size * 0.2:
+                text += " "
+        starts.append((len(text), chunk))
+        text += chunk.text
+    norm = _normalise(text)
+    at = norm.find(needle)
+    if at < 0:
+        return None
+    end = at + len(needle)
+    first = next(c for i, c in reversed(starts) if i <= at)
+    last = next(c for i, c in reversed(starts) if i < end)
+    last_start = next(i for i, c in starts if c is last)
+    per_char = first.size * 0.5
+    x1 = first.x + max(0, at - next(i for i, c in starts if c is first)) * per_char
+    x2 = last.x + (end - last_start) * last.size * 0.5
+    return x1, max(x2, x1 + per_char)
+
+
+def find_anchor(path: Path, anchor: str, *, page: int | None = None) -> AnchorHit | None:
+    """Find the last occurrence of ``anchor`` (e.g. the signer's title) in the page text.
+
+    :param path: the PDF.
+    :param anchor: the text to find; case, spacing and Unicode form are ignored.
+    :param page: search only this page (negative counts from the end); None searches
+        every page (up to 200) and returns the last hit, nearest the signature block.
+    :returns: the hit, or None if the text is not found or not extractable.
+    """
+    needle = _normalise(anchor)
+    if not needle:
+        return None
+    try:
+        reader = PdfReader(path, strict=False)
+        if reader.is_encrypted and not reader.decrypt(""):
+            return None
+        count = len(reader.pages)
+        indexes = [page % count] if page is not None else list(range(min(count, _MAX_PAGES)))
+        hit: AnchorHit | None = None
+        for ix in indexes:
+            for line in _lines(_chunks(reader.pages[ix])):
+                found = _match(line, needle)
+                if found is not None:
+                    size = max(c.size for c in line)
+                    hit = AnchorHit(ix, found[0], found[1], line[0].y, size)
+        return hit
+    except Exception:  # noqa: BLE001 - an unreadable text layer just means "no anchor"
+        return None
+
+
+def box_below(hit: AnchorHit, width: float, height: float, gap: float = 4.0) -> Box:
+    """A stamp box centred under an anchor hit.
+
+    :param hit: where the anchor is.
+    :param width: stamp width in points.
+    :param height: stamp height in points.
+    :param gap: space between the anchor's descenders and the box.
+    :returns: ``(x1, y1, x2, y2)`` in PDF points.
+    """
+    centre = (hit.x1 + hit.x2) / 2
+    top = hit.baseline - 0.3 * hit.font_size - gap
+    return (centre - width / 2, top - height, centre + width / 2, top)
+
+
+def signature_field_box(path: Path, field_name: str) -> tuple[int, Box] | None:
+    """The page and rectangle of an existing signature field's widget (e.g. to put
+    the organisation's seal over the competent person's signature image).
+
+    :param path: the signed PDF.
+    :param field_name: the signature field's name (``SigningProfile.field_name``).
+    :returns: ``(page index, (x1, y1, x2, y2))``, or None if the field is absent
+        or invisible.
+    """
+    try:
+        reader = PdfReader(path, strict=False)
+        if reader.is_encrypted and not reader.decrypt(""):
+            return None
+        for ix, pdf_page in enumerate(reader.pages):
+            for annot_ref in pdf_page.get("/Annots") or []:
+                annot = annot_ref.get_object()
+                if annot.get("/Subtype") != "/Widget":
+                    continue
+                name = annot.get("/T")
+                if name is None and "/Parent" in annot:
+                    name = annot["/Parent"].get_object().get("/T")
+                if name != field_name:
+                    continue
+                x1, y1, x2, y2 = (float(v) for v in annot["/Rect"])
+                if x1 == x2 or y1 == y2:
+                    return None
+                return ix, (min(x1, x2), min(y1, y2), max(x1, x2), max(y1, y2))
+    except Exception:  # noqa: BLE001 - unreadable file: the caller falls back to a default
+        return None
+    return None
