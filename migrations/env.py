@@ -6,6 +6,7 @@ from alembic import context
 from sqlalchemy import create_engine
 
 import storage.audit_models  # noqa: F401 - registers audit_checkpoints
+import storage.external_models  # noqa: F401 - registers external_signing_sessions
 import storage.ledger  # noqa: F401 - registers ledger_entries, ledger_exemptions
 import storage.registry_models  # noqa: F401 - registers the workflow tables
 from storage import models  # noqa: F401 - registers the tables

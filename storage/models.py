@@ -58,6 +58,8 @@ class Unit(Base):
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
     # Number and symbol format of documents this unit issues (Party style by default).
     number_format: Mapped[str | None] = mapped_column(String(64))
+    # The red seal image (a blob) for the organisation's signature; a default is drawn.
+    seal_png_sha256: Mapped[str | None] = mapped_column(String(64))
     email: Mapped[str | None] = mapped_column(String(255))
 
     parent: Mapped[Unit | None] = relationship(remote_side=[id])
@@ -76,6 +78,8 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    # The transparent PNG of the person's handwritten signature (a blob), if uploaded.
+    signature_png_sha256: Mapped[str | None] = mapped_column(String(64))
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 

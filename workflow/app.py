@@ -141,7 +141,8 @@ def _register_blueprints(app: Flask) -> None:
     import workflow.api_registry
     import workflow.api_workflow
     import workflow.certificates
-    import workflow.coverage_views  # noqa: F401
+    import workflow.coverage_views
+    import workflow.external_signing  # noqa: F401
     from workflow.api import bp as api_bp
     from workflow.auth import bp as auth_bp
     from workflow.bundle import bp as bundle_bp

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import io
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -11,9 +12,11 @@ from flask_login import login_required
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from signing.images import ImageInputError, normalise_signature_png
 from signing.pki import EmbeddedPki
 from storage import audit
 from storage.audit import AuditAction
+from storage.blobs import FilesystemBlobStore
 from storage.models import Certificate, Role, Unit, User
 from storage.types import utcnow
 from workflow.api import _actor, _json_body, bp
@@ -147,7 +150,53 @@ def issue_for(
     return cert
 
 
+def set_signature_image(
+    session: Session, blobs: FilesystemBlobStore, actor: User, data: bytes
+) -> str:
+    """Store the actor's handwritten-signature image (a transparent PNG, normalised).
+
+    :raises InvalidInputError: not a usable PNG (the reason in Vietnamese).
+    """
+    try:
+        png = normalise_signature_png(data)
+    except ImageInputError as exc:
+        raise InvalidInputError(str(exc), code=f"image_{exc.code}") from exc
+    staged = blobs.stage(io.BytesIO(png))
+    sha = blobs.publish(staged)
+    user = session.get(User, actor.id)
+    assert user is not None  # noqa: S101
+    user.signature_png_sha256 = sha
+    audit.append(
+        session,
+        "user:signature_image",
+        actor_id=actor.id,
+        object_type="user",
+        object_id=actor.id,
+        details={"sha256": sha, "size": len(png)},
+    )
+    return sha
+
+
+def _uploaded_bytes(limit: int = 4 * 1024 * 1024) -> bytes:
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        raise InvalidInputError("Chưa chọn tệp ảnh chữ ký (PNG nền trong suốt).")
+    data = upload.stream.read(limit + 1)
+    if len(data) > limit:
+        raise InvalidInputError("Ảnh chữ ký quá lớn (tối đa 4 MB).")
+    return data
+
+
 # --- JSON API ----------------------------------------------------------------------
+
+
+@bp.post("/me/signature-image")
+def api_signature_image() -> Any:
+    """Upload your handwritten-signature image (multipart ``file``, transparent PNG)."""
+    db = get_session()
+    sha = set_signature_image(db, get_services().blobs, _actor(), _uploaded_bytes())
+    db.commit()
+    return {"sha256": sha}, 201
 
 
 @bp.get("/certificates")
@@ -196,7 +245,10 @@ def page() -> Any:
     status = 200
     if request.method == "POST":
         try:
-            if request.form.get("revoke"):
+            if request.files.get("file"):
+                set_signature_image(db, get_services().blobs, actor, _uploaded_bytes())
+                flash("Đã lưu ảnh chữ ký.", "ok")
+            elif request.form.get("revoke"):
                 revoke(db, actor, int(request.form["revoke"]), request.form.get("reason"))
                 flash("Đã thu hồi chứng thư số.", "ok")
             else:

@@ -5,14 +5,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
 from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from signing.anchors import signature_field_box
+from signing.images import default_seal_png
 from signing.keys import load_signer
 from signing.profiles import SigningProfile, TrustConfig
-from signing.stamps import StampContent, StampPlacement
+from signing.stamps import StampContent, StampPlacement, seal_box_for
 from signing.trust import TrustServices
 from storage import audit
 from storage.audit import AuditAction
@@ -24,7 +27,13 @@ from workflow import access, coverage, routing
 from workflow.errors import ConflictError, ForbiddenError, InvalidInputError
 from workflow.pdfpages import seal_box
 from workflow.service import check_urgency
-from workflow.signing_flow import LevelPolicy, SigningFailedError, sign_to_staged, store_signed
+from workflow.signing_flow import (
+    LevelPolicy,
+    SigningFailedError,
+    personal_stamp,
+    sign_to_staged,
+    store_signed,
+)
 from workflow.states import DocState, Event, StageAction
 from workflow.vocab import DOC_TYPES, VN_TZ, normalise_doc_type, vn_display
 
@@ -109,6 +118,28 @@ def _assign_number(
     doc.issued_by_id = actor.id
 
 
+def seal_image(blobs: FilesystemBlobStore, issuer: Unit) -> bytes:
+    """:returns: the issuer's uploaded seal image, or a drawn default red seal."""
+    if issuer.seal_png_sha256 and blobs.exists(issuer.seal_png_sha256):
+        return blobs.path(issuer.seal_png_sha256).read_bytes()
+    parent = issuer.parent.name if issuer.parent else ""
+    return default_seal_png(issuer.name, parent)
+
+
+def _seal_placement(
+    blobs: FilesystemBlobStore, source: Path, signature: Signature, seal: StampContent
+) -> StampPlacement:
+    """Over the left third of the competent person's signature (Decree 30 Appendix I),
+    found by its field; left of the default place if the field cannot be found."""
+    found = signature_field_box(source, signature.field_name)
+    if found is None:
+        return StampPlacement(page=-1, box=seal_box(source))
+    page, box = found
+    signer = signature.signer
+    personal = personal_stamp(blobs, signer, None, signature.signed_at)
+    return StampPlacement(page=page, box=seal_box_for(box, personal, seal))
+
+
 def seal_certificate(session: Session, issuer: Unit) -> Certificate:
     """:returns: the issuer's active seal certificate.
 
@@ -134,7 +165,7 @@ def _competent_signature(session: Session, doc: Document) -> Signature | None:
     rows = session.scalars(
         select(Signature)
         .join(Certificate, Certificate.id == Signature.certificate_id)
-        .where(Signature.document_id == doc.id, Certificate.purpose == "personal")
+        .where(Signature.document_id == doc.id, Certificate.purpose.in_(("personal", "external")))
     ).all()
     return rows[-1] if rows else None
 
@@ -177,19 +208,22 @@ def issue(
     _assign_number(session, doc, issuer, register, actor)
     assert doc.symbol is not None and doc.number is not None and doc.issued_at is not None  # noqa: S101
     source = blobs.path(doc.current_revision.blob_sha256)
+    seal = StampContent(
+        kind="seal",
+        heading="Ký số bởi tổ chức",
+        signer_name=issuer.name,
+        title=f"Số: {doc.symbol}",
+        unit=f"Ngày ban hành: {vn_display(doc.issued_at)[:10]}",
+        signed_at=doc.issued_at,
+        image_png=seal_image(blobs, issuer),
+    )
     profile = SigningProfile(
         level=level(doc.unit.code, doc.doc_type),
         field_name=f"DauCoQuan_{doc.number}",
         reason=f"Ban hành văn bản số {doc.symbol}",
         location=issuer.name,
-        stamp=StampContent(
-            heading="Ký số bởi tổ chức",
-            signer_name=issuer.name,
-            title=f"Số: {doc.symbol}",
-            unit=f"Ngày ban hành: {vn_display(doc.issued_at)[:10]}",
-            signed_at=doc.issued_at,
-        ),
-        placement=StampPlacement(page=-1, box=seal_box(source)),
+        stamp=seal,
+        placement=_seal_placement(blobs, source, signature, seal),
     )
     produced = sign_to_staged(
         blobs, trust, doc.current_revision.blob_sha256, signer, profile, services

@@ -141,7 +141,9 @@ def outgoing(session: Session, unit_id: int, filters: Filters) -> list[dict[str,
         for sig in session.scalars(
             select(Signature)
             .join(Certificate, Certificate.id == Signature.certificate_id)
-            .where(Signature.document_id.in_(ids), Certificate.purpose == "personal")
+            .where(
+                Signature.document_id.in_(ids), Certificate.purpose.in_(("personal", "external"))
+            )
             .order_by(Signature.id)
         ):
             signers[sig.document_id] = sig.signer.full_name

@@ -13,18 +13,26 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from pyhanko.sign.signers import Signer
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from signing.anchors import box_below, find_anchor
 from signing.errors import KeyLoadError, PdfInputError, SigningError, WrongPassphraseError
 from signing.keys import load_signer
 from signing.pades import sign_pdf_file
 from signing.profiles import SigningProfile, TrustConfig
-from signing.stamps import StampContent
+from signing.stamps import (
+    PERSONAL_HEIGHT,
+    PERSONAL_WIDTH,
+    StampContent,
+    StampPlacement,
+    vietnam_iso,
+)
 from signing.trust import TrustServices
 from signing.validate import ValidationReport, validate_pdf
 from storage import audit
@@ -115,7 +123,50 @@ def _signing_unit(session: Session, actor: User, doc: Document, task: Task) -> U
     return session.get(Unit, units[0]) if units else None
 
 
-def prepare(session: Session, actor: User, task_id: int, level: LevelPolicy) -> SignPlan:
+def personal_stamp(
+    blobs: FilesystemBlobStore | None,
+    user: User,
+    unit: Unit | None,
+    now: datetime,
+    extra: tuple[str, ...] = (),
+) -> StampContent:
+    """The competent person's stamp (Decree 30): title, signature image if uploaded, name."""
+    image = None
+    if blobs is not None and user.signature_png_sha256 and blobs.exists(user.signature_png_sha256):
+        image = blobs.path(user.signature_png_sha256).read_bytes()
+    # Decree 30 shows the title, the image and the name; the unit and the signing time in
+    # Vietnam time (ISO 8601) follow, so the stamp says who signed, for whom and when.
+    lines = (*extra, unit.name if unit else "", f"Thời gian: {vietnam_iso(now)}")
+    return StampContent(
+        kind="personal",
+        signer_name=user.full_name,
+        title=user.title,
+        unit=unit.name if unit else "",
+        signed_at=now,
+        extra_lines=tuple(line for line in lines if line),
+        image_png=image,
+    )
+
+
+def personal_placement(source: Path, actor: User, principal: User | None) -> StampPlacement:
+    """Under the signer's title printed on the last page (the signature block), if found;
+    the default place otherwise."""
+    for title in (principal.title if principal else None, actor.title):
+        hit = find_anchor(source, title, page=-1) if title else None
+        if hit is not None:
+            return StampPlacement(
+                page=hit.page, box=box_below(hit, PERSONAL_WIDTH, PERSONAL_HEIGHT)
+            )
+    return StampPlacement()
+
+
+def prepare(
+    session: Session,
+    actor: User,
+    task_id: int,
+    level: LevelPolicy,
+    blobs: FilesystemBlobStore | None = None,
+) -> SignPlan:
     """Phase 1: check the task, the certificate and the key lock.
 
     :raises LockedError: the key is locked after repeated wrong passphrases.
@@ -132,19 +183,23 @@ def prepare(session: Session, actor: User, task_id: int, level: LevelPolicy) -> 
         )
     unit = _signing_unit(session, actor, doc, task)
     principal = task.on_behalf_of
-    extra = (f"Ký thay: {principal.full_name} - {principal.title}",) if principal else ()
+    extra = (f"KT. {principal.title}",) if principal else ()
+    stamp = personal_stamp(blobs, actor, unit, now, extra)
+    placement = (
+        personal_placement(blobs.path(doc.current_revision.blob_sha256), actor, principal)
+        if blobs is not None
+        else StampPlacement()
+    )
+    if placement.box is not None:
+        # The document prints the title above the signature block: the stamp need not.
+        stamp = replace(stamp, title="")
     profile = SigningProfile(
         level=level(doc.unit.code, doc.doc_type),
         field_name=f"ChuKy{len(doc.revisions) + 1}_{actor.username}",
         reason=f"{task.stage_name}: {doc.subject[:120]}",
         location=unit.name if unit else None,
-        stamp=StampContent(
-            signer_name=actor.full_name,
-            title=actor.title,
-            unit=unit.name if unit else "",
-            signed_at=now,
-            extra_lines=extra,
-        ),
+        stamp=stamp,
+        placement=placement,
     )
     return SignPlan(
         task_id=task.id,
@@ -268,7 +323,11 @@ def store_signed(
         signer_id=actor_id,
         certificate_id=certificate_id,
         field_name=field_name,
-        pades_level=produced.report.signatures[-1].pades_level,
+        # The new signature's own level (at B-LTA the last entry is the document timestamp).
+        pades_level=next(
+            (r.pades_level for r in produced.report.signatures if r.field_name == field_name),
+            produced.report.signatures[-1].pades_level,
+        ),
         signed_at=now,
     )
     session.add(sig)
@@ -358,7 +417,7 @@ def sign(
 ) -> SignOutcome:
     """All three phases in the caller's transaction (the caller commits, also after a
     :class:`BadPassphraseError`, to keep the failure count)."""
-    plan = prepare(session, actor, task_id, level)
+    plan = prepare(session, actor, task_id, level, blobs)
     try:
         produced = produce(blobs, trust, plan, passphrase, services)
     except BadPassphraseError:
@@ -386,7 +445,7 @@ def run(
 ) -> SignOutcome:
     """The views' unit of work: phase 1, commit, phase 2 with no transaction, phase 3,
     commit. A wrong passphrase is counted and committed before the error propagates."""
-    plan = prepare(session, actor, task_id, level)
+    plan = prepare(session, actor, task_id, level, blobs)
     session.commit()  # end the read transaction: signing must not hold database locks
     try:
         produced = produce(blobs, trust, plan, passphrase, services)
