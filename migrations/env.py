@@ -9,6 +9,7 @@ import storage.audit_models  # noqa: F401 - registers audit_checkpoints
 import storage.external_models  # noqa: F401 - registers external_signing_sessions
 import storage.ledger  # noqa: F401 - registers ledger_entries, ledger_exemptions
 import storage.registry_models  # noqa: F401 - registers the workflow tables
+import storage.verification_models  # noqa: F401 - registers verification_codes
 from storage import models  # noqa: F401 - registers the tables
 from storage.db import Base, normalise_url
 

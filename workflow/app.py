@@ -22,6 +22,7 @@ from storage.db import make_engine, make_session_factory
 from storage.models import User
 from workflow import vocab
 from workflow.errors import WorkflowError
+from workflow.i18n import init_i18n
 from workflow.services import EXTENSION_KEY, Services, close_session
 from workflow.settings import DEFAULTS, Settings, read_or_create_secret
 
@@ -90,6 +91,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     _init_login(app, services)
     csrf.init_app(app)
     _register_blueprints(app)
+    init_i18n(app)
     _register_errors(app)
     _register_template_helpers(app)
     app.after_request(_security_headers)
@@ -142,7 +144,8 @@ def _register_blueprints(app: Flask) -> None:
     import workflow.api_workflow
     import workflow.certificates
     import workflow.coverage_views
-    import workflow.external_signing  # noqa: F401
+    import workflow.external_signing
+    import workflow.verification_views  # noqa: F401
     from workflow.api import bp as api_bp
     from workflow.auth import bp as auth_bp
     from workflow.bundle import bp as bundle_bp
@@ -153,6 +156,7 @@ def _register_blueprints(app: Flask) -> None:
     from workflow.records_pages import bp as records_bp
     from workflow.registry_pages import bp as registry_bp
     from workflow.task_pages import bp as tasks_bp
+    from workflow.verification_views import pages_bp as verify_bp
 
     for blueprint in (
         auth_bp,
@@ -163,6 +167,7 @@ def _register_blueprints(app: Flask) -> None:
         coverage_bp,
         certificates_bp,
         bundle_bp,
+        verify_bp,
         public_bp,
     ):
         app.register_blueprint(blueprint)

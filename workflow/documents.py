@@ -16,7 +16,7 @@ from storage import audit
 from storage.audit import AuditAction
 from storage.models import Certificate, Document, Role, User
 from storage.types import utcnow
-from workflow import access, route_templates, routing, service, signing_flow, views
+from workflow import access, route_templates, routing, service, signing_flow, verification, views
 from workflow.auth import current_actor
 from workflow.errors import WorkflowError
 from workflow.services import get_services, get_session
@@ -147,6 +147,7 @@ def render_detail(doc: Document, actor: User, status: int = 200, **forms: Any) -
             my_tasks=my_tasks,
             stages=stages,
             now=utcnow(),
+            verification_code=verification.code_of(db, doc),
             comments=views.comments_json(db, doc),
             people=db.scalars(
                 select(User)

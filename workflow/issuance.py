@@ -23,7 +23,7 @@ from storage.blobs import FilesystemBlobStore
 from storage.models import Certificate, Document, Role, Signature, Task, Unit, User
 from storage.registry_models import Dispatch, NumberSeries
 from storage.types import utcnow
-from workflow import access, coverage, routing
+from workflow import access, coverage, routing, verification
 from workflow.errors import ConflictError, ForbiddenError, InvalidInputError
 from workflow.pdfpages import seal_box
 from workflow.service import check_urgency
@@ -207,6 +207,7 @@ def issue(
     register = "outgoing_classified" if doc.classification else "outgoing"
     _assign_number(session, doc, issuer, register, actor)
     assert doc.symbol is not None and doc.number is not None and doc.issued_at is not None  # noqa: S101
+    verification.ensure_code(session, doc)
     source = blobs.path(doc.current_revision.blob_sha256)
     seal = StampContent(
         kind="seal",

@@ -1,0 +1,165 @@
+"""workflow: interface languages (blueprint): Vietnamese by default, English on request.
+
+The message ids are the Vietnamese texts themselves, so Vietnamese needs no catalogue.
+English lives in ``translations/en/LC_MESSAGES/messages.po``; its ``.mo`` is compiled
+into the instance folder when the app starts (never committed). The choice is kept in
+the ``lang`` cookie, set by ``POST /lang`` (CSRF-protected like every form).
+
+Flash messages and error texts produced in Python stay Vietnamese for now.
+"""
+
+from __future__ import annotations
+
+import ast
+import logging
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from flask import Blueprint, Flask, abort, current_app, redirect, request, url_for
+from flask_babel import Babel, get_locale
+from werkzeug.wrappers import Response
+
+ROOT = Path(__file__).resolve().parent.parent
+TRANSLATIONS = ROOT / "translations"
+DOMAIN = "messages"
+DEFAULT_LANGUAGE = "vi"
+LANGUAGES: dict[str, str] = {"vi": "Tiếng Việt", "en": "English"}
+"""Interface languages, each named in its own language (for the switch)."""
+COOKIE = "lang"
+COOKIE_MAX_AGE = 365 * 24 * 3600
+
+log = logging.getLogger("trinhky")
+bp = Blueprint("i18n", __name__)
+
+
+def select_language() -> str:
+    """:returns: the request's interface language: the ``lang`` cookie, else Vietnamese."""
+    chosen = request.cookies.get(COOKIE, "")
+    return chosen if chosen in LANGUAGES else DEFAULT_LANGUAGE
+
+
+def current_language() -> str:
+    """:returns: the language of the page being rendered (``vi`` or ``en``)."""
+    locale = get_locale()
+    return locale.language if locale is not None else DEFAULT_LANGUAGE
+
+
+def _safe_next(target: str | None) -> str | None:
+    # Same-site paths only: never an open redirect.
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return None
+    return target
+
+
+@bp.route("/lang", methods=["POST"])
+def set_language() -> Response:
+    """Remember the chosen interface language, then go back to the page."""
+    lang = request.form.get("lang", "")
+    if lang not in LANGUAGES:
+        abort(400)
+    response = redirect(_safe_next(request.form.get("next")) or url_for("documents.home"))
+    response.set_cookie(
+        COOKIE,
+        lang,
+        max_age=COOKIE_MAX_AGE,
+        path="/",
+        secure=request.is_secure or bool(current_app.config.get("SESSION_COOKIE_SECURE")),
+        httponly=True,
+        samesite="Lax",
+    )
+    return response
+
+
+def _switch_target() -> str:
+    """:returns: where the language switch returns to: this page if it can be fetched again."""
+    if request.method == "GET":
+        return request.full_path.rstrip("?")
+    return url_for("documents.home")
+
+
+def compile_catalogues(source: Path, target: Path) -> list[str]:
+    """Compile each ``<lang>/LC_MESSAGES/messages.po`` under ``source`` into ``target``
+    when its ``.mo`` is missing or older (written atomically: workers start together).
+
+    :returns: the languages that have a catalogue.
+    """
+    languages = []
+    for po_path in sorted(source.glob(f"*/LC_MESSAGES/{DOMAIN}.po")):
+        lang = po_path.parent.parent.name
+        languages.append(lang)
+        mo_path = target / lang / "LC_MESSAGES" / f"{DOMAIN}.mo"
+        if mo_path.exists() and mo_path.stat().st_mtime >= po_path.stat().st_mtime:
+            continue
+        with po_path.open("rb") as po_file:
+            catalog = read_po(po_file, locale=lang, domain=DOMAIN)
+        mo_path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=mo_path.parent, prefix=".messages-", suffix=".mo")
+        try:
+            with os.fdopen(fd, "wb") as mo_file:
+                write_mo(mo_file, catalog, use_fuzzy=False)
+            os.replace(tmp, mo_path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    return languages
+
+
+def init_i18n(app: Flask) -> None:
+    """Set up Flask-Babel (Vietnamese default), compile the catalogues, add ``/lang``."""
+    compiled = Path(app.instance_path) / "translations"
+    compile_catalogues(TRANSLATIONS, compiled)
+    app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT_LANGUAGE)
+    app.config.setdefault("BABEL_DEFAULT_TIMEZONE", "Asia/Ho_Chi_Minh")
+    app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(compiled)
+    Babel(app, locale_selector=select_language)
+    app.register_blueprint(bp)
+
+    @app.context_processor
+    def language_context() -> dict[str, Any]:
+        return {
+            "current_lang": current_language(),
+            "LANGUAGES": LANGUAGES,
+            "lang_switch_next": _switch_target,
+        }
+
+    @app.after_request
+    def content_language(response: Response) -> Response:
+        if response.mimetype == "text/html":
+            response.headers.setdefault("Content-Language", current_language())
+        return response
+
+
+# --- extraction (pybabel extract -F babel.cfg) -------------------------------------
+
+
+def extract_python_labels(
+    fileobj: IO[bytes], keywords: Any, comment_tags: Any, options: dict[str, str]
+) -> Iterator[tuple[int, str | None, str, list[str]]]:
+    """A Babel extractor for Vietnamese labels kept in Python and shown by templates:
+    the string values of the module-level dicts named in the ``dicts`` option, and the
+    label (first argument) of WTForms ``*Field(...)`` calls.
+    """
+    dicts = set((options.get("dicts") or "").split())
+    tree = ast.parse(fileobj.read().decode(options.get("encoding", "utf-8")))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.AnnAssign | ast.Assign) and isinstance(node.value, ast.Dict):
+            targets = [node.target] if isinstance(node, ast.AnnAssign) else node.targets
+            if not any(isinstance(t, ast.Name) and t.id in dicts for t in targets):
+                continue
+            for value in node.value.values:
+                if isinstance(value, ast.Constant) and isinstance(value.value, str):
+                    yield value.lineno, None, value.value, []
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id.endswith("Field")
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+            and isinstance(node.args[0].value, str)
+        ):
+            yield node.args[0].lineno, None, node.args[0].value, []
