@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-import time
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -20,9 +15,9 @@ from sqlalchemy import select
 
 from storage.blobs import FilesystemBlobStore
 from storage.models import Document, Task, User
-from tests.conftest import DEMO_PASSWORD, REPO
+from tests import servers
+from tests.conftest import DEMO_PASSWORD
 from tests.pdfs import simple_pdf
-from tests.test_serving import free_port
 from workflow import actions, service, signing_flow
 from workflow.services import EXTENSION_KEY, Services
 
@@ -32,50 +27,8 @@ ISSUANCES = 50
 @pytest.fixture
 def gunicorn(instance: Path, app: Flask) -> Iterator[str]:
     """gunicorn (4 workers) serving this test's instance (SQLite or PostgreSQL)."""
-    port = free_port()
-    log = instance.parent / "gunicorn.log"
-    env = {**os.environ, "TRINHKY_INSTANCE_PATH": str(instance)}
-    env.pop("TRINHKY_DATABASE_URL", None)
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "--bind",
-                f"127.0.0.1:{port}",
-                "--workers",
-                "4",
-                "--timeout",
-                "120",
-                "wsgi:app",
-            ],
-            cwd=REPO,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, log.read_text()
-            try:
-                if requests.get(base + "/healthz", timeout=5).ok:
-                    break
-            except requests.RequestException:
-                pass
-            assert time.monotonic() < deadline, log.read_text()
-            time.sleep(0.2)
+    with servers.gunicorn(instance, workers=4) as base:
         yield base
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
 
 
 def token(base: str, user: str) -> dict[str, str]:

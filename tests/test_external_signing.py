@@ -5,11 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import os
-import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -18,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 from asn1crypto import cms
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
@@ -33,8 +29,8 @@ from signing.profiles import SigningProfile
 from storage.external_models import ExternalSigningSession
 from storage.models import Certificate, Revision, Signature, Task
 from storage.types import utcnow
+from tests import servers
 from tests.conftest import DEMO_PASSWORD, REPO, Api
-from tests.test_serving import free_port
 from workflow.services import Services
 
 KEY_PASSPHRASE = "mat-khau-token-2026"
@@ -423,50 +419,10 @@ def wsgi_app() -> Flask:
 @pytest.fixture
 def server(instance: Path, app: Flask) -> Iterator[str]:
     """gunicorn (2 workers) serving this test's instance, with the external routes."""
-    port = free_port()
-    log = instance.parent / "gunicorn-external.log"
-    env = {**os.environ, "TRINHKY_INSTANCE_PATH": str(instance)}
-    env.pop("TRINHKY_DATABASE_URL", None)
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "--bind",
-                f"127.0.0.1:{port}",
-                "--workers",
-                "2",
-                "--timeout",
-                "120",
-                "tests.test_external_signing:wsgi_app()",
-            ],
-            cwd=REPO,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, log.read_text()
-            try:
-                if requests.get(base + "/healthz", timeout=5).ok:
-                    break
-            except requests.RequestException:
-                pass
-            assert time.monotonic() < deadline, log.read_text()
-            time.sleep(0.2)
+    with servers.gunicorn(
+        instance, workers=2, app="tests.test_external_signing:wsgi_app()"
+    ) as base:
         yield base
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
 
 
 def run_client(base: str, task_id: int, *args: str, env: dict[str, str] | None = None) -> Any:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -15,13 +14,7 @@ import requests
 
 from tests.conftest import DEMO_PASSWORD, REPO
 from tests.pdfs import simple_pdf
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
+from tests.servers import free_port
 
 
 class Server:

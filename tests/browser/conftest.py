@@ -15,7 +15,8 @@ import requests
 
 from tests.conftest import DEMO_PASSWORD, REPO
 from tests.pdfs import simple_pdf
-from tests.test_serving import Server, free_port
+from tests.servers import free_port
+from tests.test_serving import Server
 
 CHROMIUM = os.environ.get("TRINHKY_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
