@@ -148,6 +148,7 @@ def _register_blueprints(app: Flask) -> None:
     import workflow.verification_views  # noqa: F401
     from workflow.api import bp as api_bp
     from workflow.auth import bp as auth_bp
+    from workflow.bulk_views import bp as bulk_bp
     from workflow.bundle import bp as bundle_bp
     from workflow.certificates import pages as certificates_bp
     from workflow.coverage_views import bp as coverage_bp
@@ -167,6 +168,7 @@ def _register_blueprints(app: Flask) -> None:
         coverage_bp,
         certificates_bp,
         bundle_bp,
+        bulk_bp,
         verify_bp,
         public_bp,
     ):
