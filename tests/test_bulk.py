@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -16,12 +17,11 @@ from flask import Flask
 from pyhanko.sign.signers import Signer
 from sqlalchemy import select, update
 
-import workflow.bulk_views as bulk_views  # adds /api/v1/bulk-sign before any app exists
 from storage.job_models import BulkJob, BulkJobItem
 from storage.models import AuditEvent, Certificate, Document, Revision, Signature, Task, User
 from storage.types import utcnow
 from tests import servers
-from tests.conftest import DEMO_PASSWORD, REPO, Api, blob_files
+from tests.conftest import DEMO_PASSWORD, Api, blob_files
 from tests.pdfs import simple_pdf
 from tests.test_web import csrf_token, login
 from workflow import actions, bulk, service, signing_flow
@@ -44,11 +44,8 @@ class GatedRunner(bulk.BulkRunner):
 
 
 @pytest.fixture
-def bulk_app(app: Flask, services: Services) -> Iterator[Flask]:
-    """The app with the bulk web blueprint (until app.py registers it); waits for the
-    background jobs before the engine is disposed."""
-    if "bulk" not in app.blueprints:
-        app.register_blueprint(bulk_views.bp)
+def bulk_app(app: Flask) -> Iterator[Flask]:
+    """The app; waits for its background jobs before the engine is disposed."""
     yield app
     runner = app.extensions.get(bulk.RUNNER_KEY)
     if isinstance(runner, GatedRunner):
@@ -328,14 +325,17 @@ def test_web_inbox_starts_a_job_and_shows_progress(bulk_app: Flask, services: Se
     tasks = awaiting_signature(services, 3)
     browser = bulk_app.test_client()
     login(browser, SIGNER)
+    inbox = browser.get("/").get_data(as_text=True)
+    boxes = re.findall(r'name="task_ids" value="(\d+)"', inbox)
+    assert sorted(int(b) for b in boxes) == sorted(tasks) and 'action="/bulk"' in inbox
     token = csrf_token(browser, "/")
     response = browser.post(
-        "/bulk",
-        data={
-            "csrf_token": token,
-            "passphrase": DEMO_PASSWORD,
-            "task_ids": [str(t) for t in tasks],
-        },
+        "/bulk", data={"csrf_token": token, "passphrase": "sai", "task_ids": boxes}
+    )
+    assert response.status_code == 302 and response.headers["Location"] == "/"
+    assert "Mật khẩu khóa ký số không đúng" in browser.get("/").get_data(as_text=True)
+    response = browser.post(
+        "/bulk", data={"csrf_token": token, "passphrase": DEMO_PASSWORD, "task_ids": boxes}
     )
     assert response.status_code == 302, response.get_data(as_text=True)
     page_url = response.headers["Location"]
@@ -348,29 +348,16 @@ def test_web_inbox_starts_a_job_and_shows_progress(bulk_app: Flask, services: Se
     assert (body["status"], body["succeeded"]) == ("done", 3)
 
     response = browser.post(
-        "/bulk", data={"csrf_token": token, "passphrase": "sai", "task_ids": ["1"]}
+        "/bulk", data={"csrf_token": token, "passphrase": DEMO_PASSWORD, "task_ids": boxes}
     )
-    assert response.status_code == 302 and response.headers["Location"] == "/"
-
-
-WSGI = """
-import workflow.bulk_views as bulk_views  # before create_app: routes on the API blueprint
-from workflow import create_app
-
-app = create_app()
-if "bulk" not in app.blueprints:
-    app.register_blueprint(bulk_views.bp)
-"""
+    assert response.headers["Location"] == "/"  # already signed: refused, listed
+    assert "không phải việc ký" in browser.get("/").get_data(as_text=True)
 
 
 @pytest.fixture
-def bulk_gunicorn(
-    instance: Path, app: Flask, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[tuple[str, Path]]:
+def bulk_gunicorn(instance: Path, app: Flask) -> Iterator[tuple[str, Path]]:
     """gunicorn (3 sync workers) on this test's instance: (base URL, its log file)."""
-    (tmp_path / "bulk_wsgi.py").write_text(WSGI)
-    monkeypatch.setenv("GUNICORN_CMD_ARGS", f"--pythonpath {tmp_path},{REPO}")
-    with servers.gunicorn(instance, workers=3, app="bulk_wsgi:app") as base:
+    with servers.gunicorn(instance, workers=3) as base:
         yield base, next(instance.parent.glob("gunicorn-*.log"))
 
 
