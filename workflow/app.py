@@ -96,22 +96,25 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     _register_template_helpers(app)
     app.after_request(_security_headers)
 
-    from workflow.cli import register_cli
+    _register_cli(app)
+    return app
 
-    register_cli(app)
+
+def _register_cli(app: Flask) -> None:
     from workflow.audit_views import register_audit_cli
-
-    register_audit_cli(app)
+    from workflow.bundle import register_bundle_cli
+    from workflow.cli import register_cli
+    from workflow.coverage_views import register_coverage_cli
     from workflow.records_pages import register_records_cli
 
-    register_records_cli(app)
-    from workflow.coverage_views import register_coverage_cli
-
-    register_coverage_cli(app)
-    from workflow.bundle import register_bundle_cli
-
-    register_bundle_cli(app)
-    return app
+    for register in (
+        register_cli,
+        register_audit_cli,
+        register_records_cli,
+        register_coverage_cli,
+        register_bundle_cli,
+    ):
+        register(app)
 
 
 def _init_login(app: Flask, services: Services) -> None:
