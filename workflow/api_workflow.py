@@ -7,9 +7,8 @@ from typing import Any
 
 from flask import jsonify, request
 
-from storage.models import Role
 from storage.types import utcnow
-from workflow import actions, coverage, issuance, route_templates, service, views
+from workflow import actions, coverage, issuance, route_templates, views
 from workflow.api import _actor, _json_body, bp
 from workflow.errors import InvalidInputError
 from workflow.services import get_services, get_session
@@ -245,6 +244,3 @@ def create_classified() -> Any:
     coverage.record_document(db, services.blobs, services.trust, doc, now=utcnow())
     db.commit()
     return jsonify(views.document_json(doc)), 201
-
-
-__all__ = ["create_classified", "service", "Role"]
