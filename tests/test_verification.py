@@ -339,7 +339,8 @@ def test_public_page_without_login(api: Api, services: Services, app: Flask) -> 
     for name in ("Nguyễn Thị Hồng Nhung", "Trần Văn Phương", "Phạm Thị Thu", "Lê Văn Đức"):
         assert name not in text  # no drafter, approver, clerk or signer names
     assert "/file" not in html  # no download
-    assert str(doc_id) not in str(body.get("code"))
+    # The code is random, not the document id (a 10-character code may contain its digits).
+    assert body.get("code") not in (str(doc_id), f"{doc_id:010d}")
     qr = public.get(f"/v/{code}/qr.svg")
     assert qr.status_code == 200 and qr.mimetype == "image/svg+xml" and b"<svg" in qr.data
     assert public.get("/v/0000000000").status_code == 404
