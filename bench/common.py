@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tests.pdfs import simple_pdf
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
@@ -89,34 +91,8 @@ def ratio(numerator: float, denominator: float) -> float:
 
 
 def make_pdf_bytes(text: str = "Van ban thu nghiem", pages: int = 1) -> bytes:
-    """A small valid PDF (A4 pages, one line of Helvetica text each), built by hand."""
-    objects: list[bytes] = []
-    page_ids = [4 + 2 * i for i in range(pages)]
-    objects.append(b"<< /Type /Catalog /Pages 2 0 R >>")
-    kids = b" ".join(b"%d 0 R" % pid for pid in page_ids)
-    objects.append(b"<< /Type /Pages /Kids [%s] /Count %d >>" % (kids, pages))
-    objects.append(b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")
-    for i in range(pages):
-        content = b"BT /F1 14 Tf 72 770 Td (%s - trang %d) Tj ET" % (text.encode("latin-1"), i + 1)
-        objects.append(
-            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] "
-            b"/Resources << /Font << /F1 3 0 R >> >> /Contents %d 0 R >>" % (page_ids[i] + 1)
-        )
-        objects.append(b"<< /Length %d >>\nstream\n%s\nendstream" % (len(content), content))
-    out = bytearray(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
-    offsets = []
-    for num, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n%s\nendobj\n" % (num, body)
-    xref_at = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    for off in offsets:
-        out += b"%010d 00000 n \n" % off
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
-        len(objects) + 1,
-        xref_at,
-    )
-    return bytes(out)
+    """A small valid PDF (A4 pages, one line of Helvetica text each): the tests' builder."""
+    return simple_pdf(text, pages)
 
 
 def write_big_pdf(path: Path, target_bytes: int, chunk: int = 1 << 20) -> int:
