@@ -1,7 +1,7 @@
 """workflow: interface languages (blueprint): Vietnamese by default, English on request.
 
 The message ids are the Vietnamese texts themselves, so Vietnamese needs no catalogue.
-English lives in ``translations/en/LC_MESSAGES/messages.po``; its ``.mo`` is compiled
+English lives in ``translations/en/LC_MESSAGES/*.po`` (a file per area); one ``.mo`` is compiled
 into the instance folder when the app starts (never committed). The choice is kept in
 the ``lang`` cookie, set by ``POST /lang`` (CSRF-protected like every form).
 
@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
+from babel.messages.catalog import Catalog
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from flask import Blueprint, Flask, abort, current_app, redirect, request, url_for
@@ -83,20 +84,22 @@ def _switch_target() -> str:
 
 
 def compile_catalogues(source: Path, target: Path) -> list[str]:
-    """Compile each ``<lang>/LC_MESSAGES/messages.po`` under ``source`` into ``target``
-    when its ``.mo`` is missing or older (written atomically: workers start together).
+    """Compile the ``*.po`` files of each ``<lang>/LC_MESSAGES/`` under ``source`` (one
+    file per area of the interface) into one ``messages.mo`` in ``target``, when it is
+    missing or older than any of them (written atomically: workers start together).
 
     :returns: the languages that have a catalogue.
     """
     languages = []
-    for po_path in sorted(source.glob(f"*/LC_MESSAGES/{DOMAIN}.po")):
-        lang = po_path.parent.parent.name
+    for folder in sorted(p for p in source.glob("*/LC_MESSAGES") if any(p.glob("*.po"))):
+        lang = folder.parent.name
         languages.append(lang)
+        po_paths = sorted(folder.glob("*.po"))
         mo_path = target / lang / "LC_MESSAGES" / f"{DOMAIN}.mo"
-        if mo_path.exists() and mo_path.stat().st_mtime >= po_path.stat().st_mtime:
+        newest = max(p.stat().st_mtime for p in po_paths)
+        if mo_path.exists() and mo_path.stat().st_mtime >= newest:
             continue
-        with po_path.open("rb") as po_file:
-            catalog = read_po(po_file, locale=lang, domain=DOMAIN)
+        catalog = read_catalogue(po_paths, lang)
         mo_path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=mo_path.parent, prefix=".messages-", suffix=".mo")
         try:
@@ -107,6 +110,18 @@ def compile_catalogues(source: Path, target: Path) -> list[str]:
             Path(tmp).unlink(missing_ok=True)
             raise
     return languages
+
+
+def read_catalogue(po_paths: list[Path], lang: str) -> Catalog:
+    """:returns: the messages of all ``po_paths`` in one catalogue (a message translated in
+    two files keeps the first file's translation, in name order)."""
+    merged = Catalog(locale=lang, domain=DOMAIN)
+    for po_path in po_paths:
+        with po_path.open("rb") as po_file:
+            for message in read_po(po_file, locale=lang, domain=DOMAIN):
+                if message.id and merged.get(message.id, context=message.context) is None:
+                    merged[message.id] = message
+    return merged
 
 
 def init_i18n(app: Flask) -> None:
@@ -137,12 +152,16 @@ def init_i18n(app: Flask) -> None:
 # --- extraction (pybabel extract -F babel.cfg) -------------------------------------
 
 
+GETTEXT_NAMES = frozenset({"_", "gettext", "lazy_gettext", "_l"})
+
+
 def extract_python_labels(
     fileobj: IO[bytes], keywords: Any, comment_tags: Any, options: dict[str, str]
 ) -> Iterator[tuple[int, str | None, str, list[str]]]:
-    """A Babel extractor for Vietnamese labels kept in Python and shown by templates:
-    the string values of the module-level dicts named in the ``dicts`` option, and the
-    label (first argument) of WTForms ``*Field(...)`` calls.
+    """A Babel extractor for Vietnamese texts kept in Python: the string values of the
+    module-level dicts named in the ``dicts`` option, the label (first argument) of
+    WTForms ``*Field(...)`` calls, and the first argument of ``_``/``gettext``/
+    ``lazy_gettext`` calls (flash messages and errors translated when shown).
     """
     dicts = set((options.get("dicts") or "").split())
     tree = ast.parse(fileobj.read().decode(options.get("encoding", "utf-8")))
@@ -157,7 +176,7 @@ def extract_python_labels(
         elif (
             isinstance(node, ast.Call)
             and isinstance(node.func, ast.Name)
-            and node.func.id.endswith("Field")
+            and (node.func.id.endswith("Field") or node.func.id in GETTEXT_NAMES)
             and node.args
             and isinstance(node.args[0], ast.Constant)
             and isinstance(node.args[0].value, str)
