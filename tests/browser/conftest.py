@@ -3,12 +3,14 @@ through Playwright's sync API (never a downloaded browser)."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -166,3 +168,84 @@ def submitted_by_api(base: str, subject: str, drafter: str = "chuyenvien") -> in
     )
     assert submitted.ok, submitted.text
     return doc_id
+
+
+# --- journeys: screenshots and axe-core at every main step (tests/browser/test_journey_*.py)
+
+STEP_TIMEOUT_MS = 90_000
+"""A loaded 2-core machine signs, validates and exports slowly: wait long, never sleep."""
+
+
+def open_as(
+    new_page: Callable[..., Any], username: str, viewport: str = "desktop", **options: Any
+) -> Any:
+    """A fresh browser context logged in as ``username`` through the login form."""
+    page = new_page(viewport, **options)
+    page.set_default_timeout(STEP_TIMEOUT_MS)
+    page.set_default_navigation_timeout(STEP_TIMEOUT_MS)
+    login(page, username)
+    return page
+
+
+class Walk:
+    """A journey's record: a screenshot and an axe-core run at every main step; the
+    violations go to ``test-artifacts/axe-<journey>.json`` and are checked at the end, so
+    one page's problem never hides the rest of the journey."""
+
+    def __init__(self, shots: Shots) -> None:
+        self.shots = shots
+        self.pages: dict[str, list[dict[str, Any]]] = {}
+
+    def step(self, page: Any, name: str, viewport: str = "desktop") -> None:
+        """Screenshot ``page`` and run axe-core on it, under ``name``."""
+        from tests.browser.test_accessibility import axe_violations  # it imports this module
+
+        self.shots(page, name, viewport)
+        path = urlsplit(page.url)
+        where = path.path + (f"?{path.query}" if path.query else "")
+        self.pages[f"{viewport}/{name} {where}"] = axe_violations(page)
+
+    def blocking(self) -> dict[str, list[dict[str, Any]]]:
+        """:returns: the serious and critical violations, by step."""
+        from tests.browser.test_accessibility import BLOCKING
+
+        found = {k: [v for v in vs if v["impact"] in BLOCKING] for k, vs in self.pages.items()}
+        return {k: vs for k, vs in found.items() if vs}
+
+    def save(self) -> Path:
+        """Write every step's violations (all impacts, with their elements)."""
+        path = SCREENSHOTS.parent / f"axe-{self.shots.prefix}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(
+            json.dumps(
+                {
+                    step: [
+                        {
+                            "id": v["id"],
+                            "impact": v["impact"],
+                            "help": v["help"],
+                            "targets": [" ".join(n["target"]) for n in v["nodes"]],
+                        }
+                        for v in vs
+                    ]
+                    for step, vs in self.pages.items()
+                },
+                ensure_ascii=False,
+                indent=1,
+            )
+        )
+        return path
+
+    def assert_accessible(self) -> None:
+        """No serious or critical axe-core violation on any step (all saved first)."""
+        from tests.browser.test_accessibility import summary
+
+        self.save()
+        blocking = self.blocking()
+        assert not blocking, "\n".join(f"[{step}]\n{summary(vs)}" for step, vs in blocking.items())
+
+
+@pytest.fixture
+def walk(shots: Shots) -> Walk:
+    """The screenshot and axe-core record of this journey."""
+    return Walk(shots)
