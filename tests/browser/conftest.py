@@ -200,6 +200,7 @@ class Walk:
         """Screenshot ``page`` and run axe-core on it, under ``name``."""
         from tests.browser.test_accessibility import axe_violations  # it imports this module
 
+        page.wait_for_function("() => [...document.images].every(i => i.complete)")
         self.shots(page, name, viewport)
         path = urlsplit(page.url)
         where = path.path + (f"?{path.query}" if path.query else "")

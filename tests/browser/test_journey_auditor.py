@@ -141,15 +141,16 @@ def test_auditor_journey(
     miss.get_by_role("link", name=bad["symbol"]).click()
     expect(auditor.get_by_role("heading", level=1)).to_have_text(BAD)
     expect(auditor.get_by_role("main")).to_contain_text("Có chữ ký không hợp lệ")
+    qr = auditor.get_by_role("img", name="Mã QR xác thực")
+    expect(qr).to_be_visible()
+    qr.evaluate("i => i.decode()")  # rejects when the image cannot be loaded
     walk.step(auditor, "document-bad-signature")
 
     # 3. The verification page: the signed PDF passes, a tampered copy fails.
     auditor.get_by_role("link", name="Kiểm tra chữ ký").click()
     expect(auditor.get_by_role("heading", level=1)).to_have_text("Kiểm tra chữ ký số của tệp PDF")
     walk.step(auditor, "verify-form")
-    auditor.get_by_label("Tệp PDF cần kiểm tra").set_input_files(
-        pdf_upload("da-ky.pdf", signed)
-    )
+    auditor.get_by_label("Tệp PDF cần kiểm tra").set_input_files(pdf_upload("da-ky.pdf", signed))
     auditor.get_by_role("button", name="Kiểm tra", exact=True).click()
     report = auditor.get_by_role("main")
     expect(auditor.get_by_role("heading", level=1)).to_have_text("Báo cáo kiểm tra chữ ký số")

@@ -98,7 +98,11 @@ def issue_on_page(page: Any) -> str:
 def test_full_journey(new_page: Callable[..., Any], server: Server, walk: Walk) -> None:
     from playwright.sync_api import expect
 
-    # 1. The drafter uploads on the route with issuance, submitting at once.
+    # 1. The drafter signs in, uploads on the route with issuance, submitting at once.
+    first = new_page("desktop")
+    first.goto("/login")
+    expect(first.get_by_role("heading", level=1)).to_have_text("Đăng nhập")
+    walk.step(first, "login")
     drafter = open_as(new_page, "chuyenvien")
     walk.step(drafter, "drafter-inbox")
     drafter.get_by_role("link", name="Tải lên văn bản mới").click()
@@ -240,4 +244,3 @@ def test_full_journey(new_page: Callable[..., Any], server: Server, walk: Walk) 
     walk.step(clerk, "sender-sees-receipt")
 
     walk.assert_accessible()
-
