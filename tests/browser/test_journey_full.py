@@ -138,6 +138,9 @@ def test_full_journey(new_page: Callable[..., Any], server: Server, walk: Walk) 
     walk.step(head_desktop, "head-after-return")
 
     # 3. The drafter sees the comment and uploads a revision, then submits again.
+    drafter.get_by_role("link", name="Việc cần xử lý", exact=True).click()
+    expect(drafter.get_by_role("main").get_by_text("Trả lại để chỉnh sửa")).to_be_visible()
+    walk.step(drafter, "drafter-home-returned")
     open_from_inbox(drafter, SUBJECT)
     main = drafter.get_by_role("main")
     expect(drafter.locator(".meta .state")).to_have_text("Trả lại để chỉnh sửa")
