@@ -27,6 +27,7 @@ CHROMIUM_ARGS = [
     "--disable-gpu",
     "--disable-quic",
     "--no-first-run",
+    "--lang=vi-VN",
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
