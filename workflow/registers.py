@@ -31,7 +31,7 @@ ENTRY_STATES = {
     "received": "Đã tiếp nhận",
     "returned": "Đã trả lại nơi gửi",
 }
-STATES = {**STATE_LABELS, "issued": "Đã ban hành", "recalled": "Đã thu hồi", **ENTRY_STATES}
+STATES = {**STATE_LABELS, **ENTRY_STATES}
 
 # (key in the JSON row, column heading, relative width in the PDF)
 COLUMNS: dict[str, list[tuple[str, str, int]]] = {

@@ -31,15 +31,21 @@ STATE_LABELS: dict[str, str] = {
     "draft": "Dự thảo",
     "in_review": "Đang xin ý kiến duyệt",
     "awaiting_signature": "Chờ ký",
+    "awaiting_issue": "Chờ ban hành",
     "approved": "Đã duyệt",
     "signed": "Đã ký số",
     "returned": "Trả lại để chỉnh sửa",
     "rejected": "Bị từ chối",
+    "issued": "Đã ban hành",
+    "recalled": "Đã thu hồi",
 }
 
 ACTION_LABELS: dict[str, str] = {
+    "review": "Kiểm tra thể thức",
     "approve": "Duyệt",
+    "consult": "Cho ý kiến",
     "sign": "Ký số",
+    "issue": "Ban hành",
 }
 
 ROLE_LABELS: dict[str, str] = {
@@ -77,6 +83,22 @@ AUDIT_LABELS: dict[str, str] = {
     "document:received": "Tiếp nhận",
     "document:returned_to_sender": "Trả lại nơi gửi",
     "document:recalled": "Thu hồi",
+    "route:saved": "Lưu tuyến trình",
+    "user:created": "Tạo người dùng",
+    "user:signature_image": "Cập nhật ảnh chữ ký",
+    "certificate:issued": "Cấp chứng thư số",
+    "certificate:revoked": "Thu hồi chứng thư số",
+    "certificate:key_locked": "Tạm khóa khóa ký (nhập sai mật khẩu nhiều lần)",
+    "system:initialised": "Khởi tạo hệ thống",
+    "ledger:state_changed": "Sổ chỉ tiêu: thay đổi trạng thái",
+    "ledger:exemption_recorded": "Sổ chỉ tiêu: ghi nhận miễn trừ",
+    "ledger:report_signed": "Ký báo cáo chỉ tiêu",
+    "reminder:sent": "Gửi nhắc việc (đôn đốc)",
+    "report:obligations_generated": "Tạo kỳ báo cáo",
+    "report:submitted": "Nộp báo cáo",
+    "workfile:created": "Lập hồ sơ công việc",
+    "workfile:attached": "Đưa vào hồ sơ công việc",
+    "workfile:closed": "Đóng hồ sơ công việc",
     "bundle:exported": "Xuất gói kiểm toán",
 }
 

@@ -1,0 +1,26 @@
+"""Every state, step action and audit action the server can record has a label to show."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from storage.audit import AuditAction
+from workflow import vocab
+from workflow.states import DocState, StageAction
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def test_every_state_and_step_action_has_a_label() -> None:
+    assert {s.value for s in DocState} <= set(vocab.STATE_LABELS)
+    assert {a.value for a in StageAction} <= set(vocab.ACTION_LABELS)
+
+
+def test_every_audit_action_has_a_label() -> None:
+    written = {a.value for a in AuditAction}
+    # Actions written as literals: audit.append(session, "area:verb", ...)
+    pattern = re.compile(r'audit\.append\(\s*[^,]+,\s*"([a-z_]+:[a-z_:]+)"')
+    for path in (REPO / "workflow").rglob("*.py"):
+        written |= set(pattern.findall(path.read_text(encoding="utf-8")))
+    assert written - set(vocab.AUDIT_LABELS) == set()
