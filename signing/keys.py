@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
+from asn1crypto import cms
 from asn1crypto import pem as asn1_pem
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
@@ -12,9 +14,12 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from pyhanko.sign.signers import Signer
+from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes
+from pyhanko.sign.timestamps import TimeStamper
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 from pyhanko_certvalidator.util import get_pyca_cryptography_hash, process_pss_params
 
+from signing.cms_fast import CmsTemplate, build_template
 from signing.errors import KeyLoadError, SignatureFailedError, WrongPassphraseError
 
 SigningKey = (
@@ -69,7 +74,9 @@ class LoadedKeySigner(Signer):
     """pyHanko signer holding an already-decrypted ``cryptography`` private key.
 
     Stock ``SimpleSigner`` re-parses the DER key on every raw signature; this
-    signer parses it once in :func:`load_signer`.
+    signer parses it once in :func:`load_signer`. PAdES signatures are assembled
+    from DER pieces encoded once per digest algorithm (:mod:`signing.cms_fast`)
+    instead of pyHanko's asn1crypto tree; anything else goes through pyHanko.
     """
 
     def __init__(
@@ -95,6 +102,98 @@ class LoadedKeySigner(Signer):
         )
         self.private_key = private_key
         """The loaded private key."""
+        self._templates: dict[str, CmsTemplate] = {}
+
+    def _template(self, digest_algorithm: str) -> CmsTemplate:
+        """The cached DER pieces for ``digest_algorithm``, built on first use."""
+        template = self._templates.get(digest_algorithm)
+        if template is None:
+            signing_cert = self.signing_cert
+            assert signing_cert is not None  # noqa: S101 - set in __init__
+            template = build_template(
+                signing_cert,
+                list(self.cert_registry),
+                digest_algorithm,
+                self.get_signature_mechanism_for_digest(digest_algorithm),
+            )
+            self._templates[digest_algorithm] = template
+        return template
+
+    def _fast_path(
+        self,
+        digest_algorithm: str,
+        use_pades: bool,
+        signed_attr_settings: PdfCMSSignedAttributes | None,
+        is_pdf_sig: bool,
+        encap_content_info: Any,
+    ) -> bool:
+        """Whether the signature is a plain PAdES one that :mod:`signing.cms_fast` builds."""
+        return (
+            use_pades
+            and is_pdf_sig
+            and encap_content_info is None
+            and digest_algorithm != "shake256"
+            and (signed_attr_settings is None or signed_attr_settings.cades_signed_attrs is None)
+            and self.signed_attr_prov_spec is None
+            and self.unsigned_attr_prov_spec is None
+            and not self.attribute_certs
+        )
+
+    async def async_sign(
+        self,
+        data_digest: bytes,
+        digest_algorithm: str,
+        dry_run: bool = False,
+        use_pades: bool = False,
+        timestamper: TimeStamper | None = None,
+        signed_attr_settings: PdfCMSSignedAttributes | None = None,
+        is_pdf_sig: bool = True,
+        encap_content_info: Any = None,
+    ) -> cms.ContentInfo:
+        """Produce a detached CMS signature of ``data_digest`` (see pyHanko's ``Signer``).
+
+        :param data_digest: digest of the signed content (the PDF byte ranges).
+        :param digest_algorithm: digest algorithm name, e.g. ``'sha256'``.
+        :param dry_run: passed on to the timestamper; the signature is always real.
+        :param use_pades: respect PAdES requirements (no signing-time attribute).
+        :param timestamper: adds a signature timestamp token when given.
+        :param signed_attr_settings: extra signed attributes; CAdES attributes
+            (commitment type, signer attributes...) go through pyHanko.
+        :param is_pdf_sig: whether the signature goes into a PDF.
+        :param encap_content_info: internal pyHanko API (embedded content).
+        :returns: the ``ContentInfo``, parsed lazily from its DER.
+        """
+        digest_algorithm = digest_algorithm.lower()
+        if not self._fast_path(
+            digest_algorithm, use_pades, signed_attr_settings, is_pdf_sig, encap_content_info
+        ):
+            return await super().async_sign(
+                data_digest,
+                digest_algorithm,
+                dry_run=dry_run,
+                use_pades=use_pades,
+                timestamper=timestamper,
+                signed_attr_settings=signed_attr_settings,
+                is_pdf_sig=is_pdf_sig,
+                encap_content_info=encap_content_info,
+            )
+        self._check_digest_algorithm(digest_algorithm)  # type: ignore[no-untyped-call]
+        template = self._template(digest_algorithm)
+        signed_attributes = template.signed_attributes(data_digest)
+        signature = await self.async_sign_raw(signed_attributes, digest_algorithm, dry_run)
+        unsigned_der = None
+        if timestamper is not None:
+            unsigned = await self.unsigned_attrs(
+                digest_algorithm,
+                signature,
+                signed_attrs=cms.CMSAttributes.load(signed_attributes),
+                timestamper=timestamper,
+                dry_run=dry_run,
+            )
+            if unsigned is not None:
+                unsigned_der = unsigned.dump()
+        der = template.content_info(signed_attributes, signature, unsigned_der)
+        return cms.ContentInfo.load(der)
 
     async def async_sign_raw(
         self, data: bytes, digest_algorithm: str, dry_run: bool = False
