@@ -130,12 +130,11 @@ def build_template(
             )
         }
     )
-    static_attributes = (
-        simple_cms_attribute("content_type", "data").dump(),
-        simple_cms_attribute(
-            "signing_certificate_v2", as_signing_certificate_v2(signing_cert)
-        ).dump(),
+    content_type = simple_cms_attribute("content_type", "data")  # type: ignore[no-untyped-call]
+    signing_certificate = simple_cms_attribute(  # type: ignore[no-untyped-call]
+        "signing_certificate_v2", as_signing_certificate_v2(signing_cert)
     )
+    static_attributes = (content_type.dump(), signing_certificate.dump())
     certs = _der_set_of(c.dump() for c in (*chain, signing_cert))
     return CmsTemplate(
         digest_algorithm=algos.DigestAlgorithm({"algorithm": digest_algorithm}).dump(),

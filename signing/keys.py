@@ -177,7 +177,7 @@ class LoadedKeySigner(Signer):
                 is_pdf_sig=is_pdf_sig,
                 encap_content_info=encap_content_info,
             )
-        self._check_digest_algorithm(digest_algorithm)  # type: ignore[no-untyped-call]
+        self._check_digest_algorithm(digest_algorithm)
         template = self._template(digest_algorithm)
         signed_attributes = template.signed_attributes(data_digest)
         signature = await self.async_sign_raw(signed_attributes, digest_algorithm, dry_run)
