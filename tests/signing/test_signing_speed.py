@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import math
 import shutil
 import subprocess
 import sys
@@ -14,6 +15,8 @@ from pathlib import Path
 
 import pytest
 from asn1crypto import cms
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from fontTools import ttLib
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.reader import PdfFileReader
@@ -22,7 +25,8 @@ from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes, Signer
 from signing_testlib import USER_PASSPHRASE
 
 from signing import fontcache
-from signing.keys import LoadedKeySigner, load_signer
+from signing.errors import KeyLoadError
+from signing.keys import LoadedKeySigner, decrypt_private_key, load_signer
 from signing.pades import sign_pdf_file
 from signing.pki import EmbeddedPki, IssuedCertificate
 from signing.profiles import SigningProfile, TrustConfig
@@ -245,3 +249,59 @@ def test_stamp_font_shapes_with_layout_tables() -> None:
     assert "GPOS" in full and "GPOS" not in program
     assert full.getGlyphOrder() == program.getGlyphOrder()
     assert full["hmtx"].metrics == program["hmtx"].metrics
+
+
+def _pem(numbers: rsa.RSAPrivateNumbers) -> bytes:
+    key = numbers.private_key(unsafe_skip_rsa_key_validation=True)
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.BestAvailableEncryption(b"pw"),
+    )
+
+
+@pytest.mark.parametrize("field", ["d", "dmp1", "dmq1", "iqmp"])
+def test_fast_rsa_check_rejects_inconsistent_keys(field: str) -> None:
+    good = rsa.generate_private_key(public_exponent=65537, key_size=2048).private_numbers()
+    values = {
+        "p": good.p,
+        "q": good.q,
+        "d": good.d,
+        "dmp1": good.dmp1,
+        "dmq1": good.dmq1,
+        "iqmp": good.iqmp,
+    }
+    values[field] += 2
+    bad = rsa.RSAPrivateNumbers(public_numbers=good.public_numbers, **values)
+    with pytest.raises(KeyLoadError):
+        decrypt_private_key(_pem(bad), b"pw", fast_rsa_check=True)
+    with pytest.raises(KeyLoadError):  # OpenSSL's own check agrees
+        decrypt_private_key(_pem(bad), b"pw")
+    assert isinstance(
+        decrypt_private_key(_pem(good), b"pw", fast_rsa_check=True), rsa.RSAPrivateKey
+    )
+
+
+def test_fast_rsa_check_rejects_a_composite_factor() -> None:
+    # n = P * Q with P the product of two primes: every relation that does not
+    # need primality holds; only the self-test signature catches it.
+    primes = [
+        rsa.generate_private_key(public_exponent=65537, key_size=1024).private_numbers().p  # noqa: S505
+        for _ in range(3)
+    ]
+    big_p, q = primes[0] * primes[1], primes[2]
+    e = 65537
+    d = pow(e, -1, math.lcm(big_p - 1, q - 1))
+    bad = rsa.RSAPrivateNumbers(
+        p=big_p,
+        q=q,
+        d=d,
+        dmp1=d % (big_p - 1),
+        dmq1=d % (q - 1),
+        iqmp=pow(q, -1, big_p),
+        public_numbers=rsa.RSAPublicNumbers(e, big_p * q),
+    )
+    with pytest.raises(KeyLoadError, match="self-test"):
+        decrypt_private_key(_pem(bad), b"pw", fast_rsa_check=True)
+    with pytest.raises(KeyLoadError):
+        decrypt_private_key(_pem(bad), b"pw")
