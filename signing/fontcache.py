@@ -7,10 +7,12 @@ was most of the 45 ms a visible stamp cost. Here:
 
 - HarfBuzz still shapes with the full font (marks positioned by ``GPOS``);
 - the font program that fontTools parses and subsets is a copy without
-  ``GSUB``/``GPOS``/``GDEF``, made once per font;
-- the compressed subset is kept in a small LRU cache keyed by font and glyph set.
-  The subset always holds the digits, so a signer's stamps (same name, title and
-  unit, another date and time) reuse one subset.
+  ``GSUB``/``GPOS``/``GDEF``, made once per font, and parsed once per process for
+  the metrics every stamp reads (names, widths, descriptor), never modified;
+- the compressed subset is kept in a small LRU cache keyed by font and glyph set
+  (a miss subsets a fresh parse of the program). The subset always holds the
+  digits, so a signer's stamps (same name, title and unit, another date and
+  time) reuse one subset.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from typing import Any
 import uharfbuzz as hb
 from fontTools import subset, ttLib
 from pyhanko.pdf_utils import generic
+from pyhanko.pdf_utils.font.api import FontEngine
 from pyhanko.pdf_utils.font.opentype import CIDFontType2, GlyphAccumulator
 from pyhanko.pdf_utils.generic import pdf_name
 
@@ -47,7 +50,13 @@ class StampFont:
     full: bytes
     """The font file as shipped (HarfBuzz shapes with it)."""
     program: bytes
-    """The same font without layout tables (fontTools parses and subsets it)."""
+    """The same font without layout tables (what is subset and embedded)."""
+    parsed: ttLib.TTFont
+    """:attr:`program` parsed, its tables loaded: read-only, shared by all stamps."""
+    postscript_name: str
+    """The PostScript name (``name`` ID 6)."""
+    face: hb.Face
+    """The HarfBuzz face of :attr:`full` (immutable, shareable)."""
 
 
 @lru_cache(maxsize=8)
@@ -55,16 +64,33 @@ def stamp_font(path: str) -> StampFont:
     """Read a TrueType font and make its layout-free copy, once per process.
 
     :param path: the font file.
-    :returns: both versions of the font.
+    :returns: both versions of the font and the shared parse.
+    :raises ValueError: the font is not TrueType (a CFF font program).
     """
     full = Path(path).read_bytes()
     tt = ttLib.TTFont(BytesIO(full))
+    if "glyf" not in tt:
+        raise ValueError(f"{path}: only TrueType (glyf) stamp fonts are supported")
     for tag in _LAYOUT_TABLES:
         if tag in tt:
             del tt[tag]
     out = BytesIO()
     tt.save(out)
-    return StampFont(path=path, full=full, program=out.getvalue())
+    program = out.getvalue()
+    parsed = ttLib.TTFont(BytesIO(program))
+    for tag in parsed.keys():  # load every table now, not lazily from several threads
+        parsed[tag]  # noqa: B018
+    parsed.getGlyphSet(preferCFF=True)
+    names = parsed["name"]
+    postscript_name = next(n.toUnicode() for n in names.names if n.nameID == 6)
+    return StampFont(
+        path=path,
+        full=full,
+        program=program,
+        parsed=parsed,
+        postscript_name=postscript_name,
+        face=hb.Face(full),
+    )
 
 
 class _SubsetCache:
@@ -117,26 +143,68 @@ class _CachedCIDFontType2(CIDFontType2):
 
 
 class FastGlyphAccumulator(GlyphAccumulator):
-    """pyHanko's glyph accumulator with a layout-free font program and cached subsets.
+    """pyHanko's glyph accumulator on a shared parsed font, with cached subsets.
 
-    Only TrueType (``glyf``) fonts are accelerated; CFF fonts behave as in pyHanko.
+    ``__init__`` does what pyHanko 0.38's ``GlyphAccumulator.__init__`` does for a
+    TrueType font, without parsing the font again; the rest is pyHanko's.
     """
 
-    def __init__(self, writer: Any, font: StampFont, font_size: float, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        writer: Any,
+        font: StampFont,
+        font_size: float,
+        features: Any = None,
+        ot_language_tag: str | None = None,
+        ot_script_tag: str | None = None,
+        writing_direction: str | None = None,
+        bcp47_lang_code: str | None = None,
+        obj_stream: Any = None,
+    ) -> None:
         """Create the accumulator for one stamp.
 
         :param writer: the PDF writer the font is embedded into.
         :param font: the prepared font, see :func:`stamp_font`.
         :param font_size: the text size.
-        :param kwargs: further :class:`GlyphAccumulator` arguments.
+        :param features: OpenType features for HarfBuzz.
+        :param ot_language_tag: OpenType language tag.
+        :param ot_script_tag: OpenType script tag.
+        :param writing_direction: ``'ltr'``, ``'rtl'``, ``'ttb'`` or ``'btt'``.
+        :param bcp47_lang_code: language of the text, marked in the content stream.
+        :param obj_stream: optional object stream for the font's objects.
         """
-        super().__init__(writer, BytesIO(font.program), font_size, **kwargs)
-        self.hb_font = hb.Font(hb.Face(font.full))  # shape with GSUB/GPOS
+        FontEngine.__init__(
+            self,
+            writer,
+            font.postscript_name,
+            embedded_subset=True,
+            obj_stream=obj_stream,
+            font_size=font_size,  # type: ignore[arg-type]
+        )
+        self.hb_font = hb.Font(font.face)
+        self.tt = font.parsed
         self._font = font
         self._program: bytes | None = None
-        if isinstance(self.cidfont_obj, CIDFontType2):
-            base_ps_name = self.cidfont_obj.name.split("+", 1)[-1]
-            self.cidfont_obj = _CachedCIDFontType2(self, base_ps_name, str(self.subset_prefix))
+        self._font_ref = writer.allocate_placeholder()
+        self.cff_charset = None
+        self.use_raw_gids = True
+        self.cidfont_obj = _CachedCIDFontType2(self, font.postscript_name, str(self.subset_prefix))
+        self.features = features
+        self.units_per_em = font.parsed["head"].unitsPerEm
+        self._glyphs = {}
+        self._glyph_set = font.parsed.getGlyphSet(preferCFF=True)
+        self._cid_to_unicode = {}
+        self._GlyphAccumulator__reverse_cmap = None
+        for tag in (ot_language_tag, ot_script_tag):
+            if tag is not None and (len(tag) != 4 or not tag.isascii()):
+                raise ValueError("OpenType tags must be 4 ASCII characters")
+        self.ot_language_tag = ot_language_tag
+        self.ot_script_tag = ot_script_tag
+        if writing_direction not in (None, "ltr", "rtl", "ttb", "btt"):
+            raise ValueError("Writing direction must be one of 'ltr', 'rtl', 'ttb' or 'btt'.")
+        self.writing_direction = writing_direction
+        self.bcp47_lang_code = bcp47_lang_code
+        self._subset_created = self._write_prepared = False
 
     def _subset_gids(self) -> frozenset[int]:
         """The glyphs used so far, plus the digits."""
@@ -149,10 +217,7 @@ class FastGlyphAccumulator(GlyphAccumulator):
         return frozenset(gids)
 
     def _extract_subset(self, options: subset.Options | None = None) -> None:
-        """Subset the font program (or take it from the cache)."""
-        if not isinstance(self.cidfont_obj, _CachedCIDFontType2):
-            super()._extract_subset(options)
-            return
+        """Subset a fresh parse of the font program (or take the subset from the cache)."""
         key = (self._font.path, self._subset_gids())
         program = SUBSETS.get(key)
         if program is None:
@@ -161,9 +226,10 @@ class FastGlyphAccumulator(GlyphAccumulator):
             opts.retain_gids = True  # CIDs are glyph ids (/CIDToGIDMap /Identity)
             subsetter = subset.Subsetter(options=opts)
             subsetter.populate(gids=sorted(key[1]))
-            subsetter.subset(self.tt)
+            own = ttLib.TTFont(BytesIO(self._font.program))  # the shared parse stays intact
+            subsetter.subset(own)
             out = BytesIO()
-            self.tt.save(out)
+            own.save(out)
             program = zlib.compress(out.getvalue())
             SUBSETS.put(key, program)
         self._program = program
