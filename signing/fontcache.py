@@ -84,6 +84,7 @@ def stamp_font(path: str) -> StampFont:
     for tag in parsed.keys():  # load every table now, not lazily from several threads
         parsed[tag]  # noqa: B018
     parsed.getGlyphSet(preferCFF=True)
+    parsed.getReverseGlyphMap()
     names = parsed["name"]
     postscript_name = next(n.toUnicode() for n in names.names if n.nameID == 6)
     return StampFont(
