@@ -235,9 +235,9 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def stamp_profile(field_name: str, visible: bool) -> Any:
-    """A TrinhKy profile: invisible, or with the Vietnamese stamp."""
-    from datetime import UTC, datetime
+def stamp_profile(field_name: str, visible: bool, seconds_later: int = 0) -> Any:
+    """A TrinhKy profile: invisible, or with the Vietnamese stamp (signed ``seconds_later``)."""
+    from datetime import UTC, datetime, timedelta
 
     from signing.profiles import SigningProfile
     from signing.stamps import StampContent
@@ -248,7 +248,7 @@ def stamp_profile(field_name: str, visible: bool) -> Any:
             signer_name="Lê Văn Đức",
             title="Bí thư Đảng ủy Khối",
             unit="Thường trực Đảng ủy Khối",
-            signed_at=datetime.now(UTC),
+            signed_at=datetime.now(UTC) + timedelta(seconds=seconds_later),
         )
     return SigningProfile(
         field_name=field_name, reason="Ký duyệt văn bản", location="Tỉnh", stamp=stamp

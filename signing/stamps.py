@@ -26,6 +26,8 @@ from pyhanko.pdf_utils.writer import BasePdfFileWriter
 from pyhanko.stamp import TextStampStyle
 from pyhanko.stamp.base import BaseStamp, BaseStampStyle
 
+from signing.fontcache import FastGlyphAccumulator, stamp_font
+
 StampKind = Literal["text", "personal", "seal", "attachment"]
 """The stamp appearances, see :attr:`StampContent.kind`."""
 
@@ -83,10 +85,10 @@ class _InMemoryFontFactory(GlyphAccumulatorFactory):
         """
         if obj_stream is None and writer.stream_xrefs and self.create_objstream_if_needed:
             obj_stream = writer.prepare_object_stream()
-        return GlyphAccumulator(
-            writer=writer,
-            font_handle=BytesIO(_font_bytes(self.font_file)),
-            font_size=self.font_size,
+        return FastGlyphAccumulator(
+            writer,
+            stamp_font(self.font_file),
+            self.font_size,
             ot_script_tag=self.ot_script_tag,
             ot_language_tag=self.ot_language_tag,
             writing_direction=self.writing_direction,
