@@ -35,11 +35,17 @@ STATE_LABELS: dict[str, str] = {
     "signed": "Đã ký số",
     "returned": "Trả lại để chỉnh sửa",
     "rejected": "Bị từ chối",
+    "awaiting_assignment": "Chờ phân công xử lý",
+    "in_handling": "Đang xử lý",
+    "handled": "Đã xử lý",
 }
 
 ACTION_LABELS: dict[str, str] = {
     "approve": "Duyệt",
     "sign": "Ký số",
+    "receive": "Tiếp nhận văn bản đến",
+    "assign": "Phân công xử lý",
+    "handle": "Xử lý văn bản đến",
 }
 
 ROLE_LABELS: dict[str, str] = {
@@ -78,6 +84,9 @@ AUDIT_LABELS: dict[str, str] = {
     "document:returned_to_sender": "Trả lại nơi gửi",
     "document:recalled": "Thu hồi",
     "bundle:exported": "Xuất gói kiểm toán",
+    "incoming:opened": "Trình lãnh đạo phân công văn bản đến",
+    "incoming:assigned": "Phân công xử lý văn bản đến",
+    "incoming:handled": "Đã xử lý văn bản đến",
 }
 
 
