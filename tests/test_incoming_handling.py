@@ -9,16 +9,14 @@ import io
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pytest
 from flask import Flask
 from sqlalchemy import select
 
-from storage.models import AuditEvent, Task, Unit, User
+from storage.models import AuditEvent, Unit, User
 from storage.registry_models import IncomingEntry, WorkFileItem
 from tests.conftest import Api, closed
 from tests.pdfs import simple_pdf
 from tests.test_dispatch_registers import add_clerk, csrf, issued_document, web_login
-
 from workflow.services import Services
 
 SUBJECT = "Về việc triển khai Nghị quyết của Tỉnh ủy về chuyển đổi số"
@@ -30,12 +28,6 @@ def ids(services: Services) -> dict[str, int]:
         units = {u.code: u.id for u in session.scalars(select(Unit))}
         users = {u.username: u.id for u in session.scalars(select(User))}
     return {**units, **users}
-
-
-@pytest.fixture(scope="module")
-def signed_pdf() -> bytes:
-    """Filled in by the first test that issues a document (signing is slow)."""
-    return b""
 
 
 def register_outside(api: Api, data: bytes, clerk: str = "vanthu", **extra: str) -> Any:
@@ -124,9 +116,7 @@ def test_full_flow_through_the_api(api: Api, services: Services) -> None:
     # A reply document drafted by the board, and a work file, are linked when done.
     reply = api.upload("chuyenvien", simple_pdf("Tra loi"), subject="Trả lời Tỉnh ủy")
     reply_id = reply.get_json()["id"]
-    wf = api.post(
-        "chuyenvien", "/workfiles", json={"code": "HS-01", "title": "Chuyển đổi số 2027"}
-    )
+    wf = api.post("chuyenvien", "/workfiles", json={"code": "HS-01", "title": "Chuyển đổi số 2027"})
     assert wf.status_code == 201, wf.get_json()
     done = api.post(
         "chuyenvien",
@@ -173,3 +163,187 @@ def test_full_flow_through_the_api(api: Api, services: Services) -> None:
     assert again.status_code == 409 and "đã được phân công" in again.get_json()["detail"]
     twice = api.post("chuyenvien", f"/incoming/{entry['id']}/complete", json={})
     assert twice.status_code == 409 and "đã được xử lý" in twice.get_json()["detail"]
+
+
+def test_refusals(api: Api, services: Services) -> None:
+    known = ids(services)
+    doc_id = issued_document(api)
+    signed = api.get("vanthu", f"/documents/{doc_id}/file").data
+    pending = register_outside(api, signed).get_json()
+    unit = {"unit": known["BTG"]}
+
+    # Not yet received, or returned to the sender: 409 with the reason.
+    early = api.post("chanhvp", f"/incoming/{pending['id']}/assign", json=unit)
+    assert early.status_code == 409 and "chưa được tiếp nhận" in early.get_json()["detail"]
+    unsigned = register_outside(api, simple_pdf("Khong ky"), original_symbol="46-CV/TU")
+    returned = api.post("vanthu", f"/incoming/{unsigned.get_json()['id']}/receive").get_json()
+    assert returned["state"] == "returned" and returned["handling"] is None
+    refused = api.post("chanhvp", f"/incoming/{returned['id']}/assign", json=unit)
+    assert refused.status_code == 409 and "trả lại nơi gửi" in refused.get_json()["detail"]
+
+    entry = api.post("vanthu", f"/incoming/{pending['id']}/receive").get_json()
+    assert entry["handling"]["state"] == "awaiting_assignment"
+    path = f"/incoming/{entry['id']}"
+    # Only a leader of the receiving unit assigns: not its clerk, auditor or administrator
+    # (they see the entry: 403), nor a leader of another unit (not party to it: 404).
+    for user in ("vanthu", "kiemtra", "admin"):
+        response = api.post(user, path + "/assign", json=unit)
+        assert response.status_code == 403, (user, response.get_json())
+        assert api.get(user, path).status_code == 200
+    for user in ("truongban", "chuyenvien"):
+        assert api.post(user, path + "/assign", json=unit).status_code == 404
+        assert api.get(user, path).status_code == 404
+    assert api.post("chanhvp", "/incoming/99999/assign", json=unit).status_code == 404
+    # Bad choices: 422 with a clear message, and nothing changes.
+    bad = [
+        ({}, "Hãy chọn đơn vị"),
+        ({"unit": 99999}, "Không có đơn vị với mã số 99999"),
+        ({"unit": "BTG"}, "phải là một số nguyên"),
+        ({"unit": known["BTG"], "assignee": known["kiemtra"]}, "không phải cán bộ của"),
+        ({"unit": known["BTG"], "assignee": 99999}, "Không có người dùng"),
+        ({"unit": known["BTG"], "deadline_days": 0}, "từ 1 đến 365"),
+        ({"unit": known["BTG"], "note": 5}, "phải là chuỗi"),
+    ]
+    for body, message in bad:
+        response = api.post("chanhvp", path + "/assign", json=body)
+        assert response.status_code == 422, (body, response.get_json())
+        assert message in response.get_json()["detail"], response.get_json()
+    assert api.get("vanthu", path).get_json()["handling"]["state"] == "awaiting_assignment"
+    # Not assigned yet: nobody completes it.
+    early_done = api.post("chanhvp", path + "/complete", json={})
+    assert (
+        early_done.status_code == 409
+        and "chưa được lãnh đạo phân công" in (early_done.get_json()["detail"])
+    )
+
+    # Without a lead person, the board's staff (its chuyên viên) get the task; the board's
+    # head is not one of them, nor the clerk or the leader who assigned it.
+    assigned = api.post("chanhvp", path + "/assign", json={"unit": known["BTG"]})
+    assert assigned.status_code == 200, assigned.get_json()
+    info = assigned.get_json()["handling"]
+    assert info["assignee"] is None and [p["username"] for p in info["waiting_for"]] == [
+        "chuyenvien"
+    ]
+    task = api.task_for("chuyenvien", info["document_id"])
+    assert task["due_at"] and task["action"] == "handle"
+    for user in ("vanthu", "chanhvp", "kiemtra"):
+        assert api.post(user, path + "/complete", json={}).status_code == 403, user
+    assert api.post("truongban", path + "/complete", json={}).status_code == 404
+    assert api.post("chuyenvien", f"/tasks/{task['id']}/approve", json={}).status_code == 409
+    wrong = api.post("chuyenvien", path + "/complete", json={"reply_document": 99999})
+    assert wrong.status_code == 404
+    assert api.get("vanthu", path).get_json()["handling"]["state"] == "in_handling"
+    done = api.post("chuyenvien", path + "/complete", json={})
+    assert done.status_code == 200 and done.get_json()["handling"]["state"] == "handled"
+    assert api.get("kiemtra", path).get_json()["handling"]["handled_by"]["username"] == (
+        "chuyenvien"
+    )
+
+
+def test_who_leads_a_receiving_unit(api: Api, services: Services) -> None:
+    """The committee's incoming documents go to the office's leader (Chánh Văn phòng); a
+    board without a leader goes up to the committee; a grassroots committee is separate."""
+    from workflow import incoming
+
+    add_clerk(services, "vanthu_dl", "CS-DL")
+    with services.session_factory() as session:
+        by_code = {u.code: u for u in session.scalars(select(Unit))}
+        assert [u.username for u in incoming.leaders_of(session, by_code["DUK"])] == ["chanhvp"]
+        assert [u.username for u in incoming.leaders_of(session, by_code["BTC"])] == ["chanhvp"]
+        assert [u.username for u in incoming.leaders_of(session, by_code["BTG"])] == ["truongban"]
+        assert incoming.leaders_of(session, by_code["CS-DL"]) == []
+    routes = {r["code"]: r for r in api.get("admin", "/routes").get_json()["routes"]}
+    route = routes["van-ban-den"]
+    assert route["kind"] == "incoming"
+    assert [s["action"] for s in route["stages"]] == ["receive", "assign", "handle"]
+    # Nobody leads CS-DL: the receipt is not held up; the entry waits unassigned.
+    doc_id = issued_document(api)
+    signed = api.get("vanthu", f"/documents/{doc_id}/file").data
+    entry = register_outside(api, signed, clerk="vanthu_dl").get_json()
+    received = api.post("vanthu_dl", f"/incoming/{entry['id']}/receive").get_json()
+    assert received["state"] == "received" and received["handling"] is None
+    refused = api.post("admin", f"/incoming/{entry['id']}/assign", json={"unit": 1})
+    assert refused.status_code == 403
+
+
+def test_web_flow_with_csrf(api: Api, app: Flask, services: Services) -> None:
+    known = ids(services)
+    doc_id = issued_document(api)
+    signed = api.get("vanthu", f"/documents/{doc_id}/file").data
+
+    clerk = web_login(app, "vanthu")
+    token = csrf(clerk, "/incoming")
+    posted = closed(
+        clerk.post(
+            "/incoming/new",
+            data={
+                "csrf_token": token,
+                "file": (io.BytesIO(signed), "tu.pdf"),
+                "sender": "Tỉnh ủy",
+                "subject": SUBJECT,
+                "doc_type": "CV",
+            },
+            content_type="multipart/form-data",
+        )
+    )
+    assert posted.status_code == 302
+    (entry,) = api.get("vanthu", "/incoming").get_json()["incoming"]
+    done = closed(clerk.post(f"/incoming/{entry['id']}/receive", data={"csrf_token": token}))
+    assert done.status_code == 302
+    listing = closed(clerk.get("/incoming")).get_data(as_text=True)
+    assert "Chờ phân công xử lý" in listing and f"/incoming/{entry['id']}" in listing
+
+    leader = web_login(app, "chanhvp")
+    home = closed(leader.get("/")).get_data(as_text=True)
+    assert "Phân công xử lý" in home and SUBJECT in home
+    handling_doc = api.get("vanthu", f"/incoming/{entry['id']}").get_json()["handling"]
+    detail = closed(leader.get(f"/documents/{handling_doc['document_id']}")).get_data(as_text=True)
+    assert f"/incoming/handling/{handling_doc['document_id']}" in detail
+    jump = closed(leader.get(f"/incoming/handling/{handling_doc['document_id']}"))
+    assert jump.status_code == 302 and jump.headers["Location"].endswith(f"/incoming/{entry['id']}")
+    page = closed(leader.get(f"/incoming/{entry['id']}")).get_data(as_text=True)
+    assert 'name="unit"' in page and 'action="/incoming/' in page
+    form = {"unit": str(known["BTG"]), "assignee": str(known["chuyenvien"]), "deadline_days": "2"}
+    # Without the CSRF token: refused, nothing assigned.
+    no_token = closed(leader.post(f"/incoming/{entry['id']}/assign", data=form))
+    assert no_token.status_code == 400
+    assert api.get("vanthu", f"/incoming/{entry['id']}").get_json()["handling"]["state"] == (
+        "awaiting_assignment"
+    )
+    bad = closed(
+        leader.post(
+            f"/incoming/{entry['id']}/assign",
+            data={**form, "unit": "99999", "csrf_token": csrf(leader, f"/incoming/{entry['id']}")},
+        )
+    )
+    assert bad.status_code == 422 and "Không có đơn vị" in bad.get_data(as_text=True)
+    token = csrf(leader, f"/incoming/{entry['id']}")
+    ok = closed(leader.post(f"/incoming/{entry['id']}/assign", data={**form, "csrf_token": token}))
+    assert ok.status_code == 302
+    after = closed(leader.get(ok.headers["Location"])).get_data(as_text=True)
+    assert "Đã phân công xử lý văn bản đến." in after and "Ban Tuyên giáo" in after
+    # The clerk cannot load someone else's form into action.
+    stranger = web_login(app, "truongban")
+    assert closed(stranger.get(f"/incoming/{entry['id']}")).status_code == 404
+
+    handler = web_login(app, "chuyenvien")
+    home = closed(handler.get("/")).get_data(as_text=True)
+    assert "Xử lý văn bản đến" in home
+    page = closed(handler.get(f"/incoming/{entry['id']}")).get_data(as_text=True)
+    assert 'name="reply_document"' in page and "Đỗ Quang Huy" in page
+    token = csrf(handler, f"/incoming/{entry['id']}")
+    finished = closed(
+        handler.post(
+            f"/incoming/{entry['id']}/complete",
+            data={"csrf_token": token, "comment": "Đã báo cáo Thường trực."},
+        )
+    )
+    assert finished.status_code == 302
+    listing = closed(clerk.get("/incoming")).get_data(as_text=True)
+    assert "Đã xử lý" in listing
+    register = closed(clerk.get("/registers/incoming")).get_data(as_text=True)
+    assert "Nguyễn Thị Hồng Nhung (chủ trì)" in register and "Đã xử lý ngày" in register
+    english = web_login(app, "chuyenvien")
+    english.set_cookie("lang", "en")
+    page = closed(english.get(f"/incoming/{entry['id']}")).get_data(as_text=True)
+    assert "Handling" in page and "Handled" in page

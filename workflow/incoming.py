@@ -26,7 +26,7 @@ from signing.profiles import TrustConfig
 from storage import audit
 from storage.blobs import FilesystemBlobStore
 from storage.models import Document, Revision, Role, Route, RouteStage, Task, Unit, User
-from storage.registry_models import IncomingEntry, WorkFileItem
+from storage.registry_models import IncomingEntry, WorkFile, WorkFileItem
 from storage.types import utcnow
 from workflow import access, dispatching, routing, workfiles
 from workflow.errors import ConflictError, ForbiddenError, InvalidInputError, NotFoundError
@@ -230,8 +230,41 @@ def can_see(session: Session, actor: User, entry: IncomingEntry) -> bool:
         return True
     if entry.handling_document_id is None:
         return False
-    query = access.visible_documents(actor).where(Document.id == entry.handling_document_id)
+    return is_party(session, actor, entry.handling_document_id)
+
+
+def is_party(session: Session, actor: User, document_id: int) -> bool:
+    """:returns: whether ``actor`` may open the handling document's own page."""
+    query = access.visible_documents(actor).where(Document.id == document_id)
     return session.scalars(query).first() is not None
+
+
+def choices(session: Session, actor: User) -> dict[str, Any]:
+    """:returns: what the assign and handle forms offer: units, people (with their units),
+    the actor's outgoing documents (a reply) and the open work files of their units."""
+    units = session.scalars(select(Unit).order_by(Unit.id)).all()
+    people = [
+        (u, sorted({r.unit.name for r in u.roles if r.role in _WORKING}))
+        for u in session.scalars(select(User).where(User.active.is_(True)).order_by(User.id))
+    ]
+    replies = session.scalars(
+        access.visible_documents(actor)
+        .where(Document.direction == "outgoing", Document.created_by_id == actor.id)
+        .order_by(Document.id.desc())
+        .limit(50)
+    ).all()
+    mine = {r.unit_id for r in actor.roles if r.role in _WORKING}
+    files = session.scalars(
+        select(WorkFile)
+        .where(WorkFile.unit_id.in_(mine), WorkFile.closed_at.is_(None))
+        .order_by(WorkFile.id.desc())
+    ).all()
+    return {
+        "units": units,
+        "people": [(u, names) for u, names in people if names],
+        "replies": replies,
+        "workfiles": files,
+    }
 
 
 def get_entry(session: Session, actor: User, entry_id: int, lock: bool = False) -> IncomingEntry:
