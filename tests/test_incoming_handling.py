@@ -243,15 +243,21 @@ def test_refusals(api: Api, services: Services) -> None:
 def test_who_leads_a_receiving_unit(api: Api, services: Services) -> None:
     """The committee's incoming documents go to the office's leader (Chánh Văn phòng); a
     board without a leader goes up to the committee; a grassroots committee is separate."""
-    from workflow import incoming
+    from workflow import incoming_views
 
     add_clerk(services, "vanthu_dl", "CS-DL")
     with services.session_factory() as session:
         by_code = {u.code: u for u in session.scalars(select(Unit))}
-        assert [u.username for u in incoming.leaders_of(session, by_code["DUK"])] == ["chanhvp"]
-        assert [u.username for u in incoming.leaders_of(session, by_code["BTC"])] == ["chanhvp"]
-        assert [u.username for u in incoming.leaders_of(session, by_code["BTG"])] == ["truongban"]
-        assert incoming.leaders_of(session, by_code["CS-DL"]) == []
+        assert [u.username for u in incoming_views.leaders_of(session, by_code["DUK"])] == [
+            "chanhvp"
+        ]
+        assert [u.username for u in incoming_views.leaders_of(session, by_code["BTC"])] == [
+            "chanhvp"
+        ]
+        assert [u.username for u in incoming_views.leaders_of(session, by_code["BTG"])] == [
+            "truongban"
+        ]
+        assert incoming_views.leaders_of(session, by_code["CS-DL"]) == []
     routes = {r["code"]: r for r in api.get("admin", "/routes").get_json()["routes"]}
     route = routes["van-ban-den"]
     assert route["kind"] == "incoming"

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from storage.models import Unit, User
 from storage.registry_models import Dispatch, IncomingEntry
 from storage.types import utcnow
-from workflow import coverage, dispatching, incoming, registers
+from workflow import coverage, dispatching, incoming, incoming_views, registers
 from workflow.api import _actor, _json_body, bp
 from workflow.errors import InvalidInputError, NotFoundError
 from workflow.services import get_services, get_session
@@ -105,7 +105,7 @@ def entry_json(entry: IncomingEntry) -> dict[str, Any]:
         "received_by": entry.received_by.username if entry.received_by else None,
         "return_reason": entry.return_reason,
         "validation": entry.validation,
-        "handling": incoming.handling(get_session(), entry),
+        "handling": incoming_views.handling(get_session(), entry),
     }
 
 
@@ -185,7 +185,7 @@ def receive(entry_id: int) -> Any:
 @bp.get("/incoming/<int:entry_id>")
 def get_incoming(entry_id: int) -> Any:
     """An incoming entry and its handling (its unit's clerks and leaders, its handlers)."""
-    entry = incoming.get_entry(get_session(), _actor(), entry_id)
+    entry = incoming_views.get_entry(get_session(), _actor(), entry_id)
     return jsonify(entry_json(entry))
 
 
@@ -282,8 +282,8 @@ def _with_handling(db: Session, rows: list[dict[str, Any]]) -> None:
         entry = db.get(IncomingEntry, row["id"])
         if entry is None:
             continue
-        info = incoming.handling(db, entry)
-        who, note = incoming.register_text(info)
+        info = incoming_views.handling(db, entry)
+        who, note = incoming_views.register_text(info)
         row["handling"] = info
         if who:
             row["assigned_unit"] = who

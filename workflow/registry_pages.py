@@ -25,7 +25,7 @@ from wtforms.validators import DataRequired, Length, Optional
 
 from storage.models import Document, Unit
 from storage.registry_models import IncomingEntry
-from workflow import access, dispatching, incoming
+from workflow import access, dispatching, incoming, incoming_views
 from workflow.api_registry import dispatch_and_deliver, link_days, register_response
 from workflow.auth import current_actor
 from workflow.errors import InvalidInputError, WorkflowError
@@ -110,7 +110,7 @@ def incoming_page() -> Any:
     return render_template(
         "incoming/list.html",
         entries=entries,
-        handling={e.id: incoming.handling(db, e) for e in entries},
+        handling={e.id: incoming_views.handling(db, e) for e in entries},
         unit=db.get(Unit, unit_id),
         can_receive=unit_id in dispatching.clerk_units(db, actor),
         form=CsrfForm(),
@@ -155,26 +155,26 @@ def incoming_entry(entry_id: int) -> Any:
 def _render_entry(entry_id: int, status: int = 200) -> Any:
     db = get_session()
     actor = current_actor()
-    entry = incoming.get_entry(db, actor, entry_id)
-    info = incoming.handling(db, entry)
+    entry = incoming_views.get_entry(db, actor, entry_id)
+    info = incoming_views.handling(db, entry)
     doc = db.get(Document, entry.handling_document_id) if entry.handling_document_id else None
     mine: set[str] = set()
     if doc is not None:
         mine = {t.action for t in doc.tasks if t.assignee_id == actor.id and t.state == "open"}
     elif entry.state == "received":
-        leaders = incoming.leaders_of(db, entry.unit)
+        leaders = incoming_views.leaders_of(db, entry.unit)
         mine = {"assign"} if actor.id in {u.id for u in leaders} else set()
     return render_template(
         "incoming/detail.html",
         entry=entry,
         info=info,
         doc=doc,
-        party=doc is not None and incoming.is_party(db, actor, doc.id),
+        party=doc is not None and incoming_views.is_party(db, actor, doc.id),
         is_clerk=entry.unit_id in dispatching.clerk_units(db, actor),
         can_assign="assign" in mine,
         can_handle="handle" in mine,
         form=CsrfForm(),
-        **(incoming.choices(db, actor) if mine else {}),
+        **(incoming_views.choices(db, actor) if mine else {}),
     ), status
 
 
