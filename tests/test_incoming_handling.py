@@ -12,7 +12,7 @@ from typing import Any
 from flask import Flask
 from sqlalchemy import select
 
-from storage.models import AuditEvent, Unit, User
+from storage.models import AuditEvent, Task, Unit, User
 from storage.registry_models import IncomingEntry, WorkFileItem
 from tests.conftest import Api, closed
 from tests.pdfs import simple_pdf
@@ -230,11 +230,26 @@ def test_refusals(api: Api, services: Services) -> None:
         assert api.post(user, path + "/complete", json={}).status_code == 403, user
     assert api.post("truongban", path + "/complete", json={}).status_code == 404
     assert api.post("chuyenvien", f"/tasks/{task['id']}/approve", json={}).status_code == 409
+    # Overdue like any task: in "Việc cần xử lý", the entry's handling and the register.
+    with services.session_factory() as session:
+        stored = session.get(Task, task["id"])
+        assert stored is not None
+        stored.due_at = datetime.now(UTC) - timedelta(hours=1)
+        session.commit()
+    assert api.task_for("chuyenvien", info["document_id"])["overdue"] is True
+    assert api.get("vanthu", path).get_json()["handling"]["overdue"] is True
+    rows = api.get("vanthu", "/registers/incoming").get_json()["entries"]
+    (row,) = [r for r in rows if r["id"] == entry["id"]]
+    assert (
+        row["assigned_unit"] == "Ban Tuyên giáo Đảng ủy Khối" and "(quá hạn)" in row["state_label"]
+    )
     wrong = api.post("chuyenvien", path + "/complete", json={"reply_document": 99999})
     assert wrong.status_code == 404
     assert api.get("vanthu", path).get_json()["handling"]["state"] == "in_handling"
     done = api.post("chuyenvien", path + "/complete", json={})
     assert done.status_code == 200 and done.get_json()["handling"]["state"] == "handled"
+    notes = api.get("chanhvp", "/notifications").get_json()["notifications"]
+    assert notes[0]["kind"] == "handled" and SUBJECT in notes[0]["message"]
     assert api.get("kiemtra", path).get_json()["handling"]["handled_by"]["username"] == (
         "chuyenvien"
     )

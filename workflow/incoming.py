@@ -430,6 +430,16 @@ def complete(
     routing.close_task(task, actor, "handled", text)
     routing.advance(session, doc, task)
     entry.reply_document_id = reply.id if reply else None
+    # The leader who assigned it is told it is done.
+    for leader_task in doc.tasks:
+        if leader_task.action == StageAction.ASSIGN and leader_task.acted_by_id is not None:
+            routing.notify(
+                session,
+                leader_task.acted_by_id,
+                "handled",
+                f"Văn bản đến số {entry.number} đã được xử lý: {entry.subject[:200]}",
+                doc.id,
+            )
     session.flush()
     audit.append(
         session,
