@@ -97,6 +97,11 @@ class IncomingEntry(Base):
     received_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     received_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     assigned_unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
+    # Handling after receipt: the document on the incoming route that carries the tasks
+    # (a leader assigns, the assigned unit handles), the lead person, the reply.
+    handling_document_id: Mapped[int | None] = mapped_column(ForeignKey("documents.id"))
+    lead_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    reply_document_id: Mapped[int | None] = mapped_column(ForeignKey("documents.id"))
 
     unit: Mapped[Unit] = relationship(foreign_keys=[unit_id], lazy="joined")
     received_by: Mapped[User | None] = relationship(foreign_keys=[received_by_id], lazy="joined")

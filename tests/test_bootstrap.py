@@ -34,6 +34,7 @@ def test_demo_organisation_is_seeded_once(services: Services) -> None:
         "vanthu",
         "kiemtra",
         "admin",
+        "chanhvp",
     }
     assert len([u for u in units.values() if u.kind == "grassroots"]) == 3
     assert (
@@ -43,7 +44,7 @@ def test_demo_organisation_is_seeded_once(services: Services) -> None:
     assert not report.seeded
     with services.session_factory() as session:
         assert len(session.scalars(select(User)).all()) == len(before)
-        assert len(session.scalars(select(Route)).all()) == 3
+        assert len(session.scalars(select(Route)).all()) == 4  # with the incoming route
 
 
 def test_passwords_are_argon2_and_keys_encrypted(services: Services) -> None:

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from storage.models import Unit, User
 from storage.registry_models import Dispatch, IncomingEntry
 from storage.types import utcnow
-from workflow import coverage, dispatching, registers
+from workflow import coverage, dispatching, incoming, incoming_views, registers
 from workflow.api import _actor, _json_body, bp
 from workflow.errors import InvalidInputError, NotFoundError
 from workflow.services import get_services, get_session
@@ -105,6 +105,7 @@ def entry_json(entry: IncomingEntry) -> dict[str, Any]:
         "received_by": entry.received_by.username if entry.received_by else None,
         "return_reason": entry.return_reason,
         "validation": entry.validation,
+        "handling": incoming_views.handling(get_session(), entry),
     }
 
 
@@ -176,7 +177,47 @@ def receive(entry_id: int) -> Any:
     """Receive after automatic signature validation (valid: số đến; invalid: returned)."""
     db = get_session()
     services = get_services()
-    entry = dispatching.receive(db, services.blobs, services.trust, _actor(), entry_id)
+    entry = incoming.receive(db, services.blobs, services.trust, _actor(), entry_id)
+    db.commit()
+    return jsonify(entry_json(entry))
+
+
+@bp.get("/incoming/<int:entry_id>")
+def get_incoming(entry_id: int) -> Any:
+    """An incoming entry and its handling (its unit's clerks and leaders, its handlers)."""
+    entry = incoming_views.get_entry(get_session(), _actor(), entry_id)
+    return jsonify(entry_json(entry))
+
+
+@bp.post("/incoming/<int:entry_id>/assign")
+def assign_incoming(entry_id: int) -> Any:
+    """A leader of the receiving unit assigns a received entry to a unit (phân công)."""
+    body = _json_body()
+    db = get_session()
+    choice = incoming.Assignment(
+        unit_id=body.get("unit"),
+        assignee_id=body.get("assignee"),
+        deadline_days=body.get("deadline_days"),
+        note=body.get("note"),
+    )
+    entry = incoming.assign(db, get_services().blobs, _actor(), entry_id, choice)
+    db.commit()
+    return jsonify(entry_json(entry))
+
+
+@bp.post("/incoming/<int:entry_id>/complete")
+def complete_incoming(entry_id: int) -> Any:
+    """The assigned unit marks a received entry handled (đã xử lý)."""
+    body = _json_body()
+    db = get_session()
+    entry = incoming.complete(
+        db,
+        _actor(),
+        entry_id,
+        comment=body.get("comment"),
+        reply_document_id=body.get("reply_document"),
+        workfile_id=body.get("work_file"),
+    )
     db.commit()
     return jsonify(entry_json(entry))
 
@@ -208,6 +249,8 @@ def register_response(
     filters = registers.parse_filters(args, utcnow().astimezone(VN_TZ).year)
     build = registers.outgoing if kind == "outgoing" else registers.incoming
     rows = build(db, unit_id, filters)
+    if kind == "incoming":
+        _with_handling(db, rows)
     fmt = args.get("format") or "json"
     if fmt == "json":
         return {
@@ -231,6 +274,21 @@ def register_response(
     response = Response(data, mimetype=EXPORT_TYPES[fmt])
     response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
     return response
+
+
+def _with_handling(db: Session, rows: list[dict[str, Any]]) -> None:
+    """Fill the incoming register's "who handles it" column and note from the handling."""
+    for row in rows:
+        entry = db.get(IncomingEntry, row["id"])
+        if entry is None:
+            continue
+        info = incoming_views.handling(db, entry)
+        who, note = incoming_views.register_text(info)
+        row["handling"] = info
+        if who:
+            row["assigned_unit"] = who
+        if note:
+            row["state_label"] = f"{row['state_label']}; {note}"
 
 
 @bp.get("/registers/<kind>")

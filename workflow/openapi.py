@@ -192,6 +192,7 @@ def _described() -> dict[str, Any]:
                     ),
                 )
             },
+            **_incoming_paths(),
         },
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
@@ -252,5 +253,66 @@ def _described() -> dict[str, Any]:
                     },
                 },
             },
+        },
+    }
+
+
+INCOMING_FLOW = (
+    "Incoming documents after receipt (route `van-ban-den`): `POST /incoming/{id}/receive` "
+    "(clerk: signature validation, incoming number) puts a valid entry on the incoming "
+    "route and gives the receiving unit's leaders an `assign` task (in `GET /tasks`); "
+    "`POST /incoming/{id}/assign` closes it and gives `handle` tasks to the lead person, "
+    "else to the assigned unit's staff, with the deadline; `POST /incoming/{id}/complete` "
+    "marks the entry handled. The tasks' `document_id` is the entry's handling document; "
+    "`/tasks/{id}/approve` refuses these tasks (409), `/tasks/{id}/delegate` accepts them."
+)
+
+
+def _incoming_paths() -> dict[str, Any]:
+    entry = {"200": {"description": "the entry with its `handling`"}}
+    return {
+        "/incoming/{entry_id}": {
+            "get": _op("An incoming entry and its handling", entry, parameters=[_id("entry_id")])
+        },
+        "/incoming/{entry_id}/assign": {
+            "post": _op(
+                "A leader of the receiving unit assigns a received entry (phân công)",
+                entry,
+                description=INCOMING_FLOW,
+                parameters=[_id("entry_id")],
+                requestBody=_json(
+                    {
+                        "type": "object",
+                        "required": ["unit"],
+                        "properties": {
+                            "unit": {"type": "integer", "description": "unit in charge"},
+                            "assignee": {
+                                "type": "integer",
+                                "description": "lead person (a member of that unit)",
+                            },
+                            "deadline_days": {"type": "integer", "minimum": 1, "maximum": 365},
+                            "note": {"type": "string"},
+                        },
+                    }
+                ),
+            )
+        },
+        "/incoming/{entry_id}/complete": {
+            "post": _op(
+                "The assigned unit marks the entry handled (đã xử lý)",
+                entry,
+                description=INCOMING_FLOW,
+                parameters=[_id("entry_id")],
+                requestBody=_json(
+                    {
+                        "type": "object",
+                        "properties": {
+                            "comment": {"type": "string"},
+                            "reply_document": {"type": "integer"},
+                            "work_file": {"type": "integer"},
+                        },
+                    }
+                ),
+            )
         },
     }

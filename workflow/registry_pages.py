@@ -16,6 +16,7 @@ from flask import (
     send_file,
     url_for,
 )
+from flask_babel import gettext as _
 from flask_login import login_required
 from flask_wtf import FlaskForm
 from sqlalchemy import select
@@ -23,7 +24,8 @@ from wtforms import SelectChoice, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
 from storage.models import Document, Unit
-from workflow import dispatching
+from storage.registry_models import IncomingEntry
+from workflow import access, dispatching, incoming, incoming_views
 from workflow.api_registry import dispatch_and_deliver, link_days, register_response
 from workflow.auth import current_actor
 from workflow.errors import InvalidInputError, WorkflowError
@@ -108,6 +110,7 @@ def incoming_page() -> Any:
     return render_template(
         "incoming/list.html",
         entries=entries,
+        handling={e.id: incoming_views.handling(db, e) for e in entries},
         unit=db.get(Unit, unit_id),
         can_receive=unit_id in dispatching.clerk_units(db, actor),
         form=CsrfForm(),
@@ -120,23 +123,129 @@ def incoming_page() -> Any:
 def receive(entry_id: int) -> Any:
     """Receive an incoming entry after automatic signature validation."""
     if not CsrfForm().validate_on_submit():
-        flash("Phiên làm việc của biểu mẫu đã hết hạn. Hãy tải lại trang và thử lại.", "error")
+        flash(_("Phiên làm việc của biểu mẫu đã hết hạn. Hãy tải lại trang và thử lại."), "error")
         return redirect(url_for("registry.incoming_page"))
     db = get_session()
     services = get_services()
     actor = current_actor()
     try:
-        entry = dispatching.receive(db, services.blobs, services.trust, actor, entry_id)
+        entry = incoming.receive(db, services.blobs, services.trust, actor, entry_id)
         db.commit()
     except WorkflowError as exc:
         db.rollback()
         flash(exc.message, "error")
         return redirect(url_for("registry.incoming_page"))
     if entry.state == "received":
-        flash(f"Đã tiếp nhận văn bản, số đến {entry.number}. Chữ ký số hợp lệ.", "ok")
+        flash(
+            _("Đã tiếp nhận văn bản, số đến %(number)s. Chữ ký số hợp lệ.", number=entry.number),
+            "ok",
+        )
     else:
-        flash(entry.return_reason or "Văn bản đã bị trả lại.", "error")
+        flash(entry.return_reason or _("Văn bản đã bị trả lại."), "error")
     return redirect(url_for("registry.incoming_page", unit=entry.unit_id))
+
+
+@bp.route("/incoming/<int:entry_id>")
+@login_required
+def incoming_entry(entry_id: int) -> Any:
+    """One incoming entry: its handling, and the assign or handle form of the caller's task."""
+    return _render_entry(entry_id)
+
+
+def _render_entry(entry_id: int, status: int = 200) -> Any:
+    db = get_session()
+    actor = current_actor()
+    entry = incoming_views.get_entry(db, actor, entry_id)
+    info = incoming_views.handling(db, entry)
+    doc = db.get(Document, entry.handling_document_id) if entry.handling_document_id else None
+    mine: set[str] = set()
+    if doc is not None:
+        mine = {t.action for t in doc.tasks if t.assignee_id == actor.id and t.state == "open"}
+    elif entry.state == "received":
+        leaders = incoming_views.leaders_of(db, entry.unit)
+        mine = {"assign"} if actor.id in {u.id for u in leaders} else set()
+    return render_template(
+        "incoming/detail.html",
+        entry=entry,
+        info=info,
+        doc=doc,
+        party=doc is not None and incoming_views.is_party(db, actor, doc.id),
+        is_clerk=entry.unit_id in dispatching.clerk_units(db, actor),
+        can_assign="assign" in mine,
+        can_handle="handle" in mine,
+        form=CsrfForm(),
+        **(incoming_views.choices(db, actor) if mine else {}),
+    ), status
+
+
+def _entry_action(entry_id: int, run: Any, done: str) -> Any:
+    """Run one use-case on an entry, commit, redirect; on a refusal show the page again."""
+    db = get_session()
+    if not CsrfForm().validate_on_submit():
+        flash(_("Phiên làm việc của biểu mẫu đã hết hạn. Hãy tải lại trang và thử lại."), "error")
+        return _render_entry(entry_id, 400)
+    try:
+        run(db, current_actor())
+        db.commit()
+    except WorkflowError as exc:
+        db.rollback()
+        if exc.status == 404:
+            raise
+        flash(exc.message, "error")
+        return _render_entry(entry_id, exc.status)
+    flash(done, "ok")
+    return redirect(url_for("registry.incoming_entry", entry_id=entry_id))
+
+
+@bp.route("/incoming/<int:entry_id>/assign", methods=["POST"])
+@login_required
+def incoming_assign(entry_id: int) -> Any:
+    """A leader of the receiving unit assigns the entry (phân công xử lý)."""
+    form = request.form
+    choice = incoming.Assignment(
+        unit_id=form.get("unit") or None,
+        assignee_id=form.get("assignee") or None,
+        deadline_days=form.get("deadline_days") or None,
+        note=form.get("note"),
+    )
+    return _entry_action(
+        entry_id,
+        lambda db, actor: incoming.assign(db, get_services().blobs, actor, entry_id, choice),
+        _("Đã phân công xử lý văn bản đến."),
+    )
+
+
+@bp.route("/incoming/<int:entry_id>/complete", methods=["POST"])
+@login_required
+def incoming_complete(entry_id: int) -> Any:
+    """The assigned unit marks the entry handled (đã xử lý)."""
+    form = request.form
+    return _entry_action(
+        entry_id,
+        lambda db, actor: incoming.complete(
+            db,
+            actor,
+            entry_id,
+            comment=form.get("comment"),
+            reply_document_id=form.get("reply_document") or None,
+            workfile_id=form.get("work_file") or None,
+        ),
+        _("Đã ghi nhận: văn bản đến đã được xử lý."),
+    )
+
+
+@bp.route("/incoming/handling/<int:document_id>")
+@login_required
+def incoming_handling(document_id: int) -> Any:
+    """From a handling document (its tasks in the inbox) to its incoming entry."""
+    db = get_session()
+    access.get_visible_document(db, current_actor(), document_id)  # 404 if not party to it
+    entry = db.scalars(
+        select(IncomingEntry).where(IncomingEntry.handling_document_id == document_id)
+    ).first()
+    if entry is None:
+        abort(404)
+    return redirect(url_for("registry.incoming_entry", entry_id=entry.id))
 
 
 @bp.route("/incoming/new", methods=["POST"])

@@ -54,9 +54,12 @@ DEMO_USERS = [
     DemoUser("vanthu", "Phạm Thị Thu", "Văn thư Văn phòng", Role.CLERK, "VP"),
     DemoUser("kiemtra", "Võ Minh Tuấn", "Chuyên viên Ban Kiểm tra", Role.AUDITOR, "BKT"),
     DemoUser("admin", "Quản trị hệ thống", "Quản trị hệ thống", Role.ADMIN, ORG_CODE),
+    # Distributes the committee's incoming documents (phân phối, giao xử lý văn bản đến).
+    DemoUser("chanhvp", "Đỗ Quang Huy", "Chánh Văn phòng Đảng ủy Khối", Role.APPROVER, "VP"),
 ]
 
 DEFAULT_ROUTE = "thuong-truc-ky"
+INCOMING_ROUTE = "van-ban-den"
 
 
 def is_seeded(session: Session) -> bool:
@@ -101,7 +104,7 @@ def seed_demo(
                 org_name,
                 password,
             )
-    for route in (default_route(), standing_route(), report_route()):
+    for route in (default_route(), standing_route(), report_route(), incoming_route()):
         session.add(route)
     session.flush()
     audit.append(
@@ -219,6 +222,50 @@ def report_route() -> Route:
                 assignee_unit_code=None,
                 mode="any",
                 deadline_days=2,
+            ),
+        ],
+    )
+
+
+def incoming_route() -> Route:
+    """:returns: the route of an incoming document after receipt: the clerk receives (done
+    by the receipt itself), a leader of the receiving unit assigns it to a unit (with an
+    optional lead person, deadline and note), the assigned unit handles it. The handling
+    stage's assignees are chosen at assignment: the lead person, else the unit's holders
+    of the stage's role (its chuyên viên), else every member of the unit."""
+    return Route(
+        code=INCOMING_ROUTE,
+        version=1,
+        name="Văn bản đến: tiếp nhận, phân công, xử lý",
+        kind="incoming",
+        description="Văn thư tiếp nhận (kiểm tra chữ ký số, số đến) → Lãnh đạo phân công "
+        "đơn vị chủ trì, người chủ trì, hạn xử lý → Đơn vị được giao xử lý, báo cáo kết quả.",
+        stages=[
+            RouteStage(
+                position=1,
+                name="Văn thư tiếp nhận",
+                action="receive",
+                assignee_role=Role.CLERK,
+                assignee_unit_code=None,
+                mode="any",
+            ),
+            RouteStage(
+                position=2,
+                name="Lãnh đạo phân công xử lý",
+                action="assign",
+                assignee_role=Role.APPROVER,
+                assignee_unit_code=None,
+                mode="any",
+                deadline_days=1,
+            ),
+            RouteStage(
+                position=3,
+                name="Đơn vị được giao xử lý",
+                action="handle",
+                assignee_role=Role.DRAFTER,
+                assignee_unit_code=None,
+                mode="any",
+                deadline_days=5,
             ),
         ],
     )

@@ -18,6 +18,10 @@ class DocState(enum.StrEnum):
     RETURNED = "returned"
     REJECTED = "rejected"
     RECALLED = "recalled"
+    # An incoming document (văn bản đến) after receipt: a leader assigns it, a unit handles it.
+    AWAITING_ASSIGNMENT = "awaiting_assignment"
+    IN_HANDLING = "in_handling"
+    HANDLED = "handled"
 
 
 class StageAction(enum.StrEnum):
@@ -28,6 +32,10 @@ class StageAction(enum.StrEnum):
     CONSULT = "consult"
     SIGN = "sign"
     ISSUE = "issue"
+    # Incoming documents: the clerk receives, a leader assigns, the assigned unit handles.
+    RECEIVE = "receive"
+    ASSIGN = "assign"
+    HANDLE = "handle"
 
 
 class Event(enum.StrEnum):
@@ -41,6 +49,8 @@ class Event(enum.StrEnum):
     REJECT = "reject"
     WITHDRAW = "withdraw"
     RECALL = "recall"
+    ASSIGN = "assign"
+    HANDLE = "handle"
 
 
 class TaskState(enum.StrEnum):
@@ -67,6 +77,10 @@ STAGE_STATE: dict[StageAction, DocState] = {
     StageAction.CONSULT: DocState.IN_REVIEW,
     StageAction.SIGN: DocState.AWAITING_SIGNATURE,
     StageAction.ISSUE: DocState.AWAITING_ISSUE,
+    # A receipt stage is done when the document is created (it never waits).
+    StageAction.RECEIVE: DocState.AWAITING_ASSIGNMENT,
+    StageAction.ASSIGN: DocState.AWAITING_ASSIGNMENT,
+    StageAction.HANDLE: DocState.IN_HANDLING,
 }
 
 # Which event completes a stage of which action.
@@ -76,6 +90,9 @@ EVENT_FOR_STAGE: dict[StageAction, Event] = {
     StageAction.CONSULT: Event.APPROVE,
     StageAction.SIGN: Event.SIGN,
     StageAction.ISSUE: Event.ISSUE,
+    StageAction.RECEIVE: Event.SUBMIT,
+    StageAction.ASSIGN: Event.ASSIGN,
+    StageAction.HANDLE: Event.HANDLE,
 }
 
 _ON_ROUTE = frozenset({Event.RETURN, Event.REJECT, Event.WITHDRAW})
@@ -92,9 +109,15 @@ ALLOWED: dict[DocState, frozenset[Event]] = {
     DocState.ISSUED: frozenset({Event.RECALL}),
     DocState.REJECTED: frozenset(),
     DocState.RECALLED: frozenset(),
+    # Incoming documents are neither returned to a drafter nor rejected on their route.
+    DocState.AWAITING_ASSIGNMENT: frozenset({Event.ASSIGN}),
+    DocState.IN_HANDLING: frozenset({Event.HANDLE}),
+    DocState.HANDLED: frozenset(),
 }
 
-TERMINAL = frozenset({DocState.APPROVED, DocState.SIGNED, DocState.REJECTED, DocState.RECALLED})
+TERMINAL = frozenset(
+    {DocState.APPROVED, DocState.SIGNED, DocState.REJECTED, DocState.RECALLED, DocState.HANDLED}
+)
 
 _FIXED_TARGET: dict[Event, DocState] = {
     Event.RETURN: DocState.RETURNED,
@@ -132,6 +155,8 @@ def next_state(
         raise InvalidTransitionError(state, event)
     if event is Event.ISSUE:
         return DocState.ISSUED
+    if event in (Event.ASSIGN, Event.HANDLE):
+        return DocState.HANDLED
     return DocState.SIGNED if (signed or event is Event.SIGN) else DocState.APPROVED
 
 

@@ -38,6 +38,9 @@ STATE_LABELS: dict[str, str] = {
     "rejected": "Bị từ chối",
     "issued": "Đã ban hành",
     "recalled": "Đã thu hồi",
+    "awaiting_assignment": "Chờ phân công xử lý",
+    "in_handling": "Đang xử lý",
+    "handled": "Đã xử lý",
 }
 
 ACTION_LABELS: dict[str, str] = {
@@ -46,6 +49,9 @@ ACTION_LABELS: dict[str, str] = {
     "consult": "Cho ý kiến",
     "sign": "Ký số",
     "issue": "Ban hành",
+    "receive": "Tiếp nhận văn bản đến",
+    "assign": "Phân công xử lý",
+    "handle": "Xử lý văn bản đến",
 }
 
 ROLE_LABELS: dict[str, str] = {
@@ -100,6 +106,9 @@ AUDIT_LABELS: dict[str, str] = {
     "workfile:attached": "Đưa vào hồ sơ công việc",
     "workfile:closed": "Đóng hồ sơ công việc",
     "bundle:exported": "Xuất gói kiểm toán",
+    "incoming:opened": "Trình lãnh đạo phân công văn bản đến",
+    "incoming:assigned": "Phân công xử lý văn bản đến",
+    "incoming:handled": "Đã xử lý văn bản đến",
 }
 
 
