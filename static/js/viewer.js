@@ -43,7 +43,8 @@
       var size = SIZES.filter(function (s) { return s >= needed; })[0] || SIZES[SIZES.length - 1];
       if (size > parseInt(img.getAttribute("data-size"), 10)) {
         img.setAttribute("data-size", String(size));
-        img.src = img.getAttribute("data-src") + "?size=" + size;
+        var base = img.getAttribute("data-src");
+        img.src = base + (base.indexOf("?") < 0 ? "?" : "&") + "size=" + size;
       }
     });
   }
@@ -122,7 +123,7 @@
   function draw(pageIndex, left, top, w, h, isDefault) {
     var figure = figures[pageIndex];
     var g = geometry(figure);
-    figure.appendChild(overlay);
+    figure.querySelector(".page-box").appendChild(overlay);
     overlay.style.left = (left / g.width * 100) + "%";
     overlay.style.top = (top / g.height * 100) + "%";
     overlay.style.width = (w / g.width * 100) + "%";
