@@ -18,6 +18,7 @@ import shutil
 import subprocess  # noqa: S404 - fixed argv of a local renderer, no shell
 import tempfile
 from dataclasses import dataclass
+from functools import lru_cache
 from io import BytesIO
 from pathlib import Path
 
@@ -154,6 +155,18 @@ def _command(source: Path, index: int, size: int, out_base: Path) -> tuple[list[
         argv = [mutool, "draw", "-q", "-o", str(out), "-w", str(size), "-h", str(size)]
         return [*argv, "-r", "300", str(source), number], out
     raise RenderError("no renderer (install poppler-utils or mupdf-tools)")
+
+
+@lru_cache(maxsize=256)
+def _stored_geometry(path: Path, sha256: str) -> tuple[PageGeometry, ...]:
+    del sha256  # part of the key only: stored files are write-once, named by it
+    return tuple(page_geometry(path))
+
+
+def stored_geometry(path: Path, sha256: str) -> list[PageGeometry]:
+    """:func:`page_geometry` of a stored (write-once) file, remembered by its SHA-256,
+    so the page images of one document do not parse it again and again."""
+    return list(_stored_geometry(path, sha256))
 
 
 def render_page(source: Path, sha256: str, index: int, size: int, cache_dir: Path) -> Path:

@@ -85,8 +85,8 @@ def document_pages(doc: Document) -> list[pagerender.PageGeometry]:
     """The pages of the document's current revision, for the viewer (none if classified
     or unreadable). Called from the document page, which has checked access already."""
     try:
-        _sha, path = _content_path(get_services(), doc, None)
-        return pagerender.page_geometry(path)
+        sha, path = _content_path(get_services(), doc, None)
+        return pagerender.stored_geometry(path, sha)
     except (WorkflowError, pagerender.RenderError):
         return []
 
@@ -110,7 +110,7 @@ def page_image(document_id: int, page: int) -> Any:
         raise InvalidInputError(_("Kích thước ảnh trang không hợp lệ."), code="bad_size")
     sha, path = _content_path(services, doc, revision)
     db.rollback()  # rendering may take seconds: hold no transaction meanwhile
-    count = len(pagerender.page_geometry(path))
+    count = len(pagerender.stored_geometry(path, sha))
     if not 0 <= page < count:
         raise NotFoundError(_("Văn bản không có trang này."), code="no_page")
     try:
@@ -136,8 +136,8 @@ def _placement(services: Services, doc: Document, form: PlacedSignForm) -> Stamp
         return None
     if page is None or x is None or y is None or not (math.isfinite(x) and math.isfinite(y)):
         raise InvalidInputError(_("Vị trí đặt chữ ký không hợp lệ."), code="bad_position")
-    _sha, path = _content_path(services, doc, None)
-    pages = pagerender.page_geometry(path)
+    sha, path = _content_path(services, doc, None)
+    pages = pagerender.stored_geometry(path, sha)
     if page >= len(pages):
         raise InvalidInputError(_("Văn bản không có trang này."), code="bad_position")
     geometry = pages[page]
@@ -233,14 +233,14 @@ def stamp_preview(task_id: int) -> Any:
     try:
         plan = signing_flow.prepare(db, actor, task_id, services.settings.level_for, services.blobs)
         doc = access.get_visible_document(db, actor, plan.document_id)
-        _sha, path = _content_path(services, doc, None)
+        sha, path = _content_path(services, doc, None)
     except WorkflowError as exc:
         db.rollback()
         return _problem(exc)
     db.rollback()  # prepare only read (and locked the row): release at once
     stamp, placement = plan.profile.stamp, plan.profile.placement
     assert stamp is not None  # noqa: S101 - personal signing always has a stamp
-    pages = pagerender.page_geometry(path)
+    pages = pagerender.stored_geometry(path, sha)
     index = placement.page + len(pages) if placement.page < 0 else placement.page
     geometry = pages[index]
     box = placement.box or default_box_for(stamp, geometry.box)
