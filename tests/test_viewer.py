@@ -273,3 +273,16 @@ def test_geometry_reads_rotation_and_crop_box(tmp_path: Any) -> None:
     assert png.read_bytes()[16:24] == (800).to_bytes(4, "big") + (500).to_bytes(4, "big")
     with pytest.raises(pagerender.RenderError):
         pagerender.page_geometry(tmp_path / "missing.pdf")
+
+
+def test_a_slow_render_is_cut_off_and_explained(
+    app: Any, services: Any, submitted_document: Callable[..., int], monkeypatch: Any
+) -> None:
+    doc_id = submitted_document()
+    drafter = user_client(app, "chuyenvien")
+    monkeypatch.setattr(pagerender, "RENDER_TIMEOUT", 0.0001)
+    refused = closed(drafter.get(f"/documents/{doc_id}/pages/0.png"))
+    assert refused.status_code == 422
+    assert "hãy tải tệp PDF xuống" in refused.get_data(as_text=True)
+    cache = services.settings.instance_path / "page-cache"
+    assert not [p for p in cache.rglob("*") if p.is_file()]  # nothing half-written kept

@@ -67,7 +67,9 @@
 
   function errorsIn(html) {
     var page = new DOMParser().parseFromString(html, "text/html");
-    var found = page.querySelectorAll(".flash-error, .field-error, main .card p");
+    // The form again with its errors, or an error page (too large, expired form...).
+    var found = page.querySelectorAll(".flash-error, .field-error");
+    if (!found.length) { found = page.querySelectorAll("main [role=alert]"); }
     var texts = [];
     Array.prototype.forEach.call(found, function (el) {
       var text = el.textContent.trim();

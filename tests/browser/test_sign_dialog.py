@@ -113,6 +113,15 @@ def test_drop_upload_then_sign_where_clicked(
     )
     no_blocking_violations(drafter, "upload")
 
+    # A refused file: the server's explanation shows on the page, the form stays filled.
+    drop_file(drafter, "#dropzone", "khong-phai-pdf.pdf", b"not a pdf at all")
+    drafter.fill("#subject", subject)
+    drafter.click("#upload-submit")
+    drafter.wait_for_selector("#upload-error:not([hidden])")
+    assert "không phải là PDF" in drafter.inner_text("#upload-error")
+    assert drafter.url.endswith("/documents/new") and drafter.input_value("#subject") == subject
+    shots(drafter, "upload-refused", viewport)
+
     data = large_pdf()
     assert 500_000 < len(data) < 900_000  # large enough to watch, under the 1 MB test limit
     drop_file(drafter, "#dropzone", "dat-chu-ky.pdf", data)
