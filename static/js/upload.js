@@ -103,7 +103,12 @@
     xhr.addEventListener("load", function () {
       var landed = xhr.responseURL || "";
       if (xhr.status === 200 && landed && landed.indexOf("/documents/new") < 0) {
-        window.location.assign(landed); // followed the redirect to the new document
+        // The redirect to the new document was followed: show that answer as the page
+        // (it carries the confirmation message; loading it again would lose it).
+        window.history.replaceState(null, "", landed);
+        document.open();
+        document.write(xhr.responseText);
+        document.close();
         return;
       }
       fail(errorsIn(xhr.responseText) || msg("failed"));

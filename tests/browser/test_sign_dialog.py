@@ -153,6 +153,8 @@ def test_drop_upload_then_sign_where_clicked(
     seen = drafter.evaluate("JSON.parse(sessionStorage.getItem('progress') || '[]')")
     assert seen and max(seen) == 100 and any(0 < v < 100 for v in seen), seen
     doc_id = int(drafter.url.rsplit("/", 1)[1])
+    drafter.wait_for_selector("#viewer")
+    assert "Văn bản đã được trình" in drafter.inner_text(".flash-ok")
     assert "Đang xin ý kiến duyệt" in drafter.inner_text("main")
     assert "Khẩn" in drafter.inner_text("main")
 
