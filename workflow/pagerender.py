@@ -137,6 +137,11 @@ def box_at(geometry: PageGeometry, vx: float, vy: float, width: float, height: f
     return (left, bottom, left + width, bottom + height)
 
 
+def available() -> bool:
+    """:returns: whether a renderer is installed (poppler-utils or mupdf-tools)."""
+    return bool(shutil.which("pdftoppm") or shutil.which("mutool"))
+
+
 def _limits() -> None:  # pragma: no cover - runs in the child
     resource.setrlimit(resource.RLIMIT_AS, (RENDER_MEMORY, RENDER_MEMORY))
     resource.setrlimit(resource.RLIMIT_FSIZE, (256 * 1024 * 1024, 256 * 1024 * 1024))

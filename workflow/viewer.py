@@ -84,6 +84,8 @@ def _content_path(services: Services, doc: Document, revision: int | None) -> tu
 def document_pages(doc: Document) -> list[pagerender.PageGeometry]:
     """The pages of the document's current revision, for the viewer (none if classified
     or unreadable). Called from the document page, which has checked access already."""
+    if not pagerender.available():
+        return []  # no renderer installed: the page offers the download only
     try:
         sha, path = _content_path(get_services(), doc, None)
         return pagerender.stored_geometry(path, sha)
