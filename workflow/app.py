@@ -161,6 +161,7 @@ def _register_blueprints(app: Flask) -> None:
     from workflow.registry_pages import bp as registry_bp
     from workflow.task_pages import bp as tasks_bp
     from workflow.verification_views import pages_bp as verify_bp
+    from workflow.viewer import bp as viewer_bp
 
     for blueprint in (
         auth_bp,
@@ -174,6 +175,7 @@ def _register_blueprints(app: Flask) -> None:
         bulk_bp,
         verify_bp,
         public_bp,
+        viewer_bp,
     ):
         app.register_blueprint(blueprint)
     app.register_blueprint(api_bp)
