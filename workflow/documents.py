@@ -32,11 +32,12 @@ class UploadForm(FlaskForm):
     """Upload a PDF as a new document."""
 
     subject = StringField("Trích yếu nội dung", validators=[DataRequired(), Length(max=1000)])
-    doc_type = SelectField(
-        "Loại văn bản",
-        choices=[SelectChoice(k, f"{v} ({k})") for k, v in DOC_TYPES.items()],
-        default="CV",
-    )
+    doc_type = SelectField("Loại văn bản", choices=[], default="CV")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # The names of the types in the page's language; the codes are the official ones.
+        self.doc_type.choices = [SelectChoice(k, f"{_(v)} ({k})") for k, v in DOC_TYPES.items()]
 
 
 class ActionForm(FlaskForm):
