@@ -224,25 +224,25 @@ def extract_python_labels(
 ) -> Iterator[tuple[int, str | None, str, list[str]]]:
     """A Babel extractor for Vietnamese texts kept in Python: the string values of the
     module-level dicts named in the ``dicts`` option, the module-level string constants
-    named in the ``constants`` option (glob patterns, e.g. ``MSG_*``), the label (first argument) of
-    WTForms ``*Field(...)`` calls, and the first argument of ``_``/``gettext``/
-    ``lazy_gettext`` calls (flash messages and errors translated when shown).
+    named in the ``constants`` option (glob patterns, e.g. ``MSG_*``), the label (first
+    argument) of WTForms ``*Field(...)`` calls, and the first argument of ``_``/``gettext``/
+    ``lazy_gettext``/``N_`` calls (flash messages and errors translated when shown).
     """
     dicts = set((options.get("dicts") or "").split())
     constants = (options.get("constants") or "").split()
     tree = ast.parse(fileobj.read().decode(options.get("encoding", "utf-8")))
-    for node in tree.body:  # module-level text constants named in ``constants`` (globs)
+    for statement in tree.body:  # module-level text constants named in ``constants`` (globs)
         if (
             constants
-            and isinstance(node, ast.Assign)
-            and isinstance(node.value, ast.Constant)
-            and isinstance(node.value.value, str)
+            and isinstance(statement, ast.Assign)
+            and isinstance(statement.value, ast.Constant)
+            and isinstance(statement.value.value, str)
             and any(
                 isinstance(t, ast.Name) and any(fnmatch(t.id, c) for c in constants)
-                for t in node.targets
+                for t in statement.targets
             )
         ):
-            yield node.value.lineno, None, node.value.value, []
+            yield statement.value.lineno, None, statement.value.value, []
     for node in ast.walk(tree):
         if isinstance(node, ast.AnnAssign | ast.Assign) and isinstance(node.value, ast.Dict):
             targets = [node.target] if isinstance(node, ast.AnnAssign) else node.targets

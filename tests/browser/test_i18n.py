@@ -64,6 +64,8 @@ def test_python_errors_follow_the_page_language(client: FlaskClient) -> None:
     login(client, "chuyenvien")
     page = closed(client.get("/workfiles/999999")).get_data(as_text=True)
     assert "Work file not found, or you may not see it." in page
+    page = closed(client.get("/documents/999999")).get_data(as_text=True)  # raised without _()
+    assert "Document not found, or you may not see it." in page
 
 
 def test_every_extracted_message_has_an_english_translation() -> None:
