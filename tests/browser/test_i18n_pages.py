@@ -20,10 +20,12 @@ from flask.testing import FlaskClient
 from sqlalchemy import String, Text, select
 
 from storage.db import Base
-from tests.conftest import Api, closed
+from tests.conftest import DEMO_PASSWORD, Api, closed
+from tests.test_bulk import awaiting_signature
 from tests.test_verification import add_code, signed_document
 from tests.test_web import csrf_token, login
 from tests.test_workflow_routes import upload_on
+from workflow import bulk
 from workflow.services import Services
 from workflow.vocab import DOC_TYPES
 
@@ -250,3 +252,26 @@ def test_flash_messages_and_form_errors_speak_english(app: Flask, world: dict[st
     )
     assert bad.status_code == 401
     assert "Wrong username or password." in bad.get_data(as_text=True)
+
+
+def test_bulk_signing_page_speaks_english(app: Flask, services: Services) -> None:
+    tasks = awaiting_signature(services, 2)
+    client = english_client(app, "bithu")
+    token = csrf_token(client, "/")
+    try:
+        started = closed(
+            client.post(
+                "/bulk",
+                data={"csrf_token": token, "task_ids": tasks, "passphrase": DEMO_PASSWORD},
+            )
+        )
+        assert started.status_code == 302, started.get_data(as_text=True)
+        job_page = started.headers["Location"]
+    finally:
+        runner = app.extensions.get(bulk.RUNNER_KEY)
+        assert runner is None or runner.join(120)
+    html = closed(client.get(job_page)).get_data(as_text=True)
+    assert "Started bulk signing of 2 documents." in html  # the flash message
+    assert "Progress:" in html and "Finished" in html, html
+    assert 'Processed <span id="bulk-done">2</span> / 2 documents' in html
+    assert leaks(html, stored_texts(services)) == []
