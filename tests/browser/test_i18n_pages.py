@@ -271,7 +271,7 @@ def test_bulk_signing_page_speaks_english(app: Flask, services: Services) -> Non
         runner = app.extensions.get(bulk.RUNNER_KEY)
         assert runner is None or runner.join(120)
     html = closed(client.get(job_page)).get_data(as_text=True)
-    assert "Started bulk signing of 2 documents." in html  # the flash message
+    assert "Started bulk signing of 2 document(s)." in html  # the flash message
     assert "Progress:" in html and "Finished" in html, html
     assert 'Processed <span id="bulk-done">2</span> / 2 documents' in html
     assert leaks(html, stored_texts(services)) == []
