@@ -159,6 +159,12 @@ def page(job_id: str) -> Any:
 def progress(job_id: str) -> Any:
     """The progress page's JSON (same body as the API's), for its polling script."""
     db = get_session()
-    response = jsonify(_job_body(db, current_actor(), job_id))
+    body = _job_body(db, current_actor(), job_id)
+    # The reasons are stored in Vietnamese (written by the background job): shown in the
+    # page's language, like the page itself.
+    body["error"] = translate(body.get("error"))
+    for item in body.get("items", []):
+        item["error"] = translate(item.get("error"))
+    response = jsonify(body)
     response.headers["Cache-Control"] = "no-store"
     return response
