@@ -5,10 +5,14 @@ English lives in ``translations/en/LC_MESSAGES/*.po`` (a file per area); one ``.
 into the instance folder when the app starts (never committed). The choice is kept in
 the ``lang`` cookie, set by ``POST /lang`` (CSRF-protected like every form).
 
-Texts produced in Python are translated when they are shown: flash messages and page
-errors through ``gettext`` (``_``) at request time, module-level labels through
-``lazy_gettext`` or by the template (``_(label)``); the JSON API's machine-readable codes
-never change. Dates stay ``dd/mm/yyyy`` and times Vietnam time in both languages.
+Texts produced in Python follow the page too: flash messages and errors through
+``gettext`` (``_``) at request time (outside a request, e.g. the CLI and background jobs,
+they stay Vietnamese); module-level constants and labels stay Vietnamese strings, marked
+with :func:`N_` or named in ``babel.cfg``, and are translated where shown, by
+:func:`translate` (the templates' ``tr`` filter), as are domain errors raised without
+``_()``. The JSON API keeps its machine-readable codes (its ``detail`` is Vietnamese for a
+client without the ``lang`` cookie). Dates are ``dd/mm/yyyy`` and times Vietnam time in
+both languages (the ``when`` and ``vn_date`` filters take ISO 8601 strings too).
 """
 
 from __future__ import annotations
