@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -16,8 +17,9 @@ from storage import audit
 from storage.audit import AuditAction
 from storage.models import ApiToken, RoleAssignment, Unit, User
 from storage.types import utcnow
+from workflow.i18n import N_
 
-BAD_CREDENTIALS = "Tên đăng nhập hoặc mật khẩu không đúng."
+BAD_CREDENTIALS = N_("Tên đăng nhập hoặc mật khẩu không đúng.")
 # A hash to verify against when the user does not exist, so timing does not tell.
 _DUMMY_HASH = PasswordHasher().hash("trinhky-no-such-user")
 
@@ -29,7 +31,7 @@ class LoginResult:
     user: User | None
     """The authenticated user, or ``None``."""
     error: str | None = None
-    """Vietnamese reason when ``user`` is ``None``."""
+    """The reason, in the request's language, when ``user`` is ``None``."""
     locked: bool = False
     """Whether the failure is a lock-out (HTTP 429) rather than bad credentials."""
 
@@ -59,12 +61,15 @@ def authenticate(
             object_type="user",
             details={"username": (username or "")[:64], "via": via, "reason": "unknown_user"},
         )
-        return LoginResult(None, BAD_CREDENTIALS)
+        return LoginResult(None, _(BAD_CREDENTIALS))
     if user.locked_until is not None and user.locked_until > now:
         minutes = max(1, int((user.locked_until - now).total_seconds() // 60) + 1)
         return LoginResult(
             None,
-            f"Tài khoản tạm khóa do đăng nhập sai nhiều lần. Hãy thử lại sau {minutes} phút.",
+            _(
+                "Tài khoản tạm khóa do đăng nhập sai nhiều lần. Hãy thử lại sau %(minutes)s phút.",
+                minutes=minutes,
+            ),
             locked=True,
         )
     if not user.active or not _verify(hasher, user.password_hash, password):
@@ -82,7 +87,7 @@ def authenticate(
             object_id=user.id,
             details={"via": via, "reason": reason},
         )
-        return LoginResult(None, BAD_CREDENTIALS)
+        return LoginResult(None, _(BAD_CREDENTIALS))
     user.failed_logins = 0
     user.locked_until = None
     if hasher.check_needs_rehash(user.password_hash):

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, Response, jsonify, render_template, request
+from flask_babel import gettext as _
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from sqlalchemy import select
@@ -22,7 +23,7 @@ from storage.db import make_engine, make_session_factory
 from storage.models import User
 from workflow import vocab
 from workflow.errors import WorkflowError
-from workflow.i18n import init_i18n
+from workflow.i18n import N_, init_i18n, translate
 from workflow.services import EXTENSION_KEY, Services, close_session
 from workflow.settings import DEFAULTS, Settings, read_or_create_secret
 
@@ -30,7 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 log = logging.getLogger("trinhky")
 csrf = CSRFProtect()
 
-CONFLICT_MESSAGE = (
+CONFLICT_MESSAGE = N_(
     "Văn bản vừa được người khác xử lý cùng lúc. Hãy tải lại trang để xem trạng thái mới."
 )
 
@@ -120,8 +121,9 @@ def _register_cli(app: Flask) -> None:
 def _init_login(app: Flask, services: Services) -> None:
     login = LoginManager(app)
     login.login_view = "auth.login"
-    login.login_message = "Vui lòng đăng nhập để tiếp tục."
+    login.login_message = N_("Vui lòng đăng nhập để tiếp tục.")
     login.login_message_category = "info"
+    login.localize_callback = translate  # flashed in the page's language
     login.session_protection = "strong"
 
     @login.user_loader
@@ -215,11 +217,15 @@ def problem(status: int, title: str, detail: str, code: str | None = None) -> Re
 
 
 def error_response(status: int, message: str, code: str | None = None) -> Any:
-    """Answer an error as problem+json under ``/api/`` and as a page elsewhere."""
-    title = HTTP_TITLES.get(status, "Lỗi")
+    """Answer an error as problem+json under ``/api/`` and as a page elsewhere (the page in
+    the interface language: ``message`` is translated when the catalogue has it)."""
+    title = HTTP_TITLES.get(status, N_("Lỗi"))
     if _wants_json():
         return problem(status, title, message, code)
-    return render_template("errors/error.html", status=status, title=title, message=message), status
+    page = render_template(
+        "errors/error.html", status=status, title=title, message=translate(message)
+    )
+    return page, status
 
 
 HTTP_TITLES = {
@@ -245,26 +251,28 @@ def _register_errors(app: Flask) -> None:
 
     @app.errorhandler(StaleDataError)
     def on_stale(_exc: StaleDataError) -> Any:
-        return error_response(409, CONFLICT_MESSAGE, "concurrent_update")
+        return error_response(409, _(CONFLICT_MESSAGE), "concurrent_update")
 
     @app.errorhandler(OperationalError)
     def on_operational(exc: OperationalError) -> Any:
         code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
         if code in ("40P01", "40001"):  # deadlock, serialization failure: a concurrent change
-            return error_response(409, CONFLICT_MESSAGE, "concurrent_update")
+            return error_response(409, _(CONFLICT_MESSAGE), "concurrent_update")
         if "database is locked" in str(exc.orig):
             return error_response(
-                503, "Hệ thống đang bận xử lý yêu cầu khác. Hãy thử lại sau giây lát.", "busy"
+                503, _("Hệ thống đang bận xử lý yêu cầu khác. Hãy thử lại sau giây lát."), "busy"
             )
         log.exception("database error on %s %s", request.method, request.path)
         return error_response(
-            500, "Đã có lỗi cơ sở dữ liệu. Thao tác chưa được thực hiện; hãy thử lại.", "internal"
+            500,
+            _("Đã có lỗi cơ sở dữ liệu. Thao tác chưa được thực hiện; hãy thử lại."),
+            "internal",
         )
 
     @app.errorhandler(CSRFError)
     def on_csrf(_exc: CSRFError) -> Any:
         return error_response(
-            400, "Phiên làm việc của biểu mẫu đã hết hạn. Hãy tải lại trang và thử lại.", "csrf"
+            400, _("Phiên làm việc của biểu mẫu đã hết hạn. Hãy tải lại trang và thử lại."), "csrf"
         )
 
     @app.errorhandler(413)
@@ -272,8 +280,11 @@ def _register_errors(app: Flask) -> None:
         limit = app.extensions[EXTENSION_KEY].settings.max_upload_bytes
         return error_response(
             413,
-            f"Tệp vượt quá dung lượng cho phép ({limit // (1024 * 1024)} MB). "
-            "Hãy giảm dung lượng tệp rồi tải lên lại.",
+            _(
+                "Tệp vượt quá dung lượng cho phép (%(mb)s MB). "
+                "Hãy giảm dung lượng tệp rồi tải lên lại.",
+                mb=limit // (1024 * 1024),
+            ),
             "too_large",
         )
 
@@ -281,9 +292,9 @@ def _register_errors(app: Flask) -> None:
     def on_http(exc: HTTPException) -> Any:
         status = exc.code or 500
         messages = {
-            404: "Không tìm thấy trang hoặc tài nguyên yêu cầu.",
-            405: "Thao tác này không được hỗ trợ tại địa chỉ này.",
-            400: "Yêu cầu không hợp lệ. Hãy kiểm tra dữ liệu đã nhập.",
+            404: _("Không tìm thấy trang hoặc tài nguyên yêu cầu."),
+            405: _("Thao tác này không được hỗ trợ tại địa chỉ này."),
+            400: _("Yêu cầu không hợp lệ. Hãy kiểm tra dữ liệu đã nhập."),
         }
         return error_response(status, messages.get(status, exc.description or ""), None)
 
@@ -292,7 +303,7 @@ def _register_errors(app: Flask) -> None:
         log.exception("unexpected error on %s %s", request.method, request.path)
         return error_response(
             500,
-            "Đã có lỗi hệ thống. Thao tác chưa được thực hiện; hãy thử lại hoặc báo quản trị.",
+            _("Đã có lỗi hệ thống. Thao tác chưa được thực hiện; hãy thử lại hoặc báo quản trị."),
             "internal",
         )
 

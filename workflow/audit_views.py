@@ -6,6 +6,7 @@ from typing import Any
 
 import click
 from flask import Blueprint, Flask, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import login_required
 from flask_wtf import FlaskForm
 from sqlalchemy import select
@@ -62,7 +63,7 @@ def can_audit(user: User) -> bool:
 def _require_auditor(user: User) -> User:
     if not can_audit(user):
         raise ForbiddenError(
-            "Chỉ cán bộ kiểm tra hoặc quản trị hệ thống được xem nhật ký kiểm toán."
+            _("Chỉ cán bộ kiểm tra hoặc quản trị hệ thống được xem nhật ký kiểm toán.")
         )
     return user
 
@@ -115,9 +116,11 @@ def _int_arg(name: str, default: int, low: int, high: int) -> int:
     try:
         value = int(raw)
     except ValueError:
-        raise InvalidInputError(f"'{name}' phải là số nguyên.") from None
+        raise InvalidInputError(_("'%(name)s' phải là số nguyên.", name=name)) from None
     if not low <= value <= high:
-        raise InvalidInputError(f"'{name}' phải nằm trong khoảng {low}..{high}.")
+        raise InvalidInputError(
+            _("'%(name)s' phải nằm trong khoảng %(low)s..%(high)s.", name=name, low=low, high=high)
+        )
     return value
 
 
@@ -126,7 +129,7 @@ def _verify(session: Session, mode: str | None) -> ChainReport:
         return verify_chain(session)
     if mode == "latest":
         return verify_chain(session, latest_checkpoint(session))
-    raise InvalidInputError("'from' chỉ nhận 'genesis' (mặc định) hoặc 'latest'.")
+    raise InvalidInputError(_("'from' chỉ nhận 'genesis' (mặc định) hoặc 'latest'."))
 
 
 @api_bp.get("/verify")
@@ -205,12 +208,19 @@ def checkpoint_page() -> Response:
     report, checkpoint = checkpoint_now(db, current_app.extensions.get(TIMESTAMPER_KEY))
     if checkpoint is None:
         raise ConflictError(
-            f"Chuỗi nhật ký không toàn vẹn (bản ghi số {report.first_broken}); "
-            "không tạo điểm kiểm tra."
+            _(
+                "Chuỗi nhật ký không toàn vẹn (bản ghi số %(seq)s); không tạo điểm kiểm tra.",
+                seq=report.first_broken,
+            )
         )
     db.commit()
-    stamped = " có dấu thời gian" if checkpoint.timestamp_token else ""
-    flash(f"Đã tạo điểm kiểm tra{stamped} tại bản ghi số {checkpoint.seq}.", "info")
+    if checkpoint.timestamp_token:
+        message = _(
+            "Đã tạo điểm kiểm tra có dấu thời gian tại bản ghi số %(seq)s.", seq=checkpoint.seq
+        )
+    else:
+        message = _("Đã tạo điểm kiểm tra tại bản ghi số %(seq)s.", seq=checkpoint.seq)
+    flash(message, "info")
     return redirect(url_for("audit.page"))
 
 

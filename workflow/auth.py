@@ -6,6 +6,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
@@ -33,7 +34,7 @@ def current_actor() -> User:
     """:returns: the logged-in user, attached to the request's session."""
     user = get_session().get(User, int(current_user.get_id()))
     if user is None or not user.active:
-        raise AuthenticationError("Tài khoản không còn hoạt động.")
+        raise AuthenticationError(_("Tài khoản không còn hoạt động."))
     return user
 
 
@@ -70,7 +71,7 @@ def login() -> Any:
             session.clear()
             login_user(result.user)
             return redirect(_safe_next(request.args.get("next")) or url_for("documents.home"))
-        flash(result.error or accounts.BAD_CREDENTIALS, "error")
+        flash(result.error or _(accounts.BAD_CREDENTIALS), "error")
         status = 429 if result.locked else 401
     elif request.method == "POST":
         status = 400
@@ -92,5 +93,5 @@ def logout() -> Response:
     db.commit()
     logout_user()
     session.clear()
-    flash("Bạn đã đăng xuất.", "info")
+    flash(_("Bạn đã đăng xuất."), "info")
     return redirect(url_for("auth.login"))

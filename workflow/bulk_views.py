@@ -16,6 +16,7 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import gettext as _
 from flask_login import login_required
 from flask_wtf import FlaskForm
 from sqlalchemy.orm import Session
@@ -29,6 +30,7 @@ from workflow.api import _actor, _json_body
 from workflow.api import bp as api_bp
 from workflow.auth import current_actor
 from workflow.errors import InvalidInputError, WorkflowError
+from workflow.i18n import translate
 from workflow.services import get_services, get_session
 
 bp = Blueprint("bulk", __name__)
@@ -74,7 +76,7 @@ def bulk_sign() -> Any:
     task_ids = bulk.parse_task_ids(body.get("task_ids"))
     passphrase = body.get("passphrase")
     if not isinstance(passphrase, str) or not passphrase:
-        raise InvalidInputError("Cần 'passphrase': mật khẩu của khóa ký số.")
+        raise InvalidInputError(_("Cần 'passphrase': mật khẩu của khóa ký số."))
     job = start_job(get_session(), _actor(), task_ids, passphrase)
     status_url = url_for("api.bulk_sign_status", job_id=job.id)
     return jsonify({"job_id": job.id, "total": job.total, "status_url": status_url}), 202
@@ -119,27 +121,27 @@ def start() -> Any:
     """Start a bulk signing job from the inbox, then show its progress."""
     form = BulkSignForm()
     if not form.validate_on_submit():
-        flash("Vui lòng nhập mật khẩu khóa ký số để ký hàng loạt.", "error")
+        flash(_("Vui lòng nhập mật khẩu khóa ký số để ký hàng loạt."), "error")
         return redirect(url_for("documents.home"))
     db = get_session()
     try:
         task_ids = bulk.parse_task_ids(request.form.getlist("task_ids"))
     except InvalidInputError:
-        flash("Hãy chọn ít nhất một văn bản cần ký (tối đa 200).", "error")
+        flash(_("Hãy chọn ít nhất một văn bản cần ký (tối đa 200)."), "error")
         return redirect(url_for("documents.home"))
     try:
         job = start_job(db, current_actor(), task_ids, form.passphrase.data or "")
     except bulk.InvalidTasksError as exc:
         db.rollback()
-        flash(exc.message, "error")
+        flash(translate(exc.message), "error")
         for task_id, reason in exc.invalid:
-            flash(f"Việc {task_id}: {reason}", "error")
+            flash(_("Việc %(task)s: %(reason)s", task=task_id, reason=translate(reason)), "error")
         return redirect(url_for("documents.home"))
     except WorkflowError as exc:
         db.rollback()
-        flash(exc.message, "error")
+        flash(translate(exc.message), "error")
         return redirect(url_for("documents.home"))
-    flash(f"Đã bắt đầu ký hàng loạt {job.total} văn bản.", "ok")
+    flash(_("Đã bắt đầu ký hàng loạt %(n)s văn bản.", n=job.total), "ok")
     return redirect(url_for("bulk.page", job_id=job.id))
 
 
@@ -157,6 +159,12 @@ def page(job_id: str) -> Any:
 def progress(job_id: str) -> Any:
     """The progress page's JSON (same body as the API's), for its polling script."""
     db = get_session()
-    response = jsonify(_job_body(db, current_actor(), job_id))
+    body = _job_body(db, current_actor(), job_id)
+    # The reasons are stored in Vietnamese (written by the background job): shown in the
+    # page's language, like the page itself.
+    body["error"] = translate(body.get("error"))
+    for item in body.get("items", []):
+        item["error"] = translate(item.get("error"))
+    response = jsonify(body)
     response.headers["Cache-Control"] = "no-store"
     return response

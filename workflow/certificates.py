@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import login_required
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -22,6 +23,7 @@ from storage.types import utcnow
 from workflow.api import _actor, _json_body, bp
 from workflow.auth import current_actor
 from workflow.errors import ConflictError, ForbiddenError, InvalidInputError, NotFoundError
+from workflow.i18n import translate
 from workflow.seed import issue_personal_certificate
 from workflow.services import Services, get_services, get_session
 from workflow.vocab import vn_iso
@@ -34,14 +36,15 @@ MIN_PASSPHRASE = 8
 
 
 def expiry_warning(cert: Certificate, now: datetime) -> str | None:
-    """:returns: a Vietnamese warning when the certificate expires within 30 days."""
+    """:returns: a warning (in the request's language) when the certificate expires within
+    30 days."""
     if cert.status != "active":
         return None
     left = cert.not_after - now
     if left <= timedelta(0):
-        return "Chứng thư số đã hết hạn; hãy gia hạn để tiếp tục ký."
+        return _("Chứng thư số đã hết hạn; hãy gia hạn để tiếp tục ký.")
     if left <= timedelta(days=WARN_DAYS):
-        return f"Chứng thư số sẽ hết hạn sau {max(1, left.days)} ngày; hãy gia hạn."
+        return _("Chứng thư số sẽ hết hạn sau %(days)s ngày; hãy gia hạn.", days=max(1, left.days))
     return None
 
 
@@ -75,15 +78,17 @@ def visible_certificates(session: Session, actor: User) -> list[tuple[Certificat
 def revoke(session: Session, actor: User, cert_id: int, reason: str | None) -> Certificate:
     """Revoke a certificate: the OCSP answer says so at once, the next CRL lists it."""
     if not actor.has_role(Role.ADMIN):
-        raise ForbiddenError("Chỉ quản trị hệ thống được thu hồi chứng thư số.")
+        raise ForbiddenError(_("Chỉ quản trị hệ thống được thu hồi chứng thư số."))
     cert = session.get(Certificate, cert_id)
     if cert is None:
-        raise NotFoundError("Không tìm thấy chứng thư số.")
+        raise NotFoundError(_("Không tìm thấy chứng thư số."))
     if cert.status == "revoked":
-        raise ConflictError("Chứng thư số này đã bị thu hồi trước đó.")
+        raise ConflictError(_("Chứng thư số này đã bị thu hồi trước đó."))
     reason = reason or "cessation_of_operation"
     if reason not in REASONS:
-        raise InvalidInputError("Lý do thu hồi không hợp lệ: " + ", ".join(REASONS) + ".")
+        raise InvalidInputError(
+            _("Lý do thu hồi không hợp lệ: %(reasons)s.", reasons=", ".join(REASONS))
+        )
     cert.status = "revoked"
     cert.revoked_at = utcnow()
     cert.revocation_reason = reason
@@ -108,14 +113,16 @@ def issue_for(
     """
     user = session.scalars(select(User).where(User.username == (username or "").strip())).first()
     if user is None:
-        raise NotFoundError("Không tìm thấy người dùng.")
+        raise NotFoundError(_("Không tìm thấy người dùng."))
     if user.id != actor.id and not actor.has_role(Role.ADMIN):
-        raise ForbiddenError("Chỉ quản trị hệ thống được cấp chứng thư số cho người khác.")
+        raise ForbiddenError(_("Chỉ quản trị hệ thống được cấp chứng thư số cho người khác."))
     if len(passphrase or "") < MIN_PASSPHRASE:
-        raise InvalidInputError(f"Mật khẩu khóa ký số phải có ít nhất {MIN_PASSPHRASE} ký tự.")
+        raise InvalidInputError(
+            _("Mật khẩu khóa ký số phải có ít nhất %(n)s ký tự.", n=MIN_PASSPHRASE)
+        )
     signer_units = sorted(user.units_with(Role.SIGNER))
     if not signer_units:
-        raise ConflictError("Người dùng này không có vai trò người ký; không cấp chứng thư số.")
+        raise ConflictError(_("Người dùng này không có vai trò người ký; không cấp chứng thư số."))
     unit = session.get(Unit, signer_units[0])
     assert unit is not None  # noqa: S101
     pki: EmbeddedPki = services.trust_services.pki
@@ -180,10 +187,10 @@ def set_signature_image(
 def _uploaded_bytes(limit: int = 4 * 1024 * 1024) -> bytes:
     upload = request.files.get("file")
     if upload is None or not upload.filename:
-        raise InvalidInputError("Chưa chọn tệp ảnh chữ ký (PNG nền trong suốt).")
+        raise InvalidInputError(_("Chưa chọn tệp ảnh chữ ký (PNG nền trong suốt)."))
     data = upload.stream.read(limit + 1)
     if len(data) > limit:
-        raise InvalidInputError("Ảnh chữ ký quá lớn (tối đa 4 MB).")
+        raise InvalidInputError(_("Ảnh chữ ký quá lớn (tối đa 4 MB)."))
     return data
 
 
@@ -213,7 +220,7 @@ def api_issue(username: str) -> Any:
     body = _json_body()
     passphrase = body.get("passphrase")
     if not isinstance(passphrase, str):
-        raise InvalidInputError("Cần 'passphrase': mật khẩu bảo vệ khóa ký số mới.")
+        raise InvalidInputError(_("Cần 'passphrase': mật khẩu bảo vệ khóa ký số mới."))
     db = get_session()
     cert = issue_for(db, get_services(), _actor(), username, passphrase)
     db.commit()
@@ -226,7 +233,7 @@ def api_revoke(cert_id: int) -> Any:
     """Revoke a certificate (administrators; ``{"reason"}`` optional)."""
     reason = _json_body().get("reason")
     if reason is not None and not isinstance(reason, str):
-        raise InvalidInputError("'reason' phải là chuỗi.")
+        raise InvalidInputError(_("'reason' phải là chuỗi."))
     db = get_session()
     cert = revoke(db, _actor(), cert_id, reason)
     db.commit()
@@ -247,10 +254,10 @@ def page() -> Any:
         try:
             if request.files.get("file"):
                 set_signature_image(db, get_services().blobs, actor, _uploaded_bytes())
-                flash("Đã lưu ảnh chữ ký.", "ok")
+                flash(_("Đã lưu ảnh chữ ký."), "ok")
             elif request.form.get("revoke"):
                 revoke(db, actor, int(request.form["revoke"]), request.form.get("reason"))
-                flash("Đã thu hồi chứng thư số.", "ok")
+                flash(_("Đã thu hồi chứng thư số."), "ok")
             else:
                 issue_for(
                     db,
@@ -259,12 +266,12 @@ def page() -> Any:
                     request.form.get("username", actor.username),
                     request.form.get("passphrase", ""),
                 )
-                flash("Đã cấp chứng thư số mới.", "ok")
+                flash(_("Đã cấp chứng thư số mới."), "ok")
             db.commit()
             return redirect(url_for("certificates.page"))
         except (InvalidInputError, ForbiddenError, ConflictError, NotFoundError, ValueError) as exc:
             db.rollback()
-            flash(getattr(exc, "message", "Dữ liệu không hợp lệ."), "error")
+            flash(translate(getattr(exc, "message", _("Dữ liệu không hợp lệ."))), "error")
             status = getattr(exc, "status", 422)
     now = utcnow()
     rows = [certificate_json(c, u, now) for c, u in visible_certificates(db, actor)]

@@ -19,6 +19,7 @@ from flask import (
     send_file,
     url_for,
 )
+from flask_babel import gettext as _
 from flask_login import login_required
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response as WerkzeugResponse
@@ -45,7 +46,14 @@ def _int_arg(name: str, default: int, low: int, high: int) -> int:
     if not raw:
         return default
     if not raw.isdigit() or not low <= int(raw) <= high:
-        raise InvalidInputError(f"'{name}' phải là số nguyên trong khoảng {low}..{high}.")
+        raise InvalidInputError(
+            _(
+                "'%(name)s' phải là số nguyên trong khoảng %(low)s..%(high)s.",
+                name=name,
+                low=low,
+                high=high,
+            )
+        )
     return int(raw)
 
 
@@ -59,7 +67,7 @@ def _scope_and_period() -> tuple[coverage.Scope, coverage.Period]:
 def _by() -> bool:
     by = request.args.get("by") or ""
     if by not in ("", "doc_type"):
-        raise InvalidInputError("'by' chỉ nhận giá trị 'doc_type'.")
+        raise InvalidInputError(_("'by' chỉ nhận giá trị 'doc_type'."))
     return by == "doc_type"
 
 
@@ -225,8 +233,11 @@ def revalidate_page() -> WerkzeugResponse:
     if CoverageForm().validate_on_submit():
         result = _refresh_and_revalidate(actor.id)
         flash(
-            f"Đã kiểm tra lại {result.validated} văn bản; "
-            f"{len(result.changes)} thay đổi trạng thái được ghi vào nhật ký.",
+            _(
+                "Đã kiểm tra lại %(n)s văn bản; %(changes)s thay đổi trạng thái được ghi vào nhật ký.",
+                n=result.validated,
+                changes=len(result.changes),
+            ),
             "info",
         )
     return redirect(url_for("coverage.dashboard", **_query()))

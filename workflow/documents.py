@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, send_file, url_for
+from flask_babel import gettext as _
 from flask_login import login_required
 from flask_wtf import FlaskForm
 from sqlalchemy import select
@@ -19,6 +20,7 @@ from storage.types import utcnow
 from workflow import access, route_templates, routing, service, signing_flow, verification, views
 from workflow.auth import current_actor
 from workflow.errors import WorkflowError
+from workflow.i18n import translate
 from workflow.services import get_services, get_session
 from workflow.uploads import stage_upload
 from workflow.vocab import DOC_TYPES
@@ -30,11 +32,12 @@ class UploadForm(FlaskForm):
     """Upload a PDF as a new document."""
 
     subject = StringField("Trích yếu nội dung", validators=[DataRequired(), Length(max=1000)])
-    doc_type = SelectField(
-        "Loại văn bản",
-        choices=[SelectChoice(k, f"{v} ({k})") for k, v in DOC_TYPES.items()],
-        default="CV",
-    )
+    doc_type = SelectField("Loại văn bản", choices=[], default="CV")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # The names of the types in the page's language; the codes are the official ones.
+        self.doc_type.choices = [SelectChoice(k, f"{_(v)} ({k})") for k, v in DOC_TYPES.items()]
 
 
 class ActionForm(FlaskForm):
@@ -110,9 +113,14 @@ def new() -> Any:
                 service.submit(db, actor, doc.id)
             db.commit()
         except WorkflowError as exc:
-            flash(exc.message, "error")
+            flash(translate(exc.message), "error")
             return render_template("documents/new.html", form=form, routes=_routes()), exc.status
-        flash("Đã tải lên văn bản." + (" Văn bản đã được trình." if doc.submitted_at else ""), "ok")
+        flash(
+            _("Đã tải lên văn bản. Văn bản đã được trình.")
+            if doc.submitted_at
+            else _("Đã tải lên văn bản."),
+            "ok",
+        )
         return redirect(url_for("documents.detail", document_id=doc.id))
     return render_template("documents/new.html", form=form, routes=_routes())
 
@@ -196,10 +204,10 @@ def submit(document_id: int) -> Any:
         db.commit()
     except WorkflowError as exc:
         db.rollback()
-        flash(exc.message, "error")
+        flash(translate(exc.message), "error")
         doc = access.get_visible_document(db, actor, document_id)
         return render_detail(doc, actor, exc.status)
-    flash("Đã trình văn bản.", "ok")
+    flash(_("Đã trình văn bản."), "ok")
     return redirect(url_for("documents.detail", document_id=document_id))
 
 
@@ -219,9 +227,9 @@ def approve(task_id: int) -> Any:
         db.commit()
     except WorkflowError as exc:
         db.rollback()
-        flash(exc.message, "error")
+        flash(translate(exc.message), "error")
         return render_detail(access.get_visible_document(db, actor, document_id), actor, exc.status)
-    flash("Đã duyệt. Văn bản được chuyển sang bước tiếp theo.", "ok")
+    flash(_("Đã duyệt. Văn bản được chuyển sang bước tiếp theo."), "ok")
     return redirect(url_for("documents.home"))
 
 
@@ -235,7 +243,7 @@ def sign(task_id: int) -> Any:
     task = access.get_own_task(db, actor, task_id)
     document_id = task.document_id
     if not form.validate_on_submit():
-        flash("Vui lòng nhập mật khẩu khóa ký số.", "error")
+        flash(_("Vui lòng nhập mật khẩu khóa ký số."), "error")
         return render_detail(task.document, actor, 400, sign_form=form)
     services = get_services()
     try:
@@ -253,9 +261,9 @@ def sign(task_id: int) -> Any:
         )
     except WorkflowError as exc:
         db.rollback()
-        flash(exc.message, "error")
+        flash(translate(exc.message), "error")
         return render_detail(access.get_visible_document(db, actor, document_id), actor, exc.status)
-    flash("Đã ký số văn bản. Chữ ký đã được kiểm tra hợp lệ.", "ok")
+    flash(_("Đã ký số văn bản. Chữ ký đã được kiểm tra hợp lệ."), "ok")
     return redirect(url_for("documents.detail", document_id=document_id))
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 
 class WorkflowError(Exception):
-    """Base class: ``message`` is Vietnamese, for the person who acted."""
+    """Base class: ``message`` is for the person who acted, in the request's language
+    (Vietnamese by default; a page translates a Vietnamese text it has in its catalogue)."""
 
     status = 400
     code = "bad_request"

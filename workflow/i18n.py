@@ -5,7 +5,14 @@ English lives in ``translations/en/LC_MESSAGES/*.po`` (a file per area); one ``.
 into the instance folder when the app starts (never committed). The choice is kept in
 the ``lang`` cookie, set by ``POST /lang`` (CSRF-protected like every form).
 
-Flash messages and error texts produced in Python stay Vietnamese for now.
+Texts produced in Python follow the page too: flash messages and errors through
+``gettext`` (``_``) at request time (outside a request, e.g. the CLI and background jobs,
+they stay Vietnamese); module-level constants and labels stay Vietnamese strings, marked
+with :func:`N_` or named in ``babel.cfg``, and are translated where shown, by
+:func:`translate` (the templates' ``tr`` filter), as are domain errors raised without
+``_()``. The JSON API keeps its machine-readable codes (its ``detail`` is Vietnamese for a
+client without the ``lang`` cookie). Dates are ``dd/mm/yyyy`` and times Vietnam time in
+both languages (the ``when`` and ``vn_date`` filters take ISO 8601 strings too).
 """
 
 from __future__ import annotations
@@ -15,15 +22,28 @@ import logging
 import os
 import tempfile
 from collections.abc import Iterator
+from datetime import datetime
+from fnmatch import fnmatch
 from pathlib import Path
 from typing import IO, Any
 
 from babel.messages.catalog import Catalog
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from flask import Blueprint, Flask, abort, current_app, redirect, request, url_for
-from flask_babel import Babel, get_locale
+from flask import (
+    Blueprint,
+    Flask,
+    abort,
+    current_app,
+    has_request_context,
+    redirect,
+    request,
+    url_for,
+)
+from flask_babel import Babel, get_locale, gettext
 from werkzeug.wrappers import Response
+
+from workflow import vocab
 
 ROOT = Path(__file__).resolve().parent.parent
 TRANSLATIONS = ROOT / "translations"
@@ -39,7 +59,10 @@ bp = Blueprint("i18n", __name__)
 
 
 def select_language() -> str:
-    """:returns: the request's interface language: the ``lang`` cookie, else Vietnamese."""
+    """:returns: the request's interface language: the ``lang`` cookie, else Vietnamese
+    (also outside a request: the CLI and background jobs speak Vietnamese)."""
+    if not has_request_context():
+        return DEFAULT_LANGUAGE
     chosen = request.cookies.get(COOKIE, "")
     return chosen if chosen in LANGUAGES else DEFAULT_LANGUAGE
 
@@ -48,6 +71,50 @@ def current_language() -> str:
     """:returns: the language of the page being rendered (``vi`` or ``en``)."""
     locale = get_locale()
     return locale.language if locale is not None else DEFAULT_LANGUAGE
+
+
+def N_(text: str) -> str:  # noqa: N802 - the usual name of gettext_noop
+    """Mark ``text`` for extraction without translating it now (a module-level constant
+    kept in Vietnamese, for logs and the API); translate it when shown (:func:`translate`)."""
+    return text
+
+
+def translate(text: Any) -> Any:
+    """:returns: ``text`` in the page's language when the catalogue has it, else unchanged.
+
+    For texts whose value is only known at run time (labels from Python dicts, domain
+    error messages): unlike Jinja's ``_()``, the result is plain text, escaped like any
+    value, and never ``%``-formatted. Also the ``tr`` filter of the templates.
+    """
+    if not isinstance(text, str) or not text:
+        return text
+    return gettext(text)
+
+
+def _moment(value: datetime | str | None) -> datetime | None:
+    if isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
+            return None
+    return value
+
+
+def display_time(value: datetime | str | None) -> str:
+    """:returns: ``dd/mm/yyyy HH:MM`` in Vietnam time, in both languages (the ``when``
+    filter: takes a datetime or an ISO 8601 string, as in the verification reports)."""
+    moment = _moment(value)
+    if moment is None:
+        return value if isinstance(value, str) else ""
+    return vocab.vn_display(moment)
+
+
+def display_date(value: datetime | str | None) -> str:
+    """:returns: ``dd/mm/yyyy`` in Vietnam time (the ``vn_date`` filter)."""
+    moment = _moment(value)
+    if moment is None:
+        return value if isinstance(value, str) else ""
+    return vocab.vn_display(moment)[:10]
 
 
 def _safe_next(target: str | None) -> str | None:
@@ -133,6 +200,7 @@ def init_i18n(app: Flask) -> None:
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(compiled)
     Babel(app, locale_selector=select_language)
     app.register_blueprint(bp)
+    app.jinja_env.filters.update(tr=translate, when=display_time, vn_date=display_date)
 
     @app.context_processor
     def language_context() -> dict[str, Any]:
@@ -152,19 +220,33 @@ def init_i18n(app: Flask) -> None:
 # --- extraction (pybabel extract -F babel.cfg) -------------------------------------
 
 
-GETTEXT_NAMES = frozenset({"_", "gettext", "lazy_gettext", "_l"})
+GETTEXT_NAMES = frozenset({"_", "gettext", "lazy_gettext", "_l", "N_"})
 
 
 def extract_python_labels(
     fileobj: IO[bytes], keywords: Any, comment_tags: Any, options: dict[str, str]
 ) -> Iterator[tuple[int, str | None, str, list[str]]]:
     """A Babel extractor for Vietnamese texts kept in Python: the string values of the
-    module-level dicts named in the ``dicts`` option, the label (first argument) of
-    WTForms ``*Field(...)`` calls, and the first argument of ``_``/``gettext``/
-    ``lazy_gettext`` calls (flash messages and errors translated when shown).
+    module-level dicts named in the ``dicts`` option, the module-level string constants
+    named in the ``constants`` option (glob patterns, e.g. ``MSG_*``), the label (first
+    argument) of WTForms ``*Field(...)`` calls, and the first argument of ``_``/``gettext``/
+    ``lazy_gettext``/``N_`` calls (flash messages and errors translated when shown).
     """
     dicts = set((options.get("dicts") or "").split())
+    constants = (options.get("constants") or "").split()
     tree = ast.parse(fileobj.read().decode(options.get("encoding", "utf-8")))
+    for statement in tree.body:  # module-level text constants named in ``constants`` (globs)
+        if (
+            constants
+            and isinstance(statement, ast.Assign)
+            and isinstance(statement.value, ast.Constant)
+            and isinstance(statement.value.value, str)
+            and any(
+                isinstance(t, ast.Name) and any(fnmatch(t.id, c) for c in constants)
+                for t in statement.targets
+            )
+        ):
+            yield statement.value.lineno, None, statement.value.value, []
     for node in ast.walk(tree):
         if isinstance(node, ast.AnnAssign | ast.Assign) and isinstance(node.value, ast.Dict):
             targets = [node.target] if isinstance(node, ast.AnnAssign) else node.targets

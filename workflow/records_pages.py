@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 from flask import Blueprint, Flask, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import login_required
 from flask_wtf import FlaskForm
 from sqlalchemy import select
@@ -19,6 +20,7 @@ from storage.types import utcnow
 from workflow import access, reminders, reporting, workfiles
 from workflow.auth import current_actor
 from workflow.errors import WorkflowError
+from workflow.i18n import translate
 from workflow.mailer import mailer_from_config
 from workflow.services import EXTENSION_KEY, Services, get_session
 
@@ -76,7 +78,7 @@ def workfile_new() -> Any:
     form.unit.choices = _unit_choices()
     if request.method == "POST":
         if not form.validate_on_submit():
-            flash("Vui lòng nhập tiêu đề hồ sơ (tối đa 1000 ký tự) và chọn đơn vị.", "error")
+            flash(_("Vui lòng nhập tiêu đề hồ sơ (tối đa 1000 ký tự) và chọn đơn vị."), "error")
             return render_template("workfiles/new.html", form=form), 400
         db = get_session()
         try:
@@ -92,9 +94,9 @@ def workfile_new() -> Any:
             db.commit()
         except WorkflowError as exc:
             db.rollback()
-            flash(exc.message, "error")
+            flash(translate(exc.message), "error")
             return render_template("workfiles/new.html", form=form), exc.status
-        flash(f"Đã lập hồ sơ {wf.code}.", "ok")
+        flash(_("Đã lập hồ sơ %(code)s.", code=wf.code), "ok")
         return redirect(url_for("records.workfile_detail", workfile_id=wf.id))
     return render_template("workfiles/new.html", form=form)
 
@@ -133,7 +135,7 @@ def workfile_attach(workfile_id: int) -> Any:
     """Attach a document or record a step on paper."""
     form = AttachForm()
     if not form.validate_on_submit():
-        flash("Dữ liệu không hợp lệ; hãy chọn văn bản hoặc ghi bước xử lý trên giấy.", "error")
+        flash(_("Dữ liệu không hợp lệ; hãy chọn văn bản hoặc ghi bước xử lý trên giấy."), "error")
         return _render_detail(workfile_id, 400, form)
     db = get_session()
     try:
@@ -148,9 +150,9 @@ def workfile_attach(workfile_id: int) -> Any:
         db.commit()
     except WorkflowError as exc:
         db.rollback()
-        flash(exc.message, "error")
+        flash(translate(exc.message), "error")
         return _render_detail(workfile_id, exc.status, form)
-    flash("Đã bổ sung vào hồ sơ.", "ok")
+    flash(_("Đã bổ sung vào hồ sơ."), "ok")
     return redirect(url_for("records.workfile_detail", workfile_id=workfile_id))
 
 
@@ -166,19 +168,14 @@ def workfile_close(workfile_id: int) -> Any:
         db.commit()
     except WorkflowError as exc:
         db.rollback()
-        flash(exc.message, "error")
+        flash(translate(exc.message), "error")
         return _render_detail(workfile_id, exc.status)
-    flash(
-        "Đã đóng hồ sơ: "
-        + (
-            "hồ sơ mật, không tính chỉ tiêu."
-            if wf.classified
-            else (
-                "xử lý trực tuyến." if wf.processed_online else "chưa xử lý trực tuyến toàn trình."
-            )
-        ),
-        "ok",
-    )
+    if wf.classified:
+        flash(_("Đã đóng hồ sơ: hồ sơ mật, không tính chỉ tiêu."), "ok")
+    elif wf.processed_online:
+        flash(_("Đã đóng hồ sơ: xử lý trực tuyến."), "ok")
+    else:
+        flash(_("Đã đóng hồ sơ: chưa xử lý trực tuyến toàn trình."), "ok")
     return redirect(url_for("records.workfile_detail", workfile_id=workfile_id))
 
 
@@ -194,7 +191,7 @@ def obligations() -> Any:
     try:
         rows = reporting.list_obligations(db, current_actor(), unit, period)
     except WorkflowError as exc:
-        flash(exc.message, "error")
+        flash(translate(exc.message), "error")
         rows, status = [], exc.status
     else:
         status = 200

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -17,9 +18,10 @@ from storage.models import Role, Unit, UnitKind, User
 from storage.registry_models import ReportObligation
 from workflow import access, coverage
 from workflow.errors import ConflictError, ForbiddenError, InvalidInputError, NotFoundError
+from workflow.i18n import N_
 from workflow.vocab import to_vn, vn_iso
 
-NOT_FOUND = "Không tìm thấy nghĩa vụ báo cáo, hoặc bạn không có quyền xem."
+NOT_FOUND = N_("Không tìm thấy nghĩa vụ báo cáo, hoặc bạn không có quyền xem.")
 STATUS_LABELS = {
     "submitted": "Đã nộp đúng hạn",
     "late": "Nộp muộn",
@@ -106,7 +108,7 @@ def parse_period(text: str | None) -> Period:
     match = _PERIOD.match((text or "").strip())
     if match is None or not 2000 <= int(match[1]) <= 2100:
         raise InvalidInputError(
-            "Kỳ báo cáo không hợp lệ: năm (2026), quý (2026-Q3) hoặc tháng (2026-09)."
+            _("Kỳ báo cáo không hợp lệ: năm (2026), quý (2026-Q3) hoặc tháng (2026-09).")
         )
     year = int(match[1])
     if match[2]:
@@ -234,7 +236,7 @@ def get_obligation(session: Session, user: User, obligation_id: int) -> ReportOb
     if obligation is None or not (
         _sees_all(user) or obligation.unit_id in {r.unit_id for r in user.roles}
     ):
-        raise NotFoundError(NOT_FOUND)
+        raise NotFoundError(_(NOT_FOUND))
     return obligation
 
 
@@ -250,25 +252,25 @@ def submit_report(
     """
     obligation = get_obligation(session, actor, obligation_id)
     if obligation.classified:
-        raise ConflictError("Báo cáo mật được gửi ngoài hệ thống; không nộp trực tuyến.")
+        raise ConflictError(_("Báo cáo mật được gửi ngoài hệ thống; không nộp trực tuyến."))
     if obligation.document_id is not None:
-        raise ConflictError("Nghĩa vụ báo cáo này đã có văn bản báo cáo được nộp.")
+        raise ConflictError(_("Nghĩa vụ báo cáo này đã có văn bản báo cáo được nộp."))
     doc = access.get_visible_document(session, actor, document_id)
     if doc.created_by_id != actor.id:
-        raise ForbiddenError("Chỉ người soạn báo cáo mới được nộp văn bản này.")
+        raise ForbiddenError(_("Chỉ người soạn báo cáo mới được nộp văn bản này."))
     if doc.unit_id != obligation.unit_id:
-        raise ForbiddenError("Văn bản báo cáo phải do đơn vị có nghĩa vụ báo cáo soạn.")
+        raise ForbiddenError(_("Văn bản báo cáo phải do đơn vị có nghĩa vụ báo cáo soạn."))
     if doc.route is None or doc.route.kind != "report":
         raise InvalidInputError(
-            "Văn bản phải được trình theo tuyến báo cáo (ví dụ «bao-cao-dinh-ky»)."
+            _("Văn bản phải được trình theo tuyến báo cáo (ví dụ «bao-cao-dinh-ky»).")
         )
     if doc.submitted_at is None:
-        raise ConflictError("Văn bản báo cáo chưa được trình; hãy trình trước khi nộp.")
+        raise ConflictError(_("Văn bản báo cáo chưa được trình; hãy trình trước khi nộp."))
     used = session.scalars(
         select(ReportObligation.id).where(ReportObligation.document_id == doc.id)
     ).first()
     if used is not None:
-        raise ConflictError("Văn bản này đã được nộp cho một nghĩa vụ báo cáo khác.")
+        raise ConflictError(_("Văn bản này đã được nộp cho một nghĩa vụ báo cáo khác."))
     obligation.document_id = doc.id
     obligation.document = doc
     obligation.submitted_at = doc.submitted_at

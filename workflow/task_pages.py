@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import login_required
 from sqlalchemy import select
 
@@ -17,6 +18,7 @@ from workflow import access, actions, coverage, issuance, route_templates
 from workflow.auth import current_actor
 from workflow.documents import render_detail
 from workflow.errors import InvalidInputError, WorkflowError
+from workflow.i18n import N_, translate
 from workflow.services import get_services, get_session
 from workflow.uploads import stage_upload
 from workflow.vocab import VN_TZ
@@ -38,13 +40,13 @@ def _perform(document_id: int, action: Callable[[], Any], done: str, to_home: bo
         db.commit()
     except WorkflowError as exc:
         db.rollback()
-        flash(exc.message, "error")
+        flash(translate(exc.message), "error")
         if not document_id:
             return render_template(
                 "errors/error.html",
                 status=exc.status,
-                title="Không thực hiện được",
-                message=exc.message,
+                title=N_("Không thực hiện được"),
+                message=translate(exc.message),
             ), exc.status
         doc = access.get_visible_document(db, actor, document_id)
         return render_detail(doc, actor, exc.status)
@@ -59,7 +61,7 @@ def _int_or_none(value: str | None) -> int | None:
     if not value:
         return None
     if not value.isdigit():
-        raise InvalidInputError("Giá trị số không hợp lệ.")
+        raise InvalidInputError(_("Giá trị số không hợp lệ."))
     return int(value)
 
 
@@ -67,7 +69,7 @@ def _local_time(value: str | None, what: str) -> datetime:
     try:
         moment = datetime.fromisoformat((value or "").strip())
     except ValueError as exc:
-        raise InvalidInputError(f"Chọn {what} hợp lệ (ngày và giờ).") from exc
+        raise InvalidInputError(_("Chọn %(what)s hợp lệ (ngày và giờ).", what=what)) from exc
     return moment if moment.tzinfo else moment.replace(tzinfo=VN_TZ)
 
 
@@ -85,7 +87,7 @@ def return_task(task_id: int) -> Any:
             request.form.get("comment"),
             _int_or_none(request.form.get("to_stage")),
         ),
-        "Đã trả lại văn bản cho người soạn thảo.",
+        _("Đã trả lại văn bản cho người soạn thảo."),
         to_home=True,
     )
 
@@ -98,7 +100,7 @@ def reject_task(task_id: int) -> Any:
     return _perform(
         _document_of_task(task_id),
         lambda: actions.reject(db, actor, task_id, request.form.get("comment")),
-        "Đã từ chối văn bản.",
+        _("Đã từ chối văn bản."),
         to_home=True,
     )
 
@@ -115,10 +117,10 @@ def delegate_task(task_id: int) -> Any:
             actor,
             task_id,
             request.form.get("to", ""),
-            _local_time(request.form.get("until"), "thời hạn ủy quyền"),
+            _local_time(request.form.get("until"), _("thời hạn ủy quyền")),
             request.form.get("reason"),
         ),
-        "Đã ủy quyền xử lý việc này.",
+        _("Đã ủy quyền xử lý việc này."),
     )
 
 
@@ -144,9 +146,9 @@ def issue_task(task_id: int) -> Any:
             )
         )
 
-    response = _perform(document_id, run, "Đã ban hành văn bản.")
+    response = _perform(document_id, run, _("Đã ban hành văn bản."))
     if result:
-        flash(f"Số, ký hiệu: {result[0].symbol}", "ok")
+        flash(_("Số, ký hiệu: %(symbol)s", symbol=result[0].symbol), "ok")
     return response
 
 
@@ -156,7 +158,9 @@ def withdraw(document_id: int) -> Any:
     """The drafter takes the document back before anyone acted."""
     db, actor = get_session(), current_actor()
     return _perform(
-        document_id, lambda: actions.withdraw(db, actor, document_id), "Đã rút văn bản về dự thảo."
+        document_id,
+        lambda: actions.withdraw(db, actor, document_id),
+        _("Đã rút văn bản về dự thảo."),
     )
 
 
@@ -168,7 +172,7 @@ def comment(document_id: int) -> Any:
     return _perform(
         document_id,
         lambda: actions.add_comment(db, actor, document_id, request.form.get("body")),
-        "Đã gửi ý kiến.",
+        _("Đã gửi ý kiến."),
     )
 
 
@@ -182,7 +186,7 @@ def revision(document_id: int) -> Any:
         staged, filename = stage_upload()
         actions.upload_revision(db, get_services().blobs, actor, document_id, staged, filename)
 
-    return _perform(document_id, run, "Đã tải lên bản chỉnh sửa. Hãy trình lại văn bản.")
+    return _perform(document_id, run, _("Đã tải lên bản chỉnh sửa. Hãy trình lại văn bản."))
 
 
 @bp.post("/documents/<int:document_id>/recall")
@@ -193,7 +197,7 @@ def recall(document_id: int) -> Any:
     return _perform(
         document_id,
         lambda: issuance.recall(db, actor, document_id, request.form.get("reason")),
-        "Đã thu hồi văn bản.",
+        _("Đã thu hồi văn bản."),
     )
 
 
@@ -207,7 +211,10 @@ def classified() -> Any:
     try:
         if request.files.get("file") is not None and request.files["file"].filename:
             raise InvalidInputError(
-                "Văn bản mật không được tải nội dung lên hệ thống; chỉ đăng ký số, ngày và độ mật."
+                _(
+                    "Văn bản mật không được tải nội dung lên hệ thống; "
+                    "chỉ đăng ký số, ngày và độ mật."
+                )
             )
         doc = issuance.register_classified(
             db,
@@ -222,9 +229,9 @@ def classified() -> Any:
         db.commit()
     except WorkflowError as exc:
         db.rollback()
-        flash(exc.message, "error")
+        flash(translate(exc.message), "error")
         return render_template("documents/classified.html"), exc.status
-    flash(f"Đã đăng ký văn bản mật số {doc.symbol}.", "ok")
+    flash(_("Đã đăng ký văn bản mật số %(symbol)s.", symbol=doc.symbol), "ok")
     return redirect(url_for("documents.detail", document_id=doc.id))
 
 
@@ -270,11 +277,18 @@ def routes() -> Any:
                 },
             )
             db.commit()
-            flash(f"Đã lưu tuyến trình {route.code}, phiên bản {route.version}.", "ok")
+            flash(
+                _(
+                    "Đã lưu tuyến trình %(code)s, phiên bản %(version)s.",
+                    code=route.code,
+                    version=route.version,
+                ),
+                "ok",
+            )
             return redirect(url_for("tasks.routes"))
         except WorkflowError as exc:
             db.rollback()
-            flash(exc.message, "error")
+            flash(translate(exc.message), "error")
             status = exc.status
     units = db.scalars(select(Unit).order_by(Unit.id)).all()
     users = db.scalars(select(User).where(User.active.is_(True)).order_by(User.full_name)).all()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import request
+from flask_babel import gettext as _
 
 from storage.blobs import StagedBlob
 from storage.errors import BlobTooLargeError
@@ -19,14 +20,17 @@ def stage_upload(field: str = "file") -> tuple[StagedBlob, str]:
     """
     upload = request.files.get(field)
     if upload is None or not upload.filename:
-        raise InvalidInputError("Chưa chọn tệp PDF để tải lên.", code="missing_file")
+        raise InvalidInputError(_("Chưa chọn tệp PDF để tải lên."), code="missing_file")
     services = get_services()
     limit = services.settings.max_upload_bytes
     try:
         staged = services.blobs.stage(upload.stream, limit=limit)
     except BlobTooLargeError as exc:
         raise TooLargeError(
-            f"Tệp vượt quá dung lượng cho phép ({limit // (1024 * 1024)} MB). "
-            "Hãy giảm dung lượng tệp rồi tải lên lại."
+            _(
+                "Tệp vượt quá dung lượng cho phép (%(mb)s MB). "
+                "Hãy giảm dung lượng tệp rồi tải lên lại.",
+                mb=limit // (1024 * 1024),
+            )
         ) from exc
     return staged, upload.filename

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, render_template, request
+from flask_babel import gettext as _
 from flask_login import login_required
 
 from workflow import verification
@@ -33,7 +34,7 @@ def _checker() -> verification.Checker:
 def _format() -> str:
     fmt = (request.args.get("format") or request.form.get("format") or "json").lower()
     if fmt not in FORMATS:
-        raise InvalidInputError("Định dạng báo cáo không hợp lệ: json, html hoặc pdf.")
+        raise InvalidInputError(_("Định dạng báo cáo không hợp lệ: json, html hoặc pdf."))
     return fmt
 
 

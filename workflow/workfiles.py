@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from flask_babel import gettext as _
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
@@ -15,10 +16,11 @@ from storage.models import Document, Role, Signature, Unit, User
 from storage.registry_models import IncomingEntry, WorkFile, WorkFileItem
 from workflow import access, coverage
 from workflow.errors import ConflictError, ForbiddenError, InvalidInputError, NotFoundError
+from workflow.i18n import N_
 from workflow.states import DocState, StageAction, TaskState
 from workflow.vocab import VN_TZ, vn_iso
 
-NOT_FOUND = "Không tìm thấy hồ sơ công việc, hoặc bạn không có quyền xem hồ sơ này."
+NOT_FOUND = N_("Không tìm thấy hồ sơ công việc, hoặc bạn không có quyền xem hồ sơ này.")
 MAX_TITLE = 1000
 MAX_NOTE = 4000
 # A route that ended in one of these states was processed to its end in the system.
@@ -60,13 +62,15 @@ def get_visible_workfile(session: Session, user: User, workfile_id: int) -> Work
     """
     wf = session.scalars(visible_workfiles(user).where(WorkFile.id == workfile_id)).first()
     if wf is None:
-        raise NotFoundError(NOT_FOUND)
+        raise NotFoundError(_(NOT_FOUND))
     return wf
 
 
 def _require_worker(user: User, wf: WorkFile) -> None:
     if wf.unit_id not in _working_units(user):
-        raise ForbiddenError("Bạn chỉ được xem hồ sơ này; chỉ cán bộ của đơn vị mới được cập nhật.")
+        raise ForbiddenError(
+            _("Bạn chỉ được xem hồ sơ này; chỉ cán bộ của đơn vị mới được cập nhật.")
+        )
 
 
 def _code_taken(session: Session, unit_id: int, code: str) -> bool:
@@ -96,27 +100,27 @@ def create_workfile(
     """
     title = _clean(title, MAX_TITLE + 1)
     if not title:
-        raise InvalidInputError("Vui lòng nhập tiêu đề hồ sơ công việc.")
+        raise InvalidInputError(_("Vui lòng nhập tiêu đề hồ sơ công việc."))
     if len(title) > MAX_TITLE:
-        raise InvalidInputError(f"Tiêu đề hồ sơ quá dài (tối đa {MAX_TITLE} ký tự).")
+        raise InvalidInputError(_("Tiêu đề hồ sơ quá dài (tối đa %(n)s ký tự).", n=MAX_TITLE))
     units = _working_units(actor)
     if unit_code:
         unit = session.scalars(select(Unit).where(Unit.code == unit_code)).first()
         if unit is None:
-            raise InvalidInputError(f"Không có đơn vị «{unit_code}».")
+            raise InvalidInputError(_("Không có đơn vị «%(code)s».", code=unit_code))
         if unit.id not in units:
-            raise ForbiddenError("Bạn chỉ được lập hồ sơ công việc của đơn vị mình.")
+            raise ForbiddenError(_("Bạn chỉ được lập hồ sơ công việc của đơn vị mình."))
     elif units:
         unit = session.get(Unit, min(units))
     else:
-        raise ForbiddenError("Tài khoản của bạn không được lập hồ sơ công việc.")
+        raise ForbiddenError(_("Tài khoản của bạn không được lập hồ sơ công việc."))
     assert unit is not None  # noqa: S101 - ids come from the actor's roles
     code = (code or "").strip()
     if code:
         if len(code) > 64 or any(c.isspace() for c in code):
-            raise InvalidInputError("Mã hồ sơ tối đa 64 ký tự, không chứa khoảng trắng.")
+            raise InvalidInputError(_("Mã hồ sơ tối đa 64 ký tự, không chứa khoảng trắng."))
         if _code_taken(session, unit.id, code):
-            raise ConflictError(f"Mã hồ sơ «{code}» đã được dùng trong đơn vị.")
+            raise ConflictError(_("Mã hồ sơ «%(code)s» đã được dùng trong đơn vị.", code=code))
     else:
         count = session.scalar(
             select(func.count()).select_from(WorkFile).where(WorkFile.unit_id == unit.id)
@@ -165,20 +169,22 @@ def attach(
     wf = get_visible_workfile(session, actor, workfile_id)
     _require_worker(actor, wf)
     if wf.closed_at is not None:
-        raise ConflictError("Hồ sơ đã đóng; không thể bổ sung thành phần.")
+        raise ConflictError(_("Hồ sơ đã đóng; không thể bổ sung thành phần."))
     note = (offline_note or "").strip()
     if (document_id is None) == (not note):
         raise InvalidInputError(
-            "Cần đúng một trong hai: 'document_id' (văn bản trên hệ thống) hoặc "
-            "'offline_note' (bước xử lý trên giấy)."
+            _(
+                "Cần đúng một trong hai: 'document_id' (văn bản trên hệ thống) hoặc "
+                "'offline_note' (bước xử lý trên giấy)."
+            )
         )
     if len(note) > MAX_NOTE:
-        raise InvalidInputError(f"Ghi chú quá dài (tối đa {MAX_NOTE} ký tự).")
+        raise InvalidInputError(_("Ghi chú quá dài (tối đa %(n)s ký tự).", n=MAX_NOTE))
     doc = None
     if document_id is not None:
         doc = access.get_visible_document(session, actor, document_id)
         if any(item.document_id == doc.id for item in wf.items):
-            raise ConflictError("Văn bản này đã có trong hồ sơ.")
+            raise ConflictError(_("Văn bản này đã có trong hồ sơ."))
     item = WorkFileItem(
         document_id=doc.id if doc else None,
         offline_note=note or None,
@@ -209,9 +215,9 @@ def close(session: Session, actor: User, workfile_id: int, *, now: datetime) -> 
     wf = get_visible_workfile(session, actor, workfile_id)
     leader = wf.unit_id in actor.units_with(Role.APPROVER) | actor.units_with(Role.SIGNER)
     if wf.owner_id != actor.id and not leader:
-        raise ForbiddenError("Chỉ người lập hồ sơ hoặc lãnh đạo đơn vị được đóng hồ sơ.")
+        raise ForbiddenError(_("Chỉ người lập hồ sơ hoặc lãnh đạo đơn vị được đóng hồ sơ."))
     if wf.closed_at is not None:
-        raise ConflictError("Hồ sơ đã được đóng trước đó.")
+        raise ConflictError(_("Hồ sơ đã được đóng trước đó."))
     wf.closed_at = now
     wf.processed_online = None if wf.classified else processed_online(session, wf)
     audit.append(
@@ -235,15 +241,15 @@ def check_document(session: Session, doc: Document) -> ItemCheck:
     routed to the end, every task acted in the system, and a stored signature for every
     signing (or sealing) step."""
     if not doc.has_content:
-        return ItemCheck(False, "Văn bản không có bản điện tử trên hệ thống.")
+        return ItemCheck(False, _("Văn bản không có bản điện tử trên hệ thống."))
     if doc.route_id is None or doc.submitted_at is None:
-        return ItemCheck(False, "Văn bản chưa được trình qua hệ thống.")
+        return ItemCheck(False, _("Văn bản chưa được trình qua hệ thống."))
     if doc.state not in FINISHED_STATES:
-        return ItemCheck(False, "Văn bản chưa xử lý xong trên hệ thống.")
+        return ItemCheck(False, _("Văn bản chưa xử lý xong trên hệ thống."))
     acted = [t for t in doc.tasks if t.state == TaskState.DONE]
     still_open = any(t.state == TaskState.OPEN for t in doc.tasks)
     if not acted or still_open or any(t.acted_by_id is None for t in acted):
-        return ItemCheck(False, "Có bước xử lý chưa được thực hiện trên hệ thống.")
+        return ItemCheck(False, _("Có bước xử lý chưa được thực hiện trên hệ thống."))
     signers = set(
         session.scalars(select(Signature.signer_id).where(Signature.document_id == doc.id))
     )
@@ -251,7 +257,11 @@ def check_document(session: Session, doc: Document) -> ItemCheck:
         needs_signature = task.action in (StageAction.SIGN, StageAction.ISSUE)
         if needs_signature and task.acted_by_id not in signers:
             return ItemCheck(
-                False, f"Bước «{task.stage_name}» không có chữ ký số lưu trên hệ thống."
+                False,
+                _(
+                    "Bước «%(stage)s» không có chữ ký số lưu trên hệ thống.",
+                    stage=task.stage_name,
+                ),
             )
     return ItemCheck(True, None)
 
@@ -259,15 +269,15 @@ def check_document(session: Session, doc: Document) -> ItemCheck:
 def check_item(session: Session, item: WorkFileItem) -> ItemCheck:
     """:returns: whether one item of a work file was processed in the system."""
     if item.offline_note:
-        return ItemCheck(False, "Bước xử lý trên giấy, ngoài hệ thống.")
+        return ItemCheck(False, _("Bước xử lý trên giấy, ngoài hệ thống."))
     if item.document is not None:
         return check_document(session, item.document)
     if item.incoming_entry_id is not None:
         entry = session.get(IncomingEntry, item.incoming_entry_id)
         if entry is not None and entry.state == "received":
             return ItemCheck(True, None)
-        return ItemCheck(False, "Văn bản đến chưa được tiếp nhận trên hệ thống.")
-    return ItemCheck(False, "Thành phần hồ sơ không xác định.")
+        return ItemCheck(False, _("Văn bản đến chưa được tiếp nhận trên hệ thống."))
+    return ItemCheck(False, _("Thành phần hồ sơ không xác định."))
 
 
 def processed_online(session: Session, wf: WorkFile) -> bool:
