@@ -3,8 +3,12 @@
   "use strict";
   var root = document.getElementById("bulk-job");
   if (!root) { return; }
-  var STATUS = { queued: "Đang chờ bắt đầu", running: "Đang ký", done: "Đã xong", failed: "Bị gián đoạn" };
-  var ITEM = { pending: "Đang chờ", signed: "Đã ký", failed: "Không ký được" };
+  // Labels in the page's language, given by the server (templates/bulk/job.html).
+  function labels(name) {
+    try { return JSON.parse(root.getAttribute(name) || "{}"); } catch (e) { return {}; }
+  }
+  var STATUS = labels("data-status-labels");
+  var ITEM = labels("data-item-labels");
   var url = root.getAttribute("data-progress-url");
 
   function text(id, value) {
