@@ -286,3 +286,27 @@ def test_a_slow_render_is_cut_off_and_explained(
     assert "hãy tải tệp PDF xuống" in refused.get_data(as_text=True)
     cache = services.settings.instance_path / "page-cache"
     assert not [p for p in cache.rglob("*") if p.is_file()]  # nothing half-written kept
+
+
+def test_pdfium_renders_when_no_system_renderer_is_installed(
+    tmp_path: Any, monkeypatch: Any
+) -> None:
+    # `make run` installs no Debian package: the pypdfium2 wheel still gives page images,
+    # in a bounded child process, crop box and rotation applied like pdftoppm.
+    from pypdf import PdfWriter
+    from pypdf.generic import NameObject, NumberObject, RectangleObject
+
+    writer = PdfWriter(clone_from=BytesIO(simple_pdf(pages=2)))
+    writer.pages[1][NameObject("/Rotate")] = NumberObject(90)
+    writer.pages[1][NameObject("/CropBox")] = RectangleObject((10, 20, 510, 820))
+    path = tmp_path / "rotated.pdf"
+    with path.open("wb") as f:
+        writer.write(f)
+    monkeypatch.setattr(pagerender.shutil, "which", lambda _name: None)
+    assert pagerender.available()
+    png = pagerender.render_page(path, "cd" * 32, 1, 800, tmp_path / "cache")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert png.read_bytes()[16:24] == (800).to_bytes(4, "big") + (500).to_bytes(4, "big")
+    (tmp_path / "broken.pdf").write_bytes(b"%PDF-1.7\n1 0 obj <<>> endobj\n%%EOF\n")
+    with pytest.raises(pagerender.RenderError):
+        pagerender.render_page(tmp_path / "broken.pdf", "ef" * 32, 0, 800, tmp_path / "cache")

@@ -1,7 +1,8 @@
 """workflow: PDF pages as images for the document page, and click positions as PDF boxes.
 
 Pages are rasterised by poppler's ``pdftoppm`` (mupdf's ``mutool`` if poppler is
-missing) in a child process bounded in time, memory and output size, and cached
+missing, else pdfium from the ``pypdfium2`` wheel, so ``make run`` needs no system
+package) in a child process bounded in time, memory and output size, and cached
 on disk under a name made of the file's SHA-256, the page and the size, so a page
 is rendered once whoever views it.
 
@@ -12,10 +13,12 @@ page's ``/Rotate``), origin at the top left, y downwards, 1 unit = 1 PDF point.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import resource
 import shutil
 import subprocess  # noqa: S404 - fixed argv of a local renderer, no shell
+import sys
 import tempfile
 from dataclasses import dataclass
 from functools import lru_cache
@@ -137,9 +140,17 @@ def box_at(geometry: PageGeometry, vx: float, vy: float, width: float, height: f
     return (left, bottom, left + width, bottom + height)
 
 
+PDFIUM_SCRIPT = Path(__file__).with_name("_pdfium_render.py")
+
+
+def _pdfium_installed() -> bool:
+    return importlib.util.find_spec("pypdfium2") is not None
+
+
 def available() -> bool:
-    """:returns: whether a renderer is installed (poppler-utils or mupdf-tools)."""
-    return bool(shutil.which("pdftoppm") or shutil.which("mutool"))
+    """:returns: whether a renderer is installed (poppler-utils, mupdf-tools, or the
+    ``pypdfium2`` wheel from requirements.txt)."""
+    return bool(shutil.which("pdftoppm") or shutil.which("mutool") or _pdfium_installed())
 
 
 def _limits() -> None:  # pragma: no cover - runs in the child
@@ -159,6 +170,10 @@ def _command(source: Path, index: int, size: int, out_base: Path) -> tuple[list[
         out = out_base.with_suffix(".png")
         argv = [mutool, "draw", "-q", "-o", str(out), "-w", str(size), "-h", str(size)]
         return [*argv, "-r", "300", str(source), number], out
+    if _pdfium_installed():
+        out = out_base.with_suffix(".png")
+        argv = [sys.executable, "-I", str(PDFIUM_SCRIPT), str(source), str(index), str(size)]
+        return [*argv, str(out)], out
     raise RenderError("no renderer (install poppler-utils or mupdf-tools)")
 
 
