@@ -70,6 +70,8 @@ def test_full_route_in_the_pages(app: Any) -> None:
         and "Bổ sung kinh phí" in html
         and "Chỉnh sửa và trình lại" in html
     )
+    home = page(drafter, "/")
+    assert "Chỉnh sửa và trình lại</strong>" in home and f'href="{doc_path}"' in home
     assert (
         post(
             drafter,

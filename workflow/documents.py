@@ -22,6 +22,7 @@ from workflow.auth import current_actor
 from workflow.errors import WorkflowError
 from workflow.i18n import translate
 from workflow.services import get_services, get_session
+from workflow.states import DocState
 from workflow.uploads import stage_upload
 from workflow.vocab import DOC_TYPES
 
@@ -75,12 +76,20 @@ def home() -> Any:
             Certificate.purpose == "personal",
         )
     ).all()
+    # A document returned for revision is the drafter's work to do, though no task says so.
+    to_revise = db.scalars(
+        select(Document)
+        .where(Document.created_by_id == actor.id, Document.state == DocState.RETURNED)
+        .order_by(Document.updated_at)
+    ).all()
     now = utcnow()
     return render_template(
         "documents/home.html",
         cert_warnings=[w for w in (expiry_warning(c, now) for c in certs) if w],
         actor=actor,
         tasks=tasks,
+        to_revise=to_revise,
+        now=now,
         documents=docs,
         can_draft=bool(actor.units_with(Role.DRAFTER)),
     )
