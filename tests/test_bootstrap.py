@@ -35,6 +35,8 @@ def test_demo_organisation_is_seeded_once(services: Services) -> None:
         "kiemtra",
         "admin",
         "chanhvp",
+        "vanthugd",
+        "bithugd",
     }
     assert len([u for u in units.values() if u.kind == "grassroots"]) == 3
     assert (

@@ -56,6 +56,13 @@ DEMO_USERS = [
     DemoUser("admin", "Quản trị hệ thống", "Quản trị hệ thống", Role.ADMIN, ORG_CODE),
     # Distributes the committee's incoming documents (phân phối, giao xử lý văn bản đến).
     DemoUser("chanhvp", "Đỗ Quang Huy", "Chánh Văn phòng Đảng ủy Khối", Role.APPROVER, "VP"),
+    # A grassroots committee that receives the bloc's documents: its own clerk and leader.
+    DemoUser(
+        "vanthugd", "Hoàng Thị Mai", "Văn thư Đảng ủy Sở Giáo dục và Đào tạo", Role.CLERK, "CS-GDDT"
+    ),
+    DemoUser(
+        "bithugd", "Ngô Văn Hải", "Bí thư Đảng ủy Sở Giáo dục và Đào tạo", Role.APPROVER, "CS-GDDT"
+    ),
 ]
 
 DEFAULT_ROUTE = "thuong-truc-ky"
