@@ -3,8 +3,11 @@ its aggregate queries.
 
 One :class:`LedgerEntry` per (target, subject): the state an item counts with, the date
 it counts on and the evidence behind the state. Figures are never computed by loading
-entries: every query here is a ``GROUP BY`` served by one of the indexes below, so a
-dashboard reads a few dozen aggregate rows whatever the number of entries.
+entries. Over whole months (every period the dashboard offers) they are sums of the
+summary rows of :mod:`storage.ledger_counts`, maintained in the transaction that writes
+the entries: a year reads a few thousand rows whatever the number of entries. Any other
+range, the exemptions and the misses are ``GROUP BY`` queries on the entries, served by
+the indexes below.
 
 States (the ``met`` ones count in the numerator; ``exempt`` is outside the denominator):
 
@@ -24,7 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any, TypeVar
 
 from sqlalchemy import (
@@ -44,6 +47,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from sqlalchemy.sql import Select
 
 from storage.db import Base
+from storage.ledger_counts import LedgerCount, month_of, track
 from storage.types import UTCDateTime, utcnow
 
 TARGETS = ("T1", "T2", "T3", "T4")
@@ -85,14 +89,16 @@ class LedgerEntry(Base):
         Index("ix_ledger_target_state_period", "target", "state", "period_date"),
     )
 
+    # The key of the entry's counter row (storage.ledger_counts): the old value is loaded
+    # before a change (active_history), so that the counts can move the entry.
     id: Mapped[int] = mapped_column(primary_key=True)
-    target: Mapped[str] = mapped_column(String(2))
-    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
-    doc_type: Mapped[str | None] = mapped_column(String(8))
-    period_date: Mapped[date] = mapped_column(Date)
+    target: Mapped[str] = mapped_column(String(2), active_history=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), active_history=True)
+    doc_type: Mapped[str | None] = mapped_column(String(8), active_history=True)
+    period_date: Mapped[date] = mapped_column(Date, active_history=True)
     subject_kind: Mapped[str] = mapped_column(String(16))
     subject_id: Mapped[int] = mapped_column(Integer)
-    state: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16), active_history=True)
     # Number and symbol (documents) or code (work files, reports) and subject line.
     label: Mapped[str | None] = mapped_column(String(128))
     title: Mapped[str | None] = mapped_column(Text)
@@ -105,6 +111,9 @@ class LedgerEntry(Base):
     evidence: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     # SHA-256 of the issued PDF as read when the state was decided (T1/T2 documents).
     pdf_sha256: Mapped[str | None] = mapped_column(String(64))
+
+
+track(LedgerEntry)
 
 
 class LedgerExemption(Base):
@@ -164,6 +173,28 @@ def _scope(query: _Q, start: date, end: date, unit_ids: Collection[int] | None) 
     return query
 
 
+def whole_months(start: date, end: date) -> tuple[int, int] | None:
+    """:returns: the first and last months (``202601``, ``202612``) when ``start`` is the
+    first day of a month and ``end`` the last day of one, else None."""
+    if start.day != 1 or (end + timedelta(days=1)).day != 1 or end < start:
+        return None
+    return month_of(start), month_of(end)
+
+
+def _counted(months: tuple[int, int], unit_ids: Collection[int] | None, *columns: Any) -> Any:
+    """``SELECT columns, SUM(entries)`` of the counter rows over whole months."""
+    total = func.sum(LedgerCount.entries)
+    query = (
+        select(*columns, total)
+        .where(LedgerCount.period_month >= months[0], LedgerCount.period_month <= months[1])
+        .group_by(*columns)
+        .having(total != 0)
+    )
+    if unit_ids is not None:
+        query = query.where(LedgerCount.unit_id.in_(sorted(unit_ids)))
+    return query
+
+
 def count_states(
     session: Session,
     start: date,
@@ -180,9 +211,21 @@ def count_states(
     :param by_doc_type: also group by document type.
     :returns: the aggregate rows (at most targets x units x types x states).
     """
-    columns: list[Any] = [LedgerEntry.target, LedgerEntry.unit_id, LedgerEntry.state]
+    months = whole_months(start, end)
+    if months is not None:
+        c = LedgerCount
+        columns: list[Any] = [c.target, c.unit_id, c.state]
+        if by_doc_type:
+            columns.append(c.doc_type)
+        rows = session.execute(_counted(months, unit_ids, *columns)).all()
+        return [
+            CountRow(r[0], r[1], (r[3] or None) if by_doc_type else None, r[2], int(r[-1]))
+            for r in rows
+        ]
+    e = LedgerEntry
+    columns = [e.target, e.unit_id, e.state]
     if by_doc_type:
-        columns.append(LedgerEntry.doc_type)
+        columns.append(e.doc_type)
     query = _scope(select(*columns, func.count()), start, end, unit_ids).group_by(*columns)
     rows = session.execute(query).all()
     return [CountRow(r[0], r[1], r[3] if by_doc_type else None, r[2], int(r[-1])) for r in rows]
@@ -195,6 +238,14 @@ def count_months(
 
     :returns: the aggregate rows.
     """
+    months = whole_months(start, end)
+    if months is not None:
+        c = LedgerCount
+        query = _counted(months, unit_ids, c.target, c.period_month, c.unit_id, c.state)
+        return [
+            MonthRow(r[0], r[1] // 100, r[1] % 100, r[2], r[3], int(r[4]))
+            for r in session.execute(query).all()
+        ]
     year = extract("year", LedgerEntry.period_date)
     month = extract("month", LedgerEntry.period_date)
     columns: list[Any] = [LedgerEntry.target, year, month, LedgerEntry.unit_id, LedgerEntry.state]
