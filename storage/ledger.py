@@ -202,6 +202,7 @@ def count_states(
     unit_ids: Collection[int] | None = None,
     *,
     by_doc_type: bool = False,
+    use_counts: bool = True,
 ) -> list[CountRow]:
     """Entries per target, unit (and document type) and state over a period.
 
@@ -209,9 +210,11 @@ def count_states(
     :param end: last day counted (inclusive).
     :param unit_ids: the units counted; None: every unit.
     :param by_doc_type: also group by document type.
+    :param use_counts: read the summary counts when the period is whole months (False:
+        always group the entries; the same rows, for checks and benchmarks).
     :returns: the aggregate rows (at most targets x units x types x states).
     """
-    months = whole_months(start, end)
+    months = whole_months(start, end) if use_counts else None
     if months is not None:
         c = LedgerCount
         columns: list[Any] = [c.target, c.unit_id, c.state]
@@ -232,13 +235,19 @@ def count_states(
 
 
 def count_months(
-    session: Session, start: date, end: date, unit_ids: Collection[int] | None = None
+    session: Session,
+    start: date,
+    end: date,
+    unit_ids: Collection[int] | None = None,
+    *,
+    use_counts: bool = True,
 ) -> list[MonthRow]:
     """Entries per target, month, unit and state over a period (the trend chart).
 
+    :param use_counts: as for :func:`count_states`.
     :returns: the aggregate rows.
     """
-    months = whole_months(start, end)
+    months = whole_months(start, end) if use_counts else None
     if months is not None:
         c = LedgerCount
         query = _counted(months, unit_ids, c.target, c.period_month, c.unit_id, c.state)

@@ -168,18 +168,22 @@ def assert_counts_exact(services: Services) -> None:
         assert count_drift(conn, LedgerEntry.__table__) == []
     with services.session_factory() as s:
         for unit_ids in (None, {1, 2, 3}):
-            # Whole months read the counts; a range starting mid-month groups the entries.
-            for by in (False, True):
-                counted = ledger.count_states(
-                    s, date(2026, 1, 1), date(2026, 12, 31), unit_ids, by_doc_type=by
-                )
-                grouped = ledger.count_states(
-                    s, date(2025, 12, 31), date(2026, 12, 31), unit_ids, by_doc_type=by
-                )
-                assert sorted(counted, key=repr) == sorted(grouped, key=repr)
-            counted_m = ledger.count_months(s, date(2026, 1, 1), date(2026, 12, 31), unit_ids)
-            grouped_m = ledger.count_months(s, date(2025, 12, 31), date(2026, 12, 31), unit_ids)
-            assert sorted(counted_m, key=repr) == sorted(grouped_m, key=repr)
+            for start, end in (
+                (date(2026, 1, 1), date(2026, 12, 31)),
+                (date(2026, 3, 1), date(2026, 6, 30)),
+            ):
+                for by in (False, True):
+                    counted = ledger.count_states(s, start, end, unit_ids, by_doc_type=by)
+                    grouped = ledger.count_states(
+                        s, start, end, unit_ids, by_doc_type=by, use_counts=False
+                    )
+                    assert sorted(counted, key=repr) == sorted(grouped, key=repr)
+                counted_m = ledger.count_months(s, start, end, unit_ids)
+                grouped_m = ledger.count_months(s, start, end, unit_ids, use_counts=False)
+                assert sorted(counted_m, key=repr) == sorted(grouped_m, key=repr)
+        # A range that is not whole months groups the entries.
+        assert ledger.whole_months(date(2026, 1, 2), date(2026, 12, 31)) is None
+        assert ledger.whole_months(date(2026, 1, 1), date(2026, 2, 28)) == (202601, 202602)
 
 
 def test_figures_misses_exemption_tamper(cov_app: Flask, api: Api, services: Services) -> None:
