@@ -39,9 +39,11 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    bindparam,
     extract,
     func,
     select,
+    text,
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column
 from sqlalchemy.sql import Select
@@ -65,6 +67,8 @@ MISS_STATES: dict[str, frozenset[str]] = {
 }
 EXEMPT = "exempt"
 STATES: dict[str, frozenset[str]] = {t: MET_STATES[t] | MISS_STATES[t] | {EXEMPT} for t in TARGETS}
+EXEMPT_CONDITION = "state = 'exempt'"
+"""Predicate of the partial index of the exempt entries (the queries spell it inline)."""
 
 
 class LedgerEntry(Base):
@@ -87,6 +91,17 @@ class LedgerEntry(Base):
         ),
         # The misses list: one target, missed states, newest first.
         Index("ix_ledger_target_state_period", "target", "state", "period_date"),
+        # Exemptions by reason: covering, over the exempt entries only.
+        Index(
+            "ix_ledger_exempt_period_reason",
+            "period_date",
+            "target",
+            "unit_id",
+            "exempt_reason",
+            "state",
+            postgresql_where=text(EXEMPT_CONDITION),
+            sqlite_where=text(EXEMPT_CONDITION),
+        ),
     )
 
     # The key of the entry's counter row (storage.ledger_counts): the old value is loaded
@@ -273,8 +288,11 @@ def count_exempt_reasons(
     :returns: ``(target, reason, count)`` rows.
     """
     reason = func.coalesce(LedgerEntry.exempt_reason, "")
+    # The value inline (not a bound parameter), so that SQLite and PostgreSQL's generic
+    # plans can prove the partial index's predicate.
+    exempt = LedgerEntry.state == bindparam("exempt", EXEMPT, literal_execute=True)
     query = _scope(
-        select(LedgerEntry.target, reason, func.count()).where(LedgerEntry.state == EXEMPT),
+        select(LedgerEntry.target, reason, func.count()).where(exempt),
         start,
         end,
         unit_ids,

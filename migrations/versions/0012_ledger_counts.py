@@ -1,4 +1,5 @@
-"""ledger summary counts (per month, target, unit, state, document type), backfilled
+"""ledger summary counts (per month, target, unit, state, document type), backfilled;
+partial index of the exempt entries
 
 Revision ID: 0012
 Revises: 0011
@@ -48,6 +49,14 @@ def upgrade() -> None:
     )
     doc_type = sa.func.coalesce(entries.c.doc_type, sa.literal(""))
     keys = [month, entries.c.target, entries.c.unit_id, entries.c.state, doc_type]
+    # Exemptions by reason: a covering index over the exempt entries only.
+    op.create_index(
+        "ix_ledger_exempt_period_reason",
+        "ledger_entries",
+        ["period_date", "target", "unit_id", "exempt_reason", "state"],
+        postgresql_where=sa.text("state = 'exempt'"),
+        sqlite_where=sa.text("state = 'exempt'"),
+    )
     op.execute(
         counts.insert().from_select(
             ["period_month", "target", "unit_id", "state", "doc_type", "entries"],
@@ -57,4 +66,5 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index("ix_ledger_exempt_period_reason", table_name="ledger_entries")
     op.drop_table("ledger_counts")
