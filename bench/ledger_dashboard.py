@@ -168,10 +168,12 @@ def queries(session: Session) -> dict[str, Callable[[], Any]]:
         "misses T2 first page, year": lambda: ledger.missed_entries(
             session, "T2", year.start, year.end
         ),
-        "whole dashboard page data, year": dashboard,
+        PAGE: dashboard,
     }
 
 
+PAGE = "whole dashboard page data, year"
+"""Not one query: everything a dashboard page of a year runs (for information)."""
 UNCHANGED = {"exemptions by reason, year", "misses T2 first page, year"}
 """Queries that still read the entries (the same query before and after)."""
 
@@ -226,7 +228,7 @@ def explain(engine: Engine, session: Session) -> None:
     pg = engine.dialect.name == "postgresql"
     prefix = "EXPLAIN (ANALYZE, BUFFERS) " if pg else "EXPLAIN QUERY PLAN "
     for label, fn in queries(session).items():
-        if label.startswith("whole dashboard"):
+        if label == PAGE:
             continue
         for variant in ("before", "after"):
             if variant == "before" and label in UNCHANGED:
@@ -263,6 +265,7 @@ def run(name: str, engine: Engine, args: argparse.Namespace) -> dict[str, Any]:
             if pg:
                 status = "  < 100 ms: OK" if t["after_ms"] < TARGET_MS else "  >= 100 ms: TOO SLOW"
             same = " (same query)" if label in UNCHANGED else ""
+            same = " (3 queries + Python: not one query)" if label == PAGE else same
             print(
                 f"[{name}] {label:34s} {t['before_ms']:8.1f} -> {t['after_ms']:7.1f}{status}{same}",
                 flush=True,
@@ -331,7 +334,7 @@ def main() -> None:
         else:
             with pg_database(args.pg) as engine:
                 result["pg"] = run("pg", engine, args)
-            after = {k: v["after_ms"] for k, v in result["pg"]["queries"].items()}
+            after = {k: v["after_ms"] for k, v in result["pg"]["queries"].items() if k != PAGE}
             slow = {k: v for k, v in after.items() if v >= TARGET_MS}
             worst = max(after, key=lambda k: after[k])
             verdict = "MET" if not slow else f"NOT MET ({', '.join(slow)})"
