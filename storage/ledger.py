@@ -3,8 +3,11 @@ its aggregate queries.
 
 One :class:`LedgerEntry` per (target, subject): the state an item counts with, the date
 it counts on and the evidence behind the state. Figures are never computed by loading
-entries: every query here is a ``GROUP BY`` served by one of the indexes below, so a
-dashboard reads a few dozen aggregate rows whatever the number of entries.
+entries. Over whole months (every period the dashboard offers) they are sums of the
+summary rows of :mod:`storage.ledger_counts`, maintained in the transaction that writes
+the entries: a year reads a few thousand rows whatever the number of entries. Any other
+range, the exemptions and the misses are ``GROUP BY`` queries on the entries, served by
+the indexes below.
 
 States (the ``met`` ones count in the numerator; ``exempt`` is outside the denominator):
 
@@ -24,7 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any, TypeVar
 
 from sqlalchemy import (
@@ -36,14 +39,17 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    bindparam,
     extract,
     func,
     select,
+    text,
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column
 from sqlalchemy.sql import Select
 
 from storage.db import Base
+from storage.ledger_counts import LedgerCount, month_of, track
 from storage.types import UTCDateTime, utcnow
 
 TARGETS = ("T1", "T2", "T3", "T4")
@@ -61,6 +67,8 @@ MISS_STATES: dict[str, frozenset[str]] = {
 }
 EXEMPT = "exempt"
 STATES: dict[str, frozenset[str]] = {t: MET_STATES[t] | MISS_STATES[t] | {EXEMPT} for t in TARGETS}
+EXEMPT_CONDITION = "state = 'exempt'"
+"""Predicate of the partial index of the exempt entries (the queries spell it inline)."""
 
 
 class LedgerEntry(Base):
@@ -83,16 +91,29 @@ class LedgerEntry(Base):
         ),
         # The misses list: one target, missed states, newest first.
         Index("ix_ledger_target_state_period", "target", "state", "period_date"),
+        # Exemptions by reason: covering, over the exempt entries only.
+        Index(
+            "ix_ledger_exempt_period_reason",
+            "period_date",
+            "target",
+            "unit_id",
+            "exempt_reason",
+            "state",
+            postgresql_where=text(EXEMPT_CONDITION),
+            sqlite_where=text(EXEMPT_CONDITION),
+        ),
     )
 
+    # The key of the entry's counter row (storage.ledger_counts): the old value is loaded
+    # before a change (active_history), so that the counts can move the entry.
     id: Mapped[int] = mapped_column(primary_key=True)
-    target: Mapped[str] = mapped_column(String(2))
-    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
-    doc_type: Mapped[str | None] = mapped_column(String(8))
-    period_date: Mapped[date] = mapped_column(Date)
+    target: Mapped[str] = mapped_column(String(2), active_history=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), active_history=True)
+    doc_type: Mapped[str | None] = mapped_column(String(8), active_history=True)
+    period_date: Mapped[date] = mapped_column(Date, active_history=True)
     subject_kind: Mapped[str] = mapped_column(String(16))
     subject_id: Mapped[int] = mapped_column(Integer)
-    state: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16), active_history=True)
     # Number and symbol (documents) or code (work files, reports) and subject line.
     label: Mapped[str | None] = mapped_column(String(128))
     title: Mapped[str | None] = mapped_column(Text)
@@ -105,6 +126,9 @@ class LedgerEntry(Base):
     evidence: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     # SHA-256 of the issued PDF as read when the state was decided (T1/T2 documents).
     pdf_sha256: Mapped[str | None] = mapped_column(String(64))
+
+
+track(LedgerEntry)
 
 
 class LedgerExemption(Base):
@@ -164,6 +188,28 @@ def _scope(query: _Q, start: date, end: date, unit_ids: Collection[int] | None) 
     return query
 
 
+def whole_months(start: date, end: date) -> tuple[int, int] | None:
+    """:returns: the first and last months (``202601``, ``202612``) when ``start`` is the
+    first day of a month and ``end`` the last day of one, else None."""
+    if start.day != 1 or (end + timedelta(days=1)).day != 1 or end < start:
+        return None
+    return month_of(start), month_of(end)
+
+
+def _counted(months: tuple[int, int], unit_ids: Collection[int] | None, *columns: Any) -> Any:
+    """``SELECT columns, SUM(entries)`` of the counter rows over whole months."""
+    total = func.sum(LedgerCount.entries)
+    query = (
+        select(*columns, total)
+        .where(LedgerCount.period_month >= months[0], LedgerCount.period_month <= months[1])
+        .group_by(*columns)
+        .having(total != 0)
+    )
+    if unit_ids is not None:
+        query = query.where(LedgerCount.unit_id.in_(sorted(unit_ids)))
+    return query
+
+
 def count_states(
     session: Session,
     start: date,
@@ -171,6 +217,7 @@ def count_states(
     unit_ids: Collection[int] | None = None,
     *,
     by_doc_type: bool = False,
+    use_counts: bool = True,
 ) -> list[CountRow]:
     """Entries per target, unit (and document type) and state over a period.
 
@@ -178,23 +225,51 @@ def count_states(
     :param end: last day counted (inclusive).
     :param unit_ids: the units counted; None: every unit.
     :param by_doc_type: also group by document type.
+    :param use_counts: read the summary counts when the period is whole months (False:
+        always group the entries; the same rows, for checks and benchmarks).
     :returns: the aggregate rows (at most targets x units x types x states).
     """
-    columns: list[Any] = [LedgerEntry.target, LedgerEntry.unit_id, LedgerEntry.state]
+    months = whole_months(start, end) if use_counts else None
+    if months is not None:
+        c = LedgerCount
+        columns: list[Any] = [c.target, c.unit_id, c.state]
+        if by_doc_type:
+            columns.append(c.doc_type)
+        rows = session.execute(_counted(months, unit_ids, *columns)).all()
+        return [
+            CountRow(r[0], r[1], (r[3] or None) if by_doc_type else None, r[2], int(r[-1]))
+            for r in rows
+        ]
+    e = LedgerEntry
+    columns = [e.target, e.unit_id, e.state]
     if by_doc_type:
-        columns.append(LedgerEntry.doc_type)
+        columns.append(e.doc_type)
     query = _scope(select(*columns, func.count()), start, end, unit_ids).group_by(*columns)
     rows = session.execute(query).all()
     return [CountRow(r[0], r[1], r[3] if by_doc_type else None, r[2], int(r[-1])) for r in rows]
 
 
 def count_months(
-    session: Session, start: date, end: date, unit_ids: Collection[int] | None = None
+    session: Session,
+    start: date,
+    end: date,
+    unit_ids: Collection[int] | None = None,
+    *,
+    use_counts: bool = True,
 ) -> list[MonthRow]:
     """Entries per target, month, unit and state over a period (the trend chart).
 
+    :param use_counts: as for :func:`count_states`.
     :returns: the aggregate rows.
     """
+    months = whole_months(start, end) if use_counts else None
+    if months is not None:
+        c = LedgerCount
+        query = _counted(months, unit_ids, c.target, c.period_month, c.unit_id, c.state)
+        return [
+            MonthRow(r[0], r[1] // 100, r[1] % 100, r[2], r[3], int(r[4]))
+            for r in session.execute(query).all()
+        ]
     year = extract("year", LedgerEntry.period_date)
     month = extract("month", LedgerEntry.period_date)
     columns: list[Any] = [LedgerEntry.target, year, month, LedgerEntry.unit_id, LedgerEntry.state]
@@ -213,8 +288,11 @@ def count_exempt_reasons(
     :returns: ``(target, reason, count)`` rows.
     """
     reason = func.coalesce(LedgerEntry.exempt_reason, "")
+    # The value inline (not a bound parameter), so that SQLite and PostgreSQL's generic
+    # plans can prove the partial index's predicate.
+    exempt = LedgerEntry.state == bindparam("exempt", EXEMPT, literal_execute=True)
     query = _scope(
-        select(LedgerEntry.target, reason, func.count()).where(LedgerEntry.state == EXEMPT),
+        select(LedgerEntry.target, reason, func.count()).where(exempt),
         start,
         end,
         unit_ids,

@@ -4,6 +4,7 @@ permissions, period parsing, exports."""
 from __future__ import annotations
 
 import os
+import threading
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -12,7 +13,9 @@ from flask import Flask
 from sqlalchemy import select
 
 from signing.validate import validate_pdf
+from storage import ledger
 from storage.ledger import LedgerEntry
+from storage.ledger_counts import count_drift
 from storage.models import AuditEvent, Document, Unit, User
 from storage.registry_models import (
     Dispatch,
@@ -158,6 +161,31 @@ def nd(f: dict[str, Any]) -> tuple[int, int]:
     return f["numerator"], f["denominator"]
 
 
+def assert_counts_exact(services: Services) -> None:
+    """The summary counts equal COUNT(*) over the entries, and the figures read from
+    them equal the figures grouped from the entries."""
+    with services.engine.connect() as conn:
+        assert count_drift(conn, LedgerEntry.__table__) == []
+    with services.session_factory() as s:
+        for unit_ids in (None, {1, 2, 3}):
+            for start, end in (
+                (date(2026, 1, 1), date(2026, 12, 31)),
+                (date(2026, 3, 1), date(2026, 6, 30)),
+            ):
+                for by in (False, True):
+                    counted = ledger.count_states(s, start, end, unit_ids, by_doc_type=by)
+                    grouped = ledger.count_states(
+                        s, start, end, unit_ids, by_doc_type=by, use_counts=False
+                    )
+                    assert sorted(counted, key=repr) == sorted(grouped, key=repr)
+                counted_m = ledger.count_months(s, start, end, unit_ids)
+                grouped_m = ledger.count_months(s, start, end, unit_ids, use_counts=False)
+                assert sorted(counted_m, key=repr) == sorted(grouped_m, key=repr)
+        # A range that is not whole months groups the entries.
+        assert ledger.whole_months(date(2026, 1, 2), date(2026, 12, 31)) is None
+        assert ledger.whole_months(date(2026, 1, 1), date(2026, 2, 28)) == (202601, 202602)
+
+
 def test_figures_misses_exemption_tamper(cov_app: Flask, api: Api, services: Services) -> None:
     ids = seed(api, services)
     # Issuance already recorded (and validated) both issued documents in the ledger;
@@ -195,6 +223,7 @@ def test_figures_misses_exemption_tamper(cov_app: Flask, api: Api, services: Ser
 
     misses = api.get("kiemtra", "/coverage/misses?target=T1&period=2026").get_json()
     assert misses["total"] == 1 and misses["items"][0]["id"] == ids["b"]
+    assert_counts_exact(services)
     assert misses["items"][0]["symbol"] == "02-CV/ĐUK" and misses["items"][0]["state"] == "missing"
 
     # A special-rule exemption of B: recorded by the auditor, who is the approver.
@@ -274,6 +303,7 @@ def test_figures_misses_exemption_tamper(cov_app: Flask, api: Api, services: Ser
         ]
     f = figures(api)
     assert nd(f["T2"]) == (0, 1) and f["T2"]["met"] is False
+    assert_counts_exact(services)
     miss = api.get("kiemtra", "/coverage/misses?target=T2&period=2026").get_json()["items"]
     assert miss[0]["id"] == ids["a"] and miss[0]["state"] == "signed_invalid" and miss[0]["reason"]
 
@@ -324,3 +354,110 @@ def test_dashboard_exports_and_signed_report(cov_app: Flask, api: Api, services:
     assert done.status_code == 302
     result = cov_app.test_cli_runner().invoke(args=["revalidate"])
     assert result.exit_code == 0 and "documents validated" in result.output
+
+
+def test_counts_follow_every_write_rollback_and_savepoint(services: Services) -> None:
+    """New, moved (state, unit, month, type), deleted entries; a rollback; a savepoint
+    rolled back and one released: the summary counts stay exact."""
+    with services.session_factory() as s:
+        units = sorted(s.scalars(select(Unit.id)))[:2]
+
+        def entry(i: int, state: str = "missing") -> LedgerEntry:
+            return LedgerEntry(
+                target="T1",
+                unit_id=units[0],
+                doc_type="CV",
+                period_date=date(2026, 3, i),
+                subject_kind="test",
+                subject_id=i,
+                state=state,
+                evidence={},
+            )
+
+        s.add_all([entry(i) for i in range(1, 6)])
+        s.commit()
+        e1, e2, e3, e4, e5 = s.scalars(
+            select(LedgerEntry)
+            .where(LedgerEntry.subject_kind == "test")
+            .order_by(LedgerEntry.subject_id)
+        )
+        e1.state = "electronic"
+        e2.unit_id = units[1]
+        e3.period_date = date(2026, 4, 1)
+        e4.doc_type = None
+        s.delete(e5)
+        s.flush()
+        e1.state = "exempt"  # twice in one transaction
+        s.commit()
+        assert_counts_exact(services)
+
+        e2.state = "electronic"
+        s.add(entry(9))
+        s.flush()
+        s.rollback()
+        assert_counts_exact(services)
+
+        with s.begin_nested():
+            s.add(entry(10))
+        try:
+            with s.begin_nested():
+                s.add(entry(11))
+                s.flush()
+                raise RuntimeError("roll the savepoint back")
+        except RuntimeError:
+            pass
+        s.commit()
+        assert_counts_exact(services)
+        both = ledger.count_states(s, date(2026, 3, 1), date(2026, 4, 30))
+        assert sum(r.count for r in both if r.target == "T1") == 5
+
+
+def test_concurrent_writers_keep_the_counts_exact(services: Services) -> None:
+    """Writers on the same counter rows, in parallel (PostgreSQL: upserts at commit, in
+    key order; SQLite: one writer at a time)."""
+    with services.session_factory() as s:
+        unit = min(s.scalars(select(Unit.id)))
+    errors: list[BaseException] = []
+    start = threading.Barrier(3)
+
+    def writer(base: int) -> None:
+        try:
+            start.wait()
+            for batch in range(4):
+                with services.session_factory() as s:
+                    for i in range(5):
+                        n = base + batch * 10 + i
+                        s.add(
+                            LedgerEntry(
+                                target="T3",
+                                unit_id=unit,
+                                period_date=date(2026, 6, 1 + n % 28),
+                                subject_kind="race",
+                                subject_id=n,
+                                state="online",
+                                evidence={},
+                            )
+                        )
+                    s.flush()
+                    for e in s.scalars(
+                        select(LedgerEntry).where(
+                            LedgerEntry.subject_kind == "race",
+                            LedgerEntry.subject_id >= base,
+                            LedgerEntry.subject_id < base + 1000,
+                        )
+                    ):
+                        e.state = "offline" if e.state == "online" else "online"
+                    s.commit()
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(k * 1000,)) for k in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert errors == []
+    assert_counts_exact(services)
+    with services.session_factory() as s:
+        rows = ledger.count_states(s, date(2026, 6, 1), date(2026, 6, 30))
+    assert sum(r.count for r in rows if r.target == "T3") == 60

@@ -1,7 +1,7 @@
 """The coverage figures (targets T1-T4) recomputed from ledger rows.
 
 Same rules as the server: ``storage/ledger.py`` (``MET_STATES``, ``EXEMPT``) and
-``workflow/coverage.py`` (``_figure``, ``figures_from_rows``, ``t3_target``,
+``workflow/coverage/`` (``figures._figure``, ``figures_from_rows``, ``t3_target``,
 ``unit_level``): figure = met / (all - exempt); T1, T2, T4 aim at 100%; T3 at the
 level's threshold (bloc 80% until 2029, 90% from 2030; grassroots 60% / 70%), met when
 every level present in scope meets its own.

@@ -162,16 +162,8 @@ def _refresh_and_revalidate(actor_id: int | None) -> coverage.RefreshResult:
 
 
 def _dashboard_data() -> dict[str, Any]:
-    db = get_session()
     scope, period = _scope_and_period()
-    return {
-        "scope": scope,
-        "period": period,
-        "figures": coverage.coverage_figures(db, scope, period),
-        "units": coverage.per_unit(db, scope, period),
-        "trend": coverage.trend(db, scope, period.year),
-        "exemptions": coverage.exempt_reasons(db, scope, period),
-    }
+    return coverage.dashboard(get_session(), scope, period)
 
 
 def _query() -> dict[str, Any]:

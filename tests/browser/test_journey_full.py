@@ -61,17 +61,21 @@ def flash_ok(page: Any, text: str | re.Pattern[str]) -> None:
     expect(page.locator(".flash-ok").filter(has_text=text).first).to_be_visible()
 
 
-def sign_on_page(page: Any, passphrase: str = DEMO_PASSWORD, **placement: Any) -> None:
-    """The signer signs the open task of the document page.
-
-    Today: the sign form with the default stamp placement. The sign dialog with stamp
-    placement by a click on the page is being built; when it lands, extend this helper
-    (e.g. ``placement={"page": 1, "x": 0.6, "y": 0.8}``: open the dialog, click there on
-    the rendered page, check the stamp preview) and keep the checks below.
-    """
+def sign_on_page(
+    page: Any, passphrase: str = DEMO_PASSWORD, at: tuple[float, float] | None = None
+) -> None:
+    """The signer signs the open task of the document page; ``at``: where to place the
+    stamp, as fractions (x, y) of the first rendered page, by a click on it."""
     from playwright.sync_api import expect
 
-    assert not placement, "stamp placement by click: not in the sign form yet"
+    if at is not None:
+        overlay = page.locator(".stamp-overlay")
+        expect(overlay).to_be_visible()  # the stamp preview at its default place
+        first = page.locator("#page-0 .page-box > img")
+        box = first.bounding_box()
+        assert box
+        first.click(position={"x": box["width"] * at[0], "y": box["height"] * at[1]})
+        expect(overlay).not_to_have_class(re.compile(r"stamp-default"))
     task = page.locator("form[action*='/sign']").first
     task.get_by_label("Mật khẩu khóa ký số").fill(passphrase)
     task.get_by_role("button", name="Ký số", exact=True).click()
@@ -186,7 +190,7 @@ def test_full_journey(new_page: Callable[..., Any], server: Server, walk: Walk) 
     signer = open_as(new_page, "bithu")
     open_from_inbox(signer, SUBJECT)
     walk.step(signer, "signer-task")
-    sign_on_page(signer)
+    sign_on_page(signer, at=(0.62, 0.78))  # the stamp placed by a click on the page
     expect(signer.get_by_role("main")).to_contain_text(VN_DATETIME)
     walk.step(signer, "signed")
 
@@ -236,6 +240,16 @@ def test_full_journey(new_page: Callable[..., Any], server: Server, walk: Walk) 
     expect(row).to_contain_text("Hợp lệ")
     walk.step(receiver, "incoming-received")
 
+    # ... and the second unit's own clerk takes in its copy.
+    other = open_as(new_page, "vanthugd")
+    other.get_by_role("link", name="Văn bản đến", exact=True).click()
+    expect(other.locator(".meta")).to_contain_text(OTHER_UNIT)
+    row = other.locator("tbody tr", has_text=SUBJECT)
+    walk.step(other, "other-unit-incoming")
+    row.get_by_role("button", name="Kiểm tra chữ ký và tiếp nhận").click()
+    flash_ok(other, re.compile(r"Đã tiếp nhận văn bản, số đến 1\. Chữ ký số hợp lệ"))
+    walk.step(other, "other-unit-received")
+
     # 10. The sender sees who received it and when.
     open_from_inbox(clerk, SUBJECT)
     clerk.get_by_role("link", name="Phát hành / nơi nhận").click()
@@ -243,7 +257,9 @@ def test_full_journey(new_page: Callable[..., Any], server: Server, walk: Walk) 
     expect(received).to_contain_text("Đã tiếp nhận")
     expect(received).to_contain_text("Phạm Thị Thu")
     expect(received).to_contain_text(VN_DATETIME)
-    expect(sent.locator("tr", has_text=OTHER_UNIT)).to_contain_text("chờ tiếp nhận")
+    other_row = sent.locator("tr", has_text=OTHER_UNIT)
+    expect(other_row).to_contain_text("Đã tiếp nhận")
+    expect(other_row).to_contain_text("Hoàng Thị Mai")
     walk.step(clerk, "sender-sees-receipt")
 
     walk.assert_accessible()
