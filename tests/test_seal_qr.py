@@ -71,9 +71,7 @@ def _rect(sig: Any) -> tuple[float, float, float, float]:
 
 
 @needs_tools
-def test_seal_stamp_qr_opens_the_public_page(
-    api: Api, services: Services, tmp_path: Path
-) -> None:
+def test_seal_stamp_qr_opens_the_public_page(api: Api, services: Services, tmp_path: Path) -> None:
     doc_id, issued, data = issue_document(api)
     out = tmp_path / "issued.pdf"
     out.write_bytes(data)
