@@ -76,7 +76,8 @@ def _token_signer(
             + _ADMIN_ADVICE,
             code="seal_token_key",
         ) from exc
-    if signer.signing_cert.sha256.hex() != cert.fingerprint:
+    on_token_cert = signer.signing_cert
+    if on_token_cert is None or on_token_cert.sha256.hex() != cert.fingerprint:
         raise ConflictError(
             "Chứng thư số trên thiết bị ký số không phải chứng thư đã đăng ký cho tổ chức "
             f"({issuer.name}). Hãy đăng ký lại bằng lệnh “flask --app wsgi seal-token "

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -53,7 +54,7 @@ def _check_issuer(cert: x509.Certificate, trust: TrustConfig) -> None:
         ca = x509.load_pem_x509_certificate(pem)
         try:
             cert.verify_directly_issued_by(ca)
-        except (ValueError, TypeError, x509.InvalidSignature):
+        except (ValueError, TypeError, InvalidSignature):
             continue
         return
     raise InvalidInputError(
