@@ -98,6 +98,20 @@ def test_encrypted_with_empty_password_is_signed_issued_and_validates(
     assert leader.intact and leader.bottom_line and seal.bottom_line
     validation = api.get("kiemtra", f"/documents/{doc_id}/validation").get_json()
     assert validation["verdict"] == "valid", validation
+    # The auditors' report (ETSI EN 319 102-1 indication) on the same file, uploaded.
+    checked = api.post(
+        "kiemtra",
+        "/validate",
+        data={"file": (BytesIO(result), "kiem-tra.pdf")},
+        content_type="multipart/form-data",
+    )
+    assert checked.status_code == 200, checked.get_json()
+    body = checked.get_json()
+    assert body["indication"] == {"indication": "TOTAL-PASSED", "sub_indication": None}, body
+    assert len(body["signatures"]) == 2
+    for sig in body["signatures"]:  # the facts are read from the decrypted file too
+        assert sig["certificate_chain"] and sig["trust"]["root"], sig
+        assert sig["coverage"]["signed_revision"] is not None
 
     if not INDEPENDENT_VERIFY.exists() or db_backend != "sqlite":
         return
