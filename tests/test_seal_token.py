@@ -23,7 +23,9 @@ from sqlalchemy import func, select
 
 from signing.validate import validate_pdf
 from storage.audit import AuditAction
+from storage.ledger import LedgerEntry
 from storage.models import AuditEvent, Certificate, Document, Revision
+from storage.verification_models import VerificationCode
 from tests.conftest import DEMO_PASSWORD, Api, app_config
 from tests.test_journey_api import INDEPENDENT_VERIFY
 from tests.test_workflow_routes import act, upload_on
@@ -168,6 +170,19 @@ def test_issuance_signs_the_seal_on_the_token(
         assert event is not None
         assert event.details["seal_key"] == "pkcs11"
         assert event.details["seal"] == seal_cert.fingerprint
+        # The coverage ledger counts it like a stored seal: T2 signed and valid.
+        entry = session.scalars(
+            select(LedgerEntry).where(LedgerEntry.target == "T2", LedgerEntry.subject_id == doc_id)
+        ).first()
+        assert entry is not None and entry.state == "signed_valid", entry and entry.state
+        code = session.scalars(
+            select(VerificationCode.code).where(VerificationCode.document_id == doc_id)
+        ).one()
+    # The public verification page (reached through the seal's QR code) says valid.
+    public = api.client.get(f"/api/v1/verify/{code}").get_json()
+    assert public["status"] == "valid", public
+    assert public["indication"]["indication"] == "TOTAL-PASSED"
+    assert len(public["signatures"]) == 2
 
     if not INDEPENDENT_VERIFY.exists() or db_backend != "sqlite":
         return  # the same PDF bytes either way: the validators run once
