@@ -44,12 +44,15 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def _reinitialise() -> None:
-    """SoftHSM2 reads SOFTHSM2_CONF when initialised: re-initialise a loaded library."""
+def _finalise() -> None:
+    """SoftHSM2 reads SOFTHSM2_CONF when initialised: finalise a loaded library, so that
+    its next user (python-pkcs11 initialises it again on demand) reads the current conf.
+    Other test modules keep their own token folder this way, in any order."""
     import pkcs11
 
-    if MODULE in pkcs11._loaded:  # another test module may have loaded it with its own conf
-        pkcs11.lib(MODULE).reinitialize()
+    loaded = pkcs11._loaded.get(MODULE)
+    if loaded is not None and loaded.initialized:
+        loaded.finalize()
 
 
 @pytest.fixture(scope="module")
@@ -78,14 +81,14 @@ def softhsm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
             check=True,
             capture_output=True,
         )
-        _reinitialise()
+        _finalise()
         yield conf
     finally:
         if previous is None:
             os.environ.pop("SOFTHSM2_CONF", None)
         else:
             os.environ["SOFTHSM2_CONF"] = previous
-        _reinitialise()
+        _finalise()
 
 
 def _app(instance: Path, database_url: str, **seal: Any) -> Flask:
