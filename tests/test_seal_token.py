@@ -278,3 +278,29 @@ def test_register_refuses_a_certificate_for_another_key(token_app: Flask, tmp_pa
     mine.write_text(_token_seal(services).cert_pem)
     again = token_app.test_cli_runner().invoke(args=["seal-token", "register", "--cert", str(mine)])
     assert again.exit_code != 0 and "đã được đăng ký" in again.output
+
+
+def test_a_token_holding_another_certificate_is_refused(token_app: Flask) -> None:
+    """The token's certificate must be the registered one: after a re-registration whose
+    certificate is then revoked, the older registration is the active seal again, but the
+    token now holds the newer certificate."""
+    services = _services(token_app)
+    first = _token_seal(services)
+    again = token_app.test_cli_runner().invoke(args=["seal-token", "register"])
+    assert again.exit_code == 0, again.output
+    second = _token_seal(services)
+    assert second.id != first.id
+    with services.session_factory() as session:
+        row = session.get(Certificate, second.id)
+        assert row is not None
+        row.status = "revoked"
+        session.commit()
+    api = Api(token_app)
+    doc_id = _ready_to_issue(api)
+    before = _counts(services, doc_id)
+    task = api.task_for("vanthu", doc_id)
+    refused = api.post("vanthu", f"/tasks/{task['id']}/issue", json={})
+    assert refused.status_code == 409, refused.get_json()
+    body = refused.get_json()
+    assert body["code"] == "seal_token_other_certificate" and "seal-token" in body["detail"]
+    assert _counts(services, doc_id) == before
