@@ -64,6 +64,7 @@ from signing.validate import (
     SignatureReport,
     ValidationReport,
     _load_certs,
+    open_with_empty_password,
 )
 
 
@@ -253,7 +254,8 @@ def _dss(reader: PdfFileReader) -> tuple[list[asn1_x509.Certificate], tuple[str,
         return [], ()
     dss = dss.get_object()
     certs = []
-    for ref in dss.get("/Certs", ()):
+    # indexing resolves (and, in encrypted files, decrypts) what .get() leaves as a proxy
+    for ref in dss["/Certs"] if "/Certs" in dss else ():
         try:
             certs.append(asn1_x509.Certificate.load(ref.get_object().data))
         except (ValueError, TypeError):  # a damaged entry is just not used
@@ -351,7 +353,7 @@ def collect_facts(path: Path, trust: TrustConfig) -> tuple[SignatureFacts | None
     try:
         with path.open("rb") as fh:
             reader = PdfFileReader(fh, strict=False)
-            if reader.encrypted:
+            if reader.encrypted and not open_with_empty_password(reader):
                 return ()
             dss_certs, dss_kinds = _dss(reader)
             pool = dss_certs + _load_certs(trust.other_certs_pem) + roots

@@ -13,7 +13,8 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from asn1crypto import x509 as asn1_x509
@@ -27,6 +28,14 @@ class Pkcs11SelectionError(KeyLoadError):
     """No (or more than one) token, key or certificate matches; the message says what exists."""
 
 
+class Pkcs11ModuleError(KeyLoadError):
+    """The PKCS#11 library cannot be loaded or cannot list its slots."""
+
+
+class Pkcs11LoginError(KeyLoadError):
+    """The token refused the PIN (wrong, locked) or could not be opened."""
+
+
 @dataclass(frozen=True)
 class Pkcs11Config:
     """Where a key lives on a PKCS#11 token."""
@@ -37,32 +46,52 @@ class Pkcs11Config:
     """Label of the token (matched robustly)."""
     key_label: str
     """Label of the private key or of its certificate (matched robustly)."""
-    pin: str | None
-    """User PIN; None for tokens that authenticate on a protected path (PIN pad)."""
+    pin: str | None = field(repr=False)
+    """User PIN; None for tokens that authenticate on a protected path (PIN pad).
+    Never shown in ``repr`` (settings are sometimes printed)."""
     chain_pems: tuple[bytes, ...] = ()
     """The issuing chain to embed (intermediates and root)."""
 
 
-SETTINGS_KEYS = ("SEAL_PKCS11_MODULE", "SEAL_PKCS11_TOKEN", "SEAL_PKCS11_KEY", "SEAL_PKCS11_PIN")
-"""The settings naming the organisation's seal key on a token."""
+SETTINGS_KEYS = (
+    "SEAL_PKCS11_MODULE",
+    "SEAL_PKCS11_TOKEN_LABEL",
+    "SEAL_PKCS11_KEY_LABEL",
+    "SEAL_PKCS11_PIN",
+    "SEAL_PKCS11_PIN_FILE",
+)
+"""The settings naming the organisation's seal key on a token (``SEAL_PKCS11_TOKEN`` and
+``SEAL_PKCS11_KEY`` are accepted as older spellings of the two labels)."""
 
 
 def seal_config(config: Mapping[str, Any], chain_pems: Sequence[bytes] = ()) -> Pkcs11Config | None:
-    """The seal's token from settings (``SEAL_PKCS11_MODULE``, ``_TOKEN``, ``_KEY``, ``_PIN``).
+    """The seal's token from settings (``SEAL_PKCS11_MODULE``, ``_TOKEN_LABEL``,
+    ``_KEY_LABEL``, and ``_PIN`` or ``_PIN_FILE``).
 
     :param config: the application's configuration mapping.
     :param chain_pems: the seal certificate's issuing chain.
     :returns: the configuration, or None when ``SEAL_PKCS11_MODULE`` is unset (the seal
         key is then the encrypted key stored by the server).
-    :raises KeyLoadError: the module is set but the token or key label is missing.
+    :raises KeyLoadError: the module is set but a label is missing, both a PIN and a PIN
+        file are given, or the PIN file cannot be read.
     """
     module = config.get("SEAL_PKCS11_MODULE")
     if not module:
         return None
-    token, key = config.get("SEAL_PKCS11_TOKEN"), config.get("SEAL_PKCS11_KEY")
+    token = config.get("SEAL_PKCS11_TOKEN_LABEL") or config.get("SEAL_PKCS11_TOKEN")
+    key = config.get("SEAL_PKCS11_KEY_LABEL") or config.get("SEAL_PKCS11_KEY")
     if not token or not key:
-        raise KeyLoadError("SEAL_PKCS11_MODULE is set: SEAL_PKCS11_TOKEN and SEAL_PKCS11_KEY too")
-    pin = config.get("SEAL_PKCS11_PIN")
+        raise KeyLoadError(
+            "SEAL_PKCS11_MODULE is set: SEAL_PKCS11_TOKEN_LABEL and SEAL_PKCS11_KEY_LABEL too"
+        )
+    pin, pin_file = config.get("SEAL_PKCS11_PIN"), config.get("SEAL_PKCS11_PIN_FILE")
+    if pin is not None and pin_file:
+        raise KeyLoadError("give SEAL_PKCS11_PIN or SEAL_PKCS11_PIN_FILE, not both")
+    if pin_file:
+        try:
+            pin = Path(str(pin_file)).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise KeyLoadError(f"cannot read SEAL_PKCS11_PIN_FILE: {exc.strerror}") from exc
     return Pkcs11Config(
         str(module), str(token), str(key), None if pin is None else str(pin), tuple(chain_pems)
     )
@@ -113,7 +142,7 @@ def _label(obj: Any) -> str:
         return ""
 
 
-def _open_session(config: Pkcs11Config) -> Any:
+def _open_session(config: Pkcs11Config, *, rw: bool = False) -> Any:
     from pyhanko.sign.pkcs11 import p11_lib
 
     try:
@@ -123,12 +152,14 @@ def _open_session(config: Pkcs11Config) -> Any:
             token = slot.get_token()
             tokens[str(token.label).strip()] = token
     except Exception as exc:  # library missing, not a PKCS#11 module, enumeration error
-        raise KeyLoadError(f"cannot load the PKCS#11 module {config.module!r}: {exc}") from exc
+        raise Pkcs11ModuleError(f"cannot load the PKCS#11 module {config.module!r}: {exc}") from exc
     token = tokens[pick_label(config.token_label, list(tokens), "token")]
     try:
-        return token.open(user_pin=config.pin)
+        return token.open(rw=rw, user_pin=config.pin)
     except Exception as exc:  # PinIncorrect, PinLocked, TokenNotPresent...
-        raise KeyLoadError(f"cannot log in to token {token.label!r}: {type(exc).__name__}") from exc
+        raise Pkcs11LoginError(
+            f"cannot log in to token {token.label!r}: {type(exc).__name__}"
+        ) from exc
 
 
 def _select(session: Any, key_label: str) -> tuple[bytes, bytes, bool]:
@@ -194,5 +225,117 @@ def pkcs11_signer(config: Pkcs11Config) -> Iterator[Signer]:
         except Exception as exc:  # PKCS11Error and friends
             raise KeyLoadError(f"cannot use the key on the token: {exc}") from exc
         yield signer
+    finally:
+        session.close()
+
+
+@dataclass(frozen=True)
+class TokenKey:
+    """A private key found on a token, with what is needed to certify it."""
+
+    key_id: bytes
+    """``CKA_ID`` of the key (its certificate must carry the same)."""
+    label: str
+    """Label of the key as present on the token."""
+    public_key_der: bytes
+    """SubjectPublicKeyInfo (DER) of the key pair."""
+    certificate_der: bytes | None
+    """The certificate with the same ``CKA_ID`` on the token, if any."""
+
+
+def _public_key_der(session: Any, key: Any) -> bytes:
+    """SubjectPublicKeyInfo of a private key: from its public key object (same ``CKA_ID``),
+    else, for RSA, from the modulus and exponent the private key object exposes."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from pkcs11 import Attribute, KeyType, ObjectClass
+
+    spki = serialization.PublicFormat.SubjectPublicKeyInfo
+    der = serialization.Encoding.DER
+    publics = list(
+        session.get_objects(
+            {Attribute.CLASS: ObjectClass.PUBLIC_KEY, Attribute.ID: key[Attribute.ID]}
+        )
+    )
+    key_type = key[Attribute.KEY_TYPE]
+    if publics and key_type == KeyType.EC:
+        from pkcs11.util.ec import encode_ec_public_key
+
+        return bytes(encode_ec_public_key(publics[0]))
+    if key_type == KeyType.RSA:
+        source = publics[0] if publics else key
+        numbers = rsa.RSAPublicNumbers(
+            int.from_bytes(source[Attribute.PUBLIC_EXPONENT], "big"),
+            int.from_bytes(source[Attribute.MODULUS], "big"),
+        )
+        return numbers.public_key().public_bytes(der, spki)
+    raise Pkcs11SelectionError(
+        f"key {_label(key)!r}: no public key object on the token to certify (type {key_type})"
+    )
+
+
+def find_token_key(config: Pkcs11Config) -> TokenKey:
+    """Find the private key named by ``config.key_label`` and read its public key.
+
+    :param config: module, labels and PIN.
+    :returns: the key's id, label, public key and certificate (if the token has one).
+    :raises Pkcs11SelectionError: no single private key matches (lists what exists).
+    :raises KeyLoadError: the module cannot be loaded or the PIN is refused.
+    """
+    from pkcs11 import Attribute, ObjectClass
+
+    session = _open_session(config)
+    try:
+        keys = list(session.get_objects({Attribute.CLASS: ObjectClass.PRIVATE_KEY}))
+        chosen = pick_label(config.key_label, [_label(k) for k in keys], "private key")
+        key = next(k for k in keys if _label(k) == chosen)
+        key_id = bytes(key[Attribute.ID])
+        certs = list(
+            session.get_objects({Attribute.CLASS: ObjectClass.CERTIFICATE, Attribute.ID: key_id})
+        )
+        return TokenKey(
+            key_id=key_id,
+            label=chosen,
+            public_key_der=_public_key_der(session, key),
+            certificate_der=bytes(certs[0][Attribute.VALUE]) if certs else None,
+        )
+    finally:
+        session.close()
+
+
+def store_certificate(config: Pkcs11Config, key: TokenKey, cert_der: bytes) -> None:
+    """Write ``cert_der`` to the token beside ``key`` (same ``CKA_ID`` and label),
+    replacing a certificate already stored there.
+
+    :param config: module, labels and PIN (the session is opened read-write).
+    :param key: the key found by :func:`find_token_key`.
+    :param cert_der: the X.509 certificate (DER) of that key.
+    :raises KeyLoadError: the module cannot be loaded, the PIN is refused, or the token
+        does not accept the object.
+    """
+    from cryptography import x509
+    from pkcs11 import Attribute, CertificateType, ObjectClass
+
+    subject = x509.load_der_x509_certificate(cert_der).subject.public_bytes()
+    session = _open_session(config, rw=True)
+    try:
+        try:
+            for old in session.get_objects(
+                {Attribute.CLASS: ObjectClass.CERTIFICATE, Attribute.ID: key.key_id}
+            ):
+                old.destroy()
+            session.create_object(
+                {
+                    Attribute.CLASS: ObjectClass.CERTIFICATE,
+                    Attribute.CERTIFICATE_TYPE: CertificateType.X_509,
+                    Attribute.TOKEN: True,
+                    Attribute.LABEL: key.label,
+                    Attribute.ID: key.key_id,
+                    Attribute.SUBJECT: subject,
+                    Attribute.VALUE: cert_der,
+                }
+            )
+        except Exception as exc:  # PKCS11Error and friends
+            raise KeyLoadError(f"cannot store the certificate on the token: {exc}") from exc
     finally:
         session.close()

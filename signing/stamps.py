@@ -124,6 +124,9 @@ class StampContent:
     """Signature image (``'personal'``) or seal image (``'seal'``): a PNG with
     transparency, see :func:`signing.images.normalise_signature_png` and
     :func:`signing.images.default_seal_png`."""
+    qr_url: str | None = None
+    """``'seal'`` only: a URL shown as a QR code under the text, left of the seal
+    (the document's public verification page)."""
 
 
 @dataclass(frozen=True)
@@ -226,6 +229,12 @@ ATTACHMENT_SIZE = 10
 """Text size of ``'attachment'`` stamps (Decree 30: Times New Roman, 10 pt)."""
 ATTACHMENT_MARGIN = 20.0
 """Distance of the ``'attachment'`` box from the top and right page edges."""
+QR_SIZE = 60.0
+"""Side of the QR code in ``'seal'`` stamps, quiet zone included, in points (21 mm)."""
+QR_MIN_SIZE = 36.0
+"""Smallest QR side drawn when the box is short (still about 1 pt per module)."""
+QR_QUIET_MODULES = 2
+"""White modules around the QR code (scanners need a quiet zone)."""
 _PAD = 3.0
 _BLACK = (0.0, 0.0, 0.0)
 _SEAL_TEXT_COLOR = (0.6, 0.0, 0.0)
@@ -334,8 +343,12 @@ def seal_box_for(personal_box: Rect, personal: StampContent, seal: StampContent)
     cy = py1 + (iy1 + iy2) / 2
     _, lines = stamp_lines(seal)
     text_w = max((text_width(line, "seal") for line in lines), default=0.0)
+    text_h = _leading(SEAL_TEXT_SIZE) * len(lines)
+    if seal.qr_url:
+        text_w = max(text_w, QR_SIZE)
+        text_h += QR_SIZE + 2 * _PAD
     left = right - SEAL_DIAMETER - (text_w + 2 * _PAD if text_w else 0.0)
-    half = max(SEAL_DIAMETER, _leading(SEAL_TEXT_SIZE) * len(lines)) / 2
+    half = max(SEAL_DIAMETER, text_h) / 2
     return (left, cy - half, right, cy + half)
 
 
@@ -409,7 +422,17 @@ class _Decree30Stamp(BaseStamp):
         if content.image_png is not None and content.kind in ("personal", "seal"):
             commands.append(self._image_ops(content, width, height))
         commands.append(self._text_ops(content, width, height))
+        if content.kind == "seal" and content.qr_url:
+            commands.append(self._qr_ops(content, width, height))
         return commands
+
+    @staticmethod
+    def _qr_ops(content: StampContent, width: float, height: float) -> bytes:
+        """The QR code as filled rectangles (vector: sharp at any zoom, no image),
+        under the text lines and flush right against the seal."""
+        assert content.qr_url is not None  # noqa: S101 - checked by the caller
+        _, (x0, y0, size) = _seal_qr_layout(content, width, height)
+        return qr_ops(content.qr_url, x0, y0, size)
 
     def _image_ops(self, content: StampContent, width: float, height: float) -> bytes:
         from signing.images import embed_image, prepare_image
@@ -453,6 +476,8 @@ class _Decree30Stamp(BaseStamp):
                 SEAL_DIAMETER if content.kind == "seal" and content.image_png else 0
             )
             first = (height + lead * len(below)) / 2 - lead + 0.3 * lead
+            if content.kind == "seal" and content.qr_url:  # text on top, the QR under it
+                first = _seal_qr_layout(content, width, height)[0] - lead + 0.3 * lead
             placed += [(line, first - lead * i) for i, line in enumerate(below)]
             width = text_area
         ops = [b"q %g %g %g rg BT /TkF %d Tf" % (*color, size)]
@@ -468,6 +493,61 @@ class _Decree30Stamp(BaseStamp):
             ops.append(b"1 0 0 1 %g %g Tm %s" % (x, baseline, shaped.graphics_ops))
         ops.append(b"ET Q")
         return b" ".join(ops)
+
+
+def _seal_qr_layout(
+    content: StampContent, width: float, height: float
+) -> tuple[float, tuple[float, float, float]]:
+    """Text lines and the QR code under them, centred together beside the seal.
+
+    :returns: the top of the text block, and the QR square ``(x, y, side)``.
+    """
+    _, lines = stamp_lines(content)
+    lead = _leading(SEAL_TEXT_SIZE)
+    block = lead * len(lines) + _PAD + QR_SIZE
+    block_top = min(height - _PAD, (height + block) / 2)
+    qr_top = block_top - lead * len(lines) - _PAD
+    right = width - (SEAL_DIAMETER if content.image_png else 0.0) - _PAD
+    size = max(min(QR_SIZE, qr_top - _PAD, right - _PAD), QR_MIN_SIZE)
+    return block_top, (right - size, qr_top - size, size)
+
+
+def qr_ops(data: str, x: float, y: float, size: float) -> bytes:
+    """PDF drawing operators for a QR code of ``data`` (error correction M) on a white
+    square with a quiet zone, dark modules as filled rectangles merged per row.
+
+    :param data: the text to encode, e.g. a URL.
+    :param x: left edge in points.
+    :param y: bottom edge in points.
+    :param size: side of the square, quiet zone included, in points.
+    :returns: the operators (graphics state saved and restored).
+    """
+    import qrcode
+    from qrcode.constants import ERROR_CORRECT_M
+
+    code = qrcode.QRCode(error_correction=ERROR_CORRECT_M, border=0)
+    code.add_data(data)
+    code.make(fit=True)
+    matrix: list[list[bool]] = code.get_matrix()
+    count = len(matrix) + 2 * QR_QUIET_MODULES
+    module = size / count
+    ops = [b"q 1 g %g %g %g %g re f 0 g" % (x, y, size, size)]
+    for row_ix, row in enumerate(matrix):
+        top = y + size - (row_ix + QR_QUIET_MODULES) * module
+        col = 0
+        while col < len(row):
+            if not row[col]:
+                col += 1
+                continue
+            start = col
+            while col < len(row) and row[col]:
+                col += 1
+            left = x + (start + QR_QUIET_MODULES) * module
+            ops.append(
+                b"%.3f %.3f %.3f %.3f re" % (left, top - module, (col - start) * module, module)
+            )
+    ops.append(b"f Q")
+    return b"\n".join(ops)
 
 
 def appearance_style(content: StampContent) -> BaseStampStyle:

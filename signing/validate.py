@@ -13,6 +13,7 @@ from asn1crypto import pem as asn1_pem
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.x509.oid import NameOID
+from pyhanko.pdf_utils.crypt import AuthStatus, StandardSecurityHandler
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.diff_analysis import SuspiciousModification
 from pyhanko.sign.validation import validate_pdf_signature, validate_pdf_timestamp
@@ -386,13 +387,28 @@ def _validate_reader(
     return tuple(reports)
 
 
+def open_with_empty_password(reader: PdfFileReader) -> bool:
+    """Open an encrypted document with the empty user password, as viewers do silently.
+
+    Signatures in such files are validated like any other (the signature's
+    ``/Contents`` and byte ranges are over the encrypted file as stored).
+
+    :param reader: a reader of an encrypted document.
+    :returns: whether it opened (False: a password or a recipient certificate is needed).
+    """
+    if not isinstance(reader.security_handler, StandardSecurityHandler):
+        return False
+    return reader.decrypt("").status != AuthStatus.FAILED
+
+
 def validate_pdf(
     path: Path, trust: TrustConfig, revocation: RevocationSource | None = None
 ) -> ValidationReport:
     """Validate every signature and document timestamp in a PDF file.
 
     A failed validation is a result, not an exception; a file that cannot be
-    parsed gives a report with :attr:`ValidationReport.error` set.
+    parsed, or is encrypted with a password other than the empty one, gives a report
+    with :attr:`ValidationReport.error` set.
 
     :param path: the PDF file (streamed, not read into memory).
     :param trust: trust roots and intermediate certificates.
@@ -405,7 +421,7 @@ def validate_pdf(
     try:
         with path.open("rb") as fh:
             reader = PdfFileReader(fh, strict=False)
-            if reader.encrypted:
+            if reader.encrypted and not open_with_empty_password(reader):
                 return ValidationReport(signatures=(), error=MSG_ENCRYPTED)
             return ValidationReport(signatures=_validate_reader(reader, trust, revocation))
     except Exception:  # the PDF stack raises many unrelated types on bad input

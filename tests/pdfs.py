@@ -51,3 +51,49 @@ def truncated_pdf() -> bytes:
     """A valid PDF cut in half (an interrupted upload)."""
     data = simple_pdf(pages=3)
     return data[: len(data) // 2]
+
+
+def hybrid_xref_pdf(text: str = "Tep tham chieu lai") -> bytes:
+    """A hybrid-reference file (PDF 1.5 compatibility files, as Word and older Acrobat
+    write them): a classic cross-reference table whose trailer points with ``/XRefStm``
+    to a cross-reference stream listing the object kept in an object stream (the font).
+
+    A reader that ignores ``/XRefStm`` still finds the page, without its font; a reader
+    that follows it finds everything.
+    """
+    content = b"BT /F1 14 Tf 72 770 Td (%s) Tj ET" % text.encode("latin-1")
+    font = b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"
+    objstm_data = b"5 0 " + font
+    bodies: dict[int, bytes] = {
+        1: b"<< /Type /Catalog /Pages 2 0 R >>",
+        2: b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        3: b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] "
+        b"/Resources << /Font << /F1 5 0 R >> >> /Contents 4 0 R >>",
+        4: b"<< /Length %d >>\nstream\n%s\nendstream" % (len(content), content),
+        6: b"<< /Type /ObjStm /N 1 /First 4 /Length %d >>\nstream\n%s\nendstream"
+        % (len(objstm_data), objstm_data),
+    }
+    out = bytearray(b"%PDF-1.5\n%\xe2\xe3\xcf\xd3\n")
+    offsets: dict[int, int] = {}
+    for num, body in bodies.items():
+        offsets[num] = len(out)
+        out += b"%d 0 obj\n%s\nendobj\n" % (num, body)
+    # the cross-reference stream: object 5 is entry 0 of object stream 6
+    entries = bytes([2]) + (6).to_bytes(4, "big") + (0).to_bytes(2, "big")
+    offsets[7] = len(out)
+    out += (
+        b"7 0 obj\n<< /Type /XRef /Size 8 /W [1 4 2] /Index [5 1] /Length %d >>\nstream\n"
+        % len(entries)
+        + entries
+        + b"\nendstream\nendobj\n"
+    )
+    xref_at = len(out)
+    # the table skips object 5 (two subsections): the stream is where it is found
+    out += b"xref\n0 5\n0000000000 65535 f \n"
+    out += b"".join(b"%010d 00000 n \n" % offsets[num] for num in range(1, 5))
+    out += b"6 2\n" + b"".join(b"%010d 00000 n \n" % offsets[num] for num in (6, 7))
+    out += b"trailer\n<< /Size 8 /Root 1 0 R /XRefStm %d >>\nstartxref\n%d\n%%%%EOF\n" % (
+        offsets[7],
+        xref_at,
+    )
+    return bytes(out)

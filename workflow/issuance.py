@@ -3,33 +3,35 @@ registration, and recall (thu hồi)."""
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from pyhanko.sign.signers import Signer
 from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from signing.anchors import signature_field_box
 from signing.images import default_seal_png
-from signing.keys import load_signer
+from signing.pkcs11_keys import Pkcs11Config
 from signing.profiles import SigningProfile, TrustConfig
 from signing.stamps import StampContent, StampPlacement, seal_box_for
 from signing.trust import TrustServices
 from storage import audit
 from storage.audit import AuditAction
 from storage.blobs import FilesystemBlobStore
-from storage.models import Certificate, Document, Role, Signature, Task, Unit, User
+from storage.models import Certificate, Document, Revision, Role, Signature, Task, Unit, User
 from storage.registry_models import Dispatch, NumberSeries
 from storage.types import utcnow
 from workflow import access, coverage, routing, verification
 from workflow.errors import ConflictError, ForbiddenError, InvalidInputError
 from workflow.pdfpages import seal_box
+from workflow.seal_keys import on_token, seal_signer
 from workflow.service import check_urgency
 from workflow.signing_flow import (
     LevelPolicy,
-    SigningFailedError,
     personal_stamp,
     sign_to_staged,
     store_signed,
@@ -140,12 +142,14 @@ def _seal_placement(
     return StampPlacement(page=page, box=seal_box_for(box, personal, seal))
 
 
-def seal_certificate(session: Session, issuer: Unit) -> Certificate:
-    """:returns: the issuer's active seal certificate.
+def seal_certificate(session: Session, issuer: Unit, *, stored_key: bool = True) -> Certificate:
+    """:returns: the issuer's newest active seal certificate; by default only one whose
+        key the server stores (signed reports), with ``stored_key=False`` also one whose
+        key is on the seal token (issuance).
 
     :raises ConflictError: none is configured.
     """
-    cert = session.scalars(
+    query = (
         select(Certificate)
         .where(
             Certificate.unit_id == issuer.id,
@@ -153,7 +157,10 @@ def seal_certificate(session: Session, issuer: Unit) -> Certificate:
             Certificate.status == "active",
         )
         .order_by(Certificate.id.desc())
-    ).first()
+    )
+    if stored_key:
+        query = query.where(Certificate.encrypted_key_pem != "")
+    cert = session.scalars(query).first()
     if cert is None:
         raise ConflictError(
             f"Chưa có chứng thư số của tổ chức ({issuer.name}) để ký ban hành. Hãy báo quản trị."
@@ -180,11 +187,19 @@ def issue(
     *,
     level: LevelPolicy = lambda unit, doc_type: "B-B",
     services: TrustServices | None = None,
+    seal_token: Pkcs11Config | None = None,
+    base_url: str | None = None,
 ) -> Issued:
     """The clerk issues a signed document: number, date, and the organisation's seal
     signature whose stamp shows them (the earlier signature stays valid).
 
-    :raises ConflictError: the competent person has not signed, or no seal certificate.
+    The seal key is the stored one, or the one on ``seal_token`` when the issuer's active
+    seal certificate was registered for the token; the token session is open only while
+    signing. With ``base_url`` the seal stamp carries a QR code of the document's public
+    verification page.
+
+    :raises ConflictError: the competent person has not signed, no seal certificate, or
+        the seal token cannot be used (nothing is written then).
     """
     task: Task = routing.claim(session, actor, task_id, {StageAction.ISSUE})
     doc = task.document
@@ -194,20 +209,65 @@ def issue(
             "Không thể đóng dấu (ký số của tổ chức): văn bản chưa có chữ ký số của người có thẩm quyền."
         )
     issuer = issuer_of(session, doc.unit)
-    cert = seal_certificate(session, issuer)
-    try:
-        signer = load_signer(
-            cert.cert_pem.encode(),
-            cert.encrypted_key_pem.encode(),
-            seal_passphrase,
-            trust.other_certs_pem + trust.trust_roots_pem,
+    cert = seal_certificate(session, issuer, stored_key=False)
+    with ExitStack() as stack:
+        signer = seal_signer(stack, issuer, cert, trust, seal_passphrase, seal_token)
+        rev = _number_and_seal(
+            session,
+            blobs,
+            trust,
+            actor,
+            doc,
+            issuer,
+            signature,
+            cert,
+            signer,
+            level,
+            services,
+            base_url,
         )
-    except Exception as exc:  # noqa: BLE001 - any key problem is the server's, not the clerk's
-        raise SigningFailedError("Không mở được khóa ký số của tổ chức. Hãy báo quản trị.") from exc
+    routing.close_task(task, actor, "issued", None)
+    routing.advance(session, doc, task, signed=True)
+    assert doc.symbol is not None and doc.number is not None and doc.issued_at is not None  # noqa: S101
+    audit.append(
+        session,
+        AuditAction.ISSUED,
+        actor_id=actor.id,
+        object_type="document",
+        object_id=doc.id,
+        details={
+            "number": doc.number,
+            "symbol": doc.symbol,
+            "register": doc.register,
+            "revision": rev.number,
+            "sha256": rev.blob_sha256,
+            "seal": cert.fingerprint,
+            "seal_key": "pkcs11" if on_token(cert) else "stored",
+        },
+    )
+    coverage.record_document(session, blobs, trust, doc, now=doc.issued_at, actor_id=actor.id)
+    return Issued(doc, doc.number, doc.symbol, doc.issued_at)
+
+
+def _number_and_seal(
+    session: Session,
+    blobs: FilesystemBlobStore,
+    trust: TrustConfig,
+    actor: User,
+    doc: Document,
+    issuer: Unit,
+    signature: Signature,
+    cert: Certificate,
+    signer: Signer,
+    level: LevelPolicy,
+    services: TrustServices | None,
+    base_url: str | None,
+) -> Revision:
+    """Take the number, then sign the seal over the current revision and store it."""
     register = "outgoing_classified" if doc.classification else "outgoing"
     _assign_number(session, doc, issuer, register, actor)
     assert doc.symbol is not None and doc.number is not None and doc.issued_at is not None  # noqa: S101
-    verification.ensure_code(session, doc)
+    code = verification.ensure_code(session, doc)
     source = blobs.path(doc.current_revision.blob_sha256)
     seal = StampContent(
         kind="seal",
@@ -217,6 +277,7 @@ def issue(
         unit=f"Ngày ban hành: {vn_display(doc.issued_at)[:10]}",
         signed_at=doc.issued_at,
         image_png=seal_image(blobs, issuer),
+        qr_url=verification.verification_url(base_url, code) if base_url else None,
     )
     profile = SigningProfile(
         level=level(doc.unit.code, doc.doc_type),
@@ -236,25 +297,7 @@ def issue(
     except BaseException:
         blobs.discard(produced.staged)
         raise
-    routing.close_task(task, actor, "issued", None)
-    routing.advance(session, doc, task, signed=True)
-    audit.append(
-        session,
-        AuditAction.ISSUED,
-        actor_id=actor.id,
-        object_type="document",
-        object_id=doc.id,
-        details={
-            "number": doc.number,
-            "symbol": doc.symbol,
-            "register": register,
-            "revision": rev.number,
-            "sha256": rev.blob_sha256,
-            "seal": cert.fingerprint,
-        },
-    )
-    coverage.record_document(session, blobs, trust, doc, now=doc.issued_at, actor_id=actor.id)
-    return Issued(doc, doc.number, doc.symbol, doc.issued_at)
+    return rev
 
 
 def register_classified(

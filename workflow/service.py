@@ -151,7 +151,7 @@ def check_pdf(staged: StagedBlob) -> PdfInfo:
     if staged.size == 0:
         raise InvalidInputError("Tệp tải lên rỗng (0 byte). Hãy chọn lại tệp PDF.")
     try:
-        return inspect_pdf(staged.path)
+        return inspect_pdf(staged.path, allow_empty_password=True)
     except PdfInputError as exc:
         raise InvalidInputError(str(exc), code=f"pdf_{exc.code}") from exc
 

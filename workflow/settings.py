@@ -9,6 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from signing.errors import KeyLoadError
+from signing.pkcs11_keys import Pkcs11Config, seal_config
+
 DEFAULTS: dict[str, Any] = {
     "DATABASE_URL": None,
     "BLOB_DIR": None,
@@ -36,6 +39,13 @@ DEFAULTS: dict[str, Any] = {
     "MAIL_STARTTLS": False,
     "DISPATCH_LINK_DAYS": 7,
     "PUBLIC_BASE_URL": None,
+    # The organisation's seal key on a PKCS#11 token or HSM (unset module: the seal keys
+    # are stored encrypted by the server). The PIN from _PIN or, better, _PIN_FILE.
+    "SEAL_PKCS11_MODULE": None,
+    "SEAL_PKCS11_TOKEN_LABEL": None,
+    "SEAL_PKCS11_KEY_LABEL": None,
+    "SEAL_PKCS11_PIN": None,
+    "SEAL_PKCS11_PIN_FILE": None,
 }
 
 
@@ -83,6 +93,9 @@ class Settings:
     """Where validators reach this server (OCSP/CRL URLs in new certificates), if anywhere."""
     signature_policy: dict[str, str]
     """Levels by document type and unit: keys "UNIT:TYPE", "TYPE" or "UNIT"."""
+    seal_pkcs11: Pkcs11Config | None = None
+    """The token holding the organisation's seal key, if any (``SEAL_PKCS11_*``); used
+    for issuers whose active seal certificate was registered for it (``flask seal-token``)."""
 
     def level_for(self, unit_code: str, doc_type: str) -> str:
         """:returns: the PAdES level the policy gives a document of this unit and type."""
@@ -133,6 +146,7 @@ class Settings:
             public_url=config.get("PUBLIC_BASE_URL") or None,
             signature_level=_level(config.get("SIGNATURE_LEVEL"), "SIGNATURE_LEVEL"),
             signature_policy=_policy(config.get("SIGNATURE_POLICY")),
+            seal_pkcs11=_seal_token(config),
         )
 
 
@@ -149,6 +163,16 @@ def _policy(value: Any) -> dict[str, str]:
     if not isinstance(value, dict):
         raise SettingsError(f"SIGNATURE_POLICY must be a JSON object, got {value!r}")
     return {str(k): _level(v, f"SIGNATURE_POLICY[{k}]") for k, v in value.items()}
+
+
+def _seal_token(config: Mapping[str, Any]) -> Pkcs11Config | None:
+    try:
+        token = seal_config(config)
+    except KeyLoadError as exc:
+        raise SettingsError(str(exc)) from exc
+    if token is not None and not Path(token.module).is_file():
+        raise SettingsError(f"SEAL_PKCS11_MODULE: no such library {token.module!r}")
+    return token
 
 
 def read_or_create_secret(path: Path, nbytes: int = 32) -> str:

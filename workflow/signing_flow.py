@@ -252,7 +252,9 @@ def sign_to_staged(
     try:
         try:
             if profile.level == "B-B" or services is None:
-                sign_pdf_file(blobs.path(source_sha256), out, signer, profile)
+                sign_pdf_file(
+                    blobs.path(source_sha256), out, signer, profile, allow_empty_password=True
+                )
             else:
                 sign_pdf_file(
                     blobs.path(source_sha256),
@@ -261,6 +263,7 @@ def sign_to_staged(
                     profile,
                     timestamper=services.timestamper,
                     revocation=services.revocation_source(),
+                    allow_empty_password=True,
                 )
         except PdfInputError as exc:
             raise InvalidInputError(str(exc), code=f"pdf_{exc.code}") from exc

@@ -143,6 +143,8 @@ def issue_task(task_id: int) -> Any:
                 services.seal_passphrase,
                 level=services.settings.level_for,
                 services=services.trust_services,
+                seal_token=services.settings.seal_pkcs11,
+                base_url=services.settings.public_url or request.host_url,
             )
         )
 
