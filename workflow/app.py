@@ -142,6 +142,8 @@ def _init_login(app: Flask, services: Services) -> None:
 
 def _register_blueprints(app: Flask) -> None:
     # These modules add their routes to the /api/v1 blueprint: import them first.
+    import workflow.admin_routes
+    import workflow.admin_views
     import workflow.api_records
     import workflow.api_registry
     import workflow.api_workflow
@@ -149,6 +151,7 @@ def _register_blueprints(app: Flask) -> None:
     import workflow.coverage_views
     import workflow.external_signing
     import workflow.verification_views  # noqa: F401
+    from workflow.admin import bp as admin_bp
     from workflow.api import bp as api_bp
     from workflow.auth import bp as auth_bp
     from workflow.bulk_views import bp as bulk_bp
@@ -174,6 +177,7 @@ def _register_blueprints(app: Flask) -> None:
         bulk_bp,
         verify_bp,
         public_bp,
+        admin_bp,
     ):
         app.register_blueprint(blueprint)
     app.register_blueprint(api_bp)
