@@ -118,16 +118,22 @@
     event.preventDefault();
     var box = over.getBoundingClientRect();
     var after = event.clientY > box.top + box.height / 2;
-    list.insertBefore(dragged, after ? over.nextSibling : over);
+    var target = after ? over.nextSibling : over;
+    if (target !== dragged && target !== dragged.nextSibling) {
+      list.insertBefore(dragged, target);
+      renumber();
+    }
   });
-  list.addEventListener("drop", function (event) { event.preventDefault(); });
-  list.addEventListener("dragend", function () {
+  function dropped(event) {
     if (!dragged) { return; }
+    if (event.type === "drop") { event.preventDefault(); }
     dragged.classList.remove("dragging");
     renumber();
-    say("down", cards().indexOf(dragged) + 1);
+    say("moved", cards().indexOf(dragged) + 1);
     dragged = null;
-  });
+  }
+  list.addEventListener("drop", dropped);
+  list.addEventListener("dragend", dropped);
 
   renumber();
 }());
