@@ -460,7 +460,7 @@ def test_editor_buttons_work_without_javascript(app: Flask, services: Services) 
     path = "/admin/routes/edit?code=thuong-truc-ky"
     added = post(admin, path, editor_form("thuong-truc-ky", [APPROVE, SIGN], op="add"))
     assert added.status_code == 200
-    assert added.get_data(as_text=True).count("data-stage>") == 3 + 1  # + the template card
+    assert added.get_data(as_text=True).count(" data-stage ") == 3 + 1  # + the template card
     moved = post(admin, path, editor_form("thuong-truc-ky", [APPROVE, SIGN], op="up-1"))
     html = moved.get_data(as_text=True)
     assert html.index('value="Thường trực ký"') < html.index('value="Lãnh đạo ban duyệt"')
@@ -565,4 +565,5 @@ def test_settings_are_shown_with_secrets_masked(app_with_mail: Flask, database_u
     assert re.search(r"<td>NQ · Nghị quyết</td><td>B-LTA</td>", html)
     assert re.search(r"<td>CV · Công văn</td><td>B-LT</td>", html)
     assert "/pki/ocsp" not in html  # no public address configured: in process only
+    assert "28800" in html  # token_ttl_seconds is not a secret
     assert DEMO_PASSWORD not in html and "secret_key" not in html.lower()

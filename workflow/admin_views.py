@@ -22,7 +22,7 @@ from workflow.services import get_services, get_session
 from workflow.settings import LEVELS
 from workflow.vocab import DOC_TYPES
 
-SECRET_WORDS = ("PASSWORD", "PASSPHRASE", "SECRET", "TOKEN", "PRIVATE")
+SECRET_WORDS = ("PASSWORD", "PASSPHRASE", "SECRET", "PRIVATE")
 
 
 def _int(value: str | None) -> int | None:

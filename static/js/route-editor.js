@@ -101,6 +101,14 @@
     if (op === "remove") { remove(card); } else { move(card, op); }
   });
 
+  /* The card's colour follows its action. */
+  form.addEventListener("change", function (event) {
+    var select = event.target;
+    if (select.name && /^stage-\d+-action$/.test(select.name)) {
+      select.closest("li[data-stage]").setAttribute("data-action", select.value);
+    }
+  });
+
   /* Drag and drop by the handle (the buttons remain the keyboard way). */
   list.addEventListener("dragstart", function (event) {
     var handle = event.target.closest && event.target.closest(".drag-handle");
