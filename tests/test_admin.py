@@ -448,6 +448,9 @@ def test_editor_saves_a_new_version_and_running_documents_keep_theirs(
     assert api.get("kiemtra", f"/documents/{running}").get_json()["state"] == "awaiting_signature"
     newer = submitted_document()
     assert api.get("kiemtra", f"/documents/{newer}").get_json()["route"]["version"] == 2
+    versions = page(admin, "/admin/routes")
+    assert "<td>thuong-truc-ky</td><td>1</td><td>2</td><td>1</td>" in versions
+    assert "<td>thuong-truc-ky</td><td>2</td><td>3</td><td>1</td>" in versions
     (entry,) = audit_entries(services, "route:saved")
     assert entry.details == {"code": "thuong-truc-ky", "version": 2, "stages": 3}
     with services.session_factory() as session:

@@ -12,10 +12,10 @@ from typing import Any
 
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import func, select
 from werkzeug.datastructures import MultiDict
 
-from storage.models import Route, User
+from storage.models import Document, Route, User
 from workflow import admin_units, route_templates
 from workflow.admin import bp
 from workflow.auth import current_actor
@@ -158,8 +158,10 @@ def body_of(header: Draft, stages: list[Draft]) -> dict[str, Any]:
 def routes() -> Any:
     """Route templates: the newest version of each, and older versions still in use."""
     db = get_session()
+    rows = db.execute(select(Document.route_id, func.count()).group_by(Document.route_id))
     return render_template(
         "admin/routes.html",
+        documents={route_id: count for route_id, count in rows},
         routes=route_templates.list_routes(db),
         versions=route_templates.list_routes(db, include_inactive=True),
         kinds=KINDS,
