@@ -570,3 +570,13 @@ def test_settings_are_shown_with_secrets_masked(app_with_mail: Flask, database_u
     assert "/pki/ocsp" not in html  # no public address configured: in process only
     assert "28800" in html  # token_ttl_seconds is not a secret
     assert DEMO_PASSWORD not in html and "secret_key" not in html.lower()
+
+
+def test_every_administration_audit_action_has_a_label() -> None:
+    from tests.conftest import REPO
+    from workflow.admin import AUDIT_LABELS
+
+    written: set[str] = set()
+    for path in (REPO / "workflow").glob("admin*.py"):
+        written |= set(re.findall(r'"((?:admin|unit|user):[a-z_]+)"', path.read_text("utf-8")))
+    assert written and written - {"user:created"} == set(AUDIT_LABELS)

@@ -22,6 +22,23 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 FORBIDDEN = "Trang này chỉ dành cho quản trị hệ thống."
 
+AUDIT_LABELS: dict[str, str] = {
+    "admin:access_denied": "Bị từ chối truy cập trang quản trị",
+    "unit:created": "Tạo đơn vị",
+    "unit:renamed": "Đổi tên đơn vị",
+    "unit:moved": "Chuyển đơn vị sang cấp trên khác",
+    "unit:deactivated": "Ngừng hoạt động đơn vị",
+    "unit:reactivated": "Cho đơn vị hoạt động trở lại",
+    "user:updated": "Sửa thông tin người dùng",
+    "user:role_granted": "Cấp vai trò cho người dùng",
+    "user:role_revoked": "Thu hồi vai trò của người dùng",
+    "user:locked": "Khóa tài khoản người dùng",
+    "user:unlocked": "Mở khóa tài khoản người dùng",
+    "user:password_reset": "Đặt lại mật khẩu người dùng",
+}
+"""The audit actions of the administration pages and their labels (English in admin.po);
+to be listed in :data:`workflow.vocab.AUDIT_LABELS`, which the audit page shows."""
+
 
 @bp.before_request
 def _administrators_only() -> Any:
