@@ -8,7 +8,7 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-from flask import flash, make_response, redirect, render_template, request, url_for
+from flask import current_app, flash, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import make_url, select
 from werkzeug.wrappers import Response
@@ -302,8 +302,6 @@ def _database(url: str) -> tuple[str, str]:
 @bp.get("/settings")
 def settings() -> Any:
     """The effective settings, read-only, secrets masked."""
-    from flask import current_app
-
     settings = get_services().settings
     config = current_app.config
     kind, url = _database(settings.database_url)
