@@ -142,8 +142,6 @@ def _init_login(app: Flask, services: Services) -> None:
 
 def _register_blueprints(app: Flask) -> None:
     # These modules add their routes to the /api/v1 blueprint: import them first.
-    import workflow.admin_routes
-    import workflow.admin_views
     import workflow.api_records
     import workflow.api_registry
     import workflow.api_workflow
@@ -151,7 +149,6 @@ def _register_blueprints(app: Flask) -> None:
     import workflow.coverage_views
     import workflow.external_signing
     import workflow.verification_views  # noqa: F401
-    from workflow.admin import bp as admin_bp
     from workflow.api import bp as api_bp
     from workflow.auth import bp as auth_bp
     from workflow.bulk_views import bp as bulk_bp
@@ -177,7 +174,6 @@ def _register_blueprints(app: Flask) -> None:
         bulk_bp,
         verify_bp,
         public_bp,
-        admin_bp,
     ):
         app.register_blueprint(blueprint)
     app.register_blueprint(api_bp)
@@ -194,6 +190,13 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(audit_bp)
     app.register_blueprint(audit_api_bp)
     csrf.exempt(audit_api_bp)
+
+    # The administration pages add themselves to the /admin blueprint.
+    import workflow.admin_routes
+    import workflow.admin_views  # noqa: F401
+    from workflow.admin import bp as admin_bp
+
+    app.register_blueprint(admin_bp)
 
 
 def _wants_json() -> bool:
