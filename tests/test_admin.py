@@ -198,9 +198,8 @@ def test_deactivating_a_unit_refuses_to_orphan_people_or_break_routes(
     vp = one(services, Unit, code="VP")
     people = post(admin, f"/admin/units/{vp.id}", {"op": "deactivate"})
     assert people.status_code == 409
-    assert "1 người dùng đang có vai trò tại đơn vị (Phạm Thị Thu)" in flashed(
-        people.get_data(True)
-    )
+    message = flashed(people.get_data(True))
+    assert re.search(r"\d+ người dùng đang có vai trò tại đơn vị \([^)]*Phạm Thị Thu", message)
     # A unit without people but named by an active route.
     org = one(services, Unit, code="DUK")
     post(
