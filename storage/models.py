@@ -17,6 +17,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    true,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -61,6 +62,8 @@ class Unit(Base):
     # The red seal image (a blob) for the organisation's signature; a default is drawn.
     seal_png_sha256: Mapped[str | None] = mapped_column(String(64))
     email: Mapped[str | None] = mapped_column(String(255))
+    # A deactivated unit keeps its history but gets no new roles, routes or documents.
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
 
     parent: Mapped[Unit | None] = relationship(remote_side=[id])
 

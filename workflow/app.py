@@ -195,6 +195,13 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(audit_api_bp)
     csrf.exempt(audit_api_bp)
 
+    # The administration pages add themselves to the /admin blueprint.
+    import workflow.admin_routes
+    import workflow.admin_views  # noqa: F401
+    from workflow.admin import bp as admin_bp
+
+    app.register_blueprint(admin_bp)
+
 
 def _wants_json() -> bool:
     return request.path.startswith("/api/")
