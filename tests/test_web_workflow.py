@@ -103,7 +103,8 @@ def test_full_route_in_the_pages(app: Any) -> None:
         == 302
     )
     html = page(clerk, doc_path)
-    assert "Ban hành" in html
+    assert "Ban hành" in html and "Số dự kiến: 01-KH/ĐUK" in html  # previewed, not taken
+    assert "Số dự kiến: 01-KH/ĐUK" in page(clerk, doc_path)
     issued = post(clerk, f"/tasks/{task_id(html, 'issue')}/issue", {}, doc_path)
     assert issued.status_code == 302
     html = page(drafter, doc_path)

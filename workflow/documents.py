@@ -17,12 +17,21 @@ from storage import audit
 from storage.audit import AuditAction
 from storage.models import Certificate, Document, Role, User
 from storage.types import utcnow
-from workflow import access, route_templates, routing, service, signing_flow, verification, views
+from workflow import (
+    access,
+    issuance,
+    route_templates,
+    routing,
+    service,
+    signing_flow,
+    verification,
+    views,
+)
 from workflow.auth import current_actor
 from workflow.errors import WorkflowError
 from workflow.i18n import translate
 from workflow.services import get_services, get_session
-from workflow.states import DocState
+from workflow.states import DocState, StageAction
 from workflow.uploads import stage_upload
 from workflow.vocab import DOC_TYPES
 
@@ -162,6 +171,11 @@ def render_detail(doc: Document, actor: User, status: int = 200, **forms: Any) -
             views=[e for e in entries if e.action == AuditAction.VIEWED],
             report=report,
             my_tasks=my_tasks,
+            number_preview=(
+                issuance.preview_number(db, doc)
+                if any(t.action == StageAction.ISSUE for t in my_tasks)
+                else None
+            ),
             stages=stages,
             now=utcnow(),
             verification_code=verification.code_of(db, doc),

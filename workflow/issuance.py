@@ -97,6 +97,24 @@ def format_symbol(issuer: Unit, number: int, doc_type: str) -> str:
     )
 
 
+def preview_number(session: Session, doc: Document) -> tuple[int, str]:
+    """:returns: the number and symbol ``doc`` would get if issued now, for the clerk's
+    preview. Nothing is reserved: a concurrent issuance may take it first, and the
+    number actually given is the one :func:`issue` answers with."""
+    issuer = issuer_of(session, doc.unit)
+    register = "outgoing_classified" if doc.classification else "outgoing"
+    year = utcnow().astimezone(VN_TZ).year
+    last = session.scalar(
+        select(NumberSeries.last_number).where(
+            NumberSeries.unit_id == issuer.id,
+            NumberSeries.register == register,
+            NumberSeries.year == year,
+        )
+    )
+    number = (last or 0) + 1
+    return number, format_symbol(issuer, number, doc.doc_type)
+
+
 def _assign_number(
     session: Session, doc: Document, issuer: Unit, register: str, actor: User
 ) -> None:

@@ -89,13 +89,15 @@ def issue_on_page(page: Any) -> str:
 
     issue = page.locator("form[action*='/issue']")
     expect(issue).to_contain_text("cấp số")  # what the button will do
+    expected = SYMBOL.search(issue.locator(".number-preview").inner_text())
+    assert expected, "the clerk sees the number before issuing"
     issue.get_by_role("button", name="Ban hành", exact=True).click()
     flash_ok(page, "Đã ban hành văn bản")
     flash_ok(page, SYMBOL)
     card = page.locator("section.issued")
     expect(card).to_contain_text(SYMBOL)
     found = SYMBOL.search(card.inner_text())
-    assert found
+    assert found and found.group(0) == expected.group(0)  # nobody issued in between
     return found.group(0)
 
 
