@@ -29,6 +29,7 @@ from workflow import access, dispatching, incoming, incoming_views
 from workflow.api_registry import dispatch_and_deliver, link_days, register_response
 from workflow.auth import current_actor
 from workflow.errors import InvalidInputError, WorkflowError
+from workflow.i18n import translate
 from workflow.services import get_services, get_session
 from workflow.uploads import stage_upload
 from workflow.vocab import DOC_TYPES
@@ -107,6 +108,10 @@ def incoming_page() -> Any:
     db = get_session()
     entries = dispatching.list_incoming(db, actor, _unit_arg(), request.args.get("state"))
     unit_id = dispatching.check_register_access(db, actor, _unit_arg())
+    upload_form = IncomingForm()
+    upload_form.doc_type.choices = [
+        SelectChoice(k, f"{translate(v)} ({k})") for k, v in DOC_TYPES.items()
+    ]
     return render_template(
         "incoming/list.html",
         entries=entries,
@@ -114,7 +119,7 @@ def incoming_page() -> Any:
         unit=db.get(Unit, unit_id),
         can_receive=unit_id in dispatching.clerk_units(db, actor),
         form=CsrfForm(),
-        upload_form=IncomingForm(),
+        upload_form=upload_form,
     )
 
 
