@@ -17,6 +17,7 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -36,6 +37,7 @@ from workflow.errors import (
     NotFoundError,
     WorkflowError,
 )
+from workflow.i18n import N_
 from workflow.service import MAX_SUBJECT, check_pdf
 from workflow.states import DocState
 from workflow.vocab import DOC_TYPES, VN_TZ, normalise_doc_type
@@ -44,7 +46,7 @@ NO_MAIL_SERVER = "not sent: no mail server"
 LINK_DAYS = 7
 """Default lifetime of an external recipient's download link."""
 EMAIL_RE = re.compile(r"^[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[^@\s<>\"',;]+$")
-ENTRY_NOT_FOUND = "Không tìm thấy văn bản đến này, hoặc bạn không có quyền xem."
+ENTRY_NOT_FOUND = N_("Không tìm thấy văn bản đến này, hoặc bạn không có quyền xem.")
 INCOMING_STATES = ("pending", "received", "returned")
 
 
@@ -127,11 +129,11 @@ def clerks_of(session: Session, unit_id: int) -> list[User]:
 def _document_for_clerk(session: Session, actor: User, document_id: int) -> Document:
     doc = session.get(Document, document_id)
     if doc is None:
-        raise NotFoundError(access.NOT_FOUND)
+        raise NotFoundError(_(access.NOT_FOUND))
     if doc.issuer_unit_id is not None and doc.issuer_unit_id in clerk_units(session, actor):
         return doc
     access.get_visible_document(session, actor, document_id)  # 404 when not party to it
-    raise ForbiddenError("Chỉ văn thư của cơ quan ban hành được phát hành văn bản này.")
+    raise ForbiddenError(_("Chỉ văn thư của cơ quan ban hành được phát hành văn bản này."))
 
 
 # --- dispatch -------------------------------------------------------------------------
@@ -163,17 +165,23 @@ def _external_list(external: Any) -> list[tuple[str, str]]:
     if external is None:
         return []
     if not isinstance(external, list):
-        raise InvalidInputError('\'external\' phải là danh sách {"name", "email"}.')
+        raise InvalidInputError(_('\'external\' phải là danh sách {"name", "email"}.'))
     out: list[tuple[str, str]] = []
     for item in external:
         if not isinstance(item, dict):
-            raise InvalidInputError("Mỗi nơi nhận bên ngoài phải có 'name' và 'email'.")
+            raise InvalidInputError(_("Mỗi nơi nhận bên ngoài phải có 'name' và 'email'."))
         name = " ".join(str(item.get("name") or "").split())
         email = str(item.get("email") or "").strip()
         if not name:
-            raise InvalidInputError("Hãy nhập tên nơi nhận bên ngoài.")
+            raise InvalidInputError(_("Hãy nhập tên nơi nhận bên ngoài."))
         if len(name) > 255 or len(email) > 255 or not EMAIL_RE.match(email):
-            raise InvalidInputError(f"Địa chỉ thư điện tử «{email}» của {name} không hợp lệ.")
+            raise InvalidInputError(
+                _(
+                    "Địa chỉ thư điện tử «%(email)s» của %(name)s không hợp lệ.",
+                    email=email,
+                    name=name,
+                )
+            )
         if email.lower() not in {e.lower() for _, e in out}:
             out.append((name, email))
     return out
@@ -185,15 +193,15 @@ def _recipient_units(session: Session, recipients: Any, issuer_id: int) -> list[
     if not isinstance(recipients, list) or not all(
         isinstance(r, int) and not isinstance(r, bool) for r in recipients
     ):
-        raise InvalidInputError("'recipients' phải là danh sách mã số (id) đơn vị nhận.")
+        raise InvalidInputError(_("'recipients' phải là danh sách mã số (id) đơn vị nhận."))
     units: list[Unit] = []
     for unit_id in dict.fromkeys(recipients):
         unit = session.get(Unit, unit_id)
         if unit is None:
-            raise InvalidInputError(f"Không có đơn vị nhận với mã số {unit_id}.")
+            raise InvalidInputError(_("Không có đơn vị nhận với mã số %(id)s.", id=unit_id))
         if unit.id == issuer_id:
             raise InvalidInputError(
-                f"Không phát hành văn bản cho chính cơ quan ban hành ({unit.name})."
+                _("Không phát hành văn bản cho chính cơ quan ban hành (%(unit)s).", unit=unit.name)
             )
         units.append(unit)
     return units
@@ -214,16 +222,16 @@ def dispatch(
     """
     doc = _document_for_clerk(session, actor, document_id)
     if doc.state != DocState.ISSUED or doc.recalled_at is not None:
-        raise ConflictError("Chỉ phát hành được văn bản đã ban hành và chưa bị thu hồi.")
+        raise ConflictError(_("Chỉ phát hành được văn bản đã ban hành và chưa bị thu hồi."))
     if not doc.has_content:
         raise ConflictError(
-            "Văn bản mật chỉ được đăng ký thông tin; không phát hành điện tử qua hệ thống."
+            _("Văn bản mật chỉ được đăng ký thông tin; không phát hành điện tử qua hệ thống.")
         )
     assert doc.issuer_unit_id is not None and doc.issuer_unit is not None  # noqa: S101
     units = _recipient_units(session, recipients, doc.issuer_unit_id)
     outside = _external_list(external)
     if not units and not outside:
-        raise InvalidInputError("Hãy chọn ít nhất một nơi nhận.")
+        raise InvalidInputError(_("Hãy chọn ít nhất một nơi nhận."))
     earlier = session.scalars(select(Dispatch).where(Dispatch.document_id == doc.id)).all()
     sent_units = {d.recipient_unit_id for d in earlier}
     sent_emails = {(d.external_email or "").lower() for d in earlier}
@@ -231,7 +239,7 @@ def dispatch(
         e for _, e in outside if e.lower() in sent_emails
     ]
     if again:
-        raise ConflictError("Văn bản đã được phát hành đến: " + ", ".join(again) + ".")
+        raise ConflictError(_("Văn bản đã được phát hành đến: %(names)s.", names=", ".join(again)))
     now = utcnow()
     # Touching the versioned document row serialises concurrent dispatches of it.
     doc.updated_at = now
@@ -374,15 +382,15 @@ def download(
         .with_for_update(of=Dispatch)
     ).first()
     if row is None:
-        raise NotFoundError("Liên kết tải văn bản không hợp lệ.")
+        raise NotFoundError(_("Liên kết tải văn bản không hợp lệ."))
     now = utcnow()
     if row.downloaded_at is not None:
-        raise GoneError("Liên kết tải văn bản đã được sử dụng. Hãy liên hệ cơ quan gửi.")
+        raise GoneError(_("Liên kết tải văn bản đã được sử dụng. Hãy liên hệ cơ quan gửi."))
     if row.dispatched_at + timedelta(days=days) < now:
-        raise GoneError("Liên kết tải văn bản đã hết hạn. Hãy liên hệ cơ quan gửi.")
+        raise GoneError(_("Liên kết tải văn bản đã hết hạn. Hãy liên hệ cơ quan gửi."))
     doc = row.document
     if doc.recalled_at is not None:
-        raise GoneError("Văn bản đã bị thu hồi; không còn tải được.")
+        raise GoneError(_("Văn bản đã bị thu hồi; không còn tải được."))
     row.downloaded_at = now
     row.state = "downloaded"
     path = blobs.path(doc.current_revision.blob_sha256)
@@ -404,11 +412,11 @@ def _entry_for_clerk(session: Session, actor: User, entry_id: int, lock: bool) -
     query = select(IncomingEntry).where(IncomingEntry.id == entry_id)
     entry = session.scalars(query.with_for_update(of=IncomingEntry) if lock else query).first()
     if entry is None:
-        raise NotFoundError(ENTRY_NOT_FOUND)
+        raise NotFoundError(_(ENTRY_NOT_FOUND))
     if entry.unit_id not in clerk_units(session, actor):
         if access.is_auditor(actor) or actor.has_role(Role.ADMIN):
-            raise ForbiddenError("Chỉ văn thư của đơn vị nhận được tiếp nhận văn bản đến.")
-        raise NotFoundError(ENTRY_NOT_FOUND)
+            raise ForbiddenError(_("Chỉ văn thư của đơn vị nhận được tiếp nhận văn bản đến."))
+        raise NotFoundError(_(ENTRY_NOT_FOUND))
     return entry
 
 
@@ -423,7 +431,7 @@ def list_incoming(
     query = select(IncomingEntry).where(IncomingEntry.unit_id == unit_id)
     if state:
         if state not in INCOMING_STATES:
-            raise InvalidInputError("Trạng thái phải là pending, received hoặc returned.")
+            raise InvalidInputError(_("Trạng thái phải là pending, received hoặc returned."))
         query = query.where(IncomingEntry.state == state)
     return list(session.scalars(query.order_by(IncomingEntry.id.desc())))
 
@@ -438,12 +446,14 @@ def check_register_access(session: Session, actor: User, unit_id: int | None) ->
         unit_id = default_clerk_unit(session, actor)
         if unit_id is None:
             if overseer:
-                raise InvalidInputError("Hãy chọn đơn vị (tham số 'unit').")
-            raise ForbiddenError("Chỉ văn thư, người kiểm tra hoặc quản trị được xem sổ văn bản.")
+                raise InvalidInputError(_("Hãy chọn đơn vị (tham số 'unit')."))
+            raise ForbiddenError(
+                _("Chỉ văn thư, người kiểm tra hoặc quản trị được xem sổ văn bản.")
+            )
     if session.get(Unit, unit_id) is None:
-        raise NotFoundError("Không có đơn vị này.")
+        raise NotFoundError(_("Không có đơn vị này."))
     if not overseer and unit_id not in clerk_units(session, actor):
-        raise ForbiddenError("Bạn không phải văn thư của đơn vị này nên không xem được sổ.")
+        raise ForbiddenError(_("Bạn không phải văn thư của đơn vị này nên không xem được sổ."))
     return unit_id
 
 
@@ -480,8 +490,9 @@ def receive(
     """
     entry = _entry_for_clerk(session, actor, entry_id, lock=True)
     if entry.state != "pending":
-        done = "đã được tiếp nhận" if entry.state == "received" else "đã bị trả lại"
-        raise ConflictError(f"Văn bản đến này {done}; không xử lý lại.")
+        if entry.state == "received":
+            raise ConflictError(_("Văn bản đến này đã được tiếp nhận; không xử lý lại."))
+        raise ConflictError(_("Văn bản đến này đã bị trả lại; không xử lý lại."))
     path = blobs.path(entry.blob_sha256)
     intact_file = _file_sha256(path) == entry.blob_sha256
     report = validate_pdf(path, trust).to_dict()
@@ -559,7 +570,7 @@ def _parse_date(value: str | None, label: str) -> date | None:
             return datetime.strptime(value, "%d/%m/%Y").date()
         except ValueError as exc:
             raise InvalidInputError(
-                f"{label} không hợp lệ: nhập dạng 2026-12-01 hoặc 01/12/2026."
+                _("%(label)s không hợp lệ: nhập dạng 2026-12-01 hoặc 01/12/2026.", label=label)
             ) from exc
 
 
@@ -584,25 +595,28 @@ def register_external(
     """
     try:
         if not clerk_units(session, actor):
-            raise ForbiddenError("Chỉ văn thư được vào sổ văn bản đến.")
+            raise ForbiddenError(_("Chỉ văn thư được vào sổ văn bản đến."))
         unit = check_register_access(session, actor, unit_id)
         if unit not in clerk_units(session, actor):
-            raise ForbiddenError("Chỉ văn thư của đơn vị nhận được vào sổ văn bản đến.")
+            raise ForbiddenError(_("Chỉ văn thư của đơn vị nhận được vào sổ văn bản đến."))
         sender = " ".join((sender or "").split())
         subject = " ".join((subject or "").split())
         symbol = " ".join((original_symbol or "").split()) or None
         if not sender:
-            raise InvalidInputError("Hãy nhập cơ quan gửi (tác giả) của văn bản đến.")
+            raise InvalidInputError(_("Hãy nhập cơ quan gửi (tác giả) của văn bản đến."))
         if not subject:
-            raise InvalidInputError("Vui lòng nhập trích yếu nội dung văn bản.")
+            raise InvalidInputError(_("Vui lòng nhập trích yếu nội dung văn bản."))
         if len(subject) > MAX_SUBJECT or len(sender) > 255 or len(symbol or "") > 64:
-            raise InvalidInputError("Trích yếu, cơ quan gửi hoặc số, ký hiệu quá dài.")
+            raise InvalidInputError(_("Trích yếu, cơ quan gửi hoặc số, ký hiệu quá dài."))
         code = normalise_doc_type(doc_type or "") if doc_type else None
         if doc_type and code is None:
             raise InvalidInputError(
-                "Loại văn bản không hợp lệ. Chọn một trong: " + ", ".join(DOC_TYPES) + "."
+                _(
+                    "Loại văn bản không hợp lệ. Chọn một trong: %(types)s.",
+                    types=", ".join(DOC_TYPES),
+                )
             )
-        when = _parse_date(original_date, "Ngày văn bản")
+        when = _parse_date(original_date, _("Ngày văn bản"))
         check_pdf(staged)
     except BaseException:
         blobs.discard(staged)

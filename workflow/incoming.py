@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -172,13 +173,17 @@ def receive(
 def _check_received(entry: IncomingEntry) -> None:
     if entry.state == "pending":
         raise ConflictError(
-            "Văn bản đến chưa được tiếp nhận (chưa kiểm tra chữ ký số, chưa có số đến); "
-            "văn thư cần tiếp nhận trước khi phân công xử lý."
+            _(
+                "Văn bản đến chưa được tiếp nhận (chưa kiểm tra chữ ký số, chưa có số đến); "
+                "văn thư cần tiếp nhận trước khi phân công xử lý."
+            )
         )
     if entry.state == "returned":
         raise ConflictError(
-            "Văn bản đến đã bị trả lại nơi gửi vì chữ ký số không hợp lệ; không phân công "
-            "hay xử lý văn bản này."
+            _(
+                "Văn bản đến đã bị trả lại nơi gửi vì chữ ký số không hợp lệ; không phân công "
+                "hay xử lý văn bản này."
+            )
         )
 
 
@@ -216,7 +221,7 @@ def _int(value: Any, what: str) -> int | None:
     if isinstance(value, str) and value.strip().isdigit():
         return int(value)
     if not isinstance(value, int) or isinstance(value, bool):
-        raise InvalidInputError(f"'{what}' phải là một số nguyên.")
+        raise InvalidInputError(_("'%(what)s' phải là một số nguyên.", what=what))
     return value
 
 
@@ -224,34 +229,38 @@ def _note(value: Any, what: str = "note") -> str | None:
     if value is None:
         return None
     if not isinstance(value, str):
-        raise InvalidInputError(f"'{what}' phải là chuỗi.")
+        raise InvalidInputError(_("'%(what)s' phải là chuỗi.", what=what))
     text = value.strip()
     if len(text) > MAX_NOTE:
-        raise InvalidInputError(f"Ý kiến quá dài (tối đa {MAX_NOTE} ký tự).")
+        raise InvalidInputError(_("Ý kiến quá dài (tối đa %(n)s ký tự).", n=MAX_NOTE))
     return text or None
 
 
 def _checked(session: Session, choice: Assignment) -> tuple[Unit, User | None, int | None]:
     unit_id = _int(choice.unit_id, "unit")
     if unit_id is None:
-        raise InvalidInputError("Hãy chọn đơn vị được giao xử lý ('unit': mã số đơn vị).")
+        raise InvalidInputError(_("Hãy chọn đơn vị được giao xử lý ('unit': mã số đơn vị)."))
     unit = session.get(Unit, unit_id)
     if unit is None:
-        raise InvalidInputError(f"Không có đơn vị với mã số {unit_id}.")
+        raise InvalidInputError(_("Không có đơn vị với mã số %(id)s.", id=unit_id))
     lead = None
     lead_id = _int(choice.assignee_id, "assignee")
     if lead_id is not None:
         lead = session.get(User, lead_id)
         if lead is None or not lead.active:
-            raise InvalidInputError(f"Không có người dùng với mã số {lead_id}.")
+            raise InvalidInputError(_("Không có người dùng với mã số %(id)s.", id=lead_id))
         if lead.id not in {u.id for u in incoming_views.members_of(session, unit.id)}:
             raise InvalidInputError(
-                f"{lead.full_name} không phải cán bộ của {unit.name}; "
-                "người chủ trì phải thuộc đơn vị được giao."
+                _(
+                    "%(name)s không phải cán bộ của %(unit)s; "
+                    "người chủ trì phải thuộc đơn vị được giao.",
+                    name=lead.full_name,
+                    unit=unit.name,
+                )
             )
     days = _int(choice.deadline_days, "deadline_days")
     if days is not None and not 0 < days <= 365:
-        raise InvalidInputError("Hạn xử lý là số ngày làm việc từ 1 đến 365.")
+        raise InvalidInputError(_("Hạn xử lý là số ngày làm việc từ 1 đến 365."))
     return unit, lead, days
 
 
@@ -263,8 +272,11 @@ def _handlers(session: Session, stage: RouteStage, unit: Unit, lead: User | None
     ) or incoming_views.members_of(session, unit.id)
     if not users:
         raise InvalidInputError(
-            f"{unit.name} chưa có cán bộ nào trên hệ thống để giao xử lý; hãy chọn người "
-            "chủ trì hoặc đơn vị khác."
+            _(
+                "%(unit)s chưa có cán bộ nào trên hệ thống để giao xử lý; hãy chọn người "
+                "chủ trì hoặc đơn vị khác.",
+                unit=unit.name,
+            )
         )
     return users
 
@@ -289,26 +301,31 @@ def assign(
         # Received before the route existed, or before the unit had a leader: start now.
         if actor.id not in {u.id for u in incoming_views.leaders_of(session, entry.unit)}:
             raise ForbiddenError(
-                "Chỉ lãnh đạo của đơn vị nhận mới được phân công xử lý văn bản đến."
+                _("Chỉ lãnh đạo của đơn vị nhận mới được phân công xử lý văn bản đến.")
             )
         clerk = entry.received_by or actor
         if start_handling(session, blobs, entry, clerk) is None:
             raise ConflictError(
-                "Chưa có tuyến xử lý văn bản đến (tuyến có bước phân công); hãy báo quản trị."
+                _("Chưa có tuyến xử lý văn bản đến (tuyến có bước phân công); hãy báo quản trị.")
             )
     doc = access.lock_document(session, entry.handling_document_id or 0)
     if doc.state != DocState.AWAITING_ASSIGNMENT:
         unit = session.get(Unit, entry.assigned_unit_id or 0)
-        raise ConflictError(
-            "Văn bản đến này đã được phân công xử lý"
-            + (f" ({unit.name})" if unit else "")
-            + "; không phân công lại."
-        )
+        if unit is not None:
+            raise ConflictError(
+                _(
+                    "Văn bản đến này đã được phân công xử lý (%(unit)s); không phân công lại.",
+                    unit=unit.name,
+                )
+            )
+        raise ConflictError(_("Văn bản đến này đã được phân công xử lý; không phân công lại."))
     own = _own_open_task(doc, actor, StageAction.ASSIGN)
     if own is None:
         raise ForbiddenError(
-            "Chỉ lãnh đạo đơn vị nhận được giao việc phân công mới được phân công xử lý "
-            "văn bản đến này."
+            _(
+                "Chỉ lãnh đạo đơn vị nhận được giao việc phân công mới được phân công xử lý "
+                "văn bản đến này."
+            )
         )
     task = routing.claim(session, actor, own.id, {StageAction.ASSIGN})
     unit, lead, days = _checked(session, choice)
@@ -367,9 +384,9 @@ def _attach_workfile(
 ) -> None:
     wf = workfiles.get_visible_workfile(session, actor, workfile_id)
     if wf.unit_id not in {r.unit_id for r in actor.roles if r.role in incoming_views.WORKING_ROLES}:
-        raise ForbiddenError("Chỉ cán bộ của đơn vị lập hồ sơ mới được bổ sung vào hồ sơ.")
+        raise ForbiddenError(_("Chỉ cán bộ của đơn vị lập hồ sơ mới được bổ sung vào hồ sơ."))
     if wf.closed_at is not None:
-        raise ConflictError("Hồ sơ công việc đã đóng; không thể bổ sung văn bản đến.")
+        raise ConflictError(_("Hồ sơ công việc đã đóng; không thể bổ sung văn bản đến."))
     if any(item.incoming_entry_id == entry.id for item in wf.items):
         return
     item = WorkFileItem(incoming_entry_id=entry.id, added_by_id=actor.id, added_at=now)
@@ -404,16 +421,18 @@ def complete(
     entry = incoming_views.get_entry(session, actor, entry_id, lock=True)
     _check_received(entry)
     if entry.handling_document_id is None:
-        raise ConflictError("Văn bản đến này chưa được lãnh đạo phân công xử lý.")
+        raise ConflictError(_("Văn bản đến này chưa được lãnh đạo phân công xử lý."))
     doc = access.lock_document(session, entry.handling_document_id)
     if doc.state == DocState.AWAITING_ASSIGNMENT:
-        raise ConflictError("Văn bản đến này chưa được lãnh đạo phân công xử lý.")
+        raise ConflictError(_("Văn bản đến này chưa được lãnh đạo phân công xử lý."))
     if doc.state == DocState.HANDLED:
-        raise ConflictError("Văn bản đến này đã được xử lý xong; không xử lý lại.")
+        raise ConflictError(_("Văn bản đến này đã được xử lý xong; không xử lý lại."))
     own = _own_open_task(doc, actor, StageAction.HANDLE)
     if own is None:
         raise ForbiddenError(
-            "Chỉ cán bộ của đơn vị được giao (hoặc người chủ trì) mới được xử lý văn bản đến này."
+            _(
+                "Chỉ cán bộ của đơn vị được giao (hoặc người chủ trì) mới được xử lý văn bản đến này."
+            )
         )
     task = routing.claim(session, actor, own.id, {StageAction.HANDLE})
     text = _note(comment, "comment")
@@ -422,7 +441,7 @@ def complete(
     if reply_id is not None:
         reply = access.get_visible_document(session, actor, reply_id)
         if reply.direction != "outgoing":
-            raise InvalidInputError("Văn bản trả lời phải là một văn bản đi (do đơn vị soạn).")
+            raise InvalidInputError(_("Văn bản trả lời phải là một văn bản đi (do đơn vị soạn)."))
     wf_id = _int(workfile_id, "work_file")
     now = utcnow()
     if wf_id is not None:

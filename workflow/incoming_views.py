@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -67,7 +68,7 @@ def _lock_entry(session: Session, entry_id: int) -> IncomingEntry:
         .execution_options(populate_existing=True)
     ).first()
     if entry is None:
-        raise NotFoundError(dispatching.ENTRY_NOT_FOUND)
+        raise NotFoundError(_(dispatching.ENTRY_NOT_FOUND))
     return entry
 
 
@@ -129,9 +130,9 @@ def get_entry(session: Session, actor: User, entry_id: int, lock: bool = False) 
     else:
         entry = session.get(IncomingEntry, entry_id)  # type: ignore[assignment]
         if entry is None:
-            raise NotFoundError(dispatching.ENTRY_NOT_FOUND)
+            raise NotFoundError(_(dispatching.ENTRY_NOT_FOUND))
     if not can_see(session, actor, entry):
-        raise NotFoundError(dispatching.ENTRY_NOT_FOUND)
+        raise NotFoundError(_(dispatching.ENTRY_NOT_FOUND))
     return entry
 
 

@@ -80,7 +80,7 @@ def register_page(kind: str) -> Any:
         data = register_response(actor, kind, _unit_arg(), request.args)
         status = 200
     except InvalidInputError as exc:
-        flash(exc.message, "error")
+        flash(translate(exc.message), "error")
         args = {k: v for k, v in request.args.items() if k == "unit"}
         data = register_response(actor, kind, _unit_arg(), args)
         status = exc.status
@@ -138,7 +138,7 @@ def receive(entry_id: int) -> Any:
         db.commit()
     except WorkflowError as exc:
         db.rollback()
-        flash(exc.message, "error")
+        flash(translate(exc.message), "error")
         return redirect(url_for("registry.incoming_page"))
     if entry.state == "received":
         flash(
@@ -196,7 +196,7 @@ def _entry_action(entry_id: int, run: Any, done: str) -> Any:
         db.rollback()
         if exc.status == 404:
             raise
-        flash(exc.message, "error")
+        flash(translate(exc.message), "error")
         return _render_entry(entry_id, exc.status)
     flash(done, "ok")
     return redirect(url_for("registry.incoming_entry", entry_id=entry_id))
@@ -259,7 +259,7 @@ def incoming_new() -> Any:
     """Register a PDF received from outside as a pending incoming entry."""
     form = IncomingForm()
     if not form.validate_on_submit():
-        flash("Hãy nhập đủ cơ quan gửi, trích yếu và chọn tệp PDF.", "error")
+        flash(_("Hãy nhập đủ cơ quan gửi, trích yếu và chọn tệp PDF."), "error")
         return redirect(url_for("registry.incoming_page"))
     db = get_session()
     try:
@@ -279,9 +279,9 @@ def incoming_new() -> Any:
         db.commit()
     except WorkflowError as exc:
         db.rollback()
-        flash(exc.message, "error")
+        flash(translate(exc.message), "error")
         return redirect(url_for("registry.incoming_page"))
-    flash("Đã vào sổ văn bản đến (chờ tiếp nhận sau khi kiểm tra chữ ký số).", "ok")
+    flash(_("Đã vào sổ văn bản đến (chờ tiếp nhận sau khi kiểm tra chữ ký số)."), "ok")
     return redirect(url_for("registry.incoming_page", unit=entry.unit_id))
 
 
@@ -307,7 +307,9 @@ def _external_lines(text: str | None) -> list[dict[str, str]]:
             continue
         name, sep, email = line.rpartition(";")
         if not sep:
-            raise InvalidInputError(f"Dòng «{line.strip()}»: hãy ghi «Tên; địa chỉ thư điện tử».")
+            raise InvalidInputError(
+                _("Dòng «%(line)s»: hãy ghi «Tên; địa chỉ thư điện tử».", line=line.strip())
+            )
         out.append({"name": name.strip(), "email": email.strip()})
     return out
 
@@ -325,7 +327,9 @@ def dispatch_page(document_id: int) -> Any:
     status = 200
     if request.method == "POST":
         if not form.validate_on_submit():
-            flash("Phiên làm việc của biểu mẫu đã hết hạn. Hãy tải lại trang và thử lại.", "error")
+            flash(
+                _("Phiên làm việc của biểu mẫu đã hết hạn. Hãy tải lại trang và thử lại."), "error"
+            )
             status = 400
         else:
             try:
@@ -334,10 +338,10 @@ def dispatch_page(document_id: int) -> Any:
                 dispatch_and_deliver(db, actor, document_id, body)
             except WorkflowError as exc:
                 db.rollback()
-                flash(exc.message, "error")
+                flash(translate(exc.message), "error")
                 status = exc.status
             else:
-                flash("Đã phát hành văn bản đến các nơi nhận đã chọn.", "ok")
+                flash(_("Đã phát hành văn bản đến các nơi nhận đã chọn."), "ok")
                 return redirect(url_for("registry.dispatch_page", document_id=document_id))
     sent = {r.recipient_unit_id for r in rows}
     units = [

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from flask_babel import gettext as _
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -67,50 +68,58 @@ def _list_of(value: Any, allowed: tuple[str, ...] | None, what: str) -> list[str
     if value in (None, [], ""):
         return None
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise InvalidInputError(f"Điều kiện «{what}» phải là danh sách chuỗi.")
+        raise InvalidInputError(_("Điều kiện «%(what)s» phải là danh sách chuỗi.", what=what))
     if allowed is not None and not set(value) <= set(allowed):
-        raise InvalidInputError(f"Điều kiện «{what}» có giá trị không hợp lệ.")
+        raise InvalidInputError(_("Điều kiện «%(what)s» có giá trị không hợp lệ.", what=what))
     return list(value)
 
 
 def _stage(session: Session, index: int, raw: Any) -> RouteStage:
     if not isinstance(raw, dict):
-        raise InvalidInputError(f"Bước {index}: phải là một đối tượng.")
+        raise InvalidInputError(_("Bước %(n)s: phải là một đối tượng.", n=index))
     name = " ".join(str(raw.get("name") or "").split())
     if not name:
-        raise InvalidInputError(f"Bước {index}: thiếu tên bước.")
+        raise InvalidInputError(_("Bước %(n)s: thiếu tên bước.", n=index))
     action = raw.get("action")
     if action not in {a.value for a in StageAction}:
         raise InvalidInputError(
-            f"Bước {index}: thao tác phải là review, approve, consult, sign hoặc issue."
+            _("Bước %(n)s: thao tác phải là review, approve, consult, sign hoặc issue.", n=index)
         )
     mode = raw.get("mode") or "any"
     if mode not in MODES:
-        raise InvalidInputError(f"Bước {index}: chế độ phải là any (một người) hoặc all (tất cả).")
+        raise InvalidInputError(
+            _("Bước %(n)s: chế độ phải là any (một người) hoặc all (tất cả).", n=index)
+        )
     user_id = None
     if raw.get("assignee_user"):
         user = session.scalars(
             select(User).where(User.username == str(raw["assignee_user"]))
         ).first()
         if user is None:
-            raise InvalidInputError(f"Bước {index}: không có người dùng «{raw['assignee_user']}».")
+            raise InvalidInputError(
+                _("Bước %(n)s: không có người dùng «%(user)s».", n=index, user=raw["assignee_user"])
+            )
         user_id = user.id
     role = raw.get("assignee_role") or (None if user_id else "")
     if user_id is None and role not in {r.value for r in Role}:
         raise InvalidInputError(
-            f"Bước {index}: cần người xử lý (assignee_user) hoặc vai trò hợp lệ."
+            _("Bước %(n)s: cần người xử lý (assignee_user) hoặc vai trò hợp lệ.", n=index)
         )
     unit_code = raw.get("assignee_unit") or None
     if unit_code and session.scalars(select(Unit.id).where(Unit.code == unit_code)).first() is None:
-        raise InvalidInputError(f"Bước {index}: không có đơn vị «{unit_code}».")
+        raise InvalidInputError(
+            _("Bước %(n)s: không có đơn vị «%(code)s».", n=index, code=unit_code)
+        )
     deadline = raw.get("deadline_days")
     if deadline is not None and (
         not isinstance(deadline, int) or isinstance(deadline, bool) or not 0 < deadline <= 365
     ):
-        raise InvalidInputError(f"Bước {index}: thời hạn là số ngày làm việc từ 1 đến 365.")
+        raise InvalidInputError(
+            _("Bước %(n)s: thời hạn là số ngày làm việc từ 1 đến 365.", n=index)
+        )
     when = raw.get("when") or {}
     if not isinstance(when, dict):
-        raise InvalidInputError(f"Bước {index}: điều kiện 'when' phải là một đối tượng.")
+        raise InvalidInputError(_("Bước %(n)s: điều kiện 'when' phải là một đối tượng.", n=index))
     return RouteStage(
         position=index,
         name=name,
@@ -120,9 +129,9 @@ def _stage(session: Session, index: int, raw: Any) -> RouteStage:
         assignee_user_id=user_id,
         mode=mode,
         deadline_days=deadline,
-        when_doc_types=_list_of(when.get("doc_types"), tuple(DOC_TYPES), "loại văn bản"),
-        when_urgencies=_list_of(when.get("urgencies"), URGENCY_CODES, "độ khẩn"),
-        when_units=_list_of(when.get("units"), None, "đơn vị"),
+        when_doc_types=_list_of(when.get("doc_types"), tuple(DOC_TYPES), _("loại văn bản")),
+        when_urgencies=_list_of(when.get("urgencies"), URGENCY_CODES, _("độ khẩn")),
+        when_units=_list_of(when.get("units"), None, _("đơn vị")),
     )
 
 
@@ -130,13 +139,13 @@ def _header(body: dict[str, Any]) -> tuple[str, str, str]:
     """:returns: the route's code, name and kind, checked."""
     code = str(body.get("code") or "").strip()
     if not code or len(code) > 64 or not all(c.isalnum() or c in "-_" for c in code):
-        raise InvalidInputError("Mã tuyến trình chỉ gồm chữ, số, '-' và '_' (tối đa 64 ký tự).")
+        raise InvalidInputError(_("Mã tuyến trình chỉ gồm chữ, số, '-' và '_' (tối đa 64 ký tự)."))
     name = " ".join(str(body.get("name") or "").split())
     if not name:
-        raise InvalidInputError("Thiếu tên tuyến trình.")
+        raise InvalidInputError(_("Thiếu tên tuyến trình."))
     kind = body.get("kind") or "outgoing"
     if kind not in ("outgoing", "report", "incoming"):
-        raise InvalidInputError("Loại tuyến phải là outgoing, report hoặc incoming.")
+        raise InvalidInputError(_("Loại tuyến phải là outgoing, report hoặc incoming."))
     return code, name, kind
 
 
@@ -169,7 +178,7 @@ def check_route(session: Session, body: dict[str, Any]) -> RouteProblems:
         general.append(exc.message)
     raw_stages = body.get("stages")
     if not isinstance(raw_stages, list) or not raw_stages:
-        general.append("Tuyến trình cần ít nhất một bước.")
+        general.append(_("Tuyến trình cần ít nhất một bước."))
         return RouteProblems(general, problems)
     units = {u.code: u for u in session.scalars(select(Unit))}
     signed_before = False
@@ -183,15 +192,24 @@ def check_route(session: Session, body: dict[str, Any]) -> RouteProblems:
             continue
         mine.extend(_practice(session, index, stage, units))
         if issue_at is not None:
-            mine.append(f"Bước {index}: bước ban hành (bước {issue_at}) phải là bước cuối cùng.")
+            mine.append(
+                _(
+                    "Bước %(n)s: bước ban hành (bước %(issue)s) phải là bước cuối cùng.",
+                    n=index,
+                    issue=issue_at,
+                )
+            )
         if stage.action == StageAction.SIGN:
             signed_before = True
         if stage.action == StageAction.ISSUE:
             issue_at = index
             if not signed_before:
                 mine.append(
-                    f"Bước {index}: ban hành cần một bước ký số trước đó "
-                    "(văn bản phải được người có thẩm quyền ký trước khi ban hành)."
+                    _(
+                        "Bước %(n)s: ban hành cần một bước ký số trước đó "
+                        "(văn bản phải được người có thẩm quyền ký trước khi ban hành).",
+                        n=index,
+                    )
                 )
     return RouteProblems(general, problems)
 
@@ -203,17 +221,23 @@ def _practice(session: Session, index: int, stage: RouteStage, units: dict[str, 
     for code in named + list(stage.when_units or []):
         unit = units.get(code)
         if unit is None:
-            found.append(f"Bước {index}: không có đơn vị «{code}».")
+            found.append(_("Bước %(n)s: không có đơn vị «%(code)s».", n=index, code=code))
         elif not unit.active:
-            found.append(f"Bước {index}: đơn vị «{unit.name}» đã ngừng hoạt động.")
+            found.append(
+                _("Bước %(n)s: đơn vị «%(unit)s» đã ngừng hoạt động.", n=index, unit=unit.name)
+            )
     user = session.get(User, stage.assignee_user_id) if stage.assignee_user_id else None
     if stage.action == StageAction.SIGN:
         if user is not None and not user.has_role(Role.SIGNER):
-            found.append(f"Bước {index}: «{user.full_name}» không có vai trò người ký.")
+            found.append(
+                _("Bước %(n)s: «%(name)s» không có vai trò người ký.", n=index, name=user.full_name)
+            )
         if user is None and stage.assignee_role != Role.SIGNER:
-            found.append(f"Bước {index}: bước ký số phải giao cho vai trò người ký.")
+            found.append(_("Bước %(n)s: bước ký số phải giao cho vai trò người ký.", n=index))
     if user is not None and not user.active:
-        found.append(f"Bước {index}: tài khoản «{user.full_name}» đang bị khóa.")
+        found.append(
+            _("Bước %(n)s: tài khoản «%(name)s» đang bị khóa.", n=index, name=user.full_name)
+        )
     fixed = units.get(stage.assignee_unit_code or "")
     if user is None and fixed is not None and fixed.active:
         holders = session.scalars(
@@ -227,8 +251,12 @@ def _practice(session: Session, index: int, stage: RouteStage, units: dict[str, 
         ).first()
         if holders is None:
             found.append(
-                f"Bước {index}: chưa có ai giữ vai trò này tại «{fixed.name}»; "
-                "hãy phân quyền trước hoặc chọn người cụ thể."
+                _(
+                    "Bước %(n)s: chưa có ai giữ vai trò này tại «%(unit)s»; "
+                    "hãy phân quyền trước hoặc chọn người cụ thể.",
+                    n=index,
+                    unit=fixed.name,
+                )
             )
     return found
 
@@ -239,11 +267,11 @@ def save_route(session: Session, actor: User, body: dict[str, Any]) -> Route:
     Documents already on an older version keep it; new documents get the newest.
     """
     if not actor.has_role(Role.ADMIN):
-        raise ForbiddenError("Chỉ quản trị hệ thống được sửa tuyến trình.")
+        raise ForbiddenError(_("Chỉ quản trị hệ thống được sửa tuyến trình."))
     code, name, _kind = _header(body)
     raw_stages = body.get("stages")
     if not isinstance(raw_stages, list) or not raw_stages:
-        raise InvalidInputError("Tuyến trình cần ít nhất một bước.")
+        raise InvalidInputError(_("Tuyến trình cần ít nhất một bước."))
     stages = [_stage(session, i, raw) for i, raw in enumerate(raw_stages, start=1)]
     kind = _kind
     latest = session.scalar(select(func.max(Route.version)).where(Route.code == code)) or 0
