@@ -183,6 +183,9 @@ def pages(world: dict[str, object]) -> list[tuple[str | None, str]]:
         ("kiemtra", "/notifications"),
         ("admin", "/certificates"),
         ("admin", "/audit"),
+        ("admin", "/routes"),
+        ("admin", "/routes?edit=thuong-truc-ban-hanh"),
+        ("vanthu", "/registers/incoming"),
     ]
 
 
@@ -248,6 +251,31 @@ def test_flash_messages_and_form_errors_speak_english(app: Flask, world: dict[st
     )
     assert bad.status_code == 401
     assert "Wrong username or password." in bad.get_data(as_text=True)
+
+
+def test_incoming_and_dispatch_messages_speak_english(app: Flask, world: dict[str, object]) -> None:
+    client = english_client(app, "vanthu")
+    token = csrf_token(client, "/incoming")
+    missing = closed(client.post("/incoming/new", data={"csrf_token": token}))
+    assert missing.status_code == 302
+    page = closed(client.get("/incoming")).get_data(as_text=True)
+    assert "Enter the sender and the subject, and choose the PDF file." in page
+    token = csrf_token(client, f"/documents/{world['issued']}/dispatch")
+    refused = closed(
+        client.post(
+            f"/documents/{world['issued']}/dispatch",
+            data={"csrf_token": token, "external": "no separator here"},
+        )
+    )
+    assert refused.status_code == 422
+    html = refused.get_data(as_text=True)
+    assert "Line «no separator here»: write «Name; e-mail address»." in html
+    token = csrf_token(client, f"/documents/{world['issued']}/dispatch")
+    empty = closed(
+        client.post(f"/documents/{world['issued']}/dispatch", data={"csrf_token": token})
+    )
+    assert empty.status_code == 422
+    assert "Choose at least one recipient." in empty.get_data(as_text=True)
 
 
 def test_bulk_signing_page_speaks_english(app: Flask, services: Services) -> None:
