@@ -20,6 +20,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import String, Text, select
 
 from storage.db import Base
+from storage.models import Unit, User
 from tests.conftest import DEMO_PASSWORD, Api, closed
 from tests.test_bulk import awaiting_signature
 from tests.test_verification import add_code, signed_document
@@ -276,6 +277,44 @@ def test_incoming_and_dispatch_messages_speak_english(app: Flask, world: dict[st
     )
     assert empty.status_code == 422
     assert "Choose at least one recipient." in empty.get_data(as_text=True)
+
+
+def test_received_incoming_document_pages_speak_english(
+    app: Flask, api: Api, services: Services, world: dict[str, object]
+) -> None:
+    with services.session_factory() as session:
+        unit = session.scalars(select(Unit).where(Unit.code == "CS-GDDT")).one().id
+    sent = api.post("vanthu", f"/documents/{world['issued']}/dispatch", json={"recipients": [unit]})
+    assert sent.status_code in (200, 201), sent.get_json()
+    (entry,) = api.get("vanthugd", "/incoming").get_json()["incoming"]
+    received = api.post("vanthugd", f"/incoming/{entry['id']}/receive")
+    assert received.status_code == 200, received.get_json()
+    pages = [
+        ("vanthugd", "/incoming"),
+        ("vanthugd", f"/incoming/{entry['id']}"),
+        ("vanthugd", "/registers/incoming"),
+        ("bithugd", f"/incoming/{entry['id']}"),
+        ("vanthu", f"/documents/{world['issued']}/dispatch"),
+    ]
+    for assigned in (False, True):
+        if assigned:  # then handled by a named person of the unit, within a deadline
+            with services.session_factory() as session:
+                lead = session.scalars(select(User).where(User.username == "vanthugd")).one().id
+            body = {"unit": unit, "assignee": lead, "deadline_days": 3, "note": "Triển khai."}
+            done = api.post("bithugd", f"/incoming/{entry['id']}/assign", json=body)
+            assert done.status_code == 200, done.get_json()
+        data = stored_texts(services)
+        for user, path in pages:
+            response = closed(english_client(app, user).get(path))
+            assert response.status_code == 200, (user, path)
+            html = response.get_data(as_text=True)
+            found = leaks(html, data) + iso_dates(html)
+            assert found == [], (user, path, found)
+            if path == "/registers/incoming":
+                expected = (
+                    "Received; Being handled, due " if assigned else "Received; Awaiting assignment"
+                )
+                assert expected in html and ("Hoàng Thị Mai (lead)" in html) == assigned
 
 
 def test_bulk_signing_page_speaks_english(app: Flask, services: Services) -> None:
