@@ -277,6 +277,9 @@ def test_incoming_and_dispatch_messages_speak_english(app: Flask, world: dict[st
     )
     assert empty.status_code == 422
     assert "Choose at least one recipient." in empty.get_data(as_text=True)
+    bad_year = closed(client.get("/registers/outgoing?year=abc"))
+    assert bad_year.status_code == 422
+    assert "&#39;year&#39; must be a year, e.g. 2026." in bad_year.get_data(as_text=True)
 
 
 def test_received_incoming_document_pages_speak_english(
