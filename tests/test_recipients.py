@@ -54,8 +54,7 @@ def take_to_issued(api: Api, doc_id: int) -> None:
 def ticked(html: str) -> set[int]:
     """:returns: the unit ids ticked in a page's ``recipients`` checkboxes."""
     return {
-        int(m.group(1))
-        for m in re.finditer(r'name="recipients" value="(\d+)"[^>]*\schecked', html)
+        int(m.group(1)) for m in re.finditer(r'name="recipients" value="(\d+)"[^>]*\schecked', html)
     }
 
 
