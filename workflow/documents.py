@@ -154,7 +154,7 @@ def _new_page(form: UploadForm, status: int = 200) -> Any:
         form=form,
         routes=_routes(),
         recipient_groups=recipients.choices(get_session()),
-        picked={v for v in posted.getlist("recipients")} if posted else set(),
+        picked=set(posted.getlist("recipients")) if posted else set(),
         external_text=posted.get("external", "") if posted else "",
     ), status
 
