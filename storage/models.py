@@ -274,6 +274,10 @@ class Document(Base):
     tasks: Mapped[list[Task]] = relationship(
         back_populates="document", order_by="Task.id", lazy="selectin"
     )
+    # Nơi nhận dự kiến: what the drafter proposes; the clerk confirms them when dispatching.
+    planned_recipients: Mapped[list[PlannedRecipient]] = relationship(
+        order_by="PlannedRecipient.id", lazy="selectin"
+    )
 
     __mapper_args__: dict[str, Any] = {"version_id_col": version}
 
@@ -286,6 +290,21 @@ class Document(Base):
     def has_content(self) -> bool:
         """:returns: whether a PDF is stored (classified documents are metadata only)."""
         return bool(self.revisions)
+
+
+class PlannedRecipient(Base):
+    """A recipient the drafter intends for a document: a unit, or an outside name and
+    e-mail address (exactly one of the two)."""
+
+    __tablename__ = "planned_recipients"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id"), index=True)
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
+    name: Mapped[str | None] = mapped_column(String(255))
+    email: Mapped[str | None] = mapped_column(String(255))
+
+    unit: Mapped[Unit | None] = relationship(lazy="joined")
 
 
 class Revision(Base):

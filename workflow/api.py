@@ -10,7 +10,7 @@ from werkzeug.utils import secure_filename
 from storage import audit
 from storage.audit import AuditAction
 from storage.models import Document, User
-from workflow import access, accounts, service, signing_flow, views
+from workflow import access, accounts, recipients, service, signing_flow, views
 from workflow.errors import AuthenticationError, InvalidInputError, LockedError, WorkflowError
 from workflow.openapi import openapi_document
 from workflow.services import get_services, get_session
@@ -116,14 +116,15 @@ def me() -> Any:
 
 @bp.post("/documents")
 def create_document() -> Any:
-    """Upload a PDF (multipart: file, subject, doc_type, route, urgency) as a draft, or
-    register a classified document as metadata only (``classification``)."""
+    """Upload a PDF (multipart: file, subject, doc_type, route, urgency, recipients,
+    external) as a draft, or register a classified document as metadata only."""
     if request.form.get("classification") or (request.is_json and "classification" in _json_body()):
         from workflow.api_workflow import create_classified
 
         return create_classified()
-    staged, filename = stage_upload()
     db = get_session()
+    plan = recipients.from_form(db, request.form)  # before the file: a refusal stores nothing
+    staged, filename = stage_upload()
     doc = service.create_document(
         db,
         get_services().blobs,
@@ -134,6 +135,7 @@ def create_document() -> Any:
         doc_type=request.form.get("doc_type", ""),
         route_code=request.form.get("route") or None,
         urgency=request.form.get("urgency") or None,
+        plan=plan,
     )
     db.commit()
     return jsonify(views.document_json(doc)), 201

@@ -20,6 +20,7 @@ from storage.types import utcnow
 from workflow import (
     access,
     issuance,
+    recipients,
     route_templates,
     routing,
     service,
@@ -111,11 +112,12 @@ def new() -> Any:
     form = UploadForm()
     if request.method == "POST":
         if not form.validate_on_submit():
-            return render_template("documents/new.html", form=form, routes=_routes()), 400
+            return _new_page(form, 400)
         try:
-            staged, filename = stage_upload()
             db = get_session()
             actor = current_actor()
+            plan = recipients.from_form(db, request.form)  # before the file: nothing stored
+            staged, filename = stage_upload()
             doc = service.create_document(
                 db,
                 get_services().blobs,
@@ -126,13 +128,14 @@ def new() -> Any:
                 doc_type=form.doc_type.data or "",
                 route_code=request.form.get("route") or None,
                 urgency=request.form.get("urgency") or None,
+                plan=plan,
             )
             if request.form.get("submit_now"):
                 service.submit(db, actor, doc.id)
             db.commit()
         except WorkflowError as exc:
             flash(translate(exc.message), "error")
-            return render_template("documents/new.html", form=form, routes=_routes()), exc.status
+            return _new_page(form, exc.status)
         flash(
             _("Đã tải lên văn bản. Văn bản đã được trình.")
             if doc.submitted_at
@@ -140,7 +143,20 @@ def new() -> Any:
             "ok",
         )
         return redirect(url_for("documents.detail", document_id=doc.id))
-    return render_template("documents/new.html", form=form, routes=_routes())
+    return _new_page(form)
+
+
+def _new_page(form: UploadForm, status: int = 200) -> Any:
+    """The upload form; after a refusal, the recipients ticked and typed stay filled in."""
+    posted = request.form if request.method == "POST" else None
+    return render_template(
+        "documents/new.html",
+        form=form,
+        routes=_routes(),
+        recipient_groups=recipients.choices(get_session()),
+        picked=set(posted.getlist("recipients")) if posted else set(),
+        external_text=posted.get("external", "") if posted else "",
+    ), status
 
 
 def _routes() -> list[Any]:
@@ -177,6 +193,7 @@ def render_detail(doc: Document, actor: User, status: int = 200, **forms: Any) -
                 else None
             ),
             stages=stages,
+            planned=views.planned_json(doc),
             now=utcnow(),
             verification_code=verification.code_of(db, doc),
             comments=views.comments_json(db, doc),

@@ -112,6 +112,25 @@ def _described() -> dict[str, Any]:
                                         "subject": {"type": "string"},
                                         "doc_type": {"type": "string", "examples": ["CV", "BC"]},
                                         "route": {"type": "string"},
+                                        "urgency": {
+                                            "type": "string",
+                                            "enum": ["khan", "thuong_khan", "hoa_toc"],
+                                        },
+                                        "recipients": {
+                                            "type": "array",
+                                            "items": {"type": "integer"},
+                                            "description": "Planned recipient units (nơi "
+                                            "nhận dự kiến): unit ids, the field repeated or "
+                                            "comma-separated. An unknown or deactivated "
+                                            "unit is refused (422), nothing is stored. The "
+                                            "clerk finds them ticked when dispatching.",
+                                        },
+                                        "external": {
+                                            "type": "string",
+                                            "description": "Planned outside recipients: "
+                                            "lines `Name; e-mail`, or a JSON array of "
+                                            '`{"name", "email"}`.',
+                                        },
                                     },
                                 }
                             }
@@ -239,6 +258,29 @@ def _described() -> dict[str, Any]:
                         "doc_type": {"type": "string"},
                         "state": {"type": "string"},
                         "tasks": {"type": "array", "items": task_ref},
+                        "recipients": {
+                            "type": "array",
+                            "description": "planned recipient units (nơi nhận dự kiến)",
+                            "items": {
+                                "type": "object",
+                                "properties": {
+                                    "id": {"type": "integer"},
+                                    "code": {"type": "string"},
+                                    "name": {"type": "string"},
+                                },
+                            },
+                        },
+                        "external_recipients": {
+                            "type": "array",
+                            "description": "planned outside recipients",
+                            "items": {
+                                "type": "object",
+                                "properties": {
+                                    "name": {"type": "string"},
+                                    "email": {"type": "string"},
+                                },
+                            },
+                        },
                         "history": {"type": "array", "items": {"type": "object"}},
                     },
                 },

@@ -25,7 +25,7 @@ from wtforms.validators import DataRequired, Length, Optional
 
 from storage.models import Document, Unit
 from storage.registry_models import IncomingEntry
-from workflow import access, dispatching, incoming, incoming_views
+from workflow import access, dispatching, incoming, incoming_views, recipients
 from workflow.api_registry import dispatch_and_deliver, link_days, register_response
 from workflow.auth import current_actor
 from workflow.errors import InvalidInputError, WorkflowError
@@ -349,11 +349,15 @@ def dispatch_page(document_id: int) -> Any:
         for u in db.scalars(select(Unit).order_by(Unit.id))
         if u.id != doc.issuer_unit_id and u.id not in sent
     ]
+    planned = recipients.prefill(doc, rows)  # the drafter's nơi nhận dự kiến, to confirm
+    if request.method == "GET":
+        form.external.data = planned.external_text
     return render_template(
         "registers/dispatch.html",
         doc=doc,
         rows=rows,
         units=units,
+        planned=planned.units,
         form=form,
         can_dispatch=doc.issuer_unit_id in dispatching.clerk_units(db, actor),
     ), status

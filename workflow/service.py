@@ -7,6 +7,7 @@ entry in the same transaction, and never commits: the view or CLI does, once.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -38,6 +39,9 @@ from workflow.errors import (
 from workflow.states import DocState, Event, StageAction, TaskState
 from workflow.vocab import DOC_TYPES, normalise_doc_type
 
+if TYPE_CHECKING:  # workflow.recipients imports workflow.dispatching, which imports this module
+    from workflow.recipients import Plan
+
 MAX_SUBJECT = 1000
 
 
@@ -55,8 +59,10 @@ def create_document(
     doc_type: str,
     route_code: str | None = None,
     urgency: str | None = None,
+    plan: Plan | None = None,
 ) -> Document:
-    """Check an uploaded PDF and register it as a draft on a route.
+    """Check an uploaded PDF and register it as a draft on a route, with the recipients
+    the drafter plans (``plan``, already checked).
 
     The staged blob is published only once every check has passed; on any error it is
     discarded, so a refused upload leaves neither a file nor a row.
@@ -109,6 +115,8 @@ def create_document(
         created_at=now,
     )
     doc.revisions.append(rev)
+    if plan is not None:
+        plan.store(doc)
     session.flush()
     audit.append(
         session,
@@ -116,7 +124,13 @@ def create_document(
         actor_id=actor.id,
         object_type="document",
         object_id=doc.id,
-        details={"sha256": sha, "size": staged.size, "pages": info.pages, "route": route.code},
+        details={
+            "sha256": sha,
+            "size": staged.size,
+            "pages": info.pages,
+            "route": route.code,
+            **(plan.audit_details() if plan is not None else {}),
+        },
     )
     return doc
 

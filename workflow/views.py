@@ -89,6 +89,21 @@ def task_json(task: Task) -> dict[str, Any]:
     }
 
 
+def planned_json(doc: Document) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
+    """:returns: the recipients the drafter planned: units, and outside recipients."""
+    units = [
+        {"id": p.unit.id, "code": p.unit.code, "name": p.unit.name}
+        for p in doc.planned_recipients
+        if p.unit is not None
+    ]
+    outside = [
+        {"name": p.name or "", "email": p.email or ""}
+        for p in doc.planned_recipients
+        if p.unit is None
+    ]
+    return units, outside
+
+
 def document_json(doc: Document, entries: list[HistoryEntry] | None = None) -> dict[str, Any]:
     """:returns: the API form of a document (with its history when given)."""
     rev = doc.current_revision if doc.has_content else None
@@ -129,6 +144,7 @@ def document_json(doc: Document, entries: list[HistoryEntry] | None = None) -> d
         "revisions": len(doc.revisions),
         "tasks": [task_json(t) for t in doc.tasks],
     }
+    body["recipients"], body["external_recipients"] = planned_json(doc)
     if entries is not None:
         body["history"] = [
             {
