@@ -14,6 +14,7 @@ from flask_login import current_user
 
 from storage import audit
 from storage.models import Role
+from workflow import vocab
 from workflow.auth import current_actor
 from workflow.errors import ForbiddenError
 from workflow.services import get_session
@@ -22,22 +23,23 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 FORBIDDEN = "Trang này chỉ dành cho quản trị hệ thống."
 
-AUDIT_LABELS: dict[str, str] = {
-    "admin:access_denied": "Bị từ chối truy cập trang quản trị",
-    "unit:created": "Tạo đơn vị",
-    "unit:renamed": "Đổi tên đơn vị",
-    "unit:moved": "Chuyển đơn vị sang cấp trên khác",
-    "unit:deactivated": "Ngừng hoạt động đơn vị",
-    "unit:reactivated": "Cho đơn vị hoạt động trở lại",
-    "user:updated": "Sửa thông tin người dùng",
-    "user:role_granted": "Cấp vai trò cho người dùng",
-    "user:role_revoked": "Thu hồi vai trò của người dùng",
-    "user:locked": "Khóa tài khoản người dùng",
-    "user:unlocked": "Mở khóa tài khoản người dùng",
-    "user:password_reset": "Đặt lại mật khẩu người dùng",
-}
-"""The audit actions of the administration pages and their labels (English in admin.po);
-to be listed in :data:`workflow.vocab.AUDIT_LABELS`, which the audit page shows."""
+ADMIN_AUDIT_ACTIONS = (
+    "admin:access_denied",
+    "unit:created",
+    "unit:renamed",
+    "unit:moved",
+    "unit:deactivated",
+    "unit:reactivated",
+    "user:updated",
+    "user:role_granted",
+    "user:role_revoked",
+    "user:locked",
+    "user:unlocked",
+    "user:password_reset",
+)
+AUDIT_LABELS: dict[str, str] = {a: vocab.AUDIT_LABELS[a] for a in ADMIN_AUDIT_ACTIONS}
+"""The audit actions of the administration pages and their labels (kept, like every
+audit label, in :data:`workflow.vocab.AUDIT_LABELS`; English in vocab/admin .po)."""
 
 
 @bp.before_request
