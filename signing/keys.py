@@ -9,6 +9,7 @@ from functools import lru_cache
 from typing import Any
 
 from asn1crypto import cms
+from asn1crypto import keys as asn1_keys
 from asn1crypto import pem as asn1_pem
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
@@ -74,6 +75,18 @@ def check_rsa_key(key: rsa.RSAPrivateKey) -> None:
         raise KeyLoadError("corrupt RSA private key: the self-test signature is wrong") from exc
 
 
+def _check_envelope(key_pem: bytes) -> None:
+    """:raises KeyLoadError: ``key_pem`` is not a well-formed PKCS#8 encrypted key."""
+    try:
+        _type, _headers, der = asn1_pem.unarmor(key_pem)
+        info = asn1_keys.EncryptedPrivateKeyInfo.load(der, strict=True)
+        info["encryption_algorithm"].native  # noqa: B018 - parses the parameters
+        if not info["encrypted_data"].native:
+            raise ValueError("empty encrypted data")
+    except (ValueError, TypeError, KeyError) as exc:
+        raise KeyLoadError(f"unreadable private key: {exc}") from exc
+
+
 def decrypt_private_key(
     key_pem: bytes, passphrase: bytes, *, fast_rsa_check: bool = False
 ) -> PrivateKeyTypes:
@@ -88,6 +101,8 @@ def decrypt_private_key(
     :raises KeyLoadError: the key is unreadable or corrupt.
     """
     encrypted = b"ENCRYPTED PRIVATE KEY" in key_pem[:100]
+    if encrypted:
+        _check_envelope(key_pem)
     try:
         key = serialization.load_pem_private_key(
             key_pem,
@@ -95,7 +110,10 @@ def decrypt_private_key(
             unsafe_skip_rsa_key_validation=fast_rsa_check,
         )
     except ValueError as exc:
-        if encrypted and "password" in str(exc).lower():
+        if encrypted:
+            # The envelope is sound, so what failed is the decryption: usually a bad
+            # padding ("password"), but about one wrong passphrase in 256 decrypts to
+            # bytes with valid padding that then fail to parse as a key.
             raise WrongPassphraseError("passphrase does not decrypt the private key") from exc
         raise KeyLoadError(f"unreadable private key: {exc}") from exc
     except (TypeError, UnsupportedAlgorithm) as exc:

@@ -103,3 +103,27 @@ def test_load_signer_mismatched_key(duc_cert: IssuedCertificate, pki: EmbeddedPk
 def test_load_signer_garbage_certificate(duc_cert: IssuedCertificate, pki: EmbeddedPki) -> None:
     with pytest.raises(KeyLoadError):
         load_signer(b"not a cert", duc_cert.encrypted_key_pem, USER_PASSPHRASE, pki.chain_pems())
+
+
+def test_a_wrong_passphrase_that_decrypts_to_garbage_is_still_a_wrong_passphrase(
+    duc_cert: IssuedCertificate, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # About one wrong passphrase in 256 gives valid CBC padding; the "key" then fails to
+    # parse. That is a wrong passphrase (the envelope is sound), not a corrupt key.
+    from cryptography.hazmat.primitives import serialization
+
+    from signing.keys import decrypt_private_key
+
+    def garbage(*_args: object, **_kwargs: object) -> None:
+        raise ValueError("Could not deserialize key data. ASN.1 parsing error: invalid length")
+
+    monkeypatch.setattr(serialization, "load_pem_private_key", garbage)
+    with pytest.raises(WrongPassphraseError):
+        decrypt_private_key(duc_cert.encrypted_key_pem, b"sai")
+    from asn1crypto import pem
+
+    _type, _headers, der = pem.unarmor(duc_cert.encrypted_key_pem)
+    damaged = pem.armor("ENCRYPTED PRIVATE KEY", der[: len(der) // 2])  # cut in half
+    with pytest.raises(KeyLoadError) as info:
+        decrypt_private_key(damaged, b"sai")
+    assert not isinstance(info.value, WrongPassphraseError)
