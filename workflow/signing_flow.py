@@ -166,8 +166,12 @@ def prepare(
     task_id: int,
     level: LevelPolicy,
     blobs: FilesystemBlobStore | None = None,
+    placement: StampPlacement | None = None,
 ) -> SignPlan:
     """Phase 1: check the task, the certificate and the key lock.
+
+    :param placement: where the signer put the stamp on the page; by default it goes
+        to the signature block found in the text (see :func:`personal_placement`).
 
     :raises LockedError: the key is locked after repeated wrong passphrases.
     """
@@ -185,12 +189,16 @@ def prepare(
     principal = task.on_behalf_of
     extra = (f"KT. {principal.title}",) if principal else ()
     stamp = personal_stamp(blobs, actor, unit, now, extra)
-    placement = (
-        personal_placement(blobs.path(doc.current_revision.blob_sha256), actor, principal)
-        if blobs is not None
-        else StampPlacement()
-    )
-    if placement.box is not None:
+    if placement is None:
+        placement = (
+            personal_placement(blobs.path(doc.current_revision.blob_sha256), actor, principal)
+            if blobs is not None
+            else StampPlacement()
+        )
+        found_anchor = placement.box is not None
+    else:
+        found_anchor = False  # chosen on the page: the stamp shows the title itself
+    if found_anchor:
         # The document prints the title above the signature block: the stamp need not.
         stamp = replace(stamp, title="")
     profile = SigningProfile(
@@ -445,10 +453,11 @@ def run(
     key_lock_seconds: int,
     level: LevelPolicy,
     services: TrustServices | None,
+    placement: StampPlacement | None = None,
 ) -> SignOutcome:
     """The views' unit of work: phase 1, commit, phase 2 with no transaction, phase 3,
     commit. A wrong passphrase is counted and committed before the error propagates."""
-    plan = prepare(session, actor, task_id, level, blobs)
+    plan = prepare(session, actor, task_id, level, blobs, placement)
     session.commit()  # end the read transaction: signing must not hold database locks
     try:
         produced = produce(blobs, trust, plan, passphrase, services)

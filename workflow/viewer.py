@@ -161,32 +161,19 @@ def _sign_placed(
 ) -> None:
     """:func:`signing_flow.run` with the placement chosen on the page."""
     settings = services.settings
-    plan = signing_flow.prepare(db, actor, task_id, settings.level_for, services.blobs)
-    if placement is not None:
-        # The anchor's place lets the document's printed title stand in for the stamp's;
-        # anywhere else the stamp shows the title itself.
-        stamp = plan.profile.stamp
-        if stamp is not None and not stamp.title:
-            stamp = replace(stamp, title=actor.title)
-        plan = replace(plan, profile=replace(plan.profile, placement=placement, stamp=stamp))
-    db.commit()  # no transaction while signing (see signing_flow.run)
-    try:
-        produced = signing_flow.produce(
-            services.blobs, services.trust, plan, passphrase, services.trust_services
-        )
-    except signing_flow.BadPassphraseError:
-        signing_flow.record_key_failure(
-            db, actor, plan, settings.key_max_failures, settings.key_lock_seconds
-        )
-        db.commit()
-        raise
-    try:
-        signing_flow.record(db, services.blobs, actor, plan, produced)
-        db.commit()
-    except BaseException:
-        db.rollback()
-        services.blobs.discard(produced.staged)
-        raise
+    signing_flow.run(
+        db,
+        services.blobs,
+        services.trust,
+        actor,
+        task_id,
+        passphrase,
+        key_max_failures=settings.key_max_failures,
+        key_lock_seconds=settings.key_lock_seconds,
+        level=settings.level_for,
+        services=services.trust_services,
+        placement=placement,
+    )
 
 
 @bp.route("/tasks/<int:task_id>/sign-at", methods=["POST"])
