@@ -46,6 +46,18 @@ def _attempt(action: Callable[[], Any], done: str, target: str) -> tuple[Respons
     return redirect(target), 302
 
 
+def _attempt_op(
+    actions: dict[str, tuple[Callable[[], Any], str]], op: str, target: str
+) -> tuple[Response | None, int]:
+    """:func:`_attempt` the form's operation ``op`` among ``actions``; an unknown one is
+    flashed and answered 400."""
+    if op not in actions:
+        flash(_("Thao tác không hợp lệ."), "error")
+        return None, 400
+    action, done = actions[op]
+    return _attempt(action, done, target)
+
+
 def _no_store(html: str, status: int) -> Response:
     """A page showing a password once: never cached."""
     response = make_response(html, status)
@@ -120,15 +132,10 @@ def unit(unit_id: int) -> Any:
                 _("Đã cho đơn vị hoạt động trở lại."),
             ),
         }
-        if op not in actions:
-            flash(_("Thao tác không hợp lệ."), "error")
-            status = 400
-        else:
-            action, done = actions[op]
-            response, status = _attempt(action, done, url_for("admin.unit", unit_id=unit_id))
-            if response is not None:
-                return response
-            target = admin_units.get_unit(db, unit_id)
+        response, status = _attempt_op(actions, op, url_for("admin.unit", unit_id=unit_id))
+        if response is not None:
+            return response
+        target = admin_units.get_unit(db, unit_id)
     members = admin_users.search_users(db, unit_id=unit_id, limit=500)
     parents = [u for u in admin_units.active_units(db) if u.id != unit_id]
     return render_template(
@@ -261,14 +268,9 @@ def user(user_id: int) -> Any:
                     _("Đã mở khóa tài khoản."),
                 ),
             }
-            if op not in actions:
-                flash(_("Thao tác không hợp lệ."), "error")
-                status = 400
-            else:
-                action, done = actions[op]
-                response, status = _attempt(action, done, url_for("admin.user", user_id=user_id))
-                if response is not None:
-                    return response
+            response, status = _attempt_op(actions, op, url_for("admin.user", user_id=user_id))
+            if response is not None:
+                return response
         person = admin_users.get_user(db, user_id)
     unit_ids = sorted({r.unit_id for r in person.roles})
     return render_template(
