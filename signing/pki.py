@@ -9,7 +9,7 @@ from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import AuthorityInformationAccessOID, NameOID
 
 from signing.certutil import backdated_now as _now
@@ -280,6 +280,96 @@ class EmbeddedPki:
         """
         return [_pem(self.issuing_cert), _pem(self.root_cert)]
 
+    def certify_public_key(
+        self,
+        public_key: rsa.RSAPublicKey | ec.EllipticCurvePublicKey,
+        *,
+        full_name: str,
+        title: str,
+        unit: str,
+        organisation: str,
+        email: str | None = None,
+        valid_days: int = 730,
+        ocsp_url: str | None = None,
+        crl_url: str | None = None,
+        not_before: datetime | None = None,
+    ) -> x509.Certificate:
+        """Issue the signing certificate profile of :meth:`issue_signing_certificate` for
+        ``public_key``, whose private key is kept elsewhere (e.g. on a token).
+
+        :returns: the certificate.
+        """
+        subject = x509.Name(
+            [
+                x509.NameAttribute(NameOID.COUNTRY_NAME, "VN"),
+                x509.NameAttribute(NameOID.ORGANIZATION_NAME, organisation),
+                x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, unit),
+                x509.NameAttribute(NameOID.TITLE, title),
+                _common_name(full_name),
+            ]
+        )
+        start = _now() if not_before is None else whole_seconds(not_before)
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(subject)
+            .issuer_name(self.issuing_cert.subject)
+            .public_key(public_key)
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(start)
+            .not_valid_after(start + timedelta(days=valid_days))
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(
+                x509.KeyUsage(
+                    digital_signature=True,
+                    content_commitment=True,
+                    key_encipherment=False,
+                    data_encipherment=False,
+                    key_agreement=False,
+                    key_cert_sign=False,
+                    crl_sign=False,
+                    encipher_only=False,
+                    decipher_only=False,
+                ),
+                critical=True,
+            )
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
+            .add_extension(
+                x509.AuthorityKeyIdentifier.from_issuer_public_key(self._issuing_key.public_key()),
+                critical=False,
+            )
+        )
+        if email:
+            builder = builder.add_extension(
+                x509.SubjectAlternativeName([x509.RFC822Name(email)]), critical=False
+            )
+        if ocsp_url:
+            builder = builder.add_extension(
+                x509.AuthorityInformationAccess(
+                    [
+                        x509.AccessDescription(
+                            AuthorityInformationAccessOID.OCSP,
+                            x509.UniformResourceIdentifier(ocsp_url),
+                        )
+                    ]
+                ),
+                critical=False,
+            )
+        if crl_url:
+            builder = builder.add_extension(
+                x509.CRLDistributionPoints(
+                    [
+                        x509.DistributionPoint(
+                            full_name=[x509.UniformResourceIdentifier(crl_url)],
+                            relative_name=None,
+                            reasons=None,
+                            crl_issuer=None,
+                        )
+                    ]
+                ),
+                critical=False,
+            )
+        return builder.sign(self._issuing_key, hashes.SHA256())
+
     def issue_signing_certificate(
         self,
         *,
@@ -318,78 +408,18 @@ class EmbeddedPki:
         :returns: the certificate, the encrypted key and their metadata.
         """
         key = rsa.generate_private_key(public_exponent=65537, key_size=key_size)
-        subject = x509.Name(
-            [
-                x509.NameAttribute(NameOID.COUNTRY_NAME, "VN"),
-                x509.NameAttribute(NameOID.ORGANIZATION_NAME, organisation),
-                x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, unit),
-                x509.NameAttribute(NameOID.TITLE, title),
-                _common_name(full_name),
-            ]
+        cert = self.certify_public_key(
+            key.public_key(),
+            full_name=full_name,
+            title=title,
+            unit=unit,
+            organisation=organisation,
+            email=email,
+            valid_days=valid_days,
+            ocsp_url=ocsp_url,
+            crl_url=crl_url,
+            not_before=not_before,
         )
-        start = _now() if not_before is None else whole_seconds(not_before)
-        builder = (
-            x509.CertificateBuilder()
-            .subject_name(subject)
-            .issuer_name(self.issuing_cert.subject)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(start)
-            .not_valid_after(start + timedelta(days=valid_days))
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(
-                x509.KeyUsage(
-                    digital_signature=True,
-                    content_commitment=True,
-                    key_encipherment=False,
-                    data_encipherment=False,
-                    key_agreement=False,
-                    key_cert_sign=False,
-                    crl_sign=False,
-                    encipher_only=False,
-                    decipher_only=False,
-                ),
-                critical=True,
-            )
-            .add_extension(
-                x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False
-            )
-            .add_extension(
-                x509.AuthorityKeyIdentifier.from_issuer_public_key(self._issuing_key.public_key()),
-                critical=False,
-            )
-        )
-        if email:
-            builder = builder.add_extension(
-                x509.SubjectAlternativeName([x509.RFC822Name(email)]), critical=False
-            )
-        if ocsp_url:
-            builder = builder.add_extension(
-                x509.AuthorityInformationAccess(
-                    [
-                        x509.AccessDescription(
-                            AuthorityInformationAccessOID.OCSP,
-                            x509.UniformResourceIdentifier(ocsp_url),
-                        )
-                    ]
-                ),
-                critical=False,
-            )
-        if crl_url:
-            builder = builder.add_extension(
-                x509.CRLDistributionPoints(
-                    [
-                        x509.DistributionPoint(
-                            full_name=[x509.UniformResourceIdentifier(crl_url)],
-                            relative_name=None,
-                            reasons=None,
-                            crl_issuer=None,
-                        )
-                    ]
-                ),
-                critical=False,
-            )
-        cert = builder.sign(self._issuing_key, hashes.SHA256())
         return IssuedCertificate(
             cert_pem=_pem(cert),
             encrypted_key_pem=_encrypted_key(key, passphrase.encode("utf-8")),

@@ -4,14 +4,10 @@ imported and checked against that key."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.x509.oid import AuthorityInformationAccessOID, NameOID
 
-from signing.certutil import backdated_now, common_name
 from signing.errors import KeyLoadError
 from signing.pki import EmbeddedPki
 
@@ -48,58 +44,16 @@ def issue_for_public_key(
     public_key = serialization.load_der_public_key(public_key_der)
     if not isinstance(public_key, rsa.RSAPublicKey | ec.EllipticCurvePublicKey):
         raise KeyLoadError(f"unsupported key type for a seal: {type(public_key).__name__}")
-    subject = x509.Name(
-        [
-            x509.NameAttribute(NameOID.COUNTRY_NAME, "VN"),
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, organisation[:64]),
-            x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, name[:64]),
-            x509.NameAttribute(NameOID.TITLE, SEAL_TITLE),
-            common_name(name),
-        ]
+    return pki.certify_public_key(
+        public_key,
+        full_name=name,
+        title=SEAL_TITLE,
+        unit=name[:64],
+        organisation=organisation[:64],
+        valid_days=valid_days,
+        ocsp_url=ocsp_url,
+        crl_url=crl_url,
     )
-    start = backdated_now()
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(pki.issuing_cert.subject)
-        .public_key(public_key)
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(start)
-        .not_valid_after(start + timedelta(days=valid_days))
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(True, True, False, False, False, False, False, False, False),
-            critical=True,
-        )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(pki.issuing_key.public_key()),
-            critical=False,
-        )
-    )
-    if ocsp_url:
-        builder = builder.add_extension(
-            x509.AuthorityInformationAccess(
-                [
-                    x509.AccessDescription(
-                        AuthorityInformationAccessOID.OCSP, x509.UniformResourceIdentifier(ocsp_url)
-                    )
-                ]
-            ),
-            critical=False,
-        )
-    if crl_url:
-        builder = builder.add_extension(
-            x509.CRLDistributionPoints(
-                [
-                    x509.DistributionPoint(
-                        [x509.UniformResourceIdentifier(crl_url)], None, None, None
-                    )
-                ]
-            ),
-            critical=False,
-        )
-    return builder.sign(pki.issuing_key, hashes.SHA256())
 
 
 def check_matches_key(cert: x509.Certificate, public_key_der: bytes) -> None:
