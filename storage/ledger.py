@@ -9,18 +9,26 @@ the entries: a year reads a few thousand rows whatever the number of entries. An
 range, the exemptions and the misses are ``GROUP BY`` queries on the entries, served by
 the indexes below.
 
-States (the ``met`` ones count in the numerator; ``exempt`` is outside the denominator):
+States (the ``met`` ones count in the numerator, the ``missed`` ones in the denominator
+only; ``exempt`` and the ``outside`` states are in neither). ``T1D`` is T1 counted per
+delivery (one entry per document and receiving organisation), beside ``T1`` per document:
 
-======  ===============================  ===========================  =========
-target  met                              missed                       exempt
-======  ===============================  ===========================  =========
-T1      ``electronic``                   ``missing``                  ``exempt``
-T2      ``signed_valid``                 ``signed_invalid``,          ``exempt``
-                                         ``missing``
-T3      ``online``                       ``offline``                  ``exempt``
-T4      ``submitted`` (on time),         ``missing``                  ``exempt``
-        ``late`` (online, after due)
-======  ===============================  ===========================  =========
+======  =====================  ==========================  =========  ==================
+target  met                    missed                      exempt     outside
+======  =====================  ==========================  =========  ==================
+T1      ``electronic``         ``missing``                 ``exempt`` ``pending`` (awaiting
+                                                                      dispatch),
+                                                                      ``internal`` (not
+                                                                      exchanged)
+T1D     ``electronic``         ``missing``                 ``exempt``
+T2      ``signed_valid``       ``signed_invalid``,         ``exempt``
+                               ``missing``
+T3      ``online``             ``offline``                 ``exempt``
+T4      ``submitted`` (on      ``missing``                 ``exempt`` ``pending`` (not due
+        time), ``late``                                               yet)
+        (received, sent
+        after due)
+======  =====================  ==========================  =========  ==================
 """
 
 from __future__ import annotations
@@ -50,23 +58,41 @@ from sqlalchemy.sql import Select
 
 from storage.db import Base
 from storage.ledger_counts import LedgerCount, month_of, track
+from storage.models import AuditEvent
 from storage.types import UTCDateTime, utcnow
 
 TARGETS = ("T1", "T2", "T3", "T4")
+"""The four targets (the figures)."""
+T1_DELIVERIES = "T1D"
+"""T1 counted per delivery."""
+LEDGER_TARGETS = ("T1", T1_DELIVERIES, "T2", "T3", "T4")
+"""Every target code of the entries."""
 MET_STATES: dict[str, frozenset[str]] = {
     "T1": frozenset({"electronic"}),
+    T1_DELIVERIES: frozenset({"electronic"}),
     "T2": frozenset({"signed_valid"}),
     "T3": frozenset({"online"}),
     "T4": frozenset({"submitted", "late"}),
 }
 MISS_STATES: dict[str, frozenset[str]] = {
     "T1": frozenset({"missing"}),
+    T1_DELIVERIES: frozenset({"missing"}),
     "T2": frozenset({"signed_invalid", "missing"}),
     "T3": frozenset({"offline"}),
     "T4": frozenset({"missing"}),
 }
+OUTSIDE_STATES: dict[str, frozenset[str]] = {
+    "T1": frozenset({"pending", "internal"}),
+    T1_DELIVERIES: frozenset(),
+    "T2": frozenset(),
+    "T3": frozenset(),
+    "T4": frozenset({"pending"}),
+}
+"""Recorded, but outside the figure (not yet due, not an exchange)."""
 EXEMPT = "exempt"
-STATES: dict[str, frozenset[str]] = {t: MET_STATES[t] | MISS_STATES[t] | {EXEMPT} for t in TARGETS}
+STATES: dict[str, frozenset[str]] = {
+    t: MET_STATES[t] | MISS_STATES[t] | OUTSIDE_STATES[t] | {EXEMPT} for t in LEDGER_TARGETS
+}
 EXEMPT_CONDITION = "state = 'exempt'"
 """Predicate of the partial index of the exempt entries (the queries spell it inline)."""
 
@@ -107,7 +133,7 @@ class LedgerEntry(Base):
     # The key of the entry's counter row (storage.ledger_counts): the old value is loaded
     # before a change (active_history), so that the counts can move the entry.
     id: Mapped[int] = mapped_column(primary_key=True)
-    target: Mapped[str] = mapped_column(String(2), active_history=True)
+    target: Mapped[str] = mapped_column(String(4), active_history=True)
     unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), active_history=True)
     doc_type: Mapped[str | None] = mapped_column(String(8), active_history=True)
     period_date: Mapped[date] = mapped_column(Date, active_history=True)
@@ -149,7 +175,7 @@ class CountRow:
     """One aggregate row: how many entries of a target are in a state."""
 
     target: str
-    """``T1`` .. ``T4``."""
+    """``T1`` .. ``T4``, ``T1D``."""
     unit_id: int
     """Unit the entries count for."""
     doc_type: str | None
@@ -331,14 +357,22 @@ def missed_entries(
     return page, int(total)
 
 
-def entries_for(session: Session, target: str, subject_kind: str) -> dict[int, LedgerEntry]:
-    """:returns: the existing entries of one target and subject kind, by subject id."""
-    rows = session.scalars(
-        select(LedgerEntry).where(
-            LedgerEntry.target == target, LedgerEntry.subject_kind == subject_kind
-        )
+def entries_for(
+    session: Session,
+    target: str,
+    subject_kind: str,
+    subject_ids: Collection[int] | None = None,
+) -> dict[int, LedgerEntry]:
+    """:param subject_ids: only these subjects (None: all of them).
+    :returns: the existing entries of one target and subject kind, by subject id."""
+    query = select(LedgerEntry).where(
+        LedgerEntry.target == target, LedgerEntry.subject_kind == subject_kind
     )
-    return {e.subject_id: e for e in rows}
+    if subject_ids is not None:
+        if not subject_ids:
+            return {}
+        query = query.where(LedgerEntry.subject_id.in_(sorted(subject_ids)))
+    return {e.subject_id: e for e in session.scalars(query)}
 
 
 def find_entry(
@@ -362,3 +396,13 @@ def exemptions(
     if document_ids is not None:
         query = query.where(LedgerExemption.document_id.in_(sorted(document_ids)))
     return {e.document_id: e for e in session.scalars(query)}
+
+
+def last_recorded(session: Session, action: str) -> datetime | None:
+    """:param action: an audit action (the ledger's full refresh).
+    :returns: the time of its newest audit entry (served by the index on the action),
+        None if it was never recorded."""
+    moment: datetime | None = session.scalar(
+        select(func.max(AuditEvent.at)).where(AuditEvent.action == action)
+    )
+    return moment

@@ -60,7 +60,7 @@ class LedgerCount(Base):
 
     period_month: Mapped[int] = mapped_column(Integer, primary_key=True)
     """Year * 100 + month of the entries' ``period_date`` (``202609``)."""
-    target: Mapped[str] = mapped_column(String(2), primary_key=True)
+    target: Mapped[str] = mapped_column(String(4), primary_key=True)
     unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), primary_key=True)
     state: Mapped[str] = mapped_column(String(16), primary_key=True)
     doc_type: Mapped[str] = mapped_column(String(8), primary_key=True)

@@ -214,8 +214,13 @@ class ReportObligation(Base):
     period: Mapped[str] = mapped_column(String(16))  # 2026, 2026-Q3, 2026-09
     due_date: Mapped[date] = mapped_column(Date)
     classified: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The report document, and its delivery to the superior's incoming register.
     document_id: Mapped[int | None] = mapped_column(ForeignKey("documents.id"))
+    incoming_entry_id: Mapped[int | None] = mapped_column(ForeignKey("incoming_entries.id"))
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Submitted (T4): the superior's clerk received it electronically, signatures valid.
     submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     unit: Mapped[Unit] = relationship(lazy="joined")
     document: Mapped[Document | None] = relationship(lazy="joined")
+    incoming_entry: Mapped[IncomingEntry | None] = relationship(lazy="joined")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import threading
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -143,9 +143,9 @@ def seed(api: Api, services: Services) -> dict[str, Any]:
         return {"a": doc_a, "b": doc_b, "secret": secret.id, "units": units}
 
 
-def refresh(services: Services) -> Any:
+def refresh(services: Services, now: datetime = NOW) -> Any:
     with services.session_factory() as s:
-        result = coverage.refresh_ledger(s, services.blobs, services.trust, now=NOW)
+        result = coverage.refresh_ledger(s, services.blobs, services.trust, now=now)
         s.commit()
         return result
 
@@ -195,10 +195,15 @@ def test_figures_misses_exemption_tamper(cov_app: Flask, api: Api, services: Ser
     assert refresh(services).created == 0  # idempotent
 
     f = figures(api)
-    # T1: doc A dispatched (electronic), doc B not (missing), classified (exempt),
-    # incoming entry (electronic): 2 / 3.
-    assert nd(f["T1"]) == (2, 3) and f["T1"]["exempt"] == 1 and f["T1"]["met"] is False
-    assert f["T1"]["figure"] == pytest.approx(2 / 3) and f["T1"]["target"] == 1.0
+    # T1 (seed's rules): doc A was dispatched to CS-DL, another organisation (electronic);
+    # doc B, just issued, awaits dispatch within the grace period (pending: outside the
+    # figure); the classified one is exempt; the document CS-DL received from outside does
+    # not involve the bloc committee (out of T1): 1 / 1. (The earlier rules counted B as
+    # a miss the second it was issued and CS-DL's own incoming document: 2 / 3.)
+    assert nd(f["T1"]) == (1, 1) and f["T1"]["exempt"] == 1 and f["T1"]["met"] is True
+    assert f["T1"]["pending"] == 1 and f["T1"]["counts"]["pending"] == 1
+    assert f["T1"]["figure"] == 1.0 and f["T1"]["target"] == 1.0 and f["T1"]["gap"] == 0.0
+    assert nd(f["T1"]["deliveries"]) == (1, 1) and f["T1"]["deliveries"]["definition"]
     # T2: A and B signed and valid, the classified one exempt: 2 / 2.
     assert nd(f["T2"]) == (2, 2) and f["T2"]["figure"] == 1.0 and f["T2"]["met"] is True
     # T3: bloc 2/3 (target 0.8: not met), grassroots 2/3 (target 0.6: met); 4 / 6 overall.
@@ -215,12 +220,16 @@ def test_figures_misses_exemption_tamper(cov_app: Flask, api: Api, services: Ser
 
     # One unit (code or id), a quarter, a month, and the per type breakdown.
     btg = figures(api, "period=2026&unit=BTG")
-    assert nd(btg["T1"]) == (1, 2) and nd(btg["T3"]) == (2, 3) and btg["T3"]["target"] == 0.8
+    assert nd(btg["T1"]) == (1, 1) and nd(btg["T3"]) == (2, 3) and btg["T3"]["target"] == 0.8
     assert nd(figures(api, f"period=2026-Q2&unit={ids['units']['CS-DL']}")["T3"]) == (2, 3)
     assert figures(api, "period=2026-09")["T2"]["figure"] is None
     by = figures(api, "period=2026&by=doc_type")
     assert nd(by["T2"]["by_doc_type"]["NQ"]) == (1, 1)
 
+    assert api.get("kiemtra", "/coverage/misses?target=T1&period=2026").get_json()["total"] == 0
+    # Past the grace period (2 working days after its issue date), B is a miss.
+    refresh(services, after_grace(services, ids["b"]))
+    assert nd(figures(api)["T1"]) == (1, 2)
     misses = api.get("kiemtra", "/coverage/misses?target=T1&period=2026").get_json()
     assert misses["total"] == 1 and misses["items"][0]["id"] == ids["b"]
     assert_counts_exact(services)
@@ -324,9 +333,18 @@ def test_permissions_and_periods(cov_app: Flask, api: Api) -> None:
     assert coverage.t3_target("bloc", 2029) == 0.8 and coverage.t3_target("bloc", 2031) == 0.9
 
 
+def after_grace(services: Services, doc_id: int) -> datetime:
+    """A moment past the grace period of a document issued now (the wall clock)."""
+    with services.session_factory() as s:
+        doc = s.get(Document, doc_id)
+        assert doc is not None and doc.issued_at is not None
+        return doc.issued_at + timedelta(days=7)
+
+
 def test_dashboard_exports_and_signed_report(cov_app: Flask, api: Api, services: Services) -> None:
-    seed(api, services)
-    refresh(services)
+    ids = seed(api, services)
+    # Past B's grace period: it is a T1 miss (within it, it would await dispatch).
+    refresh(services, after_grace(services, ids["b"]))
     client = cov_app.test_client()
     login(client, "chuyenvien")
     assert client.get("/coverage").status_code == 403

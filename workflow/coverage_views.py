@@ -57,6 +57,10 @@ def _int_arg(name: str, default: int, low: int, high: int) -> int:
     return int(raw)
 
 
+def _policy() -> coverage.CoveragePolicy:
+    return get_services().settings.coverage
+
+
 def _scope_and_period() -> tuple[coverage.Scope, coverage.Period]:
     db = get_session()
     today = coverage.utc_now().astimezone(VN_TZ).date()
@@ -76,10 +80,12 @@ def _by() -> bool:
 
 @api_bp.get("/coverage")
 def coverage_api() -> Any:
-    """The four figures of a unit (and descendants) over a period (``?by=doc_type``)."""
+    """The four figures of a unit (and descendants) over a period (``?by=doc_type``),
+    with the targets of the period's year, the gaps, and when they were last computed."""
     coverage.require_reader(_actor())
     scope, period = _scope_and_period()
-    figures = coverage.coverage_figures(get_session(), scope, period, by_doc_type=_by())
+    db = get_session()
+    figures = coverage.coverage_figures(db, scope, period, by_doc_type=_by(), policy=_policy())
     return {
         **figures,
         "period": {
@@ -87,7 +93,9 @@ def coverage_api() -> Any:
             "start": period.start.isoformat(),
             "end": period.end.isoformat(),
         },
+        "year": period.year,
         "unit": scope.unit.code if scope.unit else None,
+        "as_of": vn_iso(coverage.as_of(db)),
     }
 
 
@@ -150,7 +158,9 @@ def _refresh_and_revalidate(actor_id: int | None) -> coverage.RefreshResult:
     db = get_session()
     services = get_services()
     now = coverage.utc_now()
-    first = coverage.refresh_ledger(db, services.blobs, services.trust, now=now, actor_id=actor_id)
+    first = coverage.refresh_ledger(
+        db, services.blobs, services.trust, now=now, actor_id=actor_id, policy=_policy()
+    )
     second = coverage.revalidate(db, services.blobs, services.trust, now, actor_id)
     db.commit()
     first.validated += second.validated
@@ -163,7 +173,7 @@ def _refresh_and_revalidate(actor_id: int | None) -> coverage.RefreshResult:
 
 def _dashboard_data() -> dict[str, Any]:
     scope, period = _scope_and_period()
-    return coverage.dashboard(get_session(), scope, period)
+    return coverage.dashboard(get_session(), scope, period, _policy())
 
 
 def _query() -> dict[str, Any]:
@@ -377,7 +387,9 @@ def register_coverage_cli(app: Flask) -> None:
         services: Services = app.extensions[EXTENSION_KEY]
         now = coverage.utc_now()
         with services.session_factory() as session:
-            first = coverage.refresh_ledger(session, services.blobs, services.trust, now=now)
+            first = coverage.refresh_ledger(
+                session, services.blobs, services.trust, now=now, policy=services.settings.coverage
+            )
             second = coverage.revalidate(session, services.blobs, services.trust, now)
             session.commit()
         changes = first.changes + second.changes

@@ -11,6 +11,7 @@ from typing import Any
 
 from signing.errors import KeyLoadError
 from signing.pkcs11_keys import Pkcs11Config, seal_config
+from workflow.coverage.rules import DEFAULT_POLICY, CoveragePolicy, PolicyError
 
 DEFAULTS: dict[str, Any] = {
     "DATABASE_URL": None,
@@ -46,6 +47,13 @@ DEFAULTS: dict[str, Any] = {
     "SEAL_PKCS11_KEY_LABEL": None,
     "SEAL_PKCS11_PIN": None,
     "SEAL_PKCS11_PIN_FILE": None,
+    # Coverage targets: overrides of the seed's, per key (T1, T2, T4, T3.bloc,
+    # T3.grassroots) and from year, e.g. {"T1": {"2026": 0.95, "2030": 1.0}}.
+    "COVERAGE_TARGETS": {},
+    # T1: working days an issued document may await dispatch before it is a miss.
+    "T1_GRACE_WORKING_DAYS": 2,
+    # Days off besides weekends (ISO dates), for working days.
+    "HOLIDAYS": [],
 }
 
 
@@ -96,6 +104,9 @@ class Settings:
     seal_pkcs11: Pkcs11Config | None = None
     """The token holding the organisation's seal key, if any (``SEAL_PKCS11_*``); used
     for issuers whose active seal certificate was registered for it (``flask seal-token``)."""
+    coverage: CoveragePolicy = DEFAULT_POLICY
+    """The targets of each year (``COVERAGE_TARGETS``, the seed's by default), the T1
+    grace period (``T1_GRACE_WORKING_DAYS``) and the days off (``HOLIDAYS``)."""
 
     def level_for(self, unit_code: str, doc_type: str) -> str:
         """:returns: the PAdES level the policy gives a document of this unit and type."""
@@ -147,6 +158,7 @@ class Settings:
             signature_level=_level(config.get("SIGNATURE_LEVEL"), "SIGNATURE_LEVEL"),
             signature_policy=_policy(config.get("SIGNATURE_POLICY")),
             seal_pkcs11=_seal_token(config),
+            coverage=_coverage(config),
         )
 
 
@@ -163,6 +175,17 @@ def _policy(value: Any) -> dict[str, str]:
     if not isinstance(value, dict):
         raise SettingsError(f"SIGNATURE_POLICY must be a JSON object, got {value!r}")
     return {str(k): _level(v, f"SIGNATURE_POLICY[{k}]") for k, v in value.items()}
+
+
+def _coverage(config: Mapping[str, Any]) -> CoveragePolicy:
+    try:
+        return CoveragePolicy.from_config(
+            config.get("COVERAGE_TARGETS"),
+            config.get("T1_GRACE_WORKING_DAYS", DEFAULTS["T1_GRACE_WORKING_DAYS"]),
+            config.get("HOLIDAYS"),
+        )
+    except PolicyError as exc:
+        raise SettingsError(str(exc)) from exc
 
 
 def _seal_token(config: Mapping[str, Any]) -> Pkcs11Config | None:

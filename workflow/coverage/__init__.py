@@ -1,30 +1,41 @@
 """workflow: use-cases of the coverage ledger: (re)computing entries for targets T1-T4,
-re-validating T2 signatures, special-rule exemptions, figures and misses.
+re-validating T2 signatures, special-rule exemptions, figures against the targets of
+each year, and misses.
 
-Scheme (see storage/ledger.py for the states):
+Scheme (see storage/ledger.py for the states, ``exchanges`` and ``obligations`` for the
+T1 and T4 definitions):
 
-- T1, every exchange, one entry per direction: each issued outgoing document (subject
-  ``document``, unit = drafting unit, date = first dispatch, else issue date) is
-  ``electronic`` once dispatched in the system, else ``missing``; each incoming entry
-  received in the system (``incoming``, unit = receiving unit, date = reception) is
-  ``electronic``. Classified: ``exempt``.
-- T2, every issued document drafted in the bloc committee's own organs (committee,
-  Standing Committee, office, boards): ``signed_valid`` only if ``validate_pdf`` passes
-  every signature of the stored issued PDF, the last one covers the whole file and the
-  file still hashes to the recorded SHA-256; ``signed_invalid`` if signatures are stored
-  but do not validate; ``missing`` if there are none. Classified, or a recorded
-  special-rule exemption: ``exempt``.
+- T1, documents exchanged between the bloc committee (committee, Standing Committee,
+  office, boards) and another organisation, both directions, counted once per document
+  (``T1``) and once per document and receiving organisation (``T1D``, deliveries):
+  ``electronic``, ``missing`` (sent on paper; or issued by the bloc committee and not
+  dispatched after the grace period, in working days), ``pending`` (awaiting dispatch)
+  or ``internal`` (dispatched only within the bloc committee, recalled before dispatch);
+  classified: ``exempt``.
+- T2, every document of the Standing Committee and the boards that reached its final
+  signed form (issued, or signed at the end of a route without issuance; recalled ones
+  too): ``signed_valid`` only if the final revision validates (every signature intact
+  and trusted, the last one covering the whole file, the file hashing to the recorded
+  SHA-256) and carries a valid signature of the competent signer whose certificate was
+  not revoked when it signed; ``signed_invalid`` otherwise; ``missing`` without a
+  competent signer's signature. Classified, or a recorded special-rule exemption:
+  ``exempt``.
 - T3, every closed work file (date = closing): its derived ``processed_online`` flag.
-- T4, every report obligation past due or submitted (date = due date): ``submitted``
-  on time, ``late`` (online but after the due date: counts as online), ``missing``.
+- T4, every report obligation, counted in its reporting period: ``submitted`` /
+  ``late`` once the bloc committee's clerk received it electronically (delivered by /
+  after the due date), ``missing`` when overdue, returned, recalled or on paper,
+  ``pending`` before the due date.
 
-T3 thresholds: the level's 2025 figure applies 2025-2029 (and before), the 2030 figure
-from 2030 on: the resolution sets floors for those years, not a yearly path.
+Targets per target (T3: per level) and year come from the settings
+(``CoveragePolicy``), the seed's values by default: 100% for T1, T2, T4; T3 bloc 80%
+to 2029 and 90% from 2030, grassroots 60% / 70%.
 
-Modules: ``rules`` (thresholds, levels, labels, permissions), ``entries`` (the state of
-one subject for one target, written as a ledger entry), ``refresh`` (refresh,
-re-validation, the use-cases' hooks, exemptions), ``figures`` (periods, scopes, figures,
-misses), ``report`` (the sealed PDF report). Callers use this package's names.
+Modules: ``rules`` (targets, working days, levels, labels, permissions),
+``exchanges`` (T1), ``obligations`` (T4), ``entries`` (the state of one subject for one
+target, written as a ledger entry; T2's signature check), ``gather`` (the facts, read
+from the registers), ``refresh`` (refresh, re-validation, the use-cases' hooks,
+exemptions), ``figures`` (periods, scopes, figures, misses), ``report`` (the sealed PDF
+report). Callers use this package's names.
 """
 
 from __future__ import annotations
@@ -34,6 +45,7 @@ from workflow.coverage.figures import (
     BAD_PERIOD,
     Period,
     Scope,
+    as_of,
     coverage_figures,
     dashboard,
     exempt_reasons,
@@ -44,6 +56,8 @@ from workflow.coverage.figures import (
     resolve_scope,
     trend,
 )
+from workflow.coverage.obligations import STATUS_LABELS as REPORT_STATUS_LABELS
+from workflow.coverage.obligations import ReportFacts, report_status
 from workflow.coverage.refresh import (
     record_document,
     record_exemption,
@@ -57,13 +71,19 @@ from workflow.coverage.report import FONT, build_signed_report
 from workflow.coverage.rules import (
     BLOC_KINDS,
     CLASSIFIED_LABELS,
+    DEFAULT_POLICY,
     EXEMPTION_RECORDED,
+    MEASURE_DEFINITIONS,
+    REFRESHED,
     STATE_CHANGED,
     STATE_LABELS,
     T2_KINDS,
     T3_THRESHOLDS,
     TARGET_LABELS,
+    CoveragePolicy,
+    PolicyError,
     can_read,
+    is_auditor,
     require_auditor,
     require_reader,
     t3_target,
@@ -76,6 +96,10 @@ __all__ = [
     "BAD_PERIOD",
     "BLOC_KINDS",
     "CLASSIFIED_LABELS",
+    "DEFAULT_POLICY",
+    "MEASURE_DEFINITIONS",
+    "REFRESHED",
+    "REPORT_STATUS_LABELS",
     "EXEMPTION_RECORDED",
     "FONT",
     "STATE_CHANGED",
@@ -85,15 +109,20 @@ __all__ = [
     "TARGET_LABELS",
     "Change",
     "Computed",
+    "CoveragePolicy",
     "Period",
+    "PolicyError",
     "RefreshResult",
+    "ReportFacts",
     "Scope",
+    "as_of",
     "build_signed_report",
     "can_read",
     "coverage_figures",
     "dashboard",
     "exempt_reasons",
     "figures_from_rows",
+    "is_auditor",
     "misses",
     "parse_period",
     "per_unit",
@@ -103,6 +132,7 @@ __all__ = [
     "record_obligation",
     "record_workfile",
     "refresh_ledger",
+    "report_status",
     "require_auditor",
     "require_reader",
     "resolve_scope",

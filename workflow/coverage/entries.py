@@ -1,5 +1,6 @@
 """workflow: how one subject counts towards one target (the T1-T4 rules of the
-coverage ledger), and writing that state as a ledger entry, audited when it changes."""
+coverage ledger, with ``exchanges`` and ``obligations``), and writing that state as a
+ledger entry, audited when it changes."""
 
 from __future__ import annotations
 
@@ -8,16 +9,17 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from signing.profiles import TrustConfig
-from signing.validate import validate_pdf
+from signing.validate import ValidationReport, validate_pdf
 from storage import audit
 from storage.blobs import FilesystemBlobStore
 from storage.ledger import EXEMPT, LedgerEntry, LedgerExemption
-from storage.models import Document, Signature
-from storage.registry_models import IncomingEntry, ReportObligation, WorkFile
+from storage.models import Document
+from storage.registry_models import ReportObligation, WorkFile
+from workflow.coverage.exchanges import Verdict
+from workflow.coverage.obligations import ReportFacts, ledger_state, report_status
 from workflow.coverage.rules import CLASSIFIED_LABELS, STATE_CHANGED, vn_date
 
 
@@ -118,7 +120,22 @@ def write_entry(
     return entry
 
 
-# --- T2: signatures -----------------------------------------------------------------
+# --- T2: the competent signer's valid signature ---------------------------------------
+
+
+@dataclass(frozen=True)
+class CompetentSignature:
+    """A signature of the competent person that TrinhKy applied (personal or external
+    certificate; the organisation's seal is not one)."""
+
+    fingerprint: str
+    """SHA-256 of the signer certificate (as in validation reports)."""
+    signer: str
+    """The signer's name."""
+    signed_at: datetime
+    """When TrinhKy recorded it."""
+    revoked_at: datetime | None
+    """When the certificate was revoked, if it was."""
 
 
 def _file_sha256(path: Any) -> str | None:
@@ -132,27 +149,51 @@ def _file_sha256(path: Any) -> str | None:
         return None
 
 
+def _competent_problems(
+    report: ValidationReport, competent: list[CompetentSignature]
+) -> tuple[list[str], bool]:
+    """:returns: the problems of the competent signer's signatures in ``report``, and
+    whether the report holds any of them."""
+    by_fingerprint = {c.fingerprint: c for c in competent}
+    mine = [s for s in report.signatures if s.cert_fingerprint_sha256 in by_fingerprint]
+    problems: list[str] = []
+    for s in mine:
+        cert = by_fingerprint[s.cert_fingerprint_sha256]
+        moment = s.timestamp_time or s.signing_time or cert.signed_at
+        if cert.revoked_at is not None and cert.revoked_at <= moment:
+            problems.append(f"Chứng thư số của {cert.signer} đã bị thu hồi trước thời điểm ký")
+    if mine and not any(s.bottom_line for s in mine):
+        problems.append("Chữ ký số của người có thẩm quyền không hợp lệ")
+    return problems, bool(mine)
+
+
 def _check_signatures(
-    session: Session, blobs: FilesystemBlobStore, trust: TrustConfig, doc: Document
+    blobs: FilesystemBlobStore,
+    trust: TrustConfig,
+    doc: Document,
+    competent: list[CompetentSignature],
+    report: ValidationReport | None = None,
 ) -> tuple[str, str | None, dict[str, Any], str | None]:
-    """:returns: (state, reason, evidence, sha256 read) of the issued revision."""
+    """:param report: the validation of the final revision if it was just made.
+    :returns: (state, reason, evidence, sha256 read) of the final revision."""
     revision = doc.current_revision
     path = blobs.path(revision.blob_sha256)
-    stored = session.scalar(select(Signature.id).where(Signature.document_id == doc.id).limit(1))
     read = _file_sha256(path)
     evidence: dict[str, Any] = {
         "revision": revision.number,
         "recorded_sha256": revision.blob_sha256,
+        "competent": [c.fingerprint for c in competent],
     }
     if read is None:
         evidence["verdict"] = "unreadable"
         return (
             "signed_invalid",
-            "Không tìm thấy tệp văn bản đã ban hành trong kho lưu trữ.",
+            "Không tìm thấy tệp văn bản (bản cuối cùng) trong kho lưu trữ.",
             evidence,
             None,
         )
-    report = validate_pdf(path, trust)
+    if report is None or read != revision.blob_sha256:
+        report = validate_pdf(path, trust)
     evidence.update(
         verdict=report.verdict,
         error=report.error,
@@ -168,11 +209,11 @@ def _check_signatures(
             for s in report.signatures
         ],
     )
-    if report.verdict == "unsigned" and stored is None:
-        return "missing", "Văn bản ban hành không có chữ ký số.", evidence, read
+    if report.error is None and not competent and not report.signatures:
+        return "missing", "Văn bản không có chữ ký số.", evidence, read
     problems: list[str] = []
     if read != revision.blob_sha256:
-        problems.append("Tệp lưu trữ không khớp mã băm đã ghi khi ban hành")
+        problems.append("Tệp lưu trữ không khớp mã băm đã ghi nhận")
     if report.error:
         problems.append(report.error)
     elif not report.signatures:
@@ -185,7 +226,18 @@ def _check_signatures(
             "none",
             "lta_updates",
         ):
-            problems.append("Chữ ký cuối không bao phủ toàn bộ bản ban hành")
+            problems.append("Chữ ký cuối không bao phủ toàn bộ văn bản")
+        found, has_competent = _competent_problems(report, competent)
+        problems += found
+        if not has_competent and not problems:
+            return (
+                "missing",
+                "Văn bản không có chữ ký số của người có thẩm quyền (chỉ có chữ ký của tổ chức).",
+                evidence,
+                read,
+            )
+        if not has_competent:
+            problems.append("Không có chữ ký số của người có thẩm quyền")
     if not problems and report.bottom_line:
         return "signed_valid", None, evidence, read
     return (
@@ -197,21 +249,29 @@ def _check_signatures(
 
 
 def t2_document(
-    session: Session,
     blobs: FilesystemBlobStore,
     trust: TrustConfig,
     doc: Document,
+    final_at: datetime,
+    competent: list[CompetentSignature],
     existing: LedgerEntry | None,
     exemption: LedgerExemption | None,
     force: bool,
+    *,
+    report: ValidationReport | None = None,
 ) -> Computed | None:
-    assert doc.issued_at is not None  # noqa: S101 - selected on it
+    """T2 of a document of the Standing Committee or a board that reached its final
+    signed form (issued, or at the end of its route), counted on ``final_at``.
+
+    :returns: None when the entry is already validated for this revision and not
+        ``force`` (``revalidate`` re-checks).
+    """
     common: dict[str, Any] = {
         "target": "T2",
         "subject_kind": "document",
         "subject_id": doc.id,
         "unit_id": doc.unit_id,
-        "period_date": vn_date(doc.issued_at),
+        "period_date": vn_date(final_at),
         "doc_type": doc.doc_type,
         "label": doc.symbol,
         "title": doc.subject,
@@ -229,60 +289,57 @@ def t2_document(
             **common,
         )
     if not doc.has_content:
-        return Computed(state="missing", reason="Văn bản không có bản điện tử.", **common)
+        return Computed(
+            state="missing", reason="Văn bản không có bản điện tử có chữ ký số.", **common
+        )
     fresh = (
         existing is not None
         and existing.state != EXEMPT
         and existing.pdf_sha256 == doc.current_revision.blob_sha256
+        and existing.period_date == common["period_date"]
     )
     if fresh and not force:
         return None  # already validated for this revision; revalidate() re-checks
-    state, reason, evidence, read = _check_signatures(session, blobs, trust, doc)
+    state, reason, evidence, read = _check_signatures(blobs, trust, doc, competent, report)
     return Computed(state=state, reason=reason, evidence=evidence, pdf_sha256=read, **common)
 
 
-# --- T1, T3, T4 ---------------------------------------------------------------------
+# --- T1 -------------------------------------------------------------------------------
 
 
-def t1_document(doc: Document, first_dispatch: datetime | None, recipients: int) -> Computed:
-    assert doc.issued_at is not None  # noqa: S101 - selected on it
-    when = first_dispatch or doc.issued_at
-    common: dict[str, Any] = {
-        "target": "T1",
-        "subject_kind": "document",
-        "subject_id": doc.id,
-        "unit_id": doc.unit_id,
-        "period_date": vn_date(when),
-        "doc_type": doc.doc_type,
-        "label": doc.symbol,
-        "title": doc.subject,
-        "evidence": {"dispatches": recipients},
-    }
-    if doc.classification:
-        label = CLASSIFIED_LABELS.get(doc.classification, doc.classification)
-        return Computed(state=EXEMPT, exempt_reason=label, **common)
-    if recipients:
-        return Computed(state="electronic", **common)
-    return Computed(state="missing", reason="Chưa phát hành (gửi) trên hệ thống.", **common)
+def t1_entry(
+    target: str,
+    subject: tuple[str, int],
+    unit_id: int,
+    verdict: Verdict,
+    *,
+    doc_type: str | None,
+    label: str | None,
+    title: str | None,
+    classification: str | None,
+    evidence: dict[str, Any],
+) -> Computed:
+    """The ``T1`` (per document) or ``T1D`` (per delivery) entry of a verdict."""
+    exempt_reason = None
+    if verdict.state == EXEMPT:
+        exempt_reason = CLASSIFIED_LABELS.get(classification or "", classification)
+    return Computed(
+        target=target,
+        subject_kind=subject[0],
+        subject_id=subject[1],
+        unit_id=unit_id,
+        period_date=vn_date(verdict.at),
+        state=verdict.state,
+        doc_type=doc_type,
+        label=label,
+        title=title,
+        reason=verdict.reason,
+        exempt_reason=exempt_reason,
+        evidence=evidence,
+    )
 
 
-def t1_incoming(entry: IncomingEntry, classification: str | None) -> Computed:
-    assert entry.received_at is not None  # noqa: S101 - selected on it
-    common: dict[str, Any] = {
-        "target": "T1",
-        "subject_kind": "incoming",
-        "subject_id": entry.id,
-        "unit_id": entry.unit_id,
-        "period_date": vn_date(entry.received_at),
-        "doc_type": entry.doc_type,
-        "label": entry.original_symbol,
-        "title": entry.subject,
-        "evidence": {"source": entry.source, "number": entry.number},
-    }
-    if classification:
-        label = CLASSIFIED_LABELS.get(classification, classification)
-        return Computed(state=EXEMPT, exempt_reason=label, **common)
-    return Computed(state="electronic", **common)
+# --- T3, T4 -----------------------------------------------------------------------------
 
 
 def t3_workfile(wf: WorkFile) -> Computed:
@@ -310,24 +367,30 @@ def t3_workfile(wf: WorkFile) -> Computed:
     return Computed(state="offline", reason=reason, **common)
 
 
-def t4_report(ob: ReportObligation, now: datetime) -> Computed | None:
+def t4_report(
+    ob: ReportObligation, facts: ReportFacts, period_end: date, now: datetime
+) -> Computed:
+    """T4 of one obligation, counted on the last day of its reporting period."""
+    status, reason = report_status(facts, vn_date(now))
     common: dict[str, Any] = {
         "target": "T4",
         "subject_kind": "report",
         "subject_id": ob.id,
         "unit_id": ob.unit_id,
-        "period_date": ob.due_date,
+        "period_date": period_end,
         "doc_type": "BC",
         "label": f"{ob.report_type} {ob.period}",
         "title": ob.title,
-        "evidence": {"document_id": ob.document_id, "due_date": ob.due_date.isoformat()},
+        "evidence": {
+            "document_id": ob.document_id,
+            "incoming_entry_id": ob.incoming_entry_id,
+            "due_date": ob.due_date.isoformat(),
+            "sent_at": facts.sent_at.isoformat() if facts.sent_at else None,
+            "received_at": facts.received_at.isoformat() if facts.received_at else None,
+            "on_paper": facts.on_paper,
+            "status": status,
+        },
     }
-    if ob.classified:
+    if status == "exempt":
         return Computed(state=EXEMPT, exempt_reason="Báo cáo mật", **common)
-    if ob.submitted_at is not None:
-        if vn_date(ob.submitted_at) <= ob.due_date:
-            return Computed(state="submitted", **common)
-        return Computed(state="late", reason="Gửi trực tuyến nhưng quá hạn.", **common)
-    if vn_date(now) > ob.due_date:
-        return Computed(state="missing", reason="Chưa gửi báo cáo trên hệ thống.", **common)
-    return None  # not due yet
+    return Computed(state=ledger_state(status), reason=reason, **common)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -14,17 +14,31 @@ from sqlalchemy.orm import Session
 
 from storage.ledger import (
     EXEMPT,
+    LEDGER_TARGETS,
     MET_STATES,
+    MISS_STATES,
+    OUTSIDE_STATES,
+    T1_DELIVERIES,
     TARGETS,
     CountRow,
     MonthRow,
     count_exempt_reasons,
     count_months,
     count_states,
+    last_recorded,
     missed_entries,
 )
 from storage.models import Unit
-from workflow.coverage.rules import STATE_LABELS, TARGET_LABELS, t3_target, unit_level
+from workflow.coverage.rules import (
+    DEFAULT_POLICY,
+    MEASURE_DEFINITIONS,
+    REFRESHED,
+    STATE_LABELS,
+    TARGET_LABELS,
+    CoveragePolicy,
+    t3_target,
+    unit_level,
+)
 from workflow.errors import InvalidInputError, NotFoundError
 
 BAD_PERIOD = "Kỳ thống kê không hợp lệ: ghi năm (2026), quý (2026-Q3) hoặc tháng (2026-09)."
@@ -108,7 +122,7 @@ def resolve_scope(session: Session, unit: str | None) -> Scope:
 def _figure(counts: dict[str, int], target: str, threshold: float | None) -> dict[str, Any]:
     exempt = counts.get(EXEMPT, 0)
     numerator = sum(n for s, n in counts.items() if s in MET_STATES[target])
-    denominator = sum(counts.values()) - exempt
+    denominator = numerator + sum(n for s, n in counts.items() if s in MISS_STATES[target])
     figure = numerator / denominator if denominator else None
     return {
         "numerator": numerator,
@@ -116,7 +130,9 @@ def _figure(counts: dict[str, int], target: str, threshold: float | None) -> dic
         "figure": figure,
         "target": threshold,
         "met": None if figure is None or threshold is None else figure >= threshold - 1e-12,
+        "gap": None if figure is None or threshold is None else max(0.0, threshold - figure),
         "exempt": exempt,
+        "pending": sum(n for s, n in counts.items() if s in OUTSIDE_STATES[target]),
         "counts": dict(sorted(counts.items())),
         "label": TARGET_LABELS[target],
     }
@@ -126,10 +142,14 @@ def _levels_present(scope: Scope, unit_ids: Iterable[int]) -> set[str]:
     return {unit_level(scope.units[u].kind) for u in unit_ids if u in scope.units}
 
 
-def figures_from_rows(rows: Iterable[Any], scope: Scope, year: int) -> dict[str, Any]:
-    """The four figures from aggregate rows (target, unit_id, state, count)."""
+def figures_from_rows(
+    rows: Iterable[Any], scope: Scope, year: int, policy: CoveragePolicy = DEFAULT_POLICY
+) -> dict[str, Any]:
+    """The four figures from aggregate rows (target, unit_id, state, count), against the
+    targets of ``year``. T1 is counted per document, with ``documents`` (the same) and
+    ``deliveries`` beside it, each with its ``definition``."""
 
-    totals: dict[str, dict[str, int]] = {t: {} for t in TARGETS}
+    totals: dict[str, dict[str, int]] = {t: {} for t in LEDGER_TARGETS}
     levels: dict[str, dict[str, int]] = {"bloc": {}, "grassroots": {}}
     for r in rows:
         bucket = totals.setdefault(r.target, {})
@@ -137,30 +157,47 @@ def figures_from_rows(rows: Iterable[Any], scope: Scope, year: int) -> dict[str,
         if r.target == "T3":
             level = levels[unit_level(scope.units[r.unit_id].kind)]
             level[r.state] = level.get(r.state, 0) + r.count
-    out = {t: _figure(totals[t], t, 1.0) for t in TARGETS}
+    out = {t: _figure(totals[t], t, policy.target(t, year)) for t in ("T1", "T2", "T4")}
+    deliveries = _figure(totals[T1_DELIVERIES], T1_DELIVERIES, policy.target("T1", year))
+    t1 = out["T1"]
+    t1["documents"] = {k: v for k, v in t1.items() if k != "label"} | {
+        "definition": MEASURE_DEFINITIONS["documents"]
+    }
+    t1["deliveries"] = {k: v for k, v in deliveries.items() if k != "label"} | {
+        "definition": MEASURE_DEFINITIONS["deliveries"]
+    }
     in_scope = scope.unit_ids if scope.unit_ids is not None else scope.units.keys()
     present = _levels_present(scope, in_scope)
     per_level = {
-        lv: _figure(levels[lv], "T3", t3_target(lv, year))
+        lv: _figure(levels[lv], "T3", t3_target(lv, year, policy))
         for lv in ("bloc", "grassroots")
         if lv in present
     }
     headline = "bloc" if "bloc" in present else "grassroots"
-    t3 = _figure(totals["T3"], "T3", t3_target(headline, year))
+    t3 = _figure(totals["T3"], "T3", t3_target(headline, year, policy))
     met = [v["met"] for v in per_level.values() if v["met"] is not None]
     t3["met"] = None if not met else all(met)
+    if t3["met"] is not None and t3["figure"] is not None:
+        gaps = [v["gap"] for v in per_level.values() if v["gap"] is not None]
+        t3["gap"] = max(gaps) if gaps else t3["gap"]
     t3["levels"] = per_level
     out["T3"] = t3
-    return out
+    return {t: out[t] for t in TARGETS}
 
 
 def coverage_figures(
-    session: Session, scope: Scope, period: Period, *, by_doc_type: bool = False
+    session: Session,
+    scope: Scope,
+    period: Period,
+    *,
+    by_doc_type: bool = False,
+    policy: CoveragePolicy = DEFAULT_POLICY,
 ) -> dict[str, Any]:
-    """:returns: ``{"T1": {numerator, denominator, figure, target, met, ...}, ...}``, with
-    ``by_doc_type`` a breakdown per document type under each target."""
+    """:returns: ``{"T1": {numerator, denominator, figure, target, met, gap, ...}, ...}``
+    against the targets of the period's year, with ``by_doc_type`` a breakdown per
+    document type under each target."""
     rows = count_states(session, period.start, period.end, scope.unit_ids, by_doc_type=by_doc_type)
-    out = figures_from_rows(rows, scope, period.year)
+    out = figures_from_rows(rows, scope, period.year, policy)
     if by_doc_type:
         types = sorted({r.doc_type or "" for r in rows})
         for t in out:
@@ -169,6 +206,7 @@ def coverage_figures(
                     [r for r in rows if r.target == t and (r.doc_type or "") == dt],
                     scope,
                     period.year,
+                    policy,
                 )[t]
                 for dt in types
                 if any(r.target == t and (r.doc_type or "") == dt for r in rows)
@@ -176,13 +214,24 @@ def coverage_figures(
     return out
 
 
-def per_unit(session: Session, scope: Scope, period: Period) -> list[dict[str, Any]]:
+def as_of(session: Session) -> datetime | None:
+    """:returns: when the ledger was last refreshed in full (grace periods, due dates
+    and signatures decided as of then; every recorded event since is in the figures
+    too), None if never."""
+    return last_recorded(session, REFRESHED)
+
+
+def per_unit(
+    session: Session, scope: Scope, period: Period, policy: CoveragePolicy = DEFAULT_POLICY
+) -> list[dict[str, Any]]:
     """:returns: per unit in scope: its code, name and the four figures."""
     rows = count_states(session, period.start, period.end, scope.unit_ids)
-    return _per_unit(rows, scope, period.year)
+    return _per_unit(rows, scope, period.year, policy)
 
 
-def _per_unit(rows: list[CountRow], scope: Scope, year: int) -> list[dict[str, Any]]:
+def _per_unit(
+    rows: list[CountRow], scope: Scope, year: int, policy: CoveragePolicy
+) -> list[dict[str, Any]]:
     ids = sorted(scope.unit_ids if scope.unit_ids is not None else scope.units)
     by_unit: dict[int, list[CountRow]] = {}
     for r in rows:
@@ -191,38 +240,42 @@ def _per_unit(rows: list[CountRow], scope: Scope, year: int) -> list[dict[str, A
     for uid in ids:
         unit = scope.units[uid]
         single = Scope(unit, frozenset({uid}), scope.units)
-        out.append({"unit": unit, "figures": figures_from_rows(by_unit.get(uid, []), single, year)})
+        figures = figures_from_rows(by_unit.get(uid, []), single, year, policy)
+        out.append({"unit": unit, "figures": figures})
     return out
 
 
-def trend(session: Session, scope: Scope, year: int) -> dict[str, list[dict[str, Any]]]:
+def trend(
+    session: Session, scope: Scope, year: int, policy: CoveragePolicy = DEFAULT_POLICY
+) -> dict[str, list[dict[str, Any]]]:
     """:returns: per target, the 12 monthly figures of ``year``."""
     rows = count_months(session, date(year, 1, 1), date(year, 12, 31), scope.unit_ids)
-    by_month: dict[tuple[str, int], list[MonthRow]] = {}
+    by_month: dict[int, list[MonthRow]] = {}
     for r in rows:
-        by_month.setdefault((r.target, r.month), []).append(r)
-    out: dict[str, list[dict[str, Any]]] = {}
-    for t in TARGETS:
-        months = []
-        for m in range(1, 13):
-            mine = by_month.get((t, m), [])
-            months.append({"month": m, **figures_from_rows(mine, scope, year)[t]})
-        out[t] = months
+        by_month.setdefault(r.month, []).append(r)
+    out: dict[str, list[dict[str, Any]]] = {t: [] for t in TARGETS}
+    for m in range(1, 13):
+        figures = figures_from_rows(by_month.get(m, []), scope, year, policy)
+        for t in TARGETS:
+            out[t].append({"month": m, **figures[t]})
     return out
 
 
-def dashboard(session: Session, scope: Scope, period: Period) -> dict[str, Any]:
+def dashboard(
+    session: Session, scope: Scope, period: Period, policy: CoveragePolicy = DEFAULT_POLICY
+) -> dict[str, Any]:
     """:returns: what the dashboard shows: ``figures`` (as :func:`coverage_figures`),
-    ``units`` (as :func:`per_unit`, from the same aggregate rows), ``trend`` and
-    ``exemptions``, with the ``scope`` and ``period``."""
+    ``units`` (as :func:`per_unit`, from the same aggregate rows), ``trend``,
+    ``exemptions`` and ``as_of``, with the ``scope`` and ``period``."""
     rows = count_states(session, period.start, period.end, scope.unit_ids)
     return {
         "scope": scope,
         "period": period,
-        "figures": figures_from_rows(rows, scope, period.year),
-        "units": _per_unit(rows, scope, period.year),
-        "trend": trend(session, scope, period.year),
+        "figures": figures_from_rows(rows, scope, period.year, policy),
+        "units": _per_unit(rows, scope, period.year, policy),
+        "trend": trend(session, scope, period.year, policy),
         "exemptions": exempt_reasons(session, scope, period),
+        "as_of": as_of(session),
     }
 
 
@@ -240,8 +293,10 @@ def misses(
 ) -> dict[str, Any]:
     """:returns: the items of ``target`` that miss it (one page) and their total."""
 
-    if target not in TARGETS:
-        raise InvalidInputError("'target' phải là một trong T1, T2, T3, T4.")
+    if target not in LEDGER_TARGETS:
+        raise InvalidInputError(
+            "'target' phải là một trong T1, T1D (T1 theo lượt gửi), T2, T3, T4."
+        )
     page, total = missed_entries(
         session, target, period.start, period.end, scope.unit_ids, limit=limit, offset=offset
     )

@@ -1,82 +1,209 @@
-"""workflow: (re)computing the coverage ledger: the full refresh, the re-validation of
-T2 signatures, the hooks called by the use-cases, and special-rule exemptions."""
+"""workflow: (re)computing the coverage ledger: the full refresh (the scheduled job: it
+also applies the passing of time, grace periods and due dates), the re-validation of T2
+signatures, the hooks called by the use-cases, and special-rule exemptions."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from datetime import datetime
+from collections.abc import Collection
+from datetime import datetime, time
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from signing.profiles import TrustConfig
+from signing.validate import ValidationReport
 from storage import audit
 from storage.blobs import FilesystemBlobStore
-from storage.ledger import LedgerEntry, LedgerExemption, entries_for, exemptions, find_entry
+from storage.ledger import (
+    T1_DELIVERIES,
+    LedgerEntry,
+    LedgerExemption,
+    entries_for,
+    exemptions,
+    find_entry,
+)
 from storage.models import Document, Unit, User
-from storage.registry_models import Dispatch, IncomingEntry, ReportObligation, WorkFile
+from storage.registry_models import IncomingEntry, ReportObligation, WorkFile
+from workflow.coverage import gather
 from workflow.coverage.entries import (
     RefreshResult,
-    t1_document,
-    t1_incoming,
+    t1_entry,
     t2_document,
     t3_workfile,
     t4_report,
     write_entry,
 )
-from workflow.coverage.rules import EXEMPTION_RECORDED, T2_KINDS, require_auditor
+from workflow.coverage.exchanges import (
+    Verdict,
+    counted_unit,
+    document_verdict,
+    exchange_verdict,
+    exchanges,
+    is_exchange,
+    unit_party,
+)
+from workflow.coverage.rules import (
+    DEFAULT_POLICY,
+    EXEMPTION_RECORDED,
+    REFRESHED,
+    T2_KINDS,
+    CoveragePolicy,
+    require_auditor,
+    vn_date,
+)
 from workflow.errors import ConflictError, InvalidInputError, NotFoundError
+from workflow.vocab import VN_TZ
 
-# --- refresh ------------------------------------------------------------------------
+OUT_OF_SCOPE = (
+    "Ngoài phạm vi T1: không phải văn bản trao đổi giữa Đảng ủy Khối với cơ quan, đơn vị khác."
+)
 
-
-def _issued(session: Session, ids: Iterable[int] | None) -> list[Document]:
-    query = select(Document).where(
-        Document.issued_at.is_not(None), Document.direction == "outgoing"
-    )
-    if ids is not None:
-        query = query.where(Document.id.in_(list(ids)))
-    return list(session.scalars(query.order_by(Document.id)))
+# --- T1 -------------------------------------------------------------------------------------
 
 
-def _refresh_t1(
+def _refresh_t1_documents(
     session: Session,
     now: datetime,
     actor_id: int | None,
     result: RefreshResult,
-    doc_ids: Iterable[int] | None = None,
+    policy: CoveragePolicy | None,
+    doc_ids: Collection[int] | None = None,
 ) -> None:
-    docs = _issued(session, doc_ids)
-    existing = entries_for(session, "T1", "document")
-    firsts: dict[int, tuple[datetime, int]] = {}
-    for doc_id, at in session.execute(
-        select(Dispatch.document_id, Dispatch.dispatched_at).order_by(Dispatch.dispatched_at)
-    ):
-        first, count = firsts.get(doc_id, (at, 0))
-        firsts[doc_id] = (first, count + 1)
+    """T1 of outgoing documents; ``policy`` None (a hook): no grace period decided."""
+    all_units = gather.units(session)
+    docs = gather.exchanged_documents(session, doc_ids)
+    ids = [d.id for d in docs]
+    sent = gather.deliveries(session, all_units, ids)
+    known = entries_for(session, "T1", "document", ids)
+    first_ids = [d.subject_id for rows in sent.values() for d in rows]
+    known_d = entries_for(session, T1_DELIVERIES, "dispatch", first_ids)
+    today = vn_date(now) if policy is not None else None
     for doc in docs:
-        first, count = firsts.get(doc.id, (None, 0))  # type: ignore[assignment]
-        write_entry(
-            session, existing.get(doc.id), t1_document(doc, first, count), now, actor_id, result
+        sender = unit_party(all_units, doc.unit_id)
+        rows = sent.get(doc.id, [])
+        issued_at = doc.issued_at or min(d.at for d in rows)
+        previous = known.get(doc.id)
+        deadline = policy.dispatch_deadline(vn_date(issued_at)) if policy is not None else None
+        verdict = document_verdict(
+            sender=sender,
+            issued_at=issued_at,
+            classified=bool(doc.classification),
+            recalled=doc.recalled_at is not None,
+            deliveries=rows,
+            deadline=deadline,
+            today=today,
+            previous=previous.state if previous is not None else None,
         )
-    if doc_ids is not None:
-        return
-    incoming = entries_for(session, "T1", "incoming")
-    rows = session.execute(
-        select(IncomingEntry, Document.classification)
-        .outerjoin(Document, Document.id == IncomingEntry.document_id)
-        .where(IncomingEntry.state == "received", IncomingEntry.received_at.is_not(None))
-    ).all()
+        if verdict is None and previous is not None:
+            verdict = Verdict("internal", issued_at, OUT_OF_SCOPE)
+        described: dict[str, Any] = {
+            "doc_type": doc.doc_type,
+            "label": doc.symbol,
+            "title": doc.subject,
+            "classification": doc.classification,
+        }
+        found = exchanges(sender, rows)
+        if verdict is not None:
+            evidence = {
+                "deliveries": len(rows),
+                "exchanges": len(found),
+                "electronic": sum(1 for e in found if e.electronic),
+                "deadline": deadline.isoformat() if deadline else None,
+            }
+            computed = t1_entry(
+                "T1", ("document", doc.id), doc.unit_id, verdict, evidence=evidence, **described
+            )
+            write_entry(session, previous, computed, now, actor_id, result)
+        for ex in found:
+            unit_id = counted_unit(sender, ex.receiver) or doc.unit_id
+            computed = t1_entry(
+                T1_DELIVERIES,
+                (ex.subject_kind, ex.subject_id),
+                unit_id,
+                exchange_verdict(ex, bool(doc.classification)),
+                evidence={"document_id": doc.id, "receiver": ex.receiver.organisation},
+                **described,
+            )
+            write_entry(session, known_d.get(ex.subject_id), computed, now, actor_id, result)
+
+
+def _refresh_t1_arrivals(
+    session: Session,
+    now: datetime,
+    actor_id: int | None,
+    result: RefreshResult,
+    entry_ids: Collection[int] | None = None,
+) -> None:
+    """T1 of documents received from outside the system's dispatches (per document and
+    per delivery: one each)."""
+    all_units = gather.units(session)
+    rows = gather.arrivals(session, entry_ids)
+    ids = [e.id for e, _ in rows]
+    known = entries_for(session, "T1", "incoming", entry_ids)
+    known_d = entries_for(session, T1_DELIVERIES, "incoming", ids)
     for entry, classification in rows:
-        write_entry(
-            session,
-            incoming.get(entry.id),
-            t1_incoming(entry, classification),
-            now,
-            actor_id,
-            result,
-        )
+        assert entry.received_at is not None  # noqa: S101 - selected on it
+        sender = gather.incoming_sender(all_units, entry)
+        receiver = unit_party(all_units, entry.unit_id)
+        described: dict[str, Any] = {
+            "doc_type": entry.doc_type,
+            "label": entry.original_symbol,
+            "title": entry.subject,
+            "classification": classification,
+        }
+        evidence = {"source": entry.source, "number": entry.number, "sender": entry.sender}
+        unit_id = counted_unit(sender, receiver) or entry.unit_id
+        if not is_exchange(sender, receiver):
+            if entry.id in known:
+                verdict = Verdict("internal", entry.received_at, OUT_OF_SCOPE)
+                computed = t1_entry(
+                    "T1", ("incoming", entry.id), unit_id, verdict, evidence=evidence, **described
+                )
+                write_entry(session, known[entry.id], computed, now, actor_id, result)
+            continue
+        electronic = gather.incoming_electronic(entry)
+        if classification:
+            verdict = Verdict("exempt", entry.received_at)
+        elif electronic:
+            verdict = Verdict("electronic", entry.received_at)
+        else:
+            verdict = Verdict("missing", entry.received_at, "Nhận văn bản bằng giấy.")
+        for target, existing in (
+            ("T1", known.get(entry.id)),
+            (T1_DELIVERIES, known_d.get(entry.id)),
+        ):
+            computed = t1_entry(
+                target, ("incoming", entry.id), unit_id, verdict, evidence=evidence, **described
+            )
+            write_entry(session, existing, computed, now, actor_id, result)
+    if entry_ids is None:
+        # Entries the earlier rules counted (received through a dispatch, or by units
+        # outside the exchange) that are no longer arrivals: out of T1, audited.
+        listed = set(ids)
+        for subject_id, stale in known.items():
+            if subject_id not in listed and stale.state != "internal":
+                verdict = Verdict("internal", _moment(stale), OUT_OF_SCOPE)
+                computed = t1_entry(
+                    "T1",
+                    ("incoming", subject_id),
+                    stale.unit_id,
+                    verdict,
+                    doc_type=stale.doc_type,
+                    label=stale.label,
+                    title=stale.title,
+                    classification=None,
+                    evidence=dict(stale.evidence or {}),
+                )
+                write_entry(session, stale, computed, now, actor_id, result)
+
+
+def _moment(entry: LedgerEntry) -> datetime:
+    """Noon (Vietnam time) of the day an entry counts on: keeps it on that day."""
+    return datetime.combine(entry.period_date, time(12), tzinfo=VN_TZ)
+
+
+# --- T2 -------------------------------------------------------------------------------------
 
 
 def _refresh_t2(
@@ -88,21 +215,52 @@ def _refresh_t2(
     result: RefreshResult,
     *,
     force: bool,
-    doc_ids: Iterable[int] | None = None,
+    doc_ids: Collection[int] | None = None,
+    report: ValidationReport | None = None,
 ) -> None:
-    scope = {u.id for u in session.scalars(select(Unit).where(Unit.kind.in_(T2_KINDS)))}
-    docs = [d for d in _issued(session, doc_ids) if d.unit_id in scope]
-    existing = entries_for(session, "T2", "document")
-    exempted = exemptions(session, [d.id for d in docs])
+    docs = gather.final_documents(session, doc_ids)
+    ids = [d.id for d in docs]
+    competent = gather.competent_signatures(session, ids)
+    existing = entries_for(session, "T2", "document", ids if doc_ids is not None else None)
+    exempted = exemptions(session, ids)
     for doc in docs:
+        signatures = competent.get(doc.id, [])
         computed = t2_document(
-            session, blobs, trust, doc, existing.get(doc.id), exempted.get(doc.id), force
+            blobs,
+            trust,
+            doc,
+            gather.final_at(doc, signatures),
+            signatures,
+            existing.get(doc.id),
+            exempted.get(doc.id),
+            force,
+            report=report,
         )
         if computed is None:
             continue
         if computed.pdf_sha256 is not None or computed.evidence.get("verdict"):
             result.validated += 1
         write_entry(session, existing.get(doc.id), computed, now, actor_id, result)
+
+
+# --- T4 -------------------------------------------------------------------------------------
+
+
+def _record_report(
+    session: Session,
+    ob: ReportObligation,
+    existing: LedgerEntry | None,
+    now: datetime,
+    actor_id: int | None,
+    result: RefreshResult,
+) -> None:
+    computed = t4_report(ob, gather.report_facts(ob), gather.report_period_end(ob), now)
+    if existing is None and computed.state == "pending":
+        return  # not due and nothing delivered: nothing to record yet
+    write_entry(session, existing, computed, now, actor_id, result)
+
+
+# --- the full refresh -------------------------------------------------------------------------
 
 
 def refresh_ledger(
@@ -112,22 +270,39 @@ def refresh_ledger(
     *,
     now: datetime,
     actor_id: int | None = None,
+    policy: CoveragePolicy = DEFAULT_POLICY,
 ) -> RefreshResult:
-    """(Re)compute the entries of everything in scope (upsert by target and subject; the
-    caller commits). T2 signatures are validated for new entries and changed revisions
-    only; :func:`revalidate` re-checks all of them. A state change is audited."""
+    """(Re)compute the entries of everything in scope as of ``now`` (upsert by target
+    and subject; the caller commits): grace periods and due dates are decided here. T2
+    signatures are validated for new entries and changed revisions only;
+    :func:`revalidate` re-checks all of them. A state change is audited, and so is the
+    refresh itself (its time is the figures' "as of")."""
     result = RefreshResult()
-    _refresh_t1(session, now, actor_id, result)
+    _refresh_t1_documents(session, now, actor_id, result, policy)
+    _refresh_t1_arrivals(session, now, actor_id, result)
     _refresh_t2(session, blobs, trust, now, actor_id, result, force=False)
     files = entries_for(session, "T3", "workfile")
     for wf in session.scalars(select(WorkFile).where(WorkFile.closed_at.is_not(None))):
         write_entry(session, files.get(wf.id), t3_workfile(wf), now, actor_id, result)
     reports = entries_for(session, "T4", "report")
-    for ob in session.scalars(select(ReportObligation)):
-        computed = t4_report(ob, now)
-        if computed is not None:
-            write_entry(session, reports.get(ob.id), computed, now, actor_id, result)
+    for ob in session.scalars(select(ReportObligation).order_by(ReportObligation.id)):
+        _record_report(session, ob, reports.get(ob.id), now, actor_id, result)
     session.flush()
+    audit.append(
+        session,
+        REFRESHED,
+        actor_id=actor_id,
+        object_type="ledger",
+        object_id=None,
+        details={
+            "created": result.created,
+            "updated": result.updated,
+            "validated": result.validated,
+            "changes": len(result.changes),
+            "grace_working_days": policy.grace_working_days,
+        },
+        at=now,
+    )
     return result
 
 
@@ -157,29 +332,25 @@ def record_document(
     *,
     now: datetime,
     actor_id: int | None = None,
+    report: ValidationReport | None = None,
 ) -> None:
-    """Record an issued (or newly dispatched) document for T1 and T2 (after issue,
-    register_classified, dispatch and recall)."""
+    """Record a document for T1 and T2 after issue, registration, dispatch, recall or
+    its final signature. ``report``: the validation of its current revision just made
+    (by the signing flow), so that it is not validated twice."""
     result = RefreshResult()
     session.flush()
-    _refresh_t1(session, now, actor_id, result, doc_ids=[doc.id])
-    _refresh_t2(session, blobs, trust, now, actor_id, result, force=False, doc_ids=[doc.id])
+    _refresh_t1_documents(session, now, actor_id, result, None, doc_ids=[doc.id])
+    _refresh_t2(
+        session, blobs, trust, now, actor_id, result, force=False, doc_ids=[doc.id], report=report
+    )
 
 
 def record_incoming(session: Session, entry: IncomingEntry, *, now: datetime) -> None:
-    """Record an incoming entry received in the system for T1 (after receive)."""
-    if entry.state != "received" or entry.received_at is None:
+    """Record an incoming entry received from outside for T1 (after receive)."""
+    if entry.state != "received" or entry.received_at is None or entry.dispatch_id is not None:
         return
-    doc = session.get(Document, entry.document_id) if entry.document_id else None
-    computed = t1_incoming(entry, doc.classification if doc else None)
-    write_entry(
-        session,
-        find_entry(session, "T1", "incoming", entry.id),
-        computed,
-        now,
-        None,
-        RefreshResult(),
-    )
+    session.flush()
+    _refresh_t1_arrivals(session, now, None, RefreshResult(), entry_ids=[entry.id])
 
 
 def record_workfile(session: Session, wf: WorkFile, *, now: datetime) -> None:
@@ -195,18 +366,14 @@ def record_workfile(session: Session, wf: WorkFile, *, now: datetime) -> None:
         )
 
 
-def record_obligation(session: Session, ob: ReportObligation, *, now: datetime) -> None:
-    """Record a report obligation for T4 (after a submission)."""
-    computed = t4_report(ob, now)
-    if computed is not None:
-        write_entry(
-            session,
-            find_entry(session, "T4", "report", ob.id),
-            computed,
-            now,
-            None,
-            RefreshResult(),
-        )
+def record_obligation(
+    session: Session, ob: ReportObligation, *, now: datetime, actor_id: int | None = None
+) -> None:
+    """Record a report obligation for T4 (after its report is sent, received, returned
+    or recalled, or recorded on paper)."""
+    session.flush()
+    existing = find_entry(session, "T4", "report", ob.id)
+    _record_report(session, ob, existing, now, actor_id, RefreshResult())
 
 
 # --- exemptions -----------------------------------------------------------------------
@@ -232,11 +399,11 @@ def record_exemption(
     *,
     now: datetime,
 ) -> LedgerEntry:
-    """Exempt an issued document from T2 under a special rule of a competent authority
-    (who approved: the actor, an auditor or administrator). The caller commits.
+    """Exempt a document of T2's scope from T2 under a special rule of a competent
+    authority (who approved: the actor, an auditor or administrator). The caller commits.
 
     :raises InvalidInputError: missing reason or decision.
-    :raises NotFoundError: no such issued document in T2's scope.
+    :raises NotFoundError: no such document in T2's scope (final signed form).
     :raises ConflictError: already exempted.
     """
     require_auditor(actor)
@@ -246,8 +413,15 @@ def record_exemption(
     decision_text = _text(decision, "văn bản (quyết định) cho phép miễn trừ")
     doc = session.get(Document, document_id)
     unit = session.get(Unit, doc.unit_id) if doc is not None else None
-    if doc is None or doc.issued_at is None or unit is None or unit.kind not in T2_KINDS:
-        raise NotFoundError("Không tìm thấy văn bản đã ban hành thuộc phạm vi chỉ tiêu ký số (T2).")
+    if (
+        doc is None
+        or unit is None
+        or unit.kind not in T2_KINDS
+        or not gather.final_documents(session, [doc.id])
+    ):
+        raise NotFoundError(
+            "Không tìm thấy văn bản đã ký hoặc đã ban hành thuộc phạm vi chỉ tiêu ký số (T2)."
+        )
     if exemptions(session, [doc.id]):
         raise ConflictError("Văn bản này đã được ghi nhận miễn trừ trước đó.")
     exemption = LedgerExemption(

@@ -1,0 +1,202 @@
+"""workflow: the facts the coverage rules need, read from the registers (documents,
+dispatches, incoming entries, signatures, report obligations).
+
+Whether a register row is electronic is decided here, in one function per kind of row
+(:func:`dispatch_electronic`, :func:`incoming_electronic`, :func:`report_on_paper`):
+rows registered on paper only need to say so there to count as misses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from datetime import date, datetime
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from storage.models import Certificate, Document, Signature, Unit
+from storage.registry_models import Dispatch, IncomingEntry, ReportObligation
+from workflow.coverage.entries import CompetentSignature
+from workflow.coverage.exchanges import Delivery, Party, outside_party, unit_party
+from workflow.coverage.figures import parse_period
+from workflow.coverage.obligations import ReportFacts
+from workflow.coverage.rules import T2_KINDS
+
+SIGNED_STATES = ("signed",)
+"""States of a document whose route ended with its signature (no issuance step): its
+final signed form, like an issued one."""
+COMPETENT_PURPOSES = ("personal", "external")
+"""Certificates of people (the competent signer); ``seal`` is the organisation's."""
+
+
+def units(session: Session) -> dict[int, Unit]:
+    """:returns: every unit, by id."""
+    return {u.id: u for u in session.scalars(select(Unit))}
+
+
+# --- electronic or not: one place per kind of register row -----------------------------
+
+
+def dispatch_electronic(row: Dispatch) -> bool:
+    """:returns: whether a dispatch row was sent electronically (every dispatch made in
+    the system is; a paper dispatch registered by the clerk is not)."""
+    return True
+
+
+def incoming_electronic(entry: IncomingEntry) -> bool:
+    """:returns: whether an incoming entry arrived electronically (every file
+    registered in the system did; a paper one registered by the clerk did not)."""
+    return True
+
+
+def incoming_sender(all_units: dict[int, Unit], entry: IncomingEntry) -> Party:
+    """:returns: who sent an incoming entry that did not come through a dispatch: an
+    outside organisation, by the sender's name."""
+    return outside_party(entry.sender)
+
+
+def report_on_paper(ob: ReportObligation) -> bool:
+    """:returns: whether the report of an obligation was delivered on paper (recorded by
+    the clerk): a miss."""
+    return False
+
+
+# --- T1 ---------------------------------------------------------------------------------
+
+
+def exchanged_documents(session: Session, doc_ids: Collection[int] | None) -> list[Document]:
+    """:returns: the outgoing documents T1 may count: issued ones (also classified and
+    recalled ones) and any document that was dispatched (a report sent to the superior)."""
+    dispatched = select(Dispatch.document_id)
+    query = select(Document).where(
+        Document.direction == "outgoing",
+        or_(Document.issued_at.is_not(None), Document.id.in_(dispatched)),
+    )
+    if doc_ids is not None:
+        query = query.where(Document.id.in_(sorted(doc_ids)))
+    return list(session.scalars(query.order_by(Document.id)))
+
+
+def deliveries(
+    session: Session, all_units: dict[int, Unit], doc_ids: Collection[int] | None
+) -> dict[int, list[Delivery]]:
+    """:returns: the dispatch rows of the documents (all: None), as deliveries."""
+    query = select(Dispatch)
+    if doc_ids is not None:
+        query = query.where(Dispatch.document_id.in_(sorted(doc_ids)))
+    out: dict[int, list[Delivery]] = {}
+    for row in session.scalars(query.order_by(Dispatch.id)):
+        if row.recipient_unit_id is not None:
+            receiver = unit_party(all_units, row.recipient_unit_id)
+        else:
+            receiver = outside_party(row.external_email or row.external_name)
+        out.setdefault(row.document_id, []).append(
+            Delivery("dispatch", row.id, receiver, row.dispatched_at, dispatch_electronic(row))
+        )
+    return out
+
+
+def arrivals(
+    session: Session, entry_ids: Collection[int] | None = None
+) -> list[tuple[IncomingEntry, str | None]]:
+    """:returns: received incoming entries that did not come through a dispatch (a
+    dispatched document counts once, at its dispatch), with their classification."""
+    query = (
+        select(IncomingEntry, Document.classification)
+        .outerjoin(Document, Document.id == IncomingEntry.document_id)
+        .where(
+            IncomingEntry.dispatch_id.is_(None),
+            IncomingEntry.state == "received",
+            IncomingEntry.received_at.is_not(None),
+        )
+    )
+    if entry_ids is not None:
+        query = query.where(IncomingEntry.id.in_(sorted(entry_ids)))
+    return [(e, c) for e, c in session.execute(query.order_by(IncomingEntry.id)).all()]
+
+
+# --- T2 ---------------------------------------------------------------------------------
+
+
+def final_documents(session: Session, doc_ids: Collection[int] | None) -> list[Document]:
+    """:returns: the documents of T2's units that reached their final signed form:
+    issued (recalled ones too), or signed at the end of a route without issuance."""
+    scope = select(Unit.id).where(Unit.kind.in_(sorted(T2_KINDS)))
+    query = select(Document).where(
+        Document.direction == "outgoing",
+        Document.unit_id.in_(scope),
+        or_(Document.issued_at.is_not(None), Document.state.in_(SIGNED_STATES)),
+    )
+    if doc_ids is not None:
+        query = query.where(Document.id.in_(sorted(doc_ids)))
+    return list(session.scalars(query.order_by(Document.id)))
+
+
+def competent_signatures(
+    session: Session, doc_ids: Collection[int]
+) -> dict[int, list[CompetentSignature]]:
+    """:returns: per document, the signatures of people TrinhKy applied, in order."""
+    if not doc_ids:
+        return {}
+    rows = session.scalars(
+        select(Signature)
+        .join(Certificate, Certificate.id == Signature.certificate_id)
+        .where(
+            Signature.document_id.in_(sorted(doc_ids)),
+            Certificate.purpose.in_(COMPETENT_PURPOSES),
+        )
+        .order_by(Signature.id)
+    ).all()
+    out: dict[int, list[CompetentSignature]] = {}
+    for sig in rows:
+        cert = sig.certificate
+        out.setdefault(sig.document_id, []).append(
+            CompetentSignature(
+                cert.fingerprint, sig.signer.full_name, sig.signed_at, cert.revoked_at
+            )
+        )
+    return out
+
+
+def final_at(doc: Document, competent: list[CompetentSignature]) -> datetime:
+    """:returns: when a document reached its final signed form: its issue, else its
+    last signature, else its last change."""
+    if doc.issued_at is not None:
+        return doc.issued_at
+    if competent:
+        return max(c.signed_at for c in competent)
+    return doc.updated_at
+
+
+# --- T4 ---------------------------------------------------------------------------------
+
+
+def report_facts(ob: ReportObligation) -> ReportFacts:
+    """:returns: what T4 knows of an obligation: its delivery to the superior's incoming
+    register and that register's receipt (``submitted_at``, set on receipt)."""
+    entry = ob.incoming_entry
+    doc = ob.document
+    sent_at, received_at, problem = ob.sent_at, ob.submitted_at, None
+    if entry is not None and entry.state != "received":
+        received_at = None
+    if entry is not None and entry.state == "returned":
+        sent_at = None
+        problem = "Đảng ủy Khối trả lại báo cáo khi tiếp nhận: " + (
+            entry.return_reason or "không rõ lý do"
+        )
+    if doc is not None and doc.recalled_at is not None:
+        sent_at = received_at = None
+        problem = "Văn bản báo cáo đã bị thu hồi."
+    return ReportFacts(
+        due_date=ob.due_date,
+        classified=ob.classified,
+        sent_at=sent_at,
+        received_at=received_at,
+        on_paper=report_on_paper(ob),
+        problem=problem,
+    )
+
+
+def report_period_end(ob: ReportObligation) -> date:
+    """:returns: the last day of the obligation's reporting period (it counts then)."""
+    return parse_period(ob.period, ob.due_date).end
