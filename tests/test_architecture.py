@@ -14,8 +14,18 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 PACKAGES = ("workflow", "signing", "storage")
 # Modules of a domain package that serve HTTP (blueprints, API views).
-WEB_MODULES = ("web", "api", "actions_api", "tasks_web", "bulk_web", "certificates_web",
-               "trust_web", "public_web", "blueprint", "route_editor")
+WEB_MODULES = (
+    "web",
+    "api",
+    "actions_api",
+    "tasks_web",
+    "bulk_web",
+    "certificates_web",
+    "trust_web",
+    "public_web",
+    "blueprint",
+    "route_editor",
+)
 # Modules allowed to import the demo data: initialisation and the command line.
 DEMO_IMPORTERS = {"workflow.setup.bootstrap", "workflow.setup.cli"}
 
@@ -123,14 +133,22 @@ def test_no_project_imports_hidden_in_functions() -> None:
 
 
 def test_lower_layers_never_import_workflow() -> None:
-    upward = [(m, t) for m, ts in GRAPH.items() for t in ts
-              if m.split(".")[0] in ("signing", "storage") and t.split(".")[0] == "workflow"]
+    upward = [
+        (m, t)
+        for m, ts in GRAPH.items()
+        for t in ts
+        if m.split(".")[0] in ("signing", "storage") and t.split(".")[0] == "workflow"
+    ]
     assert upward == []
 
 
 def test_production_code_never_imports_demo_data() -> None:
-    demo = [(m, t) for m, ts in GRAPH.items() for t in ts
-            if t == "workflow.setup.demo" and m not in DEMO_IMPORTERS]
+    demo = [
+        (m, t)
+        for m, ts in GRAPH.items()
+        for t in ts
+        if t == "workflow.setup.demo" and m not in DEMO_IMPORTERS
+    ]
     assert demo == []
 
 
