@@ -5,13 +5,13 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 from signing.errors import KeyLoadError
 from signing.pkcs11_keys import Pkcs11Config, seal_config
-from workflow.coverage.rules import DEFAULT_POLICY, CoveragePolicy, PolicyError
 
 DEFAULTS: dict[str, Any] = {
     "DATABASE_URL": None,
@@ -55,6 +55,123 @@ DEFAULTS: dict[str, Any] = {
     # Days off besides weekends (ISO dates), for working days.
     "HOLIDAYS": [],
 }
+
+
+# --- the coverage targets (workflow.coverage reads them) --------------------------------
+
+TARGET_KEYS = ("T1", "T2", "T3.bloc", "T3.grassroots", "T4")
+"""What has a target: T1, T2, T4, and T3 per level."""
+DEFAULT_TARGETS: dict[str, tuple[tuple[int, float], ...]] = {
+    "T1": ((2025, 1.0),),
+    "T2": ((2025, 1.0),),
+    "T3.bloc": ((2025, 0.80), (2030, 0.90)),
+    "T3.grassroots": ((2025, 0.60), (2030, 0.70)),
+    "T4": ((2025, 1.0),),
+}
+"""The seed's targets: (from year, fraction) steps. T1, T2 and T4 are goals for 2030 and
+the seed asks 100% of them every year; T3 rises in two steps (2025, 2030): the
+resolution sets floors for those years, not a yearly path."""
+DEFAULT_GRACE_WORKING_DAYS = 2
+"""Working days after its issue date during which an undispatched document awaits
+dispatch (T1) before it counts as a miss."""
+
+
+class PolicyError(ValueError):
+    """A coverage setting is unusable (English: raised at start-up)."""
+
+
+def _steps(key: str, value: Any) -> tuple[tuple[int, float], ...]:
+    """``0.9`` (every year) or ``{"2025": 0.8, "2030": 0.9}`` (from each year on)."""
+    raw = value if isinstance(value, Mapping) else {"2000": value}
+    steps: list[tuple[int, float]] = []
+    for year, fraction in raw.items():
+        if not str(year).isdigit() or not 2000 <= int(year) <= 2100:
+            raise PolicyError(f"COVERAGE_TARGETS[{key}]: {year!r} is not a year (2000-2100)")
+        if isinstance(fraction, bool) or not isinstance(fraction, int | float):
+            raise PolicyError(f"COVERAGE_TARGETS[{key}][{year}] must be a number, got {fraction!r}")
+        if not 0 < fraction <= 1:
+            raise PolicyError(
+                f"COVERAGE_TARGETS[{key}][{year}] must be a fraction in (0, 1], got {fraction!r}"
+            )
+        steps.append((int(year), float(fraction)))
+    if not steps:
+        raise PolicyError(f"COVERAGE_TARGETS[{key}] names no year")
+    return tuple(sorted(steps))
+
+
+@dataclass(frozen=True)
+class CoveragePolicy:
+    """The settings the coverage rules depend on (``Settings.coverage``)."""
+
+    targets: Mapping[str, tuple[tuple[int, float], ...]] = field(
+        default_factory=lambda: dict(DEFAULT_TARGETS), hash=False
+    )
+    """Per key of :data:`TARGET_KEYS`: ``(from year, fraction)`` steps, sorted; a year
+    before the first step takes the first step's value."""
+    grace_working_days: int = DEFAULT_GRACE_WORKING_DAYS
+    """T1: working days after the issue date before an undispatched document is a miss."""
+    holidays: frozenset[date] = frozenset()
+    """Days off besides Saturdays and Sundays (public holidays), for working days."""
+
+    @classmethod
+    def from_config(cls, targets: Any, grace: Any, holidays: Any) -> CoveragePolicy:
+        """Build the policy from ``COVERAGE_TARGETS`` (overrides of the seed's targets,
+        per key), ``T1_GRACE_WORKING_DAYS`` and ``HOLIDAYS`` (ISO dates).
+
+        :raises PolicyError: an unknown key, a bad year or fraction, a negative grace.
+        """
+        if targets is None:
+            targets = {}
+        if not isinstance(targets, Mapping):
+            raise PolicyError(f"COVERAGE_TARGETS must be a JSON object, got {targets!r}")
+        unknown = sorted(set(targets) - set(TARGET_KEYS))
+        if unknown:
+            raise PolicyError(
+                f"COVERAGE_TARGETS: unknown key(s) {', '.join(unknown)}; use {', '.join(TARGET_KEYS)}"
+            )
+        merged = dict(DEFAULT_TARGETS)
+        merged.update({str(k): _steps(str(k), v) for k, v in targets.items()})
+        if isinstance(grace, bool) or not isinstance(grace, int) or not 0 <= grace <= 60:
+            raise PolicyError(f"T1_GRACE_WORKING_DAYS must be an integer 0-60, got {grace!r}")
+        days: set[date] = set()
+        for text in holidays or ():
+            try:
+                days.add(date.fromisoformat(str(text)))
+            except ValueError as exc:
+                raise PolicyError(f"HOLIDAYS: {text!r} is not an ISO date") from exc
+        return cls(targets=merged, grace_working_days=grace, holidays=frozenset(days))
+
+    def target(self, key: str, year: int) -> float:
+        """:returns: the target of ``key`` (``T1``, ``T3.bloc``...) in ``year``."""
+        steps = self.targets[key]
+        value = steps[0][1]
+        for start, fraction in steps:
+            if year >= start:
+                value = fraction
+        return value
+
+    def is_working_day(self, day: date) -> bool:
+        """:returns: whether ``day`` is Monday to Friday and not a holiday."""
+        return day.weekday() < 5 and day not in self.holidays
+
+    def dispatch_deadline(self, issued_on: date) -> date:
+        """:returns: the last day on which a document issued on ``issued_on`` is still
+        awaiting dispatch: the ``grace_working_days``-th working day after it (the
+        issue day itself with no grace)."""
+        day, added = issued_on, 0
+        while added < self.grace_working_days:
+            day += timedelta(days=1)
+            if self.is_working_day(day):
+                added += 1
+        return day
+
+    def as_json(self) -> dict[str, Any]:
+        """:returns: the policy as plain data (the audit bundle's manifest)."""
+        return {
+            "targets": {k: [[y, f] for y, f in v] for k, v in sorted(self.targets.items())},
+            "grace_working_days": self.grace_working_days,
+            "holidays": sorted(d.isoformat() for d in self.holidays),
+        }
 
 
 class SettingsError(ValueError):
@@ -104,9 +221,15 @@ class Settings:
     seal_pkcs11: Pkcs11Config | None = None
     """The token holding the organisation's seal key, if any (``SEAL_PKCS11_*``); used
     for issuers whose active seal certificate was registered for it (``flask seal-token``)."""
-    coverage: CoveragePolicy = DEFAULT_POLICY
+    coverage: CoveragePolicy = field(default_factory=lambda: CoveragePolicy())
     """The targets of each year (``COVERAGE_TARGETS``, the seed's by default), the T1
     grace period (``T1_GRACE_WORKING_DAYS``) and the days off (``HOLIDAYS``)."""
+    ca_passphrase: str | None = field(default=None, repr=False)
+    """Passphrase of the embedded CA keys (``TRINHKY_CA_PASSPHRASE``); unset: a secret
+    file in the instance folder, created on first use."""
+    seal_passphrase: str | None = field(default=None, repr=False)
+    """Passphrase of the organisation's stored seal keys (``TRINHKY_SEAL_PASSPHRASE``);
+    unset: a secret file in the instance folder, created on first use."""
 
     def level_for(self, unit_code: str, doc_type: str) -> str:
         """:returns: the PAdES level the policy gives a document of this unit and type."""
@@ -159,6 +282,8 @@ class Settings:
             signature_policy=_policy(config.get("SIGNATURE_POLICY")),
             seal_pkcs11=_seal_token(config),
             coverage=_coverage(config),
+            ca_passphrase=_secret(config, "CA_PASSPHRASE"),
+            seal_passphrase=_secret(config, "SEAL_PASSPHRASE"),
         )
 
 
@@ -186,6 +311,12 @@ def _coverage(config: Mapping[str, Any]) -> CoveragePolicy:
         )
     except PolicyError as exc:
         raise SettingsError(str(exc)) from exc
+
+
+def _secret(config: Mapping[str, Any], key: str) -> str | None:
+    # from_prefixed_env parses values as JSON: a passphrase of digits arrives as a number.
+    value = config.get(key)
+    return None if value is None or value == "" else str(value)
 
 
 def _seal_token(config: Mapping[str, Any]) -> Pkcs11Config | None:
