@@ -10,7 +10,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from storage.models import AuditEvent, Document
+from storage.models import AuditEvent, Role, RoleAssignment, Unit, User
 from storage.registry_models import ReportObligation
 from tests.conftest import DEMO_PASSWORD, Api, closed
 from tests.pdfs import simple_pdf
@@ -246,39 +246,73 @@ def obligation_id(api: Api, unit: str, period: str) -> int:
     return found
 
 
-def test_reports_submitted_online_and_statuses(app: Flask, api: Api, services: Services) -> None:
+def board_signer(services: Services, code: str = "BTG") -> None:
+    """The demo secretary also signs for a board (the report route's signing stage is
+    the drafting unit's signer; the demo has none in the boards)."""
+    with services.session_factory() as session:
+        bithu = session.scalars(select(User).where(User.username == "bithu")).one()
+        unit = session.scalars(select(Unit).where(Unit.code == code)).one()
+        session.add(RoleAssignment(user_id=bithu.id, unit_id=unit.id, role=Role.SIGNER))
+        session.commit()
+
+
+def signed_report(api: Api) -> int:
+    """A report taken through the report route: approved by the board head, signed."""
+    doc_id = upload(api, "bao-cao-dinh-ky", "BC")
+    submit(api, doc_id)
+    task = api.task_for("truongban", doc_id)
+    assert api.post("truongban", f"/tasks/{task['id']}/approve", json={}).status_code == 200
+    task = api.task_for("bithu", doc_id)
+    signed = api.post("bithu", f"/tasks/{task['id']}/sign", json={"passphrase": DEMO_PASSWORD})
+    assert signed.status_code == 200, signed.get_json()
+    assert api.get("kiemtra", f"/documents/{doc_id}").get_json()["state"] == "signed"
+    return doc_id
+
+
+def test_reports_sent_to_the_superior_and_received(
+    app: Flask, api: Api, services: Services
+) -> None:
     runner = app.test_cli_runner()
     for period in ("2020-01", "2099-01", "2099-02"):
         assert runner.invoke(args=["generate-obligations", "--period", period]).exit_code == 0
+    board_signer(services)
 
-    # On time: due 2099-02-05; late: due 2020-02-05. Submitted now (a report route).
-    on_time, late = upload(api, "bao-cao-dinh-ky", "BC"), upload(api, "bao-cao-dinh-ky", "BC")
-    not_submitted = upload(api, "bao-cao-dinh-ky", "BC")
+    # On time: due 2099-02-05; late: due 2020-02-05. Sent now, once signed.
+    on_time, late = signed_report(api), signed_report(api)
+    not_signed = upload(api, "bao-cao-dinh-ky", "BC")
+    submit(api, not_signed)  # on its route, not signed yet
     wrong_route = upload(api)
-    for doc_id in (on_time, late, wrong_route):
-        submit(api, doc_id)
+    submit(api, wrong_route)
     future, past = obligation_id(api, "BTG", "2099-01"), obligation_id(api, "BTG", "2020-01")
 
-    def link(user: str, ob: int, doc: int) -> Any:
+    def send(user: str, ob: int, doc: int) -> Any:
         return api.post(user, f"/reports/obligations/{ob}/submit", json={"document_id": doc})
 
-    assert link("chuyenvien", future, wrong_route).status_code == 422
-    pending_doc = link("chuyenvien", future, not_submitted)
-    assert pending_doc.status_code == 409 and "chưa được trình" in pending_doc.get_json()["detail"]
-    assert link("truongban", future, on_time).status_code == 403  # not the caller's document
-    ok = link("chuyenvien", future, on_time)
+    assert send("chuyenvien", future, wrong_route).status_code == 422
+    unsigned = send("chuyenvien", future, not_signed)
+    assert unsigned.status_code == 409 and "chưa được ký số" in unsigned.get_json()["detail"]
+    assert send("truongban", future, on_time).status_code == 403  # neither drafter nor clerk
+    ok = send("chuyenvien", future, on_time)
     assert ok.status_code == 200, ok.get_json()
-    assert ok.get_json()["status"] == "submitted" and ok.get_json()["document_id"] == on_time
-    assert link("chuyenvien", future, late).status_code == 409  # already submitted
-    assert link("chuyenvien", obligation_id(api, "BTG", "2099-02"), on_time).status_code == 409
-    assert link("chuyenvien", past, late).get_json()["status"] == "late"
+    body = ok.get_json()
+    # Delivered to the bloc committee's incoming register; not submitted until received.
+    assert body["status"] == "sent" and body["document_id"] == on_time
+    assert body["sent_at"] and body["submitted_at"] is None and body["incoming_entry_id"]
+    assert send("chuyenvien", future, late).status_code == 409  # already sent
+    assert send("chuyenvien", obligation_id(api, "BTG", "2099-02"), on_time).status_code == 409
+    assert send("chuyenvien", past, late).get_json()["status"] == "missing"  # overdue, unreceived
     # Another unit's obligation is invisible to the drafter.
-    assert link("chuyenvien", obligation_id(api, "BTC", "2020-01"), late).status_code == 404
+    assert send("chuyenvien", obligation_id(api, "BTC", "2020-01"), late).status_code == 404
 
-    with services.session_factory() as session:
-        doc = session.get(Document, on_time)
-        ob = session.get(ReportObligation, future)
-        assert doc is not None and ob is not None and ob.submitted_at == doc.submitted_at
+    # The bloc committee's clerk (Văn phòng keeps the committee's registers) receives both.
+    pending = api.get("vanthu", "/incoming?state=pending").get_json()["incoming"]
+    reports = {e["document_id"]: e for e in pending if e["document_id"] in (on_time, late)}
+    assert set(reports) == {on_time, late}
+    assert reports[on_time]["unit"]["code"] == "DUK"
+    assert reports[on_time]["sender"] == "Ban Tuyên giáo Đảng ủy Khối"
+    for doc in (on_time, late):
+        received = api.post("vanthu", f"/incoming/{reports[doc]['id']}/receive")
+        assert received.status_code == 200 and received.get_json()["state"] == "received"
 
     mine = statuses(api, "chuyenvien", "")
     assert mine == {
@@ -295,7 +329,14 @@ def test_reports_submitted_online_and_statuses(app: Flask, api: Api, services: S
     assert statuses(api, "kiemtra", "?unit=BTC&period=2099-01") == {("BTC", "2099-01"): "pending"}
     bad = api.get("kiemtra", "/reports/obligations?period=quy-3")
     assert bad.status_code == 422 and "Kỳ báo cáo" in bad.get_json()["detail"]
-    assert audit_actions(services, "report_obligation", future) == ["report:submitted"]
+    assert audit_actions(services, "report_obligation", future) == [
+        "report:sent",
+        "report:received",
+    ]
+    with services.session_factory() as session:
+        ob = session.get(ReportObligation, future)
+        assert ob is not None and ob.incoming_entry is not None
+        assert ob.submitted_at == ob.incoming_entry.received_at
 
 
 def test_classified_report_is_exempt(app: Flask, api: Api) -> None:

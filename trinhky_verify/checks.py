@@ -460,8 +460,10 @@ def _figures(b: _Bundle, rows: list[dict[str, Any]]) -> Iterator[Line]:
         yield Line("FAIL", "figures", "figures.json is missing")
         return
     try:
-        stated = json.loads(data)["figures"]
-    except (ValueError, KeyError, TypeError):
+        document = json.loads(data)
+        stated = document["figures"]
+        targets = (document.get("policy") or {}).get("targets")
+    except (ValueError, KeyError, TypeError, AttributeError):
         yield Line("FAIL", "figures", "figures.json cannot be read")
         return
     scope = b.manifest.get("scope") or {}
@@ -471,10 +473,23 @@ def _figures(b: _Bundle, rows: list[dict[str, Any]]) -> Iterator[Line]:
     except ValueError:
         yield Line("FAIL", "figures", "the manifest's period has no start date")
         return
-    computed = figures.recompute(rows, kinds, year)
+    try:
+        computed = figures.recompute(rows, kinds, year, targets)
+    except (KeyError, TypeError, ValueError, IndexError) as exc:
+        yield Line("FAIL", "figures", f"the stated targets cannot be read ({exc})")
+        return
+    source = "the bundle's stated targets" if targets else "the seed's targets"
+    yield Line("INFO", "figures", f"targets of {year} from {source}")
     for target in figures.TARGETS:
         mine, theirs = computed[target], stated.get(target) or {}
         diffs = figures.differences(theirs, mine)
+        if target == "T1":
+            diffs += [
+                f"deliveries {d}"
+                for d in figures.differences(
+                    theirs.get("deliveries") or {}, mine.get("deliveries") or {}
+                )
+            ]
         if target == "T3":
             for level, fig in (mine.get("levels") or {}).items():
                 other = (theirs.get("levels") or {}).get(level) or {}
@@ -488,11 +503,14 @@ def _figures(b: _Bundle, rows: list[dict[str, Any]]) -> Iterator[Line]:
                 f"{target}: stated figure does not match the ledger: " + "; ".join(diffs),
             )
         else:
+            extra = (
+                f"; per delivery {figures.percent(mine['deliveries'])}" if target == "T1" else ""
+            )
             yield Line(
                 "OK",
                 "figures",
-                f"{target}: {figures.percent(mine)} (target {mine['target']}, met {mine['met']}) "
-                "recomputed from ledger.jsonl equals the stated figure",
+                f"{target}: {figures.percent(mine)} (target {mine['target']}, met {mine['met']})"
+                f"{extra} recomputed from ledger.jsonl equals the stated figure",
             )
 
 

@@ -13,7 +13,9 @@ Contents (the JSON layout is a fixed contract, see ``trinhky_verify``):
 - ``audit.jsonl`` and ``checkpoints.jsonl``: the audit chain from the last checkpoint
   before the period start (or the genesis) up to the newest entry, which is the
   ``bundle:exported`` entry of this export (it records the digest of the other files);
-- ``figures.json``: the coverage figures as the server states them;
+- ``figures.json``: the coverage figures as the server states them, with the targets
+  (``policy``: per target and year, the T1 grace period) and when the ledger was last
+  refreshed in full (``as_of``);
 - ``manifest.json``: every file with its SHA-256 and size, and the bundle's metadata.
 
 Routes: ``POST /api/v1/bundles`` (on the API blueprint), the page ``/audit/bundle`` with
@@ -56,7 +58,7 @@ from workflow.errors import InvalidInputError, WorkflowError
 from workflow.http import api_blueprint, current_actor
 from workflow.registry import registers
 from workflow.services import EXTENSION_KEY, Services, get_services, get_session
-from workflow.vocab import VN_TZ
+from workflow.vocab import VN_TZ, vn_iso
 
 api_bp = api_blueprint("bundle_api", __name__)
 
@@ -408,7 +410,11 @@ def export_bundle(
                     "start": period.start.isoformat(),
                     "end": period.end.isoformat(),
                 },
-                "figures": coverage.coverage_figures(session, scope, period),
+                "figures": coverage.coverage_figures(
+                    session, scope, period, policy=services.settings.coverage
+                ),
+                "as_of": vn_iso(coverage.as_of(session)),
+                "policy": services.settings.coverage.as_json(),
             },
         )
 

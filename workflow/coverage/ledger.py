@@ -56,13 +56,17 @@ from workflow.coverage.figures import (
     resolve_scope,
     trend,
 )
+from workflow.coverage.gather import report_facts
 from workflow.coverage.obligations import STATUS_LABELS as REPORT_STATUS_LABELS
 from workflow.coverage.obligations import ReportFacts, report_status
 from workflow.coverage.refresh import (
     record_document,
+    record_exchange,
     record_exemption,
     record_incoming,
     record_obligation,
+    record_recall,
+    record_signature,
     record_workfile,
     refresh_ledger,
     revalidate,
@@ -124,11 +128,15 @@ __all__ = [
     "parse_period",
     "per_unit",
     "record_document",
+    "record_exchange",
     "record_exemption",
     "record_incoming",
     "record_obligation",
+    "record_recall",
+    "record_signature",
     "record_workfile",
     "refresh_ledger",
+    "report_facts",
     "report_status",
     "require_auditor",
     "require_reader",

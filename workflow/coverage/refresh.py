@@ -345,11 +345,59 @@ def record_document(
     )
 
 
+def record_signature(
+    session: Session,
+    blobs: FilesystemBlobStore,
+    trust: TrustConfig,
+    doc: Document,
+    *,
+    now: datetime,
+    report: ValidationReport | None = None,
+) -> None:
+    """Record a document whose route just ended with its signature (no issuance step:
+    its final signed form) for T2; ``report`` validates its new revision. Nothing is
+    recorded for a document still on its route."""
+    if doc.state in gather.SIGNED_STATES and doc.issued_at is None:
+        session.flush()
+        _refresh_t2(
+            session,
+            blobs,
+            trust,
+            now,
+            None,
+            RefreshResult(),
+            force=False,
+            doc_ids=[doc.id],
+            report=report,
+        )
+
+
+def record_exchange(session: Session, doc: Document, *, now: datetime) -> None:
+    """Record a document's dispatches for T1 (a report sent to the superior)."""
+    session.flush()
+    _refresh_t1_documents(session, now, None, RefreshResult(), None, doc_ids=[doc.id])
+
+
+def _record_reports(session: Session, now: datetime, *criteria: Any) -> None:
+    result = RefreshResult()
+    for ob in session.scalars(select(ReportObligation).where(*criteria)).all():
+        _record_report(session, ob, find_entry(session, "T4", "report", ob.id), now, None, result)
+
+
+def record_recall(session: Session, doc: Document, *, now: datetime) -> None:
+    """Record a recall for T1 (an undispatched document is no longer awaited) and T4 (a
+    recalled report is not submitted)."""
+    record_exchange(session, doc, now=now)
+    _record_reports(session, now, ReportObligation.document_id == doc.id)
+
+
 def record_incoming(session: Session, entry: IncomingEntry, *, now: datetime) -> None:
-    """Record an incoming entry received from outside for T1 (after receive)."""
+    """Record the receipt (or return) of an incoming entry: T1 for a document received
+    from outside, T4 for a report delivered to this register."""
+    session.flush()
+    _record_reports(session, now, ReportObligation.incoming_entry_id == entry.id)
     if entry.state != "received" or entry.received_at is None or entry.dispatch_id is not None:
         return
-    session.flush()
     _refresh_t1_arrivals(session, now, None, RefreshResult(), entry_ids=[entry.id])
 
 

@@ -18,7 +18,7 @@ from signing.validate import validate_pdf
 from storage import audit
 from storage.blobs import FilesystemBlobStore
 from storage.models import Unit, User
-from workflow.coverage.rules import TARGET_LABELS
+from workflow.coverage.rules import MEASURE_DEFINITIONS, TARGET_LABELS
 from workflow.errors import ConflictError
 from workflow.registry import issuers
 from workflow.signatures.flow import SigningFailedError
@@ -48,16 +48,33 @@ def _report_lines(data: dict[str, Any], now: datetime) -> list[tuple[str, str]]:
         ),
         ("h", "1. Kết quả chung"),
     ]
+    as_of = data.get("as_of")
+    lines.append(
+        (
+            "s",
+            "Số liệu tính đến "
+            + (f"{as_of.astimezone(VN_TZ):%d/%m/%Y %H:%M}" if as_of else "(chưa tính lại toàn bộ)")
+            + f"; mục tiêu của năm {period.year}.",
+        )
+    )
     for t in ("T1", "T2", "T3", "T4"):
         f = data["figures"][t]
         lines.append(
             (
                 "t",
                 f"{t} - {TARGET_LABELS[t]}: {f['numerator']}/{f['denominator']} = "
-                f"{_pct(f['figure'])}; mục tiêu {_pct(f['target'])}; {met[f['met']]}; "
-                f"miễn trừ {f['exempt']}.",
+                f"{_pct(f['figure'])}; mục tiêu {_pct(f['target'])}; còn thiếu {_pct(f['gap'])}; "
+                f"{met[f['met']]}; miễn trừ {f['exempt']}; chưa tính {f['pending']}.",
             )
         )
+        if t == "T1":
+            d = f["deliveries"]
+            lines.append(
+                (
+                    "s",
+                    f"T1 theo lượt gửi: {d['numerator']}/{d['denominator']} = {_pct(d['figure'])}.",
+                )
+            )
     lines.append(("h", "2. Theo đơn vị"))
     for row in data["units"]:
         figs = row["figures"]
@@ -71,9 +88,20 @@ def _report_lines(data: dict[str, Any], now: datetime) -> list[tuple[str, str]]:
         lines.append(("s", f"{ex['target']} {ex['reason']}: {ex['count']}"))
     lines += [
         ("h", "4. Phương pháp"),
-        ("s", "Tỷ lệ = số đạt / (tổng số - số miễn trừ). Văn bản được coi là đã ký số khi mọi"),
-        ("s", "chữ ký PAdES trên bản ban hành được kiểm tra hợp lệ, tin cậy, nguyên vẹn và chữ ký"),
-        ("s", "cuối bao phủ toàn bộ tệp. Văn bản mật được miễn trừ theo quy định."),
+        ("s", "Tỷ lệ = số đạt / (số đạt + số chưa đạt); không tính miễn trừ, văn bản đang chờ"),
+        ("s", "phát hành, báo cáo chưa đến hạn và văn bản chỉ gửi nội bộ."),
+        ("s", "T1 - " + MEASURE_DEFINITIONS["documents"]),
+        ("s", "T1 - " + MEASURE_DEFINITIONS["deliveries"]),
+        ("s", "T2: văn bản của Thường trực, các ban đã ký hoàn chỉnh (đã ban hành hoặc chưa) đạt"),
+        ("s", "khi có chữ ký số hợp lệ của người có thẩm quyền (nguyên vẹn, tin cậy, chứng thư"),
+        (
+            "s",
+            "chưa bị thu hồi khi ký) trên bản cuối cùng. Văn bản mật được miễn trừ theo quy định.",
+        ),
+        (
+            "s",
+            "T4: báo cáo đạt khi văn thư Đảng ủy Khối tiếp nhận bản điện tử; tính theo kỳ báo cáo.",
+        ),
     ]
     return lines
 

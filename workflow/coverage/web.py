@@ -196,16 +196,9 @@ def dashboard() -> Any:
         all_units=sorted(data["scope"].units.values(), key=lambda u: u.id),
         query=_query(),
         form=CoverageForm(),
-        can_revalidate=coverage.can_read(actor) and _is_auditor(actor),
+        can_revalidate=coverage.is_auditor(actor),
+        measures=[("documents", _("Theo văn bản")), ("deliveries", _("Theo lượt gửi"))],
     )
-
-
-def _is_auditor(actor: Any) -> bool:
-    try:
-        coverage.require_auditor(actor)
-    except Exception:  # noqa: BLE001 - ForbiddenError: not an auditor
-        return False
-    return True
 
 
 @bp.get("/coverage/misses")
@@ -222,7 +215,7 @@ def misses_page() -> Any:
         data=data,
         scope=scope,
         period=period,
-        label=coverage.TARGET_LABELS[target],
+        label=coverage.TARGET_LABELS.get(target, ""),
         query=_query(),
         offset=offset,
         page=PAGE,
@@ -260,6 +253,9 @@ HEADER = [
     "Mục tiêu",
     "Đạt mục tiêu",
     "Miễn trừ",
+    "Còn thiếu so với mục tiêu",
+    "Chưa tính (chờ, chưa đến hạn, nội bộ)",
+    "Số liệu tính đến",
 ]
 
 
@@ -272,22 +268,27 @@ def export_rows(data: dict[str, Any]) -> list[list[Any]]:
         (u["unit"].name, u["unit"].code, u["figures"]) for u in data["units"]
     ]
     met = {True: "Đạt", False: "Chưa đạt", None: ""}
+    as_of = vn_iso(data.get("as_of")) or ""
     rows: list[list[Any]] = []
     for unit_name, unit_code, figures in blocks:
-        for t in TARGETS:
-            f = figures[t]
+        measures = [(t, coverage.TARGET_LABELS[t], figures[t]) for t in TARGETS]
+        measures.insert(1, ("T1D", coverage.TARGET_LABELS["T1D"], figures["T1"]["deliveries"]))
+        for t, label, f in measures:
             rows.append(
                 [
                     unit_name,
                     unit_code,
                     t,
-                    coverage.TARGET_LABELS[t],
+                    label,
                     f["numerator"],
                     f["denominator"],
                     None if f["figure"] is None else round(f["figure"], 4),
                     f["target"],
                     met[f["met"]],
                     f["exempt"],
+                    None if f["gap"] is None else round(f["gap"], 4),
+                    f["pending"],
+                    as_of,
                 ]
             )
     return rows

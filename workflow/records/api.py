@@ -124,10 +124,11 @@ def list_obligations() -> Any:
 
 @bp.post("/reports/obligations/<int:obligation_id>/submit")
 def submit_report(obligation_id: int) -> Any:
-    """Link the caller's submitted report document: ``{"document_id"}``."""
+    """Send the unit's signed report (``{"document_id"}``) to the superior's incoming
+    register; it is submitted once the clerk there receives it."""
     document_id = _int(http.json_body(), "document_id")
     if document_id is None:
-        raise InvalidInputError("Cần 'document_id': văn bản báo cáo đã trình.")
+        raise InvalidInputError("Cần 'document_id': văn bản báo cáo đã được ký số.")
     db = get_session()
     now = utcnow()
     obligation = reporting.submit_report(db, http.actor(), obligation_id, document_id, now)

@@ -1,5 +1,12 @@
 """workflow: the reporting regime (chế độ báo cáo): obligations per period, their
-status, and reports submitted online as documents (target T4)."""
+status, and reports sent online to the superior (target T4).
+
+A unit's report is a document on a ``report`` route; once it reached its final signed
+form, its drafter (or the unit's clerk) sends it to the superior's incoming register
+(the bloc committee's). It is *submitted* when the clerk there receives it, after the
+automatic signature validation (``registry.dispatch.receive``); returned on receipt or
+recalled, it is not, and another report may be sent. The status of an obligation is
+T4's rule (``coverage.obligations``)."""
 
 from __future__ import annotations
 
@@ -14,22 +21,23 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from storage import audit
-from storage.models import Role, Unit, UnitKind, User
+from storage.models import Document, Role, Unit, UnitKind, User
 from storage.registry_models import ReportObligation
 from workflow.accounts import access
 from workflow.coverage import ledger as coverage
+from workflow.documents.states import DocState
 from workflow.errors import ConflictError, ForbiddenError, InvalidInputError, NotFoundError
-from workflow.i18n import N_
-from workflow.vocab import to_vn, vn_iso
+from workflow.i18n import N_, translate
+from workflow.registry import dispatch as dispatching
+from workflow.registry.dispatch import clerk_units
+from workflow.vocab import STATE_LABELS, to_vn, vn_iso
 
 NOT_FOUND = N_("Không tìm thấy nghĩa vụ báo cáo, hoặc bạn không có quyền xem.")
-STATUS_LABELS = {
-    "submitted": "Đã nộp đúng hạn",
-    "late": "Nộp muộn",
-    "missing": "Chưa nộp (quá hạn)",
-    "pending": "Chưa đến hạn",
-    "exempt": "Miễn (báo cáo mật)",
-}
+STATUS_LABELS = coverage.REPORT_STATUS_LABELS
+"""Labels of the statuses (T4's rule): submitted, late, sent, pending, missing, exempt."""
+FINAL_STATES = (DocState.SIGNED, DocState.ISSUED)
+"""A report may be sent once its route ended with its signature (or its issuance)."""
+SENT = "report:sent"
 
 
 @dataclass(frozen=True)
@@ -194,17 +202,13 @@ def period_title(period: Period) -> str:
 
 
 def obligation_status(obligation: ReportObligation, now: datetime) -> str:
-    """:returns: ``exempt``, ``submitted`` (on or before the due date, Vietnam time),
-    ``late``, ``missing`` (none yet, past due) or ``pending`` (not due yet)."""
-    if obligation.classified:
-        return "exempt"
-    if obligation.submitted_at is not None:
-        submitted = to_vn(obligation.submitted_at)
-        assert submitted is not None  # noqa: S101 - not None above
-        return "submitted" if submitted.date() <= obligation.due_date else "late"
+    """:returns: ``exempt``, ``submitted`` (received by the superior, delivered by the
+    due date, Vietnam time), ``late``, ``sent`` (delivered, not received yet, not due),
+    ``missing`` (past due without a receipt) or ``pending`` (not due yet)."""
     today = to_vn(now)
     assert today is not None  # noqa: S101 - now is given
-    return "missing" if today.date() > obligation.due_date else "pending"
+    status, _reason = coverage.report_status(coverage.report_facts(obligation), today.date())
+    return status
 
 
 def _sees_all(user: User) -> bool:
@@ -241,50 +245,99 @@ def get_obligation(session: Session, user: User, obligation_id: int) -> ReportOb
     return obligation
 
 
-def submit_report(
-    session: Session, actor: User, obligation_id: int, document_id: int, now: datetime
-) -> ReportObligation:
-    """Link the actor's submitted report document (on a ``report`` route) to an
-    obligation; the submission time is the document's ``submitted_at``.
+def superior_of(unit: Unit) -> Unit | None:
+    """:returns: the committee a unit reports to: the nearest committee above it (the
+    bloc committee for its boards and for the grassroots committees), if any."""
+    current = unit.parent
+    while current is not None and current.kind != UnitKind.COMMITTEE:
+        current = current.parent
+    return current
 
-    :raises ConflictError: already linked, exempt, or the document is not submitted.
-    :raises ForbiddenError: not the actor's document, or of another unit.
-    :raises InvalidInputError: the document is not on a report route.
-    """
-    obligation = get_obligation(session, actor, obligation_id)
-    if obligation.classified:
-        raise ConflictError(_("Báo cáo mật được gửi ngoài hệ thống; không nộp trực tuyến."))
-    if obligation.document_id is not None:
-        raise ConflictError(_("Nghĩa vụ báo cáo này đã có văn bản báo cáo được nộp."))
+
+def _check_report(
+    session: Session, actor: User, obligation: ReportObligation, document_id: int
+) -> Document:
+    """:returns: the report document ``actor`` may send for ``obligation``."""
     doc = access.get_visible_document(session, actor, document_id)
-    if doc.created_by_id != actor.id:
-        raise ForbiddenError(_("Chỉ người soạn báo cáo mới được nộp văn bản này."))
+    if doc.created_by_id != actor.id and obligation.unit_id not in clerk_units(session, actor):
+        raise ForbiddenError(
+            _("Chỉ người soạn báo cáo hoặc văn thư của đơn vị mới được gửi văn bản này.")
+        )
     if doc.unit_id != obligation.unit_id:
         raise ForbiddenError(_("Văn bản báo cáo phải do đơn vị có nghĩa vụ báo cáo soạn."))
     if doc.route is None or doc.route.kind != "report":
         raise InvalidInputError(
             _("Văn bản phải được trình theo tuyến báo cáo (ví dụ «bao-cao-dinh-ky»).")
         )
-    if doc.submitted_at is None:
-        raise ConflictError(_("Văn bản báo cáo chưa được trình; hãy trình trước khi nộp."))
+    if doc.state not in FINAL_STATES or doc.recalled_at is not None or not doc.has_content:
+        raise ConflictError(
+            _(
+                "Báo cáo chưa được ký số hoàn tất (đang ở bước «%(state)s»); chỉ gửi báo cáo "
+                "đã được người có thẩm quyền ký số.",
+                state=translate(STATE_LABELS.get(doc.state, doc.state)),
+            )
+        )
     used = session.scalars(
-        select(ReportObligation.id).where(ReportObligation.document_id == doc.id)
+        select(ReportObligation.id).where(
+            ReportObligation.document_id == doc.id, ReportObligation.id != obligation.id
+        )
     ).first()
     if used is not None:
         raise ConflictError(_("Văn bản này đã được nộp cho một nghĩa vụ báo cáo khác."))
+    return doc
+
+
+def submit_report(
+    session: Session, actor: User, obligation_id: int, document_id: int, now: datetime
+) -> ReportObligation:
+    """Send the unit's signed report document for an obligation to the superior's
+    incoming register (pending receipt by its clerks, who are told). The obligation
+    counts as submitted once they receive it; a report returned on receipt may be
+    replaced by another one.
+
+    :raises ConflictError: exempt, already sent (awaiting receipt or received), the
+        report is not signed yet or recalled, used for another obligation, or the unit
+        has no superior.
+    :raises ForbiddenError: neither the drafter nor a clerk of the unit, or another
+        unit's document.
+    :raises InvalidInputError: the document is not on a report route.
+    """
+    obligation = get_obligation(session, actor, obligation_id)
+    if obligation.classified:
+        raise ConflictError(_("Báo cáo mật được gửi ngoài hệ thống; không nộp trực tuyến."))
+    status = obligation_status(obligation, now)
+    if status in ("submitted", "late"):
+        raise ConflictError(_("Báo cáo của nghĩa vụ này đã được cấp trên tiếp nhận."))
+    if coverage.report_facts(obligation).sent_at is not None:
+        raise ConflictError(
+            _("Báo cáo của nghĩa vụ này đã được gửi và đang chờ cấp trên tiếp nhận.")
+        )
+    doc = _check_report(session, actor, obligation, document_id)
+    superior = superior_of(obligation.unit)
+    if superior is None:
+        raise ConflictError(_("Đơn vị này không có cấp trên để gửi báo cáo."))
+    _row, entry = dispatching.deliver_to_unit(
+        session, actor, doc, superior, obligation.unit.name, now
+    )
     obligation.document_id = doc.id
     obligation.document = doc
-    obligation.submitted_at = doc.submitted_at
-    coverage.record_obligation(session, obligation, now=now)
+    obligation.incoming_entry_id = entry.id
+    obligation.incoming_entry = entry
+    obligation.sent_at = now
+    obligation.submitted_at = None
+    coverage.record_exchange(session, doc, now=now)
+    coverage.record_obligation(session, obligation, now=now, actor_id=actor.id)
     audit.append(
         session,
-        "report:submitted",
+        SENT,
         actor_id=actor.id,
         object_type="report_obligation",
         object_id=obligation.id,
         details={
             "document_id": doc.id,
             "period": obligation.period,
+            "to": superior.code,
+            "incoming_entry": entry.id,
             "status": obligation_status(obligation, now),
         },
         at=now,
@@ -295,6 +348,7 @@ def submit_report(
 def obligation_json(obligation: ReportObligation, now: datetime) -> dict[str, Any]:
     """:returns: the API form of an obligation, with its status at ``now``."""
     status = obligation_status(obligation, now)
+    facts = coverage.report_facts(obligation)
     kind = KINDS.get(obligation.report_type)
     return {
         "id": obligation.id,
@@ -306,7 +360,10 @@ def obligation_json(obligation: ReportObligation, now: datetime) -> dict[str, An
         "due_date": obligation.due_date.isoformat(),
         "classified": obligation.classified,
         "document_id": obligation.document_id,
-        "submitted_at": vn_iso(obligation.submitted_at),
+        "incoming_entry_id": obligation.incoming_entry_id,
+        "sent_at": vn_iso(facts.sent_at),
+        "submitted_at": vn_iso(facts.received_at),
         "status": status,
         "status_label": STATUS_LABELS[status],
+        "problem": facts.problem,
     }

@@ -183,7 +183,14 @@ def receive(entry_id: int) -> Any:
     """Receive after automatic signature validation (valid: số đến; invalid: returned)."""
     db = get_session()
     services = get_services()
-    entry = incoming.receive(db, services.blobs, services.trust, http.actor(), entry_id)
+    actor = http.actor()
+    try:
+        entry = incoming.receive(db, services.blobs, services.trust, actor, entry_id)
+    except dispatching.RecalledDocumentError as refused:
+        db.rollback()
+        dispatching.refuse_receipt(db, actor, refused)
+        db.commit()
+        raise
     db.commit()
     return jsonify(entry_json(entry))
 

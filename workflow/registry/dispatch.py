@@ -26,7 +26,7 @@ from storage import audit
 from storage.audit import AuditAction
 from storage.blobs import FilesystemBlobStore, StagedBlob
 from storage.models import Document, Role, Unit, User
-from storage.registry_models import Dispatch, IncomingEntry
+from storage.registry_models import Dispatch, IncomingEntry, ReportObligation
 from storage.types import utcnow
 from workflow.accounts import access
 from workflow.coverage import ledger as coverage
@@ -51,6 +51,9 @@ LINK_DAYS = 7
 """Default lifetime of an external recipient's download link."""
 ENTRY_NOT_FOUND = N_("Không tìm thấy văn bản đến này, hoặc bạn không có quyền xem.")
 INCOMING_STATES = ("pending", "received", "returned")
+RECEIPT_REFUSED = "incoming:receipt_refused"
+REPORT_RECEIVED = "report:received"
+REPORT_RETURNED = "report:returned"
 
 
 class GoneError(WorkflowError):
@@ -208,6 +211,48 @@ def _recipient_units(session: Session, recipients: Any, issuer_id: int) -> list[
     return units
 
 
+def deliver_to_unit(
+    session: Session, actor: User, doc: Document, unit: Unit, sender: str, now: datetime
+) -> tuple[Dispatch, IncomingEntry]:
+    """Put the current revision of ``doc`` in ``unit``'s incoming register (pending
+    receipt by its clerks, who are told): one dispatch row and its incoming entry."""
+    row = Dispatch(
+        document_id=doc.id,
+        recipient_unit_id=unit.id,
+        dispatched_at=now,
+        dispatched_by_id=actor.id,
+        state="sent",
+    )
+    session.add(row)
+    session.flush()
+    entry = IncomingEntry(
+        unit_id=unit.id,
+        source="internal",
+        dispatch_id=row.id,
+        document_id=doc.id,
+        blob_sha256=doc.current_revision.blob_sha256,
+        sender=sender,
+        original_symbol=doc.symbol,
+        original_date=doc.issued_at.astimezone(VN_TZ).date() if doc.issued_at else None,
+        subject=doc.subject,
+        doc_type=doc.doc_type,
+        state="pending",
+        created_at=now,
+        created_by_id=actor.id,
+    )
+    session.add(entry)
+    session.flush()
+    for clerk in clerks_of(session, unit.id):
+        routing.notify(
+            session,
+            clerk.id,
+            "incoming",
+            f"Văn bản đến: {doc.symbol or doc.subject[:60]} của {sender} - {doc.subject[:200]}",
+            None,
+        )
+    return row, entry
+
+
 def dispatch(
     session: Session,
     actor: User,
@@ -248,40 +293,7 @@ def dispatch(
     created: list[Dispatch] = []
     links: list[ExternalLink] = []
     for unit in units:
-        row = Dispatch(
-            document_id=doc.id,
-            recipient_unit_id=unit.id,
-            dispatched_at=now,
-            dispatched_by_id=actor.id,
-            state="sent",
-        )
-        session.add(row)
-        session.flush()
-        session.add(
-            IncomingEntry(
-                unit_id=unit.id,
-                source="internal",
-                dispatch_id=row.id,
-                document_id=doc.id,
-                blob_sha256=revision.blob_sha256,
-                sender=doc.issuer_unit.name,
-                original_symbol=doc.symbol,
-                original_date=doc.issued_at.astimezone(VN_TZ).date() if doc.issued_at else None,
-                subject=doc.subject,
-                doc_type=doc.doc_type,
-                state="pending",
-                created_at=now,
-                created_by_id=actor.id,
-            )
-        )
-        for clerk in clerks_of(session, unit.id):
-            routing.notify(
-                session,
-                clerk.id,
-                "incoming",
-                f"Văn bản đến: {doc.symbol} của {doc.issuer_unit.name} - {doc.subject[:200]}",
-                None,
-            )
+        row, _entry = deliver_to_unit(session, actor, doc, unit, doc.issuer_unit.name, now)
         created.append(row)
     for name, email in outside:
         token = secrets.token_urlsafe(32)
@@ -481,6 +493,55 @@ def _reason(report: dict[str, Any], intact_file: bool) -> str:
     return "Trả lại văn bản: chữ ký số không hợp lệ. " + "; ".join(problems) + "."
 
 
+def _reports_delivered(session: Session, actor: User, entry: IncomingEntry, now: datetime) -> None:
+    """A report delivered to this register for an obligation is submitted when it is
+    received (its receipt time), and not when it is returned; both are audited."""
+    for ob in session.scalars(
+        select(ReportObligation).where(ReportObligation.incoming_entry_id == entry.id)
+    ):
+        received = entry.state == "received"
+        ob.submitted_at = now if received else None
+        audit.append(
+            session,
+            REPORT_RECEIVED if received else REPORT_RETURNED,
+            actor_id=actor.id,
+            object_type="report_obligation",
+            object_id=ob.id,
+            details={
+                "entry": entry.id,
+                "unit": entry.unit.code,
+                "number": entry.number,
+                "reason": entry.return_reason,
+            },
+            at=now,
+        )
+
+
+class RecalledDocumentError(ConflictError):
+    """The document of a pending incoming entry was recalled by its issuer: it is not
+    received (no incoming number, nothing counted)."""
+
+    code = "recalled"
+
+    def __init__(self, message: str, *, entry_id: int, document_id: int) -> None:
+        super().__init__(message)
+        self.entry_id = entry_id
+        self.document_id = document_id
+
+
+def refuse_receipt(session: Session, actor: User, refused: RecalledDocumentError) -> None:
+    """Audit a refused receipt (the caller rolled back whatever else it began, and
+    commits this alone)."""
+    audit.append(
+        session,
+        RECEIPT_REFUSED,
+        actor_id=actor.id,
+        object_type="incoming",
+        object_id=refused.entry_id,
+        details={"document": refused.document_id, "reason": refused.code},
+    )
+
+
 def receive(
     session: Session, blobs: FilesystemBlobStore, trust: TrustConfig, actor: User, entry_id: int
 ) -> IncomingEntry:
@@ -488,12 +549,26 @@ def receive(
     next incoming number (số đến); an invalid one is returned to the sender with a reason.
 
     :raises ConflictError: already received or returned.
+    :raises RecalledDocumentError: its document was recalled (nothing is written; the
+        view audits the refusal with :func:`refuse_receipt`).
     """
     entry = _entry_for_clerk(session, actor, entry_id, lock=True)
     if entry.state != "pending":
         if entry.state == "received":
             raise ConflictError(_("Văn bản đến này đã được tiếp nhận; không xử lý lại."))
         raise ConflictError(_("Văn bản đến này đã bị trả lại; không xử lý lại."))
+    sent = session.get(Document, entry.document_id) if entry.document_id else None
+    if sent is not None and sent.recalled_at is not None:
+        raise RecalledDocumentError(
+            _(
+                "Văn bản %(symbol)s đã bị cơ quan ban hành thu hồi (lý do: %(reason)s); "
+                "không tiếp nhận văn bản đã thu hồi.",
+                symbol=entry.original_symbol or sent.symbol or f"#{sent.id}",
+                reason=sent.recall_reason or "-",
+            ),
+            entry_id=entry.id,
+            document_id=sent.id,
+        )
     path = blobs.path(entry.blob_sha256)
     intact_file = _file_sha256(path) == entry.blob_sha256
     report = validate_pdf(path, trust).to_dict()
@@ -510,6 +585,7 @@ def receive(
         entry.state = "received"
         entry.received_at = now
         entry.received_by_id = actor.id
+        _reports_delivered(session, actor, entry, now)
         coverage.record_incoming(session, entry, now=now)
         if row is not None:
             row.state = "received"
@@ -540,6 +616,8 @@ def receive(
         return entry
     entry.state = "returned"
     entry.return_reason = _reason(report, intact_file)
+    _reports_delivered(session, actor, entry, now)
+    coverage.record_incoming(session, entry, now=now)
     if row is not None:
         row.state = "returned"
         routing.notify(

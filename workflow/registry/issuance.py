@@ -378,6 +378,7 @@ def recall(session: Session, actor: User, document_id: int, reason: str | None) 
                     f"Văn bản {doc.symbol} đã bị thu hồi: {text}",
                     doc.id,
                 )
+    coverage.record_recall(session, doc, now=doc.recalled_at)
     audit.append(
         session,
         AuditAction.RECALLED,

@@ -142,6 +142,9 @@ def receive(entry_id: int) -> Any:
         db.commit()
     except WorkflowError as exc:
         db.rollback()
+        if isinstance(exc, dispatching.RecalledDocumentError):
+            dispatching.refuse_receipt(db, actor, exc)
+            db.commit()
         flash(translate(exc.message), "error")
         return redirect(url_for("registry.incoming_page"))
     if entry.state == "received":

@@ -35,6 +35,7 @@ from storage.audit import AuditAction
 from storage.job_models import BulkJob, BulkJobItem
 from storage.models import Document, User
 from storage.types import utcnow
+from workflow.coverage import ledger as coverage
 from workflow.documents import routing
 from workflow.documents.states import StageAction
 from workflow.errors import (
@@ -346,6 +347,14 @@ def _sign_item(
                 services.trust_services,
             )
             outcome = signing_flow.record(session, services.blobs, actor, plan, produced)
+            coverage.record_signature(
+                session,
+                services.blobs,
+                services.trust,
+                outcome.task.document,
+                now=utcnow(),
+                report=produced.report,
+            )
             item = session.get(BulkJobItem, item_id)
             assert item is not None  # noqa: S101 - items are never deleted while running
             item.state = ItemState.SIGNED

@@ -35,6 +35,7 @@ from storage.external_models import ExternalSigningSession
 from storage.models import Certificate, Role, Task, User
 from storage.types import utcnow
 from workflow import http
+from workflow.coverage import ledger as coverage
 from workflow.documents import presenters as views
 from workflow.documents import routing
 from workflow.documents.states import StageAction
@@ -434,6 +435,9 @@ def _record(
     sig.pades_level = level  # the new signature's level (the last report may be a DTS)
     routing.close_task(task, actor, "signed", None)
     routing.advance(session, doc, task, signed=True)
+    coverage.record_signature(
+        session, services.blobs, services.trust, doc, now=now, report=produced.report
+    )
     row.outcome = "signed"
     cert = session.get(Certificate, certificate_id)
     audit.append(

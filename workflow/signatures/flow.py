@@ -40,6 +40,7 @@ from storage.audit import AuditAction
 from storage.blobs import FilesystemBlobStore, StagedBlob
 from storage.models import Certificate, Document, Revision, Role, Signature, Task, Unit, User
 from storage.types import utcnow
+from workflow.coverage import ledger as coverage
 from workflow.documents import routing
 from workflow.documents.states import StageAction
 from workflow.errors import ConflictError, InvalidInputError, LockedError, WorkflowError
@@ -467,6 +468,9 @@ def run(
         raise
     try:
         outcome = record(session, blobs, actor, plan, produced)
+        coverage.record_signature(
+            session, blobs, trust, outcome.task.document, now=plan.now, report=produced.report
+        )
         session.commit()
     except BaseException:
         session.rollback()
