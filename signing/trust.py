@@ -91,15 +91,17 @@ class TrustServices:
         """Whether a revoked-list callback was given (CRLs can be issued)."""
         return self._revoked is not None
 
-    def crl(self) -> bytes:
+    def crl(self, at: datetime | None = None) -> bytes:
         """The current DER CRL of the issuing CA.
 
+        :param at: its ``thisUpdate`` (default: now): an audit bundle's CRL is dated at
+            the bundle's time, which is when the verifier validates.
         :returns: the CRL.
         :raises SigningError: no revoked-list callback was given.
         """
         if self._revoked is None:
             raise SigningError("no list of revoked certificates configured: cannot issue a CRL")
-        now = self._clock() if self._clock is not None else None
+        now = at if at is not None else (self._clock() if self._clock is not None else None)
         return build_crl(
             self.pki.issuing_cert,
             self.pki.issuing_key,

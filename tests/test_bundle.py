@@ -63,9 +63,9 @@ def seed(api: Api, services: Services) -> dict[str, int]:
     return {"a": a, "b": b}
 
 
-def verify(path: Path) -> subprocess.CompletedProcess[str]:
+def verify(path: Path, *options: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "trinhky_verify", str(path)],
+        [sys.executable, "-m", "trinhky_verify", str(path), *options],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -220,6 +220,17 @@ def test_export_via_api_cli_and_page_verifies_clean(
     assert clean.returncode == 0, clean.stdout + clean.stderr
     out = clean.stdout
     assert "bundle VERIFIED" in out and "[FAIL]" not in out
+    # One verdict per line and nothing else: pyHanko's tracebacks stay off the terminal
+    # (summarised as notes on their check; in full with --log FILE).
+    assert clean.stderr == "" and "Traceback" not in out
+    assert all(
+        re.match(r"\[(?: OK |FAIL|WARN|INFO)\] [a-z-]+: ", line) for line in out.splitlines()[:-1]
+    )
+    assert out.splitlines()[-1].startswith("SUMMARY: ")
+    log = tmp_path / "verify.log"
+    logged = verify(path, "--log", str(log))
+    assert logged.returncode == 0 and logged.stderr == "" and logged.stdout == out
+    assert "pyhanko" in log.read_text(encoding="utf-8")
     assert re.search(r"\[ OK \] manifest: \d+ files present", out)
     assert f"document #{ids['a']} (01-NQ/ĐUK): 2 signatures intact" in out
     assert "timestamp token" in out or "RFC 3161 token" in out

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from pathlib import Path
 
+from trinhky_verify import logs
 from trinhky_verify.checks import BundleUnreadable, summary, verify_bundle
 
 
 def main(argv: list[str] | None = None) -> int:
-    """:returns: 0 if every check passed, 1 on any mismatch, 2 if the bundle is unreadable."""
+    """:returns: 0 if every check passed, 1 on any mismatch, 2 if the bundle is unreadable
+    or the verification could not be completed."""
     parser = argparse.ArgumentParser(
         prog="python -m trinhky_verify",
         description="Verify a TrinhKy audit bundle offline (hashes, signatures, ledger, "
@@ -20,12 +23,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--quiet", action="store_true", help="print only failures, warnings and the summary"
     )
+    parser.add_argument(
+        "--log",
+        type=Path,
+        metavar="FILE",
+        help="write what the validation library logs (with tracebacks) to FILE; by "
+        "default it is only summarised on the check it belongs to",
+    )
     args = parser.parse_args(argv)
+    logs.configure(args.log)
     try:
         lines = verify_bundle(args.bundle)
     except BundleUnreadable as exc:
         print(f"[FAIL] bundle: {exc}")
         print("SUMMARY: bundle NOT VERIFIED (unreadable)")
+        return 2
+    except Exception as exc:  # noqa: BLE001 - a verifier bug must not look like a verdict
+        logging.getLogger("trinhky_verify").exception("verification stopped")
+        print(f"[FAIL] verifier: stopped by an unexpected error ({type(exc).__name__}: {exc})")
+        print("SUMMARY: bundle NOT VERIFIED (the verification could not be completed)")
         return 2
     for line in lines:
         if not args.quiet or line.status in ("FAIL", "WARN"):

@@ -15,7 +15,7 @@ from typing import Any
 
 from asn1crypto import cms, crl
 
-from trinhky_verify import chain, figures, pdfsig
+from trinhky_verify import chain, figures, logs, pdfsig
 
 EXPORTED = "bundle:exported"
 CHAIN_FILES = ("audit.jsonl", "checkpoints.jsonl")
@@ -208,6 +208,16 @@ def _pki(b: _Bundle) -> tuple[pdfsig.Pki | None, list[Line]]:
     return pdfsig.Pki(roots, others, crls), lines
 
 
+def _notes(notes: list[str], limit: int = 240) -> str:
+    """The library's notes on one check, shortened (in full with ``--log FILE``)."""
+    shown = [n if len(n) <= limit else n[: limit - 1] + "…" for n in notes[:4]]
+    more = f" (+{len(notes) - 4} more)" if len(notes) > 4 else ""
+    return (
+        f"{len(notes)} note(s) logged by pyHanko while validating (not a verdict; the "
+        "lines above are): " + " | ".join(shown) + more
+    )
+
+
 def _documents(
     b: _Bundle, pki: pdfsig.Pki | None, moment: datetime, now: datetime
 ) -> tuple[dict[int, str], Iterator[Line]]:
@@ -226,7 +236,8 @@ def _documents(
             if pki is None:
                 yield Line("FAIL", "signatures", f"{label}: not validated (no trust root)")
                 continue
-            result = pdfsig.validate(data, pki, moment, now)
+            with logs.collected() as notes:
+                result = pdfsig.validate(data, pki, moment, now)
             if result.ok:
                 names = ", ".join(f"{s.field} ({s.signer or s.kind})" for s in result.signatures)
                 yield Line(
@@ -260,6 +271,8 @@ def _documents(
                     + "; what was checked is the validation above at the export time, with "
                     "the bundle's CRLs and the revocation data in the PDF's DSS",
                 )
+            if notes:
+                yield Line("INFO", "pyhanko", f"{label}: {_notes(notes)}")
             report = b.read(f"reports/{doc_id}.json")
             if report is not None:
                 try:
@@ -440,7 +453,10 @@ def _audit(
             continue
         problem = None
         if pki is not None:
-            problem = pdfsig.token_signature(token, chain.checkpoint_digest(head), pki, moment)
+            with logs.collected() as notes:
+                problem = pdfsig.token_signature(token, chain.checkpoint_digest(head), pki, moment)
+            if notes:
+                yield Line("INFO", "pyhanko", f"{label}: {_notes(notes)}")
         if problem is None:
             yield Line(
                 "OK",

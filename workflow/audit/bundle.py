@@ -395,7 +395,7 @@ def export_bundle(
         w.add_bytes("pki/tsa.pem", pki.tsa.cert.public_bytes(Encoding.PEM))
         w.add_bytes("pki/ocsp.pem", pki.ocsp_responder.cert.public_bytes(Encoding.PEM))
         if trust_services.has_crl:
-            w.add_bytes("pki/issuing.crl", trust_services.crl())
+            w.add_bytes("pki/issuing.crl", trust_services.crl(now))
         if pki.authority_crl is not None:
             w.add_bytes("pki/root.crl", pki.authority_crl)
 

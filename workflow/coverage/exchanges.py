@@ -75,11 +75,27 @@ def organisation_id(units: Mapping[int, UnitFacts], unit_id: int) -> int:
     return unit_id
 
 
+def is_bloc(units: Mapping[int, UnitFacts], unit_id: int) -> bool:
+    """:returns: whether a unit is one of the bloc committee's organs (an organ of the
+    bloc's kinds whose committee is a ``committee``, not a grassroots one)."""
+    unit = units.get(unit_id)
+    committee = units.get(organisation_id(units, unit_id))
+    return (
+        unit is not None
+        and unit.kind in BLOC_KINDS
+        and committee is not None
+        and committee.kind == "committee"
+    )
+
+
+def bloc_unit_ids(units: Mapping[int, UnitFacts]) -> set[int]:
+    """:returns: the ids of the bloc committee's organs."""
+    return {u for u in units if is_bloc(units, u)}
+
+
 def unit_party(units: Mapping[int, UnitFacts], unit_id: int) -> Party:
     """:returns: the party of one of our units."""
-    unit = units.get(unit_id)
-    bloc = unit is not None and unit.kind in BLOC_KINDS
-    return Party(f"unit:{organisation_id(units, unit_id)}", bloc, unit_id)
+    return Party(f"unit:{organisation_id(units, unit_id)}", is_bloc(units, unit_id), unit_id)
 
 
 def outside_party(name: str | None) -> Party:

@@ -17,10 +17,15 @@ from sqlalchemy.orm import Session
 from storage.models import Certificate, Document, Signature, Unit
 from storage.registry_models import Dispatch, IncomingEntry, ReportObligation
 from workflow.coverage.entries import CompetentSignature
-from workflow.coverage.exchanges import Delivery, Party, outside_party, unit_party
+from workflow.coverage.exchanges import (
+    Delivery,
+    Party,
+    bloc_unit_ids,
+    outside_party,
+    unit_party,
+)
 from workflow.coverage.figures import parse_period
 from workflow.coverage.obligations import ReportFacts
-from workflow.coverage.rules import T2_KINDS
 
 SIGNED_STATES = ("signed",)
 """States of a document whose route ended with its signature (no issuance step): its
@@ -119,12 +124,13 @@ def arrivals(
 
 
 def final_documents(session: Session, doc_ids: Collection[int] | None) -> list[Document]:
-    """:returns: the documents of T2's units that reached their final signed form:
-    issued (recalled ones too), or signed at the end of a route without issuance."""
-    scope = select(Unit.id).where(Unit.kind.in_(sorted(T2_KINDS)))
+    """:returns: the documents of T2's units (the bloc committee's organs: its Standing
+    Committee, boards, office) that reached their final signed form: issued (recalled
+    ones too), or signed at the end of a route without issuance."""
+    scope = bloc_unit_ids(units(session))
     query = select(Document).where(
         Document.direction == "outgoing",
-        Document.unit_id.in_(scope),
+        Document.unit_id.in_(sorted(scope)),
         or_(Document.issued_at.is_not(None), Document.state.in_(SIGNED_STATES)),
     )
     if doc_ids is not None:

@@ -41,6 +41,7 @@ report) and ``web`` (pages, API, CLI) use them. Callers use this module's names.
 from __future__ import annotations
 
 from workflow.coverage.entries import Change, Computed, RefreshResult
+from workflow.coverage.exemptions import record_exemption
 from workflow.coverage.figures import (
     BAD_PERIOD,
     Period,
@@ -62,7 +63,6 @@ from workflow.coverage.obligations import ReportFacts, report_status
 from workflow.coverage.refresh import (
     record_document,
     record_exchange,
-    record_exemption,
     record_incoming,
     record_obligation,
     record_recall,

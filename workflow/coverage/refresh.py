@@ -18,12 +18,11 @@ from storage.blobs import FilesystemBlobStore
 from storage.ledger import (
     T1_DELIVERIES,
     LedgerEntry,
-    LedgerExemption,
     entries_for,
     exemptions,
     find_entry,
 )
-from storage.models import Document, Unit, User
+from storage.models import Document
 from storage.registry_models import IncomingEntry, ReportObligation, WorkFile
 from workflow.coverage import gather
 from workflow.coverage.entries import (
@@ -45,14 +44,10 @@ from workflow.coverage.exchanges import (
 )
 from workflow.coverage.rules import (
     DEFAULT_POLICY,
-    EXEMPTION_RECORDED,
     REFRESHED,
-    T2_KINDS,
     CoveragePolicy,
-    require_auditor,
     vn_date,
 )
-from workflow.errors import ConflictError, InvalidInputError, NotFoundError
 from workflow.vocab import VN_TZ
 
 OUT_OF_SCOPE = (
@@ -206,7 +201,7 @@ def _moment(entry: LedgerEntry) -> datetime:
 # --- T2 -------------------------------------------------------------------------------------
 
 
-def _refresh_t2(
+def refresh_t2(
     session: Session,
     blobs: FilesystemBlobStore,
     trust: TrustConfig,
@@ -280,7 +275,7 @@ def refresh_ledger(
     result = RefreshResult()
     _refresh_t1_documents(session, now, actor_id, result, policy)
     _refresh_t1_arrivals(session, now, actor_id, result)
-    _refresh_t2(session, blobs, trust, now, actor_id, result, force=False)
+    refresh_t2(session, blobs, trust, now, actor_id, result, force=False)
     files = entries_for(session, "T3", "workfile")
     for wf in session.scalars(select(WorkFile).where(WorkFile.closed_at.is_not(None))):
         write_entry(session, files.get(wf.id), t3_workfile(wf), now, actor_id, result)
@@ -316,7 +311,7 @@ def revalidate(
     """Re-check the signatures of every T2 document today; every change of state is
     logged (``ledger:state_changed``). The caller commits."""
     result = RefreshResult()
-    _refresh_t2(session, blobs, trust, now, actor_id, result, force=True)
+    refresh_t2(session, blobs, trust, now, actor_id, result, force=True)
     session.flush()
     return result
 
@@ -340,7 +335,7 @@ def record_document(
     result = RefreshResult()
     session.flush()
     _refresh_t1_documents(session, now, actor_id, result, None, doc_ids=[doc.id])
-    _refresh_t2(
+    refresh_t2(
         session, blobs, trust, now, actor_id, result, force=False, doc_ids=[doc.id], report=report
     )
 
@@ -359,7 +354,7 @@ def record_signature(
     recorded for a document still on its route."""
     if doc.state in gather.SIGNED_STATES and doc.issued_at is None:
         session.flush()
-        _refresh_t2(
+        refresh_t2(
             session,
             blobs,
             trust,
@@ -422,75 +417,3 @@ def record_obligation(
     session.flush()
     existing = find_entry(session, "T4", "report", ob.id)
     _record_report(session, ob, existing, now, actor_id, RefreshResult())
-
-
-# --- exemptions -----------------------------------------------------------------------
-
-
-def _text(value: Any, label: str) -> str:
-    if not isinstance(value, str) or not " ".join(value.split()):
-        raise InvalidInputError(f"Vui lòng nhập {label}.")
-    text = " ".join(value.split())
-    if len(text) > 1000:
-        raise InvalidInputError(f"{label.capitalize()} quá dài (tối đa 1000 ký tự).")
-    return text
-
-
-def record_exemption(
-    session: Session,
-    blobs: FilesystemBlobStore,
-    trust: TrustConfig,
-    actor: User,
-    document_id: Any,
-    reason: Any,
-    decision: Any,
-    *,
-    now: datetime,
-) -> LedgerEntry:
-    """Exempt a document of T2's scope from T2 under a special rule of a competent
-    authority (who approved: the actor, an auditor or administrator). The caller commits.
-
-    :raises InvalidInputError: missing reason or decision.
-    :raises NotFoundError: no such document in T2's scope (final signed form).
-    :raises ConflictError: already exempted.
-    """
-    require_auditor(actor)
-    if isinstance(document_id, bool) or not isinstance(document_id, int):
-        raise InvalidInputError("'document_id' phải là số nguyên.")
-    reason_text = _text(reason, "lý do miễn trừ")
-    decision_text = _text(decision, "văn bản (quyết định) cho phép miễn trừ")
-    doc = session.get(Document, document_id)
-    unit = session.get(Unit, doc.unit_id) if doc is not None else None
-    if (
-        doc is None
-        or unit is None
-        or unit.kind not in T2_KINDS
-        or not gather.final_documents(session, [doc.id])
-    ):
-        raise NotFoundError(
-            "Không tìm thấy văn bản đã ký hoặc đã ban hành thuộc phạm vi chỉ tiêu ký số (T2)."
-        )
-    if exemptions(session, [doc.id]):
-        raise ConflictError("Văn bản này đã được ghi nhận miễn trừ trước đó.")
-    exemption = LedgerExemption(
-        document_id=doc.id,
-        reason=reason_text,
-        decision=decision_text,
-        approved_by_id=actor.id,
-        recorded_at=now,
-    )
-    session.add(exemption)
-    session.flush()
-    audit.append(
-        session,
-        EXEMPTION_RECORDED,
-        actor_id=actor.id,
-        object_type="document",
-        object_id=doc.id,
-        details={"reason": reason_text, "decision": decision_text, "exemption_id": exemption.id},
-        at=now,
-    )
-    _refresh_t2(session, blobs, trust, now, actor.id, RefreshResult(), force=True, doc_ids=[doc.id])
-    entry = find_entry(session, "T2", "document", doc.id)
-    assert entry is not None  # noqa: S101 - just written
-    return entry
