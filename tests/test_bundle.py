@@ -357,6 +357,22 @@ def test_stated_figure_that_does_not_match_is_caught(exported: dict[str, Any]) -
     assert "[ OK ] figures: T2" in done.stdout
 
 
+def test_a_verifier_error_is_a_failed_verdict(tmp_path: Path) -> None:
+    """A bundle the checks cannot even read (a document id that is not a number) stops
+    the verifier: one FAILED line, exit 2, no traceback on the terminal."""
+    odd = tmp_path / "odd.zip"
+    with zipfile.ZipFile(odd, "w") as zf:
+        manifest = {"files": [], "documents": [{"id": "x", "file": "documents/x.pdf"}]}
+        zf.writestr("manifest.json", json.dumps(manifest))
+    done = verify(odd, "--log", str(tmp_path / "odd.log"))
+    assert done.returncode == 2 and done.stderr == "", done.stderr
+    assert "[FAIL] verifier: stopped by an unexpected error (ValueError" in done.stdout
+    assert done.stdout.splitlines()[-1] == (
+        "SUMMARY: bundle NOT VERIFIED (the verification could not be completed)"
+    )
+    assert "Traceback" in (tmp_path / "odd.log").read_text(encoding="utf-8")
+
+
 def test_not_a_bundle(tmp_path: Path) -> None:
     junk = tmp_path / "junk.zip"
     junk.write_bytes(b"not a zip")

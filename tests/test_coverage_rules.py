@@ -63,6 +63,7 @@ def test_targets_from_the_settings(tmp_path: Path) -> None:
     )
     assert settings.coverage.target("T3.grassroots", 2028) == 0.65
     assert settings.coverage.grace_working_days == 2
+    bad: tuple[Any, Any, Any]
     for bad in (
         ({"T5": 1.0}, 2, []),
         ({"T1": 1.5}, 2, []),

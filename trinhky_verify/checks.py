@@ -519,14 +519,14 @@ def _figures(b: _Bundle, rows: list[dict[str, Any]]) -> Iterator[Line]:
                 f"{target}: stated figure does not match the ledger: " + "; ".join(diffs),
             )
         else:
-            extra = (
+            per_delivery = (
                 f"; per delivery {figures.percent(mine['deliveries'])}" if target == "T1" else ""
             )
             yield Line(
                 "OK",
                 "figures",
                 f"{target}: {figures.percent(mine)} (target {mine['target']}, met {mine['met']})"
-                f"{extra} recomputed from ledger.jsonl equals the stated figure",
+                f"{per_delivery} recomputed from ledger.jsonl equals the stated figure",
             )
 
 

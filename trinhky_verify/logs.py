@@ -42,18 +42,17 @@ class _Collector(logging.Handler):
 def configure(log_file: Path | None) -> None:
     """Route the library's log records to ``log_file`` (full detail) or nowhere, never to
     the terminal. Call once, before any check."""
-    for name in LIBRARY_LOGGERS:
+    target: logging.Handler = logging.NullHandler()
+    if log_file is not None:
+        target = logging.FileHandler(log_file, encoding="utf-8")
+        target.setFormatter(logging.Formatter(_FORMAT))
+    for name in (*LIBRARY_LOGGERS, "trinhky_verify"):
         logger = logging.getLogger(name)
         logger.propagate = False
         for handler in list(logger.handlers):
             logger.removeHandler(handler)
         logger.setLevel(logging.DEBUG if log_file else logging.WARNING)
-        if log_file is not None:
-            handler: logging.Handler = logging.FileHandler(log_file, encoding="utf-8")
-            handler.setFormatter(logging.Formatter(_FORMAT))
-        else:
-            handler = logging.NullHandler()
-        logger.addHandler(handler)
+        logger.addHandler(target)
 
 
 @contextmanager
