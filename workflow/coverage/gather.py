@@ -139,20 +139,20 @@ def final_documents(session: Session, doc_ids: Collection[int] | None) -> list[D
 
 
 def competent_signatures(
-    session: Session, doc_ids: Collection[int]
+    session: Session, doc_ids: Collection[int] | None
 ) -> dict[int, list[CompetentSignature]]:
-    """:returns: per document, the signatures of people TrinhKy applied, in order."""
-    if not doc_ids:
-        return {}
-    rows = session.scalars(
+    """:returns: per document (all: None), the signatures of people TrinhKy applied, in
+    order."""
+    query = (
         select(Signature)
         .join(Certificate, Certificate.id == Signature.certificate_id)
-        .where(
-            Signature.document_id.in_(sorted(doc_ids)),
-            Certificate.purpose.in_(COMPETENT_PURPOSES),
-        )
-        .order_by(Signature.id)
-    ).all()
+        .where(Certificate.purpose.in_(COMPETENT_PURPOSES))
+    )
+    if doc_ids is not None:
+        if not doc_ids:
+            return {}
+        query = query.where(Signature.document_id.in_(sorted(doc_ids)))
+    rows = session.scalars(query.order_by(Signature.id)).all()
     out: dict[int, list[CompetentSignature]] = {}
     for sig in rows:
         cert = sig.certificate

@@ -68,11 +68,14 @@ def _refresh_t1_documents(
     """T1 of outgoing documents; ``policy`` None (a hook): no grace period decided."""
     all_units = gather.units(session)
     docs = gather.exchanged_documents(session, doc_ids)
-    ids = [d.id for d in docs]
+    # A hook names its documents; the full refresh reads everything, with no id list.
+    ids = [d.id for d in docs] if doc_ids is not None else None
     sent = gather.deliveries(session, all_units, ids)
     known = entries_for(session, "T1", "document", ids)
     first_ids = [d.subject_id for rows in sent.values() for d in rows]
-    known_d = entries_for(session, T1_DELIVERIES, "dispatch", first_ids)
+    known_d = entries_for(
+        session, T1_DELIVERIES, "dispatch", first_ids if doc_ids is not None else None
+    )
     today = vn_date(now) if policy is not None else None
     for doc in docs:
         sender = unit_party(all_units, doc.unit_id)
@@ -136,7 +139,7 @@ def _refresh_t1_arrivals(
     rows = gather.arrivals(session, entry_ids)
     ids = [e.id for e, _ in rows]
     known = entries_for(session, "T1", "incoming", entry_ids)
-    known_d = entries_for(session, T1_DELIVERIES, "incoming", ids)
+    known_d = entries_for(session, T1_DELIVERIES, "incoming", ids if entry_ids else None)
     for entry, classification in rows:
         assert entry.received_at is not None  # noqa: S101 - selected on it
         sender = gather.incoming_sender(all_units, entry)
@@ -214,9 +217,9 @@ def refresh_t2(
     report: ValidationReport | None = None,
 ) -> None:
     docs = gather.final_documents(session, doc_ids)
-    ids = [d.id for d in docs]
+    ids = [d.id for d in docs] if doc_ids is not None else None
     competent = gather.competent_signatures(session, ids)
-    existing = entries_for(session, "T2", "document", ids if doc_ids is not None else None)
+    existing = entries_for(session, "T2", "document", ids)
     exempted = exemptions(session, ids)
     for doc in docs:
         signatures = competent.get(doc.id, [])
