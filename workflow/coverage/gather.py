@@ -43,26 +43,27 @@ def units(session: Session) -> dict[int, Unit]:
 
 
 def dispatch_electronic(row: Dispatch) -> bool:
-    """:returns: whether a dispatch row was sent electronically (every dispatch made in
-    the system is; a paper dispatch registered by the clerk is not)."""
+    """:returns: whether a dispatch row was sent electronically: every dispatch made in
+    the system is; a paper dispatch recorded by the clerk (its form) is not."""
     return True
 
 
 def incoming_electronic(entry: IncomingEntry) -> bool:
-    """:returns: whether an incoming entry arrived electronically (every file
-    registered in the system did; a paper one registered by the clerk did not)."""
+    """:returns: whether an incoming entry arrived electronically: every file registered
+    in the system did; a paper one registered by the clerk (its form) did not."""
     return True
 
 
 def incoming_sender(all_units: dict[int, Unit], entry: IncomingEntry) -> Party:
     """:returns: who sent an incoming entry that did not come through a dispatch: an
-    outside organisation, by the sender's name."""
+    outside organisation, by the sender's name (a unit of ours, when the clerk named
+    one, is :func:`unit_party` of it)."""
     return outside_party(entry.sender)
 
 
 def report_on_paper(ob: ReportObligation) -> bool:
     """:returns: whether the report of an obligation was delivered on paper (recorded by
-    the clerk): a miss."""
+    the clerk who received it): a miss."""
     return False
 
 

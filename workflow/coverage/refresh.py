@@ -51,7 +51,8 @@ from workflow.coverage.rules import (
 from workflow.vocab import VN_TZ
 
 OUT_OF_SCOPE = (
-    "Ngoài phạm vi T1: không phải văn bản trao đổi giữa Đảng ủy Khối với cơ quan, đơn vị khác."
+    "Không tính riêng cho T1: không phải trao đổi giữa Đảng ủy Khối với cơ quan, đơn vị "
+    "khác, hoặc đã tính ở lượt gửi của văn bản."
 )
 
 # --- T1 -------------------------------------------------------------------------------------
