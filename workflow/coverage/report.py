@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from signing.profiles import TrustConfig
 from signing.validate import validate_pdf
 from storage import audit
-from storage.blobs import FilesystemBlobStore
+from storage.blobs import BlobStore
 from storage.models import Unit, User
 from workflow.coverage.rules import TARGET_LABELS
 from workflow.errors import ConflictError
@@ -102,7 +102,7 @@ def _layout_pdf(path: Path, lines: list[tuple[str, str]]) -> None:
 
 def build_signed_report(
     session: Session,
-    blobs: FilesystemBlobStore,
+    blobs: BlobStore,
     trust: TrustConfig,
     seal_passphrase: str,
     actor: User,

@@ -31,6 +31,7 @@ from workflow.documents.api import bp as api_bp
 from workflow.accounts.web import current_actor
 from workflow.errors import InvalidInputError
 from workflow.services import EXTENSION_KEY, Services, get_services, get_session
+from workflow.uploads import send_blob
 from workflow.vocab import VN_TZ, vn_iso
 
 bp = Blueprint("coverage", __name__)
@@ -353,12 +354,7 @@ def report_pdf() -> Any:
         now=coverage.utc_now(),
     )
     db.commit()
-    return send_file(
-        services.blobs.path(sha),
-        mimetype="application/pdf",
-        as_attachment=True,
-        download_name=_filename(data, "pdf"),
-    )
+    return send_blob(sha, _filename(data, "pdf"))
 
 
 # --- CLI -------------------------------------------------------------------------------------

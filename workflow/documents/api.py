@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, g, jsonify, request, send_file
+from flask import Blueprint, current_app, g, jsonify, request
 from werkzeug.utils import secure_filename
 
 from storage import audit
@@ -19,7 +19,7 @@ from workflow.documents import presenters as views
 from workflow.errors import AuthenticationError, InvalidInputError, LockedError, WorkflowError
 from workflow.openapi import openapi_document
 from workflow.services import get_services, get_session
-from workflow.uploads import stage_upload
+from workflow.uploads import send_blob, stage_upload
 from workflow.vocab import vn_iso
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -189,10 +189,10 @@ def get_document(document_id: int) -> Any:
 def get_file(document_id: int) -> Any:
     """The current PDF of the document."""
     db = get_session()
-    doc, rev, path = service.document_file(db, get_services().blobs, _actor(), document_id)
+    doc, rev = service.document_file(db, get_services().blobs, _actor(), document_id)
     db.commit()
     name = secure_filename(rev.filename) or f"van-ban-{doc.id}.pdf"
-    response = send_file(path, mimetype="application/pdf", as_attachment=True, download_name=name)
+    response = send_blob(rev.blob_sha256, name)
     response.headers["X-Content-SHA256"] = rev.blob_sha256
     return response
 
