@@ -26,7 +26,7 @@ from storage.registry_models import (
 from tests.conftest import DEMO_PASSWORD, Api, closed, flip_byte, rewrite_blob
 from tests.test_web import csrf_token, login
 from tests.test_workflow_routes import act, upload_on
-from workflow import coverage
+from workflow.coverage import ledger as coverage
 from workflow.registry import issuance
 from workflow.services import Services
 
