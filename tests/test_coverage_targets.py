@@ -24,7 +24,7 @@ from storage.registry_models import (
     IncomingEntry,
     NumberSeries,
 )
-from tests.conftest import DEMO_PASSWORD, Api, app_config, closed
+from tests.conftest import DEMO_PASSWORD, Api, app_config, closed, flip_byte, rewrite_blob
 from tests.test_coverage import issue_via_full_route
 from tests.test_dispatch_registers import add_clerk
 from tests.test_records import board_signer, signed_report
@@ -244,11 +244,8 @@ def test_t4_counts_in_the_reporting_period_on_the_superior_s_receipt(
     with services.session_factory() as s:
         doc = s.get(Document, first)
         assert doc is not None
-        path = services.blobs.path(doc.current_revision.blob_sha256)
-    path.chmod(0o640)
-    data = bytearray(path.read_bytes())
-    data[len(data) // 2] ^= 0x01
-    path.write_bytes(bytes(data))
+        key = doc.current_revision.blob_sha256
+    rewrite_blob(services.blobs, key, flip_byte)
     entry = sent.get_json()["incoming_entry_id"]
     returned = api.post("vanthu", f"/incoming/{entry}/receive")
     assert returned.status_code == 200 and returned.get_json()["state"] == "returned"

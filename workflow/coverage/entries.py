@@ -4,7 +4,6 @@ ledger entry, audited when it changes."""
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -14,7 +13,8 @@ from sqlalchemy.orm import Session
 from signing.profiles import TrustConfig
 from signing.validate import ValidationReport, validate_pdf
 from storage import audit
-from storage.blobs import FilesystemBlobStore
+from storage.blobs import BlobStore, sha256_of
+from storage.errors import BlobNotFoundError
 from storage.ledger import EXEMPT, LedgerEntry, LedgerExemption
 from storage.models import Document
 from storage.registry_models import ReportObligation, WorkFile
@@ -138,15 +138,21 @@ class CompetentSignature:
     """When the certificate was revoked, if it was."""
 
 
-def _file_sha256(path: Any) -> str | None:
+def _read_and_validate(
+    blobs: BlobStore, key: str, trust: TrustConfig, report: ValidationReport | None
+) -> tuple[str | None, ValidationReport | None]:
+    """:param report: the validation of these bytes if it was just made.
+    :returns: the SHA-256 of the bytes stored under ``key`` (not the key: a tampered
+    file shows) and their validation report; ``(None, None)`` if the blob is gone."""
     try:
-        digest = hashlib.sha256()
-        with open(path, "rb") as f:
-            while chunk := f.read(1 << 20):
-                digest.update(chunk)
-        return digest.hexdigest()
-    except OSError:
-        return None
+        with blobs.local_copy(key) as path:
+            with path.open("rb") as f:
+                read, _size = sha256_of(f)
+            if report is None or read != key:
+                report = validate_pdf(path, trust)
+            return read, report
+    except (BlobNotFoundError, OSError):
+        return None, None
 
 
 def _competent_problems(
@@ -168,7 +174,7 @@ def _competent_problems(
 
 
 def _check_signatures(
-    blobs: FilesystemBlobStore,
+    blobs: BlobStore,
     trust: TrustConfig,
     doc: Document,
     competent: list[CompetentSignature],
@@ -177,14 +183,13 @@ def _check_signatures(
     """:param report: the validation of the final revision if it was just made.
     :returns: (state, reason, evidence, sha256 read) of the final revision."""
     revision = doc.current_revision
-    path = blobs.path(revision.blob_sha256)
-    read = _file_sha256(path)
+    read, report = _read_and_validate(blobs, revision.blob_sha256, trust, report)
     evidence: dict[str, Any] = {
         "revision": revision.number,
         "recorded_sha256": revision.blob_sha256,
         "competent": [c.fingerprint for c in competent],
     }
-    if read is None:
+    if read is None or report is None:
         evidence["verdict"] = "unreadable"
         return (
             "signed_invalid",
@@ -192,8 +197,6 @@ def _check_signatures(
             evidence,
             None,
         )
-    if report is None or read != revision.blob_sha256:
-        report = validate_pdf(path, trust)
     evidence.update(
         verdict=report.verdict,
         error=report.error,
@@ -249,7 +252,7 @@ def _check_signatures(
 
 
 def t2_document(
-    blobs: FilesystemBlobStore,
+    blobs: BlobStore,
     trust: TrustConfig,
     doc: Document,
     final_at: datetime,

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from signing.profiles import TrustConfig
 from storage import audit
-from storage.blobs import FilesystemBlobStore
+from storage.blobs import BlobStore
 from storage.ledger import LedgerEntry, LedgerExemption, exemptions, find_entry
 from storage.models import Document, User
 from workflow.coverage import gather
@@ -31,7 +31,7 @@ def _text(value: Any, label: str) -> str:
 
 def record_exemption(
     session: Session,
-    blobs: FilesystemBlobStore,
+    blobs: BlobStore,
     trust: TrustConfig,
     actor: User,
     document_id: Any,

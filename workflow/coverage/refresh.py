@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from signing.profiles import TrustConfig
 from signing.validate import ValidationReport
 from storage import audit
-from storage.blobs import FilesystemBlobStore
+from storage.blobs import BlobStore
 from storage.ledger import (
     T1_DELIVERIES,
     LedgerEntry,
@@ -207,7 +207,7 @@ def _moment(entry: LedgerEntry) -> datetime:
 
 def refresh_t2(
     session: Session,
-    blobs: FilesystemBlobStore,
+    blobs: BlobStore,
     trust: TrustConfig,
     now: datetime,
     actor_id: int | None,
@@ -264,7 +264,7 @@ def _record_report(
 
 def refresh_ledger(
     session: Session,
-    blobs: FilesystemBlobStore,
+    blobs: BlobStore,
     trust: TrustConfig,
     *,
     now: datetime,
@@ -307,7 +307,7 @@ def refresh_ledger(
 
 def revalidate(
     session: Session,
-    blobs: FilesystemBlobStore,
+    blobs: BlobStore,
     trust: TrustConfig,
     now: datetime,
     actor_id: int | None = None,
@@ -325,7 +325,7 @@ def revalidate(
 
 def record_document(
     session: Session,
-    blobs: FilesystemBlobStore,
+    blobs: BlobStore,
     trust: TrustConfig,
     doc: Document,
     *,
@@ -346,7 +346,7 @@ def record_document(
 
 def record_signature(
     session: Session,
-    blobs: FilesystemBlobStore,
+    blobs: BlobStore,
     trust: TrustConfig,
     doc: Document,
     *,
