@@ -16,8 +16,8 @@ from storage.registry_models import Comment, Delegation
 from storage.types import utcnow
 from workflow.accounts import access
 from workflow.documents import routing
-from workflow.errors import ConflictError, ForbiddenError, InvalidInputError, NotFoundError
 from workflow.documents.states import DocState, Event, StageAction, TaskState
+from workflow.errors import ConflictError, ForbiddenError, InvalidInputError, NotFoundError
 
 ANY_STEP = set(StageAction)
 MAX_COMMENT = 4000

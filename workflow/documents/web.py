@@ -18,20 +18,18 @@ from storage.audit import AuditAction
 from storage.models import Certificate, Document, Role, User
 from storage.types import utcnow
 from workflow.accounts import access
-from workflow.registry import issuance
-from workflow.documents import recipients
-from workflow.documents import route_templates
-from workflow.documents import routing
-from workflow.documents import usecases as service
-from workflow.signatures import flow as signing_flow
-from workflow.verification import service as verification
 from workflow.documents import presenters as views
-from workflow.accounts.web import current_actor
-from workflow.errors import WorkflowError
-from workflow.i18n import translate
-from workflow.services import get_services, get_session
+from workflow.documents import recipients, route_templates, routing
+from workflow.documents import usecases as service
 from workflow.documents.states import DocState, StageAction
+from workflow.errors import WorkflowError
+from workflow.http import current_actor
+from workflow.i18n import translate
+from workflow.registry import issuance
+from workflow.services import get_services, get_session
+from workflow.signatures import flow as signing_flow
 from workflow.uploads import stage_upload
+from workflow.verification import service as verification
 from workflow.vocab import DOC_TYPES
 
 bp = Blueprint("documents", __name__)

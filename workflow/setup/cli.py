@@ -9,10 +9,10 @@ from flask import Flask
 
 from signing.errors import KeyLoadError
 from storage.audit import verify_chain
-from workflow.setup.bootstrap import DemoRefusedError, initialise, load_pki
 from workflow.errors import WorkflowError
-from workflow.setup.demo import DEMO_USERS
 from workflow.services import EXTENSION_KEY, Services
+from workflow.setup.bootstrap import DemoRefusedError, initialise, load_pki
+from workflow.setup.demo import DEMO_USERS
 
 
 def register_cli(app: Flask) -> None:

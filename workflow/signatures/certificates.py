@@ -20,13 +20,15 @@ from storage.audit import AuditAction
 from storage.blobs import FilesystemBlobStore
 from storage.models import Certificate, Role, Unit, User
 from storage.types import utcnow
-from workflow.documents.api import _actor, _json_body, bp
-from workflow.accounts.web import current_actor
+from workflow import http
 from workflow.errors import ConflictError, ForbiddenError, InvalidInputError, NotFoundError
+from workflow.http import api_blueprint, current_actor
 from workflow.i18n import translate
-from workflow.setup.demo import issue_personal_certificate
 from workflow.services import Services, get_services, get_session
+from workflow.signatures.personal_certs import issue_personal_certificate
 from workflow.vocab import vn_iso
+
+bp = api_blueprint("certificates_api", __name__)
 
 pages = Blueprint("certificates", __name__)
 
@@ -201,7 +203,7 @@ def _uploaded_bytes(limit: int = 4 * 1024 * 1024) -> bytes:
 def api_signature_image() -> Any:
     """Upload your handwritten-signature image (multipart ``file``, transparent PNG)."""
     db = get_session()
-    sha = set_signature_image(db, get_services().blobs, _actor(), _uploaded_bytes())
+    sha = set_signature_image(db, get_services().blobs, http.actor(), _uploaded_bytes())
     db.commit()
     return {"sha256": sha}, 201
 
@@ -210,19 +212,19 @@ def api_signature_image() -> Any:
 def api_list() -> Any:
     """Certificates (own, or all for administrators) with expiry warnings."""
     now = utcnow()
-    rows = visible_certificates(get_session(), _actor())
+    rows = visible_certificates(get_session(), http.actor())
     return {"certificates": [certificate_json(c, u, now) for c, u in rows]}
 
 
 @bp.post("/users/<username>/certificates/personal")
 def api_issue(username: str) -> Any:
     """Issue or renew a personal signing certificate (``{"passphrase"}``)."""
-    body = _json_body()
+    body = http.json_body()
     passphrase = body.get("passphrase")
     if not isinstance(passphrase, str):
         raise InvalidInputError(_("Cần 'passphrase': mật khẩu bảo vệ khóa ký số mới."))
     db = get_session()
-    cert = issue_for(db, get_services(), _actor(), username, passphrase)
+    cert = issue_for(db, get_services(), http.actor(), username, passphrase)
     db.commit()
     user = db.get(User, cert.user_id) if cert.user_id else None
     return certificate_json(cert, user, utcnow()), 201
@@ -231,11 +233,11 @@ def api_issue(username: str) -> Any:
 @bp.post("/certificates/<int:cert_id>/revoke")
 def api_revoke(cert_id: int) -> Any:
     """Revoke a certificate (administrators; ``{"reason"}`` optional)."""
-    reason = _json_body().get("reason")
+    reason = http.json_body().get("reason")
     if reason is not None and not isinstance(reason, str):
         raise InvalidInputError(_("'reason' phải là chuỗi."))
     db = get_session()
-    cert = revoke(db, _actor(), cert_id, reason)
+    cert = revoke(db, http.actor(), cert_id, reason)
     db.commit()
     user = db.get(User, cert.user_id) if cert.user_id else None
     return certificate_json(cert, user, utcnow())

@@ -27,8 +27,10 @@ from signing.validate import MSG_TIMESTAMP, SignatureReport, ValidationReport, v
 from storage.blobs import FilesystemBlobStore, StagedBlob
 from storage.models import Certificate, Document, Role, Unit, User
 from storage.verification_models import VerificationCode
-from workflow.errors import ConflictError, ForbiddenError, InvalidInputError, NotFoundError
 from workflow.documents.usecases import check_pdf
+from workflow.errors import ConflictError, ForbiddenError, InvalidInputError, NotFoundError
+from workflow.registry.issuers import issuer_of, seal_certificate
+from workflow.signatures.flow import SigningFailedError
 from workflow.vocab import DOC_TYPES, STATE_LABELS, vn_iso
 
 CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -509,7 +511,6 @@ def seal_for(session: Session, actor: User) -> tuple[Certificate, Unit]:
 
     :raises ConflictError: no seal certificate is configured.
     """
-    from workflow.registry.issuance import issuer_of, seal_certificate
 
     units = sorted(actor.units_with(Role.CLERK) or actor.units_with(Role.AUDITOR))
     unit = session.get(Unit, units[0]) if units else None
@@ -548,7 +549,6 @@ def signed_report_pdf(
     from signing.keys import load_signer
     from signing.pades import sign_pdf_file
     from signing.profiles import SigningProfile
-    from workflow.signatures.flow import SigningFailedError
 
     cert, unit = seal_for(session, actor)
     plain, signed = blobs.new_temp_path(".pdf"), blobs.new_temp_path(".pdf")
