@@ -226,6 +226,13 @@ def dispatch(
     doc = _document_for_clerk(session, actor, document_id)
     if doc.state != DocState.ISSUED or doc.recalled_at is not None:
         raise ConflictError(_("Chỉ phát hành được văn bản đã ban hành và chưa bị thu hồi."))
+    if doc.form == "paper" and not doc.classification:
+        raise ConflictError(
+            _(
+                "Văn bản ký tay không có chữ ký số nên không phát hành điện tử được; "
+                "hãy ghi nhận gửi bản giấy."
+            )
+        )
     if not doc.has_content:
         raise ConflictError(
             _("Văn bản mật chỉ được đăng ký thông tin; không phát hành điện tử qua hệ thống.")
@@ -496,6 +503,8 @@ def receive(
         if entry.state == "received":
             raise ConflictError(_("Văn bản đến này đã được tiếp nhận; không xử lý lại."))
         raise ConflictError(_("Văn bản đến này đã bị trả lại; không xử lý lại."))
+    if entry.blob_sha256 is None:  # paper entries are registered as received
+        raise ConflictError(_("Văn bản đến bằng giấy không có tệp để kiểm tra chữ ký."))
     path = blobs.path(entry.blob_sha256)
     intact_file = _file_sha256(path) == entry.blob_sha256
     report = validate_pdf(path, trust).to_dict()
@@ -655,4 +664,6 @@ def entry_file(
 ) -> tuple[IncomingEntry, Path]:
     """:returns: an incoming entry's PDF for its clerks."""
     entry = _entry_for_clerk(session, actor, entry_id, lock=False)
+    if entry.blob_sha256 is None:
+        raise NotFoundError(_("Văn bản đến bằng giấy này không có bản quét."))
     return entry, blobs.path(entry.blob_sha256)
