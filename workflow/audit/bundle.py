@@ -52,7 +52,7 @@ from storage.ledger import LedgerEntry
 from storage.models import AuditEvent, Document, Unit, User
 from workflow import http
 from workflow.coverage import ledger as coverage
-from workflow.errors import InvalidInputError
+from workflow.errors import InvalidInputError, WorkflowError
 from workflow.http import api_blueprint, current_actor
 from workflow.registry import registers
 from workflow.services import EXTENSION_KEY, Services, get_services, get_session
@@ -599,8 +599,6 @@ def register_bundle_cli(app: Flask) -> None:
     def export_bundle_command(unit: str, period: str, out: Path) -> None:
         """Export the audit bundle of a unit and period; check it with
         ``python -m trinhky_verify FILE.zip``."""
-        from workflow.errors import WorkflowError
-
         services: Services = app.extensions[EXTENSION_KEY]
         out.parent.mkdir(parents=True, exist_ok=True)
         partial = out.with_name(out.name + ".part")

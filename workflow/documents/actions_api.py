@@ -9,6 +9,7 @@ from flask import jsonify, request
 
 from storage.types import utcnow
 from workflow import http
+from workflow.accounts import access
 from workflow.coverage import ledger as coverage
 from workflow.documents import actions, route_templates
 from workflow.documents import presenters as views
@@ -16,6 +17,7 @@ from workflow.errors import InvalidInputError
 from workflow.http import api_blueprint
 from workflow.registry import issuance
 from workflow.services import get_services, get_session
+from workflow.uploads import stage_upload
 from workflow.vocab import VN_TZ, vn_iso
 
 bp = api_blueprint("actions_api", __name__)
@@ -159,8 +161,6 @@ def recall(document_id: int) -> Any:
 @bp.post("/documents/<int:document_id>/revisions")
 def upload_revision(document_id: int) -> Any:
     """A revised PDF from the drafter (after a return); earlier revisions stay."""
-    from workflow.uploads import stage_upload
-
     staged, filename = stage_upload()
     db = get_session()
     rev = actions.upload_revision(
@@ -173,8 +173,6 @@ def upload_revision(document_id: int) -> Any:
 @bp.get("/documents/<int:document_id>/comments")
 def list_comments(document_id: int) -> Any:
     """Comments on a document."""
-    from workflow.accounts import access
-
     db = get_session()
     doc = access.get_visible_document(db, http.actor(), document_id)
     return jsonify({"comments": views.comments_json(db, doc)})

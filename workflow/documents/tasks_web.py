@@ -17,7 +17,7 @@ from storage.types import utcnow
 from workflow.accounts import access
 from workflow.coverage import ledger as coverage
 from workflow.documents import actions, route_templates
-from workflow.documents.web import render_detail
+from workflow.documents.page import render_detail
 from workflow.errors import InvalidInputError, WorkflowError
 from workflow.http import current_actor
 from workflow.i18n import N_, translate

@@ -117,9 +117,7 @@ def default_clerk_unit(session: Session, user: User) -> int | None:
     units = clerk_units(session, user)
     if not units:
         return None
-    issuers = [
-        u for u in units if (unit := session.get(Unit, u)) and unit.kind in ISSUER_KINDS
-    ]
+    issuers = [u for u in units if (unit := session.get(Unit, u)) and unit.kind in ISSUER_KINDS]
     return min(issuers or units)
 
 

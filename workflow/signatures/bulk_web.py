@@ -80,7 +80,7 @@ def bulk_sign() -> Any:
     if not isinstance(passphrase, str) or not passphrase:
         raise InvalidInputError(_("Cần 'passphrase': mật khẩu của khóa ký số."))
     job = start_job(get_session(), http.actor(), task_ids, passphrase)
-    status_url = url_for("api.bulk_sign_status", job_id=job.id)
+    status_url = url_for("bulk_api.bulk_sign_status", job_id=job.id)
     return jsonify({"job_id": job.id, "total": job.total, "status_url": status_url}), 202
 
 

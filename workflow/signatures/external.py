@@ -48,6 +48,7 @@ from workflow.errors import (
 from workflow.http import api_blueprint
 from workflow.services import Services, get_services, get_session
 from workflow.signatures import flow as signing_flow
+from workflow.signatures.certificates import certificate_json
 from workflow.uploads import stage_upload
 from workflow.vocab import vn_iso
 
@@ -586,8 +587,6 @@ def _outcome_json(outcome: signing_flow.SignOutcome) -> dict[str, Any]:
 @bp.post("/users/<username>/certificates")
 def external_register_certificate(username: str) -> Any:
     """Register the certificate of a user's signing token (administrators; no key)."""
-    from workflow.signatures.certificates import certificate_json
-
     db = get_session()
     row = register_certificate(db, get_services(), http.actor(), username, http.json_body())
     db.commit()

@@ -20,9 +20,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from signing import etsi
-from signing.profiles import TrustConfig
+from signing.keys import load_signer
+from signing.pades import sign_pdf_file
+from signing.profiles import SigningProfile, TrustConfig
 from signing.revocation import CertStatus, RevocationSource
-from signing.stamps import TEXT_PARAM, StampContent, stamp_style, stamp_text
+from signing.stamps import FONT_PATH, TEXT_PARAM, StampContent, stamp_style, stamp_text
 from signing.validate import MSG_TIMESTAMP, SignatureReport, ValidationReport, validate_pdf
 from storage.blobs import FilesystemBlobStore, StagedBlob
 from storage.models import Certificate, Document, Role, Unit, User
@@ -472,8 +474,6 @@ def render_report_pdf(report: dict[str, Any], out: Path) -> None:
     from reportlab.pdfbase.ttfonts import TTFont
     from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
-    from signing.stamps import FONT_PATH
-
     if "TrinhKyDejaVu" not in pdfmetrics.getRegisteredFontNames():
         pdfmetrics.registerFont(TTFont("TrinhKyDejaVu", str(FONT_PATH)))
     body = ParagraphStyle("body", fontName="TrinhKyDejaVu", fontSize=9, leading=13)
@@ -546,10 +546,6 @@ def signed_report_pdf(
 
     :raises SigningFailedError: the seal key cannot be used or the result does not validate.
     """
-    from signing.keys import load_signer
-    from signing.pades import sign_pdf_file
-    from signing.profiles import SigningProfile
-
     cert, unit = seal_for(session, actor)
     plain, signed = blobs.new_temp_path(".pdf"), blobs.new_temp_path(".pdf")
     try:

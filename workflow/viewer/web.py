@@ -30,7 +30,7 @@ from storage.models import Document, Role, Route, Unit, User
 from workflow import http
 from workflow.accounts import access
 from workflow.documents import route_templates, routing
-from workflow.documents.web import SignForm, render_detail
+from workflow.documents.page import SignForm, render_detail
 from workflow.errors import ForbiddenError, InvalidInputError, NotFoundError, WorkflowError
 from workflow.http import current_actor
 from workflow.services import Services, get_services, get_session
