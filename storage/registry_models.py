@@ -45,12 +45,16 @@ class NumberSeries(Base):
 
 
 class Dispatch(Base):
-    """One recipient of an issued document (nơi nhận): a unit or an outside address."""
+    """One recipient of an issued document (nơi nhận): a unit or an outside address;
+    sent electronically, or on paper (recorded by the issuer's clerk: ``form="paper"``,
+    ``state="paper"``, an outside organisation by its name only, ``dispatched_at`` the
+    day it was sent)."""
 
     __tablename__ = "dispatches"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     document_id: Mapped[int] = mapped_column(ForeignKey("documents.id"), index=True)
+    form: Mapped[str] = mapped_column(String(16), default="electronic", server_default="electronic")
     recipient_unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
     external_name: Mapped[str | None] = mapped_column(String(255))
     external_email: Mapped[str | None] = mapped_column(String(255))
@@ -254,21 +258,3 @@ class HandSignature(Base):
     scan_size: Mapped[int | None] = mapped_column(BigInteger)
 
     signer: Mapped[User | None] = relationship(lazy="joined")
-
-
-class PaperDispatch(Base):
-    """An issued document sent on paper to one recipient (a unit, or an outside
-    organisation by name), recorded by the issuer's clerk."""
-
-    __tablename__ = "paper_dispatches"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id"), index=True)
-    recipient_unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
-    recipient_name: Mapped[str] = mapped_column(String(255))
-    sent_on: Mapped[date] = mapped_column(Date)
-    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    recorded_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
-
-    document: Mapped[Document] = relationship(lazy="joined")
-    recipient_unit: Mapped[Unit | None] = relationship(lazy="joined")

@@ -15,9 +15,9 @@ from sqlalchemy import func, select
 
 from storage.ledger import LedgerEntry
 from storage.models import AuditEvent, Document, Unit
-from storage.registry_models import HandSignature, IncomingEntry, PaperDispatch
+from storage.registry_models import Dispatch, HandSignature, IncomingEntry
 from tests.conftest import Api
-from tests.test_coverage import assert_counts_exact, issue_via_full_route
+from tests.test_coverage import assert_counts_exact, issue_via_full_route, refresh
 from workflow.services import Services
 
 
@@ -69,7 +69,7 @@ def stored(services: Services) -> dict[str, int]:
                 ("documents", Document),
                 ("hand", HandSignature),
                 ("incoming", IncomingEntry),
-                ("paper_dispatches", PaperDispatch),
+                ("dispatches", Dispatch),
                 ("audit", AuditEvent),
                 ("ledger", LedgerEntry),
             )
@@ -312,9 +312,9 @@ def test_paper_exchanges_count_once_for_t1(api: Api, services: Services) -> None
     nh = "Đảng ủy Ngân hàng Nông nghiệp và Phát triển nông thôn tỉnh"
     assert kinds == {
         ("incoming", "Nhận bằng bản giấy từ Tỉnh ủy."),
-        ("paper_dispatch", f"Gửi bằng bản giấy đến {nh}."),
-        ("paper_dispatch", "Gửi bằng bản giấy đến Đảng ủy Sở Giáo dục và Đào tạo."),
-        ("paper_dispatch", "Gửi bằng bản giấy đến UBND tỉnh."),
+        ("dispatch", f"Gửi bằng bản giấy đến {nh}."),
+        ("dispatch", "Gửi bằng bản giấy đến Đảng ủy Sở Giáo dục và Đào tạo."),
+        ("dispatch", "Gửi bằng bản giấy đến UBND tỉnh."),
     }
     assert_counts_exact(services)
 
@@ -326,12 +326,28 @@ def test_paper_exchanges_count_once_for_t1(api: Api, services: Services) -> None
     assert "UBND tỉnh (bản giấy)" in paper_row["recipients_text"]
     mine = api.get("vanthu", "/registers/incoming").get_json()["entries"]
     assert [r["subject"] for r in mine] == ["Về việc triển khai chuyển đổi số", ""]
+    # The other way round: the recipient registers the paper copy first, the sender
+    # records the dispatch afterwards: still one exchange.
+    second = hand_signed(api, signed_on=today, subject="Thông báo kết luận").get_json()
+    first = api.post(
+        "vanthugd",
+        "/incoming/paper",
+        json={"sender_unit": "TT", "original_symbol": second["symbol"], "subject": "Thông báo"},
+    )
+    assert first.status_code == 201 and first.get_json()["document_id"] == second["id"]
+    assert figures(api, year)["T1"]["denominator"] == 6
+    later = api.post(
+        "vanthu",
+        f"/documents/{second['id']}/paper-dispatches",
+        json={"recipients": [ids["CS-GDDT"]]},
+    )
+    assert later.status_code == 201
+    assert figures(api, year)["T1"]["denominator"] == 6
     # A full refresh recomputes the same entries (nothing double, nothing lost).
-    from tests.test_coverage import refresh
-
     result = refresh(services)
     assert result.changes == []
-    assert figures(api, year)["T1"]["denominator"] == 5
+    assert figures(api, year)["T1"]["denominator"] == 6
+    assert_counts_exact(services)
 
 
 def test_paper_incoming_refusals(api: Api, services: Services) -> None:

@@ -13,7 +13,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from storage.models import Document, Unit
-from storage.registry_models import IncomingEntry, PaperDispatch, ReportObligation
+from storage.registry_models import Dispatch, IncomingEntry, ReportObligation
 from tests.browser.test_i18n_pages import english_client
 from tests.conftest import Api, closed
 from tests.test_paper_registers import SCAN
@@ -107,7 +107,7 @@ def test_hand_signed_and_paper_dispatch_through_the_pages(app: Flask, services: 
             data={"csrf_token": token, "recipients": [str(gd)], "sent_on": "2000-01-01"},
         )
     )
-    assert refused.status_code == 422 and rows(services, PaperDispatch) == 0
+    assert refused.status_code == 422 and rows(services, Dispatch) == 0
     assert "Ngày gửi không được trước ngày ban hành" in refused.get_data(as_text=True)
     sent = closed(
         client.post(
@@ -118,7 +118,7 @@ def test_hand_signed_and_paper_dispatch_through_the_pages(app: Flask, services: 
     assert sent.status_code == 302
     after = page(client, sent.headers["Location"])
     assert "Đã ghi nhận gửi bản giấy." in after and "UBND tỉnh" in after
-    assert rows(services, PaperDispatch) == 2
+    assert rows(services, Dispatch) == 2
 
 
 def test_paper_incoming_through_the_register_page(app: Flask, services: Services) -> None:

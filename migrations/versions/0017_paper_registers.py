@@ -3,7 +3,7 @@
 - documents.form (electronic | paper); classified metadata-only documents become paper;
 - the symbol is unique per issuer, series (register), year: a classified 02-CV/ĐUK no
   longer collides with the ordinary 02-CV/ĐUK;
-- hand_signatures (documents signed by hand) and paper_dispatches (sent on paper);
+- hand_signatures (documents signed by hand); dispatches.form (sent on paper);
 - incoming_entries: form, sender_unit_id, classification, and an optional file;
 - work_files.form; report_obligations delivered on paper.
 
@@ -84,38 +84,13 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_hand_signatures")),
         sa.UniqueConstraint("document_id", name=op.f("uq_hand_signatures_document_id")),
     )
-    op.create_table(
-        "paper_dispatches",
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("document_id", sa.Integer(), nullable=False),
-        sa.Column("recipient_unit_id", sa.Integer(), nullable=True),
-        sa.Column("recipient_name", sa.String(length=255), nullable=False),
-        sa.Column("sent_on", sa.Date(), nullable=False),
-        sa.Column("recorded_at", storage.types.UTCDateTime(), nullable=False),
-        sa.Column("recorded_by_id", sa.Integer(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["document_id"],
-            ["documents.id"],
-            name=op.f("fk_paper_dispatches_document_id_documents"),
-        ),
-        sa.ForeignKeyConstraint(
-            ["recipient_unit_id"],
-            ["units.id"],
-            name=op.f("fk_paper_dispatches_recipient_unit_id_units"),
-        ),
-        sa.ForeignKeyConstraint(
-            ["recorded_by_id"], ["users.id"], name=op.f("fk_paper_dispatches_recorded_by_id_users")
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_paper_dispatches")),
-    )
-    op.create_index(
-        op.f("ix_paper_dispatches_document_id"), "paper_dispatches", ["document_id"], unique=False
-    )
+    with op.batch_alter_table("dispatches", schema=None) as batch_op:
+        batch_op.add_column(_form())
 
 
 def downgrade() -> None:
-    op.drop_index(op.f("ix_paper_dispatches_document_id"), table_name="paper_dispatches")
-    op.drop_table("paper_dispatches")
+    with op.batch_alter_table("dispatches", schema=None) as batch_op:
+        batch_op.drop_column("form")
     op.drop_table("hand_signatures")
     with op.batch_alter_table("report_obligations", schema=None) as batch_op:
         batch_op.drop_constraint(

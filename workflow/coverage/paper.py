@@ -9,12 +9,13 @@ outside organisation named by the clerk is another one).
 - A document received on paper (``incoming`` subject, the incoming entry): dated on its
   reception; counted for the sending unit when it is a unit of the bloc, else for the
   receiving unit.
-- A document sent on paper (``paper_dispatch`` subject, the paper dispatch): dated on the
-  day it was sent, counted for the document's unit.
+- A document sent on paper (``dispatch`` subject: its dispatch row, ``form="paper"``):
+  dated on the day it was sent, counted for the document's unit.
 
-One exchange is counted once: a paper entry of the receiving clerk that names the same
-document as a paper dispatch of the sending clerk (same document, same receiving unit)
-is the same exchange, counted on whichever of the two was recorded first.
+One exchange is counted once: the receiving clerk's paper entry of a document the
+sending clerk recorded as sent on paper to that unit is matched with that dispatch
+(``IncomingEntry.dispatch_id``) and counted there; when the receiving clerk registered
+it first, it stays counted on the entry.
 
 T2, T3 and T4 see paper items through their own rules (``entries``): a document signed
 by hand has no digital signature, a work file kept on paper is not processed online, a
@@ -30,14 +31,14 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from storage.ledger import EXEMPT, entries_for, find_entry
+from storage.ledger import EXEMPT, LedgerEntry, entries_for, find_entry
 from storage.models import Document, Unit
-from storage.registry_models import IncomingEntry, PaperDispatch
+from storage.registry_models import Dispatch, IncomingEntry
 from workflow.coverage.entries import Computed, RefreshResult, write_entry
 from workflow.coverage.rules import BLOC_KINDS, CLASSIFIED_LABELS, vn_date
 
-PAPER_DISPATCH = "paper_dispatch"
-"""Subject kind of the T1 entry of a document sent on paper."""
+DISPATCH = "dispatch"
+"""Subject kind of the T1 entry of a document sent on paper (its dispatch row)."""
 _ORGANS = frozenset(BLOC_KINDS - {"committee"})
 """Parts of a committee: they exchange documents as the committee they belong to."""
 
@@ -73,39 +74,20 @@ def _exempt(classification: str | None) -> dict[str, Any]:
     return {"state": EXEMPT, "exempt_reason": CLASSIFIED_LABELS.get(classification, "Mật")}
 
 
-def _dispatch_first(session: Session, entry: IncomingEntry) -> bool:
-    """:returns: whether the sender's clerk recorded this exchange on paper before the
-    receiving clerk registered ``entry``."""
-    if entry.document_id is None:
-        return False
-    earlier = session.scalar(
-        select(PaperDispatch.id)
+def _counted_at_arrival(session: Session, row: Dispatch) -> bool:
+    """:returns: whether the exchange of a paper dispatch is already counted on the
+    recipient's paper entry (registered before the sender recorded the dispatch)."""
+    entry_ids = select(IncomingEntry.id).where(IncomingEntry.dispatch_id == row.id)
+    counted = session.scalar(
+        select(LedgerEntry.id)
         .where(
-            PaperDispatch.document_id == entry.document_id,
-            PaperDispatch.recipient_unit_id == entry.unit_id,
-            PaperDispatch.recorded_at <= entry.created_at,
+            LedgerEntry.target == "T1",
+            LedgerEntry.subject_kind == "incoming",
+            LedgerEntry.subject_id.in_(entry_ids),
         )
         .limit(1)
     )
-    return earlier is not None
-
-
-def _entry_first(session: Session, row: PaperDispatch) -> bool:
-    """:returns: whether the receiving clerk registered this exchange on paper before
-    the sender's clerk recorded ``row``."""
-    if row.recipient_unit_id is None:
-        return False
-    earlier = session.scalar(
-        select(IncomingEntry.id)
-        .where(
-            IncomingEntry.form == "paper",
-            IncomingEntry.document_id == row.document_id,
-            IncomingEntry.unit_id == row.recipient_unit_id,
-            IncomingEntry.created_at < row.recorded_at,
-        )
-        .limit(1)
-    )
-    return earlier is not None
+    return counted is not None
 
 
 def t1_paper_incoming(session: Session, entry: IncomingEntry) -> Computed | None:
@@ -113,8 +95,10 @@ def t1_paper_incoming(session: Session, entry: IncomingEntry) -> Computed | None
     not an exchange of the bloc committee or already counted on the sender's dispatch."""
     if entry.form != "paper" or entry.received_at is None:
         return None
+    if entry.dispatch_id is not None:  # counted on the sender's paper dispatch
+        return None
     sender = session.get(Unit, entry.sender_unit_id) if entry.sender_unit_id else None
-    if not counts_for_t1(entry.unit, sender) or _dispatch_first(session, entry):
+    if not counts_for_t1(entry.unit, sender):
         return None
     fields: dict[str, Any] = {
         "state": "missing",
@@ -141,27 +125,28 @@ def t1_paper_incoming(session: Session, entry: IncomingEntry) -> Computed | None
     )
 
 
-def t1_paper_dispatch(session: Session, row: PaperDispatch) -> Computed | None:
+def t1_paper_dispatch(session: Session, row: Dispatch) -> Computed | None:
     """:returns: the T1 entry of a document sent on paper, or ``None`` when it is not an
     exchange of the bloc committee or already counted on the recipient's paper entry."""
     doc = row.document
-    if not counts_for_t1(doc.unit, row.recipient_unit) or _entry_first(session, row):
+    if not counts_for_t1(doc.unit, row.recipient_unit) or _counted_at_arrival(session, row):
         return None
+    name = row.recipient_unit.name if row.recipient_unit else row.external_name
     fields: dict[str, Any] = {
         "state": "missing",
-        "reason": f"Gửi bằng bản giấy đến {row.recipient_name}.",
+        "reason": f"Gửi bằng bản giấy đến {name}.",
         **_exempt(doc.classification),
     }
     return Computed(
         target="T1",
-        subject_kind=PAPER_DISPATCH,
+        subject_kind=DISPATCH,
         subject_id=row.id,
         unit_id=doc.unit_id,
-        period_date=row.sent_on,
+        period_date=vn_date(row.dispatched_at),
         doc_type=doc.doc_type,
         label=doc.symbol,
         title=doc.subject,
-        evidence={"form": "paper", "document_id": doc.id, "recipient": row.recipient_name},
+        evidence={"form": "paper", "document_id": doc.id, "recipient": name},
         **fields,
     )
 
@@ -182,7 +167,7 @@ def record_paper_incoming(
 
 def record_paper_dispatches(
     session: Session,
-    rows: Iterable[PaperDispatch],
+    rows: Iterable[Dispatch],
     *,
     now: datetime,
     actor_id: int | None = None,
@@ -192,7 +177,7 @@ def record_paper_dispatches(
     for row in rows:
         computed = t1_paper_dispatch(session, row)
         if computed is not None:
-            existing = find_entry(session, "T1", PAPER_DISPATCH, row.id)
+            existing = find_entry(session, "T1", DISPATCH, row.id)
             write_entry(session, existing, computed, now, actor_id, RefreshResult())
 
 
@@ -209,8 +194,10 @@ def refresh_paper(
         computed = t1_paper_incoming(session, entry)
         if computed is not None:
             write_entry(session, received.get(entry.id), computed, now, actor_id, result)
-    sent = entries_for(session, "T1", PAPER_DISPATCH)
-    for row in session.scalars(select(PaperDispatch).order_by(PaperDispatch.id)):
+    sent = entries_for(session, "T1", DISPATCH)
+    for row in session.scalars(
+        select(Dispatch).where(Dispatch.form == "paper").order_by(Dispatch.id)
+    ):
         computed = t1_paper_dispatch(session, row)
         if computed is not None:
             write_entry(session, sent.get(row.id), computed, now, actor_id, result)

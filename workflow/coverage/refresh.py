@@ -53,7 +53,9 @@ def _refresh_t1(
     existing = entries_for(session, "T1", "document")
     firsts: dict[int, tuple[datetime, int]] = {}
     for doc_id, at in session.execute(
-        select(Dispatch.document_id, Dispatch.dispatched_at).order_by(Dispatch.dispatched_at)
+        select(Dispatch.document_id, Dispatch.dispatched_at)
+        .where(Dispatch.form == "electronic")  # paper ones: coverage.paper
+        .order_by(Dispatch.dispatched_at)
     ):
         first, count = firsts.get(doc_id, (at, 0))
         firsts[doc_id] = (first, count + 1)

@@ -70,6 +70,7 @@ def dispatch_json(row: Dispatch, link: str | None = None) -> dict[str, Any]:
     body: dict[str, Any] = {
         "id": row.id,
         "document_id": row.document_id,
+        "form": row.form,
         "recipient": {"type": "unit", "id": unit.id, "code": unit.code, "name": unit.name}
         if unit
         else {"type": "external", "name": row.external_name, "email": row.external_email},

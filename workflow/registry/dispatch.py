@@ -240,7 +240,9 @@ def dispatch(
     outside = _external_list(external)
     if not units and not outside:
         raise InvalidInputError(_("Hãy chọn ít nhất một nơi nhận."))
-    earlier = session.scalars(select(Dispatch).where(Dispatch.document_id == doc.id)).all()
+    earlier = session.scalars(
+        select(Dispatch).where(Dispatch.document_id == doc.id, Dispatch.form == "electronic")
+    ).all()
     sent_units = {d.recipient_unit_id for d in earlier}
     sent_emails = {(d.external_email or "").lower() for d in earlier}
     again = [u.name for u in units if u.id in sent_units] + [
@@ -353,7 +355,10 @@ def deliver_links(
 
 
 def mail_status(row: Dispatch) -> str | None:
-    """:returns: the e-mail outcome of an outside dispatch (``None`` for units)."""
+    """:returns: the e-mail outcome of an outside dispatch (``None`` for units and for
+    a dispatch on paper)."""
+    if row.form == "paper":
+        return None
     return {
         "not_sent": NO_MAIL_SERVER,
         "mail_failed": "not sent: mail server error",

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +29,7 @@ from storage import audit
 from storage.audit import AuditAction
 from storage.blobs import FilesystemBlobStore, StagedBlob
 from storage.models import Document, Unit, User
-from storage.registry_models import HandSignature, IncomingEntry, PaperDispatch
+from storage.registry_models import Dispatch, HandSignature, IncomingEntry
 from workflow.accounts import access
 from workflow.coverage import ledger as coverage
 from workflow.documents.states import DocState
@@ -340,6 +340,22 @@ def _sender_document(
     return found[0] if len(found) == 1 else None
 
 
+def _unmatched_paper_dispatch(session: Session, document_id: int, unit_id: int) -> Dispatch | None:
+    """:returns: a paper dispatch of the document to the unit that no incoming entry
+    registers yet."""
+    matched = select(IncomingEntry.dispatch_id).where(IncomingEntry.dispatch_id.is_not(None))
+    return session.scalars(
+        select(Dispatch)
+        .where(
+            Dispatch.document_id == document_id,
+            Dispatch.recipient_unit_id == unit_id,
+            Dispatch.form == "paper",
+            Dispatch.id.not_in(matched),
+        )
+        .order_by(Dispatch.id)
+    ).first()
+
+
 def register_paper_incoming(
     session: Session,
     blobs: FilesystemBlobStore,
@@ -397,6 +413,8 @@ def register_paper_incoming(
     stored = _publish(blobs, scan)
     year = now.astimezone(VN_TZ).year
     sent = _sender_document(session, sender_unit, symbol, when) if sender_unit else None
+    # The sender's clerk recorded it as sent on paper here: the same exchange.
+    sent_on_paper = _unmatched_paper_dispatch(session, sent.id, unit) if sent else None
     entry = IncomingEntry(
         unit_id=unit,
         year=year,
@@ -404,6 +422,7 @@ def register_paper_incoming(
         source="internal" if sender_unit else "external",
         form="paper",
         document_id=sent.id if sent else None,
+        dispatch_id=sent_on_paper.id if sent_on_paper else None,
         blob_sha256=stored.sha256 if stored else None,
         sender=sender,
         sender_unit_id=sender_unit.id if sender_unit else None,
@@ -489,10 +508,12 @@ def record_paper_dispatch(
     external: Any = None,
     sent_on: Any = None,
     now: datetime,
-) -> list[PaperDispatch]:
+) -> list[Dispatch]:
     """Record that an issued document (electronic or paper) was sent on paper to units
-    (ids) and outside organisations (names): a miss of T1 for each such exchange of the
-    bloc committee, recorded in the same transaction.
+    (ids) and outside organisations (names): dispatch rows with ``form="paper"``, a miss
+    of T1 for each such exchange of the bloc committee, recorded in the same transaction.
+    A paper entry the recipient's clerk already registered for the document is matched
+    with its dispatch (one exchange).
 
     :raises NotFoundError: no such document, or not party to it.
     :raises ForbiddenError: not a clerk of its issuer.
@@ -523,26 +544,32 @@ def record_paper_dispatch(
             )
         )
     earlier = session.scalars(
-        select(PaperDispatch).where(PaperDispatch.document_id == doc.id)
+        select(Dispatch).where(Dispatch.document_id == doc.id, Dispatch.form == "paper")
     ).all()
     sent_units = {p.recipient_unit_id for p in earlier if p.recipient_unit_id is not None}
     again = [name for unit, name in wanted if unit is not None and unit.id in sent_units]
     if again:
         raise ConflictError(_("Đã ghi nhận gửi bản giấy đến: %(names)s.", names=", ".join(again)))
     doc.updated_at = now  # the versioned row serialises concurrent recordings
+    # The day it was sent: at the moment of recording when that is today.
+    at = now if day == today else datetime.combine(day, time(12), VN_TZ)
     rows = [
-        PaperDispatch(
+        Dispatch(
             document_id=doc.id,
+            form="paper",
+            state="paper",
             recipient_unit_id=unit.id if unit else None,
-            recipient_name=name,
-            sent_on=day,
-            recorded_at=now,
-            recorded_by_id=actor.id,
+            external_name=None if unit else name,
+            dispatched_at=at,
+            dispatched_by_id=actor.id,
         )
         for unit, name in wanted
     ]
     session.add_all(rows)
     session.flush()
+    for row in rows:
+        if row.recipient_unit_id is not None:
+            _match_registered_entry(session, row)
     audit.append(
         session,
         AuditAction.PAPER_DISPATCHED,
@@ -551,6 +578,7 @@ def record_paper_dispatch(
         object_id=doc.id,
         details={
             "sent_on": day.isoformat(),
+            "dispatches": [r.id for r in rows],
             "units": [u.code for u, _n in wanted if u is not None],
             "external": [n for u, n in wanted if u is None],
         },
@@ -560,7 +588,24 @@ def record_paper_dispatch(
     return rows
 
 
-def paper_dispatches_of(session: Session, actor: User, document_id: int) -> list[PaperDispatch]:
+def _match_registered_entry(session: Session, row: Dispatch) -> None:
+    """Match the recipient's paper entry of the document (registered before the sender
+    recorded the dispatch) with the dispatch."""
+    entry = session.scalars(
+        select(IncomingEntry)
+        .where(
+            IncomingEntry.form == "paper",
+            IncomingEntry.unit_id == row.recipient_unit_id,
+            IncomingEntry.document_id == row.document_id,
+            IncomingEntry.dispatch_id.is_(None),
+        )
+        .order_by(IncomingEntry.id)
+    ).first()
+    if entry is not None:
+        entry.dispatch_id = row.id
+
+
+def paper_dispatches_of(session: Session, actor: User, document_id: int) -> list[Dispatch]:
     """:returns: the paper recipients of a document, for its issuer's clerks and those
     party to it."""
     doc = session.get(Document, document_id)
@@ -568,8 +613,8 @@ def paper_dispatches_of(session: Session, actor: User, document_id: int) -> list
         access.get_visible_document(session, actor, document_id)
     return list(
         session.scalars(
-            select(PaperDispatch)
-            .where(PaperDispatch.document_id == document_id)
-            .order_by(PaperDispatch.id)
+            select(Dispatch)
+            .where(Dispatch.document_id == document_id, Dispatch.form == "paper")
+            .order_by(Dispatch.id)
         )
     )

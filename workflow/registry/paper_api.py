@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from storage.blobs import StagedBlob
 from storage.models import Document, Unit
-from storage.registry_models import HandSignature, PaperDispatch
+from storage.registry_models import Dispatch, HandSignature
 from storage.types import utcnow
 from workflow import http
 from workflow.errors import InvalidInputError
@@ -20,7 +20,7 @@ from workflow.registry import paper
 from workflow.registry.api import entry_json
 from workflow.services import get_services, get_session
 from workflow.uploads import stage_upload
-from workflow.vocab import FORM_LABELS, SERIES_LABELS, vn_iso
+from workflow.vocab import FORM_LABELS, SERIES_LABELS, to_vn, vn_iso
 
 bp = api_blueprint("paper_api", __name__)
 
@@ -77,18 +77,18 @@ def hand_signed_json(doc: Document, hand: HandSignature | None) -> dict[str, Any
     }
 
 
-def paper_dispatch_json(row: PaperDispatch) -> dict[str, Any]:
+def paper_dispatch_json(row: Dispatch) -> dict[str, Any]:
     """:returns: the API form of one paper recipient of a document."""
     unit = row.recipient_unit
+    sent = to_vn(row.dispatched_at)
     return {
         "id": row.id,
         "document_id": row.document_id,
         "recipient": {"type": "unit", "id": unit.id, "code": unit.code, "name": unit.name}
         if unit
-        else {"type": "external", "name": row.recipient_name},
-        "form": "paper",
-        "sent_on": row.sent_on.isoformat(),
-        "recorded_at": vn_iso(row.recorded_at),
+        else {"type": "external", "name": row.external_name},
+        "form": row.form,
+        "sent_on": sent.date().isoformat() if sent else None,
     }
 
 

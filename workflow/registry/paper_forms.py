@@ -14,7 +14,7 @@ from wtforms import DateField, IntegerField, SelectField, StringField, TextAreaF
 from wtforms.validators import Length, NumberRange, Optional
 
 from storage.models import Document, Role, Unit, User
-from storage.registry_models import PaperDispatch
+from storage.registry_models import Dispatch
 from workflow.i18n import translate
 from workflow.registry import dispatch as dispatching
 from workflow.registry.issuance import CLASSIFICATIONS
@@ -111,24 +111,26 @@ def _signers(session: Session) -> list[User]:
 def dispatch_forms(
     session: Session, actor: User, doc: Document, form: PaperDispatchForm | None = None
 ) -> dict[str, Any]:
-    """:returns: what the dispatch page shows of the paper side: the paper recipients,
-    and the form (for the issuer's clerks, on an issued document not recalled)."""
-    rows = session.scalars(
-        select(PaperDispatch).where(PaperDispatch.document_id == doc.id).order_by(PaperDispatch.id)
-    ).all()
+    """:returns: what the dispatch page shows of the paper side: the form (for the
+    issuer's clerks, on an issued document not recalled) and the units it offers."""
     allowed = (
         doc.issuer_unit_id in dispatching.clerk_units(session, actor)
         and doc.state == "issued"
         and doc.recalled_at is None
     )
-    sent = {r.recipient_unit_id for r in rows}
+    sent = set(
+        session.scalars(
+            select(Dispatch.recipient_unit_id).where(
+                Dispatch.document_id == doc.id, Dispatch.form == "paper"
+            )
+        )
+    )
     units = [
         u
         for u in session.scalars(select(Unit).where(Unit.active.is_(True)).order_by(Unit.id))
         if u.id != doc.issuer_unit_id and u.id not in sent
     ]
     return {
-        "paper_rows": rows,
         "paper_form": (form or PaperDispatchForm()) if allowed else None,
         "paper_units": units,
         "electronic": doc.form != "paper" or bool(doc.classification),

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from storage.models import Certificate, Document, Signature, Unit
-from storage.registry_models import Dispatch, HandSignature, IncomingEntry, PaperDispatch
+from storage.registry_models import Dispatch, HandSignature, IncomingEntry
 from workflow.errors import InvalidInputError
 from workflow.registry.issuance import CLASSIFICATIONS
 from workflow.vocab import (
@@ -162,6 +162,10 @@ def outgoing(session: Session, unit_id: int, filters: Filters) -> list[dict[str,
             select(Dispatch).where(Dispatch.document_id.in_(ids)).order_by(Dispatch.id)
         ):
             unit = dispatch.recipient_unit
+            if dispatch.form == "paper":
+                name = unit.name if unit else dispatch.external_name
+                recipients[dispatch.document_id].append(f"{name} (bản giấy)")
+                continue
             recipients[dispatch.document_id].append(
                 unit.name if unit else f"{dispatch.external_name} <{dispatch.external_email}>"
             )
@@ -169,12 +173,6 @@ def outgoing(session: Session, unit_id: int, filters: Filters) -> list[dict[str,
             select(HandSignature).where(HandSignature.document_id.in_(ids))
         ):
             signers[hand.document_id] = hand.signer_name
-        for paper in session.scalars(
-            select(PaperDispatch)
-            .where(PaperDispatch.document_id.in_(ids))
-            .order_by(PaperDispatch.id)
-        ):
-            recipients[paper.document_id].append(f"{paper.recipient_name} (bản giấy)")
     out = []
     for doc in docs:
         subject = "" if doc.classification == "tuyet_mat" else doc.subject
