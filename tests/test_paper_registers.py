@@ -162,6 +162,8 @@ def test_hand_signed_with_a_scan(api: Api, services: Services) -> None:
     assert created.status_code == 201, created.get_json()
     body = created.get_json()
     assert body["scan_sha256"] and services.blobs.exists(body["scan_sha256"])
+    document = api.get("kiemtra", f"/documents/{body['id']}").get_json()
+    assert document["form"] == "paper" and document["state"] == "issued"
     scan = api.get("vanthu", f"/outgoing/paper/{body['id']}/scan")
     assert scan.status_code == 200 and scan.data == SCAN
     assert api.get("chuyenvien", f"/outgoing/paper/{body['id']}/scan").status_code == 404
