@@ -17,7 +17,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, time
-from pathlib import Path
 from typing import Any
 
 from flask_babel import gettext as _
@@ -27,7 +26,7 @@ from sqlalchemy.orm import Session
 from signing.profiles import TrustConfig
 from storage import audit
 from storage.audit import AuditAction
-from storage.blobs import FilesystemBlobStore, StagedBlob
+from storage.blobs import BlobStore, StagedBlob
 from storage.models import Document, Unit, User
 from storage.registry_models import Dispatch, HandSignature, IncomingEntry
 from workflow.accounts import access
@@ -121,7 +120,7 @@ def _unit_by_code(session: Session, code: Any, label: str) -> Unit:
 
 
 @contextmanager
-def _checked(blobs: FilesystemBlobStore, staged: StagedBlob | None) -> Iterator[None]:
+def _checked(blobs: BlobStore, staged: StagedBlob | None) -> Iterator[None]:
     """Run the checks; on any refusal drop the uploaded scan (nothing is kept)."""
     try:
         yield
@@ -133,7 +132,7 @@ def _checked(blobs: FilesystemBlobStore, staged: StagedBlob | None) -> Iterator[
         raise
 
 
-def _publish(blobs: FilesystemBlobStore, staged: StagedBlob | None) -> Scan | None:
+def _publish(blobs: BlobStore, staged: StagedBlob | None) -> Scan | None:
     if staged is None:
         return None
     size = staged.size
@@ -181,7 +180,7 @@ def _copies(value: Any) -> int | None:
 
 def register_hand_signed(
     session: Session,
-    blobs: FilesystemBlobStore,
+    blobs: BlobStore,
     trust: TrustConfig,
     actor: User,
     fields: HandSigned,
@@ -277,10 +276,8 @@ def hand_signature(session: Session, doc: Document) -> HandSignature | None:
     return session.scalars(select(HandSignature).where(HandSignature.document_id == doc.id)).first()
 
 
-def scan_file(
-    session: Session, blobs: FilesystemBlobStore, actor: User, document_id: int
-) -> tuple[Path, str]:
-    """:returns: the scan of a document signed by hand and its download name, for the
+def scan_file(session: Session, blobs: BlobStore, actor: User, document_id: int) -> tuple[str, str]:
+    """:returns: the key of the scan of a document signed by hand and its download name, for the
     issuer's clerks and those party to the document; the download is audited.
 
     :raises NotFoundError: no such document, not visible, or no scan.
@@ -300,7 +297,7 @@ def scan_file(
         details={"scan_sha256": hand.scan_sha256},
     )
     name = f"{(doc.symbol or 'van-ban').replace('/', '-')}-ban-quet.pdf"
-    return blobs.path(hand.scan_sha256), name
+    return hand.scan_sha256, name
 
 
 # --- incoming on paper ------------------------------------------------------------------
@@ -358,7 +355,7 @@ def _unmatched_paper_dispatch(session: Session, document_id: int, unit_id: int) 
 
 def register_paper_incoming(
     session: Session,
-    blobs: FilesystemBlobStore,
+    blobs: BlobStore,
     actor: User,
     unit_id: int | None,
     fields: PaperIncoming,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import jsonify, request, send_file
+from flask import jsonify, request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -19,7 +19,7 @@ from workflow.http import api_blueprint
 from workflow.registry import paper
 from workflow.registry.api import entry_json
 from workflow.services import get_services, get_session
-from workflow.uploads import stage_upload
+from workflow.uploads import send_blob, stage_upload
 from workflow.vocab import FORM_LABELS, SERIES_LABELS, to_vn, vn_iso
 
 bp = api_blueprint("paper_api", __name__)
@@ -124,9 +124,9 @@ def register_hand_signed() -> Any:
 def hand_signed_scan(document_id: int) -> Any:
     """The scan of a document signed by hand (those who may see the document)."""
     db = get_session()
-    path, name = paper.scan_file(db, get_services().blobs, http.actor(), document_id)
+    key, name = paper.scan_file(db, get_services().blobs, http.actor(), document_id)
     db.commit()
-    return send_file(path, mimetype="application/pdf", as_attachment=True, download_name=name)
+    return send_blob(key, name)
 
 
 @bp.post("/incoming/paper")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, flash, redirect, request, send_file, url_for
+from flask import Blueprint, flash, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_login import login_required
 from flask_wtf import FlaskForm
@@ -20,7 +20,7 @@ from workflow.registry import paper
 from workflow.registry.paper_forms import HandSignedForm, PaperDispatchForm, PaperIncomingForm
 from workflow.registry.web import render_dispatch, render_register
 from workflow.services import get_services, get_session
-from workflow.uploads import stage_upload
+from workflow.uploads import send_blob, stage_upload
 
 bp = Blueprint("paper", __name__)
 
@@ -156,6 +156,6 @@ def paper_dispatch(document_id: int) -> Any:
 def scan(document_id: int) -> Any:
     """The scan of a document signed by hand."""
     db = get_session()
-    path, name = paper.scan_file(db, get_services().blobs, current_actor(), document_id)
+    key, name = paper.scan_file(db, get_services().blobs, current_actor(), document_id)
     db.commit()
-    return send_file(path, mimetype="application/pdf", as_attachment=True, download_name=name)
+    return send_blob(key, name)
