@@ -20,7 +20,8 @@ T1      ``electronic``         ``missing``                 ``exempt`` ``pending`
                                                                       dispatch),
                                                                       ``internal`` (not
                                                                       exchanged)
-T1D     ``electronic``         ``missing``                 ``exempt``
+T1D     ``electronic``         ``missing``                 ``exempt`` ``internal`` (counted
+                                                                      on another delivery)
 T2      ``signed_valid``       ``signed_invalid``,         ``exempt``
                                ``missing``
 T3      ``online``             ``offline``                 ``exempt``
@@ -83,12 +84,13 @@ MISS_STATES: dict[str, frozenset[str]] = {
 }
 OUTSIDE_STATES: dict[str, frozenset[str]] = {
     "T1": frozenset({"pending", "internal"}),
-    T1_DELIVERIES: frozenset(),
+    T1_DELIVERIES: frozenset({"internal"}),
     "T2": frozenset(),
     "T3": frozenset(),
     "T4": frozenset({"pending"}),
 }
-"""Recorded, but outside the figure (not yet due, not an exchange)."""
+"""Recorded, but outside the figure (not yet due, not an exchange, counted on another
+delivery)."""
 EXEMPT = "exempt"
 STATES: dict[str, frozenset[str]] = {
     t: MET_STATES[t] | MISS_STATES[t] | OUTSIDE_STATES[t] | {EXEMPT} for t in LEDGER_TARGETS

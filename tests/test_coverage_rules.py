@@ -272,13 +272,18 @@ def test_report_status() -> None:
     )
     assert status(DUE, sent_at=late_night) == ("sent", None)
     assert status(after, sent_at=late_night)[0] == "missing"  # never received
-    assert status(DUE, on_paper=True) == ("missing", "Báo cáo nộp bằng giấy, không trực tuyến.")
+    assert status(DUE, on_paper=True) == ("paper", "Báo cáo nộp bằng giấy, không trực tuyến.")
     assert status(DUE, problem="Trả lại")[0] == "pending" and status(after, problem="Trả lại") == (
         "missing",
         "Trả lại",
     )
     assert status(after, classified=True) == ("exempt", None)
-    assert [ledger_state(s) for s in ("sent", "pending", "late")] == ["pending", "pending", "late"]
+    assert [ledger_state(s) for s in ("sent", "pending", "late", "paper")] == [
+        "pending",
+        "pending",
+        "late",
+        "missing",
+    ]
 
 
 # --- the figures --------------------------------------------------------------------------------

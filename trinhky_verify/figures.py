@@ -38,7 +38,7 @@ MISS_STATES: dict[str, frozenset[str]] = {
 }
 OUTSIDE_STATES: dict[str, frozenset[str]] = {
     "T1": frozenset({"pending", "internal"}),
-    DELIVERIES: frozenset(),
+    DELIVERIES: frozenset({"internal"}),
     "T2": frozenset(),
     "T3": frozenset(),
     "T4": frozenset({"pending"}),

@@ -291,6 +291,13 @@ def t2_document(
             evidence={"exemption_id": exemption.id},
             **common,
         )
+    if doc.form == "paper":  # signed by hand, registered by the clerk
+        return Computed(
+            state="missing",
+            reason="Văn bản ký tay trên giấy, không có chữ ký số.",
+            evidence={"form": "paper"},
+            **common,
+        )
     if not doc.has_content:
         return Computed(
             state="missing", reason="Văn bản không có bản điện tử có chữ ký số.", **common
@@ -362,6 +369,8 @@ def t3_workfile(wf: WorkFile) -> Computed:
         return Computed(state=EXEMPT, exempt_reason="Hồ sơ mật", **common)
     if wf.processed_online:
         return Computed(state="online", **common)
+    if wf.form == "paper":
+        return Computed(state="offline", reason="Hồ sơ lưu trên giấy, ngoài hệ thống.", **common)
     reason = (
         f"{offline} bước xử lý trên giấy, ngoài hệ thống."
         if offline

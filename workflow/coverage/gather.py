@@ -2,14 +2,15 @@
 dispatches, incoming entries, signatures, report obligations).
 
 Whether a register row is electronic is decided here, in one function per kind of row
-(:func:`dispatch_electronic`, :func:`incoming_electronic`, :func:`report_on_paper`):
-rows registered on paper only need to say so there to count as misses.
+(:func:`dispatch_electronic`, :func:`incoming_electronic`, :func:`report_on_paper`): the
+rows a clerk registers on paper say so by their form, and count as misses.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
@@ -43,40 +44,59 @@ def units(session: Session) -> dict[int, Unit]:
 
 
 def dispatch_electronic(row: Dispatch) -> bool:
-    """:returns: whether a dispatch row was sent electronically: every dispatch made in
-    the system is; a paper dispatch recorded by the clerk (its form) is not."""
-    return True
+    """:returns: whether a dispatch row was sent electronically (a paper dispatch
+    recorded by the clerk has the form ``paper``)."""
+    return row.form != "paper"
 
 
 def incoming_electronic(entry: IncomingEntry) -> bool:
-    """:returns: whether an incoming entry arrived electronically: every file registered
-    in the system did; a paper one registered by the clerk (its form) did not."""
-    return True
+    """:returns: whether an incoming entry arrived electronically (a paper one
+    registered by the clerk has the form ``paper``)."""
+    return entry.form != "paper"
 
 
 def incoming_sender(all_units: dict[int, Unit], entry: IncomingEntry) -> Party:
-    """:returns: who sent an incoming entry that did not come through a dispatch: an
-    outside organisation, by the sender's name (a unit of ours, when the clerk named
-    one, is :func:`unit_party` of it)."""
+    """:returns: who sent an incoming entry that did not come through a dispatch: the
+    unit of ours the clerk named, else an outside organisation by the sender's name."""
+    if entry.sender_unit_id is not None and entry.sender_unit_id in all_units:
+        return unit_party(all_units, entry.sender_unit_id)
     return outside_party(entry.sender)
 
 
 def report_on_paper(ob: ReportObligation) -> bool:
     """:returns: whether the report of an obligation was delivered on paper (recorded by
     the clerk who received it): a miss."""
-    return False
+    return ob.paper_delivered_on is not None
 
 
 # --- T1 ---------------------------------------------------------------------------------
 
 
+def _arrived() -> Any:
+    """Received incoming entries that came through no dispatch (paper ones, and files
+    from outside)."""
+    return (
+        IncomingEntry.dispatch_id.is_(None),
+        IncomingEntry.state == "received",
+        IncomingEntry.received_at.is_not(None),
+    )
+
+
 def exchanged_documents(session: Session, doc_ids: Collection[int] | None) -> list[Document]:
-    """:returns: the outgoing documents T1 may count: issued ones (also classified and
-    recalled ones) and any document that was dispatched (a report sent to the superior)."""
+    """:returns: the outgoing documents T1 may count: issued ones (also classified,
+    recalled and hand-signed ones) and any document that was delivered (a report sent to
+    the superior, a document another unit registered as received on paper)."""
     dispatched = select(Dispatch.document_id)
+    registered = select(IncomingEntry.document_id).where(
+        *_arrived(), IncomingEntry.document_id.is_not(None)
+    )
     query = select(Document).where(
         Document.direction == "outgoing",
-        or_(Document.issued_at.is_not(None), Document.id.in_(dispatched)),
+        or_(
+            Document.issued_at.is_not(None),
+            Document.id.in_(dispatched),
+            Document.id.in_(registered),
+        ),
     )
     if doc_ids is not None:
         query = query.where(Document.id.in_(sorted(doc_ids)))
@@ -86,10 +106,14 @@ def exchanged_documents(session: Session, doc_ids: Collection[int] | None) -> li
 def deliveries(
     session: Session, all_units: dict[int, Unit], doc_ids: Collection[int] | None
 ) -> dict[int, list[Delivery]]:
-    """:returns: the dispatch rows of the documents (all: None), as deliveries."""
+    """:returns: the deliveries of the documents (all: None): their dispatch rows, and
+    the entries recipients registered for them with no dispatch to match (a document
+    received on paper before, or without, the sender's record of it)."""
     query = select(Dispatch)
+    entries = select(IncomingEntry).where(*_arrived(), IncomingEntry.document_id.is_not(None))
     if doc_ids is not None:
         query = query.where(Dispatch.document_id.in_(sorted(doc_ids)))
+        entries = entries.where(IncomingEntry.document_id.in_(sorted(doc_ids)))
     out: dict[int, list[Delivery]] = {}
     for row in session.scalars(query.order_by(Dispatch.id)):
         if row.recipient_unit_id is not None:
@@ -99,26 +123,30 @@ def deliveries(
         out.setdefault(row.document_id, []).append(
             Delivery("dispatch", row.id, receiver, row.dispatched_at, dispatch_electronic(row))
         )
+    for entry in session.scalars(entries.order_by(IncomingEntry.id)):
+        assert entry.document_id is not None and entry.received_at is not None  # noqa: S101
+        out.setdefault(entry.document_id, []).append(
+            Delivery(
+                "incoming",
+                entry.id,
+                unit_party(all_units, entry.unit_id),
+                entry.received_at,
+                incoming_electronic(entry),
+            )
+        )
     return out
 
 
 def arrivals(
     session: Session, entry_ids: Collection[int] | None = None
 ) -> list[tuple[IncomingEntry, str | None]]:
-    """:returns: received incoming entries that did not come through a dispatch (a
-    dispatched document counts once, at its dispatch), with their classification."""
-    query = (
-        select(IncomingEntry, Document.classification)
-        .outerjoin(Document, Document.id == IncomingEntry.document_id)
-        .where(
-            IncomingEntry.dispatch_id.is_(None),
-            IncomingEntry.state == "received",
-            IncomingEntry.received_at.is_not(None),
-        )
-    )
+    """:returns: received incoming entries that are no delivery of a document of ours (a
+    dispatched document counts once, at its dispatch; one registered as received for a
+    document of ours counts with that document), with their classification."""
+    query = select(IncomingEntry).where(*_arrived(), IncomingEntry.document_id.is_(None))
     if entry_ids is not None:
         query = query.where(IncomingEntry.id.in_(sorted(entry_ids)))
-    return [(e, c) for e, c in session.execute(query.order_by(IncomingEntry.id)).all()]
+    return [(e, e.classification) for e in session.scalars(query.order_by(IncomingEntry.id))]
 
 
 # --- T2 ---------------------------------------------------------------------------------

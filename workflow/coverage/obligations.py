@@ -5,7 +5,7 @@ submitted when the bloc committee's clerk has received the report electronically
   it is **submitted** once the clerk there received it (signatures validated on
   receipt). ``submitted`` if it was delivered by the due date (Vietnam time), ``late``
   after it: both are online.
-- Delivered on paper: ``missing``. Returned on receipt (signatures invalid) or recalled:
+- Delivered on paper: ``missing`` (status ``paper``), due or not. Returned on receipt (signatures invalid) or recalled:
   not submitted. Past the due date without a receipt: ``missing`` (overdue obligations
   are misses); before it: ``pending`` (outside the figure).
 - A state-secret report: ``exempt``.
@@ -26,6 +26,7 @@ STATUS_LABELS = {
     "missing": "Chưa nộp (quá hạn)",
     "pending": "Chưa đến hạn",
     "sent": "Đã gửi, chờ cấp trên tiếp nhận",
+    "paper": "Nộp bản giấy (không tính là trực tuyến)",
     "exempt": "Miễn (báo cáo mật)",
 }
 """Labels of :func:`report_status` (the reports page and API)."""
@@ -53,7 +54,7 @@ class ReportFacts:
 def report_status(facts: ReportFacts, today: date) -> tuple[str, str | None]:
     """:param today: today in Vietnam time.
     :returns: the status (``exempt``, ``submitted``, ``late``, ``sent``, ``pending``,
-        ``missing``) and why it is missed (Vietnamese), if it is."""
+        ``paper``, ``missing``) and why it is missed (Vietnamese), if it is."""
     if facts.classified:
         return "exempt", None
     if facts.received_at is not None and not facts.on_paper:
@@ -62,7 +63,7 @@ def report_status(facts: ReportFacts, today: date) -> tuple[str, str | None]:
             return "submitted", None
         return "late", None
     if facts.on_paper:
-        return "missing", "Báo cáo nộp bằng giấy, không trực tuyến."
+        return "paper", "Báo cáo nộp bằng giấy, không trực tuyến."
     overdue = today > facts.due_date
     if not overdue:
         return ("sent" if facts.sent_at is not None else "pending"), facts.problem
@@ -74,5 +75,6 @@ def report_status(facts: ReportFacts, today: date) -> tuple[str, str | None]:
 
 
 def ledger_state(status: str) -> str:
-    """:returns: the T4 ledger state of a :func:`report_status` (``sent``: pending)."""
-    return "pending" if status == "sent" else status
+    """:returns: the T4 ledger state of a :func:`report_status` (``sent``: pending,
+    ``paper``: missing)."""
+    return {"sent": "pending", "paper": "missing"}.get(status, status)

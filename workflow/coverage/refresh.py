@@ -4,7 +4,7 @@ signatures, the hooks called by the use-cases, and special-rule exemptions."""
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from datetime import datetime, time
 from typing import Any
 
@@ -23,7 +23,7 @@ from storage.ledger import (
     find_entry,
 )
 from storage.models import Document
-from storage.registry_models import IncomingEntry, ReportObligation, WorkFile
+from storage.registry_models import Dispatch, IncomingEntry, ReportObligation, WorkFile
 from workflow.coverage import gather
 from workflow.coverage.entries import (
     RefreshResult,
@@ -34,6 +34,7 @@ from workflow.coverage.entries import (
     write_entry,
 )
 from workflow.coverage.exchanges import (
+    Delivery,
     Verdict,
     counted_unit,
     document_verdict,
@@ -50,6 +51,7 @@ from workflow.coverage.rules import (
 )
 from workflow.vocab import VN_TZ
 
+ALREADY_COUNTED = "Đã tính ở một lượt gửi khác của văn bản đến cùng cơ quan, đơn vị."
 OUT_OF_SCOPE = (
     "Không tính riêng cho T1: không phải trao đổi giữa Đảng ủy Khối với cơ quan, đơn vị "
     "khác, hoặc đã tính ở lượt gửi của văn bản."
@@ -73,10 +75,7 @@ def _refresh_t1_documents(
     ids = [d.id for d in docs] if doc_ids is not None else None
     sent = gather.deliveries(session, all_units, ids)
     known = entries_for(session, "T1", "document", ids)
-    first_ids = [d.subject_id for rows in sent.values() for d in rows]
-    known_d = entries_for(
-        session, T1_DELIVERIES, "dispatch", first_ids if doc_ids is not None else None
-    )
+    known_d = _delivery_entries(session, sent, ids)
     today = vn_date(now) if policy is not None else None
     for doc in docs:
         sender = unit_party(all_units, doc.unit_id)
@@ -114,17 +113,63 @@ def _refresh_t1_documents(
                 "T1", ("document", doc.id), doc.unit_id, verdict, evidence=evidence, **described
             )
             write_entry(session, previous, computed, now, actor_id, result)
+        counted: set[tuple[str, int]] = set()
         for ex in found:
             unit_id = counted_unit(sender, ex.receiver) or doc.unit_id
+            subject = (ex.subject_kind, ex.subject_id)
+            counted.add(subject)
             computed = t1_entry(
                 T1_DELIVERIES,
-                (ex.subject_kind, ex.subject_id),
+                subject,
                 unit_id,
                 exchange_verdict(ex, bool(doc.classification)),
                 evidence={"document_id": doc.id, "receiver": ex.receiver.organisation},
                 **described,
             )
-            write_entry(session, known_d.get(ex.subject_id), computed, now, actor_id, result)
+            write_entry(
+                session, known_d.get(doc.id, {}).get(subject), computed, now, actor_id, result
+            )
+        # A delivery counted before, now counted on another one to the same organisation
+        # (a paper entry matched with the sender's paper dispatch): out of the figure.
+        for subject, stale in known_d.get(doc.id, {}).items():
+            if subject in counted or stale.state == "internal":
+                continue
+            verdict = Verdict("internal", _moment(stale), ALREADY_COUNTED)
+            computed = t1_entry(
+                T1_DELIVERIES,
+                subject,
+                stale.unit_id,
+                verdict,
+                evidence=dict(stale.evidence or {}),
+                **described,
+            )
+            write_entry(session, stale, computed, now, actor_id, result)
+
+
+def _delivery_entries(
+    session: Session, sent: dict[int, list[Delivery]], doc_ids: Collection[int] | None
+) -> dict[int, dict[tuple[str, int], LedgerEntry]]:
+    """The per-delivery entries of the documents' deliveries, now and before (an entry
+    since matched with a dispatch), by document and (subject kind, id)."""
+    dispatches = (
+        None
+        if doc_ids is None
+        else [d.subject_id for r in sent.values() for d in r if d.subject_kind == "dispatch"]
+    )
+    entries = None
+    if doc_ids is not None:
+        entries = list(
+            session.scalars(
+                select(IncomingEntry.id).where(IncomingEntry.document_id.in_(sorted(doc_ids)))
+            )
+        )
+    out: dict[int, dict[tuple[str, int], LedgerEntry]] = {}
+    for kind, ids in (("dispatch", dispatches), ("incoming", entries)):
+        for subject_id, entry in entries_for(session, T1_DELIVERIES, kind, ids).items():
+            doc_id = (entry.evidence or {}).get("document_id")
+            if isinstance(doc_id, int):
+                out.setdefault(doc_id, {})[(kind, subject_id)] = entry
+    return out
 
 
 def _refresh_t1_arrivals(
@@ -390,14 +435,38 @@ def record_recall(session: Session, doc: Document, *, now: datetime) -> None:
     _record_reports(session, now, ReportObligation.document_id == doc.id)
 
 
-def record_incoming(session: Session, entry: IncomingEntry, *, now: datetime) -> None:
-    """Record the receipt (or return) of an incoming entry: T1 for a document received
-    from outside, T4 for a report delivered to this register."""
+def record_incoming(
+    session: Session, entry: IncomingEntry, *, now: datetime, actor_id: int | None = None
+) -> None:
+    """Record the receipt (or return) of an incoming entry, or a document registered as
+    received on paper: T1 (a document from outside; a document of ours counts with it),
+    T4 for a report delivered to this register."""
     session.flush()
     _record_reports(session, now, ReportObligation.incoming_entry_id == entry.id)
     if entry.state != "received" or entry.received_at is None or entry.dispatch_id is not None:
         return
-    _refresh_t1_arrivals(session, now, None, RefreshResult(), entry_ids=[entry.id])
+    result = RefreshResult()
+    if entry.document_id is not None:
+        _refresh_t1_documents(session, now, actor_id, result, None, doc_ids=[entry.document_id])
+    else:
+        _refresh_t1_arrivals(session, now, actor_id, result, entry_ids=[entry.id])
+
+
+def record_paper_incoming(
+    session: Session, entry: IncomingEntry, *, now: datetime, actor_id: int | None = None
+) -> None:
+    """Record a document registered as received on paper (a T1 miss when the bloc
+    committee is party to the exchange, counted once)."""
+    record_incoming(session, entry, now=now, actor_id=actor_id)
+
+
+def record_paper_dispatches(
+    session: Session, rows: Iterable[Dispatch], *, now: datetime, actor_id: int | None = None
+) -> None:
+    """Record documents sent on paper (dispatch rows of the form ``paper``) for T1."""
+    session.flush()
+    doc_ids = sorted({row.document_id for row in rows})
+    _refresh_t1_documents(session, now, actor_id, RefreshResult(), None, doc_ids=doc_ids)
 
 
 def record_workfile(session: Session, wf: WorkFile, *, now: datetime) -> None:

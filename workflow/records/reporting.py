@@ -204,7 +204,8 @@ def period_title(period: Period) -> str:
 def obligation_status(obligation: ReportObligation, now: datetime) -> str:
     """:returns: ``exempt``, ``submitted`` (received by the superior, delivered by the
     due date, Vietnam time), ``late``, ``sent`` (delivered, not received yet, not due),
-    ``missing`` (past due without a receipt) or ``pending`` (not due yet)."""
+    ``paper`` (delivered on paper: not online), ``missing`` (past due without a receipt)
+    or ``pending`` (not due yet)."""
     today = to_vn(now)
     assert today is not None  # noqa: S101 - now is given
     status, _reason = coverage.report_status(coverage.report_facts(obligation), today.date())
@@ -213,6 +214,35 @@ def obligation_status(obligation: ReportObligation, now: datetime) -> str:
 
 def _sees_all(user: User) -> bool:
     return access.is_auditor(user) or user.has_role(Role.ADMIN)
+
+
+def clerk_scope(session: Session, user: User) -> set[int]:
+    """:returns: the units whose reports ``user`` receives as clerk (and may record as
+    delivered on paper): the units they are clerk of, the committee an office clerk
+    serves, and every unit below those."""
+    units = {u.id: u for u in session.scalars(select(Unit))}
+    roots: set[int] = set()
+    for unit_id in user.units_with(Role.CLERK):
+        roots.add(unit_id)
+        unit = units.get(unit_id)
+        if unit is not None and unit.kind == UnitKind.OFFICE and unit.parent_id is not None:
+            roots.add(unit.parent_id)
+    children: dict[int, list[int]] = {}
+    for unit in units.values():
+        if unit.parent_id is not None:
+            children.setdefault(unit.parent_id, []).append(unit.id)
+    scope: set[int] = set()
+    todo = list(roots)
+    while todo:
+        current = todo.pop()
+        if current not in scope:
+            scope.add(current)
+            todo.extend(children.get(current, []))
+    return scope
+
+
+def _visible_units(session: Session, user: User) -> set[int]:
+    return {r.unit_id for r in user.roles} | clerk_scope(session, user)
 
 
 def list_obligations(
@@ -224,7 +254,7 @@ def list_obligations(
         ReportObligation.due_date, ReportObligation.unit_id, ReportObligation.report_type
     )
     if not _sees_all(user):
-        query = query.where(ReportObligation.unit_id.in_({r.unit_id for r in user.roles}))
+        query = query.where(ReportObligation.unit_id.in_(_visible_units(session, user)))
     if unit_code:
         query = query.join(Unit, Unit.id == ReportObligation.unit_id).where(Unit.code == unit_code)
     if period:
@@ -239,7 +269,7 @@ def get_obligation(session: Session, user: User, obligation_id: int) -> ReportOb
     """
     obligation = session.get(ReportObligation, obligation_id)
     if obligation is None or not (
-        _sees_all(user) or obligation.unit_id in {r.unit_id for r in user.roles}
+        _sees_all(user) or obligation.unit_id in _visible_units(session, user)
     ):
         raise NotFoundError(_(NOT_FOUND))
     return obligation
@@ -363,6 +393,9 @@ def obligation_json(obligation: ReportObligation, now: datetime) -> dict[str, An
         "incoming_entry_id": obligation.incoming_entry_id,
         "sent_at": vn_iso(facts.sent_at),
         "submitted_at": vn_iso(facts.received_at),
+        "paper_delivered_on": (
+            obligation.paper_delivered_on.isoformat() if obligation.paper_delivered_on else None
+        ),
         "status": status,
         "status_label": STATUS_LABELS[status],
         "problem": facts.problem,
