@@ -183,9 +183,12 @@ def _row(entry: Any) -> dict[str, Any]:
 def _documents(
     session: Session, entries: list[LedgerEntry], unit_ids: set[int], period: coverage.Period
 ) -> list[Document]:
-    """Issued documents with content: those the ledger entries name, and those issued in
-    the period by a unit in scope (also when the ledger is not refreshed yet)."""
+    """Documents with content in their final signed form: those the ledger entries name
+    (T2 also counts a document signed at the end of a route without issuance: its PDF
+    must be in the bundle for its entry), and those issued in the period by a unit in
+    scope (also when the ledger is not refreshed yet)."""
     ids = {e.subject_id for e in entries if e.subject_kind == "document"}
+    final = {e.subject_id for e in entries if e.target == "T2" and e.subject_kind == "document"}
     start, end = _vn_midnight(period.start), _vn_midnight(period.end + timedelta(days=1))
     ids |= set(
         session.scalars(
@@ -202,7 +205,7 @@ def _documents(
     docs = session.scalars(
         select(Document).where(Document.id.in_(sorted(ids))).order_by(Document.id)
     )
-    return [d for d in docs if d.issued_at is not None and d.has_content]
+    return [d for d in docs if (d.issued_at is not None or d.id in final) and d.has_content]
 
 
 def _register_rows(
