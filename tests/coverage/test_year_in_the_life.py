@@ -326,6 +326,39 @@ def year(world: World) -> dict[str, Any]:
     )
     assert paper_in.status_code == 201, paper_in.get_json()
 
+    # Signed by hand at a grassroots committee, sent to the bloc committee on paper; the
+    # committee's clerk registers the paper copy (matched: one exchange, counted once).
+    hand = api.post(
+        "vanthugd",
+        "/outgoing/paper",
+        json={
+            "doc_type": "NQ",
+            "subject": "Nghị quyết ký tay của Đảng ủy Sở",
+            "signer": "Nguyễn Văn An",
+            "signed_on": "2027-06-14",
+            "unit": "CS-GDDT",
+        },
+    )
+    assert hand.status_code == 201, hand.get_json()
+    hand_doc = hand.get_json()
+    posted = api.post(
+        "vanthugd",
+        f"/documents/{hand_doc['id']}/paper-dispatches",
+        json={"recipients": [units["DUK"]]},
+    )
+    assert posted.status_code == 201, posted.get_json()
+    copy = api.post(
+        "vanthu",
+        "/incoming/paper",
+        json={
+            "sender_unit": "CS-GDDT",
+            "original_symbol": hand_doc["symbol"],
+            "subject": hand_doc["subject"],
+            "doc_type": "NQ",
+        },
+    )
+    assert copy.status_code == 201 and copy.get_json()["document_id"] == hand_doc["id"]
+
     # December: issued and not dispatched, past (Mon 20/12: deadline Wed 22/12) and
     # inside (Tue 28/12: deadline Thu 30/12) the grace period at the refresh of 29/12.
     travel(clock, api, vn(2027, 12, 20, 10))
@@ -365,6 +398,7 @@ def test_t1_documents_and_deliveries(year: dict[str, Any], world: World) -> None
         + 12  # documents from outside received on paper by the office (bulk)
         + 1  # b: dispatched electronically to CS-DL, on paper to UBND tỉnh
         + 1  # the document from Tỉnh ủy received on paper through the API
+        + 1  # CS-GDDT's hand-signed document sent on paper (its paper copy: the same)
         + 1  # late: issued 20/12, not dispatched by 22/12
     )
     exempt = (
@@ -376,7 +410,7 @@ def test_t1_documents_and_deliveries(year: dict[str, Any], world: World) -> None
         + 3  # the three BTG reports: sent within the bloc committee only
     )
     pending = 1  # waiting: issued 28/12, may be dispatched until 30/12
-    assert nd(t1) == (electronic, electronic + missing)  # 217 / 244
+    assert nd(t1) == (electronic, electronic + missing)  # 217 / 245
     # "pending" in the figure: everything recorded outside it (awaiting dispatch, internal).
     assert (t1["exempt"], t1["pending"]) == (exempt, pending + internal)
     assert t1["counts"] == {
@@ -400,15 +434,17 @@ def test_t1_documents_and_deliveries(year: dict[str, Any], world: World) -> None
         + 12  # outside -> office on paper
         + 1  # b -> UBND tỉnh on paper
         + 1  # Tỉnh ủy -> committee on paper (API)
+        + 1  # CS-GDDT -> bloc committee, signed by hand, on paper (counted once)
     )  # late and waiting have no delivery yet
     assert nd(t1["deliveries"]) == (d_electronic, d_electronic + d_missing)
     assert t1["deliveries"]["exempt"] == 1  # the classified document received on paper
     # Per unit: a grassroots committee's documents count for it as the sender.
     assert nd(figures(api, "period=2027&unit=CS-NH")["T1"]) == (12 * 4, 12 * 4)
     assert nd(figures(api, "period=2027&unit=CS-DL")["T1"]) == (12 * 4, 12 * 4 + 12)
-    assert nd(figures(api, "period=2027&unit=CS-GDDT")["T1"]) == (12 * 4, 12 * 4)
-    # A month: June has 4 x 3 + 6 electronic, 2 bulk misses, a, b and the paper arrival.
-    assert nd(figures(api, "period=2027-06")["T1"]) == (12 + 6 + 1, 12 + 6 + 1 + 2 + 1 + 1)
+    assert nd(figures(api, "period=2027&unit=CS-GDDT")["T1"]) == (12 * 4, 12 * 4 + 1)
+    # A month: June has 4 x 3 + 6 electronic and a; missed: 2 in bulk, b, the paper
+    # arrival from Tỉnh ủy and CS-GDDT's hand-signed document.
+    assert nd(figures(api, "period=2027-06")["T1"]) == (12 + 6 + 1, 12 + 6 + 1 + 2 + 1 + 1 + 1)
 
 
 SIGNED_VALID = (
