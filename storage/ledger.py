@@ -10,18 +10,22 @@ range, the exemptions and the misses are ``GROUP BY`` queries on the entries, se
 the indexes below.
 
 States (the ``met`` ones count in the numerator, the ``missed`` ones in the denominator
-only; ``exempt`` and the ``outside`` states are in neither). ``T1D`` is T1 counted per
-delivery (one entry per document and receiving organisation), beside ``T1`` per document:
+only; ``exempt`` and the ``outside`` states are in neither). T1 is counted per delivery
+(``T1``, one entry per document and receiving organisation: the headline figure) and per
+document (``T1D``, one entry per document exchanged):
 
 ======  =====================  ==========================  =========  ==================
 target  met                    missed                      exempt     outside
 ======  =====================  ==========================  =========  ==================
-T1      ``electronic``         ``missing``                 ``exempt`` ``pending`` (awaiting
-                                                                      dispatch),
+T1,     ``electronic``         ``missing``                 ``exempt`` ``pending`` (awaiting
+T1D                                                                   dispatch),
                                                                       ``internal`` (not
-                                                                      exchanged)
-T1D     ``electronic``         ``missing``                 ``exempt`` ``internal`` (counted
-                                                                      on another delivery)
+                                                                      exchanged, or
+                                                                      counted elsewhere),
+                                                                      T1: ``dispatched``
+                                                                      (a document awaited,
+                                                                      then sent: counted
+                                                                      per delivery)
 T2      ``signed_valid``       ``signed_invalid``,         ``exempt``
                                ``missing``
 T3      ``online``             ``offline``                 ``exempt``
@@ -64,33 +68,32 @@ from storage.types import UTCDateTime, utcnow
 
 TARGETS = ("T1", "T2", "T3", "T4")
 """The four targets (the figures)."""
-T1_DELIVERIES = "T1D"
-"""T1 counted per delivery."""
-LEDGER_TARGETS = ("T1", T1_DELIVERIES, "T2", "T3", "T4")
+T1_DOCUMENTS = "T1D"
+"""T1 counted per document (``T1`` itself counts per delivery)."""
+LEDGER_TARGETS = ("T1", T1_DOCUMENTS, "T2", "T3", "T4")
 """Every target code of the entries."""
 MET_STATES: dict[str, frozenset[str]] = {
     "T1": frozenset({"electronic"}),
-    T1_DELIVERIES: frozenset({"electronic"}),
+    T1_DOCUMENTS: frozenset({"electronic"}),
     "T2": frozenset({"signed_valid"}),
     "T3": frozenset({"online"}),
     "T4": frozenset({"submitted", "late"}),
 }
 MISS_STATES: dict[str, frozenset[str]] = {
     "T1": frozenset({"missing"}),
-    T1_DELIVERIES: frozenset({"missing"}),
+    T1_DOCUMENTS: frozenset({"missing"}),
     "T2": frozenset({"signed_invalid", "missing"}),
     "T3": frozenset({"offline"}),
     "T4": frozenset({"missing"}),
 }
 OUTSIDE_STATES: dict[str, frozenset[str]] = {
-    "T1": frozenset({"pending", "internal"}),
-    T1_DELIVERIES: frozenset({"internal"}),
+    "T1": frozenset({"pending", "internal", "dispatched"}),
+    T1_DOCUMENTS: frozenset({"pending", "internal"}),
     "T2": frozenset(),
     "T3": frozenset(),
     "T4": frozenset({"pending"}),
 }
-"""Recorded, but outside the figure (not yet due, not an exchange, counted on another
-delivery)."""
+"""Recorded, but outside the figure (not yet due, not an exchange, counted elsewhere)."""
 EXEMPT = "exempt"
 STATES: dict[str, frozenset[str]] = {
     t: MET_STATES[t] | MISS_STATES[t] | OUTSIDE_STATES[t] | {EXEMPT} for t in LEDGER_TARGETS

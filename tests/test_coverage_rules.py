@@ -272,7 +272,10 @@ def test_report_status() -> None:
     )
     assert status(DUE, sent_at=late_night) == ("sent", None)
     assert status(after, sent_at=late_night)[0] == "missing"  # never received
-    assert status(DUE, on_paper=True) == ("paper", "Báo cáo nộp bằng giấy, không trực tuyến.")
+    assert status(DUE, on_paper=True) == ("paper", "Nộp bằng bản giấy, không trực tuyến.")
+    assert status(DUE, on_paper=True, paper_on=date(2026, 10, 2))[1] == (
+        "Nộp bằng bản giấy ngày 02/10/2026, không trực tuyến."
+    )
     assert status(DUE, problem="Trả lại")[0] == "pending" and status(after, problem="Trả lại") == (
         "missing",
         "Trả lại",
@@ -321,13 +324,15 @@ def server(year: int, policy: CoveragePolicy | None = None) -> dict[str, Any]:
 def test_figures_by_hand() -> None:
     f = server(2026)
     t1 = f["T1"]
-    # met / (met + missed): pending, internal and exempt are outside the figure.
-    assert (t1["numerator"], t1["denominator"], t1["pending"], t1["exempt"]) == (3, 4, 3, 1)
+    # Per delivery (the headline): met / (met + missed); pending, internal and exempt
+    # are outside the figure.
+    assert (t1["numerator"], t1["denominator"], t1["pending"], t1["exempt"]) == (3, 4, 2, 1)
+    assert t1["counts"]["internal"] == 1
     assert t1["figure"] == 0.75 and t1["target"] == 1.0 and t1["gap"] == 0.25 and not t1["met"]
-    assert t1["documents"]["numerator"] == 3 and t1["documents"]["definition"]
-    dl = t1["deliveries"]
-    assert (dl["numerator"], dl["denominator"]) == (4, 6) and dl["gap"] == pytest.approx(1 / 3)
-    assert "Lượt gửi" in dl["definition"]
+    assert t1["deliveries"]["numerator"] == 3 and "Lượt gửi" in t1["deliveries"]["definition"]
+    docs = t1["documents"]  # per document: the T1D entries
+    assert (docs["numerator"], docs["denominator"]) == (4, 6)
+    assert docs["gap"] == pytest.approx(1 / 3) and docs["definition"].startswith("Văn bản")
     t2 = f["T2"]
     assert (t2["numerator"], t2["denominator"], t2["exempt"]) == (5, 7, 2)
     t3 = f["T3"]  # bloc 8/10 (target 0.8: met), grassroots 5/10 (0.6: not met)
@@ -361,7 +366,8 @@ def test_the_verifier_recomputes_the_same_figures() -> None:
             mine = verifier.recompute(entries, kinds, year, policy.as_json()["targets"])
             for target in verifier.TARGETS:
                 assert verifier.differences(stated[target], mine[target]) == [], target
-            assert verifier.differences(stated["T1"]["deliveries"], mine["T1"]["deliveries"]) == []
+            for measure in ("deliveries", "documents"):
+                assert verifier.differences(stated["T1"][measure], mine["T1"][measure]) == []
             for level, fig in mine["T3"]["levels"].items():
                 assert verifier.differences(stated["T3"]["levels"][level], fig) == []
     # Without stated targets, the verifier takes the seed's.

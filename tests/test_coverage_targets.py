@@ -123,7 +123,9 @@ def test_t1_grace_period_documents_and_deliveries(
         b_changes = [
             (e.details["from"], e.details["to"])
             for e in logged
-            if e.details["target"] == "T1" and e.details["subject_id"] == b
+            if e.details["target"] == "T1"
+            and e.details["subject_kind"] == "document"
+            and e.details["subject_id"] == b
         ]
     assert b_changes == [("pending", "missing"), ("missing", "internal")]
 
@@ -337,7 +339,8 @@ def test_targets_of_the_year_gap_and_as_of(
     login(client, "kiemtra")
     html = closed(client.get("/coverage?period=2027")).get_data(as_text=True)
     assert "Mục tiêu năm 2027" in html and "Còn thiếu" in html and "90,0%" in html
-    assert "Theo lượt gửi" in html and "Lượt gửi: mỗi cặp văn bản" in html
+    assert "Theo lượt gửi" in html and "Lượt gửi (số liệu chính của T1)" in html
+    assert "Theo văn bản" in html
     assert re.search(r"Số liệu tính đến 04/05/2027 08:00", html)
     assert "/coverage/misses?target=T1D" in html
     csv_body = closed(client.get("/coverage/export.csv?period=2027")).data.decode("utf-8-sig")
@@ -432,16 +435,28 @@ def test_scenario_by_hand_and_the_verifier_agrees(
         s.commit()
 
     refresh(services, vn(2027, 3, 31, 12))
-    with services.session_factory() as s:
-        states = {
-            e.subject_id: e.state
-            for e in s.scalars(
-                select(LedgerEntry).where(
-                    LedgerEntry.target == "T1", LedgerEntry.subject_kind == "document"
+
+    def states(target: str) -> dict[int, str]:
+        with services.session_factory() as s:
+            return {
+                e.subject_id: e.state
+                for e in s.scalars(
+                    select(LedgerEntry).where(
+                        LedgerEntry.target == target, LedgerEntry.subject_kind == "document"
+                    )
                 )
-            )
-        }
-    assert states == {
+            }
+
+    # Per document, each once; per delivery, a document sent nowhere is one expected
+    # delivery (the others count by their exchanges).
+    assert states("T1") == {
+        d2: "internal",
+        d3: "missing",
+        d4: "pending",
+        d5: "exempt",
+        d7: "internal",
+    }
+    assert states("T1D") == {
         d1: "electronic",
         d2: "internal",
         d3: "missing",
@@ -460,18 +475,21 @@ def test_scenario_by_hand_and_the_verifier_agrees(
             )
 
     f = ours("")
-    # Per document: electronic d1, d6, g1 and the arrival at VP; missing d3; pending d4;
-    # internal d2, d7; exempt d5: 4 / 5.
+    # Per delivery: d1 -> CS-DL, d1 -> CS-NH, d6 -> outside, g1 -> DUK, the arrival at VP
+    # (electronic); d3 never sent (missing); d4 awaiting dispatch; d2, d7 internal; d5
+    # exempt: 5 / 6.
     t1 = f["T1"]
-    assert (nd(t1), t1["pending"], t1["exempt"]) == ((4, 5), 3, 1)
-    assert t1["counts"] == {"electronic": 4, "exempt": 1, "internal": 2, "missing": 1, "pending": 1}
-    # Per delivery: d1 -> CS-DL, d1 -> CS-NH, d6 -> outside, g1 -> DUK, the arrival: 5 / 5.
-    assert nd(t1["deliveries"]) == (5, 5)
+    assert (nd(t1), t1["pending"], t1["exempt"]) == ((5, 6), 1, 1)
+    assert t1["counts"] == {"electronic": 5, "exempt": 1, "internal": 2, "missing": 1, "pending": 1}
+    assert nd(t1["deliveries"]) == (5, 6)
+    # Per document: d1, d6, g1 and the arrival electronic; d3 missing: 4 / 5.
+    assert nd(t1["documents"]) == (4, 5) and t1["documents"]["pending"] == 1
     # T2: the documents of the committee's organs without an electronic version: d1, d2,
     # d3, d4, d6, d7 missing, d5 exempt (classified); the grassroots ones are not T2's.
     assert nd(f["T2"]) == (0, 6) and f["T2"]["exempt"] == 1
     btg = ours("BTG")["T1"]
-    assert nd(btg) == (1, 2) and btg["counts"]["internal"] == 2
+    assert nd(btg) == (2, 3) and btg["counts"]["internal"] == 2
+    assert nd(btg["documents"]) == (1, 2)
     assert nd(ours("CS-DL")["T1"]) == (1, 1)  # g1 counts for its sender
     assert nd(ours("VP")["T1"]) == (1, 1)  # the arrival counts for its receiver
     assert nd(ours("CS-GDDT")["T1"]) == (0, 0)
@@ -491,15 +509,27 @@ def test_scenario_by_hand_and_the_verifier_agrees(
     mine = verifier.recompute(rows, kinds, 2027, services.settings.coverage.as_json()["targets"])
     for target in verifier.TARGETS:
         assert verifier.differences(f[target], mine[target]) == [], target
-    assert verifier.differences(t1["deliveries"], mine["T1"]["deliveries"]) == []
+    for measure in ("deliveries", "documents"):
+        assert verifier.differences(t1[measure], mine["T1"][measure]) == []
 
     # A register row that says "on paper" is a miss: the one place that decides it.
     monkeypatch.setattr(gather, "dispatch_electronic", lambda row: row.external_email is None)
     refresh(services, vn(2027, 3, 31, 13))
     t1 = ours("")["T1"]
-    assert nd(t1) == (3, 5) and nd(t1["deliveries"]) == (4, 5)
+    assert nd(t1) == (4, 6) and nd(t1["documents"]) == (3, 5)
     with services.session_factory() as s:
         d6_entry = s.scalars(
-            select(LedgerEntry).where(LedgerEntry.target == "T1", LedgerEntry.subject_id == d6)
+            select(LedgerEntry).where(
+                LedgerEntry.target == "T1D",
+                LedgerEntry.subject_kind == "document",
+                LedgerEntry.subject_id == d6,
+            )
         ).one()
         assert d6_entry.state == "missing" and "giấy" in (d6_entry.reason or "")
+        paper = s.scalars(
+            select(LedgerEntry).where(LedgerEntry.target == "T1", LedgerEntry.state == "missing")
+        ).all()
+        assert sorted(e.reason or "" for e in paper) == [
+            "Chưa phát hành (gửi) đến cơ quan, đơn vị nhận; hạn gửi là 08/01/2027.",
+            "Gửi bằng bản giấy đến vanphong@ubnd.example.vn.",
+        ]

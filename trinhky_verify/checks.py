@@ -500,12 +500,11 @@ def _figures(b: _Bundle, rows: list[dict[str, Any]]) -> Iterator[Line]:
         mine, theirs = computed[target], stated.get(target) or {}
         diffs = figures.differences(theirs, mine)
         if target == "T1":
-            diffs += [
-                f"deliveries {d}"
-                for d in figures.differences(
-                    theirs.get("deliveries") or {}, mine.get("deliveries") or {}
-                )
-            ]
+            for measure in ("deliveries", "documents"):
+                diffs += [
+                    f"{measure} {d}"
+                    for d in figures.differences(theirs.get(measure) or {}, mine.get(measure) or {})
+                ]
         if target == "T3":
             for level, fig in (mine.get("levels") or {}).items():
                 other = (theirs.get("levels") or {}).get(level) or {}
@@ -519,14 +518,14 @@ def _figures(b: _Bundle, rows: list[dict[str, Any]]) -> Iterator[Line]:
                 f"{target}: stated figure does not match the ledger: " + "; ".join(diffs),
             )
         else:
-            per_delivery = (
-                f"; per delivery {figures.percent(mine['deliveries'])}" if target == "T1" else ""
+            per_document = (
+                f"; per document {figures.percent(mine['documents'])}" if target == "T1" else ""
             )
             yield Line(
                 "OK",
                 "figures",
                 f"{target}: {figures.percent(mine)} (target {mine['target']}, met {mine['met']})"
-                f"{per_delivery} recomputed from ledger.jsonl equals the stated figure",
+                f"{per_document} recomputed from ledger.jsonl equals the stated figure",
             )
 
 

@@ -7,7 +7,9 @@ shows as a mismatch:
 - figure = met / (met + missed): exempt entries, and those outside the figure (T1
   ``pending``: awaiting dispatch, ``internal``: not an exchange; T4 ``pending``: not due
   yet), count in neither;
-- T1 is stated per document (``T1``) and, beside it, per delivery (``T1D``);
+- T1 is stated per delivery (``T1``: each document once per receiving organisation, the
+  headline, repeated as ``deliveries``) and, beside it, per document (``T1D``,
+  ``documents``);
 - the target of each figure is the one of the period's year: per target (T3: per level)
   ``(from year, fraction)`` steps, as stated by the bundle (``figures.json`` ``policy``)
   or else the seed's (100% for T1, T2, T4; T3 bloc 80% to 2029 and 90% from 2030,
@@ -21,24 +23,24 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 TARGETS = ("T1", "T2", "T3", "T4")
-DELIVERIES = "T1D"
+DOCUMENTS = "T1D"
 MET_STATES: dict[str, frozenset[str]] = {
     "T1": frozenset({"electronic"}),
-    DELIVERIES: frozenset({"electronic"}),
+    DOCUMENTS: frozenset({"electronic"}),
     "T2": frozenset({"signed_valid"}),
     "T3": frozenset({"online"}),
     "T4": frozenset({"submitted", "late"}),
 }
 MISS_STATES: dict[str, frozenset[str]] = {
     "T1": frozenset({"missing"}),
-    DELIVERIES: frozenset({"missing"}),
+    DOCUMENTS: frozenset({"missing"}),
     "T2": frozenset({"signed_invalid", "missing"}),
     "T3": frozenset({"offline"}),
     "T4": frozenset({"missing"}),
 }
 OUTSIDE_STATES: dict[str, frozenset[str]] = {
-    "T1": frozenset({"pending", "internal"}),
-    DELIVERIES: frozenset({"internal"}),
+    "T1": frozenset({"pending", "internal", "dispatched"}),
+    DOCUMENTS: frozenset({"pending", "internal"}),
     "T2": frozenset(),
     "T3": frozenset(),
     "T4": frozenset({"pending"}),
@@ -82,7 +84,7 @@ def _figure(counts: Mapping[str, int], target: str, threshold: float | None) -> 
         "met": None if figure is None or threshold is None else figure >= threshold - 1e-12,
         "gap": None if figure is None or threshold is None else max(0.0, threshold - figure),
         "exempt": counts.get(EXEMPT, 0),
-        "pending": sum(n for s, n in counts.items() if s in OUTSIDE_STATES[target]),
+        "pending": counts.get("pending", 0),
         "counts": dict(sorted(counts.items())),
     }
 
@@ -98,11 +100,11 @@ def recompute(
     :param year: the period's year (the targets of that year).
     :param targets: the bundle's stated targets (None: the seed's).
     :returns: per target the figure, as ``/api/v1/coverage`` states it (without labels
-        and definitions); T1 with its ``deliveries``.
+        and definitions); T1 with its ``deliveries`` and ``documents``.
     """
     plan = dict(SEED_TARGETS)
     plan.update(targets or {})
-    totals: dict[str, dict[str, int]] = {t: {} for t in (*TARGETS, DELIVERIES)}
+    totals: dict[str, dict[str, int]] = {t: {} for t in (*TARGETS, DOCUMENTS)}
     levels: dict[str, dict[str, int]] = {"bloc": {}, "grassroots": {}}
     for e in entries:
         bucket = totals.setdefault(str(e["target"]), {})
@@ -112,7 +114,8 @@ def recompute(
             level = levels[unit_level(unit_kinds.get(int(e["unit_id"]), ""))]
             level[state] = level.get(state, 0) + 1
     out = {t: _figure(totals[t], t, target_of(plan, t, year)) for t in ("T1", "T2", "T4")}
-    out["T1"]["deliveries"] = _figure(totals[DELIVERIES], DELIVERIES, target_of(plan, "T1", year))
+    out["T1"]["deliveries"] = dict(out["T1"])
+    out["T1"]["documents"] = _figure(totals[DOCUMENTS], DOCUMENTS, target_of(plan, "T1", year))
     present = {unit_level(k) for k in unit_kinds.values()}
     per_level = {
         lv: _figure(levels[lv], "T3", target_of(plan, f"T3.{lv}", year))

@@ -329,7 +329,7 @@ def t1_entry(
     classification: str | None,
     evidence: dict[str, Any],
 ) -> Computed:
-    """The ``T1`` (per document) or ``T1D`` (per delivery) entry of a verdict."""
+    """The ``T1`` (per delivery) or ``T1D`` (per document) entry of a verdict."""
     exempt_reason = None
     if verdict.state == EXEMPT:
         exempt_reason = CLASSIFIED_LABELS.get(classification or "", classification)

@@ -1,6 +1,6 @@
 """workflow: what T1 counts, as pure rules over plain facts (no database): documents
-exchanged between the bloc committee and other organisations, per document and per
-delivery.
+exchanged between the bloc committee and other organisations, per delivery (the
+headline) and per document.
 
 Definitions:
 
@@ -17,16 +17,17 @@ Definitions:
   (a dispatch to its office) are not exchanges, nor are documents between other
   organisations (a grassroots committee's own business). A document sent to several
   organs of one organisation is one exchange with it.
-- **T1 per document** (target ``T1``): each exchanged document counts once, for the
-  sending unit when it is one of ours, else for the receiving unit: ``electronic`` when
-  every exchange of it is electronic, ``missing`` when one went on paper. A document the
-  bloc committee issued and has not dispatched yet is ``pending`` (awaiting dispatch)
-  until the grace period ends (``CoveragePolicy.dispatch_deadline``), then ``missing``;
-  one dispatched only within the bloc committee, or recalled before any dispatch, is
-  ``internal`` (not an exchange). Classified: ``exempt``.
-- **T1 per delivery** (target ``T1D``): each exchange (document and receiving
-  organisation) counts once, ``electronic`` or ``missing``; classified: ``exempt``. A
-  document not yet dispatched has no delivery: the per-document figure shows it.
+- **T1 per delivery** (target ``T1``, the headline figure: "count a document once per
+  exchange"): each exchange (a document and a receiving organisation) counts once, for
+  the sending unit when it is one of ours, else for the receiving unit, ``electronic``
+  or ``missing`` (on paper); classified: ``exempt``. A document the bloc committee
+  issued and has not sent anywhere yet counts as one expected delivery: ``pending``
+  (awaiting dispatch) until the grace period ends (``CoveragePolicy.dispatch_deadline``),
+  then ``missing``; ``internal`` once it is clear it is not an exchange (dispatched only
+  within the bloc committee, recalled before any dispatch) or once its exchanges count.
+- **T1 per document** (target ``T1D``): each exchanged document counts once, whatever
+  the number of its recipients: ``electronic`` when every exchange of it is electronic,
+  ``missing`` when one went on paper; not yet dispatched: as above.
 """
 
 from __future__ import annotations
@@ -130,6 +131,8 @@ class Delivery:
     """When it was sent (dispatched, or received from outside)."""
     electronic: bool
     """Sent electronically (False: on paper, registered by the clerk)."""
+    name: str = ""
+    """The recipient's name, for the drill-down."""
 
 
 @dataclass(frozen=True)
@@ -146,6 +149,8 @@ class Exchange:
     """The first delivery's time."""
     electronic: bool
     """At least one delivery to that organisation was electronic."""
+    name: str = ""
+    """The first recipient's name."""
 
 
 def exchanges(sender: Party, deliveries: Iterable[Delivery]) -> list[Exchange]:
@@ -165,6 +170,7 @@ def exchanges(sender: Party, deliveries: Iterable[Delivery]) -> list[Exchange]:
                 first.subject_id,
                 first.at,
                 any(d.electronic for d in group),
+                first.name,
             )
         )
     return out
@@ -241,9 +247,9 @@ def document_verdict(
 
 
 def exchange_verdict(exchange: Exchange, classified: bool) -> Verdict:
-    """:returns: how one exchange counts per delivery (``T1D``)."""
+    """:returns: how one exchange counts (``T1``, per delivery)."""
     if classified:
         return Verdict("exempt", exchange.at)
     if exchange.electronic:
         return Verdict("electronic", exchange.at)
-    return Verdict("missing", exchange.at, "Gửi bằng giấy.")
+    return Verdict("missing", exchange.at, f"Gửi bằng bản giấy đến {exchange.name}.")

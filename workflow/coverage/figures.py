@@ -17,8 +17,7 @@ from storage.ledger import (
     LEDGER_TARGETS,
     MET_STATES,
     MISS_STATES,
-    OUTSIDE_STATES,
-    T1_DELIVERIES,
+    T1_DOCUMENTS,
     TARGETS,
     CountRow,
     MonthRow,
@@ -132,7 +131,7 @@ def _figure(counts: dict[str, int], target: str, threshold: float | None) -> dic
         "met": None if figure is None or threshold is None else figure >= threshold - 1e-12,
         "gap": None if figure is None or threshold is None else max(0.0, threshold - figure),
         "exempt": exempt,
-        "pending": sum(n for s, n in counts.items() if s in OUTSIDE_STATES[target]),
+        "pending": counts.get("pending", 0),
         "counts": dict(sorted(counts.items())),
         "label": TARGET_LABELS[target],
     }
@@ -146,8 +145,8 @@ def figures_from_rows(
     rows: Iterable[Any], scope: Scope, year: int, policy: CoveragePolicy = DEFAULT_POLICY
 ) -> dict[str, Any]:
     """The four figures from aggregate rows (target, unit_id, state, count), against the
-    targets of ``year``. T1 is counted per document, with ``documents`` (the same) and
-    ``deliveries`` beside it, each with its ``definition``."""
+    targets of ``year``. T1 is counted per delivery, with ``deliveries`` (the same) and
+    ``documents`` (per document) beside it, each with its ``definition``."""
 
     totals: dict[str, dict[str, int]] = {t: {} for t in LEDGER_TARGETS}
     levels: dict[str, dict[str, int]] = {"bloc": {}, "grassroots": {}}
@@ -158,13 +157,13 @@ def figures_from_rows(
             level = levels[unit_level(scope.units[r.unit_id].kind)]
             level[r.state] = level.get(r.state, 0) + r.count
     out = {t: _figure(totals[t], t, policy.target(t, year)) for t in ("T1", "T2", "T4")}
-    deliveries = _figure(totals[T1_DELIVERIES], T1_DELIVERIES, policy.target("T1", year))
+    documents = _figure(totals[T1_DOCUMENTS], T1_DOCUMENTS, policy.target("T1", year))
     t1 = out["T1"]
-    t1["documents"] = {k: v for k, v in t1.items() if k != "label"} | {
-        "definition": MEASURE_DEFINITIONS["documents"]
-    }
-    t1["deliveries"] = {k: v for k, v in deliveries.items() if k != "label"} | {
+    t1["deliveries"] = {k: v for k, v in t1.items() if k != "label"} | {
         "definition": MEASURE_DEFINITIONS["deliveries"]
+    }
+    t1["documents"] = {k: v for k, v in documents.items() if k != "label"} | {
+        "definition": MEASURE_DEFINITIONS["documents"]
     }
     in_scope = scope.unit_ids if scope.unit_ids is not None else scope.units.keys()
     present = _levels_present(scope, in_scope)
@@ -294,9 +293,7 @@ def misses(
     """:returns: the items of ``target`` that miss it (one page) and their total."""
 
     if target not in LEDGER_TARGETS:
-        raise InvalidInputError(
-            "'target' phải là một trong T1, T1D (T1 theo lượt gửi), T2, T3, T4."
-        )
+        raise InvalidInputError("'target' phải là một trong T1, T1D (T1 theo văn bản), T2, T3, T4.")
     page, total = missed_entries(
         session, target, period.start, period.end, scope.unit_ids, limit=limit, offset=offset
     )

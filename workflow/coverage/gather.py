@@ -118,10 +118,20 @@ def deliveries(
     for row in session.scalars(query.order_by(Dispatch.id)):
         if row.recipient_unit_id is not None:
             receiver = unit_party(all_units, row.recipient_unit_id)
+            unit = all_units.get(row.recipient_unit_id)
+            name = unit.name if unit is not None else ""
         else:
+            name = row.external_name or row.external_email or ""
             receiver = outside_party(row.external_email or row.external_name)
         out.setdefault(row.document_id, []).append(
-            Delivery("dispatch", row.id, receiver, row.dispatched_at, dispatch_electronic(row))
+            Delivery(
+                "dispatch",
+                row.id,
+                receiver,
+                row.dispatched_at,
+                dispatch_electronic(row),
+                name,
+            )
         )
     for entry in session.scalars(entries.order_by(IncomingEntry.id)):
         assert entry.document_id is not None and entry.received_at is not None  # noqa: S101
@@ -132,6 +142,7 @@ def deliveries(
                 unit_party(all_units, entry.unit_id),
                 entry.received_at,
                 incoming_electronic(entry),
+                entry.unit.name,
             )
         )
     return out
@@ -228,6 +239,7 @@ def report_facts(ob: ReportObligation) -> ReportFacts:
         sent_at=sent_at,
         received_at=received_at,
         on_paper=report_on_paper(ob),
+        paper_on=ob.paper_delivered_on,
         problem=problem,
     )
 

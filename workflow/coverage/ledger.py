@@ -6,12 +6,12 @@ Scheme (see storage/ledger.py for the states, ``exchanges`` and ``obligations`` 
 T1 and T4 definitions):
 
 - T1, documents exchanged between the bloc committee (committee, Standing Committee,
-  office, boards) and another organisation, both directions, counted once per document
-  (``T1``) and once per document and receiving organisation (``T1D``, deliveries):
-  ``electronic``, ``missing`` (sent on paper; or issued by the bloc committee and not
-  dispatched after the grace period, in working days), ``pending`` (awaiting dispatch)
-  or ``internal`` (dispatched only within the bloc committee, recalled before dispatch);
-  classified: ``exempt``.
+  office, boards) and another organisation, both directions, counted once per exchange
+  (``T1``: a document and a receiving organisation, the headline) and once per document
+  (``T1D``): ``electronic``, ``missing`` (on paper; or issued by the bloc committee and
+  not sent after the grace period, in working days), ``pending`` (awaiting dispatch) or
+  ``internal`` (dispatched only within the bloc committee, recalled before dispatch,
+  counted elsewhere); classified: ``exempt``.
 - T2, every document of the Standing Committee and the boards that reached its final
   signed form (issued, or signed at the end of a route without issuance; recalled ones
   too): ``signed_valid`` only if the final revision validates (every signature intact

@@ -47,6 +47,8 @@ class ReportFacts:
     returned, or the report was recalled)."""
     on_paper: bool = False
     """Delivered on paper (recorded by the clerk): never submitted online."""
+    paper_on: date | None = None
+    """The day it was delivered on paper, when known."""
     problem: str | None = None
     """Why a delivery does not count (returned, recalled), for the drill-down."""
 
@@ -63,7 +65,8 @@ def report_status(facts: ReportFacts, today: date) -> tuple[str, str | None]:
             return "submitted", None
         return "late", None
     if facts.on_paper:
-        return "paper", "Báo cáo nộp bằng giấy, không trực tuyến."
+        on = f" ngày {facts.paper_on:%d/%m/%Y}" if facts.paper_on else ""
+        return "paper", f"Nộp bằng bản giấy{on}, không trực tuyến."
     overdue = today > facts.due_date
     if not overdue:
         return ("sent" if facts.sent_at is not None else "pending"), facts.problem

@@ -16,7 +16,7 @@ from signing.validate import ValidationReport
 from storage import audit
 from storage.blobs import BlobStore
 from storage.ledger import (
-    T1_DELIVERIES,
+    T1_DOCUMENTS,
     LedgerEntry,
     entries_for,
     exemptions,
@@ -52,6 +52,7 @@ from workflow.coverage.rules import (
 from workflow.vocab import VN_TZ
 
 ALREADY_COUNTED = "Đã tính ở một lượt gửi khác của văn bản đến cùng cơ quan, đơn vị."
+DISPATCHED = "Đã gửi: tính theo từng lượt gửi đến cơ quan, đơn vị nhận."
 OUT_OF_SCOPE = (
     "Không tính riêng cho T1: không phải trao đổi giữa Đảng ủy Khối với cơ quan, đơn vị "
     "khác, hoặc đã tính ở lượt gửi của văn bản."
@@ -68,20 +69,35 @@ def _refresh_t1_documents(
     policy: CoveragePolicy | None,
     doc_ids: Collection[int] | None = None,
 ) -> None:
-    """T1 of outgoing documents; ``policy`` None (a hook): no grace period decided."""
+    """T1 of our documents, per delivery (``T1``) and per document (``T1D``); ``policy``
+    None (a hook): no grace period decided."""
     all_units = gather.units(session)
     docs = gather.exchanged_documents(session, doc_ids)
     # A hook names its documents; the full refresh reads everything, with no id list.
     ids = [d.id for d in docs] if doc_ids is not None else None
     sent = gather.deliveries(session, all_units, ids)
-    known = entries_for(session, "T1", "document", ids)
-    known_d = _delivery_entries(session, sent, ids)
+    per_document = entries_for(session, T1_DOCUMENTS, "document", ids)
+    expected = entries_for(session, "T1", "document", ids)
+    known = _delivery_entries(session, sent, ids)
     today = vn_date(now) if policy is not None else None
+
+    def write(
+        target: str,
+        subject: tuple[str, int],
+        unit_id: int,
+        verdict: Verdict,
+        existing: LedgerEntry | None,
+        evidence: dict[str, Any],
+        **described: Any,
+    ) -> None:
+        computed = t1_entry(target, subject, unit_id, verdict, evidence=evidence, **described)
+        write_entry(session, existing, computed, now, actor_id, result)
+
     for doc in docs:
         sender = unit_party(all_units, doc.unit_id)
         rows = sent.get(doc.id, [])
         issued_at = doc.issued_at or min(d.at for d in rows)
-        previous = known.get(doc.id)
+        previous = per_document.get(doc.id)
         deadline = policy.dispatch_deadline(vn_date(issued_at)) if policy is not None else None
         verdict = document_verdict(
             sender=sender,
@@ -93,8 +109,6 @@ def _refresh_t1_documents(
             today=today,
             previous=previous.state if previous is not None else None,
         )
-        if verdict is None and previous is not None:
-            verdict = Verdict("internal", issued_at, OUT_OF_SCOPE)
         described: dict[str, Any] = {
             "doc_type": doc.doc_type,
             "label": doc.symbol,
@@ -102,62 +116,75 @@ def _refresh_t1_documents(
             "classification": doc.classification,
         }
         found = exchanges(sender, rows)
+        evidence = {
+            "deliveries": len(rows),
+            "exchanges": len(found),
+            "electronic": sum(1 for e in found if e.electronic),
+            "deadline": deadline.isoformat() if deadline else None,
+        }
+        # Per document (T1D): once, whatever the number of its exchanges.
+        if verdict is None and previous is not None:
+            verdict = Verdict("internal", issued_at, OUT_OF_SCOPE)
         if verdict is not None:
-            evidence = {
-                "deliveries": len(rows),
-                "exchanges": len(found),
-                "electronic": sum(1 for e in found if e.electronic),
-                "deadline": deadline.isoformat() if deadline else None,
-            }
-            computed = t1_entry(
-                "T1", ("document", doc.id), doc.unit_id, verdict, evidence=evidence, **described
-            )
-            write_entry(session, previous, computed, now, actor_id, result)
-        counted: set[tuple[str, int]] = set()
-        for ex in found:
-            unit_id = counted_unit(sender, ex.receiver) or doc.unit_id
-            subject = (ex.subject_kind, ex.subject_id)
-            counted.add(subject)
-            computed = t1_entry(
-                T1_DELIVERIES,
-                subject,
-                unit_id,
-                exchange_verdict(ex, bool(doc.classification)),
-                evidence={"document_id": doc.id, "receiver": ex.receiver.organisation},
+            write(
+                T1_DOCUMENTS,
+                ("document", doc.id),
+                doc.unit_id,
+                verdict,
+                previous,
+                evidence,
                 **described,
             )
-            write_entry(
-                session, known_d.get(doc.id, {}).get(subject), computed, now, actor_id, result
+        # Per delivery (T1): each exchange; a document with none is one expected delivery.
+        waiting = expected.get(doc.id)
+        if found:
+            if waiting is not None and waiting.state != "dispatched":
+                sent_at = Verdict("dispatched", issued_at, DISPATCHED)
+                write(
+                    "T1", ("document", doc.id), doc.unit_id, sent_at, waiting, evidence, **described
+                )
+        elif verdict is not None:
+            write("T1", ("document", doc.id), doc.unit_id, verdict, waiting, evidence, **described)
+        counted: set[tuple[str, int]] = set()
+        for ex in found:
+            subject = (ex.subject_kind, ex.subject_id)
+            counted.add(subject)
+            write(
+                "T1",
+                subject,
+                counted_unit(sender, ex.receiver) or doc.unit_id,
+                exchange_verdict(ex, bool(doc.classification)),
+                known.get(doc.id, {}).get(subject),
+                {"document_id": doc.id, "receiver": ex.receiver.organisation},
+                **described,
             )
         # A delivery counted before, now counted on another one to the same organisation
         # (a paper entry matched with the sender's paper dispatch): out of the figure.
-        for subject, stale in known_d.get(doc.id, {}).items():
+        for subject, stale in known.get(doc.id, {}).items():
             if subject in counted or stale.state == "internal":
                 continue
-            verdict = Verdict("internal", _moment(stale), ALREADY_COUNTED)
-            computed = t1_entry(
-                T1_DELIVERIES,
+            write(
+                "T1",
                 subject,
                 stale.unit_id,
-                verdict,
-                evidence=dict(stale.evidence or {}),
+                Verdict("internal", _moment(stale), ALREADY_COUNTED),
+                stale,
+                dict(stale.evidence or {}),
                 **described,
             )
-            write_entry(session, stale, computed, now, actor_id, result)
 
 
 def _delivery_entries(
     session: Session, sent: dict[int, list[Delivery]], doc_ids: Collection[int] | None
 ) -> dict[int, dict[tuple[str, int], LedgerEntry]]:
-    """The per-delivery entries of the documents' deliveries, now and before (an entry
-    since matched with a dispatch), by document and (subject kind, id)."""
-    dispatches = (
-        None
-        if doc_ids is None
-        else [d.subject_id for r in sent.values() for d in r if d.subject_kind == "dispatch"]
-    )
+    """The per-delivery entries (``T1``) of the documents' deliveries, now and before (an
+    entry since matched with a dispatch), by document and (subject kind, id)."""
+    dispatches = None
     entries = None
     if doc_ids is not None:
+        dispatches = [
+            d.subject_id for r in sent.values() for d in r if d.subject_kind == "dispatch"
+        ]
         entries = list(
             session.scalars(
                 select(IncomingEntry.id).where(IncomingEntry.document_id.in_(sorted(doc_ids)))
@@ -165,7 +192,7 @@ def _delivery_entries(
         )
     out: dict[int, dict[tuple[str, int], LedgerEntry]] = {}
     for kind, ids in (("dispatch", dispatches), ("incoming", entries)):
-        for subject_id, entry in entries_for(session, T1_DELIVERIES, kind, ids).items():
+        for subject_id, entry in entries_for(session, "T1", kind, ids).items():
             doc_id = (entry.evidence or {}).get("document_id")
             if isinstance(doc_id, int):
                 out.setdefault(doc_id, {})[(kind, subject_id)] = entry
@@ -185,7 +212,7 @@ def _refresh_t1_arrivals(
     rows = gather.arrivals(session, entry_ids)
     ids = [e.id for e, _ in rows]
     known = entries_for(session, "T1", "incoming", entry_ids)
-    known_d = entries_for(session, T1_DELIVERIES, "incoming", ids if entry_ids else None)
+    known_d = entries_for(session, T1_DOCUMENTS, "incoming", ids if entry_ids else None)
     for entry, classification in rows:
         assert entry.received_at is not None  # noqa: S101 - selected on it
         sender = gather.incoming_sender(all_units, entry)
@@ -212,10 +239,12 @@ def _refresh_t1_arrivals(
         elif electronic:
             verdict = Verdict("electronic", entry.received_at)
         else:
-            verdict = Verdict("missing", entry.received_at, "Nhận văn bản bằng giấy.")
+            verdict = Verdict(
+                "missing", entry.received_at, f"Nhận bằng bản giấy từ {entry.sender}."
+            )
         for target, existing in (
             ("T1", known.get(entry.id)),
-            (T1_DELIVERIES, known_d.get(entry.id)),
+            (T1_DOCUMENTS, known_d.get(entry.id)),
         ):
             computed = t1_entry(
                 target, ("incoming", entry.id), unit_id, verdict, evidence=evidence, **described
@@ -226,6 +255,8 @@ def _refresh_t1_arrivals(
         # outside the exchange) that are no longer arrivals: out of T1, audited.
         listed = set(ids)
         for subject_id, stale in known.items():
+            if "document_id" in (stale.evidence or {}):
+                continue  # a delivery of one of our documents: counted with it
             if subject_id not in listed and stale.state != "internal":
                 verdict = Verdict("internal", _moment(stale), OUT_OF_SCOPE)
                 computed = t1_entry(

@@ -68,11 +68,11 @@ def _report_lines(data: dict[str, Any], now: datetime) -> list[tuple[str, str]]:
             )
         )
         if t == "T1":
-            d = f["deliveries"]
+            d = f["documents"]
             lines.append(
                 (
                     "s",
-                    f"T1 theo lượt gửi: {d['numerator']}/{d['denominator']} = {_pct(d['figure'])}.",
+                    f"T1 theo văn bản: {d['numerator']}/{d['denominator']} = {_pct(d['figure'])}.",
                 )
             )
     lines.append(("h", "2. Theo đơn vị"))

@@ -58,17 +58,16 @@ TARGET_LABELS = {
     "T2": "Văn bản của Thường trực, các ban được ký số",
     "T3": "Hồ sơ công việc xử lý trên môi trường mạng",
     "T4": "Báo cáo theo chế độ gửi trực tuyến",
-    "T1D": "Lượt gửi văn bản trao đổi dưới dạng điện tử (T1 theo lượt gửi)",
+    "T1D": "Văn bản trao đổi dưới dạng điện tử, tính theo văn bản (T1 theo văn bản)",
 }
 MEASURE_DEFINITIONS = {
-    "documents": "Văn bản: mỗi văn bản trao đổi giữa Đảng ủy Khối (Thường trực, các ban, "
-    "Văn phòng) với một cơ quan, đơn vị khác tính một lần, dù gửi đến bao nhiêu nơi; "
-    "đạt khi mọi lần gửi đến cơ quan, đơn vị khác đều điện tử. Văn bản mới ban hành "
-    "trong thời hạn chờ phát hành chưa tính; gửi trong nội bộ cơ quan Đảng ủy Khối "
-    "không phải trao đổi.",
-    "deliveries": "Lượt gửi: mỗi cặp văn bản - cơ quan, đơn vị nhận (khác tổ chức với "
-    "nơi gửi) tính một lần; đạt khi lượt gửi đó là điện tử. Văn bản chưa gửi chưa có "
-    "lượt gửi.",
+    "deliveries": "Lượt gửi (số liệu chính của T1): mỗi văn bản trao đổi giữa Đảng ủy Khối "
+    "(Thường trực, các ban, Văn phòng) với một cơ quan, đơn vị khác tính một lần cho mỗi "
+    "cơ quan, đơn vị nhận; đạt khi lượt gửi đó là điện tử. Gửi trong nội bộ cơ quan Đảng "
+    "ủy Khối không phải trao đổi. Văn bản đã ban hành mà chưa gửi đi đâu tính là một lượt "
+    "chờ phát hành trong thời hạn (ngày làm việc), quá hạn là không đạt.",
+    "documents": "Văn bản: mỗi văn bản trao đổi tính một lần, dù gửi đến bao nhiêu cơ quan, "
+    "đơn vị; đạt khi mọi lượt gửi của nó đều điện tử.",
 }
 """What T1's two figures count (shown with them)."""
 STATE_LABELS = {
@@ -76,7 +75,8 @@ STATE_LABELS = {
     "missing": "Không đạt",
     "exempt": "Miễn trừ",
     "pending": "Chưa đến hạn / chờ phát hành",
-    "internal": "Không trao đổi ra ngoài",
+    "internal": "Không tính riêng (nội bộ, hoặc đã tính ở lượt gửi khác)",
+    "dispatched": "Đã gửi (tính theo từng lượt gửi)",
     "signed_valid": "Ký số hợp lệ",
     "signed_invalid": "Chữ ký không hợp lệ",
     "online": "Xử lý trực tuyến",

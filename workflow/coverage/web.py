@@ -198,7 +198,10 @@ def dashboard() -> Any:
         query=_query(),
         form=CoverageForm(),
         can_revalidate=coverage.is_auditor(actor),
-        measures=[("documents", _("Theo văn bản")), ("deliveries", _("Theo lượt gửi"))],
+        measures=[
+            ("deliveries", "T1", _("Theo lượt gửi (số liệu chính)")),
+            ("documents", "T1D", _("Theo văn bản")),
+        ],
     )
 
 
@@ -255,7 +258,7 @@ HEADER = [
     "Đạt mục tiêu",
     "Miễn trừ",
     "Còn thiếu so với mục tiêu",
-    "Chưa tính (chờ, chưa đến hạn, nội bộ)",
+    "Chờ phát hành / chưa đến hạn",
     "Số liệu tính đến",
 ]
 
@@ -273,7 +276,7 @@ def export_rows(data: dict[str, Any]) -> list[list[Any]]:
     rows: list[list[Any]] = []
     for unit_name, unit_code, figures in blocks:
         measures = [(t, coverage.TARGET_LABELS[t], figures[t]) for t in TARGETS]
-        measures.insert(1, ("T1D", coverage.TARGET_LABELS["T1D"], figures["T1"]["deliveries"]))
+        measures.insert(1, ("T1D", coverage.TARGET_LABELS["T1D"], figures["T1"]["documents"]))
         for t, label, f in measures:
             rows.append(
                 [
