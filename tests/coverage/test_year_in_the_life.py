@@ -386,65 +386,77 @@ def test_t1_documents_and_deliveries(year: dict[str, Any], world: World) -> None
     f = figures(api, "period=2027")
     assert f["year"] == 2027 and f["as_of"] == "2027-12-29T12:00:00+07:00"
 
-    # --- T1 per document ---
+    # --- T1 per delivery (the headline: each document once per exchange, i.e. per
+    # receiving organisation; an issued document sent nowhere: one expected delivery) ---
     t1 = f["T1"]
     electronic = (
         12 * 3 * 4  # grassroots documents sent electronically to the bloc committee
         + 12 * 6  # documents from outside received electronically by the office
-        + 1  # a: dispatched electronically to CS-DL and CS-NH
+        + 2  # a -> CS-DL, a -> CS-NH
+        + 1  # b -> CS-DL
     )
     missing = (
         12  # CS-DL's documents sent to the bloc committee on paper
         + 12  # documents from outside received on paper by the office (bulk)
-        + 1  # b: dispatched electronically to CS-DL, on paper to UBND tỉnh
+        + 1  # b -> UBND tỉnh, on paper
         + 1  # the document from Tỉnh ủy received on paper through the API
         + 1  # CS-GDDT's hand-signed document sent on paper (its paper copy: the same)
-        + 1  # late: issued 20/12, not dispatched by 22/12
+        + 1  # late: issued 20/12, not sent anywhere by 22/12 (one expected delivery)
     )
     exempt = (
-        1  # the classified document registered as metadata only
+        1  # the classified document registered as metadata only (sent nowhere)
         + 1  # the classified document received on paper
     )
-    internal = (
-        1  # c: recalled before any dispatch
-        + 3  # the three BTG reports: sent within the bloc committee only
-    )
-    pending = 1  # waiting: issued 28/12, may be dispatched until 30/12
-    assert nd(t1) == (electronic, electronic + missing)  # 217 / 245
-    # "pending" in the figure: everything recorded outside it (awaiting dispatch, internal).
-    assert (t1["exempt"], t1["pending"]) == (exempt, pending + internal)
+    outside = {
+        "internal": 1  # c: recalled before any dispatch
+        + 3,  # the three BTG reports: sent within the bloc committee only
+        "dispatched": 2,  # a and b themselves: their exchanges count instead
+        "pending": 1,  # waiting: issued 28/12, may be sent until 30/12
+    }
+    assert nd(t1) == (electronic, electronic + missing)  # 219 / 247
+    assert (t1["exempt"], t1["pending"]) == (exempt, outside["pending"])
     assert t1["counts"] == {
         "electronic": electronic,
         "missing": missing,
         "exempt": exempt,
-        "internal": internal,
-        "pending": pending,
+        **outside,
     }
     assert t1["figure"] == pytest.approx(electronic / (electronic + missing))
     assert t1["target"] == 1.0 and t1["met"] is False
-    # --- T1 per delivery (each document and receiving organisation once) ---
+    assert nd(t1["deliveries"]) == nd(t1)
+    # --- T1 per document (each exchanged document once, whatever its recipients) ---
+    docs = t1["documents"]
     d_electronic = (
-        12 * 3 * 4  # grassroots -> bloc committee
-        + 12 * 6  # outside -> office
-        + 2  # a -> CS-DL, a -> CS-NH
-        + 1  # b -> CS-DL
+        12 * 3 * 4  # grassroots documents sent to the bloc committee electronically
+        + 12 * 6  # documents from outside received electronically
+        + 1  # a: both its exchanges electronic
     )
     d_missing = (
-        12  # CS-DL -> bloc committee on paper
-        + 12  # outside -> office on paper
-        + 1  # b -> UBND tỉnh on paper
-        + 1  # Tỉnh ủy -> committee on paper (API)
-        + 1  # CS-GDDT -> bloc committee, signed by hand, on paper (counted once)
-    )  # late and waiting have no delivery yet
-    assert nd(t1["deliveries"]) == (d_electronic, d_electronic + d_missing)
-    assert t1["deliveries"]["exempt"] == 1  # the classified document received on paper
+        12  # CS-DL's paper documents
+        + 12  # paper arrivals at the office (bulk)
+        + 1  # b: one of its two exchanges on paper
+        + 1  # Tỉnh ủy's paper document
+        + 1  # CS-GDDT's hand-signed document
+        + 1  # late
+    )
+    assert nd(docs) == (d_electronic, d_electronic + d_missing)  # 217 / 245
+    assert docs["counts"] == {
+        "electronic": d_electronic,
+        "missing": d_missing,
+        "exempt": exempt,
+        "internal": outside["internal"],
+        "pending": outside["pending"],
+    }
     # Per unit: a grassroots committee's documents count for it as the sender.
     assert nd(figures(api, "period=2027&unit=CS-NH")["T1"]) == (12 * 4, 12 * 4)
     assert nd(figures(api, "period=2027&unit=CS-DL")["T1"]) == (12 * 4, 12 * 4 + 12)
     assert nd(figures(api, "period=2027&unit=CS-GDDT")["T1"]) == (12 * 4, 12 * 4 + 1)
-    # A month: June has 4 x 3 + 6 electronic and a; missed: 2 in bulk, b, the paper
-    # arrival from Tỉnh ủy and CS-GDDT's hand-signed document.
-    assert nd(figures(api, "period=2027-06")["T1"]) == (12 + 6 + 1, 12 + 6 + 1 + 2 + 1 + 1 + 1)
+    # A month: June has 4 x 3 + 6 electronic deliveries and a's 2 and b's 1; missed: 2 in
+    # bulk, b -> UBND tỉnh, the paper arrival from Tỉnh ủy, CS-GDDT's hand-signed one.
+    june = figures(api, "period=2027-06")["T1"]
+    assert nd(june) == (12 + 6 + 2 + 1, 12 + 6 + 2 + 1 + 2 + 1 + 1 + 1)
+    # Per document: a met, b missed.
+    assert nd(june["documents"]) == (12 + 6 + 1, 12 + 6 + 1 + 2 + 1 + 1 + 1)
 
 
 SIGNED_VALID = (
