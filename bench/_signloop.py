@@ -1,4 +1,4 @@
-"""Child process of the HTTP benchmark's baseline: loop over ``workflow.service.sign``.
+"""Child process of the HTTP benchmark's baseline: loop over ``workflow.documents.usecases.sign``.
 
 ``python -m bench._signloop USERNAME`` reads one JSON line on stdin
 (``{"warmup": [ids], "tasks": [ids], "passphrase": "..."}``), builds the app with
@@ -21,7 +21,8 @@ def main() -> int:
     from sqlalchemy import select
 
     from storage.models import User
-    from workflow import create_app, signing_flow
+    from workflow import create_app
+    from workflow.signatures import flow as signing_flow
     from workflow.services import EXTENSION_KEY, Services
 
     app = create_app()

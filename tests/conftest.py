@@ -17,7 +17,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import make_url
 
 from workflow import create_app
-from workflow.bootstrap import initialise
+from workflow.setup.bootstrap import initialise
 from workflow.services import EXTENSION_KEY, Services
 
 DEMO_PASSWORD = "Mật-khẩu-thử-nghiệm-2026"

@@ -18,7 +18,9 @@ from storage.models import Document, Task, User
 from tests import servers
 from tests.conftest import DEMO_PASSWORD
 from tests.pdfs import simple_pdf
-from workflow import actions, service, signing_flow
+from workflow.documents import actions
+from workflow.documents import usecases as service
+from workflow.signatures import flow as signing_flow
 from workflow.services import EXTENSION_KEY, Services
 
 ISSUANCES = 50

@@ -27,7 +27,8 @@ from storage.registry_models import (
 from tests.conftest import DEMO_PASSWORD, Api, closed
 from tests.test_web import csrf_token, login
 from tests.test_workflow_routes import act, upload_on
-from workflow import coverage, issuance
+from workflow import coverage
+from workflow.registry import issuance
 from workflow.services import Services
 
 NOW = datetime(2026, 11, 27, 22, 0, tzinfo=UTC)  # 28/11/2026 in Vietnam

@@ -22,7 +22,8 @@ from storage.models import Unit
 from tests.conftest import DEMO_PASSWORD, Api, app_config, closed
 from tests.pdfs import simple_pdf
 from tests.test_workflow_routes import act, upload_on
-from workflow import accounts, create_app
+from workflow import create_app
+from workflow.accounts import service as accounts
 from workflow.services import EXTENSION_KEY, Services
 
 SUBJECT = "Nghị quyết về công tác chuyển đổi số năm 2027"

@@ -102,11 +102,11 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
 
 def _register_cli(app: Flask) -> None:
-    from workflow.audit_views import register_audit_cli
-    from workflow.bundle import register_bundle_cli
-    from workflow.cli import register_cli
-    from workflow.coverage_views import register_coverage_cli
-    from workflow.records_pages import register_records_cli
+    from workflow.audit.web import register_audit_cli
+    from workflow.audit.bundle import register_bundle_cli
+    from workflow.setup.cli import register_cli
+    from workflow.coverage.web import register_coverage_cli
+    from workflow.records.web import register_records_cli
 
     for register in (
         register_cli,
@@ -144,26 +144,26 @@ def _init_login(app: Flask, services: Services) -> None:
 
 def _register_blueprints(app: Flask) -> None:
     # These modules add their routes to the /api/v1 blueprint: import them first.
-    import workflow.api_records
-    import workflow.api_registry
-    import workflow.api_workflow
-    import workflow.certificates
-    import workflow.coverage_views
-    import workflow.external_signing
-    import workflow.verification_views  # noqa: F401
-    from workflow.api import bp as api_bp
-    from workflow.auth import bp as auth_bp
-    from workflow.bulk_views import bp as bulk_bp
-    from workflow.bundle import bp as bundle_bp
-    from workflow.certificates import pages as certificates_bp
-    from workflow.coverage_views import bp as coverage_bp
-    from workflow.documents import bp as documents_bp
-    from workflow.public import bp as public_bp
-    from workflow.records_pages import bp as records_bp
-    from workflow.registry_pages import bp as registry_bp
-    from workflow.task_pages import bp as tasks_bp
-    from workflow.verification_views import pages_bp as verify_bp
-    from workflow.viewer import bp as viewer_bp
+    import workflow.records.api
+    import workflow.registry.api
+    import workflow.documents.actions_api
+    import workflow.signatures.certificates
+    import workflow.coverage.web
+    import workflow.signatures.external
+    import workflow.verification.web  # noqa: F401
+    from workflow.documents.api import bp as api_bp
+    from workflow.accounts.web import bp as auth_bp
+    from workflow.signatures.bulk_web import bp as bulk_bp
+    from workflow.audit.bundle import bp as bundle_bp
+    from workflow.signatures.certificates import pages as certificates_bp
+    from workflow.coverage.web import bp as coverage_bp
+    from workflow.documents.web import bp as documents_bp
+    from workflow.signatures.public_web import bp as public_bp
+    from workflow.records.web import bp as records_bp
+    from workflow.registry.web import bp as registry_bp
+    from workflow.documents.tasks_web import bp as tasks_bp
+    from workflow.verification.web import pages_bp as verify_bp
+    from workflow.viewer.web import bp as viewer_bp
 
     for blueprint in (
         auth_bp,
@@ -183,22 +183,22 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(api_bp)
     csrf.exempt(api_bp)  # bearer tokens, never cookies
 
-    from workflow.trust_routes import bp as trust_bp
+    from workflow.signatures.trust_web import bp as trust_bp
 
     app.register_blueprint(trust_bp)
     csrf.exempt(trust_bp)  # OCSP and TSA clients post DER, with no session
 
-    from workflow.audit_views import api_bp as audit_api_bp
-    from workflow.audit_views import bp as audit_bp
+    from workflow.audit.web import api_bp as audit_api_bp
+    from workflow.audit.web import bp as audit_bp
 
     app.register_blueprint(audit_bp)
     app.register_blueprint(audit_api_bp)
     csrf.exempt(audit_api_bp)
 
     # The administration pages add themselves to the /admin blueprint.
-    import workflow.admin_routes
-    import workflow.admin_views  # noqa: F401
-    from workflow.admin import bp as admin_bp
+    import workflow.admin.route_editor
+    import workflow.admin.web  # noqa: F401
+    from workflow.admin.blueprint import bp as admin_bp
 
     app.register_blueprint(admin_bp)
 

@@ -47,7 +47,7 @@ class Services:
         if self._trust_services is None:
             with self._lock:
                 if self._trust_services is None:
-                    from workflow.bootstrap import ca_passphrase
+                    from workflow.setup.bootstrap import ca_passphrase
 
                     pki = EmbeddedPki.load(self.settings.pki_dir, ca_passphrase(self))
                     self._trust_services = TrustServices(

@@ -120,9 +120,9 @@ def build_signed_report(
     from signing.pades import sign_pdf_file
     from signing.profiles import SigningProfile
     from signing.stamps import StampContent, StampPlacement
-    from workflow import issuance
-    from workflow.pdfpages import seal_box
-    from workflow.signing_flow import SigningFailedError
+    from workflow.registry import issuance
+    from workflow.viewer.geometry import seal_box
+    from workflow.signatures.flow import SigningFailedError
 
     org = session.scalars(select(Unit).where(Unit.parent_id.is_(None)).order_by(Unit.id)).first()
     if org is None:

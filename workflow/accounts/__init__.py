@@ -1,0 +1,1 @@
+"""workflow.accounts.service: package."""

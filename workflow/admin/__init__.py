@@ -1,0 +1,1 @@
+"""workflow.admin.blueprint: package."""
