@@ -56,6 +56,9 @@ from workflow.documents.api import _actor, _json_body
 from workflow.documents.api import bp as api_bp
 from workflow.accounts.web import current_actor
 from workflow.errors import InvalidInputError
+from workflow.schemas import audit as schemas
+from workflow.schemas.base import parse
+from workflow.schemas.openapi import File, operation
 from workflow.services import EXTENSION_KEY, Services, get_services, get_session
 from workflow.vocab import VN_TZ
 
@@ -542,10 +545,14 @@ def _export_request(unit: Any, period: Any, actor: User) -> Response:
 
 
 @api_bp.post("/bundles")
+@operation(
+    body=schemas.BundleRequest,
+    responses={200: File(("application/zip",), "the audit bundle, to verify offline")},
+)
 def bundle_api() -> Any:
     """Export the audit bundle (ZIP) of a unit and period (auditors, administrators)."""
-    body = _json_body()
-    return _export_request(body.get("unit"), body.get("period"), _actor())
+    body = parse(schemas.BundleRequest, _json_body())
+    return _export_request(body.unit, body.period, _actor())
 
 
 # --- the page ------------------------------------------------------------------------

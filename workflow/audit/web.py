@@ -25,8 +25,9 @@ from storage.models import AuditEvent, Role, User
 from workflow.documents import api
 from workflow.accounts.web import current_actor
 from workflow.errors import ConflictError, ForbiddenError, InvalidInputError
+from workflow.schemas import audit as schemas
+from workflow.schemas.openapi import operation
 from workflow.services import EXTENSION_KEY, Services, get_session
-from workflow.vocab import vn_iso
 
 TIMESTAMPER_KEY = "trinhky.audit_timestamper"
 """``app.extensions`` key of the checkpoint timestamper (digest -> RFC 3161 token DER),
@@ -81,32 +82,34 @@ def checkpoint_now(
     return report, create_checkpoint(session, timestamper)
 
 
-def report_json(report: ChainReport) -> dict[str, Any]:
+def report_answer(report: ChainReport) -> schemas.ChainReport:
     """:returns: the fixed JSON shape of ``GET /api/v1/audit/verify``."""
-    return {
-        "ok": report.ok,
-        "entries": report.entries,
-        "first_broken": report.first_broken,
-        "reason": report.reason,
-        "head_hash": report.head_hash,
-        "checkpoints": {"checked": report.checkpoints_checked, "ok": report.checkpoints_ok},
-    }
+    return schemas.ChainReport(
+        ok=report.ok,
+        entries=report.entries,
+        first_broken=report.first_broken,
+        reason=report.reason,
+        head_hash=report.head_hash,
+        checkpoints=schemas.CheckpointsChecked(
+            checked=report.checkpoints_checked, ok=report.checkpoints_ok
+        ),
+    )
 
 
-def event_json(event: AuditEvent, actor: str | None) -> dict[str, Any]:
-    """:returns: one audit entry as JSON (time in Vietnam time)."""
-    return {
-        "seq": event.seq,
-        "at": vn_iso(event.at),
-        "actor_id": event.actor_id,
-        "actor": actor,
-        "action": event.action,
-        "object_type": event.object_type,
-        "object_id": event.object_id,
-        "details": event.details,
-        "prev_hash": event.prev_hash,
-        "hash": event.hash,
-    }
+def event_answer(event: AuditEvent, actor: str | None) -> schemas.AuditEvent:
+    """:returns: one audit entry (time in Vietnam time)."""
+    return schemas.AuditEvent(
+        seq=event.seq,
+        at=event.at,
+        actor_id=event.actor_id,
+        actor=actor,
+        action=event.action,
+        object_type=event.object_type,
+        object_id=event.object_id,
+        details=event.details,
+        prev_hash=event.prev_hash,
+        hash=event.hash,
+    )
 
 
 def _int_arg(name: str, default: int, low: int, high: int) -> int:
@@ -133,13 +136,15 @@ def _verify(session: Session, mode: str | None) -> ChainReport:
 
 
 @api_bp.get("/verify")
+@operation(query=schemas.VerifyQuery, responses={200: schemas.ChainReport})
 def verify_api() -> Any:
     """Recompute the chain (``?from=latest``: from the latest checkpoint)."""
     _require_auditor(api._actor())
-    return report_json(_verify(get_session(), request.args.get("from")))
+    return report_answer(_verify(get_session(), request.args.get("from"))).dump()
 
 
 @api_bp.get("/events")
+@operation(query=schemas.EventsQuery, responses={200: schemas.AuditEvents})
 def events_api() -> Any:
     """Entries with ``seq > after`` in order, at most ``limit`` (default 100, max 1000)."""
     _require_auditor(api._actor())
@@ -152,11 +157,10 @@ def events_api() -> Any:
         .order_by(AuditEvent.seq)
         .limit(limit)
     )
-    events = [event_json(event, username) for event, username in rows]
-    return {
-        "events": events,
-        "next_after": events[-1]["seq"] if len(events) == limit else None,
-    }
+    events = [event_answer(event, username) for event, username in rows]
+    return schemas.AuditEvents(
+        events=events, next_after=events[-1].seq if len(events) == limit else None
+    ).dump()
 
 
 def _render_page(report: ChainReport, full: bool, status: int = 200) -> Any:

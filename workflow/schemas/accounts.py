@@ -27,7 +27,7 @@ class Token(Response):
 
     @classmethod
     def of(cls, value: str, expires: datetime) -> Token:
-        return cls(token=value, token_type="Bearer", expires_at=expires)
+        return cls(token=value, token_type="Bearer", expires_at=expires)  # noqa: S106
 
 
 class RoleOf(Response):

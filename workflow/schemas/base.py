@@ -79,9 +79,7 @@ def _moment(value: Any) -> datetime:
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
-        raise PydanticCustomError(
-            "iso_moment", "không phải thời điểm ISO 8601 hợp lệ"
-        ) from None
+        raise PydanticCustomError("iso_moment", "không phải thời điểm ISO 8601 hợp lệ") from None
     return moment if moment.tzinfo else moment.replace(tzinfo=VN_TZ)
 
 
@@ -166,6 +164,9 @@ def _one(model: type[BaseModel], error: Mapping[str, Any]) -> str:
     if kind == "missing":
         label = _label(model, str(loc[0])) if len(loc) == 1 else None
         return f"Cần '{where}'" + (f": {label}." if label else ".")
+    if kind == "too_short" and isinstance(error.get("input"), str) and ctx.get("min_length") == 1:
+        label = _label(model, str(loc[0])) if len(loc) == 1 else None
+        return f"Cần '{where}'" + (f": {label}." if label else ".")
     if kind in ("too_short", "too_long"):
         text = isinstance(error.get("input"), str)
         if kind == "too_short":
@@ -174,7 +175,9 @@ def _one(model: type[BaseModel], error: Mapping[str, Any]) -> str:
                 if text
                 else f"'{where}' cần ít nhất {ctx.get('min_length')} phần tử."
             )
-        return f"'{where}' quá dài (tối đa {ctx.get('max_length')} {'ký tự' if text else 'phần tử'})."
+        return (
+            f"'{where}' quá dài (tối đa {ctx.get('max_length')} {'ký tự' if text else 'phần tử'})."
+        )
     if kind in _MESSAGES:
         if "expected" in ctx:
             ctx["expected"] = str(ctx["expected"]).replace(" or ", " hoặc ")

@@ -89,9 +89,7 @@ class ExemptionRequest(Request):
 
     document_id: Int | None = Field(default=None, description="required: an issued document")
     reason: str | None = Field(default=None, description="required (lý do miễn trừ)")
-    decision: str | None = Field(
-        default=None, description="required: the decision that allows it"
-    )
+    decision: str | None = Field(default=None, description="required: the decision that allows it")
 
 
 class Exemption(Response):
@@ -122,4 +120,3 @@ class Revalidated(Response):
     created: int
     validated: int
     changes: list[Change]
-

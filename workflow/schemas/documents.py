@@ -9,10 +9,11 @@ from pydantic import AliasChoices, ConfigDict, Field
 
 from signing.validate import ValidationReport
 from storage.models import Document as DocumentRow
+from storage.models import Route as RouteRow
 from storage.models import Task as TaskRow
 from storage.registry_models import Comment as CommentRow
 from storage.registry_models import Notification as NotificationRow
-from workflow.schemas.base import Bool, Form, Int, Moment, Request, Response, When
+from workflow.schemas.base import Form, Int, Moment, Request, Response, When
 from workflow.vocab import STATE_LABELS
 
 # --- shared pieces ---------------------------------------------------------------------
@@ -323,7 +324,9 @@ class DocumentValidation(Validation):
     revision: int
 
     @classmethod
-    def of_document(cls, report: ValidationReport, document_id: int, revision: int) -> Any:
+    def of_document(
+        cls, report: ValidationReport, document_id: int, revision: int
+    ) -> DocumentValidation:
         return cls.model_validate(
             {**report.to_dict(), "document_id": document_id, "revision": revision}
         )
@@ -365,6 +368,23 @@ class SignOutcome(Response):
     signature: SignatureMade
     validation: Validation
 
+    @classmethod
+    def of(cls, outcome: Any, now: datetime) -> SignOutcome:
+        """:param outcome: a :class:`workflow.signatures.flow.SignOutcome`."""
+        task, signature, revision = outcome.task, outcome.signature, outcome.revision
+        return cls(
+            task=Task.of(task, now),
+            document=Document.of(task.document, now),
+            signature=SignatureMade(
+                field=signature.field_name,
+                level=signature.pades_level,
+                revision=revision.number,
+                sha256=revision.blob_sha256,
+                signed_at=signature.signed_at,
+            ),
+            validation=Validation.of(outcome.report),
+        )
+
 
 class TaskAndDocument(Response):
     """A task acted on, and its document."""
@@ -372,11 +392,19 @@ class TaskAndDocument(Response):
     task: Task
     document: Document
 
+    @classmethod
+    def of(cls, task: TaskRow, now: datetime) -> TaskAndDocument:
+        return cls(task=Task.of(task, now), document=Document.of(task.document, now))
+
 
 class TaskOnly(Response):
     """A task (delegated or given to someone else)."""
 
     task: Task
+
+    @classmethod
+    def of(cls, task: TaskRow, now: datetime) -> TaskOnly:
+        return cls(task=Task.of(task, now))
 
 
 class CommentRequest(Request):
@@ -570,6 +598,37 @@ class RouteTemplate(Response):
     is_default: bool
     active: bool
     stages: list[RouteStage]
+
+    @classmethod
+    def of(cls, route: RouteRow) -> RouteTemplate:
+        return cls(
+            id=route.id,
+            code=route.code,
+            version=route.version,
+            name=route.name,
+            kind=route.kind,
+            description=route.description,
+            is_default=route.is_default,
+            active=route.active,
+            stages=[
+                RouteStage(
+                    position=s.position,
+                    name=s.name,
+                    action=s.action,
+                    assignee_role=s.assignee_role,
+                    assignee_unit=s.assignee_unit_code,
+                    assignee_user_id=s.assignee_user_id,
+                    mode=s.mode,
+                    deadline_days=s.deadline_days,
+                    when=StageWhen(
+                        doc_types=s.when_doc_types,
+                        urgencies=s.when_urgencies,
+                        units=s.when_units,
+                    ),
+                )
+                for s in route.stages
+            ],
+        )
 
 
 class RouteList(Response):

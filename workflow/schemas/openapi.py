@@ -41,11 +41,15 @@ class File:
     """What the file is."""
 
 
+Answer = type[Response] | File | tuple[type[Response], File]
+"""A successful answer: JSON (a model), a file, or either (JSON or an export)."""
+
+
 @dataclass(frozen=True)
 class Operation:
     """What one view reads and answers, for the document."""
 
-    responses: dict[int, type[Response] | File]
+    responses: dict[int, Answer]
     """The successful answers by status."""
     body: type[Request] | None = None
     """The JSON request body."""
@@ -68,7 +72,7 @@ V = TypeVar("V", bound=Callable[..., Any])
 
 def operation(
     *,
-    responses: dict[int, type[Response] | File],
+    responses: dict[int, Answer],
     body: type[Request] | None = None,
     form: type[Form] | None = None,
     query: type[Request] | None = None,
@@ -86,7 +90,9 @@ def operation(
     models: list[tuple[type[BaseModel], JsonSchemaMode]] = [
         (m, "validation") for m in (body, form, query) if m is not None
     ]
-    models += [(m, "serialization") for m in responses.values() if not isinstance(m, File)]
+    for answer in responses.values():
+        parts = answer if isinstance(answer, tuple) else (answer,)
+        models += [(m, "serialization") for m in parts if not isinstance(m, File)]
     op = Operation(
         responses=responses,
         body=body,
@@ -186,17 +192,17 @@ def _summary(view: Callable[..., Any]) -> tuple[str, str | None]:
     return (first.rstrip(".") or view.__name__), (rest or None)
 
 
-def _response(model: type[Response] | File, refs: dict[Any, Any]) -> dict[str, Any]:
-    if isinstance(model, File):
-        return {
-            "description": model.description,
-            "content": {media: {} for media in model.media_types},
-        }
-    doc = " ".join((model.__doc__ or model.__name__).split())
-    return {
-        "description": doc,
-        "content": {"application/json": {"schema": refs[(model, "serialization")]}},
-    }
+def _response(answer: Answer, refs: dict[Any, Any]) -> dict[str, Any]:
+    descriptions: list[str] = []
+    content: dict[str, Any] = {}
+    for part in answer if isinstance(answer, tuple) else (answer,):
+        if isinstance(part, File):
+            descriptions.append(part.description)
+            content.update({media: {} for media in part.media_types})
+        else:
+            descriptions.append(" ".join((part.__doc__ or part.__name__).split()))
+            content["application/json"] = {"schema": refs[(part, "serialization")]}
+    return {"description": "; ".join(descriptions), "content": content}
 
 
 def _operation(

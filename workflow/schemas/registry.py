@@ -78,7 +78,9 @@ class Dispatch(Response):
             document_id=row.document_id,
             recipient=UnitRecipient(type="unit", id=unit.id, code=unit.code, name=unit.name)
             if unit
-            else OutsideRecipient(type="external", name=row.external_name, email=row.external_email),
+            else OutsideRecipient(
+                type="external", name=row.external_name, email=row.external_email
+            ),
             state=row.state,
             dispatched_at=row.dispatched_at,
             received_at=row.received_at,

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from flask import jsonify, send_file
+from flask import send_file
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
@@ -36,7 +36,6 @@ from storage.models import Certificate, Role, Task, User
 from storage.types import utcnow
 from workflow.documents import routing
 from workflow.signatures import flow as signing_flow
-from workflow.documents import presenters as views
 from workflow.documents.api import _actor, _json_body, bp
 from workflow.errors import (
     ConflictError,
@@ -45,10 +44,13 @@ from workflow.errors import (
     NotFoundError,
     WorkflowError,
 )
+from workflow.schemas import documents as document_schemas
+from workflow.schemas import signatures as schemas
+from workflow.schemas.base import parse
+from workflow.schemas.openapi import File, operation
 from workflow.services import Services, get_services, get_session
 from workflow.documents.states import StageAction
 from workflow.uploads import stage_upload
-from workflow.vocab import vn_iso
 
 SESSION_TTL = timedelta(minutes=15)
 """How long a prepared external signature waits for the signature."""
@@ -565,37 +567,30 @@ def run_upload(
 # --- routes -------------------------------------------------------------------------
 
 
-def _outcome_json(outcome: signing_flow.SignOutcome) -> dict[str, Any]:
-    return {
-        "task": views.task_json(outcome.task),
-        "document": views.document_json(outcome.task.document),
-        "signature": {
-            "field": outcome.signature.field_name,
-            "level": outcome.signature.pades_level,
-            "revision": outcome.revision.number,
-            "sha256": outcome.revision.blob_sha256,
-            "signed_at": vn_iso(outcome.signature.signed_at),
-        },
-        "validation": views.validation_json(outcome.report),
-    }
-
-
 @bp.post("/users/<username>/certificates")
+@operation(body=schemas.RegisterCertificateRequest, responses={201: schemas.Certificate})
 def external_register_certificate(username: str) -> Any:
     """Register the certificate of a user's signing token (administrators; no key)."""
-    from workflow.signatures.certificates import certificate_json
+    from workflow.signatures.certificates import certificate_answer
 
+    body = parse(schemas.RegisterCertificateRequest, _json_body())
     db = get_session()
-    row = register_certificate(db, get_services(), _actor(), username, _json_body())
+    row = register_certificate(
+        db, get_services(), _actor(), username, body.model_dump(exclude_none=True)
+    )
     db.commit()
     owner = db.get(User, row.user_id) if row.user_id else None
-    return jsonify(certificate_json(row, owner, utcnow())), 201
+    return certificate_answer(row, owner, utcnow()).dump(), 201
 
 
 @bp.post("/tasks/<int:task_id>/external/prepare")
+@operation(body=schemas.ExternalPrepareRequest, responses={201: schemas.ExternalPrepared})
 def external_prepare(task_id: int) -> Any:
     """Prepare a signature made off the server: the data to sign, or the PDF for a plugin."""
-    result = run_prepare(get_session(), get_services(), _actor(), task_id, _json_body())
+    request_body = parse(schemas.ExternalPrepareRequest, _json_body())
+    result = run_prepare(
+        get_session(), get_services(), _actor(), task_id, request_body.model_dump(exclude_none=True)
+    )
     row, sid = result.row, result.session_id
     body: dict[str, Any] = {
         "session_id": sid,
@@ -604,7 +599,7 @@ def external_prepare(task_id: int) -> Any:
         "document_id": row.document_id,
         "field_name": row.field_name,
         "level": row.level,
-        "expires_at": vn_iso(row.expires_at),
+        "expires_at": row.expires_at,
         "document_url": f"/api/v1/external/{sid}/document",
     }
     if result.prepared is not None:
@@ -616,26 +611,26 @@ def external_prepare(task_id: int) -> Any:
         )
     else:
         body.update(source_sha256=row.source_sha256, upload_url=f"/api/v1/external/{sid}/upload")
-    return jsonify(body), 201
+    return schemas.ExternalPrepared(**body).dump(), 201
 
 
 @bp.get("/external/<session_id>")
+@operation(responses={200: schemas.ExternalSession})
 def external_status(session_id: str) -> Any:
     """State of a signing session (its owner only)."""
     row = _open_session(get_session(), _actor(), session_id)
-    return jsonify(
-        {
-            "mode": row.mode,
-            "task_id": row.task_id,
-            "document_id": row.document_id,
-            "expires_at": vn_iso(row.expires_at),
-            "used": row.used_at is not None,
-            "outcome": row.outcome,
-        }
-    )
+    return schemas.ExternalSession(
+        mode=row.mode,
+        task_id=row.task_id,
+        document_id=row.document_id,
+        expires_at=row.expires_at,
+        used=row.used_at is not None,
+        outcome=row.outcome,
+    ).dump()
 
 
 @bp.get("/external/<session_id>/document")
+@operation(responses={200: File(("application/pdf",), "the PDF of the session")})
 def external_document(session_id: str) -> Any:
     """The exact PDF of the session: to sign (plugin mode) or prepared (signature mode)."""
     row = _open_session(get_session(), _actor(), session_id)
@@ -651,18 +646,23 @@ def external_document(session_id: str) -> Any:
 
 
 @bp.post("/external/<session_id>/complete")
+@operation(body=schemas.ExternalCompleteRequest, responses={200: document_schemas.SignOutcome})
 def external_complete(session_id: str) -> Any:
     """Finish with a raw signature (``signature_b64``) or a CMS (``cms_b64``)."""
-    outcome = run_complete(get_session(), get_services(), _actor(), session_id, _json_body())
-    return jsonify(_outcome_json(outcome))
+    body = parse(schemas.ExternalCompleteRequest, _json_body())
+    outcome = run_complete(
+        get_session(), get_services(), _actor(), session_id, body.model_dump(exclude_none=True)
+    )
+    return document_schemas.SignOutcome.of(outcome, utcnow()).dump()
 
 
 @bp.post("/external/<session_id>/upload")
+@operation(form=schemas.ExternalUploadForm, responses={200: document_schemas.SignOutcome})
 def external_upload(session_id: str) -> Any:
     """Finish with a PDF signed by a local plugin (multipart ``file``)."""
     staged, _name = stage_upload()
     outcome = run_upload(get_session(), get_services(), _actor(), session_id, staged)
-    return jsonify(_outcome_json(outcome))
+    return document_schemas.SignOutcome.of(outcome, utcnow()).dump()
 
 
 __all__ = ["SESSION_TTL", "SessionGoneError", "run_complete", "run_prepare", "run_upload"]

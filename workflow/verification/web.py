@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, render_template, request
+from flask import Blueprint, Response, render_template, request
 from flask_babel import gettext as _
 from flask_login import login_required
 
@@ -13,6 +13,8 @@ from workflow.verification import service as verification
 from workflow.documents.api import _actor, bp
 from workflow.accounts.web import current_actor
 from workflow.errors import InvalidInputError
+from workflow.schemas import verification as schemas
+from workflow.schemas.openapi import File, operation
 from workflow.services import get_services, get_session
 from workflow.uploads import stage_upload
 
@@ -58,7 +60,7 @@ def _answer(report: dict[str, Any], fmt: str, actor: Any) -> Any:
             mimetype="application/pdf",
             headers={"Content-Disposition": 'attachment; filename="bao-cao-kiem-tra-chu-ky.pdf"'},
         )
-    return jsonify(report)
+    return schemas.FileReport.model_validate(report).dump()
 
 
 def _check_uploaded(fmt: str, actor: Any) -> Any:
@@ -69,6 +71,16 @@ def _check_uploaded(fmt: str, actor: Any) -> Any:
 
 
 @bp.post("/validate")
+@operation(
+    query=schemas.ValidateQuery,
+    form=schemas.ValidateForm,
+    responses={
+        200: (
+            schemas.FileReport,
+            File(("text/html", "application/pdf"), "with ?format=html|pdf: the report"),
+        )
+    },
+)
 def validate_file() -> Any:
     """Validation report of an uploaded PDF (multipart ``file``); ``?format=json|html|pdf``."""
     actor = _actor()
@@ -108,9 +120,10 @@ def public_qr(code: str) -> Any:
 
 
 @pages_bp.get("/api/v1/verify/<code>")
+@operation(responses={200: schemas.PublicRecord}, public=True)
 def public_json(code: str) -> Any:
     """Public: the JSON form of ``/v/<code>``."""
-    return jsonify(_public(code))
+    return schemas.PublicRecord.model_validate(_public(code)).dump()
 
 
 def _base_url() -> str:
