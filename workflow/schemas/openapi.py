@@ -87,9 +87,10 @@ def operation(
     :param query: the query string's model. :param public: no bearer token needed.
     :param errors: error statuses beyond the usual ones.
     """
-    models: list[tuple[type[BaseModel], JsonSchemaMode]] = [
-        (m, "validation") for m in (body, form, query) if m is not None
-    ]
+    # Query and form models are flat: the document inlines them, only bodies are components.
+    models: list[tuple[type[BaseModel], JsonSchemaMode]] = (
+        [(body, "validation")] if body is not None else []
+    )
     for answer in responses.values():
         parts = answer if isinstance(answer, tuple) else (answer,)
         models += [(m, "serialization") for m in parts if not isinstance(m, File)]
@@ -171,19 +172,23 @@ def _query_parameters(model: type[Request]) -> list[dict[str, Any]]:
     return params
 
 
-def _form_schema(model: type[Form], ref: dict[str, Any]) -> dict[str, Any]:
+def _form_schema(model: type[Form]) -> dict[str, Any]:
+    """A multipart body: the model's text fields and its files, inline (flat, as forms are)."""
+    schema = model.model_json_schema(schema_generator=_NoAutoTitles)
     files = {
         name: {"type": "string", "format": "binary", "contentMediaType": media}
         for name, media in model.files.items()
     }
-    if not files:
-        return ref
-    return {
-        "allOf": [
-            ref,
-            {"type": "object", "required": sorted(files), "properties": files},
-        ]
+    out: dict[str, Any] = {
+        "type": "object",
+        "properties": {**files, **schema.get("properties", {})},
     }
+    if "description" in schema:
+        out["description"] = schema["description"]
+    required = sorted(files) + list(schema.get("required", ()))
+    if required:
+        out["required"] = required
+    return out
 
 
 def _summary(view: Callable[..., Any]) -> tuple[str, str | None]:
@@ -232,9 +237,7 @@ def _operation(
     if op.body is not None:
         content["application/json"] = {"schema": refs[(op.body, "validation")]}
     if op.form is not None:
-        content["multipart/form-data"] = {
-            "schema": _form_schema(op.form, refs[(op.form, "validation")])
-        }
+        content["multipart/form-data"] = {"schema": _form_schema(op.form)}
     if content:
         required = op.form is not None or any(
             f.is_required() for f in (op.body.model_fields.values() if op.body else ())
