@@ -109,17 +109,16 @@ class Answers:
         schema = answer["content"][response.mimetype].get("schema")
         if schema is not None:
             validator = Draft202012Validator({**schema, "components": self.spec["components"]})
-            errors = [f"{list(e.absolute_path)}: {e.message}" for e in validator.iter_errors(
-                response.get_json()
-            )]
+            errors = [
+                f"{list(e.absolute_path)}: {e.message}"
+                for e in validator.iter_errors(response.get_json())
+            ]
             assert not errors, (method, path, errors)
         self.seen.add((method, path, status))
         return response.get_json()
 
 
-def test_real_answers_fit_the_documented_schemas(
-    app: Flask, api: Api, services: Services
-) -> None:
+def test_real_answers_fit_the_documented_schemas(app: Flask, api: Api, services: Services) -> None:
     check = Answers(document_of(app))
     token = closed(
         api.client.post(
@@ -141,17 +140,25 @@ def test_real_answers_fit_the_documented_schemas(
     approved = api.post("truongban", f"/tasks/{task['id']}/approve", json={"comment": "Đồng ý"})
     check("post", "/tasks/{task_id}/approve", approved, 200)
     task = api.task_for("vanthu", doc_id)
-    check("post", "/tasks/{task_id}/approve", api.post("vanthu", f"/tasks/{task['id']}/approve"), 200)
+    check(
+        "post", "/tasks/{task_id}/approve", api.post("vanthu", f"/tasks/{task['id']}/approve"), 200
+    )
     task = api.task_for("bithu", doc_id)
     signed = api.post("bithu", f"/tasks/{task['id']}/sign", json={"passphrase": DEMO_PASSWORD})
     check("post", "/tasks/{task_id}/sign", signed, 200)
     task = api.task_for("vanthu", doc_id)
-    issued = check("post", "/tasks/{task_id}/issue", api.post("vanthu", f"/tasks/{task['id']}/issue"), 200)
+    issued = check(
+        "post", "/tasks/{task_id}/issue", api.post("vanthu", f"/tasks/{task['id']}/issue"), 200
+    )
     assert issued["document"]["state"] == "issued"
-    document = check("get", "/documents/{document_id}", api.get("vanthu", f"/documents/{doc_id}"), 200)
+    document = check(
+        "get", "/documents/{document_id}", api.get("vanthu", f"/documents/{doc_id}"), 200
+    )
     assert document["history"] and document["register"]
     validation = api.get("vanthu", f"/documents/{doc_id}/validation")
-    assert check("get", "/documents/{document_id}/validation", validation, 200)["verdict"] == "valid"
+    assert (
+        check("get", "/documents/{document_id}/validation", validation, 200)["verdict"] == "valid"
+    )
     pdf = api.get("vanthu", f"/documents/{doc_id}/file")
     check("get", "/documents/{document_id}/file", pdf, 200)
 
@@ -213,11 +220,15 @@ def test_validation_errors_are_vietnamese_problems_naming_the_field(
         ({"to": "kiemtra", "until": 17}, "'until' phải là thời điểm ISO 8601"),
     ]
     for body, message in cases:
-        refused = check("post", "/tasks/{task_id}/delegate", api.post("truongban", path, json=body), 422)
+        refused = check(
+            "post", "/tasks/{task_id}/delegate", api.post("truongban", path, json=body), 422
+        )
         assert message in refused["detail"], (body, refused)
         assert refused["code"] == "invalid_input" and refused["title"]
     not_an_object = api.post("truongban", path, json=[1, 2])
-    assert "đối tượng JSON" in check("post", "/tasks/{task_id}/delegate", not_an_object, 422)["detail"]
+    assert (
+        "đối tượng JSON" in check("post", "/tasks/{task_id}/delegate", not_an_object, 422)["detail"]
+    )
     bad_stage = api.post("truongban", f"/tasks/{task['id']}/return", json={"to_stage": True})
     assert "'to_stage' phải là một số nguyên." in bad_stage.get_json()["detail"]
     route = api.post("admin", "/routes", json={"code": "x", "name": "x", "stages": [{"when": 3}]})
@@ -233,7 +244,9 @@ def test_the_delegate_may_be_named_by_each_of_its_three_names(
     task = api.task_for("truongban", doc_id)
     until = (utcnow() + timedelta(days=3)).astimezone(VN_TZ).replace(tzinfo=None).isoformat()
     response = api.post(
-        "truongban", f"/tasks/{task['id']}/delegate", json={name: "kiemtra", "until": until, "reason": "Đi họp"}
+        "truongban",
+        f"/tasks/{task['id']}/delegate",
+        json={name: "kiemtra", "until": until, "reason": "Đi họp"},
     )
     delegated = check("post", "/tasks/{task_id}/delegate", response, 201)["task"]
     assert delegated["assignee"] == "kiemtra" and delegated["on_behalf_of"] == "truongban"

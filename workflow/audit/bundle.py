@@ -51,11 +51,11 @@ from storage.audit_models import AuditCheckpoint
 from storage.ledger import LedgerEntry
 from storage.models import AuditEvent, Document, Unit, User
 from workflow import coverage
-from workflow.registry import registers
+from workflow.accounts.web import current_actor
 from workflow.documents.api import _actor, _json_body
 from workflow.documents.api import bp as api_bp
-from workflow.accounts.web import current_actor
 from workflow.errors import InvalidInputError
+from workflow.registry import registers
 from workflow.schemas import audit as schemas
 from workflow.schemas.base import parse
 from workflow.schemas.openapi import File, operation

@@ -22,8 +22,8 @@ from storage.checkpoints import (
     list_checkpoints,
 )
 from storage.models import AuditEvent, Role, User
-from workflow.documents import api
 from workflow.accounts.web import current_actor
+from workflow.documents import api
 from workflow.errors import ConflictError, ForbiddenError, InvalidInputError
 from workflow.schemas import audit as schemas
 from workflow.schemas.openapi import operation

@@ -26,9 +26,9 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 
 from storage.ledger import TARGETS
 from workflow import coverage
+from workflow.accounts.web import current_actor
 from workflow.documents.api import _actor, _json_body
 from workflow.documents.api import bp as api_bp
-from workflow.accounts.web import current_actor
 from workflow.errors import InvalidInputError
 from workflow.schemas import coverage as schemas
 from workflow.schemas.base import parse

@@ -8,12 +8,11 @@ from flask import request
 
 from storage.types import utcnow
 from workflow import coverage
-from workflow.documents import actions
-from workflow.registry import issuance
-from workflow.documents import route_templates
+from workflow.documents import actions, route_templates
 from workflow.documents import presenters as views
 from workflow.documents.api import _actor, _json_body, bp
 from workflow.errors import InvalidInputError
+from workflow.registry import issuance
 from workflow.schemas import documents as schemas
 from workflow.schemas.base import parse, parse_form
 from workflow.schemas.openapi import operation
@@ -188,9 +187,13 @@ def create_delegation() -> Any:
         body.reason,
     )
     db.commit()
-    return schemas.Delegation(
-        id=delegation.id, to=body.to, starts=delegation.starts_at, until=delegation.ends_at
-    ).dump(), 201
+    answer = {
+        "id": delegation.id,
+        "to": body.to,
+        "from": delegation.starts_at,
+        "until": delegation.ends_at,
+    }
+    return schemas.Delegation.model_validate(answer).dump(), 201
 
 
 @bp.get("/notifications")

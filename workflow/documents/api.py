@@ -10,20 +10,20 @@ from werkzeug.utils import secure_filename
 from storage import audit
 from storage.audit import AuditAction
 from storage.models import Document, User
+from storage.types import utcnow
 from workflow.accounts import access
 from workflow.accounts import service as accounts
+from workflow.documents import presenters as views
 from workflow.documents import recipients
 from workflow.documents import usecases as service
-from workflow.signatures import flow as signing_flow
-from workflow.documents import presenters as views
 from workflow.errors import AuthenticationError, InvalidInputError, LockedError, WorkflowError
 from workflow.schemas import accounts as account_schemas
 from workflow.schemas import documents as schemas
 from workflow.schemas.base import parse, parse_form
 from workflow.schemas.openapi import File, openapi_document, operation
 from workflow.services import get_services, get_session
+from workflow.signatures import flow as signing_flow
 from workflow.uploads import stage_upload
-from storage.types import utcnow
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 

@@ -10,12 +10,10 @@ from flask import current_app, request
 from storage.models import Role
 from storage.registry_models import WorkFile
 from storage.types import utcnow
-from workflow.records import reminders
-from workflow.records import reporting
-from workflow.records import workfiles
 from workflow.documents.api import _actor, _json_body, bp
 from workflow.errors import ForbiddenError
 from workflow.mail import mailer_from_config
+from workflow.records import reminders, reporting, workfiles
 from workflow.schemas import documents as document_schemas
 from workflow.schemas import records as schemas
 from workflow.schemas.base import parse

@@ -12,12 +12,11 @@ from storage.models import Unit, User
 from storage.registry_models import Dispatch, IncomingEntry
 from storage.types import utcnow
 from workflow import coverage
-from workflow.registry import dispatch as dispatching
-from workflow.registry import incoming
-from workflow.registry import incoming_queries as incoming_views
-from workflow.registry import registers
 from workflow.documents.api import _actor, _json_body, bp
 from workflow.errors import InvalidInputError, NotFoundError
+from workflow.registry import dispatch as dispatching
+from workflow.registry import incoming, registers
+from workflow.registry import incoming_queries as incoming_views
 from workflow.schemas import registry as schemas
 from workflow.schemas.base import parse, parse_form
 from workflow.schemas.openapi import File, operation

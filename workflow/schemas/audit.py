@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import ConfigDict, Field
+from pydantic import Field
 
 from workflow.schemas.base import Moment, Request, Response
 
@@ -30,8 +30,6 @@ class ChainReport(Response):
 
 class VerifyQuery(Request):
     """``GET /audit/verify`` query."""
-
-    model_config = ConfigDict(populate_by_name=True)
 
     start: str | None = Field(
         default=None, alias="from", description="genesis (default) or latest (checkpoint)"

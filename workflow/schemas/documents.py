@@ -509,8 +509,6 @@ class CommentList(Response):
 class DelegationRequest(Request):
     """``POST /delegations``: a standing delegation (ủy quyền) for a period and a scope."""
 
-    model_config = ConfigDict(populate_by_name=True)
-
     to: str = Field(title="tên đăng nhập của người nhận ủy quyền")
     starts: When = Field(alias="from", title="thời điểm ISO 8601, ví dụ 2026-12-01T08:00:00+07:00")
     until: When = Field(title="thời điểm ISO 8601, ví dụ 2026-12-01T17:00:00+07:00")
@@ -521,8 +519,6 @@ class DelegationRequest(Request):
 
 class Delegation(Response):
     """A standing delegation."""
-
-    model_config = ConfigDict(populate_by_name=True)
 
     id: int
     to: str

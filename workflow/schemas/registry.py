@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import ConfigDict, Field
+from pydantic import Field
 
 from storage.registry_models import Dispatch as DispatchRow
 from storage.registry_models import IncomingEntry as EntryRow
@@ -248,8 +248,6 @@ class Register(Response):
 
 class RegisterQuery(Request):
     """``GET /registers/{kind}`` query."""
-
-    model_config = ConfigDict(populate_by_name=True)
 
     unit: str | None = Field(default=None, description="a unit id (default: the caller's)")
     year: str | None = Field(default=None, description="default: this year")

@@ -74,7 +74,7 @@ class FileReport(Response):
     verdict: str = Field(description="valid, invalid or unsigned")
     error: str | None
     indication: Indication
-    revisions: int
+    revisions: int | None = Field(description="revisions of the file (null: unsigned)")
     signatures: list[SignatureDetail]
     validated_at: str = Field(json_schema_extra={"format": "date-time"})
 

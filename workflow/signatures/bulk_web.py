@@ -25,17 +25,17 @@ from wtforms.validators import DataRequired, Length
 
 from storage.job_models import BulkJob
 from storage.models import User
-from workflow.signatures import bulk
-from workflow.signatures import flow as signing_flow
+from workflow.accounts.web import current_actor
 from workflow.documents.api import _actor, _json_body
 from workflow.documents.api import bp as api_bp
-from workflow.accounts.web import current_actor
 from workflow.errors import InvalidInputError, WorkflowError
+from workflow.i18n import translate
 from workflow.schemas import signatures as schemas
 from workflow.schemas.base import Problem, RefusedTask, parse
 from workflow.schemas.openapi import operation
-from workflow.i18n import translate
 from workflow.services import get_services, get_session
+from workflow.signatures import bulk
+from workflow.signatures import flow as signing_flow
 
 bp = Blueprint("bulk", __name__)
 

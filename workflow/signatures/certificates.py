@@ -20,15 +20,15 @@ from storage.audit import AuditAction
 from storage.blobs import FilesystemBlobStore
 from storage.models import Certificate, Role, Unit, User
 from storage.types import utcnow
-from workflow.documents.api import _actor, _json_body, bp
 from workflow.accounts.web import current_actor
+from workflow.documents.api import _actor, _json_body, bp
 from workflow.errors import ConflictError, ForbiddenError, InvalidInputError, NotFoundError
 from workflow.i18n import translate
-from workflow.setup.demo import issue_personal_certificate
-from workflow.services import Services, get_services, get_session
 from workflow.schemas import signatures as schemas
 from workflow.schemas.base import parse
 from workflow.schemas.openapi import operation
+from workflow.services import Services, get_services, get_session
+from workflow.setup.demo import issue_personal_certificate
 
 pages = Blueprint("certificates", __name__)
 

@@ -35,8 +35,8 @@ from storage.external_models import ExternalSigningSession
 from storage.models import Certificate, Role, Task, User
 from storage.types import utcnow
 from workflow.documents import routing
-from workflow.signatures import flow as signing_flow
 from workflow.documents.api import _actor, _json_body, bp
+from workflow.documents.states import StageAction
 from workflow.errors import (
     ConflictError,
     ForbiddenError,
@@ -49,7 +49,7 @@ from workflow.schemas import signatures as schemas
 from workflow.schemas.base import parse
 from workflow.schemas.openapi import File, operation
 from workflow.services import Services, get_services, get_session
-from workflow.documents.states import StageAction
+from workflow.signatures import flow as signing_flow
 from workflow.uploads import stage_upload
 
 SESSION_TTL = timedelta(minutes=15)

@@ -9,14 +9,14 @@ from flask import Blueprint, Response, render_template, request
 from flask_babel import gettext as _
 from flask_login import login_required
 
-from workflow.verification import service as verification
-from workflow.documents.api import _actor, bp
 from workflow.accounts.web import current_actor
+from workflow.documents.api import _actor, bp
 from workflow.errors import InvalidInputError
 from workflow.schemas import verification as schemas
 from workflow.schemas.openapi import File, operation
 from workflow.services import get_services, get_session
 from workflow.uploads import stage_upload
+from workflow.verification import service as verification
 
 pages_bp = Blueprint("verify", __name__)
 """The HTML pages and the public JSON of a verification code (no bearer token)."""
