@@ -199,6 +199,20 @@ def test_real_answers_fit_the_documented_schemas(app: Flask, api: Api, services:
     check("get", "/audit/verify", api.get("kiemtra", "/audit/verify"), 200)
     check("get", "/audit/events", api.get("kiemtra", "/audit/events?limit=5"), 200)
 
+    start = utcnow().astimezone(VN_TZ).replace(microsecond=0)
+    standing = api.post(
+        "truongban",
+        "/delegations",
+        json={
+            "to": "kiemtra",
+            "from": start.isoformat(),
+            "until": (start + timedelta(days=7)).isoformat(),
+            "reason": "Nghỉ phép",
+        },
+    )
+    delegation = check("post", "/delegations", standing, 201)
+    assert delegation["to"] == "kiemtra" and delegation["from"] == start.isoformat()
+
     # Errors: problem+json, documented as such.
     missing = api.get("vanthu", "/documents/999999")
     assert check("get", "/documents/{document_id}", missing, 404)["code"] == "not_found"

@@ -84,7 +84,11 @@ def _external_certs(session: Session, user_id: int, now: datetime) -> list[Certi
 
 
 def register_certificate(
-    session: Session, services: Services, actor: User, username: str, body: dict[str, Any]
+    session: Session,
+    services: Services,
+    actor: User,
+    username: str,
+    body: schemas.RegisterCertificateRequest,
 ) -> Certificate:
     """An administrator registers the certificate of a user's token (no key is stored)."""
     if not actor.has_role(Role.ADMIN):
@@ -92,7 +96,7 @@ def register_certificate(
     user = session.scalars(select(User).where(User.username == username.strip())).first()
     if user is None:
         raise NotFoundError("Không tìm thấy người dùng.")
-    cert_pem, chain = _cert_and_chain(body)
+    cert_pem, chain = _cert_and_chain(body.certificate_pem, body.chain_pem)
     if cert_pem is None:
         raise InvalidInputError("Cần 'certificate_pem': chứng thư số trên thiết bị ký (PEM).")
     try:
@@ -134,14 +138,10 @@ def _pem(cert: Any) -> str:
     return str(cert.public_bytes(Encoding.PEM).decode())
 
 
-def _cert_and_chain(body: dict[str, Any]) -> tuple[bytes | None, list[bytes]]:
-    cert_pem = body.get("certificate_pem")
-    chain = body.get("chain_pem") or []
-    if cert_pem is not None and not isinstance(cert_pem, str):
-        raise InvalidInputError("'certificate_pem' phải là chuỗi PEM.")
-    if not isinstance(chain, list) or not all(isinstance(c, str) for c in chain):
-        raise InvalidInputError("'chain_pem' phải là danh sách các chuỗi PEM.")
-    return (cert_pem.encode() if cert_pem else None), [c.encode() for c in chain]
+def _cert_and_chain(
+    cert_pem: str | None, chain: list[str] | None
+) -> tuple[bytes | None, list[bytes]]:
+    return (cert_pem.encode() if cert_pem else None), [c.encode() for c in chain or ()]
 
 
 # --- prepare ------------------------------------------------------------------------
@@ -181,13 +181,11 @@ def run_prepare(
     services: Services,
     actor: User,
     task_id: int,
-    body: dict[str, Any],
+    body: schemas.ExternalPrepareRequest,
 ) -> Prepared:
     """Prepare an external signature of a sign task (commits)."""
-    mode = body.get("mode") or "signature"
-    if mode not in ("signature", "plugin"):
-        raise InvalidInputError("'mode' phải là 'signature' hoặc 'plugin'.")
-    cert_pem, chain = _cert_and_chain(body)
+    mode = body.mode or "signature"
+    cert_pem, chain = _cert_and_chain(body.certificate_pem, body.chain_pem)
     blobs, trust = services.blobs, services.trust
     # Phase 1: checks, then end the read transaction.
     task = routing.claim(session, actor, task_id, {StageAction.SIGN})
@@ -492,14 +490,19 @@ def _run(
 
 
 def run_complete(
-    session: Session, services: Services, actor: User, token: str, body: dict[str, Any]
+    session: Session,
+    services: Services,
+    actor: User,
+    token: str,
+    body: schemas.ExternalCompleteRequest,
 ) -> signing_flow.SignOutcome:
     """Embed a raw signature or a CMS, validate, check the signer, store (commits)."""
-    kinds = [k for k in ("signature_b64", "cms_b64") if body.get(k) is not None]
-    if len(kinds) != 1 or not isinstance(body[kinds[0]], str):
+    given = {"signature_b64": body.signature_b64, "cms_b64": body.cms_b64}
+    kinds = [k for k, v in given.items() if v is not None]
+    if len(kinds) != 1:
         raise InvalidInputError("Cần đúng một trong 'signature_b64' hoặc 'cms_b64' (base64).")
     try:
-        data = base64.b64decode(body[kinds[0]], validate=True)
+        data = base64.b64decode(given[kinds[0]] or "", validate=True)
     except (binascii.Error, ValueError) as exc:
         raise InvalidInputError(f"'{kinds[0]}' không phải base64 hợp lệ.") from exc
     if not data:
@@ -575,9 +578,7 @@ def external_register_certificate(username: str) -> Any:
 
     body = parse(schemas.RegisterCertificateRequest, _json_body())
     db = get_session()
-    row = register_certificate(
-        db, get_services(), _actor(), username, body.model_dump(exclude_none=True)
-    )
+    row = register_certificate(db, get_services(), _actor(), username, body)
     db.commit()
     owner = db.get(User, row.user_id) if row.user_id else None
     return certificate_answer(row, owner, utcnow()).dump(), 201
@@ -588,9 +589,7 @@ def external_register_certificate(username: str) -> Any:
 def external_prepare(task_id: int) -> Any:
     """Prepare a signature made off the server: the data to sign, or the PDF for a plugin."""
     request_body = parse(schemas.ExternalPrepareRequest, _json_body())
-    result = run_prepare(
-        get_session(), get_services(), _actor(), task_id, request_body.model_dump(exclude_none=True)
-    )
+    result = run_prepare(get_session(), get_services(), _actor(), task_id, request_body)
     row, sid = result.row, result.session_id
     body: dict[str, Any] = {
         "session_id": sid,
@@ -650,9 +649,7 @@ def external_document(session_id: str) -> Any:
 def external_complete(session_id: str) -> Any:
     """Finish with a raw signature (``signature_b64``) or a CMS (``cms_b64``)."""
     body = parse(schemas.ExternalCompleteRequest, _json_body())
-    outcome = run_complete(
-        get_session(), get_services(), _actor(), session_id, body.model_dump(exclude_none=True)
-    )
+    outcome = run_complete(get_session(), get_services(), _actor(), session_id, body)
     return document_schemas.SignOutcome.of(outcome, utcnow()).dump()
 
 
