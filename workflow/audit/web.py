@@ -22,9 +22,9 @@ from storage.checkpoints import (
     list_checkpoints,
 )
 from storage.models import AuditEvent, Role, User
-from workflow.accounts.web import current_actor
-from workflow.documents import api
+from workflow import http
 from workflow.errors import ConflictError, ForbiddenError, InvalidInputError
+from workflow.http import api_blueprint, current_actor
 from workflow.schemas import audit as schemas
 from workflow.schemas.openapi import operation
 from workflow.services import EXTENSION_KEY, Services, get_session
@@ -36,8 +36,7 @@ set by whoever configures the TSA; without it checkpoints carry no token."""
 PAGE_ENTRIES = 100
 MAX_LIMIT = 1000
 
-api_bp = Blueprint("audit_api", __name__, url_prefix="/api/v1/audit")
-api_bp.before_request(api._authenticate)  # bearer tokens, as in workflow.documents.api
+api_bp = api_blueprint("audit_api", __name__, url_prefix="/audit")
 bp = Blueprint("audit", __name__)
 
 PROBLEM_LABELS = {
@@ -139,7 +138,7 @@ def _verify(session: Session, mode: str | None) -> ChainReport:
 @operation(query=schemas.VerifyQuery, responses={200: schemas.ChainReport})
 def verify_api() -> Any:
     """Recompute the chain (``?from=latest``: from the latest checkpoint)."""
-    _require_auditor(api._actor())
+    _require_auditor(http.actor())
     return report_answer(_verify(get_session(), request.args.get("from"))).dump()
 
 
@@ -147,7 +146,7 @@ def verify_api() -> Any:
 @operation(query=schemas.EventsQuery, responses={200: schemas.AuditEvents})
 def events_api() -> Any:
     """Entries with ``seq > after`` in order, at most ``limit`` (default 100, max 1000)."""
-    _require_auditor(api._actor())
+    _require_auditor(http.actor())
     after = _int_arg("after", 0, 0, 2**62)
     limit = _int_arg("limit", 100, 1, MAX_LIMIT)
     rows = get_session().execute(

@@ -25,16 +25,18 @@ from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from storage.ledger import TARGETS
-from workflow import coverage
-from workflow.accounts.web import current_actor
-from workflow.documents.api import _actor, _json_body
-from workflow.documents.api import bp as api_bp
+from workflow import http
+from workflow.coverage import ledger as coverage
+from workflow.coverage import report
 from workflow.errors import InvalidInputError
+from workflow.http import api_blueprint, current_actor
 from workflow.schemas import coverage as schemas
 from workflow.schemas.base import parse
 from workflow.schemas.openapi import operation
 from workflow.services import EXTENSION_KEY, Services, get_services, get_session
 from workflow.vocab import VN_TZ
+
+api_bp = api_blueprint("coverage_api", __name__)
 
 bp = Blueprint("coverage", __name__)
 PAGE = 50
@@ -81,7 +83,7 @@ def _by() -> bool:
 @operation(query=schemas.CoverageQuery, responses={200: schemas.Coverage})
 def coverage_api() -> Any:
     """The four figures of a unit (and descendants) over a period (``?by=doc_type``)."""
-    coverage.require_reader(_actor())
+    coverage.require_reader(http.actor())
     scope, period = _scope_and_period()
     figures = coverage.coverage_figures(get_session(), scope, period, by_doc_type=_by())
     body = {
@@ -100,7 +102,7 @@ def coverage_api() -> Any:
 @operation(query=schemas.MissesQuery, responses={200: schemas.Misses})
 def misses_api() -> Any:
     """The items that miss a target (``?target=T2&unit=&period=&limit=&offset=``)."""
-    coverage.require_reader(_actor())
+    coverage.require_reader(http.actor())
     scope, period = _scope_and_period()
     misses = coverage.misses(
         get_session(),
@@ -117,14 +119,14 @@ def misses_api() -> Any:
 @operation(body=schemas.ExemptionRequest, responses={201: schemas.Exemption})
 def exemption_api() -> Any:
     """Record a T2 special-rule exemption (auditors, administrators)."""
-    body = parse(schemas.ExemptionRequest, _json_body())
+    body = parse(schemas.ExemptionRequest, http.json_body())
     db = get_session()
     services = get_services()
     entry = coverage.record_exemption(
         db,
         services.blobs,
         services.trust,
-        _actor(),
+        http.actor(),
         body.document_id,
         body.reason,
         body.decision,
@@ -146,7 +148,7 @@ def exemption_api() -> Any:
 @operation(responses={200: schemas.Revalidated})
 def revalidate_api() -> Any:
     """Refresh the ledger and re-check every T2 signature (auditors, administrators)."""
-    actor = coverage.require_auditor(_actor())
+    actor = coverage.require_auditor(http.actor())
     result = _refresh_and_revalidate(actor.id)
     return schemas.Revalidated(
         created=result.created,
@@ -352,7 +354,7 @@ def report_pdf() -> Any:
     data = _dashboard_data()
     db = get_session()
     services = get_services()
-    sha = coverage.build_signed_report(
+    sha = report.build_signed_report(
         db,
         services.blobs,
         services.trust,

@@ -7,16 +7,21 @@ from typing import Any
 from flask import request
 
 from storage.types import utcnow
-from workflow import coverage
+from workflow import http
+from workflow.accounts import access
+from workflow.coverage import ledger as coverage
 from workflow.documents import actions, route_templates
 from workflow.documents import presenters as views
-from workflow.documents.api import _actor, _json_body, bp
 from workflow.errors import InvalidInputError
+from workflow.http import api_blueprint
 from workflow.registry import issuance
 from workflow.schemas import documents as schemas
 from workflow.schemas.base import parse, parse_form
 from workflow.schemas.openapi import operation
 from workflow.services import get_services, get_session
+from workflow.uploads import stage_upload
+
+bp = api_blueprint("actions_api", __name__)
 
 
 @bp.get("/routes")
@@ -31,9 +36,9 @@ def list_routes() -> Any:
 @operation(body=schemas.RouteRequest, responses={201: schemas.RouteTemplate})
 def save_route() -> Any:
     """Create a route template or a new version of one (administrators)."""
-    body = parse(schemas.RouteRequest, _json_body())
+    body = parse(schemas.RouteRequest, http.json_body())
     db = get_session()
-    route = route_templates.save_route(db, _actor(), body.model_dump(exclude_none=True))
+    route = route_templates.save_route(db, http.actor(), body.model_dump(exclude_none=True))
     db.commit()
     return schemas.RouteTemplate.of(route).dump(), 201
 
@@ -42,9 +47,9 @@ def save_route() -> Any:
 @operation(body=schemas.ReturnRequest, responses={200: schemas.TaskAndDocument})
 def return_task(task_id: int) -> Any:
     """Return for revision to an earlier stage, with a comment."""
-    body = parse(schemas.ReturnRequest, _json_body())
+    body = parse(schemas.ReturnRequest, http.json_body())
     db = get_session()
-    task = actions.return_for_revision(db, _actor(), task_id, body.comment, body.to_stage)
+    task = actions.return_for_revision(db, http.actor(), task_id, body.comment, body.to_stage)
     db.commit()
     return schemas.TaskAndDocument.of(task, utcnow()).dump()
 
@@ -53,9 +58,9 @@ def return_task(task_id: int) -> Any:
 @operation(body=schemas.CommentRequest, responses={200: schemas.TaskAndDocument})
 def reject_task(task_id: int) -> Any:
     """Reject: the route ends."""
-    body = parse(schemas.CommentRequest, _json_body())
+    body = parse(schemas.CommentRequest, http.json_body())
     db = get_session()
-    task = actions.reject(db, _actor(), task_id, body.comment)
+    task = actions.reject(db, http.actor(), task_id, body.comment)
     db.commit()
     return schemas.TaskAndDocument.of(task, utcnow()).dump()
 
@@ -64,9 +69,9 @@ def reject_task(task_id: int) -> Any:
 @operation(body=schemas.DelegateTaskRequest, responses={201: schemas.TaskOnly})
 def delegate_task(task_id: int) -> Any:
     """Delegate the task to a named person until a time (never sub-delegated)."""
-    body = parse(schemas.DelegateTaskRequest, _json_body())
+    body = parse(schemas.DelegateTaskRequest, http.json_body())
     db = get_session()
-    task = actions.delegate_task(db, _actor(), task_id, body.to, body.until, body.reason)
+    task = actions.delegate_task(db, http.actor(), task_id, body.to, body.until, body.reason)
     db.commit()
     return schemas.TaskOnly.of(task, utcnow()).dump(), 201
 
@@ -75,9 +80,9 @@ def delegate_task(task_id: int) -> Any:
 @operation(body=schemas.ReassignRequest, responses={201: schemas.TaskOnly})
 def reassign_task(task_id: int) -> Any:
     """Give an open task to someone else (administrators)."""
-    body = parse(schemas.ReassignRequest, _json_body())
+    body = parse(schemas.ReassignRequest, http.json_body())
     db = get_session()
-    task = actions.reassign(db, _actor(), task_id, body.to)
+    task = actions.reassign(db, http.actor(), task_id, body.to)
     db.commit()
     return schemas.TaskOnly.of(task, utcnow()).dump(), 201
 
@@ -92,7 +97,7 @@ def issue_task(task_id: int) -> Any:
         db,
         services.blobs,
         services.trust,
-        _actor(),
+        http.actor(),
         task_id,
         services.seal_passphrase,
         level=services.settings.level_for,
@@ -114,7 +119,7 @@ def issue_task(task_id: int) -> Any:
 def withdraw(document_id: int) -> Any:
     """The drafter takes the document back before anyone acted."""
     db = get_session()
-    doc = actions.withdraw(db, _actor(), document_id)
+    doc = actions.withdraw(db, http.actor(), document_id)
     db.commit()
     return schemas.Document.of(doc, utcnow()).dump()
 
@@ -123,9 +128,9 @@ def withdraw(document_id: int) -> Any:
 @operation(body=schemas.RecallRequest, responses={200: schemas.Document})
 def recall(document_id: int) -> Any:
     """Thu hồi an issued document (freezes it; recipients are told)."""
-    body = parse(schemas.RecallRequest, _json_body())
+    body = parse(schemas.RecallRequest, http.json_body())
     db = get_session()
-    doc = issuance.recall(db, _actor(), document_id, body.reason)
+    doc = issuance.recall(db, http.actor(), document_id, body.reason)
     db.commit()
     return schemas.Document.of(doc, utcnow()).dump()
 
@@ -134,11 +139,11 @@ def recall(document_id: int) -> Any:
 @operation(form=schemas.RevisionForm, responses={201: schemas.RevisionCreated})
 def upload_revision(document_id: int) -> Any:
     """A revised PDF from the drafter (after a return); earlier revisions stay."""
-    from workflow.uploads import stage_upload
-
     staged, filename = stage_upload()
     db = get_session()
-    rev = actions.upload_revision(db, get_services().blobs, _actor(), document_id, staged, filename)
+    rev = actions.upload_revision(
+        db, get_services().blobs, http.actor(), document_id, staged, filename
+    )
     db.commit()
     return schemas.RevisionCreated(
         number=rev.number, sha256=rev.blob_sha256, size=rev.size
@@ -149,10 +154,8 @@ def upload_revision(document_id: int) -> Any:
 @operation(responses={200: schemas.CommentList})
 def list_comments(document_id: int) -> Any:
     """Comments on a document."""
-    from workflow.accounts import access
-
     db = get_session()
-    doc = access.get_visible_document(db, _actor(), document_id)
+    doc = access.get_visible_document(db, http.actor(), document_id)
     comments = [schemas.Comment.of(c) for c in views.comments_of(db, doc)]
     return schemas.CommentList(comments=comments).dump()
 
@@ -161,9 +164,9 @@ def list_comments(document_id: int) -> Any:
 @operation(body=schemas.NewComment, responses={201: schemas.CommentCreated})
 def add_comment(document_id: int) -> Any:
     """Comment at any time."""
-    body = parse(schemas.NewComment, _json_body())
+    body = parse(schemas.NewComment, http.json_body())
     db = get_session()
-    comment = actions.add_comment(db, _actor(), document_id, body.body)
+    comment = actions.add_comment(db, http.actor(), document_id, body.body)
     db.commit()
     return schemas.CommentCreated(
         id=comment.id, body=comment.body, created_at=comment.created_at
@@ -174,11 +177,11 @@ def add_comment(document_id: int) -> Any:
 @operation(body=schemas.DelegationRequest, responses={201: schemas.Delegation})
 def create_delegation() -> Any:
     """A standing delegation for a period and a scope."""
-    body = parse(schemas.DelegationRequest, _json_body())
+    body = parse(schemas.DelegationRequest, http.json_body())
     db = get_session()
     delegation = actions.create_delegation(
         db,
-        _actor(),
+        http.actor(),
         body.to,
         body.starts,
         body.until,
@@ -200,7 +203,7 @@ def create_delegation() -> Any:
 @operation(responses={200: schemas.NotificationList})
 def notifications() -> Any:
     """The caller's latest in-app notifications."""
-    rows = views.latest_notifications(get_session(), _actor())
+    rows = views.latest_notifications(get_session(), http.actor())
     return schemas.NotificationList(notifications=[schemas.Notification.of(n) for n in rows]).dump()
 
 
@@ -215,11 +218,11 @@ def create_classified() -> Any:
     if request.form:
         form = parse_form(schemas.ClassifiedRequest, request.form)
     else:
-        form = parse(schemas.ClassifiedRequest, _json_body())
+        form = parse(schemas.ClassifiedRequest, http.json_body())
     db = get_session()
     doc = issuance.register_classified(
         db,
-        _actor(),
+        http.actor(),
         classification=form.classification,
         doc_type=form.doc_type or "",
         subject=form.subject,

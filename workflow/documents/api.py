@@ -1,110 +1,32 @@
-"""workflow: the JSON API under /api/v1 (blueprint; bearer tokens, problem+json)."""
+"""workflow: the documents' JSON API under /api/v1: upload, list, submit, read, download,
+validate, tasks, approve, sign."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, g, jsonify, request, send_file
+from flask import request, send_file
 from werkzeug.utils import secure_filename
 
 from storage import audit
 from storage.audit import AuditAction
-from storage.models import Document, User
+from storage.models import Document
 from storage.types import utcnow
+from workflow import http
 from workflow.accounts import access
-from workflow.accounts import service as accounts
 from workflow.documents import presenters as views
 from workflow.documents import recipients
 from workflow.documents import usecases as service
-from workflow.errors import AuthenticationError, InvalidInputError, LockedError, WorkflowError
-from workflow.schemas import accounts as account_schemas
+from workflow.documents.actions_api import create_classified
+from workflow.http import api_blueprint
 from workflow.schemas import documents as schemas
 from workflow.schemas.base import parse, parse_form
-from workflow.schemas.openapi import File, openapi_document, operation
+from workflow.schemas.openapi import File, operation
 from workflow.services import get_services, get_session
 from workflow.signatures import flow as signing_flow
 from workflow.uploads import stage_upload
 
-bp = Blueprint("api", __name__, url_prefix="/api/v1")
-
-PUBLIC_ENDPOINTS = {"api.token", "api.openapi"}
-
-
-@bp.before_request
-def _authenticate() -> None:
-    if request.endpoint in PUBLIC_ENDPOINTS:
-        return
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise AuthenticationError(
-            "Thiếu mã truy cập: gửi tiêu đề 'Authorization: Bearer <token>' "
-            "lấy từ POST /api/v1/auth/token."
-        )
-    user = accounts.user_for_token(get_session(), token.strip())
-    if user is None:
-        raise AuthenticationError("Mã truy cập không hợp lệ hoặc đã hết hạn; hãy lấy mã mới.")
-    g.api_user = user
-
-
-def _actor() -> User:
-    user: User = g.api_user
-    return user
-
-
-def _json_body() -> dict[str, Any]:
-    if not request.data:
-        return {}
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise InvalidInputError("Nội dung yêu cầu phải là một đối tượng JSON.")
-    return body
-
-
-@bp.post("/auth/token")
-@operation(
-    body=account_schemas.TokenRequest,
-    responses={200: account_schemas.Token},
-    public=True,
-    errors=(429,),
-)
-def token() -> Any:
-    """Exchange a username and password for a bearer token."""
-    body = parse(account_schemas.TokenRequest, _json_body())
-    username, password = body.username, body.password
-    services = get_services()
-    db = get_session()
-    result = accounts.authenticate(
-        db,
-        services.hasher,
-        username,
-        password,
-        max_failures=services.settings.login_max_failures,
-        lock_seconds=services.settings.login_lock_seconds,
-        via="api",
-    )
-    if result.user is None:
-        db.commit()
-        if result.locked:
-            raise LockedError(result.error or "")
-        raise AuthenticationError(result.error or accounts.BAD_CREDENTIALS)
-    value, expires = accounts.issue_token(db, result.user, services.settings.token_ttl_seconds)
-    db.commit()
-    return account_schemas.Token.of(value, expires).dump()
-
-
-@bp.get("/openapi.json")
-@operation(responses={200: File(("application/json",), "this document")}, public=True)
-def openapi() -> Any:
-    """The OpenAPI 3.1 description of this API."""
-    return jsonify(openapi_document(current_app))
-
-
-@bp.get("/me")
-@operation(responses={200: account_schemas.Me})
-def me() -> Any:
-    """The caller and their roles."""
-    return account_schemas.Me.of(_actor()).dump()
+bp = api_blueprint("documents_api", __name__)
 
 
 @bp.post("/documents")
@@ -116,9 +38,9 @@ def me() -> Any:
 def create_document() -> Any:
     """Upload a PDF as a draft (multipart), or register a classified document as metadata
     only (``classification``, multipart or JSON; no file)."""
-    if request.form.get("classification") or (request.is_json and "classification" in _json_body()):
-        from workflow.documents.actions_api import create_classified
-
+    if request.form.get("classification") or (
+        request.is_json and "classification" in http.json_body()
+    ):
         return create_classified()
     form = parse_form(schemas.DocumentUploadForm, request.form)
     db = get_session()
@@ -127,7 +49,7 @@ def create_document() -> Any:
     doc = service.create_document(
         db,
         get_services().blobs,
-        _actor(),
+        http.actor(),
         staged=staged,
         filename=filename,
         subject=form.subject or "",
@@ -145,7 +67,7 @@ def create_document() -> Any:
 def list_documents() -> Any:
     """The documents the caller is party to, newest first."""
     db = get_session()
-    query = access.visible_documents(_actor()).order_by(Document.updated_at.desc())
+    query = access.visible_documents(http.actor()).order_by(Document.updated_at.desc())
     state = request.args.get("state")
     if state:
         query = query.where(Document.state == state)
@@ -160,7 +82,7 @@ def list_documents() -> Any:
 def submit(document_id: int) -> Any:
     """Put a draft on its route."""
     db = get_session()
-    doc = service.submit(db, _actor(), document_id)
+    doc = service.submit(db, http.actor(), document_id)
     db.commit()
     return schemas.Document.of(doc, utcnow()).dump()
 
@@ -170,7 +92,7 @@ def submit(document_id: int) -> Any:
 def get_document(document_id: int) -> Any:
     """Metadata, state and history of a document."""
     db = get_session()
-    actor = _actor()
+    actor = http.actor()
     doc = access.get_visible_document(db, actor, document_id)
     audit.append(
         db,
@@ -195,7 +117,7 @@ def get_document(document_id: int) -> Any:
 def get_file(document_id: int) -> Any:
     """The current PDF of the document."""
     db = get_session()
-    doc, rev, path = service.document_file(db, get_services().blobs, _actor(), document_id)
+    doc, rev, path = service.document_file(db, get_services().blobs, http.actor(), document_id)
     db.commit()
     name = secure_filename(rev.filename) or f"van-ban-{doc.id}.pdf"
     response = send_file(path, mimetype="application/pdf", as_attachment=True, download_name=name)
@@ -209,7 +131,7 @@ def validation(document_id: int) -> Any:
     """Validation of every signature in the current PDF, and an overall verdict."""
     db = get_session()
     services = get_services()
-    actor = _actor()
+    actor = http.actor()
     doc = access.get_visible_document(db, actor, document_id)
     report = service.validate_document(
         services.blobs, services.trust, doc, services.trust_services.revocation_source()
@@ -232,7 +154,7 @@ def validation(document_id: int) -> Any:
 @operation(responses={200: schemas.TaskList})
 def tasks() -> Any:
     """The caller's open tasks."""
-    items = service.open_tasks(get_session(), _actor())
+    items = service.open_tasks(get_session(), http.actor())
     now = utcnow()
     return schemas.TaskList(tasks=[schemas.Task.of(t, now) for t in items]).dump()
 
@@ -241,9 +163,9 @@ def tasks() -> Any:
 @operation(body=schemas.ApproveRequest, responses={200: schemas.TaskAndDocument})
 def approve(task_id: int) -> Any:
     """Approve a step (optional comment); a consultation also needs ``answer``."""
-    body = parse(schemas.ApproveRequest, _json_body())
+    body = parse(schemas.ApproveRequest, http.json_body())
     db = get_session()
-    task = service.approve(db, _actor(), task_id, body.comment, body.answer)
+    task = service.approve(db, http.actor(), task_id, body.comment, body.answer)
     db.commit()
     return schemas.TaskAndDocument.of(task, utcnow()).dump()
 
@@ -253,14 +175,14 @@ def approve(task_id: int) -> Any:
 def sign(task_id: int) -> Any:
     """Sign the document of a signing task with the key's passphrase (PAdES, visible
     stamp)."""
-    passphrase = parse(schemas.SignRequest, _json_body()).passphrase
+    passphrase = parse(schemas.SignRequest, http.json_body()).passphrase
     db = get_session()
     services = get_services()
     outcome = signing_flow.run(
         db,
         services.blobs,
         services.trust,
-        _actor(),
+        http.actor(),
         task_id,
         passphrase,
         key_max_failures=services.settings.key_max_failures,
@@ -269,17 +191,3 @@ def sign(task_id: int) -> Any:
         services=services.trust_services,
     )
     return schemas.SignOutcome.of(outcome, utcnow()).dump()
-
-
-@bp.errorhandler(WorkflowError)
-def _on_error(exc: WorkflowError) -> Any:
-    from workflow.app import log, problem
-
-    if exc.status >= 500:
-        log.error("API error %s: %s", exc.code, exc.message, exc_info=exc.__cause__)
-
-    titles = {401: "Chưa xác thực", 403: "Không có quyền", 404: "Không tìm thấy", 409: "Xung đột"}
-    response = problem(exc.status, titles.get(exc.status, "Lỗi"), exc.message, exc.code)
-    if exc.status == 401:
-        response.headers["WWW-Authenticate"] = 'Bearer realm="trinhky"'
-    return response

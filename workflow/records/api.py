@@ -10,8 +10,9 @@ from flask import current_app, request
 from storage.models import Role
 from storage.registry_models import WorkFile
 from storage.types import utcnow
-from workflow.documents.api import _actor, _json_body, bp
+from workflow import http
 from workflow.errors import ForbiddenError
+from workflow.http import api_blueprint
 from workflow.mail import mailer_from_config
 from workflow.records import reminders, reporting, workfiles
 from workflow.schemas import documents as document_schemas
@@ -19,6 +20,8 @@ from workflow.schemas import records as schemas
 from workflow.schemas.base import parse
 from workflow.schemas.openapi import operation
 from workflow.services import get_session
+
+bp = api_blueprint("records_api", __name__)
 
 # --- work files ---------------------------------------------------------------------
 
@@ -28,7 +31,7 @@ from workflow.services import get_session
 def list_workfiles() -> Any:
     """Work files of the caller's units (all of them for auditors), newest first."""
     db = get_session()
-    query = workfiles.visible_workfiles(_actor()).order_by(WorkFile.id.desc())
+    query = workfiles.visible_workfiles(http.actor()).order_by(WorkFile.id.desc())
     state = request.args.get("state")
     if state == "open":
         query = query.where(WorkFile.closed_at.is_(None))
@@ -44,11 +47,11 @@ def list_workfiles() -> Any:
 @operation(body=schemas.WorkFileRequest, responses={201: schemas.WorkFile})
 def create_workfile() -> Any:
     """Open a work file: ``{"title", "code"?, "unit"?, "classified"?}``."""
-    body = parse(schemas.WorkFileRequest, _json_body())
+    body = parse(schemas.WorkFileRequest, http.json_body())
     db = get_session()
     wf = workfiles.create_workfile(
         db,
-        _actor(),
+        http.actor(),
         title=body.title,
         code=body.code,
         unit_code=body.unit,
@@ -64,7 +67,7 @@ def create_workfile() -> Any:
 def get_workfile(workfile_id: int) -> Any:
     """A work file with its items and the live (or recorded) online flag."""
     db = get_session()
-    wf = workfiles.get_visible_workfile(db, _actor(), workfile_id)
+    wf = workfiles.get_visible_workfile(db, http.actor(), workfile_id)
     return schemas.WorkFile.model_validate(workfiles.workfile_json(db, wf)).dump()
 
 
@@ -72,18 +75,18 @@ def get_workfile(workfile_id: int) -> Any:
 @operation(body=schemas.AttachRequest, responses={201: schemas.WorkFile})
 def attach_item(workfile_id: int) -> Any:
     """Attach ``{"document_id"}`` or record ``{"offline_note"}`` (a step on paper)."""
-    body = parse(schemas.AttachRequest, _json_body())
+    body = parse(schemas.AttachRequest, http.json_body())
     db = get_session()
     workfiles.attach(
         db,
-        _actor(),
+        http.actor(),
         workfile_id,
         document_id=body.document_id,
         offline_note=body.offline_note,
         now=utcnow(),
     )
     db.commit()
-    wf = workfiles.get_visible_workfile(db, _actor(), workfile_id)
+    wf = workfiles.get_visible_workfile(db, http.actor(), workfile_id)
     return schemas.WorkFile.model_validate(workfiles.workfile_json(db, wf)).dump(), 201
 
 
@@ -92,7 +95,7 @@ def attach_item(workfile_id: int) -> Any:
 def close_workfile(workfile_id: int) -> Any:
     """Close the file; ``processed_online`` is derived and recorded."""
     db = get_session()
-    wf = workfiles.close(db, _actor(), workfile_id, now=utcnow())
+    wf = workfiles.close(db, http.actor(), workfile_id, now=utcnow())
     db.commit()
     return schemas.WorkFile.model_validate(workfiles.workfile_json(db, wf)).dump()
 
@@ -106,7 +109,7 @@ def list_obligations() -> Any:
     """Report obligations (``?unit=&period=``) with their status now."""
     db = get_session()
     rows = reporting.list_obligations(
-        db, _actor(), request.args.get("unit") or None, request.args.get("period") or None
+        db, http.actor(), request.args.get("unit") or None, request.args.get("period") or None
     )
     now = utcnow()
     return schemas.ObligationList.model_validate(
@@ -118,10 +121,10 @@ def list_obligations() -> Any:
 @operation(body=schemas.SubmitReportRequest, responses={200: schemas.Obligation})
 def submit_report(obligation_id: int) -> Any:
     """Link the caller's submitted report document: ``{"document_id"}``."""
-    document_id = parse(schemas.SubmitReportRequest, _json_body()).document_id
+    document_id = parse(schemas.SubmitReportRequest, http.json_body()).document_id
     db = get_session()
     now = utcnow()
-    obligation = reporting.submit_report(db, _actor(), obligation_id, document_id, now)
+    obligation = reporting.submit_report(db, http.actor(), obligation_id, document_id, now)
     db.commit()
     return schemas.Obligation.model_validate(reporting.obligation_json(obligation, now)).dump()
 
@@ -133,7 +136,7 @@ def submit_report(obligation_id: int) -> Any:
 @operation(responses={200: schemas.ReminderRun})
 def run_reminders() -> Any:
     """Run the reminder job now (administrators)."""
-    if not _actor().has_role(Role.ADMIN):
+    if not http.actor().has_role(Role.ADMIN):
         raise ForbiddenError("Chỉ quản trị hệ thống được chạy đôn đốc việc quá hạn.")
     db = get_session()
     report = reminders.send_reminders(db, mailer_from_config(current_app.config), utcnow())
@@ -148,7 +151,7 @@ def run_reminders() -> Any:
 def read_notification(notification_id: int) -> Any:
     """Mark one of the caller's notifications as read."""
     db = get_session()
-    note = reminders.mark_read(db, _actor(), notification_id, utcnow())
+    note = reminders.mark_read(db, http.actor(), notification_id, utcnow())
     db.commit()
     return document_schemas.Notification(
         id=note.id,

@@ -5,15 +5,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from flask import Response, current_app, request, send_file
+from flask import Response, current_app, request
 from sqlalchemy.orm import Session
 
 from storage.models import Unit, User
 from storage.registry_models import Dispatch, IncomingEntry
 from storage.types import utcnow
-from workflow import coverage
-from workflow.documents.api import _actor, _json_body, bp
+from workflow import http
+from workflow.coverage import ledger as coverage
 from workflow.errors import InvalidInputError, NotFoundError
+from workflow.http import api_blueprint
 from workflow.registry import dispatch as dispatching
 from workflow.registry import incoming, registers
 from workflow.registry import incoming_queries as incoming_views
@@ -21,8 +22,10 @@ from workflow.schemas import registry as schemas
 from workflow.schemas.base import parse, parse_form
 from workflow.schemas.openapi import File, operation
 from workflow.services import get_services, get_session
-from workflow.uploads import stage_upload
+from workflow.uploads import send_blob, stage_upload
 from workflow.vocab import VN_TZ
+
+bp = api_blueprint("registry_api", __name__)
 
 INCOMING_FLOW = (
     "Incoming documents after receipt (route `van-ban-den`): `POST /incoming/{entry_id}/receive` "
@@ -101,9 +104,9 @@ def _unit_arg() -> int | None:
 @operation(body=schemas.DispatchRequest, responses={201: schemas.DispatchList})
 def dispatch(document_id: int) -> Any:
     """Phát hành: send an issued document to units and outside recipients."""
-    body = parse(schemas.DispatchRequest, _json_body())
+    body = parse(schemas.DispatchRequest, http.json_body())
     db = get_session()
-    dispatched = dispatch_and_deliver(db, _actor(), document_id, body.model_dump())
+    dispatched = dispatch_and_deliver(db, http.actor(), document_id, body.model_dump())
     build = link_builder()
     tokens = {link.dispatch.id: link.token for link in dispatched.links}
     items = [
@@ -120,7 +123,7 @@ def dispatch(document_id: int) -> Any:
 @operation(responses={200: schemas.DispatchList})
 def list_dispatches(document_id: int) -> Any:
     """The recipients of a document and who received it when."""
-    rows = dispatching.dispatches_of(get_session(), _actor(), document_id)
+    rows = dispatching.dispatches_of(get_session(), http.actor(), document_id)
     items = [dispatch_answer(r) for r in rows]
     return schemas.DispatchList(document_id=document_id, dispatches=items).dump()
 
@@ -130,7 +133,7 @@ def list_dispatches(document_id: int) -> Any:
 def list_incoming() -> Any:
     """A unit's incoming entries (?unit=, ?state=pending|received|returned)."""
     db = get_session()
-    entries = dispatching.list_incoming(db, _actor(), _unit_arg(), request.args.get("state"))
+    entries = dispatching.list_incoming(db, http.actor(), _unit_arg(), request.args.get("state"))
     return schemas.IncomingList(incoming=[entry_answer(e) for e in entries]).dump()
 
 
@@ -144,7 +147,7 @@ def register_incoming() -> Any:
     entry = dispatching.register_external(
         db,
         get_services().blobs,
-        _actor(),
+        http.actor(),
         staged,
         unit_id=_unit_arg(),
         sender=form.sender,
@@ -163,7 +166,7 @@ def receive(entry_id: int) -> Any:
     """Receive after automatic signature validation (valid: số đến; invalid: returned)."""
     db = get_session()
     services = get_services()
-    entry = incoming.receive(db, services.blobs, services.trust, _actor(), entry_id)
+    entry = incoming.receive(db, services.blobs, services.trust, http.actor(), entry_id)
     db.commit()
     return entry_answer(entry).dump()
 
@@ -172,7 +175,7 @@ def receive(entry_id: int) -> Any:
 @operation(responses={200: schemas.IncomingEntry})
 def get_incoming(entry_id: int) -> Any:
     """An incoming entry and its handling (its unit's clerks and leaders, its handlers)."""
-    entry = incoming_views.get_entry(get_session(), _actor(), entry_id)
+    entry = incoming_views.get_entry(get_session(), http.actor(), entry_id)
     return entry_answer(entry).dump()
 
 
@@ -184,7 +187,7 @@ def get_incoming(entry_id: int) -> Any:
 )
 def assign_incoming(entry_id: int) -> Any:
     """A leader of the receiving unit assigns a received entry to a unit (phân công)."""
-    body = parse(schemas.AssignRequest, _json_body())
+    body = parse(schemas.AssignRequest, http.json_body())
     db = get_session()
     choice = incoming.Assignment(
         unit_id=body.unit,
@@ -192,7 +195,7 @@ def assign_incoming(entry_id: int) -> Any:
         deadline_days=body.deadline_days,
         note=body.note,
     )
-    entry = incoming.assign(db, get_services().blobs, _actor(), entry_id, choice)
+    entry = incoming.assign(db, get_services().blobs, http.actor(), entry_id, choice)
     db.commit()
     return entry_answer(entry).dump()
 
@@ -205,11 +208,11 @@ def assign_incoming(entry_id: int) -> Any:
 )
 def complete_incoming(entry_id: int) -> Any:
     """The assigned unit marks a received entry handled (đã xử lý)."""
-    body = parse(schemas.CompleteRequest, _json_body())
+    body = parse(schemas.CompleteRequest, http.json_body())
     db = get_session()
     entry = incoming.complete(
         db,
-        _actor(),
+        http.actor(),
         entry_id,
         comment=body.comment,
         reply_document_id=body.reply_document,
@@ -223,15 +226,8 @@ def complete_incoming(entry_id: int) -> Any:
 @operation(responses={200: File(("application/pdf",), "the PDF of the entry")})
 def incoming_file(entry_id: int) -> Any:
     """The PDF of an incoming entry (its unit's clerks)."""
-    entry, path = dispatching.entry_file(get_session(), get_services().blobs, _actor(), entry_id)
-    if not path.is_file():
-        raise NotFoundError("Tệp của văn bản đến không còn trong kho lưu trữ.")
-    return send_file(
-        path,
-        mimetype="application/pdf",
-        as_attachment=True,
-        download_name=f"van-ban-den-{entry.id}.pdf",
-    )
+    entry, key = dispatching.entry_file(get_session(), get_services().blobs, http.actor(), entry_id)
+    return send_blob(key, f"van-ban-den-{entry.id}.pdf")
 
 
 def register_response(
@@ -304,5 +300,5 @@ def _with_handling(db: Session, rows: list[dict[str, Any]]) -> None:
 )
 def register(kind: str) -> Any:
     """Sổ đăng ký văn bản đi/đến (?unit=&year=&q=&doc_type=&from=&to=&format=)."""
-    result = register_response(_actor(), kind, _unit_arg(), request.args)
+    result = register_response(http.actor(), kind, _unit_arg(), request.args)
     return result if isinstance(result, Response) else schemas.Register(**result).dump()

@@ -57,8 +57,6 @@ class Operation:
     """The ``multipart/form-data`` request body (instead of, or beside, ``body``)."""
     query: type[Request] | None = None
     """The query string's parameters."""
-    public: bool = False
-    """No bearer token needed."""
     errors: tuple[int, ...] = ()
     """Error statuses beyond :data:`ERRORS` (413 is added for forms)."""
     description: str | None = None
@@ -76,7 +74,6 @@ def operation(
     body: type[Request] | None = None,
     form: type[Form] | None = None,
     query: type[Request] | None = None,
-    public: bool = False,
     errors: Iterable[int] = (),
     description: str | None = None,
 ) -> Callable[[V], V]:
@@ -84,7 +81,8 @@ def operation(
 
     :param responses: each successful status and its model (or :class:`File`).
     :param body: the JSON body's model. :param form: the multipart body's model.
-    :param query: the query string's model. :param public: no bearer token needed.
+    :param query: the query string's model. (A view marked :func:`workflow.http.public`
+        is documented as needing no bearer token.)
     :param errors: error statuses beyond the usual ones.
     """
     # Query and form models are flat: the document inlines them, only bodies are components.
@@ -99,7 +97,6 @@ def operation(
         body=body,
         form=form,
         query=query,
-        public=public,
         errors=tuple(errors),
         description=description,
         models=models,
@@ -247,7 +244,7 @@ def _operation(
     errors = set(ERRORS) | set(op.errors) | ({413} if op.form is not None else set())
     responses.update({str(status): _PROBLEM for status in sorted(errors)})
     out["responses"] = responses
-    if op.public:
+    if getattr(view, "trinhky_public", False):
         out["security"] = []
     return out
 

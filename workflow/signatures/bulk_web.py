@@ -25,10 +25,9 @@ from wtforms.validators import DataRequired, Length
 
 from storage.job_models import BulkJob
 from storage.models import User
-from workflow.accounts.web import current_actor
-from workflow.documents.api import _actor, _json_body
-from workflow.documents.api import bp as api_bp
+from workflow import http
 from workflow.errors import InvalidInputError, WorkflowError
+from workflow.http import api_blueprint, current_actor
 from workflow.i18n import translate
 from workflow.schemas import signatures as schemas
 from workflow.schemas.base import Problem, RefusedTask, parse
@@ -36,6 +35,8 @@ from workflow.schemas.openapi import operation
 from workflow.services import get_services, get_session
 from workflow.signatures import bulk
 from workflow.signatures import flow as signing_flow
+
+api_bp = api_blueprint("bulk_api", __name__)
 
 bp = Blueprint("bulk", __name__)
 
@@ -77,10 +78,10 @@ def _job_body(db: Session, actor: User, job_id: str) -> dict[str, Any]:
 @operation(body=schemas.BulkSignRequest, responses={202: schemas.BulkAccepted}, errors=(429,))
 def bulk_sign() -> Any:
     """Sign many signing tasks with one passphrase; runs in the background (202)."""
-    body = parse(schemas.BulkSignRequest, _json_body())
+    body = parse(schemas.BulkSignRequest, http.json_body())
     task_ids = bulk.parse_task_ids(body.task_ids)
-    job = start_job(get_session(), _actor(), task_ids, body.passphrase)
-    status_url = url_for("api.bulk_sign_status", job_id=job.id)
+    job = start_job(get_session(), http.actor(), task_ids, body.passphrase)
+    status_url = url_for("bulk_api.bulk_sign_status", job_id=job.id)
     return schemas.BulkAccepted(job_id=job.id, total=job.total, status_url=status_url).dump(), 202
 
 
@@ -88,7 +89,7 @@ def bulk_sign() -> Any:
 @operation(responses={200: schemas.BulkJob})
 def bulk_sign_status(job_id: str) -> Any:
     """Progress of one of the caller's bulk signing jobs."""
-    return schemas.BulkJob.model_validate(_job_body(get_session(), _actor(), job_id)).dump()
+    return schemas.BulkJob.model_validate(_job_body(get_session(), http.actor(), job_id)).dump()
 
 
 @api_bp.errorhandler(bulk.InvalidTasksError)

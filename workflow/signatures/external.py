@@ -34,8 +34,8 @@ from storage.blobs import StagedBlob
 from storage.external_models import ExternalSigningSession
 from storage.models import Certificate, Role, Task, User
 from storage.types import utcnow
+from workflow import http
 from workflow.documents import routing
-from workflow.documents.api import _actor, _json_body, bp
 from workflow.documents.states import StageAction
 from workflow.errors import (
     ConflictError,
@@ -44,13 +44,17 @@ from workflow.errors import (
     NotFoundError,
     WorkflowError,
 )
+from workflow.http import api_blueprint
 from workflow.schemas import documents as document_schemas
 from workflow.schemas import signatures as schemas
 from workflow.schemas.base import parse
 from workflow.schemas.openapi import File, operation
 from workflow.services import Services, get_services, get_session
 from workflow.signatures import flow as signing_flow
+from workflow.signatures.certificates import certificate_answer
 from workflow.uploads import stage_upload
+
+bp = api_blueprint("external_api", __name__)
 
 SESSION_TTL = timedelta(minutes=15)
 """How long a prepared external signature waits for the signature."""
@@ -574,11 +578,9 @@ def run_upload(
 @operation(body=schemas.RegisterCertificateRequest, responses={201: schemas.Certificate})
 def external_register_certificate(username: str) -> Any:
     """Register the certificate of a user's signing token (administrators; no key)."""
-    from workflow.signatures.certificates import certificate_answer
-
-    body = parse(schemas.RegisterCertificateRequest, _json_body())
+    body = parse(schemas.RegisterCertificateRequest, http.json_body())
     db = get_session()
-    row = register_certificate(db, get_services(), _actor(), username, body)
+    row = register_certificate(db, get_services(), http.actor(), username, body)
     db.commit()
     owner = db.get(User, row.user_id) if row.user_id else None
     return certificate_answer(row, owner, utcnow()).dump(), 201
@@ -588,8 +590,8 @@ def external_register_certificate(username: str) -> Any:
 @operation(body=schemas.ExternalPrepareRequest, responses={201: schemas.ExternalPrepared})
 def external_prepare(task_id: int) -> Any:
     """Prepare a signature made off the server: the data to sign, or the PDF for a plugin."""
-    request_body = parse(schemas.ExternalPrepareRequest, _json_body())
-    result = run_prepare(get_session(), get_services(), _actor(), task_id, request_body)
+    request_body = parse(schemas.ExternalPrepareRequest, http.json_body())
+    result = run_prepare(get_session(), get_services(), http.actor(), task_id, request_body)
     row, sid = result.row, result.session_id
     body: dict[str, Any] = {
         "session_id": sid,
@@ -617,7 +619,7 @@ def external_prepare(task_id: int) -> Any:
 @operation(responses={200: schemas.ExternalSession})
 def external_status(session_id: str) -> Any:
     """State of a signing session (its owner only)."""
-    row = _open_session(get_session(), _actor(), session_id)
+    row = _open_session(get_session(), http.actor(), session_id)
     return schemas.ExternalSession(
         mode=row.mode,
         task_id=row.task_id,
@@ -632,7 +634,7 @@ def external_status(session_id: str) -> Any:
 @operation(responses={200: File(("application/pdf",), "the PDF of the session")})
 def external_document(session_id: str) -> Any:
     """The exact PDF of the session: to sign (plugin mode) or prepared (signature mode)."""
-    row = _open_session(get_session(), _actor(), session_id)
+    row = _open_session(get_session(), http.actor(), session_id)
     if row.used_at is not None or row.expires_at <= utcnow():
         raise SessionGoneError("Phiên ký đã hết hạn hoặc đã được dùng.")
     sha = row.prepared_sha256 or row.source_sha256
@@ -648,8 +650,8 @@ def external_document(session_id: str) -> Any:
 @operation(body=schemas.ExternalCompleteRequest, responses={200: document_schemas.SignOutcome})
 def external_complete(session_id: str) -> Any:
     """Finish with a raw signature (``signature_b64``) or a CMS (``cms_b64``)."""
-    body = parse(schemas.ExternalCompleteRequest, _json_body())
-    outcome = run_complete(get_session(), get_services(), _actor(), session_id, body)
+    body = parse(schemas.ExternalCompleteRequest, http.json_body())
+    outcome = run_complete(get_session(), get_services(), http.actor(), session_id, body)
     return document_schemas.SignOutcome.of(outcome, utcnow()).dump()
 
 
@@ -658,7 +660,7 @@ def external_complete(session_id: str) -> Any:
 def external_upload(session_id: str) -> Any:
     """Finish with a PDF signed by a local plugin (multipart ``file``)."""
     staged, _name = stage_upload()
-    outcome = run_upload(get_session(), get_services(), _actor(), session_id, staged)
+    outcome = run_upload(get_session(), get_services(), http.actor(), session_id, staged)
     return document_schemas.SignOutcome.of(outcome, utcnow()).dump()
 
 

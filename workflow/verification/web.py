@@ -9,14 +9,16 @@ from flask import Blueprint, Response, render_template, request
 from flask_babel import gettext as _
 from flask_login import login_required
 
-from workflow.accounts.web import current_actor
-from workflow.documents.api import _actor, bp
+from workflow import http
 from workflow.errors import InvalidInputError
+from workflow.http import api_blueprint, current_actor
 from workflow.schemas import verification as schemas
 from workflow.schemas.openapi import File, operation
 from workflow.services import get_services, get_session
 from workflow.uploads import stage_upload
 from workflow.verification import service as verification
+
+bp = api_blueprint("verification_api", __name__)
 
 pages_bp = Blueprint("verify", __name__)
 """The HTML pages and the public JSON of a verification code (no bearer token)."""
@@ -83,7 +85,7 @@ def _check_uploaded(fmt: str, actor: Any) -> Any:
 )
 def validate_file() -> Any:
     """Validation report of an uploaded PDF (multipart ``file``); ``?format=json|html|pdf``."""
-    actor = _actor()
+    actor = http.actor()
     verification.require_checker(actor)
     return _check_uploaded(_format(), actor)
 
@@ -120,7 +122,8 @@ def public_qr(code: str) -> Any:
 
 
 @pages_bp.get("/api/v1/verify/<code>")
-@operation(responses={200: schemas.PublicRecord}, public=True)
+@http.public
+@operation(responses={200: schemas.PublicRecord})
 def public_json(code: str) -> Any:
     """Public: the JSON form of ``/v/<code>``."""
     return schemas.PublicRecord.model_validate(_public(code)).dump()
