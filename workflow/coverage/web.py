@@ -34,6 +34,7 @@ from workflow.schemas import coverage as schemas
 from workflow.schemas.base import parse
 from workflow.schemas.openapi import operation
 from workflow.services import EXTENSION_KEY, Services, get_services, get_session
+from workflow.uploads import send_blob
 from workflow.vocab import VN_TZ
 
 api_bp = api_blueprint("coverage_api", __name__)
@@ -364,12 +365,7 @@ def report_pdf() -> Any:
         now=coverage.utc_now(),
     )
     db.commit()
-    return send_file(
-        services.blobs.path(sha),
-        mimetype="application/pdf",
-        as_attachment=True,
-        download_name=_filename(data, "pdf"),
-    )
+    return send_blob(sha, _filename(data, "pdf"))
 
 
 # --- CLI -------------------------------------------------------------------------------------
