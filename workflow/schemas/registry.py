@@ -29,7 +29,7 @@ class DispatchRequest(Request):
     external: list[OutsideRecipientRequest] | None = None
 
 
-class UnitRecipient(Response):
+class DispatchToUnit(Response):
     """A recipient unit (its incoming register)."""
 
     type: Literal["unit"]
@@ -38,7 +38,7 @@ class UnitRecipient(Response):
     name: str
 
 
-class OutsideRecipient(Response):
+class DispatchOutside(Response):
     """A recipient outside the system."""
 
     type: Literal["external"]
@@ -58,7 +58,7 @@ class Dispatch(Response):
 
     id: int
     document_id: int
-    recipient: Annotated[UnitRecipient | OutsideRecipient, Field(discriminator="type")]
+    recipient: Annotated[DispatchToUnit | DispatchOutside, Field(discriminator="type")]
     state: str = Field(description="sent, received, returned, link, not_sent, mail_failed, ...")
     dispatched_at: Moment
     received_at: Moment | None
@@ -76,11 +76,9 @@ class Dispatch(Response):
         return cls(
             id=row.id,
             document_id=row.document_id,
-            recipient=UnitRecipient(type="unit", id=unit.id, code=unit.code, name=unit.name)
+            recipient=DispatchToUnit(type="unit", id=unit.id, code=unit.code, name=unit.name)
             if unit
-            else OutsideRecipient(
-                type="external", name=row.external_name, email=row.external_email
-            ),
+            else DispatchOutside(type="external", name=row.external_name, email=row.external_email),
             state=row.state,
             dispatched_at=row.dispatched_at,
             received_at=row.received_at,
