@@ -14,7 +14,7 @@ from workflow import http
 from workflow.errors import ForbiddenError
 from workflow.http import api_blueprint
 from workflow.mail import mailer_from_config
-from workflow.records import reminders, reporting, workfiles
+from workflow.records import paper, reminders, reporting, workfiles
 from workflow.schemas import documents as document_schemas
 from workflow.schemas import records as schemas
 from workflow.schemas.base import parse
@@ -56,6 +56,27 @@ def create_workfile() -> Any:
         code=body.code,
         unit_code=body.unit,
         classified=body.classified,
+        now=utcnow(),
+    )
+    db.commit()
+    return schemas.WorkFile.model_validate(workfiles.workfile_json(db, wf)).dump(), 201
+
+
+@bp.post("/workfiles/paper")
+@operation(body=schemas.PaperWorkFileRequest, responses={201: schemas.WorkFile})
+def register_paper_workfile() -> Any:
+    """Register a work file kept on paper: ``{"title", "code"?, "unit"?, "classified"?,
+    "closed_on"?: "YYYY-MM-DD"}`` (closed that day: a miss of T3)."""
+    body = parse(schemas.PaperWorkFileRequest, http.json_body())
+    db = get_session()
+    wf = paper.register_paper_workfile(
+        db,
+        http.actor(),
+        title=body.title,
+        code=body.code,
+        unit_code=body.unit,
+        classified=body.classified,
+        closed_on=body.closed_on,
         now=utcnow(),
     )
     db.commit()
@@ -125,6 +146,21 @@ def submit_report(obligation_id: int) -> Any:
     db = get_session()
     now = utcnow()
     obligation = reporting.submit_report(db, http.actor(), obligation_id, document_id, now)
+    db.commit()
+    return schemas.Obligation.model_validate(reporting.obligation_json(obligation, now)).dump()
+
+
+@bp.post("/reports/obligations/<int:obligation_id>/paper")
+@operation(body=schemas.PaperReportRequest, responses={200: schemas.Obligation})
+def record_paper_report(obligation_id: int) -> Any:
+    """A clerk records the report as delivered on paper: ``{"delivered_on"?}`` (a miss
+    of T4)."""
+    body = parse(schemas.PaperReportRequest, http.json_body())
+    db = get_session()
+    now = utcnow()
+    obligation = paper.record_paper_report(
+        db, http.actor(), obligation_id, delivered_on=body.delivered_on, now=now
+    )
     db.commit()
     return schemas.Obligation.model_validate(reporting.obligation_json(obligation, now)).dump()
 

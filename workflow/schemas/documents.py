@@ -136,6 +136,7 @@ class Document(Response):
     urgency: str | None = Field(description="khan, thuong_khan, hoa_toc")
     classification: str | None = Field(description="mat, toi_mat, tuyet_mat")
     metadata_only: bool
+    form: str = Field(description="electronic, or paper (signed by hand)")
     number: int | None
     symbol: str | None
     issued_at: Moment | None
@@ -179,6 +180,7 @@ class Document(Response):
             urgency=doc.urgency,
             classification=doc.classification,
             metadata_only=doc.metadata_only,
+            form=doc.form,
             number=doc.number,
             symbol=doc.symbol,
             issued_at=doc.issued_at,

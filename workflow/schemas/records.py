@@ -34,6 +34,7 @@ class WorkFile(Response):
     owner: str
     classified: bool
     exempt: bool
+    form: str = Field(description="electronic, or paper (a file kept on paper)")
     state: str = Field(description="open or closed")
     opened_at: Moment
     closed_at: Moment | None
@@ -63,6 +64,18 @@ class WorkFileRequest(Request):
     code: str | None = Field(default=None, description="default: generated")
     unit: str | None = Field(default=None, description="a unit's code (default: the caller's)")
     classified: Bool = Field(default=False, description="a state-secret file (exempt from T3)")
+
+
+class PaperWorkFileRequest(WorkFileRequest):
+    """``POST /workfiles/paper``: a work file kept on paper (a T3 miss)."""
+
+    closed_on: str | None = Field(default=None, description="YYYY-MM-DD: closed that day")
+
+
+class PaperReportRequest(Request):
+    """``POST /reports/obligations/{obligation_id}/paper``: delivered on paper."""
+
+    delivered_on: str | None = Field(default=None, description="YYYY-MM-DD (default: today)")
 
 
 class AttachRequest(Request):
@@ -95,7 +108,8 @@ class Obligation(Response):
     classified: bool
     document_id: int | None
     submitted_at: Moment | None
-    status: str
+    paper_delivered_on: Day | None = Field(description="delivered on paper (a T4 miss)")
+    status: str = Field(description="submitted, late, paper, missing or pending")
     status_label: str
 
 

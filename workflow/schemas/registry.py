@@ -60,6 +60,7 @@ class Dispatch(Response):
     document_id: int
     recipient: Annotated[DispatchToUnit | DispatchOutside, Field(discriminator="type")]
     state: str = Field(description="sent, received, returned, link, not_sent, mail_failed, ...")
+    form: str = Field(description="electronic, or paper")
     dispatched_at: Moment
     received_at: Moment | None
     received_by: Person | None
@@ -80,6 +81,7 @@ class Dispatch(Response):
             if unit
             else DispatchOutside(type="external", name=row.external_name, email=row.external_email),
             state=row.state,
+            form=row.form,
             dispatched_at=row.dispatched_at,
             received_at=row.received_at,
             received_by=Person(
@@ -140,7 +142,10 @@ class IncomingEntry(Response):
     year: int | None
     source: str = Field(description="internal or external")
     state: str = Field(description="pending, received or returned")
+    form: str = Field(description="electronic, or paper (received on paper)")
     sender: str
+    sender_unit_id: int | None = Field(description="the sending unit, when of the bloc")
+    classification: str | None = Field(description="mat, toi_mat or tuyet_mat")
     original_symbol: str | None
     original_date: Day | None
     subject: str
@@ -163,7 +168,10 @@ class IncomingEntry(Response):
             year=entry.year,
             source=entry.source,
             state=entry.state,
+            form=entry.form,
             sender=entry.sender,
+            sender_unit_id=entry.sender_unit_id,
+            classification=entry.classification,
             original_symbol=entry.original_symbol,
             original_date=entry.original_date,
             subject=entry.subject,
@@ -256,3 +264,95 @@ class RegisterQuery(Request):
     format: Literal["json", "csv", "xlsx", "pdf"] | None = Field(
         default=None, description="json (default) or an export file"
     )
+
+
+# --- the paper side --------------------------------------------------------------------
+
+
+class HandSignedRequest(Request):
+    """``POST /outgoing/paper`` (JSON, or multipart with a ``file``: the scan, PDF)."""
+
+    doc_type: str | None = Field(default=None, description="required: NQ, QĐ, CV...")
+    subject: str | None = Field(default=None, description="required (trích yếu)")
+    signer: str | None = Field(default=None, description="required: username or name")
+    signed_on: str | None = Field(default=None, description="required: YYYY-MM-DD, not later")
+    unit: str | int | None = Field(default=None, description="unit code (default: the clerk's)")
+    copies: str | int | None = Field(default=None, description="số lượng bản (integer)")
+
+
+class HandSignedForm(HandSignedRequest, Form):
+    """``POST /outgoing/paper`` as multipart, with the scan."""
+
+    files: ClassVar[dict[str, str]] = {"file": "application/pdf"}
+
+
+class HandSigned(Response):
+    """A document signed by hand, numbered in the same yearly series."""
+
+    id: int
+    number: int | None
+    symbol: str | None
+    issued_at: Moment | None
+    series: str | None
+    series_label: str | None
+    form: str
+    form_label: str
+    doc_type: str
+    subject: str
+    unit: UnitRef
+    issuer: str | None
+    signer: str | None
+    signer_username: str | None
+    signed_on: Day | None
+    scan_sha256: str | None
+
+
+class PaperIncomingRequest(Request):
+    """``POST /incoming/paper`` (JSON, or multipart with a ``file``: the scan)."""
+
+    sender: str | None = Field(default=None, description="the outside organisation's name")
+    sender_unit: str | None = Field(default=None, description="or the sending unit's code")
+    original_symbol: str | None = None
+    original_date: str | None = Field(default=None, description="YYYY-MM-DD")
+    subject: str | None = Field(default=None, description="trích yếu (empty for tuyet_mat)")
+    doc_type: str | None = None
+    classification: str | None = Field(default=None, description="mat, toi_mat, tuyet_mat")
+    unit: str | int | None = Field(default=None, description="unit id or code (receiving)")
+
+
+class PaperIncomingForm(PaperIncomingRequest, Form):
+    """``POST /incoming/paper`` as multipart, with the scan."""
+
+    files: ClassVar[dict[str, str]] = {"file": "application/pdf"}
+
+
+class PaperDispatchRequest(Request):
+    """``POST /documents/{document_id}/paper-dispatches``: sent on paper (a T1 miss)."""
+
+    recipients: list[Int] | None = Field(default=None, description="recipient unit ids")
+    external: list[str] | None = Field(default=None, description="outside recipients' names")
+    sent_on: str | None = Field(default=None, description="YYYY-MM-DD (default: today)")
+
+
+class PaperRecipientOutside(Response):
+    """A paper recipient outside the bloc."""
+
+    type: Literal["external"]
+    name: str | None
+
+
+class PaperDispatch(Response):
+    """One paper recipient of a document."""
+
+    id: int
+    document_id: int
+    recipient: Annotated[DispatchToUnit | PaperRecipientOutside, Field(discriminator="type")]
+    form: str
+    sent_on: Day | None
+
+
+class PaperDispatchList(Response):
+    """The paper recipients of a document."""
+
+    document_id: int
+    paper_dispatches: list[PaperDispatch]
