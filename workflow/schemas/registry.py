@@ -151,7 +151,7 @@ class IncomingEntry(Response):
     subject: str
     doc_type: str | None
     document_id: int | None
-    sha256: str
+    sha256: str | None = Field(description="the file (null: on paper, no scan)")
     created_at: Moment
     received_at: Moment | None
     received_by: str | None
