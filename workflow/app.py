@@ -202,6 +202,11 @@ def _register_blueprints(app: Flask) -> None:
 
     app.register_blueprint(admin_bp)
 
+    # The periodic jobs: /api/v1/jobs, the dashboard's jobs panel, `flask scheduler`.
+    from workflow import jobs
+
+    jobs.register(app)
+
 
 def _wants_json() -> bool:
     return request.path.startswith("/api/")

@@ -15,13 +15,10 @@ from werkzeug.wrappers import Response
 
 from storage.audit import ChainReport, verify_chain
 from storage.audit_models import AuditCheckpoint
-from storage.checkpoints import (
-    Timestamper,
-    create_checkpoint,
-    latest_checkpoint,
-    list_checkpoints,
-)
+from storage.checkpoints import Timestamper, latest_checkpoint, list_checkpoints
+from storage.heads import checkpoint_heads
 from storage.models import AuditEvent, Role, User
+from storage.types import utcnow
 from workflow.documents import api
 from workflow.accounts.web import current_actor
 from workflow.errors import ConflictError, ForbiddenError, InvalidInputError
@@ -29,8 +26,9 @@ from workflow.services import EXTENSION_KEY, Services, get_session
 from workflow.vocab import vn_iso
 
 TIMESTAMPER_KEY = "trinhky.audit_timestamper"
-"""``app.extensions`` key of the checkpoint timestamper (digest -> RFC 3161 token DER),
-set by whoever configures the TSA; without it checkpoints carry no token."""
+"""``app.extensions`` key of the checkpoint timestamper (digest -> RFC 3161 token DER):
+the embedded TSA by default (``workflow.jobs.register``); without it checkpoints carry
+no token."""
 
 PAGE_ENTRIES = 100
 MAX_LIMIT = 1000
@@ -71,14 +69,14 @@ def _require_auditor(user: User) -> User:
 def checkpoint_now(
     session: Session, timestamper: Timestamper | None
 ) -> tuple[ChainReport, AuditCheckpoint | None]:
-    """Verify from the latest checkpoint and, if intact, record a new one (no commit).
+    """Verify from the latest checkpoint and, if intact, record the ledger head (if it
+    changed) and a new checkpoint (no commit): what the ``checkpoints`` job does, but
+    always recording a checkpoint.
 
     :returns: the verification report and the checkpoint (``None`` if the chain is broken).
     """
-    report = verify_chain(session, latest_checkpoint(session))
-    if not report.ok:
-        return report, None
-    return report, create_checkpoint(session, timestamper)
+    done = checkpoint_heads(session, timestamper, now=utcnow(), force=True)
+    return done.report, done.checkpoint
 
 
 def report_json(report: ChainReport) -> dict[str, Any]:
