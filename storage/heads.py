@@ -153,10 +153,13 @@ def checkpoint_heads(
         write transaction); else it is computed here.
     :returns: what was verified and recorded.
     """
+    head = ledger if ledger is not None else ledger_head(session)
+    # Serialise with appends and with other checkpoints (a scheduler on another host, the
+    # button): what "last recorded" and "newest checkpoint" mean must not change under us.
+    session.execute(select(AuditHead.id).where(AuditHead.id == 1).with_for_update())
     report = verify_chain(session, latest_checkpoint(session))
     if not report.ok:
         return HeadsCheckpoint(report, None, None, None)
-    head = ledger if ledger is not None else ledger_head(session)
     last = last_ledger_head(session)
     event = None
     if last is None or last.details != head.details():

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -40,6 +41,22 @@ def claim(
     except IntegrityError:
         return None
     return run
+
+
+def lock_key(job: str) -> int:
+    """:returns: the signed 64-bit PostgreSQL advisory lock key of ``job``."""
+    digest = hashlib.sha256(f"trinhky.job:{job}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+def serialise(session: Session, job: str) -> None:
+    """Wait, in the caller's transaction, until no other transaction is doing ``job``'s
+    work: runs of two due times on two hosts then follow each other instead of both
+    reading the same state (a task reminded twice). PostgreSQL: a transaction-scoped
+    advisory lock; SQLite already serialises its writing transactions.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": lock_key(job)})
 
 
 def finish(

@@ -146,9 +146,10 @@ class Runner:
     def run(self, name: str, due_at: datetime) -> RunOutcome:
         """Claim (``name``, ``due_at``), do the work, record the outcome.
 
-        The claim is committed before the work starts, the work commits on its own and
-        the outcome is recorded in a third transaction, so a failed job leaves its
-        failure on record and nothing half-written.
+        The claim is committed before the work starts, the work commits on its own (after
+        any run of the same job on another host has ended) and the outcome is recorded in
+        a third transaction, so a failed job leaves its failure on record and nothing
+        half-written.
         """
         job = self.jobs[name]
         factory = self.services.session_factory
@@ -163,6 +164,7 @@ class Runner:
         error: str | None = None
         try:
             with factory() as session:
+                job_runs.serialise(session, name)  # the previous due time may still run elsewhere
                 context = JobContext(
                     session, self.services, self.mailer, self.timestamper, self.clock()
                 )

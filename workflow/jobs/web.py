@@ -4,6 +4,7 @@ commands (``run``: the foreground scheduler; ``status``; ``run-job``)."""
 
 from __future__ import annotations
 
+import logging
 import signal
 from datetime import timedelta
 from types import FrameType
@@ -101,6 +102,9 @@ def register_cli(app: Flask) -> None:
 
         Every scheduler of every host may run at once: each (job, due time) runs once.
         """
+        # Each run's outcome on stderr (the operator's log); APScheduler's own chatter off.
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+        logging.getLogger("apscheduler").setLevel(logging.WARNING)
         runner = _runner(app)
         if once:
             for outcome in runner.run_all():
