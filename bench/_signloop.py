@@ -22,8 +22,8 @@ def main() -> int:
 
     from storage.models import User
     from workflow import create_app
-    from workflow.signatures import flow as signing_flow
     from workflow.services import EXTENSION_KEY, Services
+    from workflow.signatures import flow as signing_flow
 
     app = create_app()
     services: Services = app.extensions[EXTENSION_KEY]

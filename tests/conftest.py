@@ -17,8 +17,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import make_url
 
 from workflow import create_app
-from workflow.setup.bootstrap import initialise
 from workflow.services import EXTENSION_KEY, Services
+from workflow.setup.bootstrap import initialise
 
 DEMO_PASSWORD = "Mật-khẩu-thử-nghiệm-2026"
 REPO = Path(__file__).resolve().parent.parent

@@ -20,8 +20,8 @@ from tests.conftest import DEMO_PASSWORD
 from tests.pdfs import simple_pdf
 from workflow.documents import actions
 from workflow.documents import usecases as service
-from workflow.signatures import flow as signing_flow
 from workflow.services import EXTENSION_KEY, Services
+from workflow.signatures import flow as signing_flow
 
 ISSUANCES = 50
 

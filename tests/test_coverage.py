@@ -27,7 +27,7 @@ from storage.registry_models import (
 from tests.conftest import DEMO_PASSWORD, Api, closed
 from tests.test_web import csrf_token, login
 from tests.test_workflow_routes import act, upload_on
-from workflow import coverage
+from workflow.coverage import ledger as coverage
 from workflow.registry import issuance
 from workflow.services import Services
 

@@ -35,8 +35,8 @@ from tests.conftest import DEMO_PASSWORD, Api, blob_files
 from tests.pdfs import encrypted_pdf, simple_pdf
 from tests.test_web import csrf_token, login
 from tests.test_workflow_routes import act, upload_on
-from workflow.verification import service as verification
 from workflow.services import Services
+from workflow.verification import service as verification
 
 # --- helpers --------------------------------------------------------------------------
 

@@ -6,6 +6,7 @@ The network enters here only; use-cases get a :class:`Mailer` passed in.
 from __future__ import annotations
 
 import logging
+import re
 import smtplib
 import ssl
 from collections.abc import Mapping
@@ -15,6 +16,9 @@ from email.header import Header
 from email.mime.text import MIMEText
 from email.utils import formatdate, make_msgid
 from typing import Any, Protocol
+
+# A plausible mailbox address (no display name, no list).
+EMAIL_RE = re.compile(r"^[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[^@\s<>\"',;]+$")
 
 log = logging.getLogger("trinhky.mail")
 

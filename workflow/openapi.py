@@ -5,6 +5,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from flask import current_app, jsonify
+
+from workflow.http import api_blueprint, public
+
 PROBLEM = {"$ref": "#/components/responses/Problem"}
 
 
@@ -358,3 +362,25 @@ def _incoming_paths() -> dict[str, Any]:
             )
         },
     }
+
+
+bp = api_blueprint("openapi", __name__)
+
+
+@bp.get("/openapi.json")
+@public
+def openapi() -> Any:
+    """The OpenAPI 3.1 description of this API."""
+    rules = []
+    for rule in current_app.url_map.iter_rules():
+        if not rule.rule.startswith("/api/v1/") or rule.endpoint == "static":
+            continue
+        path = rule.rule[len("/api/v1") :]
+        for arg in rule.arguments:
+            path = path.replace(f"<int:{arg}>", "{" + arg + "}").replace(
+                f"<{arg}>", "{" + arg + "}"
+            )
+        view = current_app.view_functions[rule.endpoint]
+        summary = (view.__doc__ or "").strip().splitlines()[0] if view.__doc__ else ""
+        rules.append((path, set(rule.methods or ()) - {"HEAD", "OPTIONS"}, summary))
+    return jsonify(openapi_document(rules))

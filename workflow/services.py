@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,9 +46,7 @@ class Services:
         if self._trust_services is None:
             with self._lock:
                 if self._trust_services is None:
-                    from workflow.setup.bootstrap import ca_passphrase
-
-                    pki = EmbeddedPki.load(self.settings.pki_dir, ca_passphrase(self))
+                    pki = EmbeddedPki.load(self.settings.pki_dir, self.ca_passphrase)
                     self._trust_services = TrustServices(
                         pki, self.certificate_status, self.revoked_certificates
                     )
@@ -79,12 +76,20 @@ class Services:
 
     @property
     def seal_passphrase(self) -> str:
-        """Passphrase of the organisation's seal keys (env, else an instance file; read once)."""
+        """Passphrase of the organisation's seal keys (settings, else an instance file)."""
         if self._seal_passphrase is None:
-            self._seal_passphrase = os.environ.get("TRINHKY_SEAL_PASSPHRASE") or (
+            self._seal_passphrase = self.settings.seal_passphrase or (
                 read_or_create_secret(self.settings.instance_path / "seal_passphrase")
             )
         return self._seal_passphrase
+
+    @property
+    def ca_passphrase(self) -> bytes:
+        """Passphrase of the embedded CA keys (settings, else an instance file)."""
+        value = self.settings.ca_passphrase or read_or_create_secret(
+            self.settings.instance_path / "ca_passphrase"
+        )
+        return value.encode()
 
     @property
     def trust(self) -> TrustConfig:

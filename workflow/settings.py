@@ -107,6 +107,12 @@ class Settings:
     seal_pkcs11: Pkcs11Config | None = None
     """The token holding the organisation's seal key, if any (``SEAL_PKCS11_*``); used
     for issuers whose active seal certificate was registered for it (``flask seal-token``)."""
+    ca_passphrase: str | None = field(default=None, repr=False)
+    """Passphrase of the embedded CA keys (``TRINHKY_CA_PASSPHRASE``); unset: a secret
+    file in the instance folder, created on first use."""
+    seal_passphrase: str | None = field(default=None, repr=False)
+    """Passphrase of the organisation's stored seal keys (``TRINHKY_SEAL_PASSPHRASE``);
+    unset: a secret file in the instance folder, created on first use."""
 
     def level_for(self, unit_code: str, doc_type: str) -> str:
         """:returns: the PAdES level the policy gives a document of this unit and type."""
@@ -161,6 +167,8 @@ class Settings:
             job_intervals=_intervals(config.get("JOB_INTERVALS")),
             job_grace=positive("JOB_GRACE"),
             seal_pkcs11=_seal_token(config),
+            ca_passphrase=_secret(config, "CA_PASSPHRASE"),
+            seal_passphrase=_secret(config, "SEAL_PASSPHRASE"),
         )
 
 
@@ -188,6 +196,12 @@ def _intervals(value: Any) -> dict[str, int]:
                 f"JOB_INTERVALS[{name}] must be a positive integer, got {seconds!r}"
             )
     return {str(k): int(v) for k, v in value.items()}
+
+
+def _secret(config: Mapping[str, Any], key: str) -> str | None:
+    # from_prefixed_env parses values as JSON: a passphrase of digits arrives as a number.
+    value = config.get(key)
+    return None if value is None or value == "" else str(value)
 
 
 def _seal_token(config: Mapping[str, Any]) -> Pkcs11Config | None:

@@ -1,4 +1,4 @@
-"""workflow: web login and logout (blueprint), and the request's acting user."""
+"""workflow: web login and logout (blueprint)."""
 
 from __future__ import annotations
 
@@ -15,9 +15,7 @@ from wtforms.validators import DataRequired, Length
 
 from storage import audit
 from storage.audit import AuditAction
-from storage.models import User
 from workflow.accounts import service as accounts
-from workflow.errors import AuthenticationError
 from workflow.services import get_services, get_session
 
 bp = Blueprint("auth", __name__)
@@ -28,14 +26,6 @@ class LoginForm(FlaskForm):
 
     username = StringField("Tên đăng nhập", validators=[DataRequired(), Length(max=64)])
     password = PasswordField("Mật khẩu", validators=[DataRequired(), Length(max=256)])
-
-
-def current_actor() -> User:
-    """:returns: the logged-in user, attached to the request's session."""
-    user = get_session().get(User, int(current_user.get_id()))
-    if user is None or not user.active:
-        raise AuthenticationError(_("Tài khoản không còn hoạt động."))
-    return user
 
 
 def _safe_next(target: str | None) -> str | None:

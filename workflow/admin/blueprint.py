@@ -15,8 +15,8 @@ from flask_login import current_user
 from storage import audit
 from storage.models import Role
 from workflow import vocab
-from workflow.accounts.web import current_actor
 from workflow.errors import ForbiddenError
+from workflow.http import current_actor
 from workflow.services import get_session
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")

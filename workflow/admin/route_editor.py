@@ -17,11 +17,11 @@ from werkzeug.datastructures import MultiDict
 
 from storage.models import Document, Route, User
 from workflow.admin import units as admin_units
-from workflow.documents import route_templates
 from workflow.admin.blueprint import bp
-from workflow.accounts.web import current_actor
-from workflow.errors import NotFoundError, WorkflowError
+from workflow.documents import route_templates
 from workflow.documents.route_templates import URGENCY_CODES, RouteProblems
+from workflow.errors import NotFoundError, WorkflowError
+from workflow.http import current_actor
 from workflow.services import get_session
 
 MAX_STAGES = 30

@@ -4,7 +4,6 @@ effective settings. Thin views: parse, call one use-case, commit, redirect."""
 from __future__ import annotations
 
 import dataclasses
-import os
 from collections.abc import Callable
 from typing import Any
 
@@ -17,8 +16,8 @@ from storage.models import Role, Unit
 from workflow.admin import units as admin_units
 from workflow.admin import users as admin_users
 from workflow.admin.blueprint import bp
-from workflow.accounts.web import current_actor
 from workflow.errors import WorkflowError
+from workflow.http import current_actor
 from workflow.services import get_services, get_session
 from workflow.settings import LEVELS
 from workflow.vocab import DOC_TYPES
@@ -322,7 +321,7 @@ def settings() -> Any:
         ("MAIL_PASSWORD", config.get("MAIL_PASSWORD")),
         ("MAIL_STARTTLS", config.get("MAIL_STARTTLS")),
     ]
-    seal_env = bool(os.environ.get("TRINHKY_SEAL_PASSPHRASE") or config.get("SEAL_PASSPHRASE"))
+    seal_env = settings.seal_passphrase is not None
     org = get_session().scalars(select(Unit).where(Unit.parent_id.is_(None))).first()
     org_code = org.code if org else ""
     levels = [

@@ -50,14 +50,15 @@ from storage import audit
 from storage.audit_models import AuditCheckpoint
 from storage.ledger import LedgerEntry
 from storage.models import AuditEvent, Document, Unit, User
-from workflow import coverage
+from workflow import http
+from workflow.coverage import ledger as coverage
+from workflow.errors import InvalidInputError, WorkflowError
+from workflow.http import api_blueprint, current_actor
 from workflow.registry import registers
-from workflow.documents.api import _actor, _json_body
-from workflow.documents.api import bp as api_bp
-from workflow.accounts.web import current_actor
-from workflow.errors import InvalidInputError
 from workflow.services import EXTENSION_KEY, Services, get_services, get_session
 from workflow.vocab import VN_TZ
+
+api_bp = api_blueprint("bundle_api", __name__)
 
 EXPORTED = "bundle:exported"
 """Audit action of an export."""
@@ -544,8 +545,8 @@ def _export_request(unit: Any, period: Any, actor: User) -> Response:
 @api_bp.post("/bundles")
 def bundle_api() -> Any:
     """Export the audit bundle (ZIP) of a unit and period (auditors, administrators)."""
-    body = _json_body()
-    return _export_request(body.get("unit"), body.get("period"), _actor())
+    body = http.json_body()
+    return _export_request(body.get("unit"), body.get("period"), http.actor())
 
 
 # --- the page ------------------------------------------------------------------------
@@ -598,8 +599,6 @@ def register_bundle_cli(app: Flask) -> None:
     def export_bundle_command(unit: str, period: str, out: Path) -> None:
         """Export the audit bundle of a unit and period; check it with
         ``python -m trinhky_verify FILE.zip``."""
-        from workflow.errors import WorkflowError
-
         services: Services = app.extensions[EXTENSION_KEY]
         out.parent.mkdir(parents=True, exist_ok=True)
         partial = out.with_name(out.name + ".part")

@@ -19,9 +19,9 @@ from storage.checkpoints import Timestamper, latest_checkpoint, list_checkpoints
 from storage.heads import checkpoint_heads
 from storage.models import AuditEvent, Role, User
 from storage.types import utcnow
-from workflow.documents import api
-from workflow.accounts.web import current_actor
+from workflow import http
 from workflow.errors import ConflictError, ForbiddenError, InvalidInputError
+from workflow.http import api_blueprint, current_actor
 from workflow.services import EXTENSION_KEY, Services, get_session
 from workflow.vocab import vn_iso
 
@@ -33,8 +33,7 @@ no token."""
 PAGE_ENTRIES = 100
 MAX_LIMIT = 1000
 
-api_bp = Blueprint("audit_api", __name__, url_prefix="/api/v1/audit")
-api_bp.before_request(api._authenticate)  # bearer tokens, as in workflow.documents.api
+api_bp = api_blueprint("audit_api", __name__, url_prefix="/audit")
 bp = Blueprint("audit", __name__)
 
 PROBLEM_LABELS = {
@@ -133,14 +132,14 @@ def _verify(session: Session, mode: str | None) -> ChainReport:
 @api_bp.get("/verify")
 def verify_api() -> Any:
     """Recompute the chain (``?from=latest``: from the latest checkpoint)."""
-    _require_auditor(api._actor())
+    _require_auditor(http.actor())
     return report_json(_verify(get_session(), request.args.get("from")))
 
 
 @api_bp.get("/events")
 def events_api() -> Any:
     """Entries with ``seq > after`` in order, at most ``limit`` (default 100, max 1000)."""
-    _require_auditor(api._actor())
+    _require_auditor(http.actor())
     after = _int_arg("after", 0, 0, 2**62)
     limit = _int_arg("limit", 100, 1, MAX_LIMIT)
     rows = get_session().execute(

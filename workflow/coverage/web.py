@@ -25,13 +25,15 @@ from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from storage.ledger import TARGETS
-from workflow import coverage
-from workflow.documents.api import _actor, _json_body
-from workflow.documents.api import bp as api_bp
-from workflow.accounts.web import current_actor
+from workflow import http
+from workflow.coverage import ledger as coverage
+from workflow.coverage import report
 from workflow.errors import InvalidInputError
+from workflow.http import api_blueprint, current_actor
 from workflow.services import EXTENSION_KEY, Services, get_services, get_session
 from workflow.vocab import VN_TZ, vn_iso
+
+api_bp = api_blueprint("coverage_api", __name__)
 
 bp = Blueprint("coverage", __name__)
 PAGE = 50
@@ -77,7 +79,7 @@ def _by() -> bool:
 @api_bp.get("/coverage")
 def coverage_api() -> Any:
     """The four figures of a unit (and descendants) over a period (``?by=doc_type``)."""
-    coverage.require_reader(_actor())
+    coverage.require_reader(http.actor())
     scope, period = _scope_and_period()
     figures = coverage.coverage_figures(get_session(), scope, period, by_doc_type=_by())
     return {
@@ -94,7 +96,7 @@ def coverage_api() -> Any:
 @api_bp.get("/coverage/misses")
 def misses_api() -> Any:
     """The items that miss a target (``?target=T2&unit=&period=&limit=&offset=``)."""
-    coverage.require_reader(_actor())
+    coverage.require_reader(http.actor())
     scope, period = _scope_and_period()
     return coverage.misses(
         get_session(),
@@ -109,14 +111,14 @@ def misses_api() -> Any:
 @api_bp.post("/coverage/exemptions")
 def exemption_api() -> Any:
     """Record a T2 special-rule exemption (auditors, administrators)."""
-    body = _json_body()
+    body = http.json_body()
     db = get_session()
     services = get_services()
     entry = coverage.record_exemption(
         db,
         services.blobs,
         services.trust,
-        _actor(),
+        http.actor(),
         body.get("document_id"),
         body.get("reason"),
         body.get("decision"),
@@ -137,7 +139,7 @@ def exemption_api() -> Any:
 @api_bp.post("/coverage/revalidate")
 def revalidate_api() -> Any:
     """Refresh the ledger and re-check every T2 signature (auditors, administrators)."""
-    actor = coverage.require_auditor(_actor())
+    actor = coverage.require_auditor(http.actor())
     result = _refresh_and_revalidate(actor.id)
     return {
         "created": result.created,
@@ -343,7 +345,7 @@ def report_pdf() -> Any:
     data = _dashboard_data()
     db = get_session()
     services = get_services()
-    sha = coverage.build_signed_report(
+    sha = report.build_signed_report(
         db,
         services.blobs,
         services.trust,

@@ -16,8 +16,9 @@ from storage.registry_models import Comment, Delegation
 from storage.types import utcnow
 from workflow.accounts import access
 from workflow.documents import routing
-from workflow.errors import ConflictError, ForbiddenError, InvalidInputError, NotFoundError
 from workflow.documents.states import DocState, Event, StageAction, TaskState
+from workflow.documents.usecases import check_pdf, safe_name
+from workflow.errors import ConflictError, ForbiddenError, InvalidInputError, NotFoundError
 
 ANY_STEP = set(StageAction)
 MAX_COMMENT = 4000
@@ -144,8 +145,6 @@ def upload_revision(
     filename: str,
 ) -> Revision:
     """A new revision by the drafter of a draft or returned document (earlier ones stay)."""
-    from workflow.documents.usecases import check_pdf, safe_name
-
     try:
         doc = access.get_document_for_update(session, actor, document_id)
         if doc.created_by_id != actor.id:

@@ -8,15 +8,19 @@ from typing import Any
 from flask import jsonify, request
 
 from storage.types import utcnow
-from workflow import coverage
-from workflow.documents import actions
-from workflow.registry import issuance
-from workflow.documents import route_templates
+from workflow import http
+from workflow.accounts import access
+from workflow.coverage import ledger as coverage
+from workflow.documents import actions, route_templates
 from workflow.documents import presenters as views
-from workflow.documents.api import _actor, _json_body, bp
 from workflow.errors import InvalidInputError
+from workflow.http import api_blueprint
+from workflow.registry import issuance
 from workflow.services import get_services, get_session
+from workflow.uploads import stage_upload
 from workflow.vocab import VN_TZ, vn_iso
+
+bp = api_blueprint("actions_api", __name__)
 
 
 def _text(body: dict[str, Any], key: str) -> str | None:
@@ -49,7 +53,7 @@ def list_routes() -> Any:
 def save_route() -> Any:
     """Create a route template or a new version of one (administrators)."""
     db = get_session()
-    route = route_templates.save_route(db, _actor(), _json_body())
+    route = route_templates.save_route(db, http.actor(), http.json_body())
     db.commit()
     return jsonify(route_templates.route_json(route)), 201
 
@@ -61,12 +65,12 @@ def _task_response(task: Any) -> Any:
 @bp.post("/tasks/<int:task_id>/return")
 def return_task(task_id: int) -> Any:
     """Return for revision to an earlier stage, with a comment."""
-    body = _json_body()
+    body = http.json_body()
     to_stage = body.get("to_stage")
     if to_stage is not None and (not isinstance(to_stage, int) or isinstance(to_stage, bool)):
         raise InvalidInputError("'to_stage' phải là số thứ tự của một bước trước đó.")
     db = get_session()
-    task = actions.return_for_revision(db, _actor(), task_id, _text(body, "comment"), to_stage)
+    task = actions.return_for_revision(db, http.actor(), task_id, _text(body, "comment"), to_stage)
     db.commit()
     return _task_response(task)
 
@@ -75,7 +79,7 @@ def return_task(task_id: int) -> Any:
 def reject_task(task_id: int) -> Any:
     """Reject: the route ends."""
     db = get_session()
-    task = actions.reject(db, _actor(), task_id, _text(_json_body(), "comment"))
+    task = actions.reject(db, http.actor(), task_id, _text(http.json_body(), "comment"))
     db.commit()
     return _task_response(task)
 
@@ -83,13 +87,13 @@ def reject_task(task_id: int) -> Any:
 @bp.post("/tasks/<int:task_id>/delegate")
 def delegate_task(task_id: int) -> Any:
     """Delegate the task to a named person until a time (never sub-delegated)."""
-    body = _json_body()
+    body = http.json_body()
     to = body.get("to") or body.get("to_user") or body.get("username")
     if not isinstance(to, str):
         raise InvalidInputError("Cần 'to': tên đăng nhập của người nhận ủy quyền.")
     db = get_session()
     task = actions.delegate_task(
-        db, _actor(), task_id, to, _when(body.get("until"), "until"), _text(body, "reason")
+        db, http.actor(), task_id, to, _when(body.get("until"), "until"), _text(body, "reason")
     )
     db.commit()
     return jsonify({"task": views.task_json(task)}), 201
@@ -98,12 +102,12 @@ def delegate_task(task_id: int) -> Any:
 @bp.post("/tasks/<int:task_id>/reassign")
 def reassign_task(task_id: int) -> Any:
     """Give an open task to someone else (administrators)."""
-    body = _json_body()
+    body = http.json_body()
     to = body.get("to")
     if not isinstance(to, str):
         raise InvalidInputError("Cần 'to': tên đăng nhập của người được giao.")
     db = get_session()
-    task = actions.reassign(db, _actor(), task_id, to)
+    task = actions.reassign(db, http.actor(), task_id, to)
     db.commit()
     return jsonify({"task": views.task_json(task)}), 201
 
@@ -117,7 +121,7 @@ def issue_task(task_id: int) -> Any:
         db,
         services.blobs,
         services.trust,
-        _actor(),
+        http.actor(),
         task_id,
         services.seal_passphrase,
         level=services.settings.level_for,
@@ -140,7 +144,7 @@ def issue_task(task_id: int) -> Any:
 def withdraw(document_id: int) -> Any:
     """The drafter takes the document back before anyone acted."""
     db = get_session()
-    doc = actions.withdraw(db, _actor(), document_id)
+    doc = actions.withdraw(db, http.actor(), document_id)
     db.commit()
     return jsonify(views.document_json(doc))
 
@@ -149,7 +153,7 @@ def withdraw(document_id: int) -> Any:
 def recall(document_id: int) -> Any:
     """Thu hồi an issued document (freezes it; recipients are told)."""
     db = get_session()
-    doc = issuance.recall(db, _actor(), document_id, _text(_json_body(), "reason"))
+    doc = issuance.recall(db, http.actor(), document_id, _text(http.json_body(), "reason"))
     db.commit()
     return jsonify(views.document_json(doc))
 
@@ -157,11 +161,11 @@ def recall(document_id: int) -> Any:
 @bp.post("/documents/<int:document_id>/revisions")
 def upload_revision(document_id: int) -> Any:
     """A revised PDF from the drafter (after a return); earlier revisions stay."""
-    from workflow.uploads import stage_upload
-
     staged, filename = stage_upload()
     db = get_session()
-    rev = actions.upload_revision(db, get_services().blobs, _actor(), document_id, staged, filename)
+    rev = actions.upload_revision(
+        db, get_services().blobs, http.actor(), document_id, staged, filename
+    )
     db.commit()
     return jsonify({"number": rev.number, "sha256": rev.blob_sha256, "size": rev.size}), 201
 
@@ -169,10 +173,8 @@ def upload_revision(document_id: int) -> Any:
 @bp.get("/documents/<int:document_id>/comments")
 def list_comments(document_id: int) -> Any:
     """Comments on a document."""
-    from workflow.accounts import access
-
     db = get_session()
-    doc = access.get_visible_document(db, _actor(), document_id)
+    doc = access.get_visible_document(db, http.actor(), document_id)
     return jsonify({"comments": views.comments_json(db, doc)})
 
 
@@ -180,7 +182,7 @@ def list_comments(document_id: int) -> Any:
 def add_comment(document_id: int) -> Any:
     """Comment at any time."""
     db = get_session()
-    comment = actions.add_comment(db, _actor(), document_id, _text(_json_body(), "body"))
+    comment = actions.add_comment(db, http.actor(), document_id, _text(http.json_body(), "body"))
     db.commit()
     return jsonify(
         {"id": comment.id, "body": comment.body, "created_at": vn_iso(comment.created_at)}
@@ -190,7 +192,7 @@ def add_comment(document_id: int) -> Any:
 @bp.post("/delegations")
 def create_delegation() -> Any:
     """A standing delegation for a period and a scope."""
-    body = _json_body()
+    body = http.json_body()
     to = body.get("to")
     if not isinstance(to, str):
         raise InvalidInputError("Cần 'to': tên đăng nhập của người nhận ủy quyền.")
@@ -203,7 +205,7 @@ def create_delegation() -> Any:
     db = get_session()
     delegation = actions.create_delegation(
         db,
-        _actor(),
+        http.actor(),
         to,
         _when(body.get("from"), "from"),
         _when(body.get("until"), "until"),
@@ -225,7 +227,7 @@ def create_delegation() -> Any:
 @bp.get("/notifications")
 def notifications() -> Any:
     """The caller's latest in-app notifications."""
-    return jsonify({"notifications": views.notifications_json(get_session(), _actor())})
+    return jsonify({"notifications": views.notifications_json(get_session(), http.actor())})
 
 
 def create_classified() -> Any:
@@ -236,11 +238,11 @@ def create_classified() -> Any:
             "chỉ đăng ký số, ngày và độ mật; văn bản được xử lý ngoài mạng.",
             code="classified_content",
         )
-    form = request.form if request.form else _json_body()
+    form = request.form if request.form else http.json_body()
     db = get_session()
     doc = issuance.register_classified(
         db,
-        _actor(),
+        http.actor(),
         classification=str(form.get("classification")),
         doc_type=str(form.get("doc_type") or ""),
         subject=form.get("subject"),

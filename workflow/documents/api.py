@@ -1,131 +1,39 @@
-"""workflow: the JSON API under /api/v1 (blueprint; bearer tokens, problem+json)."""
+"""workflow: the documents' JSON API under /api/v1: upload, list, submit, read, download,
+validate, tasks, approve, sign."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, g, jsonify, request, send_file
+from flask import jsonify, request, send_file
 from werkzeug.utils import secure_filename
 
 from storage import audit
 from storage.audit import AuditAction
-from storage.models import Document, User
+from storage.models import Document
+from workflow import http
 from workflow.accounts import access
-from workflow.accounts import service as accounts
+from workflow.documents import presenters as views
 from workflow.documents import recipients
 from workflow.documents import usecases as service
-from workflow.signatures import flow as signing_flow
-from workflow.documents import presenters as views
-from workflow.errors import AuthenticationError, InvalidInputError, LockedError, WorkflowError
-from workflow.openapi import openapi_document
+from workflow.documents.actions_api import create_classified
+from workflow.errors import InvalidInputError
+from workflow.http import api_blueprint
 from workflow.services import get_services, get_session
+from workflow.signatures import flow as signing_flow
 from workflow.uploads import stage_upload
 from workflow.vocab import vn_iso
 
-bp = Blueprint("api", __name__, url_prefix="/api/v1")
-
-PUBLIC_ENDPOINTS = {"api.token", "api.openapi"}
-
-
-@bp.before_request
-def _authenticate() -> None:
-    if request.endpoint in PUBLIC_ENDPOINTS:
-        return
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise AuthenticationError(
-            "Thiếu mã truy cập: gửi tiêu đề 'Authorization: Bearer <token>' "
-            "lấy từ POST /api/v1/auth/token."
-        )
-    user = accounts.user_for_token(get_session(), token.strip())
-    if user is None:
-        raise AuthenticationError("Mã truy cập không hợp lệ hoặc đã hết hạn; hãy lấy mã mới.")
-    g.api_user = user
-
-
-def _actor() -> User:
-    user: User = g.api_user
-    return user
-
-
-def _json_body() -> dict[str, Any]:
-    if not request.data:
-        return {}
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise InvalidInputError("Nội dung yêu cầu phải là một đối tượng JSON.")
-    return body
-
-
-@bp.post("/auth/token")
-def token() -> Any:
-    """Exchange a username and password for a bearer token."""
-    body = _json_body()
-    username, password = body.get("username"), body.get("password")
-    if not isinstance(username, str) or not isinstance(password, str):
-        raise InvalidInputError("Cần 'username' và 'password' (chuỗi).")
-    services = get_services()
-    db = get_session()
-    result = accounts.authenticate(
-        db,
-        services.hasher,
-        username,
-        password,
-        max_failures=services.settings.login_max_failures,
-        lock_seconds=services.settings.login_lock_seconds,
-        via="api",
-    )
-    if result.user is None:
-        db.commit()
-        if result.locked:
-            raise LockedError(result.error or "")
-        raise AuthenticationError(result.error or accounts.BAD_CREDENTIALS)
-    value, expires = accounts.issue_token(db, result.user, services.settings.token_ttl_seconds)
-    db.commit()
-    return jsonify({"token": value, "token_type": "Bearer", "expires_at": vn_iso(expires)})
-
-
-@bp.get("/openapi.json")
-def openapi() -> Any:
-    """The OpenAPI 3.1 description of this API."""
-    rules = []
-    for rule in current_app.url_map.iter_rules():
-        if not rule.rule.startswith("/api/v1/") or rule.endpoint == "static":
-            continue
-        path = rule.rule[len("/api/v1") :]
-        for arg in rule.arguments:
-            path = path.replace(f"<int:{arg}>", "{" + arg + "}").replace(
-                f"<{arg}>", "{" + arg + "}"
-            )
-        view = current_app.view_functions[rule.endpoint]
-        summary = (view.__doc__ or "").strip().splitlines()[0] if view.__doc__ else ""
-        rules.append((path, set(rule.methods or ()) - {"HEAD", "OPTIONS"}, summary))
-    return jsonify(openapi_document(rules))
-
-
-@bp.get("/me")
-def me() -> Any:
-    """The caller and their roles."""
-    user = _actor()
-    return jsonify(
-        {
-            "id": user.id,
-            "username": user.username,
-            "full_name": user.full_name,
-            "title": user.title,
-            "roles": [{"role": r.role, "unit": r.unit.code} for r in user.roles],
-        }
-    )
+bp = api_blueprint("documents_api", __name__)
 
 
 @bp.post("/documents")
 def create_document() -> Any:
     """Upload a PDF (multipart: file, subject, doc_type, route, urgency, recipients,
     external) as a draft, or register a classified document as metadata only."""
-    if request.form.get("classification") or (request.is_json and "classification" in _json_body()):
-        from workflow.documents.actions_api import create_classified
-
+    if request.form.get("classification") or (
+        request.is_json and "classification" in http.json_body()
+    ):
         return create_classified()
     db = get_session()
     plan = recipients.from_form(db, request.form)  # before the file: a refusal stores nothing
@@ -133,7 +41,7 @@ def create_document() -> Any:
     doc = service.create_document(
         db,
         get_services().blobs,
-        _actor(),
+        http.actor(),
         staged=staged,
         filename=filename,
         subject=request.form.get("subject", ""),
@@ -150,7 +58,7 @@ def create_document() -> Any:
 def list_documents() -> Any:
     """The documents the caller is party to, newest first."""
     db = get_session()
-    query = access.visible_documents(_actor()).order_by(Document.updated_at.desc())
+    query = access.visible_documents(http.actor()).order_by(Document.updated_at.desc())
     state = request.args.get("state")
     if state:
         query = query.where(Document.state == state)
@@ -162,7 +70,7 @@ def list_documents() -> Any:
 def submit(document_id: int) -> Any:
     """Put a draft on its route."""
     db = get_session()
-    doc = service.submit(db, _actor(), document_id)
+    doc = service.submit(db, http.actor(), document_id)
     db.commit()
     return jsonify(views.document_json(doc))
 
@@ -171,7 +79,7 @@ def submit(document_id: int) -> Any:
 def get_document(document_id: int) -> Any:
     """Metadata, state and history of a document."""
     db = get_session()
-    actor = _actor()
+    actor = http.actor()
     doc = access.get_visible_document(db, actor, document_id)
     audit.append(
         db,
@@ -189,7 +97,7 @@ def get_document(document_id: int) -> Any:
 def get_file(document_id: int) -> Any:
     """The current PDF of the document."""
     db = get_session()
-    doc, rev, path = service.document_file(db, get_services().blobs, _actor(), document_id)
+    doc, rev, path = service.document_file(db, get_services().blobs, http.actor(), document_id)
     db.commit()
     name = secure_filename(rev.filename) or f"van-ban-{doc.id}.pdf"
     response = send_file(path, mimetype="application/pdf", as_attachment=True, download_name=name)
@@ -202,7 +110,7 @@ def validation(document_id: int) -> Any:
     """Validation of every signature in the current PDF, and an overall verdict."""
     db = get_session()
     services = get_services()
-    actor = _actor()
+    actor = http.actor()
     doc = access.get_visible_document(db, actor, document_id)
     report = service.validate_document(
         services.blobs, services.trust, doc, services.trust_services.revocation_source()
@@ -225,21 +133,21 @@ def validation(document_id: int) -> Any:
 @bp.get("/tasks")
 def tasks() -> Any:
     """The caller's open tasks."""
-    items = service.open_tasks(get_session(), _actor())
+    items = service.open_tasks(get_session(), http.actor())
     return jsonify({"tasks": [views.task_json(t) for t in items]})
 
 
 @bp.post("/tasks/<int:task_id>/approve")
 def approve(task_id: int) -> Any:
     """Approve a step (optional comment); a consultation also needs ``answer``."""
-    body = _json_body()
+    body = http.json_body()
     comment, answer = body.get("comment"), body.get("answer")
     if comment is not None and not isinstance(comment, str):
         raise InvalidInputError("'comment' phải là chuỗi.")
     if answer is not None and not isinstance(answer, str):
         raise InvalidInputError("'answer' phải là chuỗi.")
     db = get_session()
-    task = service.approve(db, _actor(), task_id, comment, answer)
+    task = service.approve(db, http.actor(), task_id, comment, answer)
     db.commit()
     return jsonify({"task": views.task_json(task), "document": views.document_json(task.document)})
 
@@ -247,7 +155,7 @@ def approve(task_id: int) -> Any:
 @bp.post("/tasks/<int:task_id>/sign")
 def sign(task_id: int) -> Any:
     """Sign the document of a signing task with the key's passphrase."""
-    body = _json_body()
+    body = http.json_body()
     passphrase = body.get("passphrase")
     if not isinstance(passphrase, str) or not passphrase:
         raise InvalidInputError("Cần 'passphrase': mật khẩu của khóa ký số.")
@@ -257,7 +165,7 @@ def sign(task_id: int) -> Any:
         db,
         services.blobs,
         services.trust,
-        _actor(),
+        http.actor(),
         task_id,
         passphrase,
         key_max_failures=services.settings.key_max_failures,
@@ -279,17 +187,3 @@ def sign(task_id: int) -> Any:
             "validation": views.validation_json(outcome.report),
         }
     )
-
-
-@bp.errorhandler(WorkflowError)
-def _on_error(exc: WorkflowError) -> Any:
-    from workflow.app import log, problem
-
-    if exc.status >= 500:
-        log.error("API error %s: %s", exc.code, exc.message, exc_info=exc.__cause__)
-
-    titles = {401: "Chưa xác thực", 403: "Không có quyền", 404: "Không tìm thấy", 409: "Xung đột"}
-    response = problem(exc.status, titles.get(exc.status, "Lỗi"), exc.message, exc.code)
-    if exc.status == 401:
-        response.headers["WWW-Authenticate"] = 'Bearer realm="trinhky"'
-    return response

@@ -15,8 +15,8 @@ from sqlalchemy.orm import Session
 
 from storage.models import Document, PlannedRecipient, Unit, UnitKind
 from storage.registry_models import Dispatch
-from workflow.registry.dispatch import EMAIL_RE
 from workflow.errors import InvalidInputError
+from workflow.mail import EMAIL_RE
 
 MAX_RECIPIENTS = 200
 """More than this many planned recipients is a mistake, not a distribution list."""

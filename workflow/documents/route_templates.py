@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 from storage import audit
 from storage.audit import AuditAction
 from storage.models import Role, RoleAssignment, Route, RouteStage, Unit, User
-from workflow.errors import ForbiddenError, InvalidInputError
 from workflow.documents.states import StageAction
+from workflow.errors import ForbiddenError, InvalidInputError
 from workflow.vocab import DOC_TYPES
 
 MODES = ("any", "all")

@@ -11,7 +11,6 @@ from storage.models import Document, Role, RouteStage, Task, Unit, User
 from storage.registry_models import Delegation, Notification
 from storage.types import utcnow
 from workflow.accounts import access
-from workflow.errors import ConflictError, ForbiddenError, InvalidInputError
 from workflow.documents.states import (
     DocState,
     Event,
@@ -21,6 +20,7 @@ from workflow.documents.states import (
     event_for,
     next_state,
 )
+from workflow.errors import ConflictError, ForbiddenError, InvalidInputError
 from workflow.vocab import ACTION_LABELS, STATE_LABELS, VN_TZ
 
 

@@ -14,15 +14,14 @@ from sqlalchemy import select
 
 from storage.models import Role, Task, Unit, User
 from storage.types import utcnow
-from workflow import coverage
 from workflow.accounts import access
-from workflow.documents import actions
-from workflow.registry import issuance
-from workflow.documents import route_templates
-from workflow.accounts.web import current_actor
-from workflow.documents.web import render_detail
+from workflow.coverage import ledger as coverage
+from workflow.documents import actions, route_templates
+from workflow.documents.page import render_detail
 from workflow.errors import InvalidInputError, WorkflowError
+from workflow.http import current_actor
 from workflow.i18n import N_, translate
+from workflow.registry import issuance
 from workflow.services import get_services, get_session
 from workflow.uploads import stage_upload
 from workflow.vocab import VN_TZ

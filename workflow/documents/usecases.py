@@ -31,16 +31,18 @@ from storage.models import (
 from storage.types import utcnow
 from workflow.accounts import access
 from workflow.documents import routing
+from workflow.documents.states import DocState, Event, StageAction, TaskState
 from workflow.errors import (
     ConflictError,
     ForbiddenError,
     InvalidInputError,
     NotFoundError,
 )
-from workflow.documents.states import DocState, Event, StageAction, TaskState
 from workflow.vocab import DOC_TYPES, normalise_doc_type
 
-if TYPE_CHECKING:  # workflow.documents.recipients imports workflow.registry.dispatch, which imports this module
+if (
+    TYPE_CHECKING
+):  # workflow.documents.recipients imports workflow.registry.dispatch, which imports this module
     from workflow.documents.recipients import Plan
 
 MAX_SUBJECT = 1000

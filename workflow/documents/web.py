@@ -10,27 +10,24 @@ from flask_login import login_required
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 from werkzeug.utils import secure_filename
-from wtforms import PasswordField, SelectChoice, SelectField, StringField, TextAreaField
-from wtforms.validators import DataRequired, Length, Optional
+from wtforms import SelectChoice, SelectField, StringField
+from wtforms.validators import DataRequired, Length
 
 from storage import audit
 from storage.audit import AuditAction
-from storage.models import Certificate, Document, Role, User
+from storage.models import Certificate, Document, Role
 from storage.types import utcnow
 from workflow.accounts import access
-from workflow.registry import issuance
-from workflow.documents import recipients
-from workflow.documents import route_templates
-from workflow.documents import routing
+from workflow.documents import recipients, route_templates
 from workflow.documents import usecases as service
-from workflow.signatures import flow as signing_flow
-from workflow.verification import service as verification
-from workflow.documents import presenters as views
-from workflow.accounts.web import current_actor
+from workflow.documents.page import ActionForm, EmptyForm, SignForm, render_detail
+from workflow.documents.states import DocState
 from workflow.errors import WorkflowError
+from workflow.http import current_actor
 from workflow.i18n import translate
 from workflow.services import get_services, get_session
-from workflow.documents.states import DocState, StageAction
+from workflow.signatures import flow as signing_flow
+from workflow.signatures.certificates import expiry_warning
 from workflow.uploads import stage_upload
 from workflow.vocab import DOC_TYPES
 
@@ -49,22 +46,6 @@ class UploadForm(FlaskForm):
         self.doc_type.choices = [SelectChoice(k, f"{_(v)} ({k})") for k, v in DOC_TYPES.items()]
 
 
-class ActionForm(FlaskForm):
-    """Approve a step, with an optional comment."""
-
-    comment = TextAreaField("Ý kiến", validators=[Optional(), Length(max=4000)])
-
-
-class SignForm(FlaskForm):
-    """Sign with the key's passphrase."""
-
-    passphrase = PasswordField("Mật khẩu khóa ký số", validators=[DataRequired(), Length(max=256)])
-
-
-class EmptyForm(FlaskForm):
-    """A form that carries only the CSRF token."""
-
-
 @bp.route("/")
 @login_required
 def home() -> Any:
@@ -75,8 +56,6 @@ def home() -> Any:
     docs = db.scalars(
         access.visible_documents(actor).order_by(Document.updated_at.desc()).limit(50)
     ).all()
-    from workflow.signatures.certificates import expiry_warning
-
     certs = db.scalars(
         select(Certificate).where(
             Certificate.user_id == actor.id,
@@ -159,55 +138,6 @@ def _new_page(form: UploadForm, status: int = 200) -> Any:
 
 def _routes() -> list[Any]:
     return [r for r in route_templates.list_routes(get_session()) if r.kind != "incoming"]
-
-
-def render_detail(doc: Document, actor: User, status: int = 200, **forms: Any) -> Any:
-    """Render the document page (also with an error status after a refused action)."""
-    services = get_services()
-    db = get_session()
-    entries = views.history(db, doc)
-    report = (
-        service.validate_document(
-            services.blobs, services.trust, doc, services.trust_services.revocation_source()
-        )
-        if doc.has_content
-        else None
-    )
-    my_tasks = [t for t in doc.tasks if t.assignee_id == actor.id and t.state == "open"]
-    stages = routing.stages_of(doc)
-    return (
-        render_template(
-            "documents/detail.html",
-            doc=doc,
-            actor=actor,
-            timeline=views.stage_timeline(doc),
-            events=[e for e in entries if e.action != AuditAction.VIEWED],
-            views=[e for e in entries if e.action == AuditAction.VIEWED],
-            report=report,
-            my_tasks=my_tasks,
-            number_preview=(
-                issuance.preview_number(db, doc)
-                if any(t.action == StageAction.ISSUE for t in my_tasks)
-                else None
-            ),
-            stages=stages,
-            planned=views.planned_json(doc),
-            now=utcnow(),
-            verification_code=verification.code_of(db, doc),
-            comments=views.comments_json(db, doc),
-            people=db.scalars(
-                select(User)
-                .where(User.active.is_(True), User.id != actor.id)
-                .order_by(User.full_name)
-            ).all(),
-            can_recall=doc.state == "issued"
-            and (actor.has_role(Role.CLERK) or actor.has_role(Role.SIGNER)),
-            approve_form=forms.get("approve_form") or ActionForm(),
-            sign_form=forms.get("sign_form") or SignForm(),
-            empty_form=EmptyForm(),
-        ),
-        status,
-    )
 
 
 @bp.route("/documents/<int:document_id>")

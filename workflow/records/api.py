@@ -10,14 +10,15 @@ from flask import current_app, jsonify, request
 from storage.models import Role
 from storage.registry_models import WorkFile
 from storage.types import utcnow
-from workflow.records import reminders
-from workflow.records import reporting
-from workflow.records import workfiles
-from workflow.documents.api import _actor, _json_body, bp
+from workflow import http
 from workflow.errors import ForbiddenError, InvalidInputError
+from workflow.http import api_blueprint
 from workflow.mail import mailer_from_config
+from workflow.records import reminders, reporting, workfiles
 from workflow.services import get_session
 from workflow.vocab import vn_iso
+
+bp = api_blueprint("records_api", __name__)
 
 
 def _str(body: dict[str, Any], key: str) -> str | None:
@@ -41,7 +42,7 @@ def _int(body: dict[str, Any], key: str) -> int | None:
 def list_workfiles() -> Any:
     """Work files of the caller's units (all of them for auditors), newest first."""
     db = get_session()
-    query = workfiles.visible_workfiles(_actor()).order_by(WorkFile.id.desc())
+    query = workfiles.visible_workfiles(http.actor()).order_by(WorkFile.id.desc())
     state = request.args.get("state")
     if state == "open":
         query = query.where(WorkFile.closed_at.is_(None))
@@ -54,14 +55,14 @@ def list_workfiles() -> Any:
 @bp.post("/workfiles")
 def create_workfile() -> Any:
     """Open a work file: ``{"title", "code"?, "unit"?, "classified"?}``."""
-    body = _json_body()
+    body = http.json_body()
     classified = body.get("classified", False)
     if not isinstance(classified, bool):
         raise InvalidInputError("'classified' phải là true hoặc false.")
     db = get_session()
     wf = workfiles.create_workfile(
         db,
-        _actor(),
+        http.actor(),
         title=_str(body, "title"),
         code=_str(body, "code"),
         unit_code=_str(body, "unit"),
@@ -76,25 +77,25 @@ def create_workfile() -> Any:
 def get_workfile(workfile_id: int) -> Any:
     """A work file with its items and the live (or recorded) online flag."""
     db = get_session()
-    wf = workfiles.get_visible_workfile(db, _actor(), workfile_id)
+    wf = workfiles.get_visible_workfile(db, http.actor(), workfile_id)
     return jsonify(workfiles.workfile_json(db, wf))
 
 
 @bp.post("/workfiles/<int:workfile_id>/items")
 def attach_item(workfile_id: int) -> Any:
     """Attach ``{"document_id"}`` or record ``{"offline_note"}`` (a step on paper)."""
-    body = _json_body()
+    body = http.json_body()
     db = get_session()
     workfiles.attach(
         db,
-        _actor(),
+        http.actor(),
         workfile_id,
         document_id=_int(body, "document_id"),
         offline_note=_str(body, "offline_note"),
         now=utcnow(),
     )
     db.commit()
-    wf = workfiles.get_visible_workfile(db, _actor(), workfile_id)
+    wf = workfiles.get_visible_workfile(db, http.actor(), workfile_id)
     return jsonify(workfiles.workfile_json(db, wf)), 201
 
 
@@ -102,7 +103,7 @@ def attach_item(workfile_id: int) -> Any:
 def close_workfile(workfile_id: int) -> Any:
     """Close the file; ``processed_online`` is derived and recorded."""
     db = get_session()
-    wf = workfiles.close(db, _actor(), workfile_id, now=utcnow())
+    wf = workfiles.close(db, http.actor(), workfile_id, now=utcnow())
     db.commit()
     return jsonify(workfiles.workfile_json(db, wf))
 
@@ -115,7 +116,7 @@ def list_obligations() -> Any:
     """Report obligations (``?unit=&period=``) with their status now."""
     db = get_session()
     rows = reporting.list_obligations(
-        db, _actor(), request.args.get("unit") or None, request.args.get("period") or None
+        db, http.actor(), request.args.get("unit") or None, request.args.get("period") or None
     )
     now = utcnow()
     return jsonify({"obligations": [reporting.obligation_json(o, now) for o in rows]})
@@ -124,12 +125,12 @@ def list_obligations() -> Any:
 @bp.post("/reports/obligations/<int:obligation_id>/submit")
 def submit_report(obligation_id: int) -> Any:
     """Link the caller's submitted report document: ``{"document_id"}``."""
-    document_id = _int(_json_body(), "document_id")
+    document_id = _int(http.json_body(), "document_id")
     if document_id is None:
         raise InvalidInputError("Cần 'document_id': văn bản báo cáo đã trình.")
     db = get_session()
     now = utcnow()
-    obligation = reporting.submit_report(db, _actor(), obligation_id, document_id, now)
+    obligation = reporting.submit_report(db, http.actor(), obligation_id, document_id, now)
     db.commit()
     return jsonify(reporting.obligation_json(obligation, now))
 
@@ -140,7 +141,7 @@ def submit_report(obligation_id: int) -> Any:
 @bp.post("/reminders/run")
 def run_reminders() -> Any:
     """Run the reminder job now (administrators)."""
-    if not _actor().has_role(Role.ADMIN):
+    if not http.actor().has_role(Role.ADMIN):
         raise ForbiddenError("Chỉ quản trị hệ thống được chạy đôn đốc việc quá hạn.")
     db = get_session()
     report = reminders.send_reminders(db, mailer_from_config(current_app.config), utcnow())
@@ -154,7 +155,7 @@ def run_reminders() -> Any:
 def read_notification(notification_id: int) -> Any:
     """Mark one of the caller's notifications as read."""
     db = get_session()
-    note = reminders.mark_read(db, _actor(), notification_id, utcnow())
+    note = reminders.mark_read(db, http.actor(), notification_id, utcnow())
     db.commit()
     return jsonify(
         {

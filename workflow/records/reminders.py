@@ -12,9 +12,9 @@ from sqlalchemy.orm import Session
 from storage import audit
 from storage.models import Task, User
 from storage.registry_models import Notification
+from workflow.documents.states import TaskState
 from workflow.errors import NotFoundError
 from workflow.mail import Mailer, MailError
-from workflow.documents.states import TaskState
 from workflow.vocab import ACTION_LABELS, vn_display
 
 log = logging.getLogger("trinhky.reminders")

@@ -16,8 +16,8 @@ from sqlalchemy.orm import Session
 from storage import audit
 from storage.models import Role, Unit, UnitKind, User
 from storage.registry_models import ReportObligation
-from workflow import coverage
 from workflow.accounts import access
+from workflow.coverage import ledger as coverage
 from workflow.errors import ConflictError, ForbiddenError, InvalidInputError, NotFoundError
 from workflow.i18n import N_
 from workflow.vocab import to_vn, vn_iso

@@ -18,13 +18,11 @@ from storage.models import Document, Unit
 from storage.registry_models import Notification, WorkFile
 from storage.types import utcnow
 from workflow.accounts import access
-from workflow.records import reminders
-from workflow.records import reporting
-from workflow.records import workfiles
-from workflow.accounts.web import current_actor
 from workflow.errors import WorkflowError
+from workflow.http import current_actor
 from workflow.i18n import translate
 from workflow.mail import mailer_from_config
+from workflow.records import reminders, reporting, workfiles
 from workflow.services import EXTENSION_KEY, Services, get_session
 
 bp = Blueprint("records", __name__)

@@ -14,11 +14,11 @@ from sqlalchemy.orm import Session
 from storage import audit
 from storage.models import Document, Role, Signature, Unit, User
 from storage.registry_models import IncomingEntry, WorkFile, WorkFileItem
-from workflow import coverage
 from workflow.accounts import access
+from workflow.coverage import ledger as coverage
+from workflow.documents.states import DocState, StageAction, TaskState
 from workflow.errors import ConflictError, ForbiddenError, InvalidInputError, NotFoundError
 from workflow.i18n import N_
-from workflow.documents.states import DocState, StageAction, TaskState
 from workflow.vocab import VN_TZ, vn_iso
 
 NOT_FOUND = N_("Không tìm thấy hồ sơ công việc, hoặc bạn không có quyền xem hồ sơ này.")

@@ -11,16 +11,18 @@ from sqlalchemy.orm import Session
 from storage.models import Unit, User
 from storage.registry_models import Dispatch, IncomingEntry
 from storage.types import utcnow
-from workflow import coverage
-from workflow.registry import dispatch as dispatching
-from workflow.registry import incoming
-from workflow.registry import incoming_queries as incoming_views
-from workflow.registry import registers
-from workflow.documents.api import _actor, _json_body, bp
+from workflow import http
+from workflow.coverage import ledger as coverage
 from workflow.errors import InvalidInputError, NotFoundError
+from workflow.http import api_blueprint
+from workflow.registry import dispatch as dispatching
+from workflow.registry import incoming, registers
+from workflow.registry import incoming_queries as incoming_views
 from workflow.services import get_services, get_session
 from workflow.uploads import stage_upload
 from workflow.vocab import VN_TZ, vn_iso
+
+bp = api_blueprint("registry_api", __name__)
 
 EXPORT_TYPES = {
     "csv": "text/csv; charset=utf-8",
@@ -126,7 +128,7 @@ def _unit_arg() -> int | None:
 def dispatch(document_id: int) -> Any:
     """Phát hành: send an issued document to units and outside recipients."""
     db = get_session()
-    dispatched = dispatch_and_deliver(db, _actor(), document_id, _json_body())
+    dispatched = dispatch_and_deliver(db, http.actor(), document_id, http.json_body())
     build = link_builder()
     tokens = {link.dispatch.id: link.token for link in dispatched.links}
     items = [
@@ -142,7 +144,7 @@ def dispatch(document_id: int) -> Any:
 @bp.get("/documents/<int:document_id>/dispatches")
 def list_dispatches(document_id: int) -> Any:
     """The recipients of a document and who received it when."""
-    rows = dispatching.dispatches_of(get_session(), _actor(), document_id)
+    rows = dispatching.dispatches_of(get_session(), http.actor(), document_id)
     return jsonify({"document_id": document_id, "dispatches": [dispatch_json(r) for r in rows]})
 
 
@@ -150,7 +152,7 @@ def list_dispatches(document_id: int) -> Any:
 def list_incoming() -> Any:
     """A unit's incoming entries (?unit=, ?state=pending|received|returned)."""
     db = get_session()
-    entries = dispatching.list_incoming(db, _actor(), _unit_arg(), request.args.get("state"))
+    entries = dispatching.list_incoming(db, http.actor(), _unit_arg(), request.args.get("state"))
     return jsonify({"incoming": [entry_json(e) for e in entries]})
 
 
@@ -163,7 +165,7 @@ def register_incoming() -> Any:
     entry = dispatching.register_external(
         db,
         get_services().blobs,
-        _actor(),
+        http.actor(),
         staged,
         unit_id=_unit_arg(),
         sender=request.form.get("sender"),
@@ -181,7 +183,7 @@ def receive(entry_id: int) -> Any:
     """Receive after automatic signature validation (valid: số đến; invalid: returned)."""
     db = get_session()
     services = get_services()
-    entry = incoming.receive(db, services.blobs, services.trust, _actor(), entry_id)
+    entry = incoming.receive(db, services.blobs, services.trust, http.actor(), entry_id)
     db.commit()
     return jsonify(entry_json(entry))
 
@@ -189,14 +191,14 @@ def receive(entry_id: int) -> Any:
 @bp.get("/incoming/<int:entry_id>")
 def get_incoming(entry_id: int) -> Any:
     """An incoming entry and its handling (its unit's clerks and leaders, its handlers)."""
-    entry = incoming_views.get_entry(get_session(), _actor(), entry_id)
+    entry = incoming_views.get_entry(get_session(), http.actor(), entry_id)
     return jsonify(entry_json(entry))
 
 
 @bp.post("/incoming/<int:entry_id>/assign")
 def assign_incoming(entry_id: int) -> Any:
     """A leader of the receiving unit assigns a received entry to a unit (phân công)."""
-    body = _json_body()
+    body = http.json_body()
     db = get_session()
     choice = incoming.Assignment(
         unit_id=body.get("unit"),
@@ -204,7 +206,7 @@ def assign_incoming(entry_id: int) -> Any:
         deadline_days=body.get("deadline_days"),
         note=body.get("note"),
     )
-    entry = incoming.assign(db, get_services().blobs, _actor(), entry_id, choice)
+    entry = incoming.assign(db, get_services().blobs, http.actor(), entry_id, choice)
     db.commit()
     return jsonify(entry_json(entry))
 
@@ -212,11 +214,11 @@ def assign_incoming(entry_id: int) -> Any:
 @bp.post("/incoming/<int:entry_id>/complete")
 def complete_incoming(entry_id: int) -> Any:
     """The assigned unit marks a received entry handled (đã xử lý)."""
-    body = _json_body()
+    body = http.json_body()
     db = get_session()
     entry = incoming.complete(
         db,
-        _actor(),
+        http.actor(),
         entry_id,
         comment=body.get("comment"),
         reply_document_id=body.get("reply_document"),
@@ -229,7 +231,9 @@ def complete_incoming(entry_id: int) -> Any:
 @bp.get("/incoming/<int:entry_id>/file")
 def incoming_file(entry_id: int) -> Any:
     """The PDF of an incoming entry (its unit's clerks)."""
-    entry, path = dispatching.entry_file(get_session(), get_services().blobs, _actor(), entry_id)
+    entry, path = dispatching.entry_file(
+        get_session(), get_services().blobs, http.actor(), entry_id
+    )
     if not path.is_file():
         raise NotFoundError("Tệp của văn bản đến không còn trong kho lưu trữ.")
     return send_file(
@@ -298,5 +302,5 @@ def _with_handling(db: Session, rows: list[dict[str, Any]]) -> None:
 @bp.get("/registers/<kind>")
 def register(kind: str) -> Any:
     """Sổ đăng ký văn bản đi/đến (?unit=&year=&q=&doc_type=&from=&to=&format=)."""
-    result = register_response(_actor(), kind, _unit_arg(), request.args)
+    result = register_response(http.actor(), kind, _unit_arg(), request.args)
     return result if isinstance(result, Response) else jsonify(result)

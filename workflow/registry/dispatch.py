@@ -7,7 +7,6 @@ Use-cases take the session and services and never commit; the views do.
 from __future__ import annotations
 
 import hashlib
-import re
 import secrets
 import smtplib
 from collections.abc import Mapping
@@ -29,10 +28,11 @@ from storage.blobs import FilesystemBlobStore, StagedBlob
 from storage.models import Document, Role, Unit, User
 from storage.registry_models import Dispatch, IncomingEntry
 from storage.types import utcnow
-from workflow import coverage
 from workflow.accounts import access
-from workflow.registry import issuance
+from workflow.coverage import ledger as coverage
 from workflow.documents import routing
+from workflow.documents.states import DocState
+from workflow.documents.usecases import MAX_SUBJECT, check_pdf
 from workflow.errors import (
     ConflictError,
     ForbiddenError,
@@ -41,14 +41,14 @@ from workflow.errors import (
     WorkflowError,
 )
 from workflow.i18n import N_
-from workflow.documents.usecases import MAX_SUBJECT, check_pdf
-from workflow.documents.states import DocState
+from workflow.mail import EMAIL_RE
+from workflow.registry import issuance
+from workflow.registry.issuers import ISSUER_KINDS, issuer_of
 from workflow.vocab import DOC_TYPES, VN_TZ, normalise_doc_type
 
 NO_MAIL_SERVER = "not sent: no mail server"
 LINK_DAYS = 7
 """Default lifetime of an external recipient's download link."""
-EMAIL_RE = re.compile(r"^[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[^@\s<>\"',;]+$")
 ENTRY_NOT_FOUND = N_("Không tìm thấy văn bản đến này, hoặc bạn không có quyền xem.")
 INCOMING_STATES = ("pending", "received", "returned")
 
@@ -108,7 +108,7 @@ def clerk_units(session: Session, user: User) -> set[int]:
         units.add(unit_id)
         unit = session.get(Unit, unit_id)
         if unit is not None and unit.kind == "office":
-            units.add(issuance.issuer_of(session, unit).id)
+            units.add(issuer_of(session, unit).id)
     return units
 
 
@@ -117,9 +117,7 @@ def default_clerk_unit(session: Session, user: User) -> int | None:
     units = clerk_units(session, user)
     if not units:
         return None
-    issuers = [
-        u for u in units if (unit := session.get(Unit, u)) and unit.kind in issuance.ISSUER_KINDS
-    ]
+    issuers = [u for u in units if (unit := session.get(Unit, u)) and unit.kind in ISSUER_KINDS]
     return min(issuers or units)
 
 

@@ -30,13 +30,13 @@ from storage.models import Document, Revision, Route, RouteStage, Task, Unit, Us
 from storage.registry_models import IncomingEntry, WorkFileItem
 from storage.types import utcnow
 from workflow.accounts import access
+from workflow.documents import routing
+from workflow.documents.states import DocState, Event, StageAction, TaskState
+from workflow.errors import ConflictError, ForbiddenError, InvalidInputError
+from workflow.records import workfiles
 from workflow.registry import dispatch as dispatching
 from workflow.registry import incoming_queries as incoming_views
-from workflow.documents import routing
-from workflow.records import workfiles
-from workflow.errors import ConflictError, ForbiddenError, InvalidInputError
-from workflow.setup.demo import INCOMING_ROUTE
-from workflow.documents.states import DocState, Event, StageAction, TaskState
+from workflow.setup.system import INCOMING_ROUTE
 from workflow.vocab import vn_iso
 
 MAX_NOTE = 4000

@@ -13,9 +13,9 @@ from storage.models import Document, Role, Unit, User
 from storage.registry_models import IncomingEntry, WorkFile
 from storage.types import utcnow
 from workflow.accounts import access
-from workflow.registry import dispatch as dispatching
-from workflow.errors import NotFoundError
 from workflow.documents.states import DocState, StageAction, TaskState
+from workflow.errors import NotFoundError
+from workflow.registry import dispatch as dispatching
 from workflow.vocab import STATE_LABELS, vn_iso
 
 # Units whose leaders stand in for a part of the committee that has none of its own.

@@ -25,25 +25,25 @@ from storage.blobs import FilesystemBlobStore
 from storage.models import Certificate, Document, Revision, Role, Signature, Task, Unit, User
 from storage.registry_models import Dispatch, NumberSeries
 from storage.types import utcnow
-from workflow import coverage
 from workflow.accounts import access
+from workflow.coverage import ledger as coverage
 from workflow.documents import routing
-from workflow.verification import service as verification
-from workflow.errors import ConflictError, ForbiddenError, InvalidInputError
-from workflow.viewer.geometry import seal_box
-from workflow.signatures.seal_keys import on_token, seal_signer
+from workflow.documents.states import DocState, Event, StageAction
 from workflow.documents.usecases import check_urgency
+from workflow.errors import ConflictError, ForbiddenError, InvalidInputError
+from workflow.registry.issuers import issuer_of, seal_certificate
 from workflow.signatures.flow import (
     LevelPolicy,
     personal_stamp,
     sign_to_staged,
     store_signed,
 )
-from workflow.documents.states import DocState, Event, StageAction
+from workflow.signatures.seal_keys import on_token, seal_signer
+from workflow.verification import service as verification
+from workflow.viewer.geometry import seal_box
 from workflow.vocab import DOC_TYPES, VN_TZ, normalise_doc_type, vn_display
 
 DEFAULT_FORMAT = "{number:02d}-{type}/{issuer}"
-ISSUER_KINDS = ("committee", "grassroots")
 CLASSIFICATIONS = {"mat": "Mật", "toi_mat": "Tối mật", "tuyet_mat": "Tuyệt mật"}
 
 
@@ -55,16 +55,6 @@ class Issued:
     number: int
     symbol: str
     issued_at: datetime
-
-
-def issuer_of(session: Session, unit: Unit) -> Unit:
-    """:returns: the committee that issues documents drafted in ``unit``."""
-    current: Unit | None = unit
-    while current is not None:
-        if current.kind in ISSUER_KINDS:
-            return current
-        current = session.get(Unit, current.parent_id) if current.parent_id else None
-    return unit
 
 
 def allocate_number(session: Session, unit_id: int, register: str, year: int) -> int:
@@ -161,32 +151,6 @@ def _seal_placement(
     signer = signature.signer
     personal = personal_stamp(blobs, signer, None, signature.signed_at)
     return StampPlacement(page=page, box=seal_box_for(box, personal, seal))
-
-
-def seal_certificate(session: Session, issuer: Unit, *, stored_key: bool = True) -> Certificate:
-    """:returns: the issuer's newest active seal certificate; by default only one whose
-        key the server stores (signed reports), with ``stored_key=False`` also one whose
-        key is on the seal token (issuance).
-
-    :raises ConflictError: none is configured.
-    """
-    query = (
-        select(Certificate)
-        .where(
-            Certificate.unit_id == issuer.id,
-            Certificate.purpose == "seal",
-            Certificate.status == "active",
-        )
-        .order_by(Certificate.id.desc())
-    )
-    if stored_key:
-        query = query.where(Certificate.encrypted_key_pem != "")
-    cert = session.scalars(query).first()
-    if cert is None:
-        raise ConflictError(
-            f"Chưa có chứng thư số của tổ chức ({issuer.name}) để ký ban hành. Hãy báo quản trị."
-        )
-    return cert
 
 
 def _competent_signature(session: Session, doc: Document) -> Signature | None:

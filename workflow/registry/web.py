@@ -26,14 +26,14 @@ from wtforms.validators import DataRequired, Length, Optional
 from storage.models import Document, Unit
 from storage.registry_models import IncomingEntry
 from workflow.accounts import access
+from workflow.documents import recipients
+from workflow.errors import InvalidInputError, WorkflowError
+from workflow.http import current_actor
+from workflow.i18n import translate
 from workflow.registry import dispatch as dispatching
 from workflow.registry import incoming
 from workflow.registry import incoming_queries as incoming_views
-from workflow.documents import recipients
 from workflow.registry.api import dispatch_and_deliver, link_days, register_response
-from workflow.accounts.web import current_actor
-from workflow.errors import InvalidInputError, WorkflowError
-from workflow.i18n import translate
 from workflow.services import get_services, get_session
 from workflow.uploads import stage_upload
 from workflow.vocab import DOC_TYPES

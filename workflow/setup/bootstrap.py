@@ -13,9 +13,9 @@ from alembic.config import Config
 from sqlalchemy.engine import Engine
 
 from signing.pki import EmbeddedPki
-from workflow.setup import demo as seed
 from workflow.services import Services
-from workflow.settings import read_or_create_secret
+from workflow.setup import demo as seed
+from workflow.setup import system
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -62,20 +62,12 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def ca_passphrase(services: Services) -> bytes:
-    """:returns: the passphrase of the embedded CA keys (env, else an instance file)."""
-    env = os.environ.get("TRINHKY_CA_PASSPHRASE")
-    if env:
-        return env.encode()
-    return read_or_create_secret(services.settings.instance_path / "ca_passphrase").encode()
-
-
 def load_pki(services: Services) -> EmbeddedPki:
     """:returns: the embedded PKI, created on first use."""
     directory = services.settings.pki_dir
     if EmbeddedPki.exists(directory):
-        return EmbeddedPki.load(directory, ca_passphrase(services))
-    return EmbeddedPki.create(directory, ca_passphrase(services), services.settings.org_name)
+        return EmbeddedPki.load(directory, services.ca_passphrase)
+    return EmbeddedPki.create(directory, services.ca_passphrase, services.settings.org_name)
 
 
 def demo_password(services: Services) -> str:
@@ -117,7 +109,7 @@ def initialise(services: Services, host: str = "127.0.0.1") -> InitReport:
     pki = load_pki(services)
     if not settings.demo:
         with services.session_factory() as session:
-            seed.ensure_seal_certificates(session, pki, services.seal_passphrase)
+            system.ensure_system_data(session, pki, services.seal_passphrase)
             session.commit()
         return InitReport(False, None, ())
     password = demo_password(services)
@@ -125,6 +117,6 @@ def initialise(services: Services, host: str = "127.0.0.1") -> InitReport:
         seeded = not seed.is_seeded(session)
         if seeded:
             seed.seed_demo(session, services.hasher, pki, password)
-        seed.ensure_seal_certificates(session, pki, services.seal_passphrase)
+        system.ensure_system_data(session, pki, services.seal_passphrase)
         session.commit()
     return InitReport(seeded, password, tuple(u.username for u in seed.DEMO_USERS))

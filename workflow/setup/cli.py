@@ -9,10 +9,11 @@ from flask import Flask
 
 from signing.errors import KeyLoadError
 from storage.audit import verify_chain
-from workflow.setup.bootstrap import DemoRefusedError, initialise, load_pki
 from workflow.errors import WorkflowError
-from workflow.setup.demo import DEMO_USERS
 from workflow.services import EXTENSION_KEY, Services
+from workflow.setup.bootstrap import DemoRefusedError, initialise, load_pki
+from workflow.setup.demo import DEMO_USERS
+from workflow.signatures import seal_token
 
 
 def register_cli(app: Flask) -> None:
@@ -74,8 +75,6 @@ def register_cli(app: Flask) -> None:
     def seal_token_register(unit_code: str | None, cert_file: Path | None, valid_days: int) -> None:
         """Certify the token's seal key (embedded CA, or --cert) and register it as the
         unit's seal: issuance then signs with the token."""
-        from workflow.signatures import seal_token
-
         svc = services()
         token = svc.settings.seal_pkcs11
         if token is None:

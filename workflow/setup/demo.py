@@ -11,8 +11,9 @@ from sqlalchemy.orm import Session
 from signing.pki import EmbeddedPki
 from storage import audit
 from storage.audit import AuditAction
-from storage.models import Certificate, Role, Route, RouteStage, Unit, UnitKind
+from storage.models import Role, Route, RouteStage, Unit, UnitKind
 from workflow.accounts import service as accounts
+from workflow.signatures.personal_certs import issue_personal_certificate
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,6 @@ DEMO_USERS = [
 ]
 
 DEFAULT_ROUTE = "thuong-truc-ky"
-INCOMING_ROUTE = "van-ban-den"
 
 
 def is_seeded(session: Session) -> bool:
@@ -111,7 +111,7 @@ def seed_demo(
                 org_name,
                 password,
             )
-    for route in (default_route(), standing_route(), report_route(), incoming_route()):
+    for route in (default_route(), standing_route(), report_route()):
         session.add(route)
     session.flush()
     audit.append(
@@ -232,149 +232,3 @@ def report_route() -> Route:
             ),
         ],
     )
-
-
-def incoming_route() -> Route:
-    """:returns: the route of an incoming document after receipt: the clerk receives (done
-    by the receipt itself), a leader of the receiving unit assigns it to a unit (with an
-    optional lead person, deadline and note), the assigned unit handles it. The handling
-    stage's assignees are chosen at assignment: the lead person, else the unit's holders
-    of the stage's role (its chuyên viên), else every member of the unit."""
-    return Route(
-        code=INCOMING_ROUTE,
-        version=1,
-        name="Văn bản đến: tiếp nhận, phân công, xử lý",
-        kind="incoming",
-        description="Văn thư tiếp nhận (kiểm tra chữ ký số, số đến) → Lãnh đạo phân công "
-        "đơn vị chủ trì, người chủ trì, hạn xử lý → Đơn vị được giao xử lý, báo cáo kết quả.",
-        stages=[
-            RouteStage(
-                position=1,
-                name="Văn thư tiếp nhận",
-                action="receive",
-                assignee_role=Role.CLERK,
-                assignee_unit_code=None,
-                mode="any",
-            ),
-            RouteStage(
-                position=2,
-                name="Lãnh đạo phân công xử lý",
-                action="assign",
-                assignee_role=Role.APPROVER,
-                assignee_unit_code=None,
-                mode="any",
-                deadline_days=1,
-            ),
-            RouteStage(
-                position=3,
-                name="Đơn vị được giao xử lý",
-                action="handle",
-                assignee_role=Role.DRAFTER,
-                assignee_unit_code=None,
-                mode="any",
-                deadline_days=5,
-            ),
-        ],
-    )
-
-
-def ensure_seal_certificates(
-    session: Session, pki: EmbeddedPki, passphrase: str
-) -> list[Certificate]:
-    """Give every issuing committee without one a seal certificate (key encrypted with
-    the server's seal passphrase). Used at every initialisation, so older instances get
-    theirs too."""
-    made = []
-    issuers = session.scalars(select(Unit).where(Unit.kind.in_(("committee",)))).all()
-    for unit in issuers:
-        exists = session.scalars(
-            select(Certificate.id).where(
-                Certificate.unit_id == unit.id, Certificate.purpose == "seal"
-            )
-        ).first()
-        if exists is not None:
-            continue
-        issued = pki.issue_signing_certificate(
-            full_name=unit.name[:60],
-            title="Chữ ký số của cơ quan",
-            unit=unit.name,
-            organisation=unit.name,
-            passphrase=passphrase,
-        )
-        cert = Certificate(
-            user_id=None,
-            unit_id=unit.id,
-            purpose="seal",
-            serial=format(issued.serial, "x"),
-            subject=issued.subject,
-            fingerprint=issued.fingerprint_sha256,
-            cert_pem=issued.cert_pem.decode(),
-            encrypted_key_pem=issued.encrypted_key_pem.decode(),
-            not_before=issued.not_before,
-            not_after=issued.not_after,
-        )
-        session.add(cert)
-        session.flush()
-        audit.append(
-            session,
-            AuditAction.CERT_ISSUED,
-            actor_id=None,
-            object_type="certificate",
-            object_id=cert.id,
-            details={"unit": unit.code, "purpose": "seal", "fingerprint": cert.fingerprint},
-        )
-        made.append(cert)
-    return made
-
-
-def issue_personal_certificate(
-    session: Session,
-    pki: EmbeddedPki,
-    user_id: int,
-    full_name: str,
-    title: str,
-    unit: str,
-    organisation: str,
-    passphrase: str,
-    public_url: str | None = None,
-    valid_days: int = 730,
-) -> Certificate:
-    """Issue a signing certificate from the embedded CA; the key is stored encrypted.
-
-    With ``public_url`` (where validators can reach this server) the certificate names
-    the OCSP responder and the CRL under ``/pki``; without it validators rely on the
-    revocation data embedded at B-LT.
-    """
-    base = public_url.rstrip("/") if public_url else None
-    issued = pki.issue_signing_certificate(
-        full_name=full_name,
-        title=title,
-        unit=unit,
-        organisation=organisation,
-        passphrase=passphrase,
-        valid_days=valid_days,
-        ocsp_url=f"{base}/pki/ocsp" if base else None,
-        crl_url=f"{base}/pki/crl" if base else None,
-    )
-    cert = Certificate(
-        user_id=user_id,
-        purpose="personal",
-        serial=format(issued.serial, "x"),
-        subject=issued.subject,
-        fingerprint=issued.fingerprint_sha256,
-        cert_pem=issued.cert_pem.decode(),
-        encrypted_key_pem=issued.encrypted_key_pem.decode(),
-        not_before=issued.not_before,
-        not_after=issued.not_after,
-    )
-    session.add(cert)
-    session.flush()
-    audit.append(
-        session,
-        AuditAction.CERT_ISSUED,
-        actor_id=None,
-        object_type="certificate",
-        object_id=cert.id,
-        details={"user_id": user_id, "fingerprint": cert.fingerprint},
-    )
-    return cert

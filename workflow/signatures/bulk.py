@@ -36,7 +36,7 @@ from storage.job_models import BulkJob, BulkJobItem
 from storage.models import Document, User
 from storage.types import utcnow
 from workflow.documents import routing
-from workflow.signatures import flow as signing_flow
+from workflow.documents.states import StageAction
 from workflow.errors import (
     ConflictError,
     ForbiddenError,
@@ -45,7 +45,7 @@ from workflow.errors import (
     WorkflowError,
 )
 from workflow.services import Services
-from workflow.documents.states import StageAction
+from workflow.signatures import flow as signing_flow
 from workflow.vocab import vn_iso
 
 log = logging.getLogger("trinhky.bulk")

@@ -25,14 +25,15 @@ from wtforms.validators import DataRequired, Length
 
 from storage.job_models import BulkJob
 from storage.models import User
-from workflow.signatures import bulk
-from workflow.signatures import flow as signing_flow
-from workflow.documents.api import _actor, _json_body
-from workflow.documents.api import bp as api_bp
-from workflow.accounts.web import current_actor
+from workflow import http
 from workflow.errors import InvalidInputError, WorkflowError
+from workflow.http import api_blueprint, current_actor
 from workflow.i18n import translate
 from workflow.services import get_services, get_session
+from workflow.signatures import bulk
+from workflow.signatures import flow as signing_flow
+
+api_bp = api_blueprint("bulk_api", __name__)
 
 bp = Blueprint("bulk", __name__)
 
@@ -73,20 +74,20 @@ def _job_body(db: Session, actor: User, job_id: str) -> dict[str, Any]:
 @api_bp.post("/bulk-sign")
 def bulk_sign() -> Any:
     """Sign many signing tasks with one passphrase; runs in the background (202)."""
-    body = _json_body()
+    body = http.json_body()
     task_ids = bulk.parse_task_ids(body.get("task_ids"))
     passphrase = body.get("passphrase")
     if not isinstance(passphrase, str) or not passphrase:
         raise InvalidInputError(_("Cần 'passphrase': mật khẩu của khóa ký số."))
-    job = start_job(get_session(), _actor(), task_ids, passphrase)
-    status_url = url_for("api.bulk_sign_status", job_id=job.id)
+    job = start_job(get_session(), http.actor(), task_ids, passphrase)
+    status_url = url_for("bulk_api.bulk_sign_status", job_id=job.id)
     return jsonify({"job_id": job.id, "total": job.total, "status_url": status_url}), 202
 
 
 @api_bp.get("/bulk-sign/<job_id>")
 def bulk_sign_status(job_id: str) -> Any:
     """Progress of one of the caller's bulk signing jobs."""
-    return jsonify(_job_body(get_session(), _actor(), job_id))
+    return jsonify(_job_body(get_session(), http.actor(), job_id))
 
 
 @api_bp.errorhandler(bulk.InvalidTasksError)

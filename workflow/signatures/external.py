@@ -34,10 +34,10 @@ from storage.blobs import StagedBlob
 from storage.external_models import ExternalSigningSession
 from storage.models import Certificate, Role, Task, User
 from storage.types import utcnow
-from workflow.documents import routing
-from workflow.signatures import flow as signing_flow
+from workflow import http
 from workflow.documents import presenters as views
-from workflow.documents.api import _actor, _json_body, bp
+from workflow.documents import routing
+from workflow.documents.states import StageAction
 from workflow.errors import (
     ConflictError,
     ForbiddenError,
@@ -45,10 +45,14 @@ from workflow.errors import (
     NotFoundError,
     WorkflowError,
 )
+from workflow.http import api_blueprint
 from workflow.services import Services, get_services, get_session
-from workflow.documents.states import StageAction
+from workflow.signatures import flow as signing_flow
+from workflow.signatures.certificates import certificate_json
 from workflow.uploads import stage_upload
 from workflow.vocab import vn_iso
+
+bp = api_blueprint("external_api", __name__)
 
 SESSION_TTL = timedelta(minutes=15)
 """How long a prepared external signature waits for the signature."""
@@ -583,10 +587,8 @@ def _outcome_json(outcome: signing_flow.SignOutcome) -> dict[str, Any]:
 @bp.post("/users/<username>/certificates")
 def external_register_certificate(username: str) -> Any:
     """Register the certificate of a user's signing token (administrators; no key)."""
-    from workflow.signatures.certificates import certificate_json
-
     db = get_session()
-    row = register_certificate(db, get_services(), _actor(), username, _json_body())
+    row = register_certificate(db, get_services(), http.actor(), username, http.json_body())
     db.commit()
     owner = db.get(User, row.user_id) if row.user_id else None
     return jsonify(certificate_json(row, owner, utcnow())), 201
@@ -595,7 +597,7 @@ def external_register_certificate(username: str) -> Any:
 @bp.post("/tasks/<int:task_id>/external/prepare")
 def external_prepare(task_id: int) -> Any:
     """Prepare a signature made off the server: the data to sign, or the PDF for a plugin."""
-    result = run_prepare(get_session(), get_services(), _actor(), task_id, _json_body())
+    result = run_prepare(get_session(), get_services(), http.actor(), task_id, http.json_body())
     row, sid = result.row, result.session_id
     body: dict[str, Any] = {
         "session_id": sid,
@@ -622,7 +624,7 @@ def external_prepare(task_id: int) -> Any:
 @bp.get("/external/<session_id>")
 def external_status(session_id: str) -> Any:
     """State of a signing session (its owner only)."""
-    row = _open_session(get_session(), _actor(), session_id)
+    row = _open_session(get_session(), http.actor(), session_id)
     return jsonify(
         {
             "mode": row.mode,
@@ -638,7 +640,7 @@ def external_status(session_id: str) -> Any:
 @bp.get("/external/<session_id>/document")
 def external_document(session_id: str) -> Any:
     """The exact PDF of the session: to sign (plugin mode) or prepared (signature mode)."""
-    row = _open_session(get_session(), _actor(), session_id)
+    row = _open_session(get_session(), http.actor(), session_id)
     if row.used_at is not None or row.expires_at <= utcnow():
         raise SessionGoneError("Phiên ký đã hết hạn hoặc đã được dùng.")
     sha = row.prepared_sha256 or row.source_sha256
@@ -653,7 +655,9 @@ def external_document(session_id: str) -> Any:
 @bp.post("/external/<session_id>/complete")
 def external_complete(session_id: str) -> Any:
     """Finish with a raw signature (``signature_b64``) or a CMS (``cms_b64``)."""
-    outcome = run_complete(get_session(), get_services(), _actor(), session_id, _json_body())
+    outcome = run_complete(
+        get_session(), get_services(), http.actor(), session_id, http.json_body()
+    )
     return jsonify(_outcome_json(outcome))
 
 
@@ -661,7 +665,7 @@ def external_complete(session_id: str) -> Any:
 def external_upload(session_id: str) -> Any:
     """Finish with a PDF signed by a local plugin (multipart ``file``)."""
     staged, _name = stage_upload()
-    outcome = run_upload(get_session(), get_services(), _actor(), session_id, staged)
+    outcome = run_upload(get_session(), get_services(), http.actor(), session_id, staged)
     return jsonify(_outcome_json(outcome))
 
 

@@ -41,8 +41,8 @@ from storage.blobs import FilesystemBlobStore, StagedBlob
 from storage.models import Certificate, Document, Revision, Role, Signature, Task, Unit, User
 from storage.types import utcnow
 from workflow.documents import routing
-from workflow.errors import ConflictError, InvalidInputError, LockedError, WorkflowError
 from workflow.documents.states import StageAction
+from workflow.errors import ConflictError, InvalidInputError, LockedError, WorkflowError
 
 LevelPolicy = Callable[[str, str], str]
 """``(unit code, document type) -> PAdES level`` (see ``Settings.level_for``)."""

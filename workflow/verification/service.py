@@ -20,15 +20,19 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from signing import etsi
-from signing.profiles import TrustConfig
+from signing.keys import load_signer
+from signing.pades import sign_pdf_file
+from signing.profiles import SigningProfile, TrustConfig
 from signing.revocation import CertStatus, RevocationSource
-from signing.stamps import TEXT_PARAM, StampContent, stamp_style, stamp_text
+from signing.stamps import FONT_PATH, TEXT_PARAM, StampContent, stamp_style, stamp_text
 from signing.validate import MSG_TIMESTAMP, SignatureReport, ValidationReport, validate_pdf
 from storage.blobs import FilesystemBlobStore, StagedBlob
 from storage.models import Certificate, Document, Role, Unit, User
 from storage.verification_models import VerificationCode
-from workflow.errors import ConflictError, ForbiddenError, InvalidInputError, NotFoundError
 from workflow.documents.usecases import check_pdf
+from workflow.errors import ConflictError, ForbiddenError, InvalidInputError, NotFoundError
+from workflow.registry.issuers import issuer_of, seal_certificate
+from workflow.signatures.flow import SigningFailedError
 from workflow.vocab import DOC_TYPES, STATE_LABELS, vn_iso
 
 CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -470,8 +474,6 @@ def render_report_pdf(report: dict[str, Any], out: Path) -> None:
     from reportlab.pdfbase.ttfonts import TTFont
     from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
-    from signing.stamps import FONT_PATH
-
     if "TrinhKyDejaVu" not in pdfmetrics.getRegisteredFontNames():
         pdfmetrics.registerFont(TTFont("TrinhKyDejaVu", str(FONT_PATH)))
     body = ParagraphStyle("body", fontName="TrinhKyDejaVu", fontSize=9, leading=13)
@@ -509,7 +511,6 @@ def seal_for(session: Session, actor: User) -> tuple[Certificate, Unit]:
 
     :raises ConflictError: no seal certificate is configured.
     """
-    from workflow.registry.issuance import issuer_of, seal_certificate
 
     units = sorted(actor.units_with(Role.CLERK) or actor.units_with(Role.AUDITOR))
     unit = session.get(Unit, units[0]) if units else None
@@ -545,11 +546,6 @@ def signed_report_pdf(
 
     :raises SigningFailedError: the seal key cannot be used or the result does not validate.
     """
-    from signing.keys import load_signer
-    from signing.pades import sign_pdf_file
-    from signing.profiles import SigningProfile
-    from workflow.signatures.flow import SigningFailedError
-
     cert, unit = seal_for(session, actor)
     plain, signed = blobs.new_temp_path(".pdf"), blobs.new_temp_path(".pdf")
     try:

@@ -9,12 +9,14 @@ from flask import Blueprint, Response, jsonify, render_template, request
 from flask_babel import gettext as _
 from flask_login import login_required
 
-from workflow.verification import service as verification
-from workflow.documents.api import _actor, bp
-from workflow.accounts.web import current_actor
+from workflow import http
 from workflow.errors import InvalidInputError
+from workflow.http import api_blueprint, current_actor
 from workflow.services import get_services, get_session
 from workflow.uploads import stage_upload
+from workflow.verification import service as verification
+
+bp = api_blueprint("verification_api", __name__)
 
 pages_bp = Blueprint("verify", __name__)
 """The HTML pages and the public JSON of a verification code (no bearer token)."""
@@ -71,7 +73,7 @@ def _check_uploaded(fmt: str, actor: Any) -> Any:
 @bp.post("/validate")
 def validate_file() -> Any:
     """Validation report of an uploaded PDF (multipart ``file``); ``?format=json|html|pdf``."""
-    actor = _actor()
+    actor = http.actor()
     verification.require_checker(actor)
     return _check_uploaded(_format(), actor)
 

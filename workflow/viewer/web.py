@@ -27,15 +27,15 @@ from wtforms.validators import NumberRange, Optional
 
 from signing.stamps import PERSONAL_HEIGHT, PERSONAL_WIDTH, StampPlacement, default_box_for
 from storage.models import Document, Role, Route, Unit, User
+from workflow import http
 from workflow.accounts import access
-from workflow.viewer import render as pagerender
-from workflow.documents import route_templates
-from workflow.documents import routing
-from workflow.signatures import flow as signing_flow
-from workflow.accounts.web import current_actor
-from workflow.documents.web import SignForm, render_detail
+from workflow.documents import route_templates, routing
+from workflow.documents.page import SignForm, render_detail
 from workflow.errors import ForbiddenError, InvalidInputError, NotFoundError, WorkflowError
+from workflow.http import current_actor
 from workflow.services import Services, get_services, get_session
+from workflow.signatures import flow as signing_flow
+from workflow.viewer import render as pagerender
 from workflow.vocab import DOC_TYPES, normalise_doc_type
 
 bp = Blueprint("viewer", __name__)
@@ -58,9 +58,8 @@ class PlacedSignForm(SignForm):
 
 
 def _problem(exc: WorkflowError) -> Any:
-    from workflow.app import HTTP_TITLES, problem
 
-    return problem(exc.status, HTTP_TITLES.get(exc.status, "Lỗi"), exc.message, exc.code)
+    return http.problem(exc.status, http.HTTP_TITLES.get(exc.status, "Lỗi"), exc.message, exc.code)
 
 
 def _content_path(services: Services, doc: Document, revision: int | None) -> tuple[str, Any]:
