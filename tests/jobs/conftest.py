@@ -11,7 +11,6 @@ from flask import Flask
 from sqlalchemy import select
 
 from storage.scheduler_models import JobRun
-from workflow.audit.web import TIMESTAMPER_KEY
 from workflow.jobs import catalogue
 from workflow.jobs.runner import Runner
 from workflow.jobs.web import INTERVALS_KEY
@@ -55,7 +54,7 @@ def make_runner(app: Flask, clock: Clock) -> Callable[..., Runner]:
             jobs,
             intervals,
             NullMailer(),
-            app.extensions[TIMESTAMPER_KEY],
+            app.extensions[EXTENSION_KEY].checkpoint_timestamper,
             clock=clock,
             worker=worker,
         )

@@ -26,9 +26,8 @@ from workflow.services import EXTENSION_KEY, Services, get_session
 from workflow.vocab import vn_iso
 
 TIMESTAMPER_KEY = "trinhky.audit_timestamper"
-"""``app.extensions`` key of the checkpoint timestamper (digest -> RFC 3161 token DER):
-the embedded TSA by default (``workflow.jobs.register``); without it checkpoints carry
-no token."""
+"""``app.extensions`` key of another checkpoint timestamper (digest -> RFC 3161 token
+DER) than the embedded TSA (``Services.checkpoint_timestamper``), e.g. in tests."""
 
 PAGE_ENTRIES = 100
 MAX_LIMIT = 1000
@@ -63,6 +62,12 @@ def _require_auditor(user: User) -> User:
             _("Chỉ cán bộ kiểm tra hoặc quản trị hệ thống được xem nhật ký kiểm toán.")
         )
     return user
+
+
+def _timestamper(app: Flask) -> Timestamper:
+    override: Timestamper | None = app.extensions.get(TIMESTAMPER_KEY)
+    services: Services = app.extensions[EXTENSION_KEY]
+    return override or services.checkpoint_timestamper
 
 
 def checkpoint_now(
@@ -202,7 +207,7 @@ def checkpoint_page() -> Response:
     if not AuditForm().validate_on_submit():
         return redirect(url_for("audit.page"))
     db = get_session()
-    report, checkpoint = checkpoint_now(db, current_app.extensions.get(TIMESTAMPER_KEY))
+    report, checkpoint = checkpoint_now(db, _timestamper(current_app))
     if checkpoint is None:
         raise ConflictError(
             _(
@@ -232,7 +237,7 @@ def register_audit_cli(app: Flask) -> None:
         """
         services: Services = app.extensions[EXTENSION_KEY]
         with services.session_factory() as session:
-            report, checkpoint = checkpoint_now(session, app.extensions.get(TIMESTAMPER_KEY))
+            report, checkpoint = checkpoint_now(session, _timestamper(app))
             if checkpoint is None:
                 click.echo(
                     f"audit chain BROKEN at entry {report.first_broken}: {report.reason}; "

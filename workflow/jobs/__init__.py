@@ -17,20 +17,17 @@ from __future__ import annotations
 
 from flask import Flask
 
-from workflow.audit.web import TIMESTAMPER_KEY
+from workflow.http import register_api
 from workflow.jobs import catalogue, web
-from workflow.jobs.runner import embedded_timestamper
 from workflow.services import EXTENSION_KEY, Services
 
 
 def register(app: Flask) -> None:
-    """Validate the job intervals (fail at start-up), provide the embedded TSA to the
-    audit checkpoints unless another timestamper was set, and add the API route, the
-    dashboard panel and the ``flask scheduler`` commands."""
+    """Validate the job intervals (fail at start-up), add the API route, the dashboard
+    panel and the ``flask scheduler`` commands."""
     services: Services = app.extensions[EXTENSION_KEY]
     app.extensions[web.INTERVALS_KEY] = catalogue.intervals(services.settings)
-    app.extensions.setdefault(TIMESTAMPER_KEY, embedded_timestamper(services))
-    app.register_blueprint(web.api_bp)
+    register_api(app, web.api_bp)
     app.context_processor(web.dashboard_context)
     web.register_cli(app)
 

@@ -49,7 +49,6 @@ from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.exc import SQLAlchemyError
 
-from signing.tsa import digest_timestamper
 from storage import job_runs
 from storage.checkpoints import Timestamper
 from storage.types import utcnow
@@ -82,16 +81,6 @@ def describe_error(exc: BaseException) -> str:
     lines = str(exc).strip().splitlines()
     text = f"{type(exc).__name__}: {lines[0] if lines else ''}".rstrip(": ")
     return _CREDENTIALS.sub(r"\1:***@", text)[:500]
-
-
-def embedded_timestamper(services: Services) -> Timestamper:
-    """:returns: a checkpoint timestamper over the embedded TSA, loading the PKI on first
-    use (so building the app stays cheap)."""
-
-    def stamp(digest: bytes) -> bytes:
-        return digest_timestamper(services.trust_services.timestamper)(digest)
-
-    return stamp
 
 
 @dataclass(frozen=True)

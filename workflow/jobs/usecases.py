@@ -20,7 +20,7 @@ from storage.heads import HeadsCheckpoint, LedgerHead, checkpoint_heads
 from storage.job_models import BulkJob
 from storage.ledger import LedgerEntry
 from storage.registry_models import ReportObligation
-from workflow import coverage
+from workflow.coverage import ledger as coverage
 from workflow.errors import WorkflowError
 from workflow.records import reporting
 from workflow.signatures import bulk

@@ -11,21 +11,19 @@ from types import FrameType
 from typing import Any
 
 import click
-from flask import Blueprint, Flask, current_app, request
+from flask import Flask, current_app, request
 from flask_login import current_user
 
 from storage.types import utcnow
-from workflow import coverage
-from workflow.audit.web import TIMESTAMPER_KEY
-from workflow.documents import api
+from workflow.coverage import ledger as coverage
+from workflow.http import actor, api_blueprint
 from workflow.jobs import catalogue, presenter
 from workflow.jobs.runner import SKIPPED, Runner, build_scheduler
 from workflow.mail import mailer_from_config
 from workflow.services import EXTENSION_KEY, Services, get_services, get_session
 from workflow.vocab import vn_display
 
-api_bp = Blueprint("jobs_api", __name__, url_prefix="/api/v1")
-api_bp.before_request(api._authenticate)  # bearer tokens, as in workflow.documents.api
+api_bp = api_blueprint("jobs_api", __name__)
 
 DASHBOARD_ENDPOINT = "coverage.dashboard"
 INTERVALS_KEY = "trinhky.job_intervals"
@@ -45,7 +43,7 @@ def _statuses(services: Services, app: Flask) -> list[presenter.JobStatus]:
 @api_bp.get("/jobs")
 def jobs_api() -> Any:
     """Each periodic job's last run and whether it ran on time (auditors, administrators)."""
-    coverage.require_auditor(api._actor())
+    coverage.require_auditor(actor())
     services = get_services()
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     now = utcnow()
@@ -83,7 +81,7 @@ def _runner(app: Flask) -> Runner:
         catalogue.JOBS,
         _intervals(app),
         mailer_from_config(app.config),
-        app.extensions.get(TIMESTAMPER_KEY),
+        services.checkpoint_timestamper,
     )
 
 
