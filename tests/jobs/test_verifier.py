@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from asn1crypto import crl
 from flask import Flask
 
 from signing.pki import EmbeddedPki
@@ -97,3 +99,22 @@ def test_a_token_over_another_head_fails(
     assert done.returncode == 1, done.stdout
     assert "the timestamp token's imprint does not cover its head hash" in done.stdout
     assert "[WARN] ledger-heads:" in done.stdout  # the newest head lost its stamp
+
+
+def test_tokens_are_checked_with_the_crl_issued_during_the_export(
+    exported: Path, tmp_path: Path
+) -> None:
+    """The manifest records when the export started; its CRL is issued seconds later
+    (after the PDFs were validated). The tokens are checked as of that CRL, not before
+    it, where it would be too recent to use."""
+
+    def earlier(files: dict[str, bytes]) -> None:
+        issued = crl.CertificateList.load(files["pki/issuing.crl"])["tbs_cert_list"]
+        manifest = json.loads(files["manifest.json"])
+        start = issued["this_update"].native - timedelta(seconds=2)
+        manifest["created_at"] = start.isoformat()
+        files["manifest.json"] = json.dumps(manifest, ensure_ascii=False).encode()
+
+    done = verify(rewrite(exported, tmp_path / "slow-export.zip", earlier, fix_manifest=False))
+    assert done.returncode == 0, done.stdout
+    assert done.stdout.count("signed by a TSA of the bundle's PKI") == 2
