@@ -18,7 +18,7 @@ from signing.profiles import TrustConfig
 from signing.revocation import CertStatus, RevokedEntry
 from signing.trust import TrustServices
 from signing.tsa import digest_timestamper
-from storage.blobs import FilesystemBlobStore
+from storage.blobs import BlobStore
 from storage.models import Certificate
 from workflow.settings import Settings, read_or_create_secret
 
@@ -32,7 +32,7 @@ class Services:
     settings: Settings
     engine: Engine
     session_factory: sessionmaker[Session]
-    blobs: FilesystemBlobStore
+    blobs: BlobStore
     read_session_factory: sessionmaker[Session]
     """Sessions that only read (no write lock on SQLite): look-ups beside a request."""
     hasher: PasswordHasher = field(default_factory=PasswordHasher)

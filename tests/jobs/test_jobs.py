@@ -4,10 +4,8 @@ checkpoint of the audit-log and ledger heads, stale bulk signing jobs."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from pathlib import Path
 
 from flask import Flask
 from sqlalchemy import func, select, update
@@ -22,7 +20,7 @@ from storage.ledger import LedgerEntry
 from storage.models import AuditEvent, Certificate, Unit, User
 from storage.registry_models import Notification, ReportObligation
 from storage.types import utcnow
-from tests.conftest import Api
+from tests.conftest import Api, flip_byte, rewrite_blob
 from tests.jobs.conftest import NOW, Clock, runs
 from tests.test_coverage import issue_via_full_route
 from tests.test_reminders import overdue_document
@@ -166,11 +164,8 @@ def test_revalidation_job_catches_a_changed_stored_file(
             select(LedgerEntry).where(LedgerEntry.target == "T2", LedgerEntry.subject_id == doc_id)
         ).one()
         assert entry.state == "signed_valid"
-        path = Path(services.blobs.path(str(entry.pdf_sha256)))
-    os.chmod(path, 0o640)
-    data = bytearray(path.read_bytes())
-    data[len(data) // 3] ^= 0x01
-    path.write_bytes(bytes(data))
+        key = str(entry.pdf_sha256)
+    rewrite_blob(services.blobs, key, flip_byte)
 
     clock.now = utcnow()
     outcome = make_runner().tick("revalidation")

@@ -14,7 +14,7 @@ from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from signing.profiles import TrustConfig
-from storage.blobs import FilesystemBlobStore
+from storage.blobs import BlobStore
 from storage.checkpoints import Timestamper
 from storage.heads import HeadsCheckpoint, LedgerHead, checkpoint_heads
 from storage.job_models import BulkJob
@@ -92,7 +92,7 @@ def record_overdue(session: Session, now: datetime) -> list[int]:
 
 
 def revalidate_ledger(
-    session: Session, blobs: FilesystemBlobStore, trust: TrustConfig, now: datetime
+    session: Session, blobs: BlobStore, trust: TrustConfig, now: datetime
 ) -> coverage.RefreshResult:
     """Refresh the ledger, then re-check every T2 signature (what ``flask revalidate``
     does); each change of state is in the audit log.

@@ -20,14 +20,15 @@ import shutil
 import subprocess  # noqa: S404 - fixed argv of a local renderer, no shell
 import sys
 import tempfile
+import threading
 from dataclasses import dataclass
-from functools import lru_cache
 from io import BytesIO
 from pathlib import Path
 
 from pypdf import PdfReader
 
 from signing.stamps import TEXT_PARAM, StampContent, appearance_style, stamp_text
+from storage.blobs import BlobStore
 
 Box = tuple[float, float, float, float]
 
@@ -177,16 +178,48 @@ def _command(source: Path, index: int, size: int, out_base: Path) -> tuple[list[
     raise RenderError("no renderer (install poppler-utils or mupdf-tools)")
 
 
-@lru_cache(maxsize=256)
-def _stored_geometry(path: Path, sha256: str) -> tuple[PageGeometry, ...]:
-    del sha256  # part of the key only: stored files are write-once, named by it
-    return tuple(page_geometry(path))
+_GEOMETRY: dict[str, tuple[PageGeometry, ...]] = {}
+_GEOMETRY_LOCK = threading.Lock()
+GEOMETRY_CACHE = 256
+"""Documents whose page geometry a process remembers."""
 
 
-def stored_geometry(path: Path, sha256: str) -> list[PageGeometry]:
-    """:func:`page_geometry` of a stored (write-once) file, remembered by its SHA-256,
-    so the page images of one document do not parse it again and again."""
-    return list(_stored_geometry(path, sha256))
+def stored_geometry(blobs: BlobStore, sha256: str) -> list[PageGeometry]:
+    """:func:`page_geometry` of a stored blob, remembered by its key (the same key is the
+    same bytes in any store), so the page images of one document do not fetch and parse
+    it again and again.
+
+    :raises BlobNotFoundError: no such blob.
+    """
+    with _GEOMETRY_LOCK:
+        known = _GEOMETRY.get(sha256)
+    if known is None:
+        with blobs.local_copy(sha256) as path:
+            known = tuple(page_geometry(path))
+        with _GEOMETRY_LOCK:
+            while len(_GEOMETRY) >= GEOMETRY_CACHE:
+                del _GEOMETRY[next(iter(_GEOMETRY))]  # the oldest
+            _GEOMETRY[sha256] = known
+    return list(known)
+
+
+def render_stored_page(
+    blobs: BlobStore, sha256: str, index: int, size: int, cache_dir: Path
+) -> Path:
+    """:func:`render_page` of a stored blob, fetched only when the page is not cached.
+
+    :raises BlobNotFoundError: no such blob.
+    :raises RenderError: the renderer failed or ran out of time.
+    """
+    cached = _cached(cache_dir, sha256, index, size)
+    if cached.is_file():
+        return cached
+    with blobs.local_copy(sha256) as source:
+        return render_page(source, sha256, index, size, cache_dir)
+
+
+def _cached(cache_dir: Path, sha256: str, index: int, size: int) -> Path:
+    return cache_dir / sha256[:2] / f"{sha256}-{index}-{size}.png"
 
 
 def render_page(source: Path, sha256: str, index: int, size: int, cache_dir: Path) -> Path:
@@ -202,7 +235,7 @@ def render_page(source: Path, sha256: str, index: int, size: int, cache_dir: Pat
     """
     if size not in SIZES:
         raise RenderError(f"size {size} not in {SIZES}")
-    cached = cache_dir / sha256[:2] / f"{sha256}-{index}-{size}.png"
+    cached = _cached(cache_dir, sha256, index, size)
     if cached.is_file():
         return cached
     cached.parent.mkdir(parents=True, exist_ok=True)

@@ -62,8 +62,8 @@ def _problem(exc: WorkflowError) -> Any:
     return http.problem(exc.status, http.HTTP_TITLES.get(exc.status, "Lỗi"), exc.message, exc.code)
 
 
-def _content_path(services: Services, doc: Document, revision: int | None) -> tuple[str, Any]:
-    """:returns: the SHA-256 and path of a revision's PDF (the current one by default).
+def _content_key(services: Services, doc: Document, revision: int | None) -> str:
+    """:returns: the blob key of a revision's PDF (the current one by default).
 
     :raises ForbiddenError: a classified entry (metadata only, never shown).
     :raises NotFoundError: no such revision, or the blob is missing.
@@ -77,10 +77,9 @@ def _content_path(services: Services, doc: Document, revision: int | None) -> tu
         rev = next((r for r in doc.revisions if r.number == revision), None)  # type: ignore[assignment]
         if rev is None:
             raise NotFoundError(_("Không có phiên bản này của văn bản."))
-    path = services.blobs.path(rev.blob_sha256)
-    if not path.is_file():
+    if not services.blobs.exists(rev.blob_sha256):
         raise NotFoundError(_("Tệp của văn bản không còn trong kho lưu trữ."))
-    return rev.blob_sha256, path
+    return rev.blob_sha256
 
 
 @bp.app_template_global()
@@ -90,8 +89,8 @@ def document_pages(doc: Document) -> list[pagerender.PageGeometry]:
     if not pagerender.available():
         return []  # no renderer installed: the page offers the download only
     try:
-        sha, path = _content_path(get_services(), doc, None)
-        return pagerender.stored_geometry(path, sha)
+        services = get_services()
+        return pagerender.stored_geometry(services.blobs, _content_key(services, doc, None))
     except (WorkflowError, pagerender.RenderError):
         return []
 
@@ -113,14 +112,14 @@ def page_image(document_id: int, page: int) -> Any:
     size = request.args.get("size", pagerender.DEFAULT_SIZE, type=int)
     if size not in pagerender.SIZES:
         raise InvalidInputError(_("Kích thước ảnh trang không hợp lệ."), code="bad_size")
-    sha, path = _content_path(services, doc, revision)
+    sha = _content_key(services, doc, revision)
     db.rollback()  # rendering may take seconds: hold no transaction meanwhile
-    count = len(pagerender.stored_geometry(path, sha))
+    count = len(pagerender.stored_geometry(services.blobs, sha))
     if not 0 <= page < count:
         raise NotFoundError(_("Văn bản không có trang này."), code="no_page")
     try:
-        png = pagerender.render_page(
-            path, sha, page, size, services.settings.instance_path / "page-cache"
+        png = pagerender.render_stored_page(
+            services.blobs, sha, page, size, services.settings.instance_path / "page-cache"
         )
     except pagerender.RenderError as exc:
         raise InvalidInputError(
@@ -141,8 +140,7 @@ def _placement(services: Services, doc: Document, form: PlacedSignForm) -> Stamp
         return None
     if page is None or x is None or y is None or not (math.isfinite(x) and math.isfinite(y)):
         raise InvalidInputError(_("Vị trí đặt chữ ký không hợp lệ."), code="bad_position")
-    sha, path = _content_path(services, doc, None)
-    pages = pagerender.stored_geometry(path, sha)
+    pages = pagerender.stored_geometry(services.blobs, _content_key(services, doc, None))
     if page >= len(pages):
         raise InvalidInputError(_("Văn bản không có trang này."), code="bad_position")
     geometry = pages[page]
@@ -225,14 +223,14 @@ def stamp_preview(task_id: int) -> Any:
     try:
         plan = signing_flow.prepare(db, actor, task_id, services.settings.level_for, services.blobs)
         doc = access.get_visible_document(db, actor, plan.document_id)
-        sha, path = _content_path(services, doc, None)
+        sha = _content_key(services, doc, None)
     except WorkflowError as exc:
         db.rollback()
         return _problem(exc)
     db.rollback()  # prepare only read (and locked the row): release at once
     stamp, placement = plan.profile.stamp, plan.profile.placement
     assert stamp is not None  # noqa: S101 - personal signing always has a stamp
-    pages = pagerender.stored_geometry(path, sha)
+    pages = pagerender.stored_geometry(services.blobs, sha)
     index = placement.page + len(pages) if placement.page < 0 else placement.page
     geometry = pages[index]
     box = placement.box or default_box_for(stamp, geometry.box)
