@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 import signal
-from datetime import timedelta
+from datetime import datetime, timedelta
 from types import FrameType
 from typing import Any
 
@@ -30,28 +30,27 @@ INTERVALS_KEY = "trinhky.job_intervals"
 """``app.extensions`` key of each job's interval (validated once in ``register``)."""
 
 
-def _intervals(app: Flask) -> dict[str, timedelta]:
+def _intervals(app: Any) -> dict[str, timedelta]:
     intervals: dict[str, timedelta] = app.extensions[INTERVALS_KEY]
     return intervals
 
 
-def _statuses(services: Services, app: Flask) -> list[presenter.JobStatus]:
-    grace = timedelta(seconds=services.settings.job_grace)
-    return presenter.job_statuses(get_session(), _intervals(app), grace, utcnow())
+def _statuses(now: datetime) -> list[presenter.JobStatus]:
+    """Every job's status at ``now``, read in the request's session."""
+    grace = timedelta(seconds=get_services().settings.job_grace)
+    return presenter.job_statuses(get_session(), _intervals(current_app), grace, now)
 
 
 @api_bp.get("/jobs")
 def jobs_api() -> Any:
     """Each periodic job's last run and whether it ran on time (auditors, administrators)."""
     coverage.require_auditor(actor())
-    services = get_services()
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
     now = utcnow()
-    statuses = _statuses(services, app)
+    statuses = _statuses(now)
     return {
         "jobs": [s.json() for s in statuses],
         "flagged": sum(1 for s in statuses if s.timing.flagged),
-        "grace_seconds": services.settings.job_grace,
+        "grace_seconds": get_services().settings.job_grace,
         "as_of": presenter.as_of(statuses, now),
     }
 
@@ -59,16 +58,12 @@ def jobs_api() -> Any:
 def dashboard_context() -> dict[str, Any]:
     """The jobs panel of the coverage dashboard: "as of" for every reader, the jobs'
     table for auditors and administrators (computed here, presented by
-    ``templates/jobs/_panel.html``)."""
+    ``templates/jobs/_panel.html``; ``templates/coverage/dashboard.html`` includes it)."""
     if request.endpoint != DASHBOARD_ENDPOINT or not current_user.is_authenticated:
         return {}
-    services = get_services()
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
     now = utcnow()
-    statuses = _statuses(services, app)
-    return {
-        "jobs_panel": presenter.panel(statuses, now, with_jobs=presenter.can_see_jobs(current_user))
-    }
+    panel = presenter.panel(_statuses(now), now, with_jobs=presenter.can_see_jobs(current_user))
+    return {"jobs_panel": panel}
 
 
 # --- CLI -------------------------------------------------------------------------------------
