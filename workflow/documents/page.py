@@ -13,6 +13,7 @@ from wtforms.validators import DataRequired, Length, Optional
 
 from storage.audit import AuditAction
 from storage.models import Document, Role, User
+from storage.registry_models import HandSignature
 from storage.types import utcnow
 from workflow.documents import presenters as views
 from workflow.documents import routing
@@ -72,6 +73,11 @@ def render_detail(doc: Document, actor: User, status: int = 200, **forms: Any) -
             planned=views.planned_json(doc),
             now=utcnow(),
             verification_code=verification.code_of(db, doc),
+            hand=db.scalars(
+                select(HandSignature).where(HandSignature.document_id == doc.id)
+            ).first()
+            if doc.form == "paper"
+            else None,
             comments=views.comments_json(db, doc),
             people=db.scalars(
                 select(User)

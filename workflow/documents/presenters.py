@@ -125,6 +125,7 @@ def document_json(doc: Document, entries: list[HistoryEntry] | None = None) -> d
         "urgency": doc.urgency,
         "classification": doc.classification,
         "metadata_only": doc.metadata_only,
+        "form": doc.form,
         "number": doc.number,
         "symbol": doc.symbol,
         "issued_at": vn_iso(doc.issued_at),

@@ -14,7 +14,7 @@ from workflow import http
 from workflow.errors import ForbiddenError, InvalidInputError
 from workflow.http import api_blueprint
 from workflow.mail import mailer_from_config
-from workflow.records import reminders, reporting, workfiles
+from workflow.records import paper, reminders, reporting, workfiles
 from workflow.services import get_session
 from workflow.vocab import vn_iso
 
@@ -67,6 +67,29 @@ def create_workfile() -> Any:
         code=_str(body, "code"),
         unit_code=_str(body, "unit"),
         classified=classified,
+        now=utcnow(),
+    )
+    db.commit()
+    return jsonify(workfiles.workfile_json(db, wf)), 201
+
+
+@bp.post("/workfiles/paper")
+def register_paper_workfile() -> Any:
+    """Register a work file kept on paper: ``{"title", "code"?, "unit"?, "classified"?,
+    "closed_on"?: "YYYY-MM-DD"}`` (closed that day: a miss of T3)."""
+    body = http.json_body()
+    classified = body.get("classified", False)
+    if not isinstance(classified, bool):
+        raise InvalidInputError("'classified' phải là true hoặc false.")
+    db = get_session()
+    wf = paper.register_paper_workfile(
+        db,
+        http.actor(),
+        title=body.get("title"),
+        code=body.get("code"),
+        unit_code=body.get("unit"),
+        classified=classified,
+        closed_on=body.get("closed_on"),
         now=utcnow(),
     )
     db.commit()
@@ -131,6 +154,20 @@ def submit_report(obligation_id: int) -> Any:
     db = get_session()
     now = utcnow()
     obligation = reporting.submit_report(db, http.actor(), obligation_id, document_id, now)
+    db.commit()
+    return jsonify(reporting.obligation_json(obligation, now))
+
+
+@bp.post("/reports/obligations/<int:obligation_id>/paper")
+def record_paper_report(obligation_id: int) -> Any:
+    """A clerk records the report as delivered on paper: ``{"delivered_on"?}`` (a miss
+    of T4)."""
+    body = http.json_body()
+    db = get_session()
+    now = utcnow()
+    obligation = paper.record_paper_report(
+        db, http.actor(), obligation_id, delivered_on=body.get("delivered_on"), now=now
+    )
     db.commit()
     return jsonify(reporting.obligation_json(obligation, now))
 

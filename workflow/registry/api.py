@@ -70,6 +70,7 @@ def dispatch_json(row: Dispatch, link: str | None = None) -> dict[str, Any]:
     body: dict[str, Any] = {
         "id": row.id,
         "document_id": row.document_id,
+        "form": row.form,
         "recipient": {"type": "unit", "id": unit.id, "code": unit.code, "name": unit.name}
         if unit
         else {"type": "external", "name": row.external_name, "email": row.external_email},
@@ -98,8 +99,11 @@ def entry_json(entry: IncomingEntry) -> dict[str, Any]:
         "number": entry.number,
         "year": entry.year,
         "source": entry.source,
+        "form": entry.form,
         "state": entry.state,
         "sender": entry.sender,
+        "sender_unit_id": entry.sender_unit_id,
+        "classification": entry.classification,
         "original_symbol": entry.original_symbol,
         "original_date": entry.original_date.isoformat() if entry.original_date else None,
         "subject": entry.subject,
