@@ -547,14 +547,6 @@ def _figures(b: _Bundle, rows: list[dict[str, Any]]) -> Iterator[Line]:
             )
 
 
-def _crl_moment(pki: pdfsig.Pki | None, moment: datetime) -> datetime:
-    """When the checkpoints' tokens are checked: the export, or the issue of the bundle's
-    newest CRL if later (it is issued during the export, a moment after the time the
-    manifest records; checked before it was issued, it would be "too recent" to use)."""
-    issued = [c["tbs_cert_list"]["this_update"].native for c in (pki.crls if pki else [])]
-    return max([moment, *[t for t in issued if isinstance(t, datetime)]])
-
-
 def verify_bundle(path: Path, *, now: datetime | None = None) -> list[Line]:
     """Run every check on the bundle at ``path``.
 
@@ -589,6 +581,6 @@ def verify_bundle(path: Path, *, now: datetime | None = None) -> list[Line]:
         lines.append(Line("FAIL", "ledger", ledger_rows))
         ledger_rows = []
     lines += list(_ledger(b, ledger_rows, pdf_hashes))
-    lines += list(_audit(b, audit_rows, pki, _crl_moment(pki, moment)))
+    lines += list(_audit(b, audit_rows, pki, moment))
     lines += list(_figures(b, ledger_rows))
     return lines
