@@ -15,13 +15,10 @@ from werkzeug.wrappers import Response
 
 from storage.audit import ChainReport, verify_chain
 from storage.audit_models import AuditCheckpoint
-from storage.checkpoints import (
-    Timestamper,
-    create_checkpoint,
-    latest_checkpoint,
-    list_checkpoints,
-)
+from storage.checkpoints import Timestamper, latest_checkpoint, list_checkpoints
+from storage.heads import checkpoint_heads
 from storage.models import AuditEvent, Role, User
+from storage.types import utcnow
 from workflow import http
 from workflow.errors import ConflictError, ForbiddenError, InvalidInputError
 from workflow.http import api_blueprint, current_actor
@@ -30,8 +27,8 @@ from workflow.schemas.openapi import operation
 from workflow.services import EXTENSION_KEY, Services, get_session
 
 TIMESTAMPER_KEY = "trinhky.audit_timestamper"
-"""``app.extensions`` key of the checkpoint timestamper (digest -> RFC 3161 token DER),
-set by whoever configures the TSA; without it checkpoints carry no token."""
+"""``app.extensions`` key of another checkpoint timestamper (digest -> RFC 3161 token
+DER) than the embedded TSA (``Services.checkpoint_timestamper``), e.g. in tests."""
 
 PAGE_ENTRIES = 100
 MAX_LIMIT = 1000
@@ -68,17 +65,23 @@ def _require_auditor(user: User) -> User:
     return user
 
 
+def _timestamper(app: Flask) -> Timestamper:
+    override: Timestamper | None = app.extensions.get(TIMESTAMPER_KEY)
+    services: Services = app.extensions[EXTENSION_KEY]
+    return override or services.checkpoint_timestamper
+
+
 def checkpoint_now(
     session: Session, timestamper: Timestamper | None
 ) -> tuple[ChainReport, AuditCheckpoint | None]:
-    """Verify from the latest checkpoint and, if intact, record a new one (no commit).
+    """Verify from the latest checkpoint and, if intact, record the ledger head (if it
+    changed) and a new checkpoint (no commit): what the ``checkpoints`` job does, but
+    always recording a checkpoint.
 
     :returns: the verification report and the checkpoint (``None`` if the chain is broken).
     """
-    report = verify_chain(session, latest_checkpoint(session))
-    if not report.ok:
-        return report, None
-    return report, create_checkpoint(session, timestamper)
+    done = checkpoint_heads(session, timestamper, now=utcnow(), force=True)
+    return done.report, done.checkpoint
 
 
 def report_answer(report: ChainReport) -> schemas.ChainReport:
@@ -208,7 +211,7 @@ def checkpoint_page() -> Response:
     if not AuditForm().validate_on_submit():
         return redirect(url_for("audit.page"))
     db = get_session()
-    report, checkpoint = checkpoint_now(db, current_app.extensions.get(TIMESTAMPER_KEY))
+    report, checkpoint = checkpoint_now(db, _timestamper(current_app))
     if checkpoint is None:
         raise ConflictError(
             _(
@@ -238,7 +241,7 @@ def register_audit_cli(app: Flask) -> None:
         """
         services: Services = app.extensions[EXTENSION_KEY]
         with services.session_factory() as session:
-            report, checkpoint = checkpoint_now(session, app.extensions.get(TIMESTAMPER_KEY))
+            report, checkpoint = checkpoint_now(session, _timestamper(app))
             if checkpoint is None:
                 click.echo(
                     f"audit chain BROKEN at entry {report.first_broken}: {report.reason}; "
