@@ -20,6 +20,8 @@ from workflow.http import actor, api_blueprint
 from workflow.jobs import catalogue, presenter
 from workflow.jobs.runner import SKIPPED, Runner, build_scheduler
 from workflow.mail import mailer_from_config
+from workflow.schemas import jobs as schemas
+from workflow.schemas.openapi import operation
 from workflow.services import EXTENSION_KEY, Services, get_services, get_session
 from workflow.vocab import vn_display
 
@@ -42,17 +44,19 @@ def _statuses(now: datetime) -> list[presenter.JobStatus]:
 
 
 @api_bp.get("/jobs")
+@operation(responses={200: schemas.JobList})
 def jobs_api() -> Any:
     """Each periodic job's last run and whether it ran on time (auditors, administrators)."""
     coverage.require_auditor(actor())
     now = utcnow()
     statuses = _statuses(now)
-    return {
+    body = {
         "jobs": [s.json() for s in statuses],
         "flagged": sum(1 for s in statuses if s.timing.flagged),
         "grace_seconds": get_services().settings.job_grace,
         "as_of": presenter.as_of(statuses, now),
     }
+    return schemas.JobList.model_validate(body).dump()
 
 
 def dashboard_context() -> dict[str, Any]:
