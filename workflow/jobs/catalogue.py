@@ -73,7 +73,9 @@ def _reminders(ctx: JobContext) -> str:
 
 def _revalidation(ctx: JobContext) -> str:
     services = ctx.services
-    result = usecases.revalidate_ledger(ctx.session, services.blobs, services.trust, ctx.now)
+    result = usecases.revalidate_ledger(
+        ctx.session, services.blobs, services.trust, ctx.now, services.settings.coverage
+    )
     lost = sum(1 for c in result.changes if c.before == "signed_valid")
     text = (
         f"kiểm tra {result.validated} văn bản; {result.created} mục mới; "

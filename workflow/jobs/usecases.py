@@ -92,14 +92,19 @@ def record_overdue(session: Session, now: datetime) -> list[int]:
 
 
 def revalidate_ledger(
-    session: Session, blobs: BlobStore, trust: TrustConfig, now: datetime
+    session: Session,
+    blobs: BlobStore,
+    trust: TrustConfig,
+    now: datetime,
+    policy: coverage.CoveragePolicy = coverage.DEFAULT_POLICY,
 ) -> coverage.RefreshResult:
-    """Refresh the ledger, then re-check every T2 signature (what ``flask revalidate``
-    does); each change of state is in the audit log.
+    """Refresh the ledger (the T1 grace periods and the targets of ``policy``, the
+    settings'), then re-check every T2 signature (what ``flask revalidate`` does); each
+    change of state is in the audit log.
 
     :returns: the two results added up.
     """
-    first = coverage.refresh_ledger(session, blobs, trust, now=now)
+    first = coverage.refresh_ledger(session, blobs, trust, now=now, policy=policy)
     second = coverage.revalidate(session, blobs, trust, now)
     first.validated += second.validated
     first.changes += second.changes
