@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -40,7 +39,7 @@ from workflow.errors import WorkflowError
 from workflow.http import CONFLICT_MESSAGE, csrf, error_response
 from workflow.i18n import N_, init_i18n, translate
 from workflow.services import EXTENSION_KEY, Services, close_session
-from workflow.settings import DEFAULTS, Settings, read_or_create_secret
+from workflow.settings import DEFAULTS, Settings, instance_folder, read_or_create_secret
 
 ROOT = Path(__file__).resolve().parent.parent
 log = logging.getLogger("trinhky")
@@ -69,11 +68,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """
     app = Flask(
         __name__,
-        instance_path=str(
-            (test_config or {}).get("INSTANCE_PATH")
-            or os.environ.get("TRINHKY_INSTANCE_PATH")
-            or ROOT / "instance"
-        ),
+        instance_path=str(instance_folder(test_config, ROOT / "instance")),
         instance_relative_config=True,
         template_folder=str(ROOT / "templates"),
         static_folder=str(ROOT / "static"),

@@ -7,7 +7,7 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any
 
-from flask import current_app, flash, make_response, redirect, render_template, request, url_for
+from flask import flash, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import make_url, select
 from werkzeug.wrappers import Response
@@ -305,7 +305,6 @@ def _database(url: str) -> tuple[str, str]:
 def settings() -> Any:
     """The effective settings, read-only, secrets masked."""
     settings = get_services().settings
-    config = current_app.config
     kind, url = _database(settings.database_url)
     public = (settings.public_url or "").rstrip("/")
     trust = {
@@ -314,12 +313,12 @@ def settings() -> Any:
         "CRL": f"{public}/pki/crl" if public else None,
     }
     mail = [
-        ("MAIL_SERVER", config.get("MAIL_SERVER")),
-        ("MAIL_PORT", config.get("MAIL_PORT")),
-        ("MAIL_FROM", config.get("MAIL_FROM")),
-        ("MAIL_USERNAME", config.get("MAIL_USERNAME")),
-        ("MAIL_PASSWORD", config.get("MAIL_PASSWORD")),
-        ("MAIL_STARTTLS", config.get("MAIL_STARTTLS")),
+        ("MAIL_SERVER", settings.mail_server),
+        ("MAIL_PORT", settings.mail_port),
+        ("MAIL_FROM", settings.mail_from),
+        ("MAIL_USERNAME", settings.mail_username),
+        ("MAIL_PASSWORD", settings.mail_password),
+        ("MAIL_STARTTLS", settings.mail_starttls),
     ]
     seal_env = settings.seal_passphrase is not None
     org = get_session().scalars(select(Unit).where(Unit.parent_id.is_(None))).first()
@@ -330,7 +329,7 @@ def settings() -> Any:
     every = [
         (f.name, masked(f.name, getattr(settings, f.name)))
         for f in dataclasses.fields(settings)
-        if f.name not in ("signature_policy",)
+        if f.name != "signature_policy" and not f.name.startswith("mail_")
     ]
     return render_template(
         "admin/settings.html",

@@ -33,7 +33,7 @@ from workflow.i18n import translate
 from workflow.registry import dispatch as dispatching
 from workflow.registry import incoming
 from workflow.registry import incoming_queries as incoming_views
-from workflow.registry.api import dispatch_and_deliver, link_days, register_response
+from workflow.registry.api import dispatch_and_deliver, register_response
 from workflow.services import get_services, get_session
 from workflow.uploads import stage_upload
 from workflow.vocab import DOC_TYPES
@@ -371,7 +371,9 @@ def dispatch_page(document_id: int) -> Any:
 def public_download(token: str) -> Any:
     """An outside recipient's one-time download link (no login)."""
     db = get_session()
-    row, path = dispatching.download(db, get_services().blobs, token, link_days())
+    row, path = dispatching.download(
+        db, get_services().blobs, token, get_services().settings.dispatch_link_days
+    )
     db.commit()
     name = f"{(row.document.symbol or 'van-ban').replace('/', '-')}.pdf"
     response = send_file(path, mimetype="application/pdf", as_attachment=True, download_name=name)
