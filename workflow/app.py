@@ -214,10 +214,18 @@ def _register_errors(app: Flask) -> None:
 def _register_template_helpers(app: Flask) -> None:
     app.jinja_env.filters["vn_time"] = vocab.vn_display
     app.jinja_env.filters["vn_iso"] = vocab.vn_iso
+    # The labels of vocab.py, shown through the ``tr`` filter (translated when shown).
     app.jinja_env.globals.update(
         DOC_TYPES=vocab.DOC_TYPES,
+        URGENCY_LABELS=vocab.URGENCY_LABELS,
+        ROUTE_URGENCY_LABELS=vocab.ROUTE_URGENCY_LABELS,
+        CLASSIFICATION_LABELS=vocab.CLASSIFICATION_LABELS,
         STATE_LABELS=vocab.STATE_LABELS,
         ACTION_LABELS=vocab.ACTION_LABELS,
+        STAGE_ACTION_LABELS=vocab.STAGE_ACTION_LABELS,
+        ROUTE_KIND_LABELS=vocab.ROUTE_KIND_LABELS,
+        UNIT_KIND_LABELS=vocab.UNIT_KIND_LABELS,
+        ENTRY_STATE_LABELS=vocab.ENTRY_STATE_LABELS,
         AUDIT_LABELS=vocab.AUDIT_LABELS,
         ROLE_LABELS=vocab.ROLE_LABELS,
     )

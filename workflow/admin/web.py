@@ -20,7 +20,7 @@ from workflow.errors import WorkflowError
 from workflow.http import current_actor
 from workflow.services import get_services, get_session
 from workflow.settings import LEVELS
-from workflow.vocab import DOC_TYPES
+from workflow.vocab import DOC_TYPES, UNIT_KIND_LABELS
 
 SECRET_WORDS = ("PASSWORD", "PASSPHRASE", "SECRET", "PRIVATE")
 
@@ -100,7 +100,7 @@ def units() -> Any:
         "admin/units.html",
         tree=admin_units.unit_tree(db),
         parents=admin_units.active_units(db),
-        kinds=admin_units.KIND_LABELS,
+        kinds=UNIT_KIND_LABELS,
     ), status
 
 
@@ -143,7 +143,7 @@ def unit(unit_id: int) -> Any:
         unit=target,
         members=members,
         parents=parents,
-        kinds=admin_units.KIND_LABELS,
+        kinds=UNIT_KIND_LABELS,
         routes=admin_units.routes_using(db, target.code),
     ), status
 

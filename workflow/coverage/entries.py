@@ -18,7 +18,8 @@ from storage.blobs import FilesystemBlobStore
 from storage.ledger import EXEMPT, LedgerEntry, LedgerExemption
 from storage.models import Document, Signature
 from storage.registry_models import IncomingEntry, ReportObligation, WorkFile
-from workflow.coverage.rules import CLASSIFIED_LABELS, STATE_CHANGED, vn_date
+from workflow.coverage.rules import STATE_CHANGED, vn_date
+from workflow.vocab import CLASSIFICATION_LABELS
 
 
 @dataclass(frozen=True)
@@ -217,7 +218,7 @@ def t2_document(
         "title": doc.subject,
     }
     if doc.classification:
-        label = CLASSIFIED_LABELS.get(doc.classification, doc.classification)
+        label = CLASSIFICATION_LABELS.get(doc.classification, doc.classification)
         return Computed(state=EXEMPT, exempt_reason=label, **common)
     if exemption is not None:
         return Computed(
@@ -259,7 +260,7 @@ def t1_document(doc: Document, first_dispatch: datetime | None, recipients: int)
         "evidence": {"dispatches": recipients},
     }
     if doc.classification:
-        label = CLASSIFIED_LABELS.get(doc.classification, doc.classification)
+        label = CLASSIFICATION_LABELS.get(doc.classification, doc.classification)
         return Computed(state=EXEMPT, exempt_reason=label, **common)
     if recipients:
         return Computed(state="electronic", **common)
@@ -280,7 +281,7 @@ def t1_incoming(entry: IncomingEntry, classification: str | None) -> Computed:
         "evidence": {"source": entry.source, "number": entry.number},
     }
     if classification:
-        label = CLASSIFIED_LABELS.get(classification, classification)
+        label = CLASSIFICATION_LABELS.get(classification, classification)
         return Computed(state=EXEMPT, exempt_reason=label, **common)
     return Computed(state="electronic", **common)
 

@@ -55,7 +55,6 @@ from workflow.coverage.refresh import (
 )
 from workflow.coverage.rules import (
     BLOC_KINDS,
-    CLASSIFIED_LABELS,
     EXEMPTION_RECORDED,
     STATE_CHANGED,
     STATE_LABELS,
@@ -74,7 +73,6 @@ from workflow.coverage.rules import (
 __all__ = [
     "BAD_PERIOD",
     "BLOC_KINDS",
-    "CLASSIFIED_LABELS",
     "EXEMPTION_RECORDED",
     "STATE_CHANGED",
     "STATE_LABELS",

@@ -13,7 +13,6 @@ STATE_CHANGED = "ledger:state_changed"
 EXEMPTION_RECORDED = "ledger:exemption_recorded"
 BLOC_KINDS = frozenset({"committee", "standing", "office", "board"})
 T2_KINDS = BLOC_KINDS
-CLASSIFIED_LABELS = {"mat": "Mật", "toi_mat": "Tối mật", "tuyet_mat": "Tuyệt mật"}
 T3_THRESHOLDS = {"bloc": (0.80, 0.90), "grassroots": (0.60, 0.70)}
 """Per level: (from 2025, from 2030)."""
 

@@ -41,10 +41,15 @@ from workflow.signatures.flow import (
 from workflow.signatures.seal_keys import on_token, seal_signer
 from workflow.verification import service as verification
 from workflow.viewer.geometry import seal_box
-from workflow.vocab import DOC_TYPES, VN_TZ, normalise_doc_type, vn_display
+from workflow.vocab import (
+    CLASSIFICATION_LABELS,
+    DOC_TYPES,
+    VN_TZ,
+    normalise_doc_type,
+    vn_display,
+)
 
 DEFAULT_FORMAT = "{number:02d}-{type}/{issuer}"
-CLASSIFICATIONS = {"mat": "Mật", "toi_mat": "Tối mật", "tuyet_mat": "Tuyệt mật"}
 
 
 @dataclass(frozen=True)
@@ -298,7 +303,7 @@ def register_classified(
 
     The content never reaches the server; it is handled outside the network.
     """
-    if classification not in CLASSIFICATIONS:
+    if classification not in CLASSIFICATION_LABELS:
         raise InvalidInputError("Độ mật không hợp lệ: mat, toi_mat hoặc tuyet_mat.")
     clerk_units = actor.units_with(Role.CLERK)
     if not clerk_units:
