@@ -13,8 +13,8 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from signing.anchors import signature_field_box
 from signing.images import default_seal_png
+from signing.pages import signature_field_box
 from signing.pkcs11_keys import Pkcs11Config
 from signing.profiles import SigningProfile, TrustConfig
 from signing.stamps import StampContent, StampPlacement, seal_box_for
