@@ -273,10 +273,13 @@ def user(user_id: int) -> Any:
                 return response
         person = admin_users.get_user(db, user_id)
     unit_ids = sorted({r.unit_id for r in person.roles})
+    admin_roles = [r.id for r in person.roles if r.role == Role.ADMIN]
     return render_template(
         "admin/user.html",
         person=person,
         is_self=person.id == actor.id,
+        # An administrator cannot take away their own last administrator role.
+        irrevocable=set(admin_roles) if person.id == actor.id and len(admin_roles) == 1 else set(),
         units=admin_units.active_units(db),
         home_unit=unit_ids[0] if unit_ids else None,
         roles=list(Role),

@@ -113,6 +113,7 @@ def _render_detail(workfile_id: int, status: int = 200, form: AttachForm | None 
         render_template(
             "workfiles/detail.html",
             wf=wf,
+            can_attach=wf.closed_at is None,
             online=workfiles.online_flag(db, wf),
             items=[(item, workfiles.check_item(db, item)) for item in wf.items],
             documents=documents,

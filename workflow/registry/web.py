@@ -27,6 +27,7 @@ from storage.models import Document, Unit
 from storage.registry_models import IncomingEntry
 from workflow.accounts import access
 from workflow.documents import recipients
+from workflow.documents.states import DocState
 from workflow.errors import InvalidInputError, WorkflowError
 from workflow.http import current_actor
 from workflow.i18n import translate
@@ -122,6 +123,9 @@ def incoming_page() -> Any:
         handling={e.id: incoming_views.handling(db, e) for e in entries},
         unit=db.get(Unit, unit_id),
         can_receive=unit_id in dispatching.clerk_units(db, actor),
+        receivable={e.id for e in entries if e.state == "pending"}
+        if unit_id in dispatching.clerk_units(db, actor)
+        else set(),
         form=CsrfForm(),
         upload_form=upload_form,
     )
@@ -356,14 +360,20 @@ def dispatch_page(document_id: int) -> Any:
     planned = recipients.prefill(doc, rows)  # the drafter's nơi nhận dự kiến, to confirm
     if request.method == "GET":
         form.external.data = planned.external_text
+        ticked = {str(u) for u in planned.units or ()}
+    else:
+        ticked = set(request.form.getlist("recipients"))
     return render_template(
         "registers/dispatch.html",
         doc=doc,
         rows=rows,
         units=units,
         planned=planned.units,
+        ticked=ticked,
         form=form,
-        can_dispatch=doc.issuer_unit_id in dispatching.clerk_units(db, actor),
+        can_dispatch=doc.issuer_unit_id in dispatching.clerk_units(db, actor)
+        and doc.state == DocState.ISSUED
+        and doc.recalled_at is None,
     ), status
 
 

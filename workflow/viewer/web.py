@@ -64,19 +64,6 @@ def _problem(exc: WorkflowError) -> Any:
     return http.problem(exc.status, http.HTTP_TITLES.get(exc.status, "Lỗi"), exc.message, exc.code)
 
 
-@bp.app_template_global()
-def document_pages(doc: Document) -> list[PageGeometry]:
-    """The pages of the document's current revision, for the viewer (none if classified
-    or unreadable). Called from the document page, which has checked access already."""
-    return geometry.document_pages(get_services().blobs, doc)
-
-
-@bp.app_template_global()
-def stage_people(doc: Document, stage: Any) -> list[User]:
-    """Who a stage not reached yet will go to (the document page's timeline)."""
-    return routing.stage_assignees(get_session(), doc, stage)
-
-
 @bp.route("/documents/<int:document_id>/pages/<int:page>.png")
 @login_required
 def page_image(document_id: int, page: int) -> Any:
