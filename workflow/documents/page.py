@@ -21,8 +21,7 @@ from signing.validate import SignatureReport, ValidationReport
 from storage.audit import AuditAction
 from storage.models import Document, Revision, Role, RouteStage, Task, User
 from storage.types import utcnow
-from workflow.documents import presenters as views
-from workflow.documents import routing
+from workflow.documents import presenters, routing
 from workflow.documents import usecases as service
 from workflow.documents.states import DocState, StageAction, TaskState
 from workflow.i18n import translate
@@ -146,8 +145,8 @@ class DocumentPage:
     signatures: list[SignatureCard]
     comments: list[dict[str, Any]]
     timeline: list[TimelineStage]
-    events: list[views.HistoryEntry]
-    views: list[views.HistoryEntry]
+    events: list[presenters.HistoryEntry]
+    views: list[presenters.HistoryEntry]
     people: list[User]
     """Whom the actor may delegate to."""
     now: datetime
@@ -188,7 +187,7 @@ def _task_card(task: Task, stages: list[RouteStage], now: datetime) -> TaskCard:
 
 def _timeline(db: Session, doc: Document) -> list[TimelineStage]:
     timeline = []
-    for item in views.stage_timeline(doc):
+    for item in presenters.stage_timeline(doc):
         status: str = item["status"]
         tasks = []
         for task in item["tasks"]:
@@ -231,7 +230,7 @@ def document_page(db: Session, doc: Document, actor: User) -> DocumentPage:
     """:returns: what the document page shows ``actor`` (who may see ``doc``)."""
     services = get_services()
     now = utcnow()
-    entries = views.history(db, doc)
+    entries = presenters.history(db, doc)
     report = (
         service.validate_document(
             services.blobs, services.trust, doc, services.trust_services.revocation_source()
@@ -242,7 +241,7 @@ def document_page(db: Session, doc: Document, actor: User) -> DocumentPage:
     stages = routing.stages_of(doc)
     mine = [t for t in doc.tasks if t.assignee_id == actor.id and t.state == TaskState.OPEN]
     own = doc.created_by_id == actor.id
-    planned_units, planned_outside = views.planned_json(doc)
+    planned_units, planned_outside = presenters.planned_json(doc)
     upload_label = REVISION_KIND_LABELS["upload"]
     return DocumentPage(
         doc=doc,
@@ -278,7 +277,7 @@ def document_page(db: Session, doc: Document, actor: User) -> DocumentPage:
         ],
         report=report,
         signatures=[_signature_card(s) for s in report.signatures] if report else [],
-        comments=views.comments_json(db, doc),
+        comments=presenters.comments_json(db, doc),
         timeline=_timeline(db, doc),
         events=[e for e in entries if e.action != AuditAction.VIEWED],
         views=[e for e in entries if e.action == AuditAction.VIEWED],
