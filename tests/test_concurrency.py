@@ -13,7 +13,7 @@ import requests
 from flask import Flask
 from sqlalchemy import select
 
-from storage.blobs import FilesystemBlobStore
+from storage.blobs import BlobStore
 from storage.models import Document, Task, User
 from tests import servers
 from tests.conftest import DEMO_PASSWORD
@@ -56,7 +56,7 @@ def open_task(session: object, username: str, doc_id: int) -> Task:
 
 def new_document(services: Services, route: str = "thuong-truc-ban-hanh") -> int:
     with services.session_factory() as session:
-        blobs: FilesystemBlobStore = services.blobs
+        blobs: BlobStore = services.blobs
         staged = blobs.stage(__import__("io").BytesIO(simple_pdf()))
         doc = service.create_document(
             session,

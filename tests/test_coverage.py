@@ -3,7 +3,6 @@ permissions, period parsing, exports."""
 
 from __future__ import annotations
 
-import os
 import threading
 from datetime import UTC, date, datetime
 from typing import Any
@@ -24,7 +23,7 @@ from storage.registry_models import (
     WorkFile,
     WorkFileItem,
 )
-from tests.conftest import DEMO_PASSWORD, Api, closed
+from tests.conftest import DEMO_PASSWORD, Api, closed, flip_byte, rewrite_blob
 from tests.test_web import csrf_token, login
 from tests.test_workflow_routes import act, upload_on
 from workflow.coverage import ledger as coverage
@@ -272,7 +271,7 @@ def test_figures_misses_exemption_tamper(cov_app: Flask, api: Api, services: Ser
     with services.session_factory() as s:
         doc = s.get(Document, ids["a"])
         assert doc is not None
-        path = services.blobs.path(doc.current_revision.blob_sha256)
+        key = doc.current_revision.blob_sha256
         entry = s.scalars(
             select(LedgerEntry).where(
                 LedgerEntry.target == "T2", LedgerEntry.subject_id == ids["a"]
@@ -282,10 +281,7 @@ def test_figures_misses_exemption_tamper(cov_app: Flask, api: Api, services: Ser
             entry.state == "signed_valid" and entry.pdf_sha256 == doc.current_revision.blob_sha256
         )
         assert len(entry.evidence["signatures"]) == 2
-    os.chmod(path, 0o640)
-    data = bytearray(path.read_bytes())
-    data[len(data) // 3] ^= 0x01
-    path.write_bytes(bytes(data))
+    rewrite_blob(services.blobs, key, flip_byte)
     with services.session_factory() as s:
         result = coverage.revalidate(s, services.blobs, services.trust, NOW)
         s.commit()

@@ -17,7 +17,7 @@ from signing.pki import EmbeddedPki
 from signing.profiles import TrustConfig
 from signing.revocation import CertStatus, RevokedEntry
 from signing.trust import TrustServices
-from storage.blobs import FilesystemBlobStore
+from storage.blobs import BlobStore
 from storage.models import Certificate
 from workflow.settings import Settings, read_or_create_secret
 
@@ -31,7 +31,7 @@ class Services:
     settings: Settings
     engine: Engine
     session_factory: sessionmaker[Session]
-    blobs: FilesystemBlobStore
+    blobs: BlobStore
     read_session_factory: sessionmaker[Session]
     """Sessions that only read (no write lock on SQLite): look-ups beside a request."""
     hasher: PasswordHasher = field(default_factory=PasswordHasher)

@@ -356,10 +356,10 @@ def export_bundle(
         listed: list[dict[str, Any]] = []
         for doc in docs:
             revision = doc.current_revision
-            path = services.blobs.path(revision.blob_sha256)
             name = f"documents/{doc.id}-{safe_symbol(doc.symbol)}.pdf"
-            w.add_file(name, path)
-            report = validate_pdf(path, trust, revocation)
+            with services.blobs.local_copy(revision.blob_sha256) as path:
+                w.add_file(name, path)
+                report = validate_pdf(path, trust, revocation)
             w.add_json(
                 f"reports/{doc.id}.json",
                 {

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from signing.profiles import TrustConfig
 from storage import audit
-from storage.blobs import FilesystemBlobStore
+from storage.blobs import BlobStore
 from storage.ledger import LedgerEntry, LedgerExemption, entries_for, exemptions, find_entry
 from storage.models import Document, Unit, User
 from storage.registry_models import Dispatch, IncomingEntry, ReportObligation, WorkFile
@@ -81,7 +81,7 @@ def _refresh_t1(
 
 def _refresh_t2(
     session: Session,
-    blobs: FilesystemBlobStore,
+    blobs: BlobStore,
     trust: TrustConfig,
     now: datetime,
     actor_id: int | None,
@@ -107,7 +107,7 @@ def _refresh_t2(
 
 def refresh_ledger(
     session: Session,
-    blobs: FilesystemBlobStore,
+    blobs: BlobStore,
     trust: TrustConfig,
     *,
     now: datetime,
@@ -133,7 +133,7 @@ def refresh_ledger(
 
 def revalidate(
     session: Session,
-    blobs: FilesystemBlobStore,
+    blobs: BlobStore,
     trust: TrustConfig,
     now: datetime,
     actor_id: int | None = None,
@@ -151,7 +151,7 @@ def revalidate(
 
 def record_document(
     session: Session,
-    blobs: FilesystemBlobStore,
+    blobs: BlobStore,
     trust: TrustConfig,
     doc: Document,
     *,
@@ -223,7 +223,7 @@ def _text(value: Any, label: str) -> str:
 
 def record_exemption(
     session: Session,
-    blobs: FilesystemBlobStore,
+    blobs: BlobStore,
     trust: TrustConfig,
     actor: User,
     document_id: Any,

@@ -16,7 +16,7 @@ from signing.profiles import SigningProfile, TrustConfig
 from signing.stamps import StampContent, StampPlacement
 from signing.validate import validate_pdf
 from storage import audit
-from storage.blobs import FilesystemBlobStore
+from storage.blobs import BlobStore
 from storage.models import Unit, User
 from workflow.coverage.rules import TARGET_LABELS
 from workflow.errors import ConflictError
@@ -108,7 +108,7 @@ def _layout_pdf(path: Path, lines: list[tuple[str, str]]) -> None:
 
 def build_signed_report(
     session: Session,
-    blobs: FilesystemBlobStore,
+    blobs: BlobStore,
     trust: TrustConfig,
     seal_passphrase: str,
     actor: User,

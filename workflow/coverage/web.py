@@ -31,6 +31,7 @@ from workflow.coverage import report
 from workflow.errors import InvalidInputError
 from workflow.http import api_blueprint, current_actor
 from workflow.services import EXTENSION_KEY, Services, get_services, get_session
+from workflow.uploads import send_blob
 from workflow.vocab import VN_TZ, vn_iso
 
 api_bp = api_blueprint("coverage_api", __name__)
@@ -355,12 +356,7 @@ def report_pdf() -> Any:
         now=coverage.utc_now(),
     )
     db.commit()
-    return send_file(
-        services.blobs.path(sha),
-        mimetype="application/pdf",
-        as_attachment=True,
-        download_name=_filename(data, "pdf"),
-    )
+    return send_blob(sha, _filename(data, "pdf"))
 
 
 # --- CLI -------------------------------------------------------------------------------------

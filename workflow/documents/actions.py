@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from storage import audit
 from storage.audit import AuditAction
-from storage.blobs import FilesystemBlobStore, StagedBlob
+from storage.blobs import BlobStore, StagedBlob
 from storage.models import Document, Revision, Role, Task, User
 from storage.registry_models import Comment, Delegation
 from storage.types import utcnow
@@ -138,7 +138,7 @@ def withdraw(session: Session, actor: User, document_id: int) -> Document:
 
 def upload_revision(
     session: Session,
-    blobs: FilesystemBlobStore,
+    blobs: BlobStore,
     actor: User,
     document_id: int,
     staged: StagedBlob,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import jsonify, request, send_file
+from flask import jsonify, request
 from werkzeug.utils import secure_filename
 
 from storage import audit
@@ -21,7 +21,7 @@ from workflow.errors import InvalidInputError
 from workflow.http import api_blueprint
 from workflow.services import get_services, get_session
 from workflow.signatures import flow as signing_flow
-from workflow.uploads import stage_upload
+from workflow.uploads import send_blob, stage_upload
 from workflow.vocab import vn_iso
 
 bp = api_blueprint("documents_api", __name__)
@@ -97,10 +97,10 @@ def get_document(document_id: int) -> Any:
 def get_file(document_id: int) -> Any:
     """The current PDF of the document."""
     db = get_session()
-    doc, rev, path = service.document_file(db, get_services().blobs, http.actor(), document_id)
+    doc, rev = service.document_file(db, get_services().blobs, http.actor(), document_id)
     db.commit()
     name = secure_filename(rev.filename) or f"van-ban-{doc.id}.pdf"
-    response = send_file(path, mimetype="application/pdf", as_attachment=True, download_name=name)
+    response = send_blob(rev.blob_sha256, name)
     response.headers["X-Content-SHA256"] = rev.blob_sha256
     return response
 

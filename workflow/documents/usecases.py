@@ -19,7 +19,7 @@ from signing.revocation import RevocationSource
 from signing.validate import ValidationReport, validate_pdf
 from storage import audit
 from storage.audit import AuditAction
-from storage.blobs import FilesystemBlobStore, StagedBlob
+from storage.blobs import BlobStore, StagedBlob
 from storage.models import (
     Document,
     Revision,
@@ -53,7 +53,7 @@ MAX_SUBJECT = 1000
 
 def create_document(
     session: Session,
-    blobs: FilesystemBlobStore,
+    blobs: BlobStore,
     actor: User,
     *,
     staged: StagedBlob,
@@ -291,17 +291,17 @@ def approve(
 
 
 def document_file(
-    session: Session, blobs: FilesystemBlobStore, actor: User, document_id: int
-) -> tuple[Document, Revision, Path]:
-    """Resolve the current PDF of a document for download and audit the download.
+    session: Session, blobs: BlobStore, actor: User, document_id: int
+) -> tuple[Document, Revision]:
+    """Resolve the current revision of a document for download and audit the download;
+    the view sends the blob ``rev.blob_sha256``.
 
     :raises NotFoundError: not party to it, or the blob is missing.
     """
     doc = access.get_visible_document(session, actor, document_id)
     require_content(doc)
     rev = doc.current_revision
-    path = blobs.path(rev.blob_sha256)
-    if not path.is_file():
+    if not blobs.exists(rev.blob_sha256):
         raise NotFoundError(
             "Tệp của văn bản không còn trong kho lưu trữ. Hãy báo quản trị hệ thống."
         )
@@ -313,11 +313,11 @@ def document_file(
         object_id=doc.id,
         details={"revision": rev.number, "sha256": rev.blob_sha256},
     )
-    return doc, rev, path
+    return doc, rev
 
 
 def validate_document(
-    blobs: FilesystemBlobStore,
+    blobs: BlobStore,
     trust: TrustConfig,
     doc: Document,
     revocation: RevocationSource | None = None,
@@ -325,7 +325,8 @@ def validate_document(
     """:returns: the validation report of the document's current revision (revocation
     checked against our own CA's current status when ``revocation`` is given)."""
     require_content(doc)
-    return validate_pdf(blobs.path(doc.current_revision.blob_sha256), trust, revocation)
+    with blobs.local_copy(doc.current_revision.blob_sha256) as path:
+        return validate_pdf(path, trust, revocation)
 
 
 def require_content(doc: Document) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import login_required
 from flask_wtf import FlaskForm
@@ -28,7 +28,7 @@ from workflow.i18n import translate
 from workflow.services import get_services, get_session
 from workflow.signatures import flow as signing_flow
 from workflow.signatures.certificates import expiry_warning
-from workflow.uploads import stage_upload
+from workflow.uploads import send_blob, stage_upload
 from workflow.vocab import DOC_TYPES
 
 bp = Blueprint("documents", __name__)
@@ -243,11 +243,11 @@ def sign(task_id: int) -> Any:
 def download(document_id: int) -> Any:
     """Download the current PDF."""
     db = get_session()
-    doc, rev, path = service.document_file(db, get_services().blobs, current_actor(), document_id)
+    doc, rev = service.document_file(db, get_services().blobs, current_actor(), document_id)
     db.commit()
     name = secure_filename(rev.filename) or f"van-ban-{doc.id}.pdf"
     if not name.lower().endswith(".pdf"):
         name += ".pdf"
     if rev.kind == "signed" and not name.endswith("-signed.pdf"):
         name = name[:-4] + "-signed.pdf"
-    return send_file(path, mimetype="application/pdf", as_attachment=True, download_name=name)
+    return send_blob(rev.blob_sha256, name)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from flask import Response, jsonify, request, send_file
+from flask import Response, jsonify, request
 from sqlalchemy.orm import Session
 
 from storage.models import Unit, User
@@ -20,7 +20,7 @@ from workflow.registry import dispatch as dispatching
 from workflow.registry import incoming, registers
 from workflow.registry import incoming_queries as incoming_views
 from workflow.services import get_services, get_session
-from workflow.uploads import stage_upload
+from workflow.uploads import send_blob, stage_upload
 from workflow.vocab import VN_TZ, vn_iso
 
 bp = api_blueprint("registry_api", __name__)
@@ -228,17 +228,8 @@ def complete_incoming(entry_id: int) -> Any:
 @bp.get("/incoming/<int:entry_id>/file")
 def incoming_file(entry_id: int) -> Any:
     """The PDF of an incoming entry (its unit's clerks)."""
-    entry, path = dispatching.entry_file(
-        get_session(), get_services().blobs, http.actor(), entry_id
-    )
-    if not path.is_file():
-        raise NotFoundError("Tệp của văn bản đến không còn trong kho lưu trữ.")
-    return send_file(
-        path,
-        mimetype="application/pdf",
-        as_attachment=True,
-        download_name=f"van-ban-den-{entry.id}.pdf",
-    )
+    entry, key = dispatching.entry_file(get_session(), get_services().blobs, http.actor(), entry_id)
+    return send_blob(key, f"van-ban-den-{entry.id}.pdf")
 
 
 def register_response(

@@ -11,7 +11,6 @@ import logging
 import secrets
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from flask_babel import gettext as _
@@ -19,10 +18,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from signing.profiles import TrustConfig
-from signing.validate import validate_pdf
+from signing.validate import MSG_UNREADABLE, ValidationReport, validate_pdf
 from storage import audit
 from storage.audit import AuditAction
-from storage.blobs import FilesystemBlobStore, StagedBlob
+from storage.blobs import BlobStore, StagedBlob
+from storage.errors import BlobNotFoundError
 from storage.models import Document, Role, Unit, User
 from storage.registry_models import Dispatch, IncomingEntry
 from storage.types import utcnow
@@ -338,10 +338,10 @@ def dispatches_of(session: Session, actor: User, document_id: int) -> list[Dispa
     )
 
 
-def download(
-    session: Session, blobs: FilesystemBlobStore, token: str, days: int
-) -> tuple[Dispatch, Path]:
+def download(session: Session, blobs: BlobStore, token: str, days: int) -> tuple[Dispatch, str]:
     """Serve an outside recipient's link once, before it expires.
+
+    :returns: the dispatch and the key of the blob to send.
 
     :raises NotFoundError: no such link.
     :raises GoneError: already used, expired, or the document was recalled.
@@ -363,7 +363,7 @@ def download(
         raise GoneError(_("Văn bản đã bị thu hồi; không còn tải được."))
     row.downloaded_at = now
     row.state = "downloaded"
-    path = blobs.path(doc.current_revision.blob_sha256)
+    key = doc.current_revision.blob_sha256
     audit.append(
         session,
         AuditAction.DOWNLOADED,
@@ -372,7 +372,7 @@ def download(
         object_id=doc.id,
         details={"dispatch": row.id, "external": row.external_email},
     )
-    return row, path
+    return row, key
 
 
 # --- incoming -------------------------------------------------------------------------
@@ -427,16 +427,6 @@ def check_register_access(session: Session, actor: User, unit_id: int | None) ->
     return unit_id
 
 
-def _file_sha256(path: Path) -> str | None:
-    if not path.is_file():
-        return None
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _reason(report: dict[str, Any], intact_file: bool) -> str:
     problems: list[str] = []
     if not intact_file:
@@ -451,7 +441,7 @@ def _reason(report: dict[str, Any], intact_file: bool) -> str:
 
 
 def receive(
-    session: Session, blobs: FilesystemBlobStore, trust: TrustConfig, actor: User, entry_id: int
+    session: Session, blobs: BlobStore, trust: TrustConfig, actor: User, entry_id: int
 ) -> IncomingEntry:
     """Receive an incoming entry after validating its signatures: a valid one gets the
     next incoming number (số đến); an invalid one is returned to the sender with a reason.
@@ -463,9 +453,13 @@ def receive(
         if entry.state == "received":
             raise ConflictError(_("Văn bản đến này đã được tiếp nhận; không xử lý lại."))
         raise ConflictError(_("Văn bản đến này đã bị trả lại; không xử lý lại."))
-    path = blobs.path(entry.blob_sha256)
-    intact_file = _file_sha256(path) == entry.blob_sha256
-    report = validate_pdf(path, trust).to_dict()
+    try:
+        intact_file = blobs.verify(entry.blob_sha256)
+        with blobs.local_copy(entry.blob_sha256) as path:
+            report = validate_pdf(path, trust).to_dict()
+    except BlobNotFoundError:  # lost from the store: unreadable, as a missing file was
+        intact_file = False
+        report = ValidationReport(signatures=(), error=MSG_UNREADABLE).to_dict()
     report["sha256_matches"] = intact_file
     entry.validation = report
     now = utcnow()
@@ -546,7 +540,7 @@ def _parse_date(value: str | None, label: str) -> date | None:
 
 def register_external(
     session: Session,
-    blobs: FilesystemBlobStore,
+    blobs: BlobStore,
     actor: User,
     staged: StagedBlob,
     *,
@@ -618,8 +612,8 @@ def register_external(
 
 
 def entry_file(
-    session: Session, blobs: FilesystemBlobStore, actor: User, entry_id: int
-) -> tuple[IncomingEntry, Path]:
-    """:returns: an incoming entry's PDF for its clerks."""
+    session: Session, blobs: BlobStore, actor: User, entry_id: int
+) -> tuple[IncomingEntry, str]:
+    """:returns: an incoming entry and the key of its PDF, for its clerks."""
     entry = _entry_for_clerk(session, actor, entry_id, lock=False)
-    return entry, blobs.path(entry.blob_sha256)
+    return entry, entry.blob_sha256

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from signing.profiles import TrustConfig
 from storage import audit
-from storage.blobs import FilesystemBlobStore
+from storage.blobs import BlobStore
 from storage.models import Document, Revision, Route, RouteStage, Task, Unit, User
 from storage.registry_models import IncomingEntry, WorkFileItem
 from storage.types import utcnow
@@ -83,7 +83,7 @@ def _open_for(session: Session, doc: Document, stage: RouteStage, users: list[Us
 
 
 def start_handling(
-    session: Session, blobs: FilesystemBlobStore, entry: IncomingEntry, clerk: User
+    session: Session, blobs: BlobStore, entry: IncomingEntry, clerk: User
 ) -> Document | None:
     """Put a received entry on the incoming route: the receipt stage is done by ``clerk``
     and the receiving unit's leaders get the task of assigning it.
@@ -114,12 +114,12 @@ def start_handling(
         return None
     session.add(doc)
     session.flush()
-    path = blobs.path(entry.blob_sha256)
+    size = blobs.size(entry.blob_sha256) if blobs.exists(entry.blob_sha256) else 0
     doc.revisions.append(
         Revision(
             number=1,
             blob_sha256=entry.blob_sha256,
-            size=path.stat().st_size if path.is_file() else 0,
+            size=size,
             filename=f"van-ban-den-{entry.number or entry.id}.pdf",
             kind="incoming",
             created_by_id=clerk.id,
@@ -164,7 +164,7 @@ def start_handling(
 
 
 def receive(
-    session: Session, blobs: FilesystemBlobStore, trust: TrustConfig, actor: User, entry_id: int
+    session: Session, blobs: BlobStore, trust: TrustConfig, actor: User, entry_id: int
 ) -> IncomingEntry:
     """Receive an entry after signature validation (see :func:`dispatching.receive`) and,
     when it is valid, put it on the incoming route for a leader to assign."""
@@ -287,7 +287,7 @@ def _handlers(session: Session, stage: RouteStage, unit: Unit, lead: User | None
 
 def assign(
     session: Session,
-    blobs: FilesystemBlobStore,
+    blobs: BlobStore,
     actor: User,
     entry_id: int,
     choice: Assignment,

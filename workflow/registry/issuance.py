@@ -21,7 +21,7 @@ from signing.stamps import StampContent, StampPlacement, seal_box_for
 from signing.trust import TrustServices
 from storage import audit
 from storage.audit import AuditAction
-from storage.blobs import FilesystemBlobStore
+from storage.blobs import BlobStore
 from storage.models import Certificate, Document, Revision, Role, Signature, Task, Unit, User
 from storage.registry_models import Dispatch, NumberSeries
 from storage.types import utcnow
@@ -136,16 +136,16 @@ def _assign_number(
     doc.issued_by_id = actor.id
 
 
-def seal_image(blobs: FilesystemBlobStore, issuer: Unit) -> bytes:
+def seal_image(blobs: BlobStore, issuer: Unit) -> bytes:
     """:returns: the issuer's uploaded seal image, or a drawn default red seal."""
     if issuer.seal_png_sha256 and blobs.exists(issuer.seal_png_sha256):
-        return blobs.path(issuer.seal_png_sha256).read_bytes()
+        return blobs.read_bytes(issuer.seal_png_sha256)
     parent = issuer.parent.name if issuer.parent else ""
     return default_seal_png(issuer.name, parent)
 
 
 def _seal_placement(
-    blobs: FilesystemBlobStore, source: Path, signature: Signature, seal: StampContent
+    blobs: BlobStore, source: Path, signature: Signature, seal: StampContent
 ) -> StampPlacement:
     """Over the left third of the competent person's signature (Decree 30 Appendix I),
     found by its field; left of the default place if the field cannot be found."""
@@ -169,7 +169,7 @@ def _competent_signature(session: Session, doc: Document) -> Signature | None:
 
 def issue(
     session: Session,
-    blobs: FilesystemBlobStore,
+    blobs: BlobStore,
     trust: TrustConfig,
     actor: User,
     task_id: int,
@@ -241,7 +241,7 @@ def issue(
 
 def _number_and_seal(
     session: Session,
-    blobs: FilesystemBlobStore,
+    blobs: BlobStore,
     trust: TrustConfig,
     actor: User,
     doc: Document,
@@ -258,7 +258,6 @@ def _number_and_seal(
     _assign_number(session, doc, issuer, register, actor)
     assert doc.symbol is not None and doc.number is not None and doc.issued_at is not None  # noqa: S101
     code = verification.ensure_code(session, doc)
-    source = blobs.path(doc.current_revision.blob_sha256)
     seal = StampContent(
         kind="seal",
         heading="Ký số bởi tổ chức",
@@ -269,13 +268,15 @@ def _number_and_seal(
         image_png=seal_image(blobs, issuer),
         qr_url=verification.verification_url(base_url, code) if base_url else None,
     )
+    with blobs.local_copy(doc.current_revision.blob_sha256) as source:
+        placement = _seal_placement(blobs, source, signature, seal)
     profile = SigningProfile(
         level=level(doc.unit.code, doc.doc_type),
         field_name=f"DauCoQuan_{doc.number}",
         reason=f"Ban hành văn bản số {doc.symbol}",
         location=issuer.name,
         stamp=seal,
-        placement=_seal_placement(blobs, source, signature, seal),
+        placement=placement,
     )
     produced = sign_to_staged(
         blobs, trust, doc.current_revision.blob_sha256, signer, profile, services

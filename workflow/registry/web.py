@@ -13,7 +13,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    send_file,
     url_for,
 )
 from flask_babel import gettext as _
@@ -36,7 +35,7 @@ from workflow.registry import incoming
 from workflow.registry import incoming_queries as incoming_views
 from workflow.registry.api import dispatch_and_deliver, register_response
 from workflow.services import get_services, get_session
-from workflow.uploads import stage_upload
+from workflow.uploads import send_blob, stage_upload
 from workflow.vocab import DOC_TYPES
 
 bp = Blueprint("registry", __name__)
@@ -297,15 +296,10 @@ def incoming_new() -> Any:
 @login_required
 def incoming_file(entry_id: int) -> Any:
     """The PDF of an incoming entry."""
-    entry, path = dispatching.entry_file(
+    entry, key = dispatching.entry_file(
         get_session(), get_services().blobs, current_actor(), entry_id
     )
-    return send_file(
-        path,
-        mimetype="application/pdf",
-        as_attachment=True,
-        download_name=f"van-ban-den-{entry.id}.pdf",
-    )
+    return send_blob(key, f"van-ban-den-{entry.id}.pdf")
 
 
 def _external_lines(text: str | None) -> list[dict[str, str]]:
@@ -381,11 +375,11 @@ def dispatch_page(document_id: int) -> Any:
 def public_download(token: str) -> Any:
     """An outside recipient's one-time download link (no login)."""
     db = get_session()
-    row, path = dispatching.download(
+    row, key = dispatching.download(
         db, get_services().blobs, token, get_services().settings.dispatch_link_days
     )
     db.commit()
     name = f"{(row.document.symbol or 'van-ban').replace('/', '-')}.pdf"
-    response = send_file(path, mimetype="application/pdf", as_attachment=True, download_name=name)
+    response = send_blob(key, name)
     response.headers["Cache-Control"] = "no-store"
     return response

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import io
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -15,7 +14,7 @@ from signing.images import ImageInputError, normalise_signature_png
 from signing.pki import EmbeddedPki
 from storage import audit
 from storage.audit import AuditAction
-from storage.blobs import FilesystemBlobStore
+from storage.blobs import BlobStore
 from storage.models import Certificate, Role, Unit, User
 from storage.types import utcnow
 from workflow.errors import ConflictError, ForbiddenError, InvalidInputError, NotFoundError
@@ -150,9 +149,7 @@ def issue_for(
     return cert
 
 
-def set_signature_image(
-    session: Session, blobs: FilesystemBlobStore, actor: User, data: bytes
-) -> str:
+def set_signature_image(session: Session, blobs: BlobStore, actor: User, data: bytes) -> str:
     """Store the actor's handwritten-signature image (a transparent PNG, normalised).
 
     :raises InvalidInputError: not a usable PNG (the reason in Vietnamese).
@@ -161,8 +158,7 @@ def set_signature_image(
         png = normalise_signature_png(data)
     except ImageInputError as exc:
         raise InvalidInputError(str(exc), code=f"image_{exc.code}") from exc
-    staged = blobs.stage(io.BytesIO(png))
-    sha = blobs.publish(staged)
+    sha = blobs.put_bytes(png)
     user = session.get(User, actor.id)
     assert user is not None  # noqa: S101
     user.signature_png_sha256 = sha

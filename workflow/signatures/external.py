@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from flask import jsonify, send_file
+from flask import jsonify
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
@@ -49,7 +49,7 @@ from workflow.http import api_blueprint
 from workflow.services import Services, get_services, get_session
 from workflow.signatures import flow as signing_flow
 from workflow.signatures.certificates import certificate_json
-from workflow.uploads import stage_upload
+from workflow.uploads import send_blob, stage_upload
 from workflow.vocab import vn_iso
 
 bp = api_blueprint("external_api", __name__)
@@ -228,13 +228,14 @@ def run_prepare(
         assert cert_pem is not None  # noqa: S101 - checked above
         out = blobs.new_temp_path(".pdf")
         try:
-            prepared = external.prepare_external(
-                blobs.path(plan[3]),
-                out,
-                cert_pem,
-                chain or list(trust.other_certs_pem + trust.trust_roots_pem),
-                profile,
-            )
+            with blobs.local_copy(plan[3]) as source:
+                prepared = external.prepare_external(
+                    source,
+                    out,
+                    cert_pem,
+                    chain or list(trust.other_certs_pem + trust.trust_roots_pem),
+                    profile,
+                )
         except PdfInputError as exc:
             out.unlink(missing_ok=True)
             raise InvalidInputError(str(exc), code=f"pdf_{exc.code}") from exc
@@ -520,7 +521,7 @@ def run_complete(
     cert_pem = cert.cert_pem.encode()
     trust = services.trust
     timestamper = services.trust_services.timestamper if row.level != "B-B" else None
-    prepared_path = services.blobs.path(row.prepared_sha256)
+    prepared_sha256 = row.prepared_sha256
 
     def produce(expected: dict[str, int]) -> tuple[Path, str]:
         if kinds[0] == "cms_b64" and external.inspect_cms(data).signer_fingerprint not in expected:
@@ -531,7 +532,8 @@ def run_complete(
             )
         out = services.blobs.new_temp_path(".pdf")
         try:
-            shutil.copyfile(prepared_path, out)
+            with services.blobs.open(prepared_sha256) as src, out.open("wb") as dst:
+                shutil.copyfileobj(src, dst)
             if kinds[0] == "signature_b64":
                 chain = list(trust.other_certs_pem + trust.trust_roots_pem)
                 external.embed_raw_signature(out, prepared, data, cert_pem, chain, timestamper)
@@ -554,10 +556,11 @@ def run_upload(
     except BaseException:
         services.blobs.discard(staged)
         raise
-    base = services.blobs.path(row.source_sha256)
+    source_sha256 = row.source_sha256
 
     def produce(expected: dict[str, int]) -> tuple[Path, str]:
-        found = external.check_appended(base, staged.path)
+        with services.blobs.local_copy(source_sha256) as base:
+            found = external.check_appended(base, staged.path)
         return staged.path, found.field_name
 
     try:
@@ -644,10 +647,7 @@ def external_document(session_id: str) -> Any:
     if row.used_at is not None or row.expires_at <= utcnow():
         raise SessionGoneError("Phiên ký đã hết hạn hoặc đã được dùng.")
     sha = row.prepared_sha256 or row.source_sha256
-    path = get_services().blobs.path(sha)
-    response = send_file(
-        path, mimetype="application/pdf", as_attachment=True, download_name=f"ky-{row.id}.pdf"
-    )
+    response = send_blob(sha, f"ky-{row.id}.pdf")
     response.headers["X-Content-SHA256"] = sha
     return response
 

@@ -37,7 +37,7 @@ from signing.trust import TrustServices
 from signing.validate import ValidationReport, validate_pdf
 from storage import audit
 from storage.audit import AuditAction
-from storage.blobs import FilesystemBlobStore, StagedBlob
+from storage.blobs import BlobStore, StagedBlob
 from storage.models import Certificate, Document, Revision, Role, Signature, Task, Unit, User
 from storage.types import utcnow
 from workflow.documents import routing
@@ -124,7 +124,7 @@ def _signing_unit(session: Session, actor: User, doc: Document, task: Task) -> U
 
 
 def personal_stamp(
-    blobs: FilesystemBlobStore | None,
+    blobs: BlobStore | None,
     user: User,
     unit: Unit | None,
     now: datetime,
@@ -133,7 +133,7 @@ def personal_stamp(
     """The competent person's stamp (Decree 30): title, signature image if uploaded, name."""
     image = None
     if blobs is not None and user.signature_png_sha256 and blobs.exists(user.signature_png_sha256):
-        image = blobs.path(user.signature_png_sha256).read_bytes()
+        image = blobs.read_bytes(user.signature_png_sha256)
     # Decree 30 shows the title, the image and the name; the unit and the signing time in
     # Vietnam time (ISO 8601) follow, so the stamp says who signed, for whom and when.
     lines = (*extra, unit.name if unit else "", f"Thời gian: {vietnam_iso(now)}")
@@ -165,7 +165,7 @@ def prepare(
     actor: User,
     task_id: int,
     level: LevelPolicy,
-    blobs: FilesystemBlobStore | None = None,
+    blobs: BlobStore | None = None,
     placement: StampPlacement | None = None,
 ) -> SignPlan:
     """Phase 1: check the task, the certificate and the key lock.
@@ -190,11 +190,10 @@ def prepare(
     extra = (f"KT. {principal.title}",) if principal else ()
     stamp = personal_stamp(blobs, actor, unit, now, extra)
     if placement is None:
-        placement = (
-            personal_placement(blobs.path(doc.current_revision.blob_sha256), actor, principal)
-            if blobs is not None
-            else StampPlacement()
-        )
+        placement = StampPlacement()
+        if blobs is not None:
+            with blobs.local_copy(doc.current_revision.blob_sha256) as source:
+                placement = personal_placement(source, actor, principal)
         found_anchor = placement.box is not None
     else:
         found_anchor = False  # chosen on the page: the stamp shows the title itself
@@ -241,7 +240,7 @@ def unlock_key(plan: SignPlan, passphrase: str, trust: TrustConfig) -> Signer:
 
 
 def sign_to_staged(
-    blobs: FilesystemBlobStore,
+    blobs: BlobStore,
     trust: TrustConfig,
     source_sha256: str,
     signer: Signer,
@@ -259,20 +258,19 @@ def sign_to_staged(
     out = blobs.new_temp_path(".pdf")
     try:
         try:
-            if profile.level == "B-B" or services is None:
-                sign_pdf_file(
-                    blobs.path(source_sha256), out, signer, profile, allow_empty_password=True
-                )
-            else:
-                sign_pdf_file(
-                    blobs.path(source_sha256),
-                    out,
-                    signer,
-                    profile,
-                    timestamper=services.timestamper,
-                    revocation=services.revocation_source(),
-                    allow_empty_password=True,
-                )
+            with blobs.local_copy(source_sha256) as source:
+                if profile.level == "B-B" or services is None:
+                    sign_pdf_file(source, out, signer, profile, allow_empty_password=True)
+                else:
+                    sign_pdf_file(
+                        source,
+                        out,
+                        signer,
+                        profile,
+                        timestamper=services.timestamper,
+                        revocation=services.revocation_source(),
+                        allow_empty_password=True,
+                    )
         except PdfInputError as exc:
             raise InvalidInputError(str(exc), code=f"pdf_{exc.code}") from exc
         except SigningError as exc:
@@ -293,7 +291,7 @@ def sign_to_staged(
 
 
 def produce(
-    blobs: FilesystemBlobStore,
+    blobs: BlobStore,
     trust: TrustConfig,
     plan: SignPlan,
     passphrase: str,
@@ -306,7 +304,7 @@ def produce(
 
 def store_signed(
     session: Session,
-    blobs: FilesystemBlobStore,
+    blobs: BlobStore,
     doc: Document,
     actor_id: int,
     certificate_id: int,
@@ -346,7 +344,7 @@ def store_signed(
 
 
 def record(
-    session: Session, blobs: FilesystemBlobStore, actor: User, plan: SignPlan, produced: Produced
+    session: Session, blobs: BlobStore, actor: User, plan: SignPlan, produced: Produced
 ) -> SignOutcome:
     """Phase 3: check nothing moved since phase 1, then store and advance the route.
 
@@ -415,7 +413,7 @@ def record_key_failure(
 
 def sign(
     session: Session,
-    blobs: FilesystemBlobStore,
+    blobs: BlobStore,
     trust: TrustConfig,
     actor: User,
     task_id: int,
@@ -443,7 +441,7 @@ def sign(
 
 def run(
     session: Session,
-    blobs: FilesystemBlobStore,
+    blobs: BlobStore,
     trust: TrustConfig,
     actor: User,
     task_id: int,

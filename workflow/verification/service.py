@@ -26,7 +26,7 @@ from signing.profiles import SigningProfile, TrustConfig
 from signing.revocation import CertStatus, RevocationSource
 from signing.stamps import FONT_PATH, TEXT_PARAM, StampContent, stamp_style, stamp_text
 from signing.validate import MSG_TIMESTAMP, SignatureReport, ValidationReport, validate_pdf
-from storage.blobs import FilesystemBlobStore, StagedBlob
+from storage.blobs import BlobStore, StagedBlob
 from storage.models import Certificate, Document, Role, Unit, User
 from storage.verification_models import VerificationCode
 from workflow.documents.usecases import check_pdf
@@ -282,7 +282,7 @@ def report_json(path: Path, checker: Checker, now: datetime | None = None) -> di
 
 
 def check_upload(
-    blobs: FilesystemBlobStore, staged: StagedBlob, filename: str, checker: Checker
+    blobs: BlobStore, staged: StagedBlob, filename: str, checker: Checker
 ) -> dict[str, Any]:
     """The report of an uploaded PDF; the staged file is always deleted, nothing is stored.
 
@@ -346,7 +346,7 @@ def find_code(session: Session, code: str) -> tuple[VerificationCode, Document]:
 
 
 def public_record(
-    session: Session, blobs: FilesystemBlobStore, checker: Checker, code: str
+    session: Session, blobs: BlobStore, checker: Checker, code: str
 ) -> dict[str, Any]:
     """What anyone may learn from a verification code: the register entry (no subject of
     a classified document, no drafter or approver) and the live validity of the
@@ -374,7 +374,8 @@ def public_record(
         body.update(status="no_content", file=None, indication=None, signatures=[])
         return body
     rev = doc.current_revision
-    full = report_json(blobs.path(rev.blob_sha256), checker)
+    with blobs.local_copy(rev.blob_sha256) as path:
+        full = report_json(path, checker)
     signatures = [_public_signature(session, s) for s in full["signatures"]]
     passed = full["indication"]["indication"] == etsi.Indication.TOTAL_PASSED
     status = "recalled" if register["recalled"] else ("valid" if passed else "invalid")
@@ -533,7 +534,7 @@ def seal_for(session: Session, actor: User) -> tuple[Certificate, Unit]:
 
 def signed_report_pdf(
     session: Session,
-    blobs: FilesystemBlobStore,
+    blobs: BlobStore,
     checker: Checker,
     report: dict[str, Any],
     actor: User,

@@ -9,7 +9,7 @@ The browser works in *view points*: the page as displayed (crop box, after the p
 
 from __future__ import annotations
 
-from functools import lru_cache
+import threading
 from pathlib import Path
 
 from flask_babel import gettext as _
@@ -17,7 +17,8 @@ from flask_babel import gettext as _
 from signing.errors import PageGeometryError
 from signing.pages import Box, PageGeometry, file_pages, last_page_box
 from signing.stamps import default_box
-from storage.blobs import FilesystemBlobStore
+from storage.blobs import BlobStore
+from storage.errors import BlobNotFoundError
 from storage.models import Document
 from workflow.errors import ForbiddenError, NotFoundError, WorkflowError
 from workflow.viewer import render
@@ -36,22 +37,34 @@ def page_geometry(path: Path) -> list[PageGeometry]:
     return file_pages(path, MAX_PAGES)
 
 
-@lru_cache(maxsize=256)
-def _stored_geometry(path: Path, sha256: str) -> tuple[PageGeometry, ...]:
-    del sha256  # part of the key only: stored files are write-once, named by it
-    return tuple(page_geometry(path))
+_GEOMETRY: dict[str, tuple[PageGeometry, ...]] = {}
+_GEOMETRY_LOCK = threading.Lock()
+GEOMETRY_CACHE = 256
+"""Documents whose page geometry a process remembers."""
 
 
-def stored_geometry(path: Path, sha256: str) -> list[PageGeometry]:
-    """:func:`page_geometry` of a stored (write-once) file, remembered by its SHA-256,
-    so the page images of one document do not parse it again and again."""
-    return list(_stored_geometry(path, sha256))
+def stored_geometry(blobs: BlobStore, sha256: str) -> list[PageGeometry]:
+    """:func:`page_geometry` of a stored blob, remembered by its key (the same key is the
+    same bytes in any store), so the page images of one document do not fetch and parse
+    it again and again.
+
+    :raises BlobNotFoundError: no such blob.
+    :raises PageGeometryError: the blob is not a readable PDF.
+    """
+    with _GEOMETRY_LOCK:
+        known = _GEOMETRY.get(sha256)
+    if known is None:
+        with blobs.local_copy(sha256) as path:
+            known = tuple(page_geometry(path))
+        with _GEOMETRY_LOCK:
+            while len(_GEOMETRY) >= GEOMETRY_CACHE:
+                del _GEOMETRY[next(iter(_GEOMETRY))]  # the oldest
+            _GEOMETRY[sha256] = known
+    return list(known)
 
 
-def content_path(
-    blobs: FilesystemBlobStore, doc: Document, revision: int | None = None
-) -> tuple[str, Path]:
-    """:returns: the SHA-256 and path of a revision's PDF (the current one by default).
+def content_key(blobs: BlobStore, doc: Document, revision: int | None = None) -> str:
+    """:returns: the blob key of a revision's PDF (the current one by default).
 
     :raises ForbiddenError: a classified entry (metadata only, never shown).
     :raises NotFoundError: no such revision, or the blob is missing.
@@ -65,21 +78,19 @@ def content_path(
         rev = next((r for r in doc.revisions if r.number == revision), None)  # type: ignore[assignment]
         if rev is None:
             raise NotFoundError(_("Không có phiên bản này của văn bản."))
-    path = blobs.path(rev.blob_sha256)
-    if not path.is_file():
+    if not blobs.exists(rev.blob_sha256):
         raise NotFoundError(_("Tệp của văn bản không còn trong kho lưu trữ."))
-    return rev.blob_sha256, path
+    return rev.blob_sha256
 
 
-def document_pages(blobs: FilesystemBlobStore, doc: Document) -> list[PageGeometry]:
+def document_pages(blobs: BlobStore, doc: Document) -> list[PageGeometry]:
     """:returns: the pages of the document's current revision, for the viewer (none if
     classified, unreadable, or no renderer is installed: the page offers the download)."""
     if not doc.has_content or not render.available():
         return []
     try:
-        sha, path = content_path(blobs, doc)
-        return stored_geometry(path, sha)
-    except (WorkflowError, PageGeometryError):
+        return stored_geometry(blobs, content_key(blobs, doc))
+    except (WorkflowError, PageGeometryError, BlobNotFoundError):
         return []
 
 

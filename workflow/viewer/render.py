@@ -22,6 +22,7 @@ from io import BytesIO
 from pathlib import Path
 
 from signing.stamps import TEXT_PARAM, StampContent, appearance_style, stamp_text
+from storage.blobs import BlobStore
 
 SIZES = (800, 1600, 3200)
 """Allowed renderings: pixels on the page's longer side."""
@@ -74,6 +75,25 @@ def _command(source: Path, index: int, size: int, out_base: Path) -> tuple[list[
     raise RenderError("no renderer (install poppler-utils or mupdf-tools)")
 
 
+def render_stored_page(
+    blobs: BlobStore, sha256: str, index: int, size: int, cache_dir: Path
+) -> Path:
+    """:func:`render_page` of a stored blob, fetched only when the page is not cached.
+
+    :raises BlobNotFoundError: no such blob.
+    :raises RenderError: the renderer failed or ran out of time.
+    """
+    cached = _cached(cache_dir, sha256, index, size)
+    if cached.is_file():
+        return cached
+    with blobs.local_copy(sha256) as source:
+        return render_page(source, sha256, index, size, cache_dir)
+
+
+def _cached(cache_dir: Path, sha256: str, index: int, size: int) -> Path:
+    return cache_dir / sha256[:2] / f"{sha256}-{index}-{size}.png"
+
+
 def render_page(source: Path, sha256: str, index: int, size: int, cache_dir: Path) -> Path:
     """Render one page to PNG (cached).
 
@@ -87,7 +107,7 @@ def render_page(source: Path, sha256: str, index: int, size: int, cache_dir: Pat
     """
     if size not in SIZES:
         raise RenderError(f"size {size} not in {SIZES}")
-    cached = cache_dir / sha256[:2] / f"{sha256}-{index}-{size}.png"
+    cached = _cached(cache_dir, sha256, index, size)
     if cached.is_file():
         return cached
     cached.parent.mkdir(parents=True, exist_ok=True)

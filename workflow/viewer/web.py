@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from wtforms import FloatField, IntegerField
 from wtforms.validators import NumberRange, Optional
 
+from signing.errors import PageGeometryError
 from signing.pages import Box, PageGeometry
 from signing.stamps import PERSONAL_HEIGHT, PERSONAL_WIDTH, StampPlacement, default_box_for
 from storage.models import Document, Role, Route, Unit, User
@@ -75,17 +76,17 @@ def page_image(document_id: int, page: int) -> Any:
     size = request.args.get("size", pagerender.DEFAULT_SIZE, type=int)
     if size not in pagerender.SIZES:
         raise InvalidInputError(_("Kích thước ảnh trang không hợp lệ."), code="bad_size")
-    sha, path = geometry.content_path(services.blobs, doc, revision)
+    sha = geometry.content_key(services.blobs, doc, revision)
     db.rollback()  # rendering may take seconds: hold no transaction meanwhile
     try:
-        count = len(geometry.stored_geometry(path, sha))
-    except geometry.PageGeometryError:
+        count = len(geometry.stored_geometry(services.blobs, sha))
+    except PageGeometryError:
         count = 0
     if not 0 <= page < count:
         raise NotFoundError(_("Văn bản không có trang này."), code="no_page")
     try:
-        png = pagerender.render_page(
-            path, sha, page, size, services.settings.instance_path / "page-cache"
+        png = pagerender.render_stored_page(
+            services.blobs, sha, page, size, services.settings.instance_path / "page-cache"
         )
     except pagerender.RenderError as exc:
         raise InvalidInputError(
@@ -106,10 +107,9 @@ def _placement(services: Services, doc: Document, form: PlacedSignForm) -> Stamp
         return None
     if page is None or x is None or y is None or not (math.isfinite(x) and math.isfinite(y)):
         raise InvalidInputError(_("Vị trí đặt chữ ký không hợp lệ."), code="bad_position")
-    sha, path = geometry.content_path(services.blobs, doc)
     try:
-        pages = geometry.stored_geometry(path, sha)
-    except geometry.PageGeometryError:
+        pages = geometry.stored_geometry(services.blobs, geometry.content_key(services.blobs, doc))
+    except PageGeometryError:
         pages = []
     if page >= len(pages):
         raise InvalidInputError(_("Văn bản không có trang này."), code="bad_position")
@@ -193,9 +193,8 @@ def stamp_preview(task_id: int) -> Any:
     try:
         plan = signing_flow.prepare(db, actor, task_id, services.settings.level_for, services.blobs)
         doc = access.get_visible_document(db, actor, plan.document_id)
-        sha, path = geometry.content_path(services.blobs, doc)
-        pages = geometry.stored_geometry(path, sha)
-    except geometry.PageGeometryError:
+        pages = geometry.stored_geometry(services.blobs, geometry.content_key(services.blobs, doc))
+    except PageGeometryError:
         db.rollback()
         return _problem(InvalidInputError(_("Văn bản không có trang này."), code="no_page"))
     except WorkflowError as exc:
