@@ -26,6 +26,7 @@ from workflow import (
     audit,
     coverage,
     documents,
+    jobs,
     openapi,
     records,
     registry,
@@ -55,6 +56,7 @@ PACKAGES = (
     verification,
     audit,
     coverage,
+    jobs,
     admin,
     setup,
 )

@@ -64,6 +64,12 @@ CLASSIFICATION_LABELS: dict[str, str] = {
 }
 """Độ mật: classified documents are registered as metadata only."""
 
+FORM_LABELS: dict[str, str] = {"electronic": "Điện tử", "paper": "Giấy"}
+"""Hình thức of a register entry, a document or a work file."""
+
+SERIES_LABELS: dict[str, str] = {"outgoing": "Thường", "outgoing_classified": "Mật"}
+"""The outgoing series (hệ thống số) of an issuer: ordinary, and the classified one."""
+
 ACTION_LABELS: dict[str, str] = {
     "review": "Kiểm tra thể thức",
     "approve": "Duyệt",
@@ -190,6 +196,10 @@ AUDIT_LABELS: dict[str, str] = {
     "document:received": "Tiếp nhận",
     "document:returned_to_sender": "Trả lại nơi gửi",
     "document:recalled": "Thu hồi",
+    "document:paper_registered": "Vào sổ văn bản ký tay (bản giấy)",
+    "document:paper_dispatched": "Gửi văn bản bằng bản giấy",
+    "incoming:paper_registered": "Vào sổ văn bản đến bằng bản giấy",
+    "report:paper_delivered": "Báo cáo nộp bằng bản giấy",
     "route:saved": "Lưu tuyến trình",
     "user:created": "Tạo người dùng",
     "user:signature_image": "Cập nhật ảnh chữ ký",
@@ -210,6 +220,7 @@ AUDIT_LABELS: dict[str, str] = {
     "user:unlocked": "Mở khóa tài khoản người dùng",
     "user:password_reset": "Đặt lại mật khẩu người dùng",
     "ledger:state_changed": "Sổ chỉ tiêu: thay đổi trạng thái",
+    "ledger:head": "Sổ chỉ tiêu: ghi mã băm toàn sổ (để đóng dấu thời gian)",
     "ledger:exemption_recorded": "Sổ chỉ tiêu: ghi nhận miễn trừ",
     "ledger:report_signed": "Ký báo cáo chỉ tiêu",
     "reminder:sent": "Gửi nhắc việc (đôn đốc)",

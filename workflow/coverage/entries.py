@@ -230,6 +230,13 @@ def t2_document(
             evidence={"exemption_id": exemption.id},
             **common,
         )
+    if doc.form == "paper":  # signed by hand, registered by the clerk
+        return Computed(
+            state="missing",
+            reason="Văn bản ký tay trên giấy, không có chữ ký số.",
+            evidence={"form": "paper"},
+            **common,
+        )
     if not doc.has_content:
         return Computed(state="missing", reason="Văn bản không có bản điện tử.", **common)
     fresh = (
@@ -304,6 +311,8 @@ def t3_workfile(wf: WorkFile) -> Computed:
         return Computed(state=EXEMPT, exempt_reason="Hồ sơ mật", **common)
     if wf.processed_online:
         return Computed(state="online", **common)
+    if wf.form == "paper":
+        return Computed(state="offline", reason="Hồ sơ lưu trên giấy, ngoài hệ thống.", **common)
     reason = (
         f"{offline} bước xử lý trên giấy, ngoài hệ thống."
         if offline
@@ -330,6 +339,9 @@ def t4_report(ob: ReportObligation, now: datetime) -> Computed | None:
         if vn_date(ob.submitted_at) <= ob.due_date:
             return Computed(state="submitted", **common)
         return Computed(state="late", reason="Gửi trực tuyến nhưng quá hạn.", **common)
+    if ob.paper_delivered_on is not None:  # recorded by a clerk: a miss, due or not
+        on = ob.paper_delivered_on.strftime("%d/%m/%Y")
+        return Computed(state="missing", reason=f"Nộp bằng bản giấy ngày {on}.", **common)
     if vn_date(now) > ob.due_date:
         return Computed(state="missing", reason="Chưa gửi báo cáo trên hệ thống.", **common)
     return None  # not due yet

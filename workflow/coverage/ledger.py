@@ -44,6 +44,7 @@ from workflow.coverage.figures import (
     resolve_scope,
     trend,
 )
+from workflow.coverage.paper import record_paper_dispatches, record_paper_incoming
 from workflow.coverage.refresh import (
     record_document,
     record_exemption,
@@ -96,6 +97,8 @@ __all__ = [
     "record_exemption",
     "record_incoming",
     "record_obligation",
+    "record_paper_dispatches",
+    "record_paper_incoming",
     "record_workfile",
     "refresh_ledger",
     "require_auditor",

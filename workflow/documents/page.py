@@ -20,6 +20,7 @@ from signing.pages import PageGeometry
 from signing.validate import SignatureReport, ValidationReport
 from storage.audit import AuditAction
 from storage.models import Document, Revision, Role, RouteStage, Task, User
+from storage.registry_models import HandSignature
 from storage.types import utcnow
 from workflow.documents import presenters, routing
 from workflow.documents import usecases as service
@@ -125,8 +126,10 @@ class DocumentPage:
     planned_units: list[dict[str, Any]]
     planned_outside: list[dict[str, str]]
     verification_code: str | None
+    hand: HandSignature | None
+    """Who signed a paper document by hand, and when (with its scan, if any)."""
     can_dispatch: bool
-    """An issued document with content, and the actor is a clerk."""
+    """An issued document with content or signed by hand, and the actor is a clerk."""
     pages: list[PageGeometry]
     """The pages for the viewer (none: the page offers the download only)."""
     tasks: list[TaskCard]
@@ -242,6 +245,11 @@ def document_page(db: Session, doc: Document, actor: User) -> DocumentPage:
     mine = [t for t in doc.tasks if t.assignee_id == actor.id and t.state == TaskState.OPEN]
     own = doc.created_by_id == actor.id
     planned_units, planned_outside = presenters.planned_json(doc)
+    hand = (
+        db.scalars(select(HandSignature).where(HandSignature.document_id == doc.id)).first()
+        if doc.form == "paper"
+        else None
+    )
     upload_label = REVISION_KIND_LABELS["upload"]
     return DocumentPage(
         doc=doc,
@@ -252,8 +260,9 @@ def document_page(db: Session, doc: Document, actor: User) -> DocumentPage:
         planned_units=planned_units,
         planned_outside=planned_outside,
         verification_code=verification.code_of(db, doc),
+        hand=hand,
         can_dispatch=doc.state == DocState.ISSUED
-        and doc.has_content
+        and (doc.has_content or hand is not None)
         and actor.has_role(Role.CLERK),
         pages=geometry.document_pages(services.blobs, doc),
         tasks=[_task_card(t, stages, now) for t in mine],

@@ -330,7 +330,13 @@ def validate_document(
 
 
 def require_content(doc: Document) -> None:
-    """:raises ConflictError: a classified document registered as metadata only."""
+    """:raises ConflictError: a classified document registered as metadata only, or a
+    document signed by hand (its scan, if any, is not the document's content)."""
+    if doc.form == "paper" and not doc.classification:
+        raise ConflictError(
+            "Văn bản ký tay (bản giấy) không có tệp điện tử có chữ ký số; bản quét (nếu có) "
+            "tải ở trang văn bản."
+        )
     if not doc.has_content:
         raise ConflictError(
             "Văn bản mật chỉ được đăng ký thông tin trên hệ thống; nội dung được xử lý "

@@ -29,6 +29,7 @@ STATUS_LABELS = {
     "missing": "Chưa nộp (quá hạn)",
     "pending": "Chưa đến hạn",
     "exempt": "Miễn (báo cáo mật)",
+    "paper": "Nộp bản giấy (không tính là trực tuyến)",
 }
 
 
@@ -139,9 +140,9 @@ def generate_obligations(
     session: Session, period_text: str, actor_id: int | None = None
 ) -> Generated:
     """Add the obligations the regime defines for a period; idempotent (an obligation
-    of one unit, type and period is created once)."""
+    of one unit, type and period is created once). A deactivated unit owes nothing new."""
     period = parse_period(period_text)
-    units = session.scalars(select(Unit).order_by(Unit.id)).all()
+    units = session.scalars(select(Unit).where(Unit.active.is_(True)).order_by(Unit.id)).all()
     have = {
         (o.unit_id, o.report_type)
         for o in session.scalars(
@@ -195,13 +196,16 @@ def period_title(period: Period) -> str:
 
 def obligation_status(obligation: ReportObligation, now: datetime) -> str:
     """:returns: ``exempt``, ``submitted`` (on or before the due date, Vietnam time),
-    ``late``, ``missing`` (none yet, past due) or ``pending`` (not due yet)."""
+    ``late``, ``paper`` (delivered on paper), ``missing`` (none yet, past due) or
+    ``pending`` (not due yet)."""
     if obligation.classified:
         return "exempt"
     if obligation.submitted_at is not None:
         submitted = to_vn(obligation.submitted_at)
         assert submitted is not None  # noqa: S101 - not None above
         return "submitted" if submitted.date() <= obligation.due_date else "late"
+    if obligation.paper_delivered_on is not None:
+        return "paper"
     today = to_vn(now)
     assert today is not None  # noqa: S101 - now is given
     return "missing" if today.date() > obligation.due_date else "pending"
@@ -209,6 +213,35 @@ def obligation_status(obligation: ReportObligation, now: datetime) -> str:
 
 def _sees_all(user: User) -> bool:
     return access.is_auditor(user) or user.has_role(Role.ADMIN)
+
+
+def clerk_scope(session: Session, user: User) -> set[int]:
+    """:returns: the units whose reports ``user`` receives as clerk (and may record as
+    delivered on paper): the units they are clerk of, the committee an office clerk
+    serves, and every unit below those."""
+    units = {u.id: u for u in session.scalars(select(Unit))}
+    roots: set[int] = set()
+    for unit_id in user.units_with(Role.CLERK):
+        roots.add(unit_id)
+        unit = units.get(unit_id)
+        if unit is not None and unit.kind == UnitKind.OFFICE and unit.parent_id is not None:
+            roots.add(unit.parent_id)
+    children: dict[int, list[int]] = {}
+    for unit in units.values():
+        if unit.parent_id is not None:
+            children.setdefault(unit.parent_id, []).append(unit.id)
+    scope: set[int] = set()
+    todo = list(roots)
+    while todo:
+        current = todo.pop()
+        if current not in scope:
+            scope.add(current)
+            todo.extend(children.get(current, []))
+    return scope
+
+
+def _visible_units(session: Session, user: User) -> set[int]:
+    return {r.unit_id for r in user.roles} | clerk_scope(session, user)
 
 
 def list_obligations(
@@ -220,7 +253,7 @@ def list_obligations(
         ReportObligation.due_date, ReportObligation.unit_id, ReportObligation.report_type
     )
     if not _sees_all(user):
-        query = query.where(ReportObligation.unit_id.in_({r.unit_id for r in user.roles}))
+        query = query.where(ReportObligation.unit_id.in_(_visible_units(session, user)))
     if unit_code:
         query = query.join(Unit, Unit.id == ReportObligation.unit_id).where(Unit.code == unit_code)
     if period:
@@ -235,7 +268,7 @@ def get_obligation(session: Session, user: User, obligation_id: int) -> ReportOb
     """
     obligation = session.get(ReportObligation, obligation_id)
     if obligation is None or not (
-        _sees_all(user) or obligation.unit_id in {r.unit_id for r in user.roles}
+        _sees_all(user) or obligation.unit_id in _visible_units(session, user)
     ):
         raise NotFoundError(_(NOT_FOUND))
     return obligation
@@ -307,6 +340,9 @@ def obligation_json(obligation: ReportObligation, now: datetime) -> dict[str, An
         "classified": obligation.classified,
         "document_id": obligation.document_id,
         "submitted_at": vn_iso(obligation.submitted_at),
+        "paper_delivered_on": (
+            obligation.paper_delivered_on.isoformat() if obligation.paper_delivered_on else None
+        ),
         "status": status,
         "status_label": STATUS_LABELS[status],
     }

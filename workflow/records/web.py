@@ -11,7 +11,14 @@ from flask_babel import gettext as _
 from flask_login import login_required
 from flask_wtf import FlaskForm
 from sqlalchemy import select
-from wtforms import BooleanField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms import (
+    BooleanField,
+    DateField,
+    IntegerField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from storage.models import Document, Unit
@@ -22,7 +29,7 @@ from workflow.errors import WorkflowError
 from workflow.http import current_actor
 from workflow.i18n import translate
 from workflow.mail import mailer_for
-from workflow.records import reminders, reporting, workfiles
+from workflow.records import paper, reminders, reporting, workfiles
 from workflow.services import EXTENSION_KEY, Services, get_session
 
 bp = Blueprint("records", __name__)
@@ -35,6 +42,8 @@ class WorkFileForm(FlaskForm):
     code = StringField("Mã hồ sơ (để trống: tự đánh)", validators=[Optional(), Length(max=64)])
     unit = SelectField("Đơn vị", choices=[])
     classified = BooleanField("Hồ sơ mật (bí mật nhà nước: không tính chỉ tiêu)")
+    paper = BooleanField("Hồ sơ lưu trên giấy (không xử lý trên hệ thống)")
+    closed_on = DateField("Ngày kết thúc, nếu hồ sơ giấy đã đóng", validators=[Optional()])
 
 
 class AttachForm(FlaskForm):
@@ -42,6 +51,12 @@ class AttachForm(FlaskForm):
 
     document_id = IntegerField("Văn bản trên hệ thống", validators=[Optional(), NumberRange(min=1)])
     offline_note = TextAreaField("Bước xử lý trên giấy", validators=[Optional(), Length(max=4000)])
+
+
+class PaperReportForm(FlaskForm):
+    """Record a report delivered on paper."""
+
+    delivered_on = DateField("Ngày nhận bản giấy", validators=[Optional()])
 
 
 class EmptyForm(FlaskForm):
@@ -83,15 +98,28 @@ def workfile_new() -> Any:
             return render_template("workfiles/new.html", form=form), 400
         db = get_session()
         try:
-            wf = workfiles.create_workfile(
-                db,
-                current_actor(),
-                title=form.title.data,
-                code=form.code.data,
-                unit_code=form.unit.data,
-                classified=bool(form.classified.data),
-                now=utcnow(),
-            )
+            if form.paper.data:
+                closed_on = form.closed_on.data
+                wf = paper.register_paper_workfile(
+                    db,
+                    current_actor(),
+                    title=form.title.data,
+                    code=form.code.data,
+                    unit_code=form.unit.data,
+                    classified=bool(form.classified.data),
+                    closed_on=closed_on.isoformat() if closed_on else None,
+                    now=utcnow(),
+                )
+            else:
+                wf = workfiles.create_workfile(
+                    db,
+                    current_actor(),
+                    title=form.title.data,
+                    code=form.code.data,
+                    unit_code=form.unit.data,
+                    classified=bool(form.classified.data),
+                    now=utcnow(),
+                )
             db.commit()
         except WorkflowError as exc:
             db.rollback()
@@ -188,23 +216,71 @@ def workfile_close(workfile_id: int) -> Any:
 @login_required
 def obligations() -> Any:
     """Report obligations with their status (filters: unit, period)."""
+    return _render_obligations()
+
+
+def _render_obligations(status: int = 200) -> Any:
     db = get_session()
+    actor = current_actor()
     unit, period = request.args.get("unit") or None, request.args.get("period") or None
     try:
-        rows = reporting.list_obligations(db, current_actor(), unit, period)
+        rows = reporting.list_obligations(db, actor, unit, period)
     except WorkflowError as exc:
         flash(translate(exc.message), "error")
         rows, status = [], exc.status
-    else:
-        status = 200
     now = utcnow()
+    statuses = [(o, reporting.obligation_status(o, now)) for o in rows]
+    # The clerk who receives a unit's reports records one delivered on paper.
+    scope = reporting.clerk_scope(db, actor)
     return render_template(
         "reports/obligations.html",
-        rows=[(o, reporting.obligation_status(o, now)) for o in rows],
+        rows=statuses,
         labels=reporting.STATUS_LABELS,
         unit=unit or "",
         period=period or "",
+        recordable={
+            o.id for o, s in statuses if s in ("missing", "pending") and o.unit_id in scope
+        },
+        paper_form=PaperReportForm(),
     ), status
+
+
+@bp.route("/reports/<int:obligation_id>/paper", methods=["POST"])
+@login_required
+def report_on_paper(obligation_id: int) -> Any:
+    """A clerk records a report delivered on paper (a miss of T4)."""
+    form = PaperReportForm()
+    if not form.validate_on_submit():
+        flash(
+            _("Phiên làm việc của biểu mẫu đã hết hạn. Hãy tải lại trang và thử lại.")
+            if "csrf_token" in form.errors
+            else _("Ngày nhận bản giấy không hợp lệ."),
+            "error",
+        )
+        return _render_obligations(400)
+    db = get_session()
+    day = form.delivered_on.data
+    try:
+        paper.record_paper_report(
+            db,
+            current_actor(),
+            obligation_id,
+            delivered_on=day.isoformat() if day else None,
+            now=utcnow(),
+        )
+        db.commit()
+    except WorkflowError as exc:
+        db.rollback()
+        flash(translate(exc.message), "error")
+        return _render_obligations(exc.status)
+    flash(_("Đã ghi nhận báo cáo nộp bằng bản giấy."), "ok")
+    return redirect(
+        url_for(
+            "records.obligations",
+            unit=request.args.get("unit") or None,
+            period=request.args.get("period") or None,
+        )
+    )
 
 
 @bp.route("/notifications")

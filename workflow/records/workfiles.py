@@ -91,9 +91,11 @@ def create_workfile(
     code: str | None = None,
     unit_code: str | None = None,
     classified: bool = False,
+    form: str = "electronic",
     now: datetime,
 ) -> WorkFile:
-    """Open a work file in one of the actor's units (default: the first they work in).
+    """Open a work file in one of the actor's units (default: the first they work in);
+    ``form="paper"``: a file kept on paper (never processed online).
 
     :raises InvalidInputError: no title, a bad code or an unknown unit.
     :raises ForbiddenError: the actor does not work in that unit.
@@ -135,6 +137,7 @@ def create_workfile(
         title=title,
         owner_id=actor.id,
         classified=classified,
+        form=form,
         opened_at=now,
     )
     wf.unit = unit
@@ -147,7 +150,7 @@ def create_workfile(
         actor_id=actor.id,
         object_type="workfile",
         object_id=wf.id,
-        details={"code": code, "unit": unit.code, "classified": classified},
+        details={"code": code, "unit": unit.code, "classified": classified, "form": form},
         at=now,
     )
     return wf
@@ -282,7 +285,10 @@ def check_item(session: Session, item: WorkFileItem) -> ItemCheck:
 
 
 def processed_online(session: Session, wf: WorkFile) -> bool:
-    """:returns: True iff the file has an item and every item was processed online."""
+    """:returns: True iff the file is kept in the system (not on paper), has an item and
+    every item was processed online."""
+    if wf.form == "paper":
+        return False
     return bool(wf.items) and all(check_item(session, i).online for i in wf.items)
 
 
@@ -306,6 +312,7 @@ def workfile_json(session: Session, wf: WorkFile, with_items: bool = True) -> di
         "owner": wf.owner.username,
         "classified": wf.classified,
         "exempt": wf.classified,
+        "form": wf.form,
         "state": "closed" if wf.closed_at else "open",
         "opened_at": vn_iso(wf.opened_at),
         "closed_at": vn_iso(wf.closed_at),

@@ -5,10 +5,11 @@ from __future__ import annotations
 from flask import Flask
 
 from workflow.http import register_api
-from workflow.registry import api, web
+from workflow.registry import api, paper_api, paper_web, web
 
 
 def register(app: Flask) -> None:
     """Add this package's pages, API and commands to ``app``."""
     app.register_blueprint(web.bp)
-    register_api(app, api.bp)
+    app.register_blueprint(paper_web.bp)
+    register_api(app, api.bp, paper_api.bp)

@@ -185,6 +185,13 @@ def dispatch(
     doc = _document_for_clerk(session, actor, document_id)
     if doc.state != DocState.ISSUED or doc.recalled_at is not None:
         raise ConflictError(_("Chỉ phát hành được văn bản đã ban hành và chưa bị thu hồi."))
+    if doc.form == "paper" and not doc.classification:
+        raise ConflictError(
+            _(
+                "Văn bản ký tay không có chữ ký số nên không phát hành điện tử được; "
+                "hãy ghi nhận gửi bản giấy."
+            )
+        )
     if not doc.has_content:
         raise ConflictError(
             _("Văn bản mật chỉ được đăng ký thông tin; không phát hành điện tử qua hệ thống.")
@@ -194,7 +201,9 @@ def dispatch(
     outside = _external_list(external)
     if not units and not outside:
         raise InvalidInputError(_("Hãy chọn ít nhất một nơi nhận."))
-    earlier = session.scalars(select(Dispatch).where(Dispatch.document_id == doc.id)).all()
+    earlier = session.scalars(
+        select(Dispatch).where(Dispatch.document_id == doc.id, Dispatch.form == "electronic")
+    ).all()
     sent_units = {d.recipient_unit_id for d in earlier}
     sent_emails = {(d.external_email or "").lower() for d in earlier}
     again = [u.name for u in units if u.id in sent_units] + [
@@ -315,7 +324,10 @@ def deliver_links(
 
 
 def mail_status(row: Dispatch) -> str | None:
-    """:returns: the e-mail outcome of an outside dispatch (``None`` for units)."""
+    """:returns: the e-mail outcome of an outside dispatch (``None`` for units and for
+    a dispatch on paper)."""
+    if row.form == "paper":
+        return None
     return {
         "not_sent": NO_MAIL_SERVER,
         "mail_failed": "not sent: mail server error",
@@ -453,6 +465,8 @@ def receive(
         if entry.state == "received":
             raise ConflictError(_("Văn bản đến này đã được tiếp nhận; không xử lý lại."))
         raise ConflictError(_("Văn bản đến này đã bị trả lại; không xử lý lại."))
+    if entry.blob_sha256 is None:  # paper entries are registered as received
+        raise ConflictError(_("Văn bản đến bằng giấy không có tệp để kiểm tra chữ ký."))
     try:
         intact_file = blobs.verify(entry.blob_sha256)
         with blobs.local_copy(entry.blob_sha256) as path:
@@ -616,4 +630,6 @@ def entry_file(
 ) -> tuple[IncomingEntry, str]:
     """:returns: an incoming entry and the key of its PDF, for its clerks."""
     entry = _entry_for_clerk(session, actor, entry_id, lock=False)
+    if entry.blob_sha256 is None:
+        raise NotFoundError(_("Văn bản đến bằng giấy này không có bản quét."))
     return entry, entry.blob_sha256

@@ -114,18 +114,19 @@ def start_handling(
         return None
     session.add(doc)
     session.flush()
-    size = blobs.size(entry.blob_sha256) if blobs.exists(entry.blob_sha256) else 0
-    doc.revisions.append(
-        Revision(
-            number=1,
-            blob_sha256=entry.blob_sha256,
-            size=size,
-            filename=f"van-ban-den-{entry.number or entry.id}.pdf",
-            kind="incoming",
-            created_by_id=clerk.id,
-            created_at=now,
+    if entry.blob_sha256 is not None:  # a paper entry may have no scan: no content then
+        size = blobs.size(entry.blob_sha256) if blobs.exists(entry.blob_sha256) else 0
+        doc.revisions.append(
+            Revision(
+                number=1,
+                blob_sha256=entry.blob_sha256,
+                size=size,
+                filename=f"van-ban-den-{entry.number or entry.id}.pdf",
+                kind="incoming",
+                created_by_id=clerk.id,
+                created_at=now,
+            )
         )
-    )
     receipt = _stage(doc, StageAction.RECEIVE)
     if receipt is not None and receipt.position < assign.position:
         doc.tasks.append(

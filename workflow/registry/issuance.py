@@ -113,16 +113,33 @@ def preview_number(session: Session, doc: Document) -> tuple[int, str]:
     return number, format_symbol(issuer, number, doc.doc_type)
 
 
-def _assign_number(
-    session: Session, doc: Document, issuer: Unit, register: str, actor: User
+def assign_number(
+    session: Session,
+    doc: Document,
+    issuer: Unit,
+    register: str,
+    actor: User,
+    now: datetime | None = None,
 ) -> None:
-    now = utcnow()
+    """Give ``doc`` the next number of ``issuer``'s series ``register`` (``outgoing``, or
+    ``outgoing_classified``: the classified documents' own series) for the year of ``now``.
+
+    The symbol has the same format in both series (``02-CV/ĐUK``): a register entry is
+    told apart by its series and number, and a symbol is unique within one series.
+
+    :raises ConflictError: the symbol is already used in that series and year (a custom
+        number format without the number).
+    """
+    now = now or utcnow()
     year = now.astimezone(VN_TZ).year
     number = allocate_number(session, issuer.id, register, year)
     symbol = format_symbol(issuer, number, doc.doc_type)
     clash = session.scalars(
         select(Document.id).where(
-            Document.issuer_unit_id == issuer.id, Document.year == year, Document.symbol == symbol
+            Document.issuer_unit_id == issuer.id,
+            Document.register == register,
+            Document.year == year,
+            Document.symbol == symbol,
         )
     ).first()
     if clash is not None:
@@ -255,7 +272,7 @@ def _number_and_seal(
 ) -> Revision:
     """Take the number, then sign the seal over the current revision and store it."""
     register = "outgoing_classified" if doc.classification else "outgoing"
-    _assign_number(session, doc, issuer, register, actor)
+    assign_number(session, doc, issuer, register, actor)
     assert doc.symbol is not None and doc.number is not None and doc.issued_at is not None  # noqa: S101
     code = verification.ensure_code(session, doc)
     seal = StampContent(
@@ -334,12 +351,13 @@ def register_classified(
         urgency=check_urgency(urgency),
         classification=classification,
         metadata_only=True,
+        form="paper",  # the content is handled off the network, on paper
         created_at=now,
         updated_at=now,
     )
     session.add(doc)
     session.flush()
-    _assign_number(session, doc, issuer_of(session, unit), "outgoing_classified", actor)
+    assign_number(session, doc, issuer_of(session, unit), "outgoing_classified", actor)
     session.flush()
     audit.append(
         session,

@@ -16,12 +16,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from storage.models import Certificate, Document, Signature, Unit
-from storage.registry_models import Dispatch, IncomingEntry
+from storage.registry_models import Dispatch, HandSignature, IncomingEntry
 from workflow.errors import InvalidInputError
 from workflow.vocab import (
     CLASSIFICATION_LABELS,
     DOC_TYPES,
     ENTRY_STATE_LABELS,
+    FORM_LABELS,
+    SERIES_LABELS,
     STATE_LABELS,
     VN_TZ,
     normalise_doc_type,
@@ -45,7 +47,9 @@ COLUMNS: dict[str, list[tuple[str, str, int]]] = {
         ("signer", "Người ký", 10),
         ("recipients_text", "Nơi nhận văn bản", 18),
         ("copies", "Số lượng bản", 5),
+        ("series_label", "Sổ", 4),
         ("classification_label", "Độ mật", 6),
+        ("form_label", "Hình thức", 5),
         ("state_label", "Ghi chú", 8),
     ],
     "incoming": [
@@ -57,6 +61,7 @@ COLUMNS: dict[str, list[tuple[str, str, int]]] = {
         ("doc_type_label", "Tên loại", 7),
         ("subject", "Trích yếu nội dung", 22),
         ("assigned_unit", "Đơn vị hoặc người nhận", 12),
+        ("form_label", "Hình thức", 5),
         ("state_label", "Ghi chú", 10),
     ],
 }
@@ -153,9 +158,17 @@ def outgoing(session: Session, unit_id: int, filters: Filters) -> list[dict[str,
             select(Dispatch).where(Dispatch.document_id.in_(ids)).order_by(Dispatch.id)
         ):
             unit = dispatch.recipient_unit
+            if dispatch.form == "paper":
+                name = unit.name if unit else dispatch.external_name
+                recipients[dispatch.document_id].append(f"{name} (bản giấy)")
+                continue
             recipients[dispatch.document_id].append(
                 unit.name if unit else f"{dispatch.external_name} <{dispatch.external_email}>"
             )
+        for hand in session.scalars(
+            select(HandSignature).where(HandSignature.document_id.in_(ids))
+        ):
+            signers[hand.document_id] = hand.signer_name
     out = []
     for doc in docs:
         subject = "" if doc.classification == "tuyet_mat" else doc.subject
@@ -170,6 +183,10 @@ def outgoing(session: Session, unit_id: int, filters: Filters) -> list[dict[str,
                 "number": doc.number,
                 "symbol": doc.symbol,
                 "register": doc.register,
+                "series": doc.register,
+                "series_label": SERIES_LABELS.get(doc.register or "", doc.register),
+                "form": doc.form,
+                "form_label": FORM_LABELS.get(doc.form, doc.form),
                 "date": issued.isoformat() if issued else None,
                 "subject": subject,
                 "doc_type": doc.doc_type,
@@ -205,7 +222,8 @@ def incoming(session: Session, unit_id: int, filters: Filters) -> list[dict[str,
     out = []
     for entry in entries:
         received = _vn_date(entry.received_at)
-        if not _keep(filters, entry.subject, received or _vn_date(entry.created_at)):
+        subject = "" if entry.classification == "tuyet_mat" else entry.subject
+        if not _keep(filters, subject, received or _vn_date(entry.created_at)):
             continue
         out.append(
             {
@@ -219,11 +237,16 @@ def incoming(session: Session, unit_id: int, filters: Filters) -> list[dict[str,
                 "sender": entry.sender,
                 "original_symbol": entry.original_symbol,
                 "original_date": entry.original_date.isoformat() if entry.original_date else None,
-                "subject": entry.subject,
+                "subject": subject,
                 "doc_type": entry.doc_type,
                 "doc_type_label": DOC_TYPES.get(entry.doc_type or "", entry.doc_type or ""),
                 "assigned_unit": units.get(entry.assigned_unit_id or 0),
                 "source": entry.source,
+                "form": entry.form,
+                "form_label": FORM_LABELS.get(entry.form, entry.form),
+                "classification": entry.classification,
+                "classification_label": CLASSIFICATION_LABELS.get(entry.classification or "", ""),
+                "has_file": bool(entry.blob_sha256),
                 "state": entry.state,
                 "state_label": ENTRY_STATE_LABELS.get(entry.state, entry.state),
                 "return_reason": entry.return_reason,

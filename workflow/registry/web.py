@@ -31,7 +31,7 @@ from workflow.errors import InvalidInputError, WorkflowError
 from workflow.http import current_actor
 from workflow.i18n import translate
 from workflow.registry import dispatch as dispatching
-from workflow.registry import incoming
+from workflow.registry import incoming, paper_forms
 from workflow.registry import incoming_queries as incoming_views
 from workflow.registry.api import dispatch_and_deliver, register_response
 from workflow.services import get_services, get_session
@@ -80,13 +80,20 @@ def register_page(kind: str) -> Any:
         if isinstance(result, Response):
             return result
         abort(404)
+    return render_register(kind)
+
+
+def render_register(kind: str, status: int = 200, **paper: Any) -> Any:
+    """Render a register page (the unit and filters from the query string), with the
+    clerk's paper form (``outgoing=``/``incoming=``: a refused one, filled in)."""
+    actor = current_actor()
+    unit_arg = int(request.args["unit"]) if request.args.get("unit", "").isdigit() else None
     try:
-        data = register_response(actor, kind, _unit_arg(), request.args)
-        status = 200
+        data = register_response(actor, kind, unit_arg, request.args)
     except InvalidInputError as exc:
         flash(translate(exc.message), "error")
         args = {k: v for k, v in request.args.items() if k == "unit"}
-        data = register_response(actor, kind, _unit_arg(), args)
+        data = register_response(actor, kind, unit_arg, args)
         status = exc.status
     assert isinstance(data, dict)  # noqa: S101 - no format: JSON data
     db = get_session()
@@ -101,6 +108,7 @@ def register_page(kind: str) -> Any:
         args=request.args,
         export=export,
         doc_types=DOC_TYPES,
+        **paper_forms.register_forms(db, actor, kind, data["unit"]["id"], **paper),
     ), status
 
 
@@ -320,14 +328,21 @@ def _external_lines(text: str | None) -> list[dict[str, str]]:
 @login_required
 def dispatch_page(document_id: int) -> Any:
     """Phát hành: tick the recipient units of an issued document."""
+    return render_dispatch(document_id)
+
+
+def render_dispatch(
+    document_id: int, status: int = 200, paper: paper_forms.PaperDispatchForm | None = None
+) -> Any:
+    """The dispatch page (and the electronic dispatch when posted to it), with the paper
+    recipients and form (``paper``: a refused one, filled in)."""
     db = get_session()
     actor = current_actor()
     doc = db.get(Document, document_id)
     rows = dispatching.dispatches_of(db, actor, document_id)  # 404 if not party to it
     assert doc is not None  # noqa: S101 - dispatches_of checked it
     form = DispatchForm()
-    status = 200
-    if request.method == "POST":
+    if request.method == "POST" and paper is None:
         if not form.validate_on_submit():
             flash(
                 _("Phiên làm việc của biểu mẫu đã hết hạn. Hãy tải lại trang và thử lại."), "error"
@@ -354,9 +369,11 @@ def dispatch_page(document_id: int) -> Any:
     planned = recipients.prefill(doc, rows)  # the drafter's nơi nhận dự kiến, to confirm
     if request.method == "GET":
         form.external.data = planned.external_text
-        ticked = {str(u) for u in planned.units or ()}
+    if request.method == "POST" and request.endpoint == "registry.dispatch_page":
+        ticked = set(request.form.getlist("recipients"))  # a refused dispatch, shown again
     else:
-        ticked = set(request.form.getlist("recipients"))
+        ticked = {str(u) for u in planned.units or ()}
+    paper_side = paper_forms.dispatch_forms(db, actor, doc, paper)
     return render_template(
         "registers/dispatch.html",
         doc=doc,
@@ -365,9 +382,13 @@ def dispatch_page(document_id: int) -> Any:
         planned=planned.units,
         ticked=ticked,
         form=form,
+        # Electronic dispatch: the issuer's clerk, an issued document not recalled, signed
+        # digitally (a hand-signed one goes out on paper only).
         can_dispatch=doc.issuer_unit_id in dispatching.clerk_units(db, actor)
         and doc.state == DocState.ISSUED
-        and doc.recalled_at is None,
+        and doc.recalled_at is None
+        and paper_side["electronic"],
+        **paper_side,
     ), status
 
 
