@@ -1,4 +1,5 @@
-"""Signing layer: find where a stamp goes from the page text (anchors) or existing fields.
+"""Signing layer: find where a stamp goes from the page text (anchors); the boxes of pages
+and existing fields are read by :mod:`signing.pages`.
 
 Text positions come from pypdf's content-stream visitor (pure Python). A PDF's
 text is split into chunks arbitrarily by the producing software, so chunks are
@@ -146,35 +147,3 @@ def box_below(hit: AnchorHit, width: float, height: float, gap: float = 4.0) -> 
     centre = (hit.x1 + hit.x2) / 2
     top = hit.baseline - 0.3 * hit.font_size - gap
     return (centre - width / 2, top - height, centre + width / 2, top)
-
-
-def signature_field_box(path: Path, field_name: str) -> tuple[int, Box] | None:
-    """The page and rectangle of an existing signature field's widget (e.g. to put
-    the organisation's seal over the competent person's signature image).
-
-    :param path: the signed PDF.
-    :param field_name: the signature field's name (``SigningProfile.field_name``).
-    :returns: ``(page index, (x1, y1, x2, y2))``, or None if the field is absent
-        or invisible.
-    """
-    try:
-        reader = PdfReader(path, strict=False)
-        if reader.is_encrypted and not reader.decrypt(""):
-            return None
-        for ix, pdf_page in enumerate(reader.pages):
-            for annot_ref in pdf_page.get("/Annots") or []:
-                annot = annot_ref.get_object()
-                if annot.get("/Subtype") != "/Widget":
-                    continue
-                name = annot.get("/T")
-                if name is None and "/Parent" in annot:
-                    name = annot["/Parent"].get_object().get("/T")
-                if name != field_name:
-                    continue
-                x1, y1, x2, y2 = (float(v) for v in annot["/Rect"])
-                if x1 == x2 or y1 == y2:
-                    return None
-                return ix, (min(x1, x2), min(y1, y2), max(x1, x2), max(y1, y2))
-    except Exception:  # noqa: BLE001 - unreadable file: the caller falls back to a default
-        return None
-    return None

@@ -39,6 +39,10 @@ class PdfInputError(SigningError):
         """The same message in English."""
 
 
+class PageGeometryError(SigningError):
+    """The pages of a PDF cannot be read (damaged, or encrypted with a password)."""
+
+
 class SignatureFailedError(SigningError):
     """Signing itself failed for an unexpected reason."""
 

@@ -8,7 +8,6 @@ from typing import IO, Any
 
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
-from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.crypt import AuthStatus, StandardSecurityHandler
 from pyhanko.pdf_utils.crypt.permissions import StandardPermissions
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
@@ -20,6 +19,7 @@ from pyhanko.sign.validation import read_certification_data
 from pyhanko_certvalidator import ValidationContext
 
 from signing.errors import PdfInputError, SignatureFailedError, SigningError
+from signing.pages import page_box
 from signing.profiles import PADES_LEVELS, SigningProfile
 from signing.revocation import RevocationSource, revinfo_policy
 from signing.stamps import (
@@ -32,7 +32,6 @@ from signing.stamps import (
 
 _HEADER_WINDOW = 1024
 _TRAILER_WINDOW = 2048
-_MAX_TREE_DEPTH = 64
 
 _MESSAGES: dict[str, tuple[str, str]] = {
     "empty": ("Tệp tải lên rỗng (0 byte).", "The uploaded file is empty."),
@@ -214,28 +213,6 @@ def inspect_pdf(path: Path, *, allow_empty_password: bool = False) -> PdfInfo:
     return PdfInfo(pages=pages, signatures=signatures, pdf_version=version, encrypted=encrypted)
 
 
-def _inherited(page: Any, key: str) -> Any:
-    """An inheritable page attribute (``/MediaBox``, ``/CropBox``), following ``/Parent``."""
-    node = page
-    for _ in range(_MAX_TREE_DEPTH):
-        if key in node:
-            return node[key]
-        if "/Parent" not in node:
-            return None
-        node = node["/Parent"]
-    return None
-
-
-def _page_box(page: Any) -> tuple[float, float, float, float]:
-    """The visible area of a page: its CropBox, else its MediaBox, else A4."""
-    for key in ("/CropBox", "/MediaBox"):
-        box = _inherited(page, key)
-        if isinstance(box, generic.ArrayObject) and len(box) == 4:
-            x1, y1, x2, y2 = (float(v) for v in box)
-            return (x1, y1, x2, y2)
-    return (0.0, 0.0, 595.0, 842.0)
-
-
 def _field_spec(writer: IncrementalPdfFileWriter, profile: SigningProfile) -> SigFieldSpec:
     """The new signature field: visible on the chosen page, or invisible."""
     if profile.stamp is None:
@@ -250,7 +227,7 @@ def _field_spec(writer: IncrementalPdfFileWriter, profile: SigningProfile) -> Si
         raise pdf_input_error("bad_page", f"page {profile.placement.page} of {count}")
     box = profile.placement.box
     if box is None:
-        box = default_box_for(profile.stamp, _page_box(_find_page(writer, page_ix).get_object()))
+        box = default_box_for(profile.stamp, page_box(_find_page(writer, page_ix).get_object()))
     int_box = (round(box[0]), round(box[1]), round(box[2]), round(box[3]))
     return SigFieldSpec(sig_field_name=profile.field_name, on_page=page_ix, box=int_box)
 

@@ -58,9 +58,14 @@ def smtp() -> Iterator[tuple[Inbox, int]]:
 
 
 @pytest.fixture
-def mail_config() -> dict[str, Any]:
-    """Extra app config (a test with e-mail fills in the SMTP server)."""
-    return {}
+def mail_config(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """Extra app config: the test's parameter, where ``MAIL_SERVER="local"`` stands for
+    the local SMTP server of the ``smtp`` fixture (settings are read once, at start)."""
+    config = dict(getattr(request, "param", {}))
+    if config.get("MAIL_SERVER") == "local":
+        _inbox, port = request.getfixturevalue("smtp")
+        config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=port)
+    return config
 
 
 @pytest.fixture
@@ -230,12 +235,13 @@ def test_tampered_file_is_returned_to_sender(
     assert "document:dispatched" in history and "document:returned_to_sender" in history
 
 
-@pytest.mark.parametrize("mail_config", [{"MAIL_FROM": "vanphong@duk.example"}])
+@pytest.mark.parametrize(
+    "mail_config", [{"MAIL_SERVER": "local", "MAIL_FROM": "vanphong@duk.example"}], indirect=True
+)
 def test_external_dispatch_emails_a_one_time_link(
     api: Api, app: Flask, smtp: tuple[Inbox, int]
 ) -> None:
-    inbox, port = smtp
-    app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=port)
+    inbox, _port = smtp
     doc_id = issued_document(api)
     bad = api.post(
         "vanthu",

@@ -9,21 +9,22 @@ from collections.abc import Iterator
 from datetime import timedelta
 from email.policy import default as default_policy
 from io import BytesIO
+from pathlib import Path
 from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
-from flask import Flask
 from sqlalchemy import select
 
 from storage.models import Task, User
 from storage.registry_models import Notification
 from storage.types import utcnow
-from tests.conftest import Api
+from tests.conftest import Api, app_config
 from tests.pdfs import simple_pdf
+from workflow import create_app
 from workflow.mail import MailConfig, NullMailer, SmtpMailer
 from workflow.records.reminders import send_reminders
-from workflow.services import Services
+from workflow.services import EXTENSION_KEY, Services
 
 ROUTE = "duyet-gap"
 SUBJECT = "Về việc báo cáo kết quả học tập Nghị quyết Đại hội"
@@ -214,14 +215,26 @@ def _make_overdue(services: Services) -> None:
         session.commit()
 
 
-def test_cli_and_api_run(app: Flask, api: Api, services: Services, smtp: tuple[Inbox, int]) -> None:
+def test_cli_and_api_run(
+    instance: Path, database_url: str, api: Api, services: Services, smtp: tuple[Inbox, int]
+) -> None:
     inbox, port = smtp
-    app.config.update(
-        MAIL_SERVER="127.0.0.1", MAIL_PORT=port, MAIL_FROM="trinhky@dangbo.example.vn"
-    )
     overdue_document(api)
     _make_overdue(services)
-    result = app.test_cli_runner().invoke(args=["send-reminders"])
+    # Settings are read once, at start: the command runs in an app configured for e-mail.
+    mailing = create_app(
+        app_config(
+            instance,
+            DATABASE_URL=database_url,
+            MAIL_SERVER="127.0.0.1",
+            MAIL_PORT=port,
+            MAIL_FROM="trinhky@dangbo.example.vn",
+        )
+    )
+    try:
+        result = mailing.test_cli_runner().invoke(args=["send-reminders"])
+    finally:
+        mailing.extensions[EXTENSION_KEY].engine.dispose()
     assert result.exit_code == 0, result.output
     assert "reminded 1 overdue tasks; e-mailed 1" in result.output
     assert len(inbox.messages) == 1

@@ -11,10 +11,13 @@ import pytest
 from flask.testing import FlaskClient
 from pypdf import PdfReader
 
+from signing.errors import PageGeometryError
+from signing.pages import PageGeometry
 from storage.models import Signature
 from tests.conftest import DEMO_PASSWORD, Api, closed
 from tests.pdfs import simple_pdf
 from tests.test_web import csrf_token, login
+from workflow.viewer import geometry
 from workflow.viewer import render as pagerender
 
 A4 = (0.0, 0.0, 595.0, 842.0)
@@ -243,16 +246,16 @@ def test_view_points_map_to_user_space(
     view: tuple[float, float],
     expected: tuple[float, float],
 ) -> None:
-    geometry = pagerender.PageGeometry(0, box, rotation)
-    assert pagerender.view_to_pdf(geometry, *view) == pytest.approx(expected)
-    assert pagerender.pdf_to_view(geometry, *expected) == pytest.approx(view)
+    page = PageGeometry(0, box, rotation)
+    assert geometry.view_to_pdf(page, *view) == pytest.approx(expected)
+    assert geometry.pdf_to_view(page, *expected) == pytest.approx(view)
 
 
 def test_box_at_stays_inside_the_page() -> None:
-    geometry = pagerender.PageGeometry(0, A4, 0)
-    assert pagerender.box_at(geometry, 300, 400, 200, 110) == (200, 387, 400, 497)
-    assert pagerender.box_at(geometry, 0, 0, 200, 110) == (0, 732, 200, 842)
-    assert pagerender.box_at(geometry, 595, 842, 200, 110) == (395, 0, 595, 110)
+    page = PageGeometry(0, A4, 0)
+    assert geometry.box_at(page, 300, 400, 200, 110) == (200, 387, 400, 497)
+    assert geometry.box_at(page, 0, 0, 200, 110) == (0, 732, 200, 842)
+    assert geometry.box_at(page, 595, 842, 200, 110) == (395, 0, 595, 110)
 
 
 def test_geometry_reads_rotation_and_crop_box(tmp_path: Any) -> None:
@@ -265,14 +268,14 @@ def test_geometry_reads_rotation_and_crop_box(tmp_path: Any) -> None:
     path = tmp_path / "rotated.pdf"
     with path.open("wb") as f:
         writer.write(f)
-    first, second = pagerender.page_geometry(path)
+    first, second = geometry.page_geometry(path)
     assert (first.box, first.rotation, first.width, first.height) == (A4, 0, 595, 842)
     assert (second.box, second.rotation) == ((10, 20, 510, 820), 90)
     assert (second.width, second.height) == (800, 500)
     png = pagerender.render_page(path, "ab" * 32, 1, 800, tmp_path / "cache")
     assert png.read_bytes()[16:24] == (800).to_bytes(4, "big") + (500).to_bytes(4, "big")
-    with pytest.raises(pagerender.RenderError):
-        pagerender.page_geometry(tmp_path / "missing.pdf")
+    with pytest.raises(PageGeometryError):
+        geometry.page_geometry(tmp_path / "missing.pdf")
 
 
 def test_a_slow_render_is_cut_off_and_explained(

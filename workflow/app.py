@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -41,7 +40,7 @@ from workflow.errors import WorkflowError
 from workflow.http import CONFLICT_MESSAGE, csrf, error_response
 from workflow.i18n import N_, init_i18n, translate
 from workflow.services import EXTENSION_KEY, Services, close_session
-from workflow.settings import DEFAULTS, Settings, read_or_create_secret
+from workflow.settings import DEFAULTS, Settings, instance_folder, read_or_create_secret
 
 ROOT = Path(__file__).resolve().parent.parent
 log = logging.getLogger("trinhky")
@@ -71,11 +70,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """
     app = Flask(
         __name__,
-        instance_path=str(
-            (test_config or {}).get("INSTANCE_PATH")
-            or os.environ.get("TRINHKY_INSTANCE_PATH")
-            or ROOT / "instance"
-        ),
+        instance_path=str(instance_folder(test_config, ROOT / "instance")),
         instance_relative_config=True,
         template_folder=str(ROOT / "templates"),
         static_folder=str(ROOT / "static"),
@@ -221,10 +216,18 @@ def _register_errors(app: Flask) -> None:
 def _register_template_helpers(app: Flask) -> None:
     app.jinja_env.filters["vn_time"] = vocab.vn_display
     app.jinja_env.filters["vn_iso"] = vocab.vn_iso
+    # The labels of vocab.py, shown through the ``tr`` filter (translated when shown).
     app.jinja_env.globals.update(
         DOC_TYPES=vocab.DOC_TYPES,
+        URGENCY_LABELS=vocab.URGENCY_LABELS,
+        ROUTE_URGENCY_LABELS=vocab.ROUTE_URGENCY_LABELS,
+        CLASSIFICATION_LABELS=vocab.CLASSIFICATION_LABELS,
         STATE_LABELS=vocab.STATE_LABELS,
         ACTION_LABELS=vocab.ACTION_LABELS,
+        STAGE_ACTION_LABELS=vocab.STAGE_ACTION_LABELS,
+        ROUTE_KIND_LABELS=vocab.ROUTE_KIND_LABELS,
+        UNIT_KIND_LABELS=vocab.UNIT_KIND_LABELS,
+        ENTRY_STATE_LABELS=vocab.ENTRY_STATE_LABELS,
         AUDIT_LABELS=vocab.AUDIT_LABELS,
         ROLE_LABELS=vocab.ROLE_LABELS,
     )

@@ -34,7 +34,6 @@ from flask import (
     Blueprint,
     Flask,
     abort,
-    current_app,
     has_request_context,
     redirect,
     request,
@@ -44,6 +43,7 @@ from flask_babel import Babel, get_locale, gettext
 from werkzeug.wrappers import Response
 
 from workflow import vocab
+from workflow.services import get_services
 
 ROOT = Path(__file__).resolve().parent.parent
 TRANSLATIONS = ROOT / "translations"
@@ -136,7 +136,7 @@ def set_language() -> Response:
         lang,
         max_age=COOKIE_MAX_AGE,
         path="/",
-        secure=request.is_secure or bool(current_app.config.get("SESSION_COOKIE_SECURE")),
+        secure=request.is_secure or get_services().settings.session_cookie_secure,
         httponly=True,
         samesite="Lax",
     )

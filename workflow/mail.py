@@ -1,4 +1,5 @@
-"""workflow: outgoing e-mail over SMTP (smtplib), configured from the app config.
+"""workflow: outgoing e-mail over SMTP (smtplib): the one client, configured from
+:class:`Settings`, for reminders and dispatch links alike.
 
 The network enters here only; use-cases get a :class:`Mailer` passed in.
 """
@@ -9,13 +10,14 @@ import logging
 import re
 import smtplib
 import ssl
-from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.charset import QP, Charset
 from email.header import Header
 from email.mime.text import MIMEText
 from email.utils import formatdate, make_msgid
-from typing import Any, Protocol
+from typing import Protocol
+
+from workflow.settings import Settings
 
 # A plausible mailbox address (no display name, no list).
 EMAIL_RE = re.compile(r"^[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[^@\s<>\"',;]+$")
@@ -29,7 +31,7 @@ class MailError(Exception):
 
 @dataclass(frozen=True)
 class MailConfig:
-    """Where and how to send e-mail."""
+    """Where and how to send e-mail (from the ``mail_*`` fields of :class:`Settings`)."""
 
     server: str
     """SMTP host (``MAIL_SERVER``)."""
@@ -39,7 +41,7 @@ class MailConfig:
     """The From address (``MAIL_FROM``)."""
     username: str | None = None
     """Login (``MAIL_USERNAME``), if the server needs one."""
-    password: str | None = None
+    password: str | None = field(default=None, repr=False)
     """Password (``MAIL_PASSWORD``)."""
     starttls: bool = False
     """Upgrade the connection with STARTTLS (``MAIL_STARTTLS``)."""
@@ -47,30 +49,17 @@ class MailConfig:
     """Seconds to wait for the server."""
 
     @classmethod
-    def from_mapping(cls, config: Mapping[str, Any]) -> MailConfig | None:
-        """:returns: the settings in ``config``, or ``None`` when ``MAIL_SERVER`` is unset.
-
-        :raises ValueError: a bad port, or no ``MAIL_FROM``.
-        """
-        server = str(config.get("MAIL_SERVER") or "").strip()
-        if not server:
+    def from_settings(cls, settings: Settings) -> MailConfig | None:
+        """:returns: the mail settings, or ``None`` when no ``MAIL_SERVER`` is set."""
+        if settings.mail_server is None:
             return None
-        sender = str(config.get("MAIL_FROM") or "").strip()
-        if not sender:
-            raise ValueError("MAIL_FROM is required when MAIL_SERVER is set")
-        port = int(config.get("MAIL_PORT") or 25)
-        if not 0 < port < 65536:
-            raise ValueError(f"MAIL_PORT out of range: {port}")
-        starttls = config.get("MAIL_STARTTLS")
-        if isinstance(starttls, str):
-            starttls = starttls.strip().lower() in ("1", "true", "yes", "on")
         return cls(
-            server=server,
-            port=port,
-            sender=sender,
-            username=config.get("MAIL_USERNAME") or None,
-            password=config.get("MAIL_PASSWORD") or None,
-            starttls=bool(starttls),
+            server=settings.mail_server,
+            port=settings.mail_port,
+            sender=settings.mail_from,
+            username=settings.mail_username,
+            password=settings.mail_password,
+            starttls=settings.mail_starttls,
         )
 
 
@@ -118,6 +107,7 @@ class SmtpMailer:
     def send(self, to: str, subject: str, body: str) -> None:
         config = self.config
         message = build_message(config.sender, to, subject, body)
+        where = f"SMTP {config.server}:{config.port}"
         try:
             with smtplib.SMTP(config.server, config.port, timeout=config.timeout) as smtp:
                 if config.starttls:
@@ -125,8 +115,19 @@ class SmtpMailer:
                 if config.username:
                     smtp.login(config.username, config.password or "")
                 smtp.send_message(message)
+        except smtplib.SMTPAuthenticationError as exc:
+            raise MailError(
+                f"{where}: login refused for user {config.username!r} "
+                f"(check MAIL_USERNAME and MAIL_PASSWORD): {exc.smtp_code} {_text(exc.smtp_error)}"
+            ) from exc
+        except smtplib.SMTPNotSupportedError as exc:
+            raise MailError(
+                f"{where}: {exc} (check MAIL_STARTTLS: the server may need or refuse it)"
+            ) from exc
+        except ssl.SSLError as exc:
+            raise MailError(f"{where}: TLS failed ({exc.reason or exc})") from exc
         except (OSError, smtplib.SMTPException) as exc:
-            raise MailError(f"SMTP {config.server}:{config.port}: {exc}") from exc
+            raise MailError(f"{where}: {exc}") from exc
 
 
 class NullMailer:
@@ -145,7 +146,11 @@ class NullMailer:
             self._told = True
 
 
-def mailer_from_config(config: Mapping[str, Any]) -> Mailer:
+def _text(value: bytes | str) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+
+
+def mailer_for(settings: Settings) -> Mailer:
     """:returns: an SMTP mailer, or a :class:`NullMailer` when ``MAIL_SERVER`` is unset."""
-    settings = MailConfig.from_mapping(config)
-    return SmtpMailer(settings) if settings else NullMailer()
+    config = MailConfig.from_settings(settings)
+    return SmtpMailer(config) if config else NullMailer()

@@ -241,6 +241,22 @@ class Settings:
     seal_passphrase: str | None = field(default=None, repr=False)
     """Passphrase of the organisation's stored seal keys (``TRINHKY_SEAL_PASSPHRASE``);
     unset: a secret file in the instance folder, created on first use."""
+    mail_server: str | None = None
+    """SMTP host for outgoing e-mail (dispatch links, reminders) (``MAIL_SERVER``);
+    unset: nothing is e-mailed, notifications stay in the application."""
+    mail_port: int = 25
+    """SMTP port (``MAIL_PORT``)."""
+    mail_from: str = "trinhky@localhost"
+    """The From address of outgoing e-mail (``MAIL_FROM``)."""
+    mail_username: str | None = None
+    """SMTP login (``MAIL_USERNAME``), if the server needs one."""
+    mail_password: str | None = field(default=None, repr=False)
+    """SMTP password (``MAIL_PASSWORD``)."""
+    mail_starttls: bool = False
+    """Upgrade the SMTP connection with STARTTLS before logging in (``MAIL_STARTTLS``)."""
+    dispatch_link_days: int = 7
+    """Days an outside recipient's one-time download link stays valid
+    (``DISPATCH_LINK_DAYS``)."""
 
     def level_for(self, unit_code: str, doc_type: str) -> str:
         """:returns: the PAdES level the policy gives a document of this unit and type."""
@@ -298,6 +314,8 @@ class Settings:
             coverage=_coverage(config),
             ca_passphrase=_secret(config, "CA_PASSPHRASE"),
             seal_passphrase=_secret(config, "SEAL_PASSPHRASE"),
+            **_mail(config),
+            dispatch_link_days=positive("DISPATCH_LINK_DAYS"),
         )
 
 
@@ -344,6 +362,36 @@ def _secret(config: Mapping[str, Any], key: str) -> str | None:
     return None if value is None or value == "" else str(value)
 
 
+def _flag(value: Any) -> bool:
+    # instance/config.py may spell a switch as text; the environment arrives as JSON.
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "yes", "on")
+    return bool(value)
+
+
+def _mail(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``mail_*`` fields: one SMTP server for every e-mail the server sends."""
+    server = str(config.get("MAIL_SERVER") or "").strip() or None
+    sender = str(config.get("MAIL_FROM") or "").strip()
+    if server is not None and not sender:
+        raise SettingsError("MAIL_FROM is required when MAIL_SERVER is set")
+    port = config.get("MAIL_PORT")
+    if isinstance(port, str) and port.strip().isdigit():
+        port = int(port)
+    if port is None:
+        port = DEFAULTS["MAIL_PORT"]
+    if not isinstance(port, int) or isinstance(port, bool) or not 0 < port < 65536:
+        raise SettingsError(f"MAIL_PORT must be a port number (1-65535), got {port!r}")
+    return {
+        "mail_server": server,
+        "mail_port": port,
+        "mail_from": sender or DEFAULTS["MAIL_FROM"],
+        "mail_username": _secret(config, "MAIL_USERNAME"),
+        "mail_password": _secret(config, "MAIL_PASSWORD"),
+        "mail_starttls": _flag(config.get("MAIL_STARTTLS")),
+    }
+
+
 def _seal_token(config: Mapping[str, Any]) -> Pkcs11Config | None:
     try:
         token = seal_config(config)
@@ -352,6 +400,14 @@ def _seal_token(config: Mapping[str, Any]) -> Pkcs11Config | None:
     if token is not None and not Path(token.module).is_file():
         raise SettingsError(f"SEAL_PKCS11_MODULE: no such library {token.module!r}")
     return token
+
+
+def instance_folder(test_config: Mapping[str, Any] | None, default: Path) -> Path:
+    """:returns: the instance folder: ``INSTANCE_PATH`` of the test mapping, else the
+    ``TRINHKY_INSTANCE_PATH`` environment variable, else ``default`` (read before the
+    other layers, which live in it)."""
+    chosen = (test_config or {}).get("INSTANCE_PATH") or os.environ.get("TRINHKY_INSTANCE_PATH")
+    return Path(chosen) if chosen else default
 
 
 def read_or_create_secret(path: Path, nbytes: int = 32) -> str:

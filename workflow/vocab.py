@@ -1,4 +1,5 @@
-"""workflow: Vietnamese vocabulary of the domain (document types, states, actions)."""
+"""workflow: Vietnamese vocabulary of the domain, every label once (document types, urgency,
+classification, states, actions, roles, audit actions); translated where shown."""
 
 from __future__ import annotations
 
@@ -43,6 +44,26 @@ STATE_LABELS: dict[str, str] = {
     "handled": "Đã xử lý",
 }
 
+URGENCY_LABELS: dict[str, str] = {
+    "khan": "Khẩn",
+    "thuong_khan": "Thượng khẩn",
+    "hoa_toc": "Hỏa tốc",
+}
+"""Độ khẩn of a document (an ordinary document has none)."""
+
+NORMAL_URGENCY = "thuong"
+"""The code a route condition uses for ordinary (not urgent) documents."""
+
+ROUTE_URGENCY_LABELS: dict[str, str] = {NORMAL_URGENCY: "Thường", **URGENCY_LABELS}
+"""Độ khẩn in a route stage's conditions: ordinary documents too."""
+
+CLASSIFICATION_LABELS: dict[str, str] = {
+    "mat": "Mật",
+    "toi_mat": "Tối mật",
+    "tuyet_mat": "Tuyệt mật",
+}
+"""Độ mật: classified documents are registered as metadata only."""
+
 FORM_LABELS: dict[str, str] = {"electronic": "Điện tử", "paper": "Giấy"}
 """Hình thức of a register entry, a document or a work file."""
 
@@ -59,6 +80,86 @@ ACTION_LABELS: dict[str, str] = {
     "assign": "Phân công xử lý",
     "handle": "Xử lý văn bản đến",
 }
+
+STAGE_ACTION_LABELS: dict[str, str] = {
+    "review": "Kiểm tra",
+    "approve": "Duyệt",
+    "consult": "Lấy ý kiến",
+    "sign": "Ký số",
+    "issue": "Ban hành",
+}
+"""The action of a stage, as the pages that define routes name it."""
+
+ROUTE_KIND_LABELS: dict[str, str] = {
+    "outgoing": "Văn bản đi",
+    "report": "Báo cáo",
+    "incoming": "Văn bản đến",
+}
+"""What a route carries."""
+
+UNIT_KIND_LABELS: dict[str, str] = {
+    "committee": "Đảng ủy",
+    "standing": "Thường trực",
+    "office": "Văn phòng",
+    "board": "Ban",
+    "grassroots": "Tổ chức cơ sở đảng",
+}
+"""Kinds of unit (``storage.models.UnitKind``)."""
+
+ENTRY_STATE_LABELS: dict[str, str] = {
+    "pending": "Chờ tiếp nhận",
+    "received": "Đã tiếp nhận",
+    "returned": "Đã trả lại nơi gửi",
+}
+"""States of an entry in an incoming register."""
+
+TASK_OUTCOME_LABELS: dict[str, str] = {
+    "approved": "đã duyệt",
+    "reviewed": "đã kiểm tra thể thức",
+    "signed": "đã ký",
+    "issued": "đã ban hành",
+    "returned": "đã trả lại",
+    "rejected": "đã từ chối",
+    "dong_y": "đồng ý",
+    "khong_dong_y": "không đồng ý",
+    "y_kien_khac": "ý kiến khác",
+}
+"""What a person did with a task (``reviewed``: an approved format check), in a sentence."""
+
+TASK_STATE_LABELS: dict[str, str] = {
+    "open": "đang chờ xử lý",
+    "cancelled": "không cần xử lý",
+}
+"""A task not done: still waiting, or no longer needed."""
+
+STAGE_STATUS_LABELS: dict[str, str] = {
+    "done": "đã xong",
+    "current": "đang xử lý",
+    "next": "chưa đến",
+}
+"""Where a document stands at a stage of its route."""
+
+REVISION_KIND_LABELS: dict[str, str] = {
+    "upload": "Bản tải lên",
+    "signed": "Bản đã ký",
+}
+"""Kinds of revision of a document's PDF."""
+
+SIGNATURE_COVERAGE_LABELS: dict[str, str] = {
+    "entire_file": "toàn bộ tệp",
+    "entire_revision": "toàn bộ phiên bản đã ký",
+    "partial": "một phần",
+}
+"""What part of the file a signature covers."""
+
+MODIFICATION_LABELS: dict[str, str] = {
+    "none": "không có",
+    "lta_updates": "chỉ cập nhật dữ liệu kiểm tra dài hạn",
+    "form_filling": "điền biểu mẫu/chữ ký tiếp theo",
+    "annotations": "chú thích",
+    "other": "thay đổi khác",
+}
+"""Changes made to the file after a signature."""
 
 ROLE_LABELS: dict[str, str] = {
     "drafter": "Chuyên viên soạn thảo",

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageDraw
 
-from signing.anchors import box_below, find_anchor, signature_field_box
+from signing.anchors import box_below, find_anchor
 from signing.images import (
     ImageInputError,
     default_seal_png,
@@ -20,6 +20,7 @@ from signing.images import (
 )
 from signing.keys import LoadedKeySigner
 from signing.pades import sign_pdf_file
+from signing.pages import signature_field_box
 from signing.profiles import SigningProfile, TrustConfig
 from signing.stamps import (
     SEAL_DIAMETER,

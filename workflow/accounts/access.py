@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy import Select, exists, or_, select
 from sqlalchemy.orm import Session
 
@@ -14,6 +16,47 @@ NOT_FOUND = "Không tìm thấy văn bản, hoặc bạn không có quyền xem 
 def is_auditor(user: User) -> bool:
     """:returns: whether the user audits the organisation (read-only, everything)."""
     return user.has_role(Role.AUDITOR)
+
+
+@dataclass(frozen=True)
+class Menu:
+    """The parts of the site the top bar offers a user, by role (each page still checks
+    access itself; the bar only spares people links they cannot use)."""
+
+    upload: bool
+    """Upload a document (drafters)."""
+    certificates: bool
+    """Digital certificates (signers, administrators)."""
+    admin: bool
+    """Administration (administrators)."""
+    clerk: bool
+    """Incoming documents and classified registration (clerks)."""
+    registers: bool
+    """The outgoing and incoming registers (clerks, auditors, administrators)."""
+    audit: bool
+    """The audit log and the audit bundle (auditors, administrators)."""
+    verify: bool
+    """Signature verification (auditors, clerks)."""
+    coverage: bool
+    """The digital-transformation targets (auditors, administrators, leaders)."""
+
+
+def menu_for(user: User) -> Menu:
+    """:returns: what the top bar offers ``user``."""
+
+    def any_of(*roles: Role) -> bool:
+        return any(user.has_role(role) for role in roles)
+
+    return Menu(
+        upload=any_of(Role.DRAFTER),
+        certificates=any_of(Role.SIGNER, Role.ADMIN),
+        admin=any_of(Role.ADMIN),
+        clerk=any_of(Role.CLERK),
+        registers=any_of(Role.CLERK, Role.AUDITOR, Role.ADMIN),
+        audit=any_of(Role.AUDITOR, Role.ADMIN),
+        verify=any_of(Role.AUDITOR, Role.CLERK),
+        coverage=any_of(Role.AUDITOR, Role.ADMIN, Role.APPROVER, Role.SIGNER),
+    )
 
 
 def visible_documents(user: User) -> Select[Document]:

@@ -23,23 +23,10 @@ from workflow.documents.route_templates import URGENCY_CODES, RouteProblems
 from workflow.errors import NotFoundError, WorkflowError
 from workflow.http import current_actor
 from workflow.services import get_session
+from workflow.vocab import ROUTE_KIND_LABELS, STAGE_ACTION_LABELS
 
 MAX_STAGES = 30
 FIELDS = ("name", "action", "role", "unit", "user", "mode", "deadline")
-URGENCY_LABELS: dict[str, str] = {
-    "thuong": "Thường",
-    "khan": "Khẩn",
-    "thuong_khan": "Thượng khẩn",
-    "hoa_toc": "Hỏa tốc",
-}
-STAGE_ACTIONS: dict[str, str] = {
-    "review": "Kiểm tra",
-    "approve": "Duyệt",
-    "consult": "Lấy ý kiến",
-    "sign": "Ký số",
-    "issue": "Ban hành",
-}
-KINDS: dict[str, str] = {"outgoing": "Văn bản đi", "report": "Báo cáo", "incoming": "Văn bản đến"}
 
 Draft = dict[str, Any]
 
@@ -165,8 +152,8 @@ def routes() -> Any:
         documents={route_id: count for route_id, count in rows},
         routes=route_templates.list_routes(db),
         versions=route_templates.list_routes(db, include_inactive=True),
-        kinds=KINDS,
-        actions=STAGE_ACTIONS,
+        kinds=ROUTE_KIND_LABELS,
+        actions=STAGE_ACTION_LABELS,
     )
 
 
@@ -224,9 +211,8 @@ def route_editor() -> Any:
         problems=problems,
         units=admin_units.active_units(db),
         users=[u for u in users if u.active],
-        actions=STAGE_ACTIONS,
-        kinds=KINDS,
-        urgencies=URGENCY_LABELS,
+        actions=STAGE_ACTION_LABELS,
+        kinds=ROUTE_KIND_LABELS,
         urgency_codes=URGENCY_CODES,
         max_stages=MAX_STAGES,
         blank=blank_stage(),

@@ -13,17 +13,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from storage import audit
-from storage.models import Role, RoleAssignment, Route, Unit, UnitKind, User
+from storage.models import Role, RoleAssignment, Route, Unit, User
 from workflow.errors import ConflictError, ForbiddenError, InvalidInputError, NotFoundError
+from workflow.vocab import UNIT_KIND_LABELS
 
 CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")
-KIND_LABELS: dict[str, str] = {
-    UnitKind.COMMITTEE: "Đảng ủy",
-    UnitKind.STANDING: "Thường trực",
-    UnitKind.OFFICE: "Văn phòng",
-    UnitKind.BOARD: "Ban",
-    UnitKind.GRASSROOTS: "Tổ chức cơ sở đảng",
-}
 
 
 @dataclass
@@ -115,7 +109,7 @@ def create_unit(
         )
     if session.scalars(select(Unit.id).where(Unit.code == code)).first() is not None:
         raise ConflictError(f"Đã có đơn vị mã «{code}».")
-    if kind not in KIND_LABELS:
+    if kind not in UNIT_KIND_LABELS:
         raise InvalidInputError("Loại đơn vị không hợp lệ.")
     parent = _active_parent(session, parent_id)
     unit = Unit(

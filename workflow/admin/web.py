@@ -7,7 +7,7 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any
 
-from flask import current_app, flash, make_response, redirect, render_template, request, url_for
+from flask import flash, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import make_url, select
 from werkzeug.wrappers import Response
@@ -20,7 +20,7 @@ from workflow.errors import WorkflowError
 from workflow.http import current_actor
 from workflow.services import get_services, get_session
 from workflow.settings import LEVELS
-from workflow.vocab import DOC_TYPES
+from workflow.vocab import DOC_TYPES, UNIT_KIND_LABELS
 
 SECRET_WORDS = ("PASSWORD", "PASSPHRASE", "SECRET", "PRIVATE")
 
@@ -100,7 +100,7 @@ def units() -> Any:
         "admin/units.html",
         tree=admin_units.unit_tree(db),
         parents=admin_units.active_units(db),
-        kinds=admin_units.KIND_LABELS,
+        kinds=UNIT_KIND_LABELS,
     ), status
 
 
@@ -143,7 +143,7 @@ def unit(unit_id: int) -> Any:
         unit=target,
         members=members,
         parents=parents,
-        kinds=admin_units.KIND_LABELS,
+        kinds=UNIT_KIND_LABELS,
         routes=admin_units.routes_using(db, target.code),
     ), status
 
@@ -273,10 +273,13 @@ def user(user_id: int) -> Any:
                 return response
         person = admin_users.get_user(db, user_id)
     unit_ids = sorted({r.unit_id for r in person.roles})
+    admin_roles = [r.id for r in person.roles if r.role == Role.ADMIN]
     return render_template(
         "admin/user.html",
         person=person,
         is_self=person.id == actor.id,
+        # An administrator cannot take away their own last administrator role.
+        irrevocable=set(admin_roles) if person.id == actor.id and len(admin_roles) == 1 else set(),
         units=admin_units.active_units(db),
         home_unit=unit_ids[0] if unit_ids else None,
         roles=list(Role),
@@ -305,7 +308,6 @@ def _database(url: str) -> tuple[str, str]:
 def settings() -> Any:
     """The effective settings, read-only, secrets masked."""
     settings = get_services().settings
-    config = current_app.config
     kind, url = _database(settings.database_url)
     public = (settings.public_url or "").rstrip("/")
     trust = {
@@ -314,12 +316,12 @@ def settings() -> Any:
         "CRL": f"{public}/pki/crl" if public else None,
     }
     mail = [
-        ("MAIL_SERVER", config.get("MAIL_SERVER")),
-        ("MAIL_PORT", config.get("MAIL_PORT")),
-        ("MAIL_FROM", config.get("MAIL_FROM")),
-        ("MAIL_USERNAME", config.get("MAIL_USERNAME")),
-        ("MAIL_PASSWORD", config.get("MAIL_PASSWORD")),
-        ("MAIL_STARTTLS", config.get("MAIL_STARTTLS")),
+        ("MAIL_SERVER", settings.mail_server),
+        ("MAIL_PORT", settings.mail_port),
+        ("MAIL_FROM", settings.mail_from),
+        ("MAIL_USERNAME", settings.mail_username),
+        ("MAIL_PASSWORD", settings.mail_password),
+        ("MAIL_STARTTLS", settings.mail_starttls),
     ]
     seal_env = settings.seal_passphrase is not None
     org = get_session().scalars(select(Unit).where(Unit.parent_id.is_(None))).first()
@@ -330,7 +332,7 @@ def settings() -> Any:
     every = [
         (f.name, masked(f.name, getattr(settings, f.name)))
         for f in dataclasses.fields(settings)
-        if f.name not in ("signature_policy",)
+        if f.name != "signature_policy" and not f.name.startswith("mail_")
     ]
     return render_template(
         "admin/settings.html",

@@ -20,7 +20,7 @@ from storage.models import Document
 from storage.registry_models import ReportObligation, WorkFile
 from workflow.coverage.exchanges import Verdict
 from workflow.coverage.obligations import ReportFacts, ledger_state, report_status
-from workflow.coverage.rules import CLASSIFIED_LABELS, STATE_CHANGED, vn_date
+from workflow.coverage.rules import CLASSIFICATION_LABELS, STATE_CHANGED, vn_date
 
 
 @dataclass(frozen=True)
@@ -280,7 +280,7 @@ def t2_document(
         "title": doc.subject,
     }
     if doc.classification:
-        label = CLASSIFIED_LABELS.get(doc.classification, doc.classification)
+        label = CLASSIFICATION_LABELS.get(doc.classification, doc.classification)
         return Computed(state=EXEMPT, exempt_reason=label, **common)
     if exemption is not None:
         return Computed(
@@ -332,7 +332,7 @@ def t1_entry(
     """The ``T1`` (per delivery) or ``T1D`` (per document) entry of a verdict."""
     exempt_reason = None
     if verdict.state == EXEMPT:
-        exempt_reason = CLASSIFIED_LABELS.get(classification or "", classification)
+        exempt_reason = CLASSIFICATION_LABELS.get(classification or "", classification)
     return Computed(
         target=target,
         subject_kind=subject[0],

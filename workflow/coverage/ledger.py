@@ -75,7 +75,7 @@ from workflow.coverage.refresh import (
 )
 from workflow.coverage.rules import (
     BLOC_KINDS,
-    CLASSIFIED_LABELS,
+    CLASSIFICATION_LABELS,
     DEFAULT_POLICY,
     EXEMPTION_RECORDED,
     MEASURE_DEFINITIONS,
@@ -100,7 +100,7 @@ from workflow.coverage.rules import (
 __all__ = [
     "BAD_PERIOD",
     "BLOC_KINDS",
-    "CLASSIFIED_LABELS",
+    "CLASSIFICATION_LABELS",
     "DEFAULT_POLICY",
     "MEASURE_DEFINITIONS",
     "REFRESHED",

@@ -14,9 +14,15 @@ from workflow.settings import (
     CoveragePolicy,
     PolicyError,
 )
-from workflow.vocab import VN_TZ
+from workflow.vocab import CLASSIFICATION_LABELS, VN_TZ
 
-__all__ = ["DEFAULT_TARGETS", "TARGET_KEYS", "CoveragePolicy", "PolicyError"]
+__all__ = [
+    "CLASSIFICATION_LABELS",
+    "DEFAULT_TARGETS",
+    "TARGET_KEYS",
+    "CoveragePolicy",
+    "PolicyError",
+]
 
 STATE_CHANGED = "ledger:state_changed"
 EXEMPTION_RECORDED = "ledger:exemption_recorded"
@@ -27,7 +33,6 @@ BLOC_KINDS = frozenset({"committee", "standing", "office", "board"})
 T2_KINDS = BLOC_KINDS
 """Whose documents T2 counts: the Standing Committee, the boards (and the office, one of
 the committee's advisory organs, and the committee itself)."""
-CLASSIFIED_LABELS = {"mat": "Mật", "toi_mat": "Tối mật", "tuyet_mat": "Tuyệt mật"}
 
 DEFAULT_POLICY = CoveragePolicy()
 """The seed's targets, a grace of 2 working days, no holidays."""

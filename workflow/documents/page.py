@@ -1,27 +1,47 @@
-"""workflow: the document page: its forms and what it shows of a document to the actor
-(also rendered by the viewer and the task pages after a refused action)."""
+"""workflow: the document page: its forms, and what it shows of a document to the actor,
+computed here (permissions, flags, labels) so that the template only presents it (also
+rendered by the viewer and the task pages after a refused action)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from flask import render_template
+from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 from wtforms import PasswordField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
+from signing.pages import PageGeometry
+from signing.validate import SignatureReport, ValidationReport
 from storage.audit import AuditAction
-from storage.models import Document, Role, User
+from storage.models import Document, Revision, Role, RouteStage, Task, User
 from storage.registry_models import HandSignature
 from storage.types import utcnow
-from workflow.documents import presenters as views
-from workflow.documents import routing
+from workflow.documents import presenters, routing
 from workflow.documents import usecases as service
-from workflow.documents.states import StageAction
+from workflow.documents.states import DocState, StageAction, TaskState
+from workflow.i18n import translate
 from workflow.registry import issuance
 from workflow.services import get_services, get_session
 from workflow.verification import service as verification
+from workflow.viewer import geometry
+from workflow.vocab import (
+    CLASSIFICATION_LABELS,
+    DOC_TYPES,
+    MODIFICATION_LABELS,
+    REVISION_KIND_LABELS,
+    SIGNATURE_COVERAGE_LABELS,
+    STAGE_STATUS_LABELS,
+    STATE_LABELS,
+    TASK_OUTCOME_LABELS,
+    TASK_STATE_LABELS,
+    URGENCY_LABELS,
+)
 
 
 class ActionForm(FlaskForm):
@@ -40,11 +60,180 @@ class EmptyForm(FlaskForm):
     """A form that carries only the CSRF token."""
 
 
-def render_detail(doc: Document, actor: User, status: int = 200, **forms: Any) -> Any:
-    """Render the document page (also with an error status after a refused action)."""
+@dataclass(frozen=True)
+class TaskCard:
+    """One of the actor's open tasks, with the form it needs."""
+
+    task: Task
+    form: str
+    """Which form to show: ``approve``, ``consult``, ``sign``, ``issue``, ``handle`` or ``""``."""
+    button: str
+    """The label of the form's main button (or link)."""
+    overdue: bool
+    """Past its deadline."""
+    can_delegate: bool
+    """May be passed on (a delegated task is never delegated again)."""
+    return_stages: list[RouteStage]
+    """The stages the document may be returned to: this one and those before it."""
+
+
+@dataclass(frozen=True)
+class TimelineTask:
+    """A task of a stage, as the timeline tells it."""
+
+    task: Task
+    done: bool
+    """Acted upon (then who, when and the comment are shown)."""
+    label: str
+    """The outcome (done) or the state (waiting, no longer needed)."""
+
+
+@dataclass(frozen=True)
+class TimelineStage:
+    """A stage of the route, where the document stands at it."""
+
+    stage: RouteStage
+    status: str
+    """``done``, ``current`` or ``next`` (a CSS class too)."""
+    status_label: str
+    tasks: list[TimelineTask]
+    upcoming: list[User]
+    """Who a stage not reached yet will go to."""
+
+
+@dataclass(frozen=True)
+class SignatureCard:
+    """One signature of the validation report."""
+
+    sig: SignatureReport
+    verdict: str
+    intact: str
+    valid: str
+    trusted: str
+    coverage: str
+    changes: str
+
+
+@dataclass(frozen=True)
+class DocumentPage:
+    """Everything the document page shows, decided for the actor."""
+
+    doc: Document
+    state_label: str
+    classification_label: str | None
+    urgency_label: str | None
+    doc_type_label: str
+    planned_units: list[dict[str, Any]]
+    planned_outside: list[dict[str, str]]
+    verification_code: str | None
+    hand: HandSignature | None
+    """Who signed a paper document by hand, and when (with its scan, if any)."""
+    can_dispatch: bool
+    """An issued document with content or signed by hand, and the actor is a clerk."""
+    pages: list[PageGeometry]
+    """The pages for the viewer (none: the page offers the download only)."""
+    tasks: list[TaskCard]
+    number_preview: str | None
+    """The number and symbol an issuance now would give (for the clerk's issue task)."""
+    can_revise: bool
+    """The drafter may upload a revision and submit (draft or returned)."""
+    revise_title: str
+    can_withdraw: bool
+    """The drafter may take the document back while nobody has acted."""
+    can_recall: bool
+    """An issued document, and the actor may recall it (clerk or signer)."""
+    revisions: list[tuple[Revision, str]]
+    """Each revision with the label of its kind."""
+    report: ValidationReport | None
+    signatures: list[SignatureCard]
+    comments: list[dict[str, Any]]
+    timeline: list[TimelineStage]
+    events: list[presenters.HistoryEntry]
+    views: list[presenters.HistoryEntry]
+    people: list[User]
+    """Whom the actor may delegate to."""
+    now: datetime
+    """When the page was computed (deadlines, the date of a number preview)."""
+
+
+def _label(labels: dict[str, str], code: str | None) -> str | None:
+    return translate(labels.get(code, code)) if code else None
+
+
+def _task_card(task: Task, stages: list[RouteStage], now: datetime) -> TaskCard:
+    action = task.action
+    if action in (StageAction.APPROVE, StageAction.REVIEW):
+        form = "approve"
+        button = _("Đồng ý thể thức") if action == StageAction.REVIEW else _("Duyệt")
+    elif action == StageAction.CONSULT:
+        form, button = "consult", _("Gửi ý kiến")
+    elif action == StageAction.SIGN:
+        form, button = "sign", _("Ký số")
+    elif action == StageAction.ISSUE:
+        form, button = "issue", _("Ban hành")
+    elif action in (StageAction.ASSIGN, StageAction.HANDLE):
+        form = "handle"
+        button = (
+            _("Phân công xử lý") if action == StageAction.ASSIGN else _("Báo cáo kết quả xử lý")
+        )
+    else:
+        form, button = "", ""
+    return TaskCard(
+        task=task,
+        form=form,
+        button=button,
+        overdue=task.due_at is not None and task.due_at < now,
+        can_delegate=task.on_behalf_of is None,
+        return_stages=[s for s in stages if s.position <= task.stage_position],
+    )
+
+
+def _timeline(db: Session, doc: Document) -> list[TimelineStage]:
+    timeline = []
+    for item in presenters.stage_timeline(doc):
+        status: str = item["status"]
+        tasks = []
+        for task in item["tasks"]:
+            if task.state == TaskState.DONE:
+                outcome = task.outcome or ""
+                if outcome == "approved" and task.action == StageAction.REVIEW:
+                    outcome = "reviewed"
+                label = translate(TASK_OUTCOME_LABELS.get(outcome, outcome))
+            else:
+                label = translate(
+                    TASK_STATE_LABELS.get(task.state, TASK_STATE_LABELS[TaskState.CANCELLED])
+                )
+            tasks.append(TimelineTask(task, task.state == TaskState.DONE, label))
+        upcoming = (
+            routing.stage_assignees(db, doc, item["stage"])
+            if not tasks and status == "next"
+            else []
+        )
+        timeline.append(
+            TimelineStage(
+                item["stage"], status, translate(STAGE_STATUS_LABELS[status]), tasks, upcoming
+            )
+        )
+    return timeline
+
+
+def _signature_card(sig: SignatureReport) -> SignatureCard:
+    return SignatureCard(
+        sig=sig,
+        verdict=_("Hợp lệ") if sig.bottom_line else _("Không hợp lệ"),
+        intact=_("có") if sig.intact else _("không"),
+        valid=_("đúng") if sig.valid else _("sai"),
+        trusted=_("có") if sig.trusted else _("không"),
+        coverage=translate(SIGNATURE_COVERAGE_LABELS.get(sig.coverage, sig.coverage)),
+        changes=translate(MODIFICATION_LABELS.get(sig.modification_level, sig.modification_level)),
+    )
+
+
+def document_page(db: Session, doc: Document, actor: User) -> DocumentPage:
+    """:returns: what the document page shows ``actor`` (who may see ``doc``)."""
     services = get_services()
-    db = get_session()
-    entries = views.history(db, doc)
+    now = utcnow()
+    entries = presenters.history(db, doc)
     report = (
         service.validate_document(
             services.blobs, services.trust, doc, services.trust_services.revocation_source()
@@ -52,40 +241,73 @@ def render_detail(doc: Document, actor: User, status: int = 200, **forms: Any) -
         if doc.has_content
         else None
     )
-    my_tasks = [t for t in doc.tasks if t.assignee_id == actor.id and t.state == "open"]
     stages = routing.stages_of(doc)
+    mine = [t for t in doc.tasks if t.assignee_id == actor.id and t.state == TaskState.OPEN]
+    own = doc.created_by_id == actor.id
+    planned_units, planned_outside = presenters.planned_json(doc)
+    hand = (
+        db.scalars(select(HandSignature).where(HandSignature.document_id == doc.id)).first()
+        if doc.form == "paper"
+        else None
+    )
+    upload_label = REVISION_KIND_LABELS["upload"]
+    return DocumentPage(
+        doc=doc,
+        state_label=translate(STATE_LABELS.get(doc.state, doc.state)),
+        classification_label=_label(CLASSIFICATION_LABELS, doc.classification),
+        urgency_label=_label(URGENCY_LABELS, doc.urgency),
+        doc_type_label=translate(DOC_TYPES.get(doc.doc_type, doc.doc_type)),
+        planned_units=planned_units,
+        planned_outside=planned_outside,
+        verification_code=verification.code_of(db, doc),
+        hand=hand,
+        can_dispatch=doc.state == DocState.ISSUED
+        and (doc.has_content or hand is not None)
+        and actor.has_role(Role.CLERK),
+        pages=geometry.document_pages(services.blobs, doc),
+        tasks=[_task_card(t, stages, now) for t in mine],
+        number_preview=(
+            issuance.preview_number(db, doc)[1]
+            if any(t.action == StageAction.ISSUE for t in mine)
+            else None
+        ),
+        can_revise=doc.state in (DocState.DRAFT, DocState.RETURNED)
+        and own
+        and not doc.metadata_only,
+        revise_title=_("Chỉnh sửa và trình lại")
+        if doc.state == DocState.RETURNED
+        else _("Trình văn bản"),
+        can_withdraw=doc.state in (DocState.IN_REVIEW, DocState.AWAITING_SIGNATURE) and own,
+        can_recall=doc.state == DocState.ISSUED
+        and (actor.has_role(Role.CLERK) or actor.has_role(Role.SIGNER)),
+        revisions=[
+            (rev, translate(REVISION_KIND_LABELS.get(rev.kind, upload_label)))
+            for rev in doc.revisions
+        ],
+        report=report,
+        signatures=[_signature_card(s) for s in report.signatures] if report else [],
+        comments=presenters.comments_json(db, doc),
+        timeline=_timeline(db, doc),
+        events=[e for e in entries if e.action != AuditAction.VIEWED],
+        views=[e for e in entries if e.action == AuditAction.VIEWED],
+        people=list(
+            db.scalars(
+                select(User)
+                .where(User.active.is_(True), User.id != actor.id)
+                .order_by(User.full_name)
+            )
+        ),
+        now=now,
+    )
+
+
+def render_detail(doc: Document, actor: User, status: int = 200, **forms: Any) -> Any:
+    """Render the document page (also with an error status after a refused action)."""
     return (
         render_template(
             "documents/detail.html",
             doc=doc,
-            actor=actor,
-            timeline=views.stage_timeline(doc),
-            events=[e for e in entries if e.action != AuditAction.VIEWED],
-            views=[e for e in entries if e.action == AuditAction.VIEWED],
-            report=report,
-            my_tasks=my_tasks,
-            number_preview=(
-                issuance.preview_number(db, doc)
-                if any(t.action == StageAction.ISSUE for t in my_tasks)
-                else None
-            ),
-            stages=stages,
-            planned=views.planned_json(doc),
-            now=utcnow(),
-            verification_code=verification.code_of(db, doc),
-            hand=db.scalars(
-                select(HandSignature).where(HandSignature.document_id == doc.id)
-            ).first()
-            if doc.form == "paper"
-            else None,
-            comments=views.comments_json(db, doc),
-            people=db.scalars(
-                select(User)
-                .where(User.active.is_(True), User.id != actor.id)
-                .order_by(User.full_name)
-            ).all(),
-            can_recall=doc.state == "issued"
-            and (actor.has_role(Role.CLERK) or actor.has_role(Role.SIGNER)),
+            page=document_page(get_session(), doc, actor),
             approve_form=forms.get("approve_form") or ActionForm(),
             sign_form=forms.get("sign_form") or SignForm(),
             empty_form=EmptyForm(),

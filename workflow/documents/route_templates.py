@@ -14,10 +14,10 @@ from storage.audit import AuditAction
 from storage.models import Role, RoleAssignment, Route, RouteStage, Unit, User
 from workflow.documents.states import StageAction
 from workflow.errors import ForbiddenError, InvalidInputError
-from workflow.vocab import DOC_TYPES
+from workflow.vocab import DOC_TYPES, ROUTE_URGENCY_LABELS
 
 MODES = ("any", "all")
-URGENCY_CODES = ("thuong", "khan", "thuong_khan", "hoa_toc")
+URGENCY_CODES = tuple(ROUTE_URGENCY_LABELS)
 
 
 def list_routes(session: Session, include_inactive: bool = False) -> list[Route]:

@@ -241,6 +241,8 @@ def classified() -> Any:
 
 
 STAGE_ROWS = 8
+STAGE_ACTIONS = ("approve", "review", "consult", "sign", "issue")
+"""The actions a stage may take, in the order offered (the first is a new stage's)."""
 
 
 @bp.route("/routes", methods=["GET", "POST"])
@@ -306,5 +308,6 @@ def routes() -> Any:
         units=units,
         users=users,
         rows=STAGE_ROWS,
+        stage_actions=STAGE_ACTIONS,
         current=current,
     ), status

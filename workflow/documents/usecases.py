@@ -38,7 +38,7 @@ from workflow.errors import (
     InvalidInputError,
     NotFoundError,
 )
-from workflow.vocab import DOC_TYPES, normalise_doc_type
+from workflow.vocab import DOC_TYPES, URGENCY_LABELS, normalise_doc_type
 
 if (
     TYPE_CHECKING
@@ -173,16 +173,13 @@ def check_pdf(staged: StagedBlob) -> PdfInfo:
         raise InvalidInputError(str(exc), code=f"pdf_{exc.code}") from exc
 
 
-URGENCIES = {"khan": "Khẩn", "thuong_khan": "Thượng khẩn", "hoa_toc": "Hỏa tốc"}
-
-
 def check_urgency(value: str | None) -> str | None:
     """:returns: a valid urgency code or ``None`` (ordinary).
 
     :raises InvalidInputError: an unknown value.
     """
     value = (value or "").strip() or None
-    if value is not None and value not in URGENCIES:
+    if value is not None and value not in URGENCY_LABELS:
         raise InvalidInputError("Độ khẩn không hợp lệ: khan, thuong_khan hoặc hoa_toc.")
     return value
 

@@ -21,7 +21,7 @@ from workflow.accounts import access
 from workflow.documents import recipients, route_templates
 from workflow.documents import usecases as service
 from workflow.documents.page import ActionForm, EmptyForm, SignForm, render_detail
-from workflow.documents.states import DocState
+from workflow.documents.states import DocState, StageAction
 from workflow.errors import WorkflowError
 from workflow.http import current_actor
 from workflow.i18n import translate
@@ -70,11 +70,14 @@ def home() -> Any:
         .order_by(Document.updated_at)
     ).all()
     now = utcnow()
+    sign_tasks = [t for t in tasks if t.action == StageAction.SIGN]
     return render_template(
         "documents/home.html",
         cert_warnings=[w for w in (expiry_warning(c, now) for c in certs) if w],
         actor=actor,
         tasks=tasks,
+        overdue={t.id for t in tasks if t.due_at is not None and t.due_at < now},
+        bulk_sign=sign_tasks if len(sign_tasks) > 1 else [],
         to_revise=to_revise,
         now=now,
         documents=docs,

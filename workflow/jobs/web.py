@@ -19,7 +19,7 @@ from workflow.coverage import ledger as coverage
 from workflow.http import actor, api_blueprint
 from workflow.jobs import catalogue, presenter
 from workflow.jobs.runner import SKIPPED, Runner, build_scheduler
-from workflow.mail import mailer_from_config
+from workflow.mail import mailer_for
 from workflow.schemas import jobs as schemas
 from workflow.schemas.openapi import operation
 from workflow.services import EXTENSION_KEY, Services, get_services, get_session
@@ -79,7 +79,7 @@ def _runner(app: Flask) -> Runner:
         services,
         catalogue.JOBS,
         _intervals(app),
-        mailer_from_config(app.config),
+        mailer_for(services.settings),
         services.checkpoint_timestamper,
     )
 

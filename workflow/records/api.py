@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app, request
+from flask import request
 
 from storage.models import Role
 from storage.registry_models import WorkFile
@@ -13,13 +13,13 @@ from storage.types import utcnow
 from workflow import http
 from workflow.errors import ForbiddenError
 from workflow.http import api_blueprint
-from workflow.mail import mailer_from_config
+from workflow.mail import mailer_for
 from workflow.records import paper, reminders, reporting, workfiles
 from workflow.schemas import documents as document_schemas
 from workflow.schemas import records as schemas
 from workflow.schemas.base import parse
 from workflow.schemas.openapi import operation
-from workflow.services import get_session
+from workflow.services import get_services, get_session
 
 bp = api_blueprint("records_api", __name__)
 
@@ -176,7 +176,7 @@ def run_reminders() -> Any:
     if not http.actor().has_role(Role.ADMIN):
         raise ForbiddenError("Chỉ quản trị hệ thống được chạy đôn đốc việc quá hạn.")
     db = get_session()
-    report = reminders.send_reminders(db, mailer_from_config(current_app.config), utcnow())
+    report = reminders.send_reminders(db, mailer_for(get_services().settings), utcnow())
     db.commit()
     return schemas.ReminderRun(
         reminded=report.reminded, emailed=report.emailed, failed=report.failed

@@ -28,7 +28,7 @@ from workflow.accounts import access
 from workflow.errors import WorkflowError
 from workflow.http import current_actor
 from workflow.i18n import translate
-from workflow.mail import mailer_from_config
+from workflow.mail import mailer_for
 from workflow.records import paper, reminders, reporting, workfiles
 from workflow.services import EXTENSION_KEY, Services, get_session
 
@@ -141,6 +141,7 @@ def _render_detail(workfile_id: int, status: int = 200, form: AttachForm | None 
         render_template(
             "workfiles/detail.html",
             wf=wf,
+            can_attach=wf.closed_at is None,
             online=workfiles.online_flag(db, wf),
             items=[(item, workfiles.check_item(db, item)) for item in wf.items],
             documents=documents,
@@ -334,7 +335,7 @@ def register_records_cli(app: Flask) -> None:
     @app.cli.command("send-reminders")
     def send_reminders_command() -> None:
         """Remind the assignees of overdue tasks (in-app, and e-mail if configured)."""
-        mailer = mailer_from_config(app.config)
+        mailer = mailer_for(services().settings)
         with services().session_factory() as session:
             report = reminders.send_reminders(session, mailer, utcnow())
             session.commit()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from flask import Response, current_app, request
+from flask import Response, request
 from sqlalchemy.orm import Session
 
 from storage.models import Unit, User
@@ -15,6 +15,7 @@ from workflow import http
 from workflow.coverage import ledger as coverage
 from workflow.errors import InvalidInputError, NotFoundError
 from workflow.http import api_blueprint
+from workflow.mail import mailer_for
 from workflow.registry import dispatch as dispatching
 from workflow.registry import incoming, registers
 from workflow.registry import incoming_queries as incoming_views
@@ -45,15 +46,10 @@ EXPORT_TYPES = {
 }
 
 
-def link_days() -> int:
-    """:returns: the lifetime in days of an outside recipient's link (``DISPATCH_LINK_DAYS``)."""
-    return int(current_app.config.get("DISPATCH_LINK_DAYS") or dispatching.LINK_DAYS)
-
-
 def link_builder() -> Callable[[str], str]:
     """:returns: a function giving the public URL of a download token."""
-    base = current_app.config.get("PUBLIC_BASE_URL") or request.host_url
-    return lambda token: f"{str(base).rstrip('/')}/public/d/{token}"
+    base = get_services().settings.public_url or request.host_url
+    return lambda token: f"{base.rstrip('/')}/public/d/{token}"
 
 
 def dispatch_and_deliver(
@@ -71,12 +67,13 @@ def dispatch_and_deliver(
     coverage.record_document(
         db, services.blobs, services.trust, dispatched.document, now=utcnow(), actor_id=actor.id
     )
-    mail = dispatching.MailSettings.from_config(current_app.config)
-    if mail.host is None:
-        dispatching.deliver_links(db, mail, dispatched, link_builder(), link_days())
+    mailer = mailer_for(services.settings)
+    days = services.settings.dispatch_link_days
+    if not mailer.enabled:
+        dispatching.deliver_links(db, mailer, dispatched, link_builder(), days)
     db.commit()
-    if mail.host is not None and dispatched.links:
-        dispatching.deliver_links(db, mail, dispatched, link_builder(), link_days())
+    if mailer.enabled and dispatched.links:
+        dispatching.deliver_links(db, mailer, dispatched, link_builder(), days)
         db.commit()
     return dispatched
 
@@ -269,7 +266,7 @@ def register_response(
     elif fmt == "xlsx":
         data = registers.to_xlsx(kind, rows, unit.name, filters.year)
     else:
-        org = str(current_app.config.get("ORG_NAME") or "")
+        org = get_services().settings.org_name
         data = registers.to_pdf(kind, rows, unit.name, filters.year, org)
     name = f"so-van-ban-{'di' if kind == 'outgoing' else 'den'}-{unit.code}-{filters.year}.{fmt}"
     response = Response(data, mimetype=EXPORT_TYPES[fmt])

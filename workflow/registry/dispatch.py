@@ -7,12 +7,10 @@ Use-cases take the session and services and never commit; the views do.
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
-import smtplib
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from email.message import EmailMessage
 from typing import Any
 
 from flask_babel import gettext as _
@@ -41,14 +39,14 @@ from workflow.errors import (
     WorkflowError,
 )
 from workflow.i18n import N_
-from workflow.mail import EMAIL_RE
+from workflow.mail import EMAIL_RE, Mailer, MailError
 from workflow.registry import issuance
 from workflow.registry.issuers import ISSUER_KINDS, issuer_of
 from workflow.vocab import DOC_TYPES, VN_TZ, normalise_doc_type
 
+log = logging.getLogger("trinhky.dispatch")
+
 NO_MAIL_SERVER = "not sent: no mail server"
-LINK_DAYS = 7
-"""Default lifetime of an external recipient's download link."""
 ENTRY_NOT_FOUND = N_("Không tìm thấy văn bản đến này, hoặc bạn không có quyền xem.")
 INCOMING_STATES = ("pending", "received", "returned")
 RECEIPT_REFUSED = "incoming:receipt_refused"
@@ -61,43 +59,6 @@ class GoneError(WorkflowError):
 
     status = 410
     code = "link_gone"
-
-
-@dataclass(frozen=True)
-class MailSettings:
-    """Where e-mail goes (from ``MAIL_SERVER``, ``MAIL_PORT``, ``MAIL_FROM``)."""
-
-    host: str | None
-    """SMTP host; ``None``: no mail server, nothing is sent."""
-    port: int
-    """SMTP port."""
-    sender: str
-    """The From address."""
-
-    @classmethod
-    def from_config(cls, config: Mapping[str, Any]) -> MailSettings:
-        """:returns: the mail settings of an app config."""
-        return cls(
-            host=config.get("MAIL_SERVER") or None,
-            port=int(config.get("MAIL_PORT") or 25),
-            sender=str(config.get("MAIL_FROM") or "trinhky@localhost"),
-        )
-
-
-def send_mail(settings: MailSettings, to: str, subject: str, body: str) -> None:
-    """Send one plain-text e-mail over SMTP.
-
-    :raises OSError: the server is unreachable (``smtplib.SMTPException`` is one).
-    """
-    if settings.host is None:
-        raise OSError(NO_MAIL_SERVER)
-    message = EmailMessage()
-    message["From"] = settings.sender
-    message["To"] = to
-    message["Subject"] = subject
-    message.set_content(body)
-    with smtplib.SMTP(settings.host, settings.port, timeout=20) as smtp:
-        smtp.send_message(message)
 
 
 # --- who acts for which unit ----------------------------------------------------------
@@ -337,19 +298,20 @@ def dispatch(
 
 def deliver_links(
     session: Session,
-    mail: MailSettings,
+    mailer: Mailer,
     dispatched: Dispatched,
     link_url: Any,
-    days: int = LINK_DAYS,
+    days: int,
 ) -> None:
     """E-mail each outside recipient its link and record the outcome on the dispatch.
 
-    Called after the dispatch is committed, so no e-mail names a link that does not exist.
+    Called after the dispatch is committed, so no e-mail names a link that does not exist;
+    a refused e-mail leaves the dispatch in place, marked ``mail_failed`` and logged.
     """
     doc = dispatched.document
     for link in dispatched.links:
         row = link.dispatch
-        if mail.host is None:
+        if not mailer.enabled:
             row.state = "not_sent"
             continue
         body = (
@@ -359,8 +321,15 @@ def deliver_links(
             "Văn bản có chữ ký số; hãy kiểm tra chữ ký sau khi tải về.\n"
         )
         try:
-            send_mail(mail, row.external_email or "", f"Văn bản số {doc.symbol}", body)
-        except (OSError, smtplib.SMTPException):
+            mailer.send(row.external_email or "", f"Văn bản số {doc.symbol}", body)
+        except MailError as exc:
+            log.warning(
+                "dispatch %s of document %s: the link was not e-mailed to %s: %s",
+                row.id,
+                doc.id,
+                row.external_email,
+                exc,
+            )
             row.state = "mail_failed"
         else:
             row.state = "emailed"
@@ -393,9 +362,7 @@ def dispatches_of(session: Session, actor: User, document_id: int) -> list[Dispa
     )
 
 
-def download(
-    session: Session, blobs: BlobStore, token: str, days: int = LINK_DAYS
-) -> tuple[Dispatch, str]:
+def download(session: Session, blobs: BlobStore, token: str, days: int) -> tuple[Dispatch, str]:
     """Serve an outside recipient's link once, before it expires.
 
     :returns: the dispatch and the key of the blob to send.

@@ -13,8 +13,8 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from signing.anchors import signature_field_box
 from signing.images import default_seal_png
+from signing.pages import signature_field_box
 from signing.pkcs11_keys import Pkcs11Config
 from signing.profiles import SigningProfile, TrustConfig
 from signing.stamps import StampContent, StampPlacement, seal_box_for
@@ -41,10 +41,15 @@ from workflow.signatures.flow import (
 from workflow.signatures.seal_keys import on_token, seal_signer
 from workflow.verification import service as verification
 from workflow.viewer.geometry import seal_box
-from workflow.vocab import DOC_TYPES, VN_TZ, normalise_doc_type, vn_display
+from workflow.vocab import (
+    CLASSIFICATION_LABELS,
+    DOC_TYPES,
+    VN_TZ,
+    normalise_doc_type,
+    vn_display,
+)
 
 DEFAULT_FORMAT = "{number:02d}-{type}/{issuer}"
-CLASSIFICATIONS = {"mat": "Mật", "toi_mat": "Tối mật", "tuyet_mat": "Tuyệt mật"}
 
 
 @dataclass(frozen=True)
@@ -316,7 +321,7 @@ def register_classified(
 
     The content never reaches the server; it is handled outside the network.
     """
-    if classification not in CLASSIFICATIONS:
+    if classification not in CLASSIFICATION_LABELS:
         raise InvalidInputError("Độ mật không hợp lệ: mat, toi_mat hoặc tuyet_mat.")
     clerk_units = actor.units_with(Role.CLERK)
     if not clerk_units:

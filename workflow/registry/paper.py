@@ -36,9 +36,9 @@ from workflow.documents.usecases import MAX_SUBJECT, check_pdf
 from workflow.errors import ConflictError, ForbiddenError, InvalidInputError, NotFoundError
 from workflow.registry import dispatch as dispatching
 from workflow.registry import incoming
-from workflow.registry.issuance import CLASSIFICATIONS, allocate_number, assign_number
+from workflow.registry.issuance import allocate_number, assign_number
 from workflow.registry.issuers import issuer_of
-from workflow.vocab import DOC_TYPES, VN_TZ, normalise_doc_type
+from workflow.vocab import CLASSIFICATION_LABELS, DOC_TYPES, VN_TZ, normalise_doc_type
 
 
 @dataclass(frozen=True)
@@ -377,7 +377,7 @@ def register_paper_incoming(
         if unit not in dispatching.clerk_units(session, actor):
             raise ForbiddenError(_("Chỉ văn thư của đơn vị nhận được vào sổ văn bản đến."))
         classification = fields.classification or None
-        if classification is not None and classification not in CLASSIFICATIONS:
+        if classification is not None and classification not in CLASSIFICATION_LABELS:
             raise InvalidInputError(_("Độ mật không hợp lệ: mat, toi_mat hoặc tuyet_mat."))
         if classification is not None and scan is not None:
             raise InvalidInputError(

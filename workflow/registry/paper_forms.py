@@ -17,9 +17,8 @@ from storage.models import Document, Role, Unit, User
 from storage.registry_models import Dispatch
 from workflow.i18n import translate
 from workflow.registry import dispatch as dispatching
-from workflow.registry.issuance import CLASSIFICATIONS
 from workflow.registry.issuers import issuer_of
-from workflow.vocab import DOC_TYPES
+from workflow.vocab import CLASSIFICATION_LABELS, DOC_TYPES
 
 
 class HandSignedForm(FlaskForm):
@@ -93,7 +92,7 @@ def register_forms(
         (u.code, u.name) for u in units if u.id != unit_id
     ]
     incoming_form.classification.choices = [("", "—")] + [
-        (k, translate(v)) for k, v in CLASSIFICATIONS.items()
+        (k, translate(v)) for k, v in CLASSIFICATION_LABELS.items()
     ]
     return {"paper_form": incoming_form}
 

@@ -18,9 +18,10 @@ from sqlalchemy.orm import Session
 from storage.models import Certificate, Document, Signature, Unit
 from storage.registry_models import Dispatch, HandSignature, IncomingEntry
 from workflow.errors import InvalidInputError
-from workflow.registry.issuance import CLASSIFICATIONS
 from workflow.vocab import (
+    CLASSIFICATION_LABELS,
     DOC_TYPES,
+    ENTRY_STATE_LABELS,
     FORM_LABELS,
     SERIES_LABELS,
     STATE_LABELS,
@@ -34,12 +35,7 @@ FONT = ROOT / "signing" / "fonts" / "DejaVuSans-upem1000.ttf"
 BOLD_FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf")
 
 TITLES = {"outgoing": "SỔ ĐĂNG KÝ VĂN BẢN ĐI", "incoming": "SỔ ĐĂNG KÝ VĂN BẢN ĐẾN"}
-ENTRY_STATES = {
-    "pending": "Chờ tiếp nhận",
-    "received": "Đã tiếp nhận",
-    "returned": "Đã trả lại nơi gửi",
-}
-STATES = {**STATE_LABELS, **ENTRY_STATES}
+STATES = {**STATE_LABELS, **ENTRY_STATE_LABELS}
 
 # (key in the JSON row, column heading, relative width in the PDF)
 COLUMNS: dict[str, list[tuple[str, str, int]]] = {
@@ -200,7 +196,7 @@ def outgoing(session: Session, unit_id: int, filters: Filters) -> list[dict[str,
                 "recipients_text": "; ".join(names),
                 "copies": doc.copies if doc.copies is not None else len(names),
                 "classification": doc.classification,
-                "classification_label": CLASSIFICATIONS.get(doc.classification or "", ""),
+                "classification_label": CLASSIFICATION_LABELS.get(doc.classification or "", ""),
                 "metadata_only": doc.metadata_only,
                 "state": state,
                 "state_label": STATES.get(state, state),
@@ -249,10 +245,10 @@ def incoming(session: Session, unit_id: int, filters: Filters) -> list[dict[str,
                 "form": entry.form,
                 "form_label": FORM_LABELS.get(entry.form, entry.form),
                 "classification": entry.classification,
-                "classification_label": CLASSIFICATIONS.get(entry.classification or "", ""),
+                "classification_label": CLASSIFICATION_LABELS.get(entry.classification or "", ""),
                 "has_file": bool(entry.blob_sha256),
                 "state": entry.state,
-                "state_label": ENTRY_STATES.get(entry.state, entry.state),
+                "state_label": ENTRY_STATE_LABELS.get(entry.state, entry.state),
                 "return_reason": entry.return_reason,
             }
         )

@@ -26,13 +26,14 @@ from storage.models import Document, Unit
 from storage.registry_models import IncomingEntry
 from workflow.accounts import access
 from workflow.documents import recipients
+from workflow.documents.states import DocState
 from workflow.errors import InvalidInputError, WorkflowError
 from workflow.http import current_actor
 from workflow.i18n import translate
 from workflow.registry import dispatch as dispatching
 from workflow.registry import incoming, paper_forms
 from workflow.registry import incoming_queries as incoming_views
-from workflow.registry.api import dispatch_and_deliver, link_days, register_response
+from workflow.registry.api import dispatch_and_deliver, register_response
 from workflow.services import get_services, get_session
 from workflow.uploads import send_blob, stage_upload
 from workflow.vocab import DOC_TYPES
@@ -129,6 +130,9 @@ def incoming_page() -> Any:
         handling={e.id: incoming_views.handling(db, e) for e in entries},
         unit=db.get(Unit, unit_id),
         can_receive=unit_id in dispatching.clerk_units(db, actor),
+        receivable={e.id for e in entries if e.state == "pending"}
+        if unit_id in dispatching.clerk_units(db, actor)
+        else set(),
         form=CsrfForm(),
         upload_form=upload_form,
     )
@@ -368,15 +372,26 @@ def render_dispatch(
     planned = recipients.prefill(doc, rows)  # the drafter's nơi nhận dự kiến, to confirm
     if request.method == "GET":
         form.external.data = planned.external_text
+    if request.method == "POST" and request.endpoint == "registry.dispatch_page":
+        ticked = set(request.form.getlist("recipients"))  # a refused dispatch, shown again
+    else:
+        ticked = {str(u) for u in planned.units or ()}
+    paper_side = paper_forms.dispatch_forms(db, actor, doc, paper)
     return render_template(
         "registers/dispatch.html",
         doc=doc,
         rows=rows,
         units=units,
         planned=planned.units,
+        ticked=ticked,
         form=form,
-        can_dispatch=doc.issuer_unit_id in dispatching.clerk_units(db, actor),
-        **paper_forms.dispatch_forms(db, actor, doc, paper),
+        # Electronic dispatch: the issuer's clerk, an issued document not recalled, signed
+        # digitally (a hand-signed one goes out on paper only).
+        can_dispatch=doc.issuer_unit_id in dispatching.clerk_units(db, actor)
+        and doc.state == DocState.ISSUED
+        and doc.recalled_at is None
+        and paper_side["electronic"],
+        **paper_side,
     ), status
 
 
@@ -384,7 +399,9 @@ def render_dispatch(
 def public_download(token: str) -> Any:
     """An outside recipient's one-time download link (no login)."""
     db = get_session()
-    row, key = dispatching.download(db, get_services().blobs, token, link_days())
+    row, key = dispatching.download(
+        db, get_services().blobs, token, get_services().settings.dispatch_link_days
+    )
     db.commit()
     name = f"{(row.document.symbol or 'van-ban').replace('/', '-')}.pdf"
     response = send_blob(key, name)

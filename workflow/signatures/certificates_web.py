@@ -129,6 +129,9 @@ def page() -> Any:
         "certificates/index.html",
         rows=rows,
         is_admin=actor.has_role(Role.ADMIN),
+        revocable={c["id"] for c in rows if c["status"] == "active"}
+        if actor.has_role(Role.ADMIN)
+        else set(),
         reasons=REASONS,
         actor=actor,
     ), status

@@ -130,7 +130,4 @@ def public_json(code: str) -> Any:
 
 
 def _base_url() -> str:
-    from flask import current_app
-
-    base: str = current_app.config.get("PUBLIC_BASE_URL") or request.host_url
-    return base
+    return get_services().settings.public_url or request.host_url

@@ -25,6 +25,8 @@ from sqlalchemy.orm import Session
 from wtforms import FloatField, IntegerField
 from wtforms.validators import NumberRange, Optional
 
+from signing.errors import PageGeometryError
+from signing.pages import Box, PageGeometry
 from signing.stamps import PERSONAL_HEIGHT, PERSONAL_WIDTH, StampPlacement, default_box_for
 from storage.models import Document, Role, Route, Unit, User
 from workflow import http
@@ -35,6 +37,7 @@ from workflow.errors import ForbiddenError, InvalidInputError, NotFoundError, Wo
 from workflow.http import current_actor
 from workflow.services import Services, get_services, get_session
 from workflow.signatures import flow as signing_flow
+from workflow.viewer import geometry
 from workflow.viewer import render as pagerender
 from workflow.vocab import DOC_TYPES, normalise_doc_type
 
@@ -62,45 +65,6 @@ def _problem(exc: WorkflowError) -> Any:
     return http.problem(exc.status, http.HTTP_TITLES.get(exc.status, "Lỗi"), exc.message, exc.code)
 
 
-def _content_key(services: Services, doc: Document, revision: int | None) -> str:
-    """:returns: the blob key of a revision's PDF (the current one by default).
-
-    :raises ForbiddenError: a classified entry (metadata only, never shown).
-    :raises NotFoundError: no such revision, or the blob is missing.
-    """
-    if doc.classification or doc.metadata_only or not doc.has_content:
-        raise ForbiddenError(
-            _("Văn bản mật: nội dung không được hiển thị trên hệ thống."), code="classified"
-        )
-    rev = doc.current_revision
-    if revision is not None:
-        rev = next((r for r in doc.revisions if r.number == revision), None)  # type: ignore[assignment]
-        if rev is None:
-            raise NotFoundError(_("Không có phiên bản này của văn bản."))
-    if not services.blobs.exists(rev.blob_sha256):
-        raise NotFoundError(_("Tệp của văn bản không còn trong kho lưu trữ."))
-    return rev.blob_sha256
-
-
-@bp.app_template_global()
-def document_pages(doc: Document) -> list[pagerender.PageGeometry]:
-    """The pages of the document's current revision, for the viewer (none if classified
-    or unreadable). Called from the document page, which has checked access already."""
-    if not pagerender.available():
-        return []  # no renderer installed: the page offers the download only
-    try:
-        services = get_services()
-        return pagerender.stored_geometry(services.blobs, _content_key(services, doc, None))
-    except (WorkflowError, pagerender.RenderError):
-        return []
-
-
-@bp.app_template_global()
-def stage_people(doc: Document, stage: Any) -> list[User]:
-    """Who a stage not reached yet will go to (the document page's timeline)."""
-    return routing.stage_assignees(get_session(), doc, stage)
-
-
 @bp.route("/documents/<int:document_id>/pages/<int:page>.png")
 @login_required
 def page_image(document_id: int, page: int) -> Any:
@@ -112,9 +76,12 @@ def page_image(document_id: int, page: int) -> Any:
     size = request.args.get("size", pagerender.DEFAULT_SIZE, type=int)
     if size not in pagerender.SIZES:
         raise InvalidInputError(_("Kích thước ảnh trang không hợp lệ."), code="bad_size")
-    sha = _content_key(services, doc, revision)
+    sha = geometry.content_key(services.blobs, doc, revision)
     db.rollback()  # rendering may take seconds: hold no transaction meanwhile
-    count = len(pagerender.stored_geometry(services.blobs, sha))
+    try:
+        count = len(geometry.stored_geometry(services.blobs, sha))
+    except PageGeometryError:
+        count = 0
     if not 0 <= page < count:
         raise NotFoundError(_("Văn bản không có trang này."), code="no_page")
     try:
@@ -140,15 +107,18 @@ def _placement(services: Services, doc: Document, form: PlacedSignForm) -> Stamp
         return None
     if page is None or x is None or y is None or not (math.isfinite(x) and math.isfinite(y)):
         raise InvalidInputError(_("Vị trí đặt chữ ký không hợp lệ."), code="bad_position")
-    pages = pagerender.stored_geometry(services.blobs, _content_key(services, doc, None))
+    try:
+        pages = geometry.stored_geometry(services.blobs, geometry.content_key(services.blobs, doc))
+    except PageGeometryError:
+        pages = []
     if page >= len(pages):
         raise InvalidInputError(_("Văn bản không có trang này."), code="bad_position")
-    geometry = pages[page]
-    if not (0 <= x <= geometry.width and 0 <= y <= geometry.height):
+    shown = pages[page]
+    if not (0 <= x <= shown.width and 0 <= y <= shown.height):
         raise InvalidInputError(
             _("Vị trí đặt chữ ký nằm ngoài trang văn bản."), code="bad_position"
         )
-    box = pagerender.box_at(geometry, x, y, PERSONAL_WIDTH, PERSONAL_HEIGHT)
+    box = geometry.box_at(shown, x, y, PERSONAL_WIDTH, PERSONAL_HEIGHT)
     return StampPlacement(page=page, box=box)
 
 
@@ -206,9 +176,9 @@ def sign_at(task_id: int) -> Any:
     return redirect(url_for("documents.detail", document_id=document_id, _anchor="signatures"))
 
 
-def _to_view(geometry: pagerender.PageGeometry, box: pagerender.Box) -> dict[str, float]:
+def _to_view(page: PageGeometry, box: Box) -> dict[str, float]:
     """A user-space box as the displayed page shows it (top-left origin, points)."""
-    corners = [pagerender.pdf_to_view(geometry, x, y) for x in box[::2] for y in box[1::2]]
+    corners = [geometry.pdf_to_view(page, x, y) for x in box[::2] for y in box[1::2]]
     xs, ys = [c[0] for c in corners], [c[1] for c in corners]
     return {"x": min(xs), "y": min(ys), "width": max(xs) - min(xs), "height": max(ys) - min(ys)}
 
@@ -223,17 +193,19 @@ def stamp_preview(task_id: int) -> Any:
     try:
         plan = signing_flow.prepare(db, actor, task_id, services.settings.level_for, services.blobs)
         doc = access.get_visible_document(db, actor, plan.document_id)
-        sha = _content_key(services, doc, None)
+        pages = geometry.stored_geometry(services.blobs, geometry.content_key(services.blobs, doc))
+    except PageGeometryError:
+        db.rollback()
+        return _problem(InvalidInputError(_("Văn bản không có trang này."), code="no_page"))
     except WorkflowError as exc:
         db.rollback()
         return _problem(exc)
     db.rollback()  # prepare only read (and locked the row): release at once
     stamp, placement = plan.profile.stamp, plan.profile.placement
     assert stamp is not None  # noqa: S101 - personal signing always has a stamp
-    pages = pagerender.stored_geometry(services.blobs, sha)
     index = placement.page + len(pages) if placement.page < 0 else placement.page
-    geometry = pages[index]
-    box = placement.box or default_box_for(stamp, geometry.box)
+    page = pages[index]
+    box = placement.box or default_box_for(stamp, page.box)
     shown = replace(stamp, title=stamp.title or actor.title)
     try:
         png = pagerender.stamp_preview_png(shown, PERSONAL_WIDTH, PERSONAL_HEIGHT)
@@ -244,7 +216,7 @@ def stamp_preview(task_id: int) -> Any:
         {
             "width": PERSONAL_WIDTH,
             "height": PERSONAL_HEIGHT,
-            "default": {"page": index, **_to_view(geometry, box)},
+            "default": {"page": index, **_to_view(page, box)},
             "image": image,
             "lines": [shown.title, shown.signer_name, *shown.extra_lines],
         }
