@@ -3,6 +3,7 @@ TRINHKY_TEST_POSTGRES_URL is set), blob folder and PKI."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -19,9 +20,22 @@ from sqlalchemy import make_url
 from workflow import create_app
 from workflow.bootstrap import initialise
 from workflow.services import EXTENSION_KEY, Services
+from workflow.settings import DEFAULTS
 
 DEMO_PASSWORD = "Mật-khẩu-thử-nghiệm-2026"
 REPO = Path(__file__).resolve().parent.parent
+
+
+FAST_SETTINGS: dict[str, Any] = {
+    "SIGNATURE_LEVEL": "B-B",
+    "ARGON2_TIME_COST": 1,
+    "ARGON2_MEMORY_COST": 8,
+    "ARGON2_PARALLELISM": 1,
+}
+"""What every test app and test server runs with, unless the test says otherwise: PAdES
+B-B (no timestamp, OCSP or DSS: the tests about levels ask for theirs with the
+``signature_level`` marker) and argon2 at its minimum cost (a login costs microseconds,
+not a tenth of a second)."""
 
 
 def app_config(instance: Path, **extra: Any) -> dict[str, Any]:
@@ -31,8 +45,28 @@ def app_config(instance: Path, **extra: Any) -> dict[str, Any]:
         "INSTANCE_PATH": str(instance),
         "DEMO_PASSWORD": DEMO_PASSWORD,
         "MAX_UPLOAD_BYTES": 2 * 1024 * 1024,
+        **FAST_SETTINGS,
         **extra,
     }
+
+
+def server_environment(instance: Path, **extra: Any) -> dict[str, str]:
+    """The environment of a test server (gunicorn, ``make run``) on ``instance``: this
+    process's, with :data:`FAST_SETTINGS` and ``extra`` as ``TRINHKY_*`` variables."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRINHKY_")}
+    env["TRINHKY_INSTANCE_PATH"] = str(instance)
+    for key, value in {**FAST_SETTINGS, **extra}.items():
+        env[f"TRINHKY_{key}"] = value if isinstance(value, str) else json.dumps(value)
+    return env
+
+
+def signature_level(request: pytest.FixtureRequest) -> dict[str, str]:
+    """The ``SIGNATURE_LEVEL`` a test marked ``signature_level("B-LTA")`` asks for;
+    ``signature_level()`` alone: the production default (``B-LT``)."""
+    marker = request.node.get_closest_marker("signature_level")
+    if marker is None:
+        return {}
+    return {"SIGNATURE_LEVEL": marker.args[0] if marker.args else DEFAULTS["SIGNATURE_LEVEL"]}
 
 
 @pytest.fixture(scope="session")
@@ -47,8 +81,8 @@ def template_instance(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 # --- PostgreSQL -----------------------------------------------------------------------
 # With TRINHKY_TEST_POSTGRES_URL set (``make test`` starts a throwaway cluster, see
-# scripts/pg-test-server.sh), every test using ``instance``/``app`` runs on SQLite and on
-# PostgreSQL. The PostgreSQL instance folder carries the PKI and secrets like the SQLite
+# scripts/pg-test-server.sh), the tests marked ``both_databases`` that use
+# ``instance``/``app`` run on SQLite and on PostgreSQL; the others on SQLite only. The PostgreSQL instance folder carries the PKI and secrets like the SQLite
 # one, plus a ``config.py`` naming its own database (a copy of a migrated, seeded
 # template database), so an app built on that folder in any way talks to PostgreSQL.
 
@@ -160,9 +194,18 @@ def pg_template_instance(
     pg_cluster.drop(name)
 
 
-@pytest.fixture(params=BACKENDS)
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Every test using ``db_backend`` (through ``instance``, ``app``...) runs on SQLite;
+    those marked ``both_databases`` run on PostgreSQL too, when it is set up."""
+    if "db_backend" in metafunc.fixturenames:
+        both = metafunc.definition.get_closest_marker("both_databases") is not None
+        metafunc.parametrize("db_backend", BACKENDS if both else ("sqlite",), indirect=True)
+
+
+@pytest.fixture
 def db_backend(request: pytest.FixtureRequest) -> str:
-    """The database this test runs on: ``sqlite``, or ``pg`` when PostgreSQL is set up."""
+    """The database this test runs on: ``sqlite``, or ``pg`` (``both_databases`` tests,
+    when PostgreSQL is set up); parametrized by :func:`pytest_generate_tests`."""
     backend: str = request.param
     return backend
 
@@ -198,9 +241,11 @@ def instance(request: pytest.FixtureRequest, tmp_path: Path, db_backend: str) ->
 
 
 @pytest.fixture
-def app(instance: Path, database_url: str) -> Iterator[Flask]:
+def app(request: pytest.FixtureRequest, instance: Path, database_url: str) -> Iterator[Flask]:
     """The application on this test's instance."""
-    application = create_app(app_config(instance, DATABASE_URL=database_url))
+    application = create_app(
+        app_config(instance, DATABASE_URL=database_url, **signature_level(request))
+    )
     yield application
     application.extensions[EXTENSION_KEY].engine.dispose()
 

@@ -11,8 +11,11 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import requests
+
+from tests.conftest import server_environment
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -26,15 +29,19 @@ def free_port() -> int:
 
 
 @contextmanager
-def gunicorn(instance: Path, *, workers: int = 4, app: str = "wsgi:app") -> Iterator[str]:
+def gunicorn(
+    instance: Path, *, workers: int = 4, app: str = "wsgi:app", **settings: Any
+) -> Iterator[str]:
     """Serve ``instance`` (its SQLite file, or the PostgreSQL URL in its config.py) with
-    gunicorn until the block ends; :returns: the base URL."""
+    gunicorn until the block ends, with the tests' settings and ``settings`` (as
+    ``TRINHKY_*`` variables); :returns: the base URL."""
     port = free_port()
     log = instance.parent / f"gunicorn-{port}.log"
-    env = {**os.environ, "TRINHKY_INSTANCE_PATH": str(instance)}
-    env.pop("TRINHKY_DATABASE_URL", None)
+    env = server_environment(instance, **settings)
     command = [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}"]
-    command += ["--workers", str(workers), "--timeout", "120", app]
+    # --preload: the app is imported once and the workers forked from it (seconds per
+    # boot on two cores); they are still separate processes serving real requests.
+    command += ["--workers", str(workers), "--timeout", "120", "--preload", app]
     with log.open("wb") as out:
         proc = subprocess.Popen(
             command,

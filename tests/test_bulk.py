@@ -361,6 +361,8 @@ def bulk_gunicorn(instance: Path, app: Flask) -> Iterator[tuple[str, Path]]:
         yield base, next(instance.parent.glob("gunicorn-*.log"))
 
 
+# A job written by one worker process and read by the others.
+@pytest.mark.both_databases
 @pytest.mark.slow
 def test_gunicorn_worker_runs_the_job_and_any_worker_reports_it(
     bulk_gunicorn: tuple[str, Path], services: Services, instance: Path, db_backend: str

@@ -23,6 +23,9 @@ from workflow.services import EXTENSION_KEY, Services
 
 ISSUANCES = 50
 
+# Row locks, numbering under contention and isolation are the database's: both of them.
+pytestmark = pytest.mark.both_databases
+
 
 @pytest.fixture
 def gunicorn(instance: Path, app: Flask) -> Iterator[str]:

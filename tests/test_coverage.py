@@ -186,6 +186,8 @@ def assert_counts_exact(services: Services) -> None:
         assert ledger.whole_months(date(2026, 1, 1), date(2026, 2, 28)) == (202601, 202602)
 
 
+# The figures are SQL aggregates (by month, unit, state).
+@pytest.mark.both_databases
 def test_figures_misses_exemption_tamper(cov_app: Flask, api: Api, services: Services) -> None:
     ids = seed(api, services)
     # Issuance already recorded (and validated) both issued documents in the ledger;
@@ -356,6 +358,8 @@ def test_dashboard_exports_and_signed_report(cov_app: Flask, api: Api, services:
     assert result.exit_code == 0 and "documents validated" in result.output
 
 
+# INSERT .. ON CONFLICT, savepoints and rollbacks: each database's own.
+@pytest.mark.both_databases
 def test_counts_follow_every_write_rollback_and_savepoint(services: Services) -> None:
     """New, moved (state, unit, month, type), deleted entries; a rollback; a savepoint
     rolled back and one released: the summary counts stay exact."""
@@ -412,6 +416,8 @@ def test_counts_follow_every_write_rollback_and_savepoint(services: Services) ->
         assert sum(r.count for r in both if r.target == "T1") == 5
 
 
+# Concurrent writers: PostgreSQL's row locks, SQLite's single writer.
+@pytest.mark.both_databases
 def test_concurrent_writers_keep_the_counts_exact(services: Services) -> None:
     """Writers on the same counter rows, in parallel (PostgreSQL: upserts at commit, in
     key order; SQLite: one writer at a time)."""

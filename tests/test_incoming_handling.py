@@ -9,6 +9,7 @@ import io
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from flask import Flask
 from sqlalchemy import select
 
@@ -64,6 +65,8 @@ def audit_actions(services: Services, document_id: int) -> list[tuple[str, dict[
         return [(r.action, r.details) for r in rows]
 
 
+# Incoming numbers under row locks; deadlines stored as timestamps with time zone.
+@pytest.mark.both_databases
 def test_full_flow_through_the_api(api: Api, services: Services) -> None:
     known = ids(services)
     entry = received_entry(api)

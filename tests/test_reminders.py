@@ -107,6 +107,8 @@ def overdue_document(api: Api) -> int:
     return doc_id
 
 
+# Overdue and once-a-day are timestamp comparisons in SQL.
+@pytest.mark.both_databases
 def test_overdue_task_reminded_by_email_once_a_day(
     api: Api, services: Services, smtp: tuple[Inbox, int]
 ) -> None:
