@@ -9,10 +9,14 @@ import re
 import shutil
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import make_url
@@ -69,14 +73,65 @@ def signature_level(request: pytest.FixtureRequest) -> dict[str, str]:
     return {"SIGNATURE_LEVEL": marker.args[0] if marker.args else DEFAULTS["SIGNATURE_LEVEL"]}
 
 
+# --- the clock ------------------------------------------------------------------------
+
+VN = ZoneInfo("Asia/Ho_Chi_Minh")
+
+
+def known_moment(after: datetime) -> datetime:
+    """09:30 Vietnam time on the second Wednesday of the month after ``after``: a working
+    day with working days around it, a week from any month's (quarter's, year's) edge,
+    and inside the validity of the session's PKI, whose certificates start when the
+    session does (so the clock moves forward, never back)."""
+    local = after.astimezone(VN)
+    first = datetime(local.year + local.month // 12, local.month % 12 + 1, 1, 9, 30, tzinfo=VN)
+    return first + timedelta(days=(2 - first.weekday()) % 7 + 7)
+
+
+FROZEN_AT = known_moment(datetime.now(UTC))
+"""Where :func:`clock` puts the tests about dates (a Wednesday, 09:30 in Vietnam)."""
+
+
+@pytest.fixture
+def clock_start() -> datetime:
+    """Where :func:`clock` starts (a module about one fixed moment overrides it, with
+    ``template_instance`` and ``pg_template_instance`` made before that moment)."""
+    return FROZEN_AT
+
+
+@pytest.fixture
+def clock(request: pytest.FixtureRequest, clock_start: datetime) -> Iterator[Any]:
+    """The clock at :func:`clock_start`, ticking from there (``clock.shift(timedelta(...))``
+    moves it): for every test about due dates, deadlines, working days, periods, expiry,
+    reminders or lock-outs. The instance templates are made first, on their own clock:
+    their certificates must start before the test's now."""
+    request.getfixturevalue("template_instance")
+    if "db_backend" in request.fixturenames and request.getfixturevalue("db_backend") == "pg":
+        request.getfixturevalue("pg_template_instance")
+    with time_machine.travel(clock_start, tick=True) as traveller:
+        yield traveller
+
+
+def make_template(
+    instance: Path, database_url: str | None = None, at: datetime | None = None
+) -> Path:
+    """Initialise ``instance`` as `make run`'s init does (schema, PKI, demo data), with
+    the clock stopped at ``at`` if given (its certificates start then)."""
+    if at is not None:
+        with time_machine.travel(at, tick=False):
+            return make_template(instance, database_url)
+    app = create_app(
+        app_config(instance, **({"DATABASE_URL": database_url} if database_url else {}))
+    )
+    initialise(app.extensions[EXTENSION_KEY])
+    app.extensions[EXTENSION_KEY].engine.dispose()  # a PostgreSQL template has no sessions
+    return instance
+
+
 @pytest.fixture(scope="session")
 def template_instance(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An initialised instance (schema, PKI, demo data), made once and copied per test."""
-    instance = tmp_path_factory.mktemp("template") / "instance"
-    app = create_app(app_config(instance))
-    initialise(app.extensions[EXTENSION_KEY])
-    app.extensions[EXTENSION_KEY].engine.dispose()
-    return instance
+    return make_template(tmp_path_factory.mktemp("template") / "instance")
 
 
 # --- PostgreSQL -----------------------------------------------------------------------
@@ -177,21 +232,32 @@ def pg_cluster() -> Iterator[PgCluster]:
         cluster.close()
 
 
+@contextmanager
+def pg_template(
+    tmp_path_factory: pytest.TempPathFactory,
+    cluster: PgCluster,
+    suffix: str = "",
+    at: datetime | None = None,
+) -> Iterator[tuple[Path, str]]:
+    """An initialised instance on PostgreSQL (made at ``at``, see :func:`make_template`),
+    dropped afterwards: (instance folder, template database name)."""
+    name = f"trinhky_template_{os.getpid()}{suffix}"
+    cluster.drop(name)
+    url = cluster.create(name)
+    instance = tmp_path_factory.mktemp("template-pg") / "instance"
+    write_database_config(instance, url)
+    make_template(instance, url, at)
+    yield instance, name
+    cluster.drop(name)
+
+
 @pytest.fixture(scope="session")
 def pg_template_instance(
     tmp_path_factory: pytest.TempPathFactory, pg_cluster: PgCluster
 ) -> Iterator[tuple[Path, str]]:
     """An initialised instance on PostgreSQL: (instance folder, template database name)."""
-    name = f"trinhky_template_{os.getpid()}"
-    pg_cluster.drop(name)
-    url = pg_cluster.create(name)
-    instance = tmp_path_factory.mktemp("template-pg") / "instance"
-    write_database_config(instance, url)
-    app = create_app(app_config(instance, DATABASE_URL=url))
-    initialise(app.extensions[EXTENSION_KEY])
-    app.extensions[EXTENSION_KEY].engine.dispose()  # a template must have no sessions
-    yield instance, name
-    pg_cluster.drop(name)
+    with pg_template(tmp_path_factory, pg_cluster) as template:
+        yield template
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,16 @@ import requests
 from tests.conftest import server_environment
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Served:
+    """A test server that is up: where it answers and the instance it serves."""
+
+    base: str
+    """Its base URL, ``http://127.0.0.1:<port>``."""
+    instance: Path
+    """The instance folder it serves (database, blobs, PKI)."""
 
 
 def free_port() -> int:

@@ -237,6 +237,7 @@ def test_wrong_passphrase_is_403_counted_and_makes_no_job(
         }
 
 
+@pytest.mark.usefixtures("clock")
 def test_locked_key_is_429(bulk_app: Flask, api: Api, services: Services) -> None:
     tasks = awaiting_signature(services, 1)
     with services.session_factory() as session:
@@ -287,6 +288,7 @@ def test_tasks_that_are_not_the_callers_open_sign_tasks_are_422(
     assert response.status_code == 422
 
 
+@pytest.mark.usefixtures("clock")
 def test_only_the_owner_reads_the_job_and_a_stale_job_fails(
     bulk_app: Flask, api: Api, services: Services
 ) -> None:

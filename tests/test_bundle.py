@@ -37,6 +37,10 @@ def this_quarter() -> str:
     return f"{today.year}-Q{(today.month - 1) // 3 + 1}"
 
 
+# The bundle's period is the current quarter: a known one, a week from its edges.
+pytestmark = pytest.mark.usefixtures("clock")
+
+
 @pytest.fixture
 def bundle_app(app: Flask) -> Flask:
     """The app (create_app registers the bundle page, API route and CLI)."""

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import os
 import threading
-from datetime import UTC, date, datetime
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,13 +26,37 @@ from storage.registry_models import (
     WorkFile,
     WorkFileItem,
 )
-from tests.conftest import DEMO_PASSWORD, Api, closed
+from tests.conftest import DEMO_PASSWORD, Api, PgCluster, closed, make_template, pg_template
 from tests.test_web import csrf_token, login
 from tests.test_workflow_routes import act, upload_on
 from workflow import coverage, issuance
 from workflow.services import Services
 
 NOW = datetime(2026, 11, 27, 22, 0, tzinfo=UTC)  # 28/11/2026 in Vietnam
+
+# A year of 2026 seen from its end: the documents are issued an hour before NOW, on an
+# instance (certificates and all) made two hours before it.
+pytestmark = pytest.mark.usefixtures("clock")
+
+
+@pytest.fixture
+def clock_start() -> datetime:
+    return NOW - timedelta(hours=1)
+
+
+@pytest.fixture(scope="module")
+def template_instance(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_template(
+        tmp_path_factory.mktemp("template-2026") / "instance", at=NOW - timedelta(hours=2)
+    )
+
+
+@pytest.fixture(scope="module")
+def pg_template_instance(
+    tmp_path_factory: pytest.TempPathFactory, pg_cluster: PgCluster
+) -> Iterator[tuple[Path, str]]:
+    with pg_template(tmp_path_factory, pg_cluster, "_2026", at=NOW - timedelta(hours=2)) as made:
+        yield made
 
 
 @pytest.fixture

@@ -232,6 +232,7 @@ def test_someone_elses_trusted_certificate_is_refused(
     assert before[2] == "open"
 
 
+@pytest.mark.usefixtures("clock")
 def test_expired_and_foreign_sessions(
     api: Api, services: Services, bithu_key: TokenKey, sign_task: tuple[int, int]
 ) -> None:

@@ -22,6 +22,9 @@ from workflow.services import Services
 
 SUBJECT = "Về việc triển khai Nghị quyết của Tỉnh ủy về chuyển đổi số"
 
+# Deadlines in working days: on a known Wednesday, never on the real (maybe Sunday) clock.
+pytestmark = pytest.mark.usefixtures("clock")
+
 
 def ids(services: Services) -> dict[str, int]:
     """:returns: the ids of the demo units (by code) and users (by username)."""

@@ -25,6 +25,9 @@ from workflow.mailer import MailConfig, NullMailer, SmtpMailer
 from workflow.reminders import send_reminders
 from workflow.services import Services
 
+# Overdue tasks and once-a-day reminders: on a known clock.
+pytestmark = pytest.mark.usefixtures("clock")
+
 ROUTE = "duyet-gap"
 SUBJECT = "Về việc báo cáo kết quả học tập Nghị quyết Đại hội"
 

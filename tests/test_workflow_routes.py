@@ -155,6 +155,7 @@ def test_full_standing_committee_route_with_return_and_delegation(api: Api, tmp_
         assert action in history
 
 
+@pytest.mark.usefixtures("clock")
 def test_delegate_acts_on_behalf_of(api: Api) -> None:
     doc_id = upload_on(api)
     task = api.task_for("truongban", doc_id)
@@ -252,6 +253,7 @@ def test_seal_refused_without_the_competent_signature(api: Api) -> None:
 
 
 # Route versions (MAX in SQL) and conditions stored as JSON.
+@pytest.mark.usefixtures("clock")
 @pytest.mark.both_databases
 def test_route_versions_and_conditions(api: Api) -> None:
     base = {
