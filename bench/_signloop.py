@@ -1,4 +1,4 @@
-"""Child process of the HTTP benchmark's baseline: loop over ``workflow.service.sign``.
+"""Child process of the HTTP benchmark's baseline: loop over ``workflow.documents.usecases.sign``.
 
 ``python -m bench._signloop USERNAME`` reads one JSON line on stdin
 (``{"warmup": [ids], "tasks": [ids], "passphrase": "..."}``), builds the app with
@@ -21,8 +21,9 @@ def main() -> int:
     from sqlalchemy import select
 
     from storage.models import User
-    from workflow import create_app, signing_flow
+    from workflow import create_app
     from workflow.services import EXTENSION_KEY, Services
+    from workflow.signatures import flow as signing_flow
 
     app = create_app()
     services: Services = app.extensions[EXTENSION_KEY]

@@ -230,7 +230,7 @@ def _http_sign(base: str, warmup: list[int], tasks: list[int]) -> dict[str, Any]
 
 
 def _loop_baseline(env: dict[str, str], warmup: list[int], tasks: list[int]) -> dict[str, Any]:
-    """2 processes, each looping ``workflow.service.sign`` over half of ``tasks``."""
+    """2 processes, each looping ``workflow.documents.usecases.sign`` over half of ``tasks``."""
     procs = []
     try:
         for p in range(WORKERS):

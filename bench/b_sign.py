@@ -77,7 +77,7 @@ def run(quick: bool) -> dict[str, Any]:
         def trinhky_visible() -> None:
             sign_pdf_file(in_path, out_path, fast, visible)
 
-        def trinhky_with_load() -> None:  # the per-request path of workflow.service.sign
+        def trinhky_with_load() -> None:  # the per-request path of workflow.documents.usecases.sign
             sign_pdf_file(in_path, out_path, trinhky_signer(bp), invisible)
 
         def floor() -> None:
@@ -131,7 +131,7 @@ def run(quick: bool) -> dict[str, Any]:
         "  (stock = SimpleSigner.load once + sign_pdf(IncrementalPdfFileWriter(BytesIO)); "
         "TrinhKy = load_signer once + sign_pdf_file; the stamp shows another time on every "
         "call; 'cold_font' empties the font subset cache before each call; 'incl_load_signer' "
-        "decrypts the key on every call, as workflow.service.sign does per request; the "
+        "decrypts the key on every call, as workflow.documents.usecases.sign does per request; the "
         "last two are informative only)"
     )
     return {

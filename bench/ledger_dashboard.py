@@ -146,7 +146,7 @@ def entries_only() -> Iterator[None]:
 
 def queries(session: Session) -> dict[str, Callable[[], Any]]:
     """The dashboard's queries (storage API), then a whole dashboard page's data."""
-    from workflow import coverage
+    from workflow.coverage import ledger as coverage
 
     q_start, q_end = date(2025, 7, 1), date(2025, 9, 30)
     year = coverage.Period("2025", date(2025, 1, 1), date(2025, 12, 31))

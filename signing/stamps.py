@@ -27,6 +27,7 @@ from pyhanko.stamp import TextStampStyle
 from pyhanko.stamp.base import BaseStamp, BaseStampStyle
 
 from signing.fontcache import FastGlyphAccumulator, stamp_font
+from signing.images import embed_image, prepare_image
 
 StampKind = Literal["text", "personal", "seal", "attachment"]
 """The stamp appearances, see :attr:`StampContent.kind`."""
@@ -315,8 +316,6 @@ def personal_image_rect(width: float, height: float, content: StampContent) -> R
     :param content: the stamp content (its lines and image).
     :returns: ``(x1, y1, x2, y2)`` inside the box.
     """
-    from signing.images import prepare_image
-
     top, below = stamp_lines(content)
     lead = _leading(PERSONAL_SIZE)
     area = (_PAD, _PAD + lead * len(below), width - _PAD, height - _PAD - lead * len(top))
@@ -435,8 +434,6 @@ class _Decree30Stamp(BaseStamp):
         return qr_ops(content.qr_url, x0, y0, size)
 
     def _image_ops(self, content: StampContent, width: float, height: float) -> bytes:
-        from signing.images import embed_image, prepare_image
-
         assert content.image_png is not None  # noqa: S101 - checked by the caller
         image = prepare_image(content.image_png)
         if content.kind == "personal":

@@ -228,7 +228,11 @@ class Document(Base):
         UniqueConstraint(
             "issuer_unit_id", "register", "year", "number", name="uq_documents_number"
         ),
-        UniqueConstraint("issuer_unit_id", "year", "symbol", name="uq_documents_symbol"),
+        # Classified documents have their own series (register ``outgoing_classified``)
+        # with the ordinary symbol format: a symbol is unique within one series only.
+        UniqueConstraint(
+            "issuer_unit_id", "register", "year", "symbol", name="uq_documents_symbol"
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -263,6 +267,9 @@ class Document(Base):
     direction: Mapped[str] = mapped_column(
         String(16), default="outgoing", server_default="outgoing"
     )
+    # Hình thức: "electronic" (điện tử), or "paper" (giấy: signed by hand and registered
+    # by the clerk; classified documents registered as metadata only are paper too).
+    form: Mapped[str] = mapped_column(String(16), default="electronic", server_default="electronic")
 
     unit: Mapped[Unit] = relationship(lazy="joined", foreign_keys=[unit_id])
     created_by: Mapped[User] = relationship(lazy="joined", foreign_keys=[created_by_id])

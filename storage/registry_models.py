@@ -1,5 +1,6 @@
 """storage: models of the administrative workflow: numbering, registers, dispatch,
-delegations, comments, notifications, work files and report obligations."""
+delegations, comments, notifications, work files and report obligations, and the paper
+(off-system) items the clerk registers."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Date,
     ForeignKey,
@@ -43,12 +45,16 @@ class NumberSeries(Base):
 
 
 class Dispatch(Base):
-    """One recipient of an issued document (nơi nhận): a unit or an outside address."""
+    """One recipient of an issued document (nơi nhận): a unit or an outside address;
+    sent electronically, or on paper (recorded by the issuer's clerk: ``form="paper"``,
+    ``state="paper"``, an outside organisation by its name only, ``dispatched_at`` the
+    day it was sent)."""
 
     __tablename__ = "dispatches"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     document_id: Mapped[int] = mapped_column(ForeignKey("documents.id"), index=True)
+    form: Mapped[str] = mapped_column(String(16), default="electronic", server_default="electronic")
     recipient_unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
     external_name: Mapped[str | None] = mapped_column(String(255))
     external_email: Mapped[str | None] = mapped_column(String(255))
@@ -81,10 +87,19 @@ class IncomingEntry(Base):
     # Số đến: given when the entry is received, never for a returned one.
     number: Mapped[int | None] = mapped_column(Integer)
     source: Mapped[str] = mapped_column(String(16))  # internal | external
+    # Hình thức: "electronic", or "paper" (arrived on paper, registered by the clerk).
+    form: Mapped[str] = mapped_column(String(16), default="electronic", server_default="electronic")
     dispatch_id: Mapped[int | None] = mapped_column(ForeignKey("dispatches.id"))
+    # The sender's document when known: the dispatched one, or for a paper entry from a
+    # unit of the bloc the document of that unit's register with the same symbol.
     document_id: Mapped[int | None] = mapped_column(ForeignKey("documents.id"))
-    blob_sha256: Mapped[str] = mapped_column(String(64))
+    # The PDF (a scan for a paper entry: optional; never for a classified one).
+    blob_sha256: Mapped[str | None] = mapped_column(String(64))
     sender: Mapped[str] = mapped_column(String(255))
+    # A paper entry whose sender is a unit of the bloc: that unit.
+    sender_unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
+    # A paper entry of a classified document: mat, toi_mat or tuyet_mat (metadata only).
+    classification: Mapped[str | None] = mapped_column(String(16))
     original_symbol: Mapped[str | None] = mapped_column(String(64))
     original_date: Mapped[date | None] = mapped_column(Date)
     subject: Mapped[str] = mapped_column(Text)
@@ -171,6 +186,8 @@ class WorkFile(Base):
     title: Mapped[str] = mapped_column(Text)
     owner_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     classified: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Hình thức: "electronic", or "paper" (kept on paper: never processed online).
+    form: Mapped[str] = mapped_column(String(16), default="electronic", server_default="electronic")
     opened_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # Derived when closing: every item was processed in the system.
@@ -216,6 +233,28 @@ class ReportObligation(Base):
     classified: Mapped[bool] = mapped_column(Boolean, default=False)
     document_id: Mapped[int | None] = mapped_column(ForeignKey("documents.id"))
     submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Delivered on paper instead (recorded by a clerk): the date, and who recorded it.
+    paper_delivered_on: Mapped[date | None] = mapped_column(Date)
+    paper_recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
     unit: Mapped[Unit] = relationship(lazy="joined")
     document: Mapped[Document | None] = relationship(lazy="joined")
+
+
+class HandSignature(Base):
+    """The handwritten signature of a document signed on paper (ký tay), registered by
+    the clerk with the document (``Document.form == "paper"``)."""
+
+    __tablename__ = "hand_signatures"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id"), unique=True)
+    # The signer: a user of the system when known, always the name as written.
+    signer_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    signer_name: Mapped[str] = mapped_column(String(255))
+    signed_on: Mapped[date] = mapped_column(Date)
+    # A scan of the signed paper (a PDF in the blob store), if the clerk uploaded one.
+    scan_sha256: Mapped[str | None] = mapped_column(String(64))
+    scan_size: Mapped[int | None] = mapped_column(BigInteger)
+
+    signer: Mapped[User | None] = relationship(lazy="joined")

@@ -21,10 +21,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import make_url
 
+from storage.blobs import BlobStore, FilesystemBlobStore
 from workflow import create_app
-from workflow.bootstrap import initialise
 from workflow.services import EXTENSION_KEY, Services
 from workflow.settings import DEFAULTS
+from workflow.setup.bootstrap import initialise
 
 DEMO_PASSWORD = "Mật-khẩu-thử-nghiệm-2026"
 REPO = Path(__file__).resolve().parent.parent
@@ -415,6 +416,23 @@ def blob_files(instance: Path) -> list[Path]:
     return sorted(p for p in (instance / "blobs").rglob("*") if p.is_file())
 
 
+def rewrite_blob(blobs: BlobStore, key: str, change: Callable[[bytes], bytes]) -> None:
+    """Change a stored blob behind the store's back (an incident the checks must catch).
+    Only the filesystem store allows it: its local copy of a blob is the blob's own file."""
+    assert isinstance(blobs, FilesystemBlobStore)
+    with blobs.local_copy(key) as path:
+        data = change(path.read_bytes())
+        path.chmod(0o640)
+        path.write_bytes(data)
+
+
+def flip_byte(data: bytes) -> bytes:
+    """``data`` with one bit changed a third of the way in."""
+    changed = bytearray(data)
+    changed[len(changed) // 3] ^= 0x01
+    return bytes(changed)
+
+
 @pytest.fixture
 def count_rows(services: Services) -> Callable[[Any], int]:
     """Count the rows of a model."""
@@ -427,4 +445,4 @@ def count_rows(services: Services) -> Callable[[Any], int]:
     return _count
 
 
-__all__ = ["REPO", "blob_files"]
+__all__ = ["REPO", "blob_files", "flip_byte", "rewrite_blob"]

@@ -31,7 +31,7 @@ from storage.audit_models import AuditCheckpoint
 from storage.checkpoints import checkpoint_digest, create_checkpoint, token_info
 from storage.models import AuditEvent, AuditHead
 from tests.conftest import DEMO_PASSWORD, Api
-from workflow.audit_views import TIMESTAMPER_KEY
+from workflow.audit.web import TIMESTAMPER_KEY
 from workflow.services import Services
 
 EVENTS = AuditEvent.__table__

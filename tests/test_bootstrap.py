@@ -14,8 +14,8 @@ from sqlalchemy import select
 from storage.db import Base
 from storage.models import ApiToken, AuditEvent, Certificate, Route, Unit, User
 from tests.conftest import DEMO_PASSWORD, Api
-from workflow.bootstrap import initialise, is_loopback
 from workflow.services import Services
+from workflow.setup.bootstrap import initialise, is_loopback
 
 
 # Migrations run their own DDL on each database.

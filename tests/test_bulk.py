@@ -24,9 +24,12 @@ from tests import servers
 from tests.conftest import DEMO_PASSWORD, Api, blob_files
 from tests.pdfs import simple_pdf
 from tests.test_web import csrf_token, login
-from workflow import actions, bulk, service, signing_flow
-from workflow.seed import DEFAULT_ROUTE
+from workflow.documents import actions
+from workflow.documents import usecases as service
 from workflow.services import Services
+from workflow.setup.demo import DEFAULT_ROUTE
+from workflow.signatures import bulk
+from workflow.signatures import flow as signing_flow
 
 SIGNER = "bithu"
 

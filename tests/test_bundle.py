@@ -26,8 +26,8 @@ from tests.conftest import REPO, Api
 from tests.test_coverage import issue_via_full_route
 from tests.test_web import csrf_token, login
 from trinhky_verify import chain
-from workflow import coverage
-from workflow.audit_views import checkpoint_now
+from workflow.audit.web import checkpoint_now
+from workflow.coverage import ledger as coverage
 from workflow.services import Services
 from workflow.vocab import VN_TZ
 

@@ -13,13 +13,15 @@ import requests
 from flask import Flask
 from sqlalchemy import select
 
-from storage.blobs import FilesystemBlobStore
+from storage.blobs import BlobStore
 from storage.models import Document, Task, User
 from tests import servers
 from tests.conftest import DEMO_PASSWORD
 from tests.pdfs import simple_pdf
-from workflow import actions, service, signing_flow
+from workflow.documents import actions
+from workflow.documents import usecases as service
 from workflow.services import EXTENSION_KEY, Services
+from workflow.signatures import flow as signing_flow
 
 ISSUANCES = 50
 
@@ -57,7 +59,7 @@ def open_task(session: object, username: str, doc_id: int) -> Task:
 
 def new_document(services: Services, route: str = "thuong-truc-ban-hanh") -> int:
     with services.session_factory() as session:
-        blobs: FilesystemBlobStore = services.blobs
+        blobs: BlobStore = services.blobs
         staged = blobs.stage(__import__("io").BytesIO(simple_pdf()))
         doc = service.create_document(
             session,
@@ -162,3 +164,50 @@ def test_two_people_on_one_stage_make_exactly_one_transition(app: Flask, gunicor
                 )
             ).all()
         assert len(approvals) == 1 and len(reviews) == 1  # one transition, one next stage
+
+
+def test_concurrent_paper_and_classified_registrations_keep_two_gapless_series(
+    app: Flask, gunicorn: str
+) -> None:
+    """Hand-signed documents take numbers of the ordinary series while classified ones
+    take the classified series, all at once: each series 1..n, no 409 between them."""
+    headers = token(gunicorn, "vanthu")
+    paper, secret = 20, 10
+
+    def register(i: int) -> requests.Response:
+        if i < paper:
+            return requests.post(
+                f"{gunicorn}/api/v1/outgoing/paper",
+                headers=headers,
+                json={
+                    "doc_type": "CV",
+                    "subject": f"Công văn ký tay {i}",
+                    "signer": "bithu",
+                    "signed_on": "2026-01-05",
+                },
+                timeout=300,
+            )
+        return requests.post(
+            f"{gunicorn}/api/v1/documents",
+            headers=headers,
+            json={"classification": "mat", "doc_type": "CV", "subject": f"Công văn mật {i}"},
+            timeout=300,
+        )
+
+    with ThreadPoolExecutor(max_workers=paper + secret) as pool:
+        responses = list(pool.map(register, range(paper + secret)))
+    assert [r.status_code for r in responses] == [201] * (paper + secret), [
+        r.text for r in responses if r.status_code != 201
+    ][:3]
+    assert sorted(r.json()["number"] for r in responses[:paper]) == list(range(1, paper + 1))
+    services: Services = app.extensions[EXTENSION_KEY]
+    with services.session_factory() as session:
+        rows = session.execute(
+            select(Document.register, Document.number, Document.symbol).where(
+                Document.number.is_not(None)
+            )
+        ).all()
+    ordinary = sorted(n for r, n, _s in rows if r == "outgoing")
+    classified = sorted(n for r, n, _s in rows if r == "outgoing_classified")
+    assert ordinary == list(range(1, paper + 1)) and classified == list(range(1, secret + 1))
+    assert Counter(s for _r, _n, s in rows)["01-CV/ĐUK"] == 2  # one per series

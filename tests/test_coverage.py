@@ -3,7 +3,6 @@ permissions, period parsing, exports."""
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
@@ -26,10 +25,20 @@ from storage.registry_models import (
     WorkFile,
     WorkFileItem,
 )
-from tests.conftest import DEMO_PASSWORD, Api, PgCluster, closed, make_template, pg_template
+from tests.conftest import (
+    DEMO_PASSWORD,
+    Api,
+    PgCluster,
+    closed,
+    flip_byte,
+    make_template,
+    pg_template,
+    rewrite_blob,
+)
 from tests.test_web import csrf_token, login
 from tests.test_workflow_routes import act, upload_on
-from workflow import coverage, issuance
+from workflow.coverage import ledger as coverage
+from workflow.registry import issuance
 from workflow.services import Services
 
 NOW = datetime(2026, 11, 27, 22, 0, tzinfo=UTC)  # 28/11/2026 in Vietnam
@@ -299,7 +308,7 @@ def test_figures_misses_exemption_tamper(cov_app: Flask, api: Api, services: Ser
     with services.session_factory() as s:
         doc = s.get(Document, ids["a"])
         assert doc is not None
-        path = services.blobs.path(doc.current_revision.blob_sha256)
+        key = doc.current_revision.blob_sha256
         entry = s.scalars(
             select(LedgerEntry).where(
                 LedgerEntry.target == "T2", LedgerEntry.subject_id == ids["a"]
@@ -309,10 +318,7 @@ def test_figures_misses_exemption_tamper(cov_app: Flask, api: Api, services: Ser
             entry.state == "signed_valid" and entry.pdf_sha256 == doc.current_revision.blob_sha256
         )
         assert len(entry.evidence["signatures"]) == 2
-    os.chmod(path, 0o640)
-    data = bytearray(path.read_bytes())
-    data[len(data) // 3] ^= 0x01
-    path.write_bytes(bytes(data))
+    rewrite_blob(services.blobs, key, flip_byte)
     with services.session_factory() as s:
         result = coverage.revalidate(s, services.blobs, services.trust, NOW)
         s.commit()

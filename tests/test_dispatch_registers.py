@@ -19,10 +19,11 @@ from flask import Flask
 from sqlalchemy import select
 
 from storage.models import Unit
-from tests.conftest import DEMO_PASSWORD, Api, app_config, closed
+from tests.conftest import DEMO_PASSWORD, Api, app_config, closed, flip_byte, rewrite_blob
 from tests.pdfs import simple_pdf
 from tests.test_workflow_routes import act, upload_on
-from workflow import accounts, create_app
+from workflow import create_app
+from workflow.accounts import service as accounts
 from workflow.services import EXTENSION_KEY, Services
 
 SUBJECT = "Nghị quyết về công tác chuyển đổi số năm 2027"
@@ -212,11 +213,7 @@ def test_tampered_file_is_returned_to_sender(
     sent = api.post("vanthu", f"/documents/{doc_id}/dispatch", json={"recipients": [clerks["BTC"]]})
     assert sent.status_code == 201
     (entry,) = api.get("vanthu_btc", "/incoming").get_json()["incoming"]
-    blob = services.blobs.path(entry["sha256"])
-    blob.chmod(0o644)
-    data = bytearray(blob.read_bytes())
-    data[len(data) // 3] ^= 0x01
-    blob.write_bytes(bytes(data))
+    rewrite_blob(services.blobs, entry["sha256"], flip_byte)
     # Someone outside the unit cannot even see it; an auditor sees it but may not act.
     assert api.post("chuyenvien", f"/incoming/{entry['id']}/receive").status_code == 404
     assert api.post("kiemtra", f"/incoming/{entry['id']}/receive").status_code == 403
@@ -315,7 +312,7 @@ def test_outside_upload_is_validated_on_receipt(
     assert good.status_code == 201, good.get_json()
     entry = good.get_json()
     assert entry["state"] == "pending" and entry["source"] == "external"
-    assert services.blobs.path(entry["sha256"]).is_file()
+    assert services.blobs.verify(entry["sha256"])
     received = api.post("vanthu_dl", f"/incoming/{entry['id']}/receive").get_json()
     assert received["state"] == "received" and received["number"] == 1
 

@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 from flask import Flask
 from sqlalchemy import select, update
 
-import workflow.external_signing  # noqa: F401 - adds the routes to the /api/v1 blueprint
+import workflow.signatures.external  # noqa: F401 - adds the routes to the /api/v1 blueprint
 from signing.keys import LoadedKeySigner, load_signer
 from signing.pades import sign_pdf_file
 from signing.profiles import SigningProfile

@@ -264,7 +264,7 @@ def test_refusals(api: Api, services: Services) -> None:
 def test_who_leads_a_receiving_unit(api: Api, services: Services) -> None:
     """The committee's incoming documents go to the office's leader (Chánh Văn phòng); a
     board without a leader goes up to the committee; a grassroots committee is separate."""
-    from workflow import incoming_views
+    from workflow.registry import incoming_queries as incoming_views
 
     add_clerk(services, "vanthu_dl", "CS-DL")
     with services.session_factory() as session:

@@ -10,7 +10,7 @@ import pytest
 from asn1crypto import cms
 from pyhanko.pdf_utils.reader import PdfFileReader
 
-from tests.conftest import Api
+from tests.conftest import Api, closed
 from tests.pdfs import simple_pdf
 from workflow.services import Services
 
@@ -95,6 +95,25 @@ def test_journey_through_the_api(api: Api, services: Services) -> None:
 
 
 @pytest.mark.tools
+def test_a_download_streams_the_blob_with_its_hash_as_etag(api: Api, services: Services) -> None:
+    doc_id = api.upload("chuyenvien", simple_pdf(), subject="Tải tệp").get_json()["id"]
+    url, auth = f"/api/v1/documents/{doc_id}/file", api.headers("chuyenvien")
+    full = closed(api.client.get(url, headers=auth))
+    key = full.headers["X-Content-SHA256"]
+    assert full.status_code == 200 and full.data == services.blobs.read_bytes(key)
+    assert full.headers["ETag"] == f'"{key}"' and full.headers["Accept-Ranges"] == "bytes"
+    assert int(full.headers["Content-Length"]) == len(full.data)
+    # Conditional and range requests are answered from the blob's key and size.
+    cached = closed(api.client.get(url, headers={**auth, "If-None-Match": f'"{key}"'}))
+    assert cached.status_code == 304 and cached.data == b""
+    head = closed(api.client.get(url, headers={**auth, "Range": "bytes=0-4"}))
+    assert head.status_code == 206 and head.data == b"%PDF-"
+    # A blob lost from the store is a 404 that says so, not a crash.
+    services.blobs.delete(key)
+    gone = api.get("chuyenvien", f"/documents/{doc_id}/file")
+    assert gone.status_code == 404 and "kho lưu trữ" in gone.get_json()["detail"]
+
+
 def test_signed_pdf_passes_independent_validators(
     api: Api, services: Services, tmp_path: Path
 ) -> None:

@@ -23,7 +23,7 @@ from storage import audit
 from storage.db import Base, make_engine, make_session_factory
 from storage.models import AuditEvent
 from tests.conftest import POSTGRES_URL, PgCluster
-from workflow.bootstrap import migrate
+from workflow.setup.bootstrap import migrate
 
 # Every model module registers its tables on Base.metadata: import them all.
 for _module in pkgutil.iter_modules(storage.__path__):

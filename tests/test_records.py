@@ -16,7 +16,7 @@ from storage.registry_models import ReportObligation
 from tests.conftest import DEMO_PASSWORD, Api, closed
 from tests.pdfs import simple_pdf
 from tests.test_web import csrf_token, login
-from workflow.reporting import obligation_status, parse_period
+from workflow.records.reporting import obligation_status, parse_period
 from workflow.services import Services
 
 # Report periods and due dates: on a known clock.

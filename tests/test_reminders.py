@@ -21,8 +21,8 @@ from storage.registry_models import Notification
 from storage.types import utcnow
 from tests.conftest import Api
 from tests.pdfs import simple_pdf
-from workflow.mailer import MailConfig, NullMailer, SmtpMailer
-from workflow.reminders import send_reminders
+from workflow.mail import MailConfig, NullMailer, SmtpMailer
+from workflow.records.reminders import send_reminders
 from workflow.services import Services
 
 # Overdue tasks and once-a-day reminders: on a known clock.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from workflow.states import (
+from workflow.documents.states import (
     ALLOWED,
     DocState,
     Event,

@@ -24,7 +24,7 @@ from pyhanko.sign.validation import validate_pdf_signature
 from pyhanko_certvalidator import ValidationContext
 from sqlalchemy import select
 
-import workflow.verification_views  # noqa: F401 - adds POST /api/v1/validate to the API blueprint
+import workflow.verification.web  # noqa: F401 - adds POST /api/v1/validate to the API blueprint
 from signing import etsi
 from signing.keys import load_signer
 from signing.stamps import StampContent
@@ -35,8 +35,8 @@ from tests.conftest import DEMO_PASSWORD, Api, blob_files
 from tests.pdfs import encrypted_pdf, simple_pdf
 from tests.test_web import csrf_token, login
 from tests.test_workflow_routes import act, upload_on
-from workflow import verification
 from workflow.services import Services
+from workflow.verification import service as verification
 
 # --- helpers --------------------------------------------------------------------------
 

@@ -15,7 +15,7 @@ from storage.models import Signature
 from tests.conftest import DEMO_PASSWORD, Api, closed
 from tests.pdfs import simple_pdf
 from tests.test_web import csrf_token, login
-from workflow import pagerender
+from workflow.viewer import render as pagerender
 
 A4 = (0.0, 0.0, 595.0, 842.0)
 

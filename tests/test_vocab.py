@@ -7,7 +7,7 @@ from pathlib import Path
 
 from storage.audit import AuditAction
 from workflow import vocab
-from workflow.states import DocState, StageAction
+from workflow.documents.states import DocState, StageAction
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -54,7 +54,7 @@ def summary(lines: list[Line]) -> tuple[str, bool]:
 
 
 def content_digest(files: dict[str, dict[str, Any]]) -> str:
-    """Same as workflow.bundle.content_digest: sha256 over ``"<sha256>  <name>\\n"``, sorted."""
+    """Same as workflow.audit.bundle.content_digest: sha256 over ``"<sha256>  <name>\\n"``, sorted."""
     lines = "".join(f"{files[n]['sha256']}  {n}\n" for n in sorted(files))
     return hashlib.sha256(lines.encode()).hexdigest()
 

@@ -55,11 +55,17 @@ def load_certs(blob: bytes) -> list[x509.Certificate]:
 def _policy() -> CertRevTrustPolicy:
     # End entities (signers, TSA): an OCSP response or CRL is required; the bundle
     # holds the issuing CA's CRL, the PDF's DSS its OCSP responses.
+    # Retroactive: the export issues that CRL after validating the PDFs, seconds after the
+    # time its manifest records (our validation moment); without this a CRL issued more
+    # than pyHanko's 1 s tolerance after the moment is "too recent" and the TSA has no
+    # revocation data. It must be set here: ValidationContext ignores its own
+    # retroactive_revinfo argument when given a revinfo_policy.
     return CertRevTrustPolicy(
         RevocationCheckingPolicy(
             ee_certificate_rule=RevocationCheckingRule.CRL_OR_OCSP_REQUIRED,
             intermediate_ca_cert_rule=RevocationCheckingRule.CHECK_IF_DECLARED_SOFT,
-        )
+        ),
+        retroactive_revinfo=True,
     )
 
 
@@ -72,7 +78,6 @@ def _context(pki: Pki, dss: DocumentSecurityStore | None, moment: datetime) -> V
         "allow_fetching": False,
         "revinfo_policy": _policy(),
         "moment": moment,
-        "retroactive_revinfo": True,
     }
     if dss is not None:
         return dss.as_validation_context(kwargs)
@@ -273,7 +278,6 @@ def token_signature(token: bytes, head_digest: bytes, pki: Pki, moment: datetime
             allow_fetching=False,
             revinfo_policy=_policy(),
             moment=moment,
-            retroactive_revinfo=True,
         )
         status = asyncio.run(validate_tst_signed_data(signed, context, lambda _alg: head_digest))
     except Exception as exc:  # noqa: BLE001 - a broken token is a result

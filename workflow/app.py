@@ -8,10 +8,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, Response, jsonify, render_template, request
+from flask import Flask, Response, request
 from flask_babel import gettext as _
 from flask_login import LoginManager
-from flask_wtf.csrf import CSRFError, CSRFProtect
+from flask_wtf.csrf import CSRFError
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import selectinload
@@ -21,18 +21,43 @@ from werkzeug.exceptions import HTTPException
 from storage.blobs import FilesystemBlobStore
 from storage.db import make_engine, make_session_factory
 from storage.models import User
-from workflow import vocab
+from workflow import (
+    accounts,
+    admin,
+    audit,
+    coverage,
+    documents,
+    openapi,
+    records,
+    registry,
+    setup,
+    signatures,
+    verification,
+    viewer,
+    vocab,
+)
 from workflow.errors import WorkflowError
+from workflow.http import CONFLICT_MESSAGE, csrf, error_response
 from workflow.i18n import N_, init_i18n, translate
 from workflow.services import EXTENSION_KEY, Services, close_session
 from workflow.settings import DEFAULTS, Settings, read_or_create_secret
 
 ROOT = Path(__file__).resolve().parent.parent
 log = logging.getLogger("trinhky")
-csrf = CSRFProtect()
 
-CONFLICT_MESSAGE = N_(
-    "Văn bản vừa được người khác xử lý cùng lúc. Hãy tải lại trang để xem trạng thái mới."
+# The domain packages, each adding its pages, API and commands with ``register(app)``.
+PACKAGES = (
+    accounts,
+    documents,
+    signatures,
+    viewer,
+    registry,
+    records,
+    verification,
+    audit,
+    coverage,
+    admin,
+    setup,
 )
 
 
@@ -91,31 +116,14 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     _init_login(app, services)
     csrf.init_app(app)
-    _register_blueprints(app)
     init_i18n(app)
+    for package in PACKAGES:
+        package.register(app)
+    app.register_blueprint(openapi.bp)
     _register_errors(app)
     _register_template_helpers(app)
     app.after_request(_security_headers)
-
-    _register_cli(app)
     return app
-
-
-def _register_cli(app: Flask) -> None:
-    from workflow.audit_views import register_audit_cli
-    from workflow.bundle import register_bundle_cli
-    from workflow.cli import register_cli
-    from workflow.coverage_views import register_coverage_cli
-    from workflow.records_pages import register_records_cli
-
-    for register in (
-        register_cli,
-        register_audit_cli,
-        register_records_cli,
-        register_coverage_cli,
-        register_bundle_cli,
-    ):
-        register(app)
 
 
 def _init_login(app: Flask, services: Services) -> None:
@@ -140,113 +148,6 @@ def _init_login(app: Flask, services: Services) -> None:
                 return None
             session.expunge_all()
             return user
-
-
-def _register_blueprints(app: Flask) -> None:
-    # These modules add their routes to the /api/v1 blueprint: import them first.
-    import workflow.api_records
-    import workflow.api_registry
-    import workflow.api_workflow
-    import workflow.certificates
-    import workflow.coverage_views
-    import workflow.external_signing
-    import workflow.verification_views  # noqa: F401
-    from workflow.api import bp as api_bp
-    from workflow.auth import bp as auth_bp
-    from workflow.bulk_views import bp as bulk_bp
-    from workflow.bundle import bp as bundle_bp
-    from workflow.certificates import pages as certificates_bp
-    from workflow.coverage_views import bp as coverage_bp
-    from workflow.documents import bp as documents_bp
-    from workflow.public import bp as public_bp
-    from workflow.records_pages import bp as records_bp
-    from workflow.registry_pages import bp as registry_bp
-    from workflow.task_pages import bp as tasks_bp
-    from workflow.verification_views import pages_bp as verify_bp
-    from workflow.viewer import bp as viewer_bp
-
-    for blueprint in (
-        auth_bp,
-        documents_bp,
-        tasks_bp,
-        registry_bp,
-        records_bp,
-        coverage_bp,
-        certificates_bp,
-        bundle_bp,
-        bulk_bp,
-        verify_bp,
-        public_bp,
-        viewer_bp,
-    ):
-        app.register_blueprint(blueprint)
-    app.register_blueprint(api_bp)
-    csrf.exempt(api_bp)  # bearer tokens, never cookies
-
-    from workflow.trust_routes import bp as trust_bp
-
-    app.register_blueprint(trust_bp)
-    csrf.exempt(trust_bp)  # OCSP and TSA clients post DER, with no session
-
-    from workflow.audit_views import api_bp as audit_api_bp
-    from workflow.audit_views import bp as audit_bp
-
-    app.register_blueprint(audit_bp)
-    app.register_blueprint(audit_api_bp)
-    csrf.exempt(audit_api_bp)
-
-    # The administration pages add themselves to the /admin blueprint.
-    import workflow.admin_routes
-    import workflow.admin_views  # noqa: F401
-    from workflow.admin import bp as admin_bp
-
-    app.register_blueprint(admin_bp)
-
-
-def _wants_json() -> bool:
-    return request.path.startswith("/api/")
-
-
-def problem(status: int, title: str, detail: str, code: str | None = None) -> Response:
-    """:returns: an RFC 9457 ``application/problem+json`` response."""
-    body: dict[str, Any] = {
-        "type": "about:blank",
-        "title": title,
-        "status": status,
-        "detail": detail,
-    }
-    if code:
-        body["code"] = code
-    response = jsonify(body)
-    response.status_code = status
-    response.mimetype = "application/problem+json"
-    return response
-
-
-def error_response(status: int, message: str, code: str | None = None) -> Any:
-    """Answer an error as problem+json under ``/api/`` and as a page elsewhere (the page in
-    the interface language: ``message`` is translated when the catalogue has it)."""
-    title = HTTP_TITLES.get(status, N_("Lỗi"))
-    if _wants_json():
-        return problem(status, title, message, code)
-    page = render_template(
-        "errors/error.html", status=status, title=title, message=translate(message)
-    )
-    return page, status
-
-
-HTTP_TITLES = {
-    400: "Yêu cầu không hợp lệ",
-    401: "Chưa xác thực",
-    403: "Không có quyền",
-    404: "Không tìm thấy",
-    405: "Thao tác không được hỗ trợ",
-    409: "Xung đột trạng thái",
-    413: "Tệp quá lớn",
-    422: "Dữ liệu không hợp lệ",
-    429: "Tạm khóa",
-    500: "Lỗi hệ thống",
-}
 
 
 def _register_errors(app: Flask) -> None:

@@ -5,6 +5,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from flask import current_app, jsonify
+
+from workflow.http import api_blueprint, public
+
 PROBLEM = {"$ref": "#/components/responses/Problem"}
 
 
@@ -212,6 +216,7 @@ def _described() -> dict[str, Any]:
                 )
             },
             **_incoming_paths(),
+            **_paper_paths(),
         },
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
@@ -358,3 +363,148 @@ def _incoming_paths() -> dict[str, Any]:
             )
         },
     }
+
+
+PAPER = (
+    "Paper documents are registered like electronic ones (Decree 30) and counted in the "
+    "coverage ledger at once: a hand-signed document of the Standing Committee or a board "
+    "is a T2 miss; a paper exchange between the bloc committee and another organisation "
+    "is a T1 miss (classified: exempt). JSON, or multipart with the same fields plus "
+    "`file` (a PDF scan; never for a classified document). A refusal stores nothing."
+)
+
+
+def _paper_paths() -> dict[str, Any]:
+    """The paper side of the registers (workflow/registry/paper_api.py)."""
+
+    def body(required: list[str], **fields: str) -> dict[str, Any]:
+        schema = {
+            "type": "object",
+            "required": required,
+            "properties": {k: {"type": "string", "description": v} for k, v in fields.items()},
+        }
+        return {
+            "content": {t: {"schema": schema} for t in ("application/json", "multipart/form-data")}
+        }
+
+    created = {"201": {"description": "registered"}}
+    return {
+        "/outgoing/paper": {
+            "post": _op(
+                "Register an outgoing document signed by hand: numbered in the same yearly "
+                "series as electronic ones; 201 {id, number, symbol, issued_at, ...}",
+                created,
+                description=PAPER,
+                requestBody=body(
+                    ["doc_type", "subject", "signer", "signed_on"],
+                    doc_type="NQ, QĐ, CV...",
+                    subject="trích yếu",
+                    signer="username, or the signer's name",
+                    signed_on="YYYY-MM-DD, not after today",
+                    unit="unit code (default: the clerk's issuer)",
+                    copies="số lượng bản (integer)",
+                ),
+            )
+        },
+        "/outgoing/paper/{document_id}/scan": {
+            "get": _op(
+                "The scan of a document signed by hand",
+                {"200": {"description": "PDF", "content": {"application/pdf": {}}}},
+                parameters=[_id("document_id")],
+            )
+        },
+        "/incoming/paper": {
+            "post": _op(
+                "Register a document received on paper: received now, next number of the "
+                "unit's incoming register; 201 with the incoming entry (form: paper)",
+                created,
+                description=PAPER,
+                requestBody=body(
+                    [],
+                    sender="outside organisation's name (or sender_unit)",
+                    sender_unit="code of the sending unit of the bloc",
+                    original_symbol="their number and symbol",
+                    original_date="YYYY-MM-DD",
+                    subject="trích yếu (empty for tuyet_mat)",
+                    doc_type="type code",
+                    classification="mat, toi_mat or tuyet_mat",
+                    unit="receiving register: unit id or code (default: the clerk's)",
+                ),
+            )
+        },
+        "/documents/{document_id}/paper-dispatches": {
+            "get": _op(
+                "The paper recipients of a document",
+                {"200": {"description": "paper_dispatches"}},
+                parameters=[_id("document_id")],
+            ),
+            "post": _op(
+                "Record that an issued document was sent on paper (a T1 miss per exchange)",
+                created,
+                description=PAPER,
+                parameters=[_id("document_id")],
+                requestBody=_json(
+                    {
+                        "type": "object",
+                        "properties": {
+                            "recipients": {"type": "array", "items": {"type": "integer"}},
+                            "external": {"type": "array", "items": {"type": "string"}},
+                            "sent_on": {"type": "string", "format": "date"},
+                        },
+                    }
+                ),
+            ),
+        },
+        "/reports/obligations/{obligation_id}/paper": {
+            "post": _op(
+                "A clerk who receives the unit's reports records it delivered on paper (a T4 miss)",
+                {"200": {"description": "the obligation, status `paper`"}},
+                parameters=[_id("obligation_id")],
+                requestBody=_json(
+                    {"type": "object", "properties": {"delivered_on": {"type": "string"}}}
+                ),
+            )
+        },
+        "/workfiles/paper": {
+            "post": _op(
+                "Register a work file kept on paper; with closed_on it is closed that day "
+                "(a T3 miss)",
+                created,
+                requestBody=_json(
+                    {
+                        "type": "object",
+                        "required": ["title"],
+                        "properties": {
+                            "title": {"type": "string"},
+                            "code": {"type": "string"},
+                            "unit": {"type": "string"},
+                            "classified": {"type": "boolean"},
+                            "closed_on": {"type": "string", "format": "date"},
+                        },
+                    }
+                ),
+            )
+        },
+    }
+
+
+bp = api_blueprint("openapi", __name__)
+
+
+@bp.get("/openapi.json")
+@public
+def openapi() -> Any:
+    """The OpenAPI 3.1 description of this API."""
+    rules = []
+    for rule in current_app.url_map.iter_rules():
+        if not rule.rule.startswith("/api/v1/") or rule.endpoint == "static":
+            continue
+        path = rule.rule[len("/api/v1") :]
+        for arg in rule.arguments:
+            path = path.replace(f"<int:{arg}>", "{" + arg + "}").replace(
+                f"<{arg}>", "{" + arg + "}"
+            )
+        view = current_app.view_functions[rule.endpoint]
+        summary = (view.__doc__ or "").strip().splitlines()[0] if view.__doc__ else ""
+        rules.append((path, set(rule.methods or ()) - {"HEAD", "OPTIONS"}, summary))
+    return jsonify(openapi_document(rules))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +17,7 @@ from signing.pki import EmbeddedPki
 from signing.profiles import TrustConfig
 from signing.revocation import CertStatus, RevokedEntry
 from signing.trust import TrustServices
-from storage.blobs import FilesystemBlobStore
+from storage.blobs import BlobStore
 from storage.models import Certificate
 from workflow.settings import Settings, read_or_create_secret
 
@@ -32,7 +31,7 @@ class Services:
     settings: Settings
     engine: Engine
     session_factory: sessionmaker[Session]
-    blobs: FilesystemBlobStore
+    blobs: BlobStore
     read_session_factory: sessionmaker[Session]
     """Sessions that only read (no write lock on SQLite): look-ups beside a request."""
     hasher: PasswordHasher = field(init=False)
@@ -51,9 +50,7 @@ class Services:
         if self._trust_services is None:
             with self._lock:
                 if self._trust_services is None:
-                    from workflow.bootstrap import ca_passphrase
-
-                    pki = EmbeddedPki.load(self.settings.pki_dir, ca_passphrase(self))
+                    pki = EmbeddedPki.load(self.settings.pki_dir, self.ca_passphrase)
                     self._trust_services = TrustServices(
                         pki, self.certificate_status, self.revoked_certificates
                     )
@@ -83,12 +80,20 @@ class Services:
 
     @property
     def seal_passphrase(self) -> str:
-        """Passphrase of the organisation's seal keys (env, else an instance file; read once)."""
+        """Passphrase of the organisation's seal keys (settings, else an instance file)."""
         if self._seal_passphrase is None:
-            self._seal_passphrase = os.environ.get("TRINHKY_SEAL_PASSPHRASE") or (
+            self._seal_passphrase = self.settings.seal_passphrase or (
                 read_or_create_secret(self.settings.instance_path / "seal_passphrase")
             )
         return self._seal_passphrase
+
+    @property
+    def ca_passphrase(self) -> bytes:
+        """Passphrase of the embedded CA keys (settings, else an instance file)."""
+        value = self.settings.ca_passphrase or read_or_create_secret(
+            self.settings.instance_path / "ca_passphrase"
+        )
+        return value.encode()
 
     @property
     def trust(self) -> TrustConfig:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -105,6 +105,12 @@ class Settings:
     seal_pkcs11: Pkcs11Config | None = None
     """The token holding the organisation's seal key, if any (``SEAL_PKCS11_*``); used
     for issuers whose active seal certificate was registered for it (``flask seal-token``)."""
+    ca_passphrase: str | None = field(default=None, repr=False)
+    """Passphrase of the embedded CA keys (``TRINHKY_CA_PASSPHRASE``); unset: a secret
+    file in the instance folder, created on first use."""
+    seal_passphrase: str | None = field(default=None, repr=False)
+    """Passphrase of the organisation's stored seal keys (``TRINHKY_SEAL_PASSPHRASE``);
+    unset: a secret file in the instance folder, created on first use."""
 
     def level_for(self, unit_code: str, doc_type: str) -> str:
         """:returns: the PAdES level the policy gives a document of this unit and type."""
@@ -164,6 +170,8 @@ class Settings:
             signature_level=_level(config.get("SIGNATURE_LEVEL"), "SIGNATURE_LEVEL"),
             signature_policy=_policy(config.get("SIGNATURE_POLICY")),
             seal_pkcs11=_seal_token(config),
+            ca_passphrase=_secret(config, "CA_PASSPHRASE"),
+            seal_passphrase=_secret(config, "SEAL_PASSPHRASE"),
         )
 
 
@@ -193,6 +201,12 @@ def _argon2_cost(positive: Callable[[str], int]) -> tuple[int, int, int]:
             f"ARGON2_MEMORY_COST must be at least 8 × ARGON2_PARALLELISM, got {cost[1]!r}"
         )
     return cost
+
+
+def _secret(config: Mapping[str, Any], key: str) -> str | None:
+    # from_prefixed_env parses values as JSON: a passphrase of digits arrives as a number.
+    value = config.get(key)
+    return None if value is None or value == "" else str(value)
 
 
 def _seal_token(config: Mapping[str, Any]) -> Pkcs11Config | None:

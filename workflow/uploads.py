@@ -1,18 +1,20 @@
-"""workflow: streaming an uploaded file from the request into the blob store."""
+"""workflow: files between HTTP and the blob store: uploads streamed in, blobs sent out."""
 
 from __future__ import annotations
 
-from flask import request
+from flask import Response, request, send_file
 from flask_babel import gettext as _
+from werkzeug.exceptions import RequestedRangeNotSatisfiable
 
 from storage.blobs import StagedBlob
-from storage.errors import BlobTooLargeError
-from workflow.errors import InvalidInputError, TooLargeError
+from storage.errors import BlobNotFoundError, BlobTooLargeError
+from workflow.errors import InvalidInputError, NotFoundError, TooLargeError
 from workflow.services import get_services
 
 
 def stage_upload(field: str = "file") -> tuple[StagedBlob, str]:
-    """Stream the uploaded file to a temporary blob, enforcing the size limit.
+    """Stream the uploaded file to a staged blob, enforcing the size limit; the caller
+    checks it, then publishes or discards it (a refused upload leaves nothing).
 
     :returns: the staged blob and the client's file name (never used as a path).
     :raises InvalidInputError: no file in the request.
@@ -34,3 +36,40 @@ def stage_upload(field: str = "file") -> tuple[StagedBlob, str]:
             )
         ) from exc
     return staged, upload.filename
+
+
+def send_blob(
+    key: str,
+    download_name: str,
+    *,
+    mimetype: str = "application/pdf",
+    as_attachment: bool = True,
+) -> Response:
+    """Stream a blob as the response, its key as the ETag (the content's own hash), with
+    conditional and range requests answered.
+
+    :raises NotFoundError: the blob is missing from the store (a fault to report).
+    """
+    blobs = get_services().blobs
+    try:
+        size = blobs.size(key)
+        stream = blobs.open(key)
+    except BlobNotFoundError as exc:
+        raise NotFoundError(
+            _("Tệp của văn bản không còn trong kho lưu trữ. Hãy báo quản trị hệ thống.")
+        ) from exc
+    response = send_file(
+        stream,
+        mimetype=mimetype,
+        as_attachment=as_attachment,
+        download_name=download_name,
+        etag=key,
+        conditional=False,
+    )
+    response.content_length = size
+    try:  # in place: a 304, a 206 with the range, or the whole blob
+        response.make_conditional(request.environ, accept_ranges=True, complete_length=size)
+    except RequestedRangeNotSatisfiable:
+        stream.close()
+        raise
+    return response

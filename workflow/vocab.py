@@ -43,6 +43,12 @@ STATE_LABELS: dict[str, str] = {
     "handled": "Đã xử lý",
 }
 
+FORM_LABELS: dict[str, str] = {"electronic": "Điện tử", "paper": "Giấy"}
+"""Hình thức of a register entry, a document or a work file."""
+
+SERIES_LABELS: dict[str, str] = {"outgoing": "Thường", "outgoing_classified": "Mật"}
+"""The outgoing series (hệ thống số) of an issuer: ordinary, and the classified one."""
+
 ACTION_LABELS: dict[str, str] = {
     "review": "Kiểm tra thể thức",
     "approve": "Duyệt",
@@ -89,6 +95,10 @@ AUDIT_LABELS: dict[str, str] = {
     "document:received": "Tiếp nhận",
     "document:returned_to_sender": "Trả lại nơi gửi",
     "document:recalled": "Thu hồi",
+    "document:paper_registered": "Vào sổ văn bản ký tay (bản giấy)",
+    "document:paper_dispatched": "Gửi văn bản bằng bản giấy",
+    "incoming:paper_registered": "Vào sổ văn bản đến bằng bản giấy",
+    "report:paper_delivered": "Báo cáo nộp bằng bản giấy",
     "route:saved": "Lưu tuyến trình",
     "user:created": "Tạo người dùng",
     "user:signature_image": "Cập nhật ảnh chữ ký",

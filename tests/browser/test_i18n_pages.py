@@ -26,8 +26,8 @@ from tests.test_bulk import awaiting_signature
 from tests.test_verification import add_code, signed_document
 from tests.test_web import csrf_token, login
 from tests.test_workflow_routes import upload_on
-from workflow import bulk
 from workflow.services import Services
+from workflow.signatures import bulk
 from workflow.vocab import DOC_TYPES
 
 VIETNAMESE_LETTERS = "ăâđêôơưĂÂĐÊÔƠƯàáãèéìíòóõùúýĩũÀÁÃÈÉÌÍÒÓÕÙÚÝĨŨ"

@@ -6,7 +6,6 @@ and the audit bundle's download. Screenshots and axe-core results go to test-art
 from __future__ import annotations
 
 import json
-import os
 import re
 import zipfile
 from collections.abc import Callable
@@ -16,8 +15,9 @@ from typing import Any
 import pytest
 import requests
 
+from storage.blobs import FilesystemBlobStore
 from tests.browser.conftest import STEP_TIMEOUT_MS, Walk, api_token, open_as
-from tests.conftest import DEMO_PASSWORD
+from tests.conftest import DEMO_PASSWORD, rewrite_blob
 from tests.pdfs import simple_pdf
 from tests.servers import Served
 
@@ -94,12 +94,9 @@ def tampered(pdf: bytes, text: str) -> bytes:
 
 def tamper_stored(server: Served, sha256: str, text: str) -> None:
     """Change the stored issued file on the server's disk (an incident the ledger's
-    revalidation must catch): the blob store keeps ``blobs/ab/cd/<sha256>``."""
-    path = server.instance / "blobs" / sha256[:2] / sha256[2:4] / sha256
-    assert path.is_file(), path
-    data = tampered(path.read_bytes(), text)
-    os.chmod(path, 0o640)
-    path.write_bytes(data)
+    revalidation must catch), through the server's filesystem blob store."""
+    blobs = FilesystemBlobStore(server.instance / "blobs")
+    rewrite_blob(blobs, sha256, lambda data: tampered(data, text))
 
 
 def pdf_upload(name: str, data: bytes) -> dict[str, Any]:

@@ -29,7 +29,7 @@ from signing.pki import EmbeddedPki
 from signing.profiles import SigningProfile, TrustConfig
 from signing.trust import TrustServices
 from signing.validate import validate_pdf
-from workflow import trust_routes
+from workflow.signatures import trust_web as trust_routes
 
 VERIFY_TOOL = Path("/work/shared/tools/independent_verify.py")
 VERIFY_PYTHON = "/root/.cache/independent_verify/venv/bin/python"

@@ -1,64 +1,403 @@
-"""The content-addressed, write-once blob store."""
+"""The blob store: a conformance suite every backend passes, then the filesystem's own.
+
+The suite speaks only the :class:`~storage.blobs.BlobStore` interface. What it cannot
+do through the interface (list everything the backend holds, temporary files
+included; damage a blob; tell whether a blob was rewritten; make the final step of a
+put fail) each backend's :class:`Backend` harness does. A second backend adds one
+harness to ``BACKENDS``.
+"""
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
+import os
 import stat
+import threading
+import tracemalloc
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from storage.blobs import FilesystemBlobStore
-from storage.errors import BlobNotFoundError, BlobTooLargeError
+from storage.blobs import CHUNK, BlobStore, FilesystemBlobStore, StagedBlob
+from storage.errors import (
+    BlobNotFoundError,
+    BlobTooLargeError,
+    InvalidBlobKeyError,
+)
 
 
-def test_stage_and_publish_is_content_addressed(tmp_path: Path) -> None:
-    store = FilesystemBlobStore(tmp_path / "blobs")
-    data = b"%PDF-1.7 hello" * 100_000
-    staged = store.stage(io.BytesIO(data))
-    assert staged.sha256 == hashlib.sha256(data).hexdigest() and staged.size == len(data)
-    sha = store.publish(staged)
-    path = store.path(sha)
-    assert path.read_bytes() == data
-    assert path.relative_to(tmp_path / "blobs").parts[:2] == (sha[:2], sha[2:4])
-    assert not stat.S_IMODE(path.stat().st_mode) & 0o222  # write-once: read-only
-    assert list((tmp_path / "blobs" / "tmp").iterdir()) == []
+@dataclass
+class Backend:
+    """A store under test and the backend-specific means to inspect and damage it."""
+
+    store: BlobStore
+    leftovers: Callable[[], set[str]]
+    """Everything the backend holds: blobs, staged and temporary objects."""
+    corrupt: Callable[[str], None]
+    """Change one byte of a stored blob behind the store's back."""
+    identity: Callable[[str], object]
+    """Something that changes whenever the blob under a key is written."""
+    break_publishing: Callable[[pytest.MonkeyPatch], None]
+    """Make the final step of a put (the blob appearing under its key) fail."""
 
 
-def test_publishing_the_same_content_twice_keeps_one_file(tmp_path: Path) -> None:
-    store = FilesystemBlobStore(tmp_path)
-    a = store.publish(store.stage(io.BytesIO(b"same")))
-    b = store.publish(store.stage(io.BytesIO(b"same")))
-    assert a == b
-    assert len([p for p in tmp_path.rglob("*") if p.is_file()]) == 1
+def filesystem_backend(tmp_path: Path) -> Backend:
+    root = tmp_path / "blobs"
+    store = FilesystemBlobStore(root)
+
+    def leftovers() -> set[str]:
+        return {str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()}
+
+    def corrupt(key: str) -> None:
+        with store.local_copy(key) as path:  # the filesystem backend's own file
+            path.chmod(0o640)
+            data = bytearray(path.read_bytes())
+            data[len(data) // 2] ^= 0x01
+            path.write_bytes(bytes(data))
+
+    def identity(key: str) -> object:
+        with store.local_copy(key) as path:
+            st = path.stat()
+            return (st.st_ino, st.st_mtime_ns, st.st_ctime_ns)
+
+    def break_publishing(monkeypatch: pytest.MonkeyPatch) -> None:
+        def link(*_args: Any, **_kw: Any) -> None:
+            raise OSError(errno.EIO, "I/O error")
+
+        monkeypatch.setattr(os, "link", link)
+
+    return Backend(store, leftovers, corrupt, identity, break_publishing)
 
 
-def test_over_the_limit_leaves_no_temporary_file(tmp_path: Path) -> None:
-    store = FilesystemBlobStore(tmp_path)
-    with pytest.raises(BlobTooLargeError):
-        store.stage(io.BytesIO(b"x" * 5000), limit=4096)
-    assert [p for p in tmp_path.rglob("*") if p.is_file()] == []
+BACKENDS: dict[str, Callable[[Path], Backend]] = {"filesystem": filesystem_backend}
 
 
-def test_a_failing_stream_leaves_no_temporary_file(tmp_path: Path) -> None:
-    class Broken(io.BytesIO):
-        calls = 0
-
-        def read(self, size: int | None = -1) -> bytes:
-            self.calls += 1
-            if self.calls > 2:
-                raise ConnectionResetError("client went away")
-            return b"data"
-
-    store = FilesystemBlobStore(tmp_path)
-    with pytest.raises(ConnectionResetError):
-        store.stage(Broken())
-    assert [p for p in tmp_path.rglob("*") if p.is_file()] == []
+@pytest.fixture(params=sorted(BACKENDS))
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
+    return BACKENDS[request.param](tmp_path)
 
 
-def test_paths_only_for_hex_digests(tmp_path: Path) -> None:
-    store = FilesystemBlobStore(tmp_path)
+def sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+# --- content addressing and reading ----------------------------------------------------
+
+
+def test_put_returns_the_sha256_and_the_blob_reads_back(backend: Backend) -> None:
+    store = backend.store
+    data = b"%PDF-1.7 hello " * 100_000  # 1.5 MB: more than one chunk
+    key = store.put(io.BytesIO(data))
+    assert key == sha(data)
+    assert store.exists(key) and store.size(key) == len(data)
+    assert store.read_bytes(key) == data
+    with store.open(key) as f:
+        assert f.read(10) == data[:10]
+        assert f.read() == data[10:]
+    assert store.verify(key)
+
+
+def test_put_bytes_is_put_of_a_stream(backend: Backend) -> None:
+    key = backend.store.put_bytes(b"\x89PNG seal")
+    assert key == sha(b"\x89PNG seal") == backend.store.put(io.BytesIO(b"\x89PNG seal"))
+    assert backend.store.read_bytes(key) == b"\x89PNG seal"
+
+
+def test_an_empty_blob_is_a_blob(backend: Backend) -> None:
+    key = backend.store.put_bytes(b"")
+    assert key == sha(b"") and backend.store.size(key) == 0 and backend.store.read_bytes(key) == b""
+
+
+def test_same_content_twice_is_one_blob_and_is_not_rewritten(backend: Backend) -> None:
+    store = backend.store
+    before = backend.leftovers()
+    key = store.put_bytes(b"same")
+    first = backend.identity(key)
+    assert store.put(io.BytesIO(b"same")) == key
+    assert backend.identity(key) == first  # write-once: the existing blob is left alone
+    assert len(backend.leftovers() - before) == 1
+
+
+def test_concurrent_puts_of_one_content_publish_it_once(backend: Backend) -> None:
+    data = os.urandom(3 * CHUNK)
+    keys: list[str] = []
+    errors: list[BaseException] = []
+    start = threading.Barrier(8)
+
+    def put() -> None:
+        start.wait()
+        try:
+            keys.append(backend.store.put(io.BytesIO(data)))
+        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=put) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == [] and keys == [sha(data)] * 8
+    assert len(backend.leftovers()) == 1 and backend.store.read_bytes(keys[0]) == data
+
+
+# --- atomicity ---------------------------------------------------------------------------
+
+
+class FailingStream(io.RawIOBase):
+    """Yields a few chunks, then raises ``error`` (a client that goes away)."""
+
+    def __init__(self, error: BaseException, chunks: int = 3) -> None:
+        self.error, self.left = error, chunks
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if self.left == 0:
+            raise self.error
+        self.left -= 1
+        n = min(len(buffer), 64 * 1024)
+        buffer[:n] = b"x" * n
+        return n
+
+
+@pytest.mark.parametrize(
+    "error",
+    [ConnectionResetError("client went away"), KeyboardInterrupt()],
+    ids=["failed", "aborted"],
+)
+def test_a_put_that_fails_midway_leaves_nothing(backend: Backend, error: BaseException) -> None:
+    backend.store.put_bytes(b"already there")
+    before = backend.leftovers()
+    with pytest.raises(type(error)):
+        backend.store.put(io.BufferedReader(FailingStream(error)))
+    assert backend.leftovers() == before  # no partial blob, no temporary file
+
+
+def test_a_put_whose_publication_fails_leaves_nothing(
+    backend: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = b"%PDF-1.7 signed " * 1000
+    before = backend.leftovers()
+    backend.break_publishing(monkeypatch)
+    with pytest.raises(OSError):
+        backend.store.put(io.BytesIO(data))
+    monkeypatch.undo()
+    assert backend.leftovers() == before
+    assert not backend.store.exists(sha(data))
+
+
+def test_over_the_limit_leaves_nothing(backend: Backend) -> None:
+    with pytest.raises(BlobTooLargeError) as caught:
+        backend.store.stage(io.BytesIO(b"x" * 5000), limit=4096)
+    assert caught.value.limit == 4096
+    assert backend.leftovers() == set()
+
+
+def test_staged_content_is_checked_then_published_or_discarded(backend: Backend) -> None:
+    store = backend.store
+    staged = store.stage(io.BytesIO(b"%PDF-1.7 upload"), limit=4096)
+    assert (staged.sha256, staged.size) == (sha(b"%PDF-1.7 upload"), 15)
+    assert staged.path.read_bytes() == b"%PDF-1.7 upload"  # a local file for pyHanko
+    assert not store.exists(staged.sha256)  # not a blob until published
+    store.discard(staged)
+    store.discard(staged)  # idempotent
+    assert backend.leftovers() == set()
+
+    staged = store.stage(io.BytesIO(b"%PDF-1.7 upload"))
+    assert store.publish(staged) == staged.sha256
+    assert store.read_bytes(staged.sha256) == b"%PDF-1.7 upload"
+    assert not staged.path.exists() and len(backend.leftovers()) == 1
+
+
+def test_a_tool_output_is_staged_from_a_temporary_file(backend: Backend) -> None:
+    store = backend.store
+    out = store.new_temp_path(".pdf")
+    assert out.suffix == ".pdf" and out.read_bytes() == b""
+    out.write_bytes(b"%PDF-1.7 signed by pyHanko")
+    staged: StagedBlob = store.stage_file(out)
+    assert staged.sha256 == sha(b"%PDF-1.7 signed by pyHanko")
+    key = store.publish(staged)
+    assert store.read_bytes(key) == b"%PDF-1.7 signed by pyHanko"
+    assert not out.exists() and len(backend.leftovers()) == 1  # the blob alone
+
+
+# --- streaming ---------------------------------------------------------------------------
+
+BIG = 50 * 1024 * 1024
+
+
+def blocks(total: int) -> Iterator[bytes]:
+    """``total`` bytes of varied content, 64 KiB at a time, never held whole."""
+    for i in range(total // (64 * 1024)):
+        yield hashlib.sha256(i.to_bytes(8, "big")).digest() * 2048
+
+
+class GeneratedStream(io.RawIOBase):
+    """A readable stream over a generator of blocks."""
+
+    def __init__(self, source: Iterator[bytes]) -> None:
+        self.source, self.pending = source, b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if not self.pending:
+            self.pending = next(self.source, b"")
+        n = min(len(buffer), len(self.pending))
+        buffer[:n] = self.pending[:n]
+        self.pending = self.pending[n:]
+        return n
+
+
+def test_a_large_stream_is_stored_and_verified_without_holding_it(backend: Backend) -> None:
+    expected = hashlib.sha256()
+    for block in blocks(BIG):
+        expected.update(block)
+    tracemalloc.start()
+    try:
+        key = backend.store.put(io.BufferedReader(GeneratedStream(blocks(BIG))))
+        _current, put_peak = tracemalloc.get_traced_memory()
+        tracemalloc.reset_peak()
+        assert backend.store.verify(key)
+        _current, verify_peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert key == expected.hexdigest() and backend.store.size(key) == BIG
+    # A few chunks at most, against 50 MB of content.
+    assert put_peak < 4 * CHUNK, put_peak
+    assert verify_peak < 4 * CHUNK, verify_peak
+
+
+# --- keys: missing, invalid --------------------------------------------------------------
+
+
+def enter_local_copy(store: BlobStore, key: str) -> None:
+    with store.local_copy(key):
+        pass
+
+
+READERS: dict[str, Callable[[BlobStore, str], object]] = {
+    "open": lambda s, k: s.open(k).close(),
+    "read_bytes": lambda s, k: s.read_bytes(k),
+    "size": lambda s, k: s.size(k),
+    "verify": lambda s, k: s.verify(k),
+    "local_copy": enter_local_copy,
+}
+
+
+@pytest.mark.parametrize("read", READERS.values(), ids=READERS.keys())
+def test_a_missing_blob_is_a_typed_error(backend: Backend, read: Any) -> None:
+    key = sha(b"never stored")
+    with pytest.raises(BlobNotFoundError) as caught:
+        read(backend.store, key)
+    assert type(caught.value) is BlobNotFoundError and caught.value.key == key
+    assert not backend.store.exists(key)
+    backend.store.delete(key)  # tolerant of absence
+
+
+BAD_KEYS = [
+    "../../etc/passwd",
+    "../victim",
+    "a" * 63,
+    "a" * 65,
+    "A" * 64,  # keys are lower case: one blob, one spelling
+    "a" * 64 + "\n",
+    " " + "a" * 63,
+    "g" * 64,
+    "ab/cd/" + "a" * 58,
+    "",
+]
+EVERY_METHOD: dict[str, Callable[[BlobStore, str], object]] = {
+    **READERS,
+    "exists": lambda s, k: s.exists(k),
+    "delete": lambda s, k: s.delete(k),
+}
+
+
+@pytest.mark.parametrize("key", BAD_KEYS)
+@pytest.mark.parametrize("method", EVERY_METHOD.values(), ids=EVERY_METHOD.keys())
+def test_invalid_keys_are_refused_by_every_method(
+    backend: Backend, tmp_path: Path, key: str, method: Any
+) -> None:
+    victim = tmp_path / "victim"
+    victim.write_bytes(b"not a blob")
+    with pytest.raises(InvalidBlobKeyError):
+        method(backend.store, key)
+    assert victim.read_bytes() == b"not a blob"
+
+
+# --- integrity, local copies, deletion ---------------------------------------------------
+
+
+def test_verify_detects_a_corrupted_blob(backend: Backend) -> None:
+    key = backend.store.put_bytes(b"%PDF-1.7 issued document " * 50)
+    backend.corrupt(key)
+    assert backend.store.exists(key)
+    assert not backend.store.verify(key)
+
+
+def test_local_copy_is_a_file_with_the_content_for_the_block_only(backend: Backend) -> None:
+    data = b"%PDF-1.7 for pdftoppm " * 1000
+    key = backend.store.put_bytes(data)
+    before = backend.leftovers()
+    with backend.store.local_copy(key) as path:
+        assert path.is_file() and path.read_bytes() == data
+    with pytest.raises(RuntimeError), backend.store.local_copy(key) as path:
+        raise RuntimeError("pdftoppm failed")
+    assert backend.leftovers() == before  # a downloaded copy would be gone again
+    assert backend.store.read_bytes(key) == data
+
+
+def test_delete_removes_a_blob_and_tolerates_absence(backend: Backend) -> None:
+    key = backend.store.put_bytes(b"expired")
+    backend.store.delete(key)
+    assert not backend.store.exists(key)
     with pytest.raises(BlobNotFoundError):
-        store.path("../../etc/passwd")
-    assert not store.exists("0" * 64)
+        backend.store.read_bytes(key)
+    backend.store.delete(key)
+    assert backend.leftovers() == set()
+    assert backend.store.put_bytes(b"expired") == key  # and it can come back
+
+
+# --- the filesystem backend's own promises -----------------------------------------------
+
+
+def test_filesystem_layout_is_ab_cd_key_and_read_only(tmp_path: Path) -> None:
+    root = tmp_path / "blobs"
+    store = FilesystemBlobStore(root)
+    key = store.put_bytes(b"%PDF-1.7 hello")
+    path = root / key[:2] / key[2:4] / key
+    assert path.read_bytes() == b"%PDF-1.7 hello"
+    assert not stat.S_IMODE(path.stat().st_mode) & 0o222  # write-once: read-only
+    assert list((root / "tmp").iterdir()) == []
+    with store.local_copy(key) as local:
+        assert local == path  # its own file, no copy
+
+
+def test_filesystem_publishes_by_rename_where_links_are_unsupported(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def link(*_args: Any, **_kw: Any) -> None:
+        raise OSError(errno.EPERM, "Operation not permitted")
+
+    monkeypatch.setattr(os, "link", link)
+    store = FilesystemBlobStore(tmp_path)
+    key = store.put_bytes(b"on a share without hard links")
+    assert store.read_bytes(key) == b"on a share without hard links"
+    assert list((tmp_path / "tmp").iterdir()) == []
+
+
+def test_filesystem_stages_only_its_own_temporary_files(tmp_path: Path) -> None:
+    store = FilesystemBlobStore(tmp_path / "blobs")
+    elsewhere = tmp_path / "elsewhere.pdf"
+    elsewhere.write_bytes(b"%PDF")
+    with pytest.raises(ValueError, match="not a temporary file"):
+        store.stage_file(elsewhere)
+    assert elsewhere.exists()

@@ -3,7 +3,6 @@ coverage ledger), and writing that state as a ledger entry, audited when it chan
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -12,9 +11,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from signing.profiles import TrustConfig
-from signing.validate import validate_pdf
+from signing.validate import ValidationReport, validate_pdf
 from storage import audit
-from storage.blobs import FilesystemBlobStore
+from storage.blobs import BlobStore, sha256_of
+from storage.errors import BlobNotFoundError
 from storage.ledger import EXEMPT, LedgerEntry, LedgerExemption
 from storage.models import Document, Signature
 from storage.registry_models import IncomingEntry, ReportObligation, WorkFile
@@ -121,30 +121,32 @@ def write_entry(
 # --- T2: signatures -----------------------------------------------------------------
 
 
-def _file_sha256(path: Any) -> str | None:
+def _read_and_validate(
+    blobs: BlobStore, key: str, trust: TrustConfig
+) -> tuple[str | None, ValidationReport | None]:
+    """:returns: the SHA-256 of the bytes stored under ``key`` (not the key: a tampered
+    file shows) and their validation report; ``(None, None)`` if the blob is gone."""
     try:
-        digest = hashlib.sha256()
-        with open(path, "rb") as f:
-            while chunk := f.read(1 << 20):
-                digest.update(chunk)
-        return digest.hexdigest()
-    except OSError:
-        return None
+        with blobs.local_copy(key) as path:
+            with path.open("rb") as f:
+                read, _size = sha256_of(f)
+            return read, validate_pdf(path, trust)
+    except (BlobNotFoundError, OSError):
+        return None, None
 
 
 def _check_signatures(
-    session: Session, blobs: FilesystemBlobStore, trust: TrustConfig, doc: Document
+    session: Session, blobs: BlobStore, trust: TrustConfig, doc: Document
 ) -> tuple[str, str | None, dict[str, Any], str | None]:
     """:returns: (state, reason, evidence, sha256 read) of the issued revision."""
     revision = doc.current_revision
-    path = blobs.path(revision.blob_sha256)
     stored = session.scalar(select(Signature.id).where(Signature.document_id == doc.id).limit(1))
-    read = _file_sha256(path)
+    read, report = _read_and_validate(blobs, revision.blob_sha256, trust)
     evidence: dict[str, Any] = {
         "revision": revision.number,
         "recorded_sha256": revision.blob_sha256,
     }
-    if read is None:
+    if read is None or report is None:
         evidence["verdict"] = "unreadable"
         return (
             "signed_invalid",
@@ -152,7 +154,6 @@ def _check_signatures(
             evidence,
             None,
         )
-    report = validate_pdf(path, trust)
     evidence.update(
         verdict=report.verdict,
         error=report.error,
@@ -198,7 +199,7 @@ def _check_signatures(
 
 def t2_document(
     session: Session,
-    blobs: FilesystemBlobStore,
+    blobs: BlobStore,
     trust: TrustConfig,
     doc: Document,
     existing: LedgerEntry | None,
@@ -226,6 +227,13 @@ def t2_document(
             exempt_decision=exemption.decision,
             exempt_approved_by_id=exemption.approved_by_id,
             evidence={"exemption_id": exemption.id},
+            **common,
+        )
+    if doc.form == "paper":  # signed by hand, registered by the clerk
+        return Computed(
+            state="missing",
+            reason="Văn bản ký tay trên giấy, không có chữ ký số.",
+            evidence={"form": "paper"},
             **common,
         )
     if not doc.has_content:
@@ -302,6 +310,8 @@ def t3_workfile(wf: WorkFile) -> Computed:
         return Computed(state=EXEMPT, exempt_reason="Hồ sơ mật", **common)
     if wf.processed_online:
         return Computed(state="online", **common)
+    if wf.form == "paper":
+        return Computed(state="offline", reason="Hồ sơ lưu trên giấy, ngoài hệ thống.", **common)
     reason = (
         f"{offline} bước xử lý trên giấy, ngoài hệ thống."
         if offline
@@ -328,6 +338,9 @@ def t4_report(ob: ReportObligation, now: datetime) -> Computed | None:
         if vn_date(ob.submitted_at) <= ob.due_date:
             return Computed(state="submitted", **common)
         return Computed(state="late", reason="Gửi trực tuyến nhưng quá hạn.", **common)
+    if ob.paper_delivered_on is not None:  # recorded by a clerk: a miss, due or not
+        on = ob.paper_delivered_on.strftime("%d/%m/%Y")
+        return Computed(state="missing", reason=f"Nộp bằng bản giấy ngày {on}.", **common)
     if vn_date(now) > ob.due_date:
         return Computed(state="missing", reason="Chưa gửi báo cáo trên hệ thống.", **common)
     return None  # not due yet

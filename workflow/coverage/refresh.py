@@ -12,10 +12,11 @@ from sqlalchemy.orm import Session
 
 from signing.profiles import TrustConfig
 from storage import audit
-from storage.blobs import FilesystemBlobStore
+from storage.blobs import BlobStore
 from storage.ledger import LedgerEntry, LedgerExemption, entries_for, exemptions, find_entry
 from storage.models import Document, Unit, User
 from storage.registry_models import Dispatch, IncomingEntry, ReportObligation, WorkFile
+from workflow.coverage import paper
 from workflow.coverage.entries import (
     RefreshResult,
     t1_document,
@@ -47,11 +48,14 @@ def _refresh_t1(
     result: RefreshResult,
     doc_ids: Iterable[int] | None = None,
 ) -> None:
-    docs = _issued(session, doc_ids)
+    # A document signed by hand counts for T1 by its paper exchanges (coverage.paper).
+    docs = [d for d in _issued(session, doc_ids) if not paper.hand_signed(d)]
     existing = entries_for(session, "T1", "document")
     firsts: dict[int, tuple[datetime, int]] = {}
     for doc_id, at in session.execute(
-        select(Dispatch.document_id, Dispatch.dispatched_at).order_by(Dispatch.dispatched_at)
+        select(Dispatch.document_id, Dispatch.dispatched_at)
+        .where(Dispatch.form == "electronic")  # paper ones: coverage.paper
+        .order_by(Dispatch.dispatched_at)
     ):
         first, count = firsts.get(doc_id, (at, 0))
         firsts[doc_id] = (first, count + 1)
@@ -66,7 +70,11 @@ def _refresh_t1(
     rows = session.execute(
         select(IncomingEntry, Document.classification)
         .outerjoin(Document, Document.id == IncomingEntry.document_id)
-        .where(IncomingEntry.state == "received", IncomingEntry.received_at.is_not(None))
+        .where(
+            IncomingEntry.state == "received",
+            IncomingEntry.received_at.is_not(None),
+            IncomingEntry.form == "electronic",
+        )
     ).all()
     for entry, classification in rows:
         write_entry(
@@ -81,7 +89,7 @@ def _refresh_t1(
 
 def _refresh_t2(
     session: Session,
-    blobs: FilesystemBlobStore,
+    blobs: BlobStore,
     trust: TrustConfig,
     now: datetime,
     actor_id: int | None,
@@ -107,7 +115,7 @@ def _refresh_t2(
 
 def refresh_ledger(
     session: Session,
-    blobs: FilesystemBlobStore,
+    blobs: BlobStore,
     trust: TrustConfig,
     *,
     now: datetime,
@@ -118,6 +126,7 @@ def refresh_ledger(
     only; :func:`revalidate` re-checks all of them. A state change is audited."""
     result = RefreshResult()
     _refresh_t1(session, now, actor_id, result)
+    paper.refresh_paper(session, now, actor_id, result)
     _refresh_t2(session, blobs, trust, now, actor_id, result, force=False)
     files = entries_for(session, "T3", "workfile")
     for wf in session.scalars(select(WorkFile).where(WorkFile.closed_at.is_not(None))):
@@ -133,7 +142,7 @@ def refresh_ledger(
 
 def revalidate(
     session: Session,
-    blobs: FilesystemBlobStore,
+    blobs: BlobStore,
     trust: TrustConfig,
     now: datetime,
     actor_id: int | None = None,
@@ -151,7 +160,7 @@ def revalidate(
 
 def record_document(
     session: Session,
-    blobs: FilesystemBlobStore,
+    blobs: BlobStore,
     trust: TrustConfig,
     doc: Document,
     *,
@@ -168,6 +177,9 @@ def record_document(
 
 def record_incoming(session: Session, entry: IncomingEntry, *, now: datetime) -> None:
     """Record an incoming entry received in the system for T1 (after receive)."""
+    if entry.form == "paper":
+        paper.record_paper_incoming(session, entry, now=now)
+        return
     if entry.state != "received" or entry.received_at is None:
         return
     doc = session.get(Document, entry.document_id) if entry.document_id else None
@@ -223,7 +235,7 @@ def _text(value: Any, label: str) -> str:
 
 def record_exemption(
     session: Session,
-    blobs: FilesystemBlobStore,
+    blobs: BlobStore,
     trust: TrustConfig,
     actor: User,
     document_id: Any,

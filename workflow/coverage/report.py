@@ -10,13 +10,19 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from signing.profiles import TrustConfig
+from signing.keys import load_signer
+from signing.pades import sign_pdf_file
+from signing.profiles import SigningProfile, TrustConfig
+from signing.stamps import StampContent, StampPlacement
 from signing.validate import validate_pdf
 from storage import audit
-from storage.blobs import FilesystemBlobStore
+from storage.blobs import BlobStore
 from storage.models import Unit, User
 from workflow.coverage.rules import TARGET_LABELS
 from workflow.errors import ConflictError
+from workflow.registry import issuers
+from workflow.signatures.flow import SigningFailedError
+from workflow.viewer.geometry import seal_box
 from workflow.vocab import VN_TZ
 
 # --- the signed report -------------------------------------------------------------------
@@ -102,7 +108,7 @@ def _layout_pdf(path: Path, lines: list[tuple[str, str]]) -> None:
 
 def build_signed_report(
     session: Session,
-    blobs: FilesystemBlobStore,
+    blobs: BlobStore,
     trust: TrustConfig,
     seal_passphrase: str,
     actor: User,
@@ -116,18 +122,10 @@ def build_signed_report(
     :returns: the SHA-256 of the signed report.
     :raises ConflictError: the organisation has no seal certificate.
     """
-    from signing.keys import load_signer
-    from signing.pades import sign_pdf_file
-    from signing.profiles import SigningProfile
-    from signing.stamps import StampContent, StampPlacement
-    from workflow import issuance
-    from workflow.pdfpages import seal_box
-    from workflow.signing_flow import SigningFailedError
-
     org = session.scalars(select(Unit).where(Unit.parent_id.is_(None)).order_by(Unit.id)).first()
     if org is None:
         raise ConflictError("Chưa có đơn vị gốc của tổ chức.")
-    cert = issuance.seal_certificate(session, org)
+    cert = issuers.seal_certificate(session, org)
     try:
         signer = load_signer(
             cert.cert_pem.encode(),

@@ -1,0 +1,197 @@
+"""storage: the blob store on the local filesystem (the embedded default)."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import hashlib
+import io
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, BinaryIO
+
+from storage.blobs.base import CHUNK, StagedBlob, check_key, sha256_of
+from storage.errors import BlobNotFoundError, BlobTooLargeError
+
+# Filesystems without hard links (some network and FUSE mounts) answer one of these.
+_NO_LINKS = frozenset({errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK})
+
+
+def _fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_dir(path: Path) -> None:
+    """Make a rename or a new entry in ``path`` durable (POSIX needs the directory's fsync)."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class FilesystemBlobStore:
+    """Blobs under ``root/ab/cd/<key>``, read-only; staged and temporary files under
+    ``root/tmp`` (the same filesystem, so publishing is a link, not a copy).
+
+    A put streams the content to a temporary file, hashing it on the way, fsyncs it
+    and hard-links it to its key (``link`` fails if the key exists, so a blob is never
+    rewritten, even by two publishers of the same content at once), then fsyncs the
+    directory: once :meth:`publish` returns, the blob survives a crash, and a row that
+    refers to it can be committed. A crash before that leaves at most an orphan
+    temporary file.
+    """
+
+    def __init__(self, root: Path) -> None:
+        """:param root: the blob directory; created if missing."""
+        self.root = root
+        self.tmp = root / "tmp"
+        self.tmp.mkdir(parents=True, exist_ok=True)
+
+    def _file(self, key: str) -> Path:
+        check_key(key)
+        return self.root / key[:2] / key[2:4] / key
+
+    # --- content -----------------------------------------------------------------------
+
+    def put(self, stream: IO[bytes]) -> str:
+        """Store what remains in ``stream`` (see :class:`~storage.blobs.BlobStore`)."""
+        return self.publish(self.stage(stream))
+
+    def put_bytes(self, data: bytes) -> str:
+        """Store ``data``; :returns: its key."""
+        return self.put(io.BytesIO(data))
+
+    def open(self, key: str) -> BinaryIO:
+        """:returns: the blob opened for reading.
+
+        :raises BlobNotFoundError: no such blob.
+        """
+        try:
+            return self._file(key).open("rb")
+        except FileNotFoundError as exc:
+            raise BlobNotFoundError(key) from exc
+
+    def read_bytes(self, key: str) -> bytes:
+        """:returns: the blob's bytes. :raises BlobNotFoundError: no such blob."""
+        with self.open(key) as f:
+            return f.read()
+
+    def exists(self, key: str) -> bool:
+        """:returns: whether a blob has this key."""
+        return self._file(key).is_file()
+
+    def size(self, key: str) -> int:
+        """:returns: the blob's size in bytes. :raises BlobNotFoundError: no such blob."""
+        try:
+            return self._file(key).stat().st_size
+        except FileNotFoundError as exc:
+            raise BlobNotFoundError(key) from exc
+
+    def verify(self, key: str) -> bool:
+        """:returns: whether the blob still hashes to its key.
+
+        :raises BlobNotFoundError: no such blob.
+        """
+        with self.open(key) as f:
+            digest, _size = sha256_of(f)
+        return digest == key
+
+    def delete(self, key: str) -> None:
+        """Remove a blob (retention and clean-up only); absent is fine."""
+        self._file(key).unlink(missing_ok=True)
+
+    @contextlib.contextmanager
+    def local_copy(self, key: str) -> Iterator[Path]:
+        """Yield the blob's own file (read-only), without copying.
+
+        :raises BlobNotFoundError: no such blob.
+        """
+        path = self._file(key)
+        if not path.is_file():
+            raise BlobNotFoundError(key)
+        yield path
+
+    # --- staging -----------------------------------------------------------------------
+
+    def new_temp_path(self, suffix: str = "") -> Path:
+        """:returns: a fresh, empty temporary file inside the store."""
+        fd, name = tempfile.mkstemp(dir=self.tmp, suffix=suffix)
+        os.close(fd)
+        return Path(name)
+
+    def stage(self, stream: IO[bytes], limit: int | None = None) -> StagedBlob:
+        """Copy ``stream`` to a temporary file in 1 MiB chunks, hashing as it goes.
+
+        :param limit: maximum size in bytes.
+        :raises BlobTooLargeError: past ``limit`` (the temporary file is removed).
+        """
+        path = self.new_temp_path(".part")
+        digest = hashlib.sha256()
+        size = 0
+        try:
+            with path.open("wb") as out:
+                while chunk := stream.read(CHUNK):
+                    size += len(chunk)
+                    if limit is not None and size > limit:
+                        raise BlobTooLargeError(limit)
+                    digest.update(chunk)
+                    out.write(chunk)
+        except BaseException:
+            path.unlink(missing_ok=True)
+            raise
+        return StagedBlob(path, digest.hexdigest(), size)
+
+    def stage_file(self, path: Path) -> StagedBlob:
+        """Hash a file made with :meth:`new_temp_path` (e.g. pyHanko's output).
+
+        :raises ValueError: ``path`` is not one of this store's temporary files.
+        """
+        if path.parent != self.tmp:
+            raise ValueError(f"{path} is not a temporary file of this blob store")
+        with path.open("rb") as f:
+            sha256, size = sha256_of(f)
+        return StagedBlob(path, sha256, size)
+
+    def publish(self, staged: StagedBlob) -> str:
+        """Make staged content durable and link it to its key (write-once); the staged
+        file is removed whatever happens.
+
+        :returns: the key.
+        """
+        final = self._file(staged.sha256)
+        try:
+            if final.exists():
+                return staged.sha256
+            _fsync_file(staged.path)
+            os.chmod(staged.path, 0o440)
+            self._make_parents(final)
+            try:
+                os.link(staged.path, final)
+            except FileExistsError:
+                pass  # published meanwhile by another request: the same bytes
+            except OSError as exc:
+                if exc.errno not in _NO_LINKS:
+                    raise
+                os.replace(staged.path, final)  # no links here: rename (same bytes if raced)
+            _fsync_dir(final.parent)
+        finally:
+            staged.path.unlink(missing_ok=True)
+        return staged.sha256
+
+    def discard(self, staged: StagedBlob) -> None:
+        """Remove a staged file that will not be published."""
+        staged.path.unlink(missing_ok=True)
+
+    def _make_parents(self, final: Path) -> None:
+        """Create ``ab/`` and ``ab/cd/`` as needed, each entry made durable."""
+        for directory in (final.parent.parent, final.parent):
+            if not directory.is_dir():
+                directory.mkdir(exist_ok=True)
+                _fsync_dir(directory.parent)

@@ -1,0 +1,15 @@
+"""workflow.admin: administration of units, users, roles and routes (/admin, administrators only)."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from workflow.admin import blueprint, route_editor, web
+
+# The modules whose views join the /admin blueprint when they are imported.
+VIEW_MODULES = (route_editor, web)
+
+
+def register(app: Flask) -> None:
+    """Add this package's pages, API and commands to ``app``."""
+    app.register_blueprint(blueprint.bp)

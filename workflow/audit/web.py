@@ -1,0 +1,253 @@
+"""workflow: the audit log for auditors: JSON API, web page and CLI (blueprints)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+from flask import Blueprint, Flask, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import login_required
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from werkzeug.wrappers import Response
+
+from storage.audit import ChainReport, verify_chain
+from storage.audit_models import AuditCheckpoint
+from storage.checkpoints import (
+    Timestamper,
+    create_checkpoint,
+    latest_checkpoint,
+    list_checkpoints,
+)
+from storage.models import AuditEvent, Role, User
+from workflow import http
+from workflow.errors import ConflictError, ForbiddenError, InvalidInputError
+from workflow.http import api_blueprint, current_actor
+from workflow.services import EXTENSION_KEY, Services, get_session
+from workflow.vocab import vn_iso
+
+TIMESTAMPER_KEY = "trinhky.audit_timestamper"
+"""``app.extensions`` key of the checkpoint timestamper (digest -> RFC 3161 token DER),
+set by whoever configures the TSA; without it checkpoints carry no token."""
+
+PAGE_ENTRIES = 100
+MAX_LIMIT = 1000
+
+api_bp = api_blueprint("audit_api", __name__, url_prefix="/audit")
+bp = Blueprint("audit", __name__)
+
+PROBLEM_LABELS = {
+    "missing": "Thiếu bản ghi (bị xóa)",
+    "inserted": "Có bản ghi bị chèn thêm",
+    "altered": "Bản ghi bị sửa đổi",
+    "rehashed": "Bản ghi bị sửa và tính lại mã băm",
+    "reordered": "Thứ tự bản ghi bị đảo",
+    "broken_link": "Chuỗi liên kết bị đứt",
+    "head": "Đầu chuỗi không khớp bản ghi cuối",
+    "checkpoint": "Không khớp điểm kiểm tra",
+}
+
+
+class AuditForm(FlaskForm):
+    """Carries only the CSRF token (verify / checkpoint buttons)."""
+
+
+def can_audit(user: User) -> bool:
+    """:returns: whether ``user`` may read and verify the audit log."""
+    return user.has_role(Role.AUDITOR) or user.has_role(Role.ADMIN)
+
+
+def _require_auditor(user: User) -> User:
+    if not can_audit(user):
+        raise ForbiddenError(
+            _("Chỉ cán bộ kiểm tra hoặc quản trị hệ thống được xem nhật ký kiểm toán.")
+        )
+    return user
+
+
+def checkpoint_now(
+    session: Session, timestamper: Timestamper | None
+) -> tuple[ChainReport, AuditCheckpoint | None]:
+    """Verify from the latest checkpoint and, if intact, record a new one (no commit).
+
+    :returns: the verification report and the checkpoint (``None`` if the chain is broken).
+    """
+    report = verify_chain(session, latest_checkpoint(session))
+    if not report.ok:
+        return report, None
+    return report, create_checkpoint(session, timestamper)
+
+
+def report_json(report: ChainReport) -> dict[str, Any]:
+    """:returns: the fixed JSON shape of ``GET /api/v1/audit/verify``."""
+    return {
+        "ok": report.ok,
+        "entries": report.entries,
+        "first_broken": report.first_broken,
+        "reason": report.reason,
+        "head_hash": report.head_hash,
+        "checkpoints": {"checked": report.checkpoints_checked, "ok": report.checkpoints_ok},
+    }
+
+
+def event_json(event: AuditEvent, actor: str | None) -> dict[str, Any]:
+    """:returns: one audit entry as JSON (time in Vietnam time)."""
+    return {
+        "seq": event.seq,
+        "at": vn_iso(event.at),
+        "actor_id": event.actor_id,
+        "actor": actor,
+        "action": event.action,
+        "object_type": event.object_type,
+        "object_id": event.object_id,
+        "details": event.details,
+        "prev_hash": event.prev_hash,
+        "hash": event.hash,
+    }
+
+
+def _int_arg(name: str, default: int, low: int, high: int) -> int:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise InvalidInputError(_("'%(name)s' phải là số nguyên.", name=name)) from None
+    if not low <= value <= high:
+        raise InvalidInputError(
+            _("'%(name)s' phải nằm trong khoảng %(low)s..%(high)s.", name=name, low=low, high=high)
+        )
+    return value
+
+
+def _verify(session: Session, mode: str | None) -> ChainReport:
+    if mode in (None, "", "genesis"):
+        return verify_chain(session)
+    if mode == "latest":
+        return verify_chain(session, latest_checkpoint(session))
+    raise InvalidInputError(_("'from' chỉ nhận 'genesis' (mặc định) hoặc 'latest'."))
+
+
+@api_bp.get("/verify")
+def verify_api() -> Any:
+    """Recompute the chain (``?from=latest``: from the latest checkpoint)."""
+    _require_auditor(http.actor())
+    return report_json(_verify(get_session(), request.args.get("from")))
+
+
+@api_bp.get("/events")
+def events_api() -> Any:
+    """Entries with ``seq > after`` in order, at most ``limit`` (default 100, max 1000)."""
+    _require_auditor(http.actor())
+    after = _int_arg("after", 0, 0, 2**62)
+    limit = _int_arg("limit", 100, 1, MAX_LIMIT)
+    rows = get_session().execute(
+        select(AuditEvent, User.username)
+        .outerjoin(User, User.id == AuditEvent.actor_id)
+        .where(AuditEvent.seq > after)
+        .order_by(AuditEvent.seq)
+        .limit(limit)
+    )
+    events = [event_json(event, username) for event, username in rows]
+    return {
+        "events": events,
+        "next_after": events[-1]["seq"] if len(events) == limit else None,
+    }
+
+
+def _render_page(report: ChainReport, full: bool, status: int = 200) -> Any:
+    db = get_session()
+    entries = db.execute(
+        select(AuditEvent, User.full_name)
+        .outerjoin(User, User.id == AuditEvent.actor_id)
+        .order_by(AuditEvent.seq.desc())
+        .limit(PAGE_ENTRIES)
+    ).all()
+    return render_template(
+        "audit/index.html",
+        report=report,
+        full=full,
+        problem_label=PROBLEM_LABELS.get(report.problem or "", report.problem),
+        entries=entries,
+        checkpoints=list_checkpoints(db),
+        form=AuditForm(),
+    ), status
+
+
+@bp.get("/audit")
+@login_required
+def page() -> Any:
+    """Chain status (from the latest checkpoint), recent entries and checkpoints."""
+    _require_auditor(current_actor())
+    db = get_session()
+    return _render_page(verify_chain(db, latest_checkpoint(db)), full=False)
+
+
+@bp.post("/audit/verify")
+@login_required
+def verify_page() -> Any:
+    """Recompute the whole chain from the genesis entry."""
+    _require_auditor(current_actor())
+    if not AuditForm().validate_on_submit():
+        return redirect(url_for("audit.page"))
+    return _render_page(verify_chain(get_session()), full=True)
+
+
+@bp.post("/audit/checkpoints")
+@login_required
+def checkpoint_page() -> Response:
+    """Record a checkpoint of the chain head (timestamped when a TSA is configured)."""
+    _require_auditor(current_actor())
+    if not AuditForm().validate_on_submit():
+        return redirect(url_for("audit.page"))
+    db = get_session()
+    report, checkpoint = checkpoint_now(db, current_app.extensions.get(TIMESTAMPER_KEY))
+    if checkpoint is None:
+        raise ConflictError(
+            _(
+                "Chuỗi nhật ký không toàn vẹn (bản ghi số %(seq)s); không tạo điểm kiểm tra.",
+                seq=report.first_broken,
+            )
+        )
+    db.commit()
+    if checkpoint.timestamp_token:
+        message = _(
+            "Đã tạo điểm kiểm tra có dấu thời gian tại bản ghi số %(seq)s.", seq=checkpoint.seq
+        )
+    else:
+        message = _("Đã tạo điểm kiểm tra tại bản ghi số %(seq)s.", seq=checkpoint.seq)
+    flash(message, "info")
+    return redirect(url_for("audit.page"))
+
+
+def register_audit_cli(app: Flask) -> None:
+    """Attach ``flask audit-checkpoint`` to ``app.cli``."""
+
+    @app.cli.command("audit-checkpoint")
+    def audit_checkpoint_command() -> None:
+        """Verify from the latest checkpoint, then record the head as a new checkpoint.
+
+        Run it periodically (cron / systemd timer); exit 1 if the chain is broken.
+        """
+        services: Services = app.extensions[EXTENSION_KEY]
+        with services.session_factory() as session:
+            report, checkpoint = checkpoint_now(session, app.extensions.get(TIMESTAMPER_KEY))
+            if checkpoint is None:
+                click.echo(
+                    f"audit chain BROKEN at entry {report.first_broken}: {report.reason}; "
+                    "no checkpoint recorded"
+                )
+                raise SystemExit(1)
+            session.commit()
+            token = (
+                f", timestamped by {checkpoint.tsa_name or 'TSA'}"
+                if checkpoint.timestamp_token
+                else ""
+            )
+            click.echo(
+                f"checkpoint #{checkpoint.id}: entry {checkpoint.seq}, head {checkpoint.head_hash}"
+                f"{token} ({report.entries} new entries verified)"
+            )

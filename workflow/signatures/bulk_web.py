@@ -1,0 +1,172 @@
+"""workflow: bulk signing routes: ``/api/v1/bulk-sign`` on the API blueprint (bearer
+tokens) and the ``bulk`` web blueprint (session cookie: start from the inbox, progress
+page, its JSON)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_login import login_required
+from flask_wtf import FlaskForm
+from sqlalchemy.orm import Session
+from wtforms import PasswordField
+from wtforms.validators import DataRequired, Length
+
+from storage.job_models import BulkJob
+from storage.models import User
+from workflow import http
+from workflow.errors import InvalidInputError, WorkflowError
+from workflow.http import api_blueprint, current_actor
+from workflow.i18n import translate
+from workflow.services import get_services, get_session
+from workflow.signatures import bulk
+from workflow.signatures import flow as signing_flow
+
+api_bp = api_blueprint("bulk_api", __name__)
+
+bp = Blueprint("bulk", __name__)
+
+
+def start_job(db: Session, actor: User, task_ids: list[int], passphrase: str) -> BulkJob:
+    """Accept a job (commit), then run it in a background thread of this process."""
+    services = get_services()
+    try:
+        accepted = bulk.accept(
+            db,
+            services.trust,
+            actor,
+            task_ids,
+            passphrase,
+            level=services.settings.level_for,
+            key_max_failures=services.settings.key_max_failures,
+            key_lock_seconds=services.settings.key_lock_seconds,
+        )
+    except signing_flow.BadPassphraseError:
+        db.commit()  # keep the failure count (and a lock, after too many)
+        raise
+    db.commit()
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    bulk.runner_for(app, services).start(accepted.job.id, accepted.signer)
+    return accepted.job
+
+
+def _job_body(db: Session, actor: User, job_id: str) -> dict[str, Any]:
+    job = bulk.get_job(db, actor, job_id)
+    body = bulk.job_json(db, job)
+    db.commit()  # a stale job was just marked failed
+    return body
+
+
+# --- API (bearer tokens) -------------------------------------------------------------
+
+
+@api_bp.post("/bulk-sign")
+def bulk_sign() -> Any:
+    """Sign many signing tasks with one passphrase; runs in the background (202)."""
+    body = http.json_body()
+    task_ids = bulk.parse_task_ids(body.get("task_ids"))
+    passphrase = body.get("passphrase")
+    if not isinstance(passphrase, str) or not passphrase:
+        raise InvalidInputError(_("Cần 'passphrase': mật khẩu của khóa ký số."))
+    job = start_job(get_session(), http.actor(), task_ids, passphrase)
+    status_url = url_for("bulk_api.bulk_sign_status", job_id=job.id)
+    return jsonify({"job_id": job.id, "total": job.total, "status_url": status_url}), 202
+
+
+@api_bp.get("/bulk-sign/<job_id>")
+def bulk_sign_status(job_id: str) -> Any:
+    """Progress of one of the caller's bulk signing jobs."""
+    return jsonify(_job_body(get_session(), http.actor(), job_id))
+
+
+@api_bp.errorhandler(bulk.InvalidTasksError)
+def _on_invalid_tasks(exc: bulk.InvalidTasksError) -> Any:
+    """problem+json that also lists each refused task and why."""
+    response = jsonify(
+        {
+            "type": "about:blank",
+            "title": "Yêu cầu không hợp lệ",
+            "status": exc.status,
+            "detail": exc.message,
+            "code": exc.code,
+            "invalid": [{"task_id": t, "reason": reason} for t, reason in exc.invalid],
+        }
+    )
+    response.status_code = exc.status
+    response.mimetype = "application/problem+json"
+    return response
+
+
+# --- web (session cookie) ------------------------------------------------------------
+
+
+class BulkSignForm(FlaskForm):
+    """The inbox's bulk signing: selected task ids (``task_ids``) and the passphrase."""
+
+    passphrase = PasswordField("Mật khẩu khóa ký số", validators=[DataRequired(), Length(max=256)])
+
+
+@bp.route("/bulk", methods=["POST"])
+@login_required
+def start() -> Any:
+    """Start a bulk signing job from the inbox, then show its progress."""
+    form = BulkSignForm()
+    if not form.validate_on_submit():
+        flash(_("Vui lòng nhập mật khẩu khóa ký số để ký hàng loạt."), "error")
+        return redirect(url_for("documents.home"))
+    db = get_session()
+    try:
+        task_ids = bulk.parse_task_ids(request.form.getlist("task_ids"))
+    except InvalidInputError:
+        flash(_("Hãy chọn ít nhất một văn bản cần ký (tối đa 200)."), "error")
+        return redirect(url_for("documents.home"))
+    try:
+        job = start_job(db, current_actor(), task_ids, form.passphrase.data or "")
+    except bulk.InvalidTasksError as exc:
+        db.rollback()
+        flash(translate(exc.message), "error")
+        for task_id, reason in exc.invalid:
+            flash(_("Việc %(task)s: %(reason)s", task=task_id, reason=translate(reason)), "error")
+        return redirect(url_for("documents.home"))
+    except WorkflowError as exc:
+        db.rollback()
+        flash(translate(exc.message), "error")
+        return redirect(url_for("documents.home"))
+    flash(_("Đã bắt đầu ký hàng loạt %(n)s văn bản.", n=job.total), "ok")
+    return redirect(url_for("bulk.page", job_id=job.id))
+
+
+@bp.get("/bulk/<job_id>")
+@login_required
+def page(job_id: str) -> Any:
+    """A bulk signing job's progress bar and per-document results."""
+    db = get_session()
+    body = _job_body(db, current_actor(), job_id)
+    return render_template("bulk/job.html", job=body)
+
+
+@bp.get("/bulk/<job_id>/progress.json")
+@login_required
+def progress(job_id: str) -> Any:
+    """The progress page's JSON (same body as the API's), for its polling script."""
+    db = get_session()
+    body = _job_body(db, current_actor(), job_id)
+    # The reasons are stored in Vietnamese (written by the background job): shown in the
+    # page's language, like the page itself.
+    body["error"] = translate(body.get("error"))
+    for item in body.get("items", []):
+        item["error"] = translate(item.get("error"))
+    response = jsonify(body)
+    response.headers["Cache-Control"] = "no-store"
+    return response

@@ -1,0 +1,473 @@
+"""workflow: signing a document's current revision, in three phases.
+
+1. :func:`prepare` reads and checks everything (task, certificate, lock) in the database;
+2. :func:`produce` decrypts the key, signs file to file and validates the result, with no
+   database transaction open, so a slow signature never holds a lock;
+3. :func:`record` re-checks in a new transaction that nothing moved meanwhile (the task
+   is still open, the document unchanged), then publishes the blob and the rows.
+
+:func:`run` is the unit of work the views use (it commits between the phases);
+:func:`sign` does the same in the caller's single transaction (CLI, benchmarks).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from pyhanko.sign.signers import Signer
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from signing.anchors import box_below, find_anchor
+from signing.errors import KeyLoadError, PdfInputError, SigningError, WrongPassphraseError
+from signing.keys import load_signer
+from signing.pades import sign_pdf_file
+from signing.profiles import SigningProfile, TrustConfig
+from signing.stamps import (
+    PERSONAL_HEIGHT,
+    PERSONAL_WIDTH,
+    StampContent,
+    StampPlacement,
+    vietnam_iso,
+)
+from signing.trust import TrustServices
+from signing.validate import ValidationReport, validate_pdf
+from storage import audit
+from storage.audit import AuditAction
+from storage.blobs import BlobStore, StagedBlob
+from storage.models import Certificate, Document, Revision, Role, Signature, Task, Unit, User
+from storage.types import utcnow
+from workflow.documents import routing
+from workflow.documents.states import StageAction
+from workflow.errors import ConflictError, InvalidInputError, LockedError, WorkflowError
+
+LevelPolicy = Callable[[str, str], str]
+"""``(unit code, document type) -> PAdES level`` (see ``Settings.level_for``)."""
+
+
+class BadPassphraseError(WorkflowError):
+    """Wrong key passphrase; nothing was signed."""
+
+    status = 403
+    code = "wrong_passphrase"
+
+
+class SigningFailedError(WorkflowError):
+    """The server could not produce a signature its own validator accepts."""
+
+    status = 500
+    code = "signing_failed"
+
+
+@dataclass(frozen=True)
+class SignPlan:
+    """Everything the signing needs, read in phase 1 (plain values, no ORM objects)."""
+
+    task_id: int
+    document_id: int
+    document_version: int
+    source_sha256: str
+    certificate_id: int
+    cert_pem: bytes
+    encrypted_key_pem: bytes
+    profile: SigningProfile
+    now: datetime
+
+
+@dataclass(frozen=True)
+class Produced:
+    """A signed, validated revision staged in the blob store (not yet published)."""
+
+    staged: StagedBlob
+    report: ValidationReport
+
+
+@dataclass(frozen=True)
+class SignOutcome:
+    """What signing produced."""
+
+    task: Task
+    revision: Revision
+    signature: Signature
+    report: ValidationReport
+
+
+def active_certificate(session: Session, user: User, now: datetime) -> Certificate:
+    """:returns: the user's current personal signing certificate.
+
+    :raises ConflictError: none, revoked or expired.
+    """
+    cert = session.scalars(
+        select(Certificate)
+        .where(Certificate.user_id == user.id, Certificate.purpose == "personal")
+        .order_by(Certificate.id.desc())
+    ).first()
+    if cert is None:
+        raise ConflictError("Bạn chưa được cấp chứng thư số để ký. Hãy liên hệ quản trị hệ thống.")
+    if cert.status != "active":
+        raise ConflictError("Chứng thư số của bạn đã bị thu hồi; không thể ký.")
+    if not (cert.not_before <= now <= cert.not_after):
+        raise ConflictError("Chứng thư số của bạn đã hết hạn hoặc chưa có hiệu lực; không thể ký.")
+    return cert
+
+
+def _signing_unit(session: Session, actor: User, doc: Document, task: Task) -> Unit | None:
+    stage = routing.stage_at(doc, task.stage_position)
+    if stage.assignee_unit_code:
+        return session.scalars(select(Unit).where(Unit.code == stage.assignee_unit_code)).first()
+    principal = task.on_behalf_of or actor
+    units = sorted(principal.units_with(Role(stage.assignee_role)))
+    return session.get(Unit, units[0]) if units else None
+
+
+def personal_stamp(
+    blobs: BlobStore | None,
+    user: User,
+    unit: Unit | None,
+    now: datetime,
+    extra: tuple[str, ...] = (),
+) -> StampContent:
+    """The competent person's stamp (Decree 30): title, signature image if uploaded, name."""
+    image = None
+    if blobs is not None and user.signature_png_sha256 and blobs.exists(user.signature_png_sha256):
+        image = blobs.read_bytes(user.signature_png_sha256)
+    # Decree 30 shows the title, the image and the name; the unit and the signing time in
+    # Vietnam time (ISO 8601) follow, so the stamp says who signed, for whom and when.
+    lines = (*extra, unit.name if unit else "", f"Thời gian: {vietnam_iso(now)}")
+    return StampContent(
+        kind="personal",
+        signer_name=user.full_name,
+        title=user.title,
+        unit=unit.name if unit else "",
+        signed_at=now,
+        extra_lines=tuple(line for line in lines if line),
+        image_png=image,
+    )
+
+
+def personal_placement(source: Path, actor: User, principal: User | None) -> StampPlacement:
+    """Under the signer's title printed on the last page (the signature block), if found;
+    the default place otherwise."""
+    for title in (principal.title if principal else None, actor.title):
+        hit = find_anchor(source, title, page=-1) if title else None
+        if hit is not None:
+            return StampPlacement(
+                page=hit.page, box=box_below(hit, PERSONAL_WIDTH, PERSONAL_HEIGHT)
+            )
+    return StampPlacement()
+
+
+def prepare(
+    session: Session,
+    actor: User,
+    task_id: int,
+    level: LevelPolicy,
+    blobs: BlobStore | None = None,
+    placement: StampPlacement | None = None,
+) -> SignPlan:
+    """Phase 1: check the task, the certificate and the key lock.
+
+    :param placement: where the signer put the stamp on the page; by default it goes
+        to the signature block found in the text (see :func:`personal_placement`).
+
+    :raises LockedError: the key is locked after repeated wrong passphrases.
+    """
+    task = routing.claim(session, actor, task_id, {StageAction.SIGN})
+    doc = task.document
+    now = utcnow()
+    cert = active_certificate(session, actor, now)
+    if cert.locked_until is not None and cert.locked_until > now:
+        minutes = max(1, int((cert.locked_until - now).total_seconds() // 60))
+        raise LockedError(
+            "Khóa ký số của bạn đang tạm khóa do nhập sai mật khẩu nhiều lần. "
+            f"Hãy thử lại sau {minutes} phút."
+        )
+    unit = _signing_unit(session, actor, doc, task)
+    principal = task.on_behalf_of
+    extra = (f"KT. {principal.title}",) if principal else ()
+    stamp = personal_stamp(blobs, actor, unit, now, extra)
+    if placement is None:
+        placement = StampPlacement()
+        if blobs is not None:
+            with blobs.local_copy(doc.current_revision.blob_sha256) as source:
+                placement = personal_placement(source, actor, principal)
+        found_anchor = placement.box is not None
+    else:
+        found_anchor = False  # chosen on the page: the stamp shows the title itself
+    if found_anchor:
+        # The document prints the title above the signature block: the stamp need not.
+        stamp = replace(stamp, title="")
+    profile = SigningProfile(
+        level=level(doc.unit.code, doc.doc_type),
+        field_name=f"ChuKy{len(doc.revisions) + 1}_{actor.username}",
+        reason=f"{task.stage_name}: {doc.subject[:120]}",
+        location=unit.name if unit else None,
+        stamp=stamp,
+        placement=placement,
+    )
+    return SignPlan(
+        task_id=task.id,
+        document_id=doc.id,
+        document_version=doc.version,
+        source_sha256=doc.current_revision.blob_sha256,
+        certificate_id=cert.id,
+        cert_pem=cert.cert_pem.encode(),
+        encrypted_key_pem=cert.encrypted_key_pem.encode(),
+        profile=profile,
+        now=now,
+    )
+
+
+def unlock_key(plan: SignPlan, passphrase: str, trust: TrustConfig) -> Signer:
+    """:returns: the signer, its key decrypted once.
+
+    :raises BadPassphraseError: wrong passphrase.
+    """
+    try:
+        return load_signer(
+            plan.cert_pem,
+            plan.encrypted_key_pem,
+            passphrase,
+            trust.other_certs_pem + trust.trust_roots_pem,
+        )
+    except WrongPassphraseError as exc:
+        raise BadPassphraseError("Mật khẩu khóa ký số không đúng. Văn bản chưa được ký.") from exc
+    except KeyLoadError as exc:
+        raise SigningFailedError("Không đọc được khóa ký số. Hãy báo quản trị hệ thống.") from exc
+
+
+def sign_to_staged(
+    blobs: BlobStore,
+    trust: TrustConfig,
+    source_sha256: str,
+    signer: Signer,
+    profile: SigningProfile,
+    services: TrustServices | None = None,
+) -> Produced:
+    """Sign a stored revision into a staged blob and validate it; no database.
+
+    Levels above B-B take their timestamp and revocation data from the embedded trust
+    services, in process.
+
+    :raises InvalidInputError: the stored PDF cannot be signed (explained).
+    :raises SigningFailedError: the result did not validate (nothing is kept).
+    """
+    out = blobs.new_temp_path(".pdf")
+    try:
+        try:
+            with blobs.local_copy(source_sha256) as source:
+                if profile.level == "B-B" or services is None:
+                    sign_pdf_file(source, out, signer, profile, allow_empty_password=True)
+                else:
+                    sign_pdf_file(
+                        source,
+                        out,
+                        signer,
+                        profile,
+                        timestamper=services.timestamper,
+                        revocation=services.revocation_source(),
+                        allow_empty_password=True,
+                    )
+        except PdfInputError as exc:
+            raise InvalidInputError(str(exc), code=f"pdf_{exc.code}") from exc
+        except SigningError as exc:
+            raise SigningFailedError(
+                "Không tạo được chữ ký số cho văn bản này. Văn bản chưa được ký."
+            ) from exc
+        revocation = services.revocation_source() if services is not None else None
+        report = validate_pdf(out, trust, revocation)
+        if not report.bottom_line:
+            raise SigningFailedError(
+                "Chữ ký vừa tạo không vượt qua bước kiểm tra nên không được lưu: "
+                + "; ".join(p for s in report.signatures for p in s.problems)
+            )
+        return Produced(blobs.stage_file(out), report)
+    except BaseException:
+        out.unlink(missing_ok=True)
+        raise
+
+
+def produce(
+    blobs: BlobStore,
+    trust: TrustConfig,
+    plan: SignPlan,
+    passphrase: str,
+    services: TrustServices | None = None,
+) -> Produced:
+    """Phase 2: decrypt the key, sign and validate, outside any transaction."""
+    signer = unlock_key(plan, passphrase, trust)
+    return sign_to_staged(blobs, trust, plan.source_sha256, signer, plan.profile, services)
+
+
+def store_signed(
+    session: Session,
+    blobs: BlobStore,
+    doc: Document,
+    actor_id: int,
+    certificate_id: int,
+    field_name: str,
+    produced: Produced,
+    now: datetime,
+) -> tuple[Revision, Signature]:
+    """Publish a produced signature as the document's new revision (caller's transaction)."""
+    source = doc.current_revision
+    sha = blobs.publish(produced.staged)
+    rev = Revision(
+        number=source.number + 1,
+        blob_sha256=sha,
+        size=produced.staged.size,
+        filename=source.filename,
+        kind="signed",
+        created_by_id=actor_id,
+        created_at=now,
+    )
+    doc.revisions.append(rev)
+    session.flush()
+    sig = Signature(
+        document_id=doc.id,
+        revision_id=rev.id,
+        signer_id=actor_id,
+        certificate_id=certificate_id,
+        field_name=field_name,
+        # The new signature's own level (at B-LTA the last entry is the document timestamp).
+        pades_level=next(
+            (r.pades_level for r in produced.report.signatures if r.field_name == field_name),
+            produced.report.signatures[-1].pades_level,
+        ),
+        signed_at=now,
+    )
+    session.add(sig)
+    return rev, sig
+
+
+def record(
+    session: Session, blobs: BlobStore, actor: User, plan: SignPlan, produced: Produced
+) -> SignOutcome:
+    """Phase 3: check nothing moved since phase 1, then store and advance the route.
+
+    :raises ConflictError: the task was acted on or the document changed meanwhile.
+    """
+    # Objects loaded in phase 1 are stale by now: read everything afresh.
+    session.expire_all()
+    task = routing.claim(session, actor, plan.task_id, {StageAction.SIGN})
+    doc = task.document
+    if (
+        doc.version != plan.document_version
+        or doc.current_revision.blob_sha256 != plan.source_sha256
+    ):
+        raise ConflictError(
+            "Văn bản vừa được người khác xử lý trong lúc ký. Chữ ký này không được lưu; "
+            "hãy tải lại trang."
+        )
+    cert = session.get(Certificate, plan.certificate_id)
+    assert cert is not None  # noqa: S101 - read in phase 1, never deleted
+    cert.failed_unlocks = 0
+    cert.locked_until = None
+    rev, sig = store_signed(
+        session, blobs, doc, actor.id, cert.id, plan.profile.field_name, produced, plan.now
+    )
+    routing.close_task(task, actor, "signed", None)
+    routing.advance(session, doc, task, signed=True)
+    audit.append(
+        session,
+        AuditAction.SIGNED,
+        actor_id=actor.id,
+        object_type="document",
+        object_id=doc.id,
+        details={
+            "task": task.id,
+            "revision": rev.number,
+            "sha256": rev.blob_sha256,
+            "certificate": cert.fingerprint,
+            "field": plan.profile.field_name,
+            "level": sig.pades_level,
+            "on_behalf_of": task.on_behalf_of_id,
+        },
+    )
+    return SignOutcome(task, rev, sig, produced.report)
+
+
+def record_key_failure(
+    session: Session, actor: User, plan: SignPlan, max_failures: int, lock_seconds: int
+) -> None:
+    """Count a wrong passphrase; lock the key for a while after too many."""
+    cert = session.get(Certificate, plan.certificate_id)
+    assert cert is not None  # noqa: S101
+    cert.failed_unlocks += 1
+    locked = cert.failed_unlocks >= max_failures
+    if locked:
+        cert.failed_unlocks = 0
+        cert.locked_until = utcnow() + timedelta(seconds=lock_seconds)
+    audit.append(
+        session,
+        AuditAction.KEY_LOCKED if locked else AuditAction.SIGN_FAILED,
+        actor_id=actor.id,
+        object_type="document",
+        object_id=plan.document_id,
+        details={"reason": "wrong_passphrase", "certificate": cert.fingerprint},
+    )
+
+
+def sign(
+    session: Session,
+    blobs: BlobStore,
+    trust: TrustConfig,
+    actor: User,
+    task_id: int,
+    passphrase: str,
+    *,
+    key_max_failures: int,
+    key_lock_seconds: int,
+    level: LevelPolicy = lambda unit, doc_type: "B-B",
+    services: TrustServices | None = None,
+) -> SignOutcome:
+    """All three phases in the caller's transaction (the caller commits, also after a
+    :class:`BadPassphraseError`, to keep the failure count)."""
+    plan = prepare(session, actor, task_id, level, blobs)
+    try:
+        produced = produce(blobs, trust, plan, passphrase, services)
+    except BadPassphraseError:
+        record_key_failure(session, actor, plan, key_max_failures, key_lock_seconds)
+        raise
+    try:
+        return record(session, blobs, actor, plan, produced)
+    except BaseException:
+        blobs.discard(produced.staged)
+        raise
+
+
+def run(
+    session: Session,
+    blobs: BlobStore,
+    trust: TrustConfig,
+    actor: User,
+    task_id: int,
+    passphrase: str,
+    *,
+    key_max_failures: int,
+    key_lock_seconds: int,
+    level: LevelPolicy,
+    services: TrustServices | None,
+    placement: StampPlacement | None = None,
+) -> SignOutcome:
+    """The views' unit of work: phase 1, commit, phase 2 with no transaction, phase 3,
+    commit. A wrong passphrase is counted and committed before the error propagates."""
+    plan = prepare(session, actor, task_id, level, blobs, placement)
+    session.commit()  # end the read transaction: signing must not hold database locks
+    try:
+        produced = produce(blobs, trust, plan, passphrase, services)
+    except BadPassphraseError:
+        record_key_failure(session, actor, plan, key_max_failures, key_lock_seconds)
+        session.commit()
+        raise
+    try:
+        outcome = record(session, blobs, actor, plan, produced)
+        session.commit()
+    except BaseException:
+        session.rollback()
+        blobs.discard(produced.staged)
+        raise
+    return outcome

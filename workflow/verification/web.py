@@ -1,0 +1,122 @@
+"""workflow: verification views: ``POST /api/v1/validate`` (on the API blueprint), the
+``/verify`` page for auditors and clerks, and the public ``/v/<code>`` page and JSON."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, render_template, request
+from flask_babel import gettext as _
+from flask_login import login_required
+
+from workflow import http
+from workflow.errors import InvalidInputError
+from workflow.http import api_blueprint, current_actor
+from workflow.services import get_services, get_session
+from workflow.uploads import stage_upload
+from workflow.verification import service as verification
+
+bp = api_blueprint("verification_api", __name__)
+
+pages_bp = Blueprint("verify", __name__)
+"""The HTML pages and the public JSON of a verification code (no bearer token)."""
+
+FORMATS = ("json", "html", "pdf")
+
+
+def _checker() -> verification.Checker:
+    services = get_services()
+    return verification.Checker(
+        trust=services.trust,
+        revocation=services.trust_services.revocation_source(),
+        cert_status=services.certificate_status,
+    )
+
+
+def _format() -> str:
+    fmt = (request.args.get("format") or request.form.get("format") or "json").lower()
+    if fmt not in FORMATS:
+        raise InvalidInputError(_("Định dạng báo cáo không hợp lệ: json, html hoặc pdf."))
+    return fmt
+
+
+def _answer(report: dict[str, Any], fmt: str, actor: Any) -> Any:
+    """The report in the requested format (the PDF is signed with the seal)."""
+    if fmt == "html":
+        return render_template("verify/report.html", report=report)
+    if fmt == "pdf":
+        services = get_services()
+        data = verification.signed_report_pdf(
+            get_session(),
+            services.blobs,
+            _checker(),
+            report,
+            actor,
+            services.seal_passphrase,
+            services.trust_services.timestamper,
+        )
+        return Response(
+            data,
+            mimetype="application/pdf",
+            headers={"Content-Disposition": 'attachment; filename="bao-cao-kiem-tra-chu-ky.pdf"'},
+        )
+    return jsonify(report)
+
+
+def _check_uploaded(fmt: str, actor: Any) -> Any:
+    staged, filename = stage_upload()
+    services = get_services()
+    report = verification.check_upload(services.blobs, staged, filename, _checker())
+    return _answer(report, fmt, actor)
+
+
+@bp.post("/validate")
+def validate_file() -> Any:
+    """Validation report of an uploaded PDF (multipart ``file``); ``?format=json|html|pdf``."""
+    actor = http.actor()
+    verification.require_checker(actor)
+    return _check_uploaded(_format(), actor)
+
+
+@pages_bp.route("/verify", methods=["GET", "POST"])
+@login_required
+def verify_page() -> Any:
+    """Drop a PDF to see (or download, signed) its validation report."""
+    actor = current_actor()
+    verification.require_checker(actor)
+    if request.method == "GET":
+        return render_template("verify/upload.html")
+    fmt = _format()
+    return _check_uploaded("html" if fmt == "json" else fmt, actor)
+
+
+def _public(code: str) -> dict[str, Any]:
+    services = get_services()
+    return verification.public_record(get_session(), services.blobs, _checker(), code)
+
+
+@pages_bp.get("/v/<code>")
+def public_page(code: str) -> Any:
+    """Public: validity and register entry of an issued document (no login)."""
+    return render_template("verify/public.html", record=_public(code))
+
+
+@pages_bp.get("/v/<code>/qr.svg")
+def public_qr(code: str) -> Any:
+    """Public: the QR code of the verification page."""
+    row, _doc = verification.find_code(get_session(), code)
+    url = verification.verification_url(_base_url(), row.code)
+    return Response(verification.qr_svg(url), mimetype="image/svg+xml")
+
+
+@pages_bp.get("/api/v1/verify/<code>")
+def public_json(code: str) -> Any:
+    """Public: the JSON form of ``/v/<code>``."""
+    return jsonify(_public(code))
+
+
+def _base_url() -> str:
+    from flask import current_app
+
+    base: str = current_app.config.get("PUBLIC_BASE_URL") or request.host_url
+    return base
