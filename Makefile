@@ -21,6 +21,7 @@ SQLITE_ONLY ?=
 
 help:
 	@echo "make run    - install, initialise the embedded default and serve on http://$(HOST):$(PORT)/"
+	@echo "              (with the scheduler of the periodic jobs beside gunicorn)"
 	@echo "make test   - install test dependencies and run the whole test suite on SQLite and"
 	@echo "              PostgreSQL (a throwaway local server; SQLITE_ONLY=1 skips PostgreSQL)"
 	@echo "make pg-start / pg-stop / pg-destroy - the test PostgreSQL server (127.0.0.1:$(PG_PORT))"
@@ -42,9 +43,13 @@ install: $(VENV)/.installed
 
 install-dev: $(VENV)/.installed-dev
 
+# The scheduler of the periodic jobs (flask scheduler run) runs beside gunicorn and is
+# stopped with it: Ctrl-C, a SIGTERM to the group, or gunicorn exiting.
 run: install
 	$(BIN)/flask --app wsgi init --host $(HOST) --port $(PORT)
-	exec $(BIN)/gunicorn --bind '$(if $(findstring :,$(HOST)),[$(HOST)],$(HOST)):$(PORT)' \
+	$(BIN)/flask --app wsgi scheduler run & scheduler=$$!; \
+	trap 'kill $$scheduler 2>/dev/null; wait $$scheduler' EXIT; trap 'exit 130' INT; trap 'exit 143' TERM; \
+	$(BIN)/gunicorn --bind '$(if $(findstring :,$(HOST)),[$(HOST)],$(HOST)):$(PORT)' \
 	  --workers $(WORKERS) --timeout 120 --access-logfile - wsgi:app
 
 # System packages for the validators the tests run (root or sudo needed once).

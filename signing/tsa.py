@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -229,3 +230,19 @@ def answer_timestamp_request(timestamper: EmbeddedTimeStamper, request_der: byte
     :returns: the ``application/timestamp-reply`` body.
     """
     return timestamper.answer_der(request_der)
+
+
+def digest_timestamper(timestamper: TimeStamper) -> Callable[[bytes], bytes]:
+    """Wrap a pyHanko ``TimeStamper`` (the embedded TSA, or an RFC 3161 client) as the
+    ``digest -> token`` callable that audit checkpoints take.
+
+    :param timestamper: the TSA.
+    :returns: a function taking a SHA-256 digest and returning the DER of a
+        ``TimeStampToken`` over it (call it from code with no running event loop).
+    """
+
+    def stamp(digest: bytes) -> bytes:
+        token = asyncio.run(timestamper.async_timestamp(digest, "sha256"))
+        return bytes(token.dump())
+
+    return stamp

@@ -79,6 +79,7 @@ def create_checkpoint(
     timestamper: Timestamper | None = None,
     *,
     tsa_name: str | None = None,
+    now: datetime | None = None,
 ) -> AuditCheckpoint:
     """Record the current chain head in the caller's transaction (the caller commits).
 
@@ -89,6 +90,7 @@ def create_checkpoint(
     :param timestamper: when given, called with :func:`checkpoint_digest` of the head;
         its token is stored with the checkpoint.
     :param tsa_name: name of the TSA; defaults to the one the token names.
+    :param now: when the checkpoint is recorded (default: the clock).
     :returns: the new checkpoint.
     """
     head = session.execute(
@@ -100,7 +102,7 @@ def create_checkpoint(
         info = token_info(token)
         tsa_name = info.tsa if info is not None else None
     checkpoint = AuditCheckpoint(
-        created_at=utcnow(),
+        created_at=now or utcnow(),
         seq=seq,
         head_hash=head_hash,
         timestamp_token=token,

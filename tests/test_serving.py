@@ -134,7 +134,7 @@ def test_make_run_serves_and_the_journey_works_over_http(server: Server, tmp_pat
         "-----BEGIN CERTIFICATE-----"
     )
     spec = requests.get(base + "/api/v1/openapi.json", timeout=10).json()
-    assert spec["openapi"].startswith("3.") and "/tasks/{id}/sign" in spec["paths"]
+    assert spec["openapi"].startswith("3.") and "/tasks/{task_id}/sign" in spec["paths"]
 
 
 def test_oversized_upload_over_http_is_413_and_leaves_nothing(server: Server) -> None:

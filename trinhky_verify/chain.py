@@ -1,7 +1,8 @@
 """The audit hash chain and checkpoint rules, copied from the server.
 
-Keep in step with ``storage/audit.py`` (``hash_values``, ``GENESIS``) and
-``storage/checkpoints.py`` (``checkpoint_digest``): ``tests/test_bundle.py`` checks that
+Keep in step with ``storage/audit.py`` (``hash_values``, ``GENESIS``),
+``storage/checkpoints.py`` (``checkpoint_digest``) and ``storage/heads.py``
+(``LEDGER_HEAD``, ``LEDGER_HEAD_FORMAT``): ``tests/test_bundle.py`` checks that
 both compute the same hash for the same entry.
 """
 
@@ -14,6 +15,11 @@ from typing import Any
 
 GENESIS = "0" * 64
 """``prev_hash`` of entry 1 (storage.audit.GENESIS)."""
+
+LEDGER_HEAD = "ledger:head"
+"""Audit action recording the ledger's digest (storage.heads.LEDGER_HEAD)."""
+LEDGER_HEAD_FORMAT = "trinhky-ledger-head/1"
+"""How that digest is computed (storage.heads.LEDGER_HEAD_FORMAT)."""
 
 FIELDS = ("seq", "at", "actor_id", "action", "object_type", "object_id", "details", "prev_hash")
 """The hashed fields, in storage.audit._FIELDS order (the encoder sorts keys anyway)."""

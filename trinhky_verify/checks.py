@@ -391,9 +391,23 @@ def _audit(
             f"{len(rows)} entries {first_seq}..{expected - 1} link and hash correctly from "
             f"{start_text} (head {prev[:16]}…)",
         )
+    stamped: list[tuple[int, Any, Any]] = []
+    """(seq, checkpoint id, genTime) of the checkpoints whose token verified."""
     if not cps:
         yield Line("WARN", "checkpoints", "no checkpoint in the bundle: the chain is not anchored")
-        return
+    yield from _checkpoints(cps, hashes, first_seq, pki, moment, stamped)
+    if not broken:
+        yield from _ledger_heads(rows, stamped)
+
+
+def _checkpoints(
+    cps: list[dict[str, Any]],
+    hashes: dict[int, str],
+    first_seq: int,
+    pki: pdfsig.Pki | None,
+    moment: datetime,
+    stamped: list[tuple[int, Any, Any]],
+) -> Iterator[Line]:
     for cp in cps:
         at_seq: Any = cp.get("seq")
         head = str(cp.get("head_hash"))
@@ -438,20 +452,57 @@ def _audit(
                 f"{label}: the timestamp token's imprint does not cover its head hash",
             )
             continue
-        problem = None
-        if pki is not None:
+        problem: str | None
+        if pki is None:
+            problem = "no PKI in the bundle to check it against"
+        else:
             problem = pdfsig.token_signature(token, chain.checkpoint_digest(head), pki, moment)
         if problem is None:
+            stamped.append((at_seq, cp.get("id"), gen_time))
             yield Line(
                 "OK",
                 "checkpoints",
                 f"{label}: matches the chain; RFC 3161 token of {gen_time} stamps its head, "
                 "signed by a TSA of the bundle's PKI",
             )
-        elif "not trusted" in problem:
-            yield Line("WARN", "checkpoints", f"{label}: imprint covers the head; {problem}")
-        else:
+        else:  # a token no TSA of the bundle's PKI signed proves nothing
             yield Line("FAIL", "checkpoints", f"{label}: timestamp token: {problem}")
+
+
+def _ledger_heads(
+    rows: list[dict[str, Any]], stamped: list[tuple[int, Any, Any]]
+) -> Iterator[Line]:
+    """The ``ledger:head`` entries of the slice (the ledger's digest, chained in the audit
+    log): each must be followed by a checkpoint whose RFC 3161 token verified."""
+    heads = [r for r in rows if r.get("action") == chain.LEDGER_HEAD]
+    if not heads:
+        yield Line("INFO", "ledger-heads", "no ledger head recorded in the audit slice")
+        return
+    covered: list[tuple[dict[str, Any], tuple[int, Any, Any]]] = []
+    for row in heads:
+        details = row.get("details") if isinstance(row.get("details"), dict) else {}
+        assert isinstance(details, dict)  # noqa: S101 - narrowed above
+        label = (
+            f"ledger head at entry {row.get('seq')} ({details.get('entries')} entries, "
+            f"SHA-256 {str(details.get('sha256'))[:16]}…)"
+        )
+        if details.get("format") != chain.LEDGER_HEAD_FORMAT:
+            yield Line("FAIL", "ledger-heads", f"{label}: unknown format {details.get('format')!r}")
+            continue
+        stamp = next((s for s in stamped if s[0] >= int(row["seq"])), None)
+        if stamp is None:
+            yield Line("WARN", "ledger-heads", f"{label}: not yet under a timestamped checkpoint")
+            continue
+        covered.append((details, stamp))
+    if covered:
+        details, (_seq, cp_id, gen_time) = covered[-1]
+        yield Line(
+            "OK",
+            "ledger-heads",
+            f"{len(covered)} of {len(heads)} ledger heads are under a verified RFC 3161 token; "
+            f"the newest ({details.get('entries')} entries, SHA-256 "
+            f"{str(details.get('sha256'))[:16]}…) by checkpoint #{cp_id} of {gen_time}",
+        )
 
 
 def _figures(b: _Bundle, rows: list[dict[str, Any]]) -> Iterator[Line]:

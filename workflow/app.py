@@ -27,6 +27,7 @@ from workflow import (
     audit,
     coverage,
     documents,
+    jobs,
     openapi,
     records,
     registry,
@@ -56,6 +57,7 @@ PACKAGES = (
     verification,
     audit,
     coverage,
+    jobs,
     admin,
     setup,
 )

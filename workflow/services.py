@@ -17,6 +17,7 @@ from signing.pki import EmbeddedPki
 from signing.profiles import TrustConfig
 from signing.revocation import CertStatus, RevokedEntry
 from signing.trust import TrustServices
+from signing.tsa import digest_timestamper
 from storage.blobs import BlobStore
 from storage.models import Certificate
 from workflow.settings import Settings, read_or_create_secret
@@ -55,6 +56,11 @@ class Services:
                         pki, self.certificate_status, self.revoked_certificates
                     )
         return self._trust_services
+
+    def checkpoint_timestamper(self, digest: bytes) -> bytes:
+        """Stamp an audit checkpoint: the embedded TSA's RFC 3161 token (DER) over the
+        SHA-256 ``digest`` (``storage.checkpoints.Timestamper``; the PKI loads on first use)."""
+        return digest_timestamper(self.trust_services.timestamper)(digest)
 
     def certificate_status(self, serial: int) -> CertStatus:
         """The revocation status of one of our certificates, read now from the database

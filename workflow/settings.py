@@ -52,6 +52,11 @@ DEFAULTS: dict[str, Any] = {
     "SEAL_PKCS11_KEY_LABEL": None,
     "SEAL_PKCS11_PIN": None,
     "SEAL_PKCS11_PIN_FILE": None,
+    # Periodic jobs (`flask scheduler run`, started by `make run`), intervals in seconds:
+    # the audit + ledger checkpoint, then any job by name (workflow/jobs/catalogue.py).
+    "CHECKPOINT_INTERVAL": 3600,
+    "JOB_INTERVALS": {},
+    "JOB_GRACE": 600,
 }
 
 
@@ -102,6 +107,12 @@ class Settings:
     """Where validators reach this server (OCSP/CRL URLs in new certificates), if anywhere."""
     signature_policy: dict[str, str]
     """Levels by document type and unit: keys "UNIT:TYPE", "TYPE" or "UNIT"."""
+    checkpoint_interval: int = 3600
+    """Seconds between two checkpoints of the audit-log and ledger heads (TSA-stamped)."""
+    job_intervals: dict[str, int] = field(default_factory=dict)
+    """Seconds between two runs, by job name, over the defaults of ``workflow.jobs``."""
+    job_grace: int = 600
+    """Seconds a run may start after its due time before the job counts as late."""
     seal_pkcs11: Pkcs11Config | None = None
     """The token holding the organisation's seal key, if any (``SEAL_PKCS11_*``); used
     for issuers whose active seal certificate was registered for it (``flask seal-token``)."""
@@ -169,6 +180,9 @@ class Settings:
             public_url=config.get("PUBLIC_BASE_URL") or None,
             signature_level=_level(config.get("SIGNATURE_LEVEL"), "SIGNATURE_LEVEL"),
             signature_policy=_policy(config.get("SIGNATURE_POLICY")),
+            checkpoint_interval=positive("CHECKPOINT_INTERVAL"),
+            job_intervals=_intervals(config.get("JOB_INTERVALS")),
+            job_grace=positive("JOB_GRACE"),
             seal_pkcs11=_seal_token(config),
             ca_passphrase=_secret(config, "CA_PASSPHRASE"),
             seal_passphrase=_secret(config, "SEAL_PASSPHRASE"),
@@ -201,6 +215,17 @@ def _argon2_cost(positive: Callable[[str], int]) -> tuple[int, int, int]:
             f"ARGON2_MEMORY_COST must be at least 8 × ARGON2_PARALLELISM, got {cost[1]!r}"
         )
     return cost
+
+
+def _intervals(value: Any) -> dict[str, int]:
+    if not isinstance(value, dict):
+        raise SettingsError(f"JOB_INTERVALS must be a JSON object, got {value!r}")
+    for name, seconds in value.items():
+        if not isinstance(seconds, int) or isinstance(seconds, bool) or seconds <= 0:
+            raise SettingsError(
+                f"JOB_INTERVALS[{name}] must be a positive integer, got {seconds!r}"
+            )
+    return {str(k): int(v) for k, v in value.items()}
 
 
 def _secret(config: Mapping[str, Any], key: str) -> str | None:

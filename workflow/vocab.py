@@ -119,6 +119,7 @@ AUDIT_LABELS: dict[str, str] = {
     "user:unlocked": "Mở khóa tài khoản người dùng",
     "user:password_reset": "Đặt lại mật khẩu người dùng",
     "ledger:state_changed": "Sổ chỉ tiêu: thay đổi trạng thái",
+    "ledger:head": "Sổ chỉ tiêu: ghi mã băm toàn sổ (để đóng dấu thời gian)",
     "ledger:exemption_recorded": "Sổ chỉ tiêu: ghi nhận miễn trừ",
     "ledger:report_signed": "Ký báo cáo chỉ tiêu",
     "reminder:sent": "Gửi nhắc việc (đôn đốc)",

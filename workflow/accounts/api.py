@@ -4,26 +4,25 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import jsonify
-
 from workflow import http
 from workflow.accounts import service as accounts
-from workflow.errors import AuthenticationError, InvalidInputError, LockedError
+from workflow.errors import AuthenticationError, LockedError
 from workflow.http import api_blueprint, public
+from workflow.schemas import accounts as schemas
+from workflow.schemas.base import parse
+from workflow.schemas.openapi import operation
 from workflow.services import get_services, get_session
-from workflow.vocab import vn_iso
 
 bp = api_blueprint("accounts_api", __name__)
 
 
 @bp.post("/auth/token")
 @public
+@operation(body=schemas.TokenRequest, responses={200: schemas.Token}, errors=(429,))
 def token() -> Any:
     """Exchange a username and password for a bearer token."""
-    body = http.json_body()
-    username, password = body.get("username"), body.get("password")
-    if not isinstance(username, str) or not isinstance(password, str):
-        raise InvalidInputError("Cần 'username' và 'password' (chuỗi).")
+    body = parse(schemas.TokenRequest, http.json_body())
+    username, password = body.username, body.password
     services = get_services()
     db = get_session()
     result = accounts.authenticate(
@@ -42,19 +41,11 @@ def token() -> Any:
         raise AuthenticationError(result.error or accounts.BAD_CREDENTIALS)
     value, expires = accounts.issue_token(db, result.user, services.settings.token_ttl_seconds)
     db.commit()
-    return jsonify({"token": value, "token_type": "Bearer", "expires_at": vn_iso(expires)})
+    return schemas.Token.of(value, expires).dump()
 
 
 @bp.get("/me")
+@operation(responses={200: schemas.Me})
 def me() -> Any:
     """The caller and their roles."""
-    user = http.actor()
-    return jsonify(
-        {
-            "id": user.id,
-            "username": user.username,
-            "full_name": user.full_name,
-            "title": user.title,
-            "roles": [{"role": r.role, "unit": r.unit.code} for r in user.roles],
-        }
-    )
+    return schemas.Me.of(http.actor()).dump()

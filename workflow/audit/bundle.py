@@ -52,9 +52,12 @@ from storage.ledger import LedgerEntry
 from storage.models import AuditEvent, Document, Unit, User
 from workflow import http
 from workflow.coverage import ledger as coverage
-from workflow.errors import InvalidInputError, WorkflowError
+from workflow.errors import WorkflowError
 from workflow.http import api_blueprint, current_actor
 from workflow.registry import registers
+from workflow.schemas import audit as schemas
+from workflow.schemas.base import parse
+from workflow.schemas.openapi import File, operation
 from workflow.services import EXTENSION_KEY, Services, get_services, get_session
 from workflow.vocab import VN_TZ
 
@@ -521,11 +524,7 @@ def _send(result: BundleResult) -> Response:
     )
 
 
-def _export_request(unit: Any, period: Any, actor: User) -> Response:
-    if unit is not None and not isinstance(unit, str | int):
-        raise InvalidInputError("'unit' phải là mã hoặc số hiệu đơn vị.")
-    if period is not None and not isinstance(period, str):
-        raise InvalidInputError("'period' phải là kỳ dạng 2026, 2026-Q3 hoặc 2026-09.")
+def _export_request(unit: str | int | None, period: str | None, actor: User) -> Response:
     coverage.require_auditor(actor)
     services = get_services()
     db = get_session()
@@ -543,10 +542,14 @@ def _export_request(unit: Any, period: Any, actor: User) -> Response:
 
 
 @api_bp.post("/bundles")
+@operation(
+    body=schemas.BundleRequest,
+    responses={200: File(("application/zip",), "the audit bundle, to verify offline")},
+)
 def bundle_api() -> Any:
     """Export the audit bundle (ZIP) of a unit and period (auditors, administrators)."""
-    body = http.json_body()
-    return _export_request(body.get("unit"), body.get("period"), http.actor())
+    body = parse(schemas.BundleRequest, http.json_body())
+    return _export_request(body.unit, body.period, http.actor())
 
 
 # --- the page ------------------------------------------------------------------------

@@ -15,22 +15,20 @@ from werkzeug.wrappers import Response
 
 from storage.audit import ChainReport, verify_chain
 from storage.audit_models import AuditCheckpoint
-from storage.checkpoints import (
-    Timestamper,
-    create_checkpoint,
-    latest_checkpoint,
-    list_checkpoints,
-)
+from storage.checkpoints import Timestamper, latest_checkpoint, list_checkpoints
+from storage.heads import checkpoint_heads
 from storage.models import AuditEvent, Role, User
+from storage.types import utcnow
 from workflow import http
 from workflow.errors import ConflictError, ForbiddenError, InvalidInputError
 from workflow.http import api_blueprint, current_actor
+from workflow.schemas import audit as schemas
+from workflow.schemas.openapi import operation
 from workflow.services import EXTENSION_KEY, Services, get_session
-from workflow.vocab import vn_iso
 
 TIMESTAMPER_KEY = "trinhky.audit_timestamper"
-"""``app.extensions`` key of the checkpoint timestamper (digest -> RFC 3161 token DER),
-set by whoever configures the TSA; without it checkpoints carry no token."""
+"""``app.extensions`` key of another checkpoint timestamper (digest -> RFC 3161 token
+DER) than the embedded TSA (``Services.checkpoint_timestamper``), e.g. in tests."""
 
 PAGE_ENTRIES = 100
 MAX_LIMIT = 1000
@@ -67,45 +65,53 @@ def _require_auditor(user: User) -> User:
     return user
 
 
+def _timestamper(app: Flask) -> Timestamper:
+    override: Timestamper | None = app.extensions.get(TIMESTAMPER_KEY)
+    services: Services = app.extensions[EXTENSION_KEY]
+    return override or services.checkpoint_timestamper
+
+
 def checkpoint_now(
     session: Session, timestamper: Timestamper | None
 ) -> tuple[ChainReport, AuditCheckpoint | None]:
-    """Verify from the latest checkpoint and, if intact, record a new one (no commit).
+    """Verify from the latest checkpoint and, if intact, record the ledger head (if it
+    changed) and a new checkpoint (no commit): what the ``checkpoints`` job does, but
+    always recording a checkpoint.
 
     :returns: the verification report and the checkpoint (``None`` if the chain is broken).
     """
-    report = verify_chain(session, latest_checkpoint(session))
-    if not report.ok:
-        return report, None
-    return report, create_checkpoint(session, timestamper)
+    done = checkpoint_heads(session, timestamper, now=utcnow(), force=True)
+    return done.report, done.checkpoint
 
 
-def report_json(report: ChainReport) -> dict[str, Any]:
+def report_answer(report: ChainReport) -> schemas.ChainReport:
     """:returns: the fixed JSON shape of ``GET /api/v1/audit/verify``."""
-    return {
-        "ok": report.ok,
-        "entries": report.entries,
-        "first_broken": report.first_broken,
-        "reason": report.reason,
-        "head_hash": report.head_hash,
-        "checkpoints": {"checked": report.checkpoints_checked, "ok": report.checkpoints_ok},
-    }
+    return schemas.ChainReport(
+        ok=report.ok,
+        entries=report.entries,
+        first_broken=report.first_broken,
+        reason=report.reason,
+        head_hash=report.head_hash,
+        checkpoints=schemas.CheckpointsChecked(
+            checked=report.checkpoints_checked, ok=report.checkpoints_ok
+        ),
+    )
 
 
-def event_json(event: AuditEvent, actor: str | None) -> dict[str, Any]:
-    """:returns: one audit entry as JSON (time in Vietnam time)."""
-    return {
-        "seq": event.seq,
-        "at": vn_iso(event.at),
-        "actor_id": event.actor_id,
-        "actor": actor,
-        "action": event.action,
-        "object_type": event.object_type,
-        "object_id": event.object_id,
-        "details": event.details,
-        "prev_hash": event.prev_hash,
-        "hash": event.hash,
-    }
+def event_answer(event: AuditEvent, actor: str | None) -> schemas.AuditEvent:
+    """:returns: one audit entry (time in Vietnam time)."""
+    return schemas.AuditEvent(
+        seq=event.seq,
+        at=event.at,
+        actor_id=event.actor_id,
+        actor=actor,
+        action=event.action,
+        object_type=event.object_type,
+        object_id=event.object_id,
+        details=event.details,
+        prev_hash=event.prev_hash,
+        hash=event.hash,
+    )
 
 
 def _int_arg(name: str, default: int, low: int, high: int) -> int:
@@ -132,13 +138,15 @@ def _verify(session: Session, mode: str | None) -> ChainReport:
 
 
 @api_bp.get("/verify")
+@operation(query=schemas.VerifyQuery, responses={200: schemas.ChainReport})
 def verify_api() -> Any:
     """Recompute the chain (``?from=latest``: from the latest checkpoint)."""
     _require_auditor(http.actor())
-    return report_json(_verify(get_session(), request.args.get("from")))
+    return report_answer(_verify(get_session(), request.args.get("from"))).dump()
 
 
 @api_bp.get("/events")
+@operation(query=schemas.EventsQuery, responses={200: schemas.AuditEvents})
 def events_api() -> Any:
     """Entries with ``seq > after`` in order, at most ``limit`` (default 100, max 1000)."""
     _require_auditor(http.actor())
@@ -151,11 +159,10 @@ def events_api() -> Any:
         .order_by(AuditEvent.seq)
         .limit(limit)
     )
-    events = [event_json(event, username) for event, username in rows]
-    return {
-        "events": events,
-        "next_after": events[-1]["seq"] if len(events) == limit else None,
-    }
+    events = [event_answer(event, username) for event, username in rows]
+    return schemas.AuditEvents(
+        events=events, next_after=events[-1].seq if len(events) == limit else None
+    ).dump()
 
 
 def _render_page(report: ChainReport, full: bool, status: int = 200) -> Any:
@@ -204,7 +211,7 @@ def checkpoint_page() -> Response:
     if not AuditForm().validate_on_submit():
         return redirect(url_for("audit.page"))
     db = get_session()
-    report, checkpoint = checkpoint_now(db, current_app.extensions.get(TIMESTAMPER_KEY))
+    report, checkpoint = checkpoint_now(db, _timestamper(current_app))
     if checkpoint is None:
         raise ConflictError(
             _(
@@ -234,7 +241,7 @@ def register_audit_cli(app: Flask) -> None:
         """
         services: Services = app.extensions[EXTENSION_KEY]
         with services.session_factory() as session:
-            report, checkpoint = checkpoint_now(session, app.extensions.get(TIMESTAMPER_KEY))
+            report, checkpoint = checkpoint_now(session, _timestamper(app))
             if checkpoint is None:
                 click.echo(
                     f"audit chain BROKEN at entry {report.first_broken}: {report.reason}; "

@@ -30,9 +30,12 @@ from workflow.coverage import ledger as coverage
 from workflow.coverage import report
 from workflow.errors import InvalidInputError
 from workflow.http import api_blueprint, current_actor
+from workflow.schemas import coverage as schemas
+from workflow.schemas.base import parse
+from workflow.schemas.openapi import operation
 from workflow.services import EXTENSION_KEY, Services, get_services, get_session
 from workflow.uploads import send_blob
-from workflow.vocab import VN_TZ, vn_iso
+from workflow.vocab import VN_TZ
 
 api_bp = api_blueprint("coverage_api", __name__)
 
@@ -78,12 +81,13 @@ def _by() -> bool:
 
 
 @api_bp.get("/coverage")
+@operation(query=schemas.CoverageQuery, responses={200: schemas.Coverage})
 def coverage_api() -> Any:
     """The four figures of a unit (and descendants) over a period (``?by=doc_type``)."""
     coverage.require_reader(http.actor())
     scope, period = _scope_and_period()
     figures = coverage.coverage_figures(get_session(), scope, period, by_doc_type=_by())
-    return {
+    body = {
         **figures,
         "period": {
             "code": period.code,
@@ -92,14 +96,16 @@ def coverage_api() -> Any:
         },
         "unit": scope.unit.code if scope.unit else None,
     }
+    return schemas.Coverage.model_validate(body).dump()
 
 
 @api_bp.get("/coverage/misses")
+@operation(query=schemas.MissesQuery, responses={200: schemas.Misses})
 def misses_api() -> Any:
     """The items that miss a target (``?target=T2&unit=&period=&limit=&offset=``)."""
     coverage.require_reader(http.actor())
     scope, period = _scope_and_period()
-    return coverage.misses(
+    misses = coverage.misses(
         get_session(),
         scope,
         period,
@@ -107,12 +113,14 @@ def misses_api() -> Any:
         limit=_int_arg("limit", PAGE, 1, 500),
         offset=_int_arg("offset", 0, 0, 10**9),
     )
+    return schemas.Misses.model_validate(misses).dump()
 
 
 @api_bp.post("/coverage/exemptions")
+@operation(body=schemas.ExemptionRequest, responses={201: schemas.Exemption})
 def exemption_api() -> Any:
     """Record a T2 special-rule exemption (auditors, administrators)."""
-    body = http.json_body()
+    body = parse(schemas.ExemptionRequest, http.json_body())
     db = get_session()
     services = get_services()
     entry = coverage.record_exemption(
@@ -120,33 +128,34 @@ def exemption_api() -> Any:
         services.blobs,
         services.trust,
         http.actor(),
-        body.get("document_id"),
-        body.get("reason"),
-        body.get("decision"),
+        body.document_id,
+        body.reason,
+        body.decision,
         now=coverage.utc_now(),
     )
     db.commit()
-    return {
-        "document_id": entry.subject_id,
-        "target": entry.target,
-        "state": entry.state,
-        "exempt_reason": entry.exempt_reason,
-        "exempt_decision": entry.exempt_decision,
-        "exempt_approved_by": entry.exempt_approved_by_id,
-        "checked_at": vn_iso(entry.checked_at),
-    }, 201
+    return schemas.Exemption(
+        document_id=entry.subject_id,
+        target=entry.target,
+        state=entry.state,
+        exempt_reason=entry.exempt_reason,
+        exempt_decision=entry.exempt_decision,
+        exempt_approved_by=entry.exempt_approved_by_id,
+        checked_at=entry.checked_at,
+    ).dump(), 201
 
 
 @api_bp.post("/coverage/revalidate")
+@operation(responses={200: schemas.Revalidated})
 def revalidate_api() -> Any:
     """Refresh the ledger and re-check every T2 signature (auditors, administrators)."""
     actor = coverage.require_auditor(http.actor())
     result = _refresh_and_revalidate(actor.id)
-    return {
-        "created": result.created,
-        "validated": result.validated,
-        "changes": [c.__dict__ for c in result.changes],
-    }
+    return schemas.Revalidated(
+        created=result.created,
+        validated=result.validated,
+        changes=[schemas.Change.model_validate(c.__dict__) for c in result.changes],
+    ).dump()
 
 
 def _refresh_and_revalidate(actor_id: int | None) -> coverage.RefreshResult:

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
-from flask import jsonify, request
+from flask import request
 
 from storage.types import utcnow
 from workflow import http
@@ -16,103 +15,80 @@ from workflow.documents import presenters as views
 from workflow.errors import InvalidInputError
 from workflow.http import api_blueprint
 from workflow.registry import issuance
+from workflow.schemas import documents as schemas
+from workflow.schemas.base import parse, parse_form
+from workflow.schemas.openapi import operation
 from workflow.services import get_services, get_session
 from workflow.uploads import stage_upload
-from workflow.vocab import VN_TZ, vn_iso
 
 bp = api_blueprint("actions_api", __name__)
 
 
-def _text(body: dict[str, Any], key: str) -> str | None:
-    value = body.get(key)
-    if value is not None and not isinstance(value, str):
-        raise InvalidInputError(f"'{key}' phải là chuỗi.")
-    return value
-
-
-def _when(value: Any, key: str) -> datetime:
-    if not isinstance(value, str):
-        raise InvalidInputError(
-            f"'{key}' phải là thời điểm ISO 8601, ví dụ 2026-12-01T17:00:00+07:00."
-        )
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError as exc:
-        raise InvalidInputError(f"'{key}' không phải thời điểm ISO 8601 hợp lệ.") from exc
-    return moment if moment.tzinfo else moment.replace(tzinfo=VN_TZ)
-
-
 @bp.get("/routes")
+@operation(query=schemas.RouteListQuery, responses={200: schemas.RouteList})
 def list_routes() -> Any:
     """Route templates (newest version of each; ?all=1 for every version)."""
     routes = route_templates.list_routes(get_session(), bool(request.args.get("all")))
-    return jsonify({"routes": [route_templates.route_json(r) for r in routes]})
+    return schemas.RouteList(routes=[schemas.RouteTemplate.of(r) for r in routes]).dump()
 
 
 @bp.post("/routes")
+@operation(body=schemas.RouteRequest, responses={201: schemas.RouteTemplate})
 def save_route() -> Any:
     """Create a route template or a new version of one (administrators)."""
+    body = parse(schemas.RouteRequest, http.json_body())
     db = get_session()
-    route = route_templates.save_route(db, http.actor(), http.json_body())
+    route = route_templates.save_route(db, http.actor(), body.model_dump(exclude_none=True))
     db.commit()
-    return jsonify(route_templates.route_json(route)), 201
-
-
-def _task_response(task: Any) -> Any:
-    return jsonify({"task": views.task_json(task), "document": views.document_json(task.document)})
+    return schemas.RouteTemplate.of(route).dump(), 201
 
 
 @bp.post("/tasks/<int:task_id>/return")
+@operation(body=schemas.ReturnRequest, responses={200: schemas.TaskAndDocument})
 def return_task(task_id: int) -> Any:
     """Return for revision to an earlier stage, with a comment."""
-    body = http.json_body()
-    to_stage = body.get("to_stage")
-    if to_stage is not None and (not isinstance(to_stage, int) or isinstance(to_stage, bool)):
-        raise InvalidInputError("'to_stage' phải là số thứ tự của một bước trước đó.")
+    body = parse(schemas.ReturnRequest, http.json_body())
     db = get_session()
-    task = actions.return_for_revision(db, http.actor(), task_id, _text(body, "comment"), to_stage)
+    task = actions.return_for_revision(db, http.actor(), task_id, body.comment, body.to_stage)
     db.commit()
-    return _task_response(task)
+    return schemas.TaskAndDocument.of(task, utcnow()).dump()
 
 
 @bp.post("/tasks/<int:task_id>/reject")
+@operation(body=schemas.CommentRequest, responses={200: schemas.TaskAndDocument})
 def reject_task(task_id: int) -> Any:
     """Reject: the route ends."""
+    body = parse(schemas.CommentRequest, http.json_body())
     db = get_session()
-    task = actions.reject(db, http.actor(), task_id, _text(http.json_body(), "comment"))
+    task = actions.reject(db, http.actor(), task_id, body.comment)
     db.commit()
-    return _task_response(task)
+    return schemas.TaskAndDocument.of(task, utcnow()).dump()
 
 
 @bp.post("/tasks/<int:task_id>/delegate")
+@operation(body=schemas.DelegateTaskRequest, responses={201: schemas.TaskOnly})
 def delegate_task(task_id: int) -> Any:
     """Delegate the task to a named person until a time (never sub-delegated)."""
-    body = http.json_body()
-    to = body.get("to") or body.get("to_user") or body.get("username")
-    if not isinstance(to, str):
-        raise InvalidInputError("Cần 'to': tên đăng nhập của người nhận ủy quyền.")
+    body = parse(schemas.DelegateTaskRequest, http.json_body())
     db = get_session()
-    task = actions.delegate_task(
-        db, http.actor(), task_id, to, _when(body.get("until"), "until"), _text(body, "reason")
-    )
+    task = actions.delegate_task(db, http.actor(), task_id, body.to, body.until, body.reason)
     db.commit()
-    return jsonify({"task": views.task_json(task)}), 201
+    return schemas.TaskOnly.of(task, utcnow()).dump(), 201
 
 
 @bp.post("/tasks/<int:task_id>/reassign")
+@operation(body=schemas.ReassignRequest, responses={201: schemas.TaskOnly})
 def reassign_task(task_id: int) -> Any:
     """Give an open task to someone else (administrators)."""
-    body = http.json_body()
-    to = body.get("to")
-    if not isinstance(to, str):
-        raise InvalidInputError("Cần 'to': tên đăng nhập của người được giao.")
+    body = parse(schemas.ReassignRequest, http.json_body())
     db = get_session()
-    task = actions.reassign(db, http.actor(), task_id, to)
+    task = actions.reassign(db, http.actor(), task_id, body.to)
     db.commit()
-    return jsonify({"task": views.task_json(task)}), 201
+    return schemas.TaskOnly.of(task, utcnow()).dump(), 201
 
 
 @bp.post("/tasks/<int:task_id>/issue")
+@operation(responses={200: schemas.Issued})
 def issue_task(task_id: int) -> Any:
     """The clerk issues: number, date and the organisation's seal signature."""
     db = get_session()
@@ -130,35 +106,37 @@ def issue_task(task_id: int) -> Any:
         base_url=services.settings.public_url or request.host_url,
     )
     db.commit()
-    return jsonify(
-        {
-            "number": issued.number,
-            "symbol": issued.symbol,
-            "issued_at": vn_iso(issued.issued_at),
-            "document": views.document_json(issued.document),
-        }
-    )
+    return schemas.Issued(
+        number=issued.number,
+        symbol=issued.symbol,
+        issued_at=issued.issued_at,
+        document=schemas.Document.of(issued.document, utcnow()),
+    ).dump()
 
 
 @bp.post("/documents/<int:document_id>/withdraw")
+@operation(responses={200: schemas.Document})
 def withdraw(document_id: int) -> Any:
     """The drafter takes the document back before anyone acted."""
     db = get_session()
     doc = actions.withdraw(db, http.actor(), document_id)
     db.commit()
-    return jsonify(views.document_json(doc))
+    return schemas.Document.of(doc, utcnow()).dump()
 
 
 @bp.post("/documents/<int:document_id>/recall")
+@operation(body=schemas.RecallRequest, responses={200: schemas.Document})
 def recall(document_id: int) -> Any:
     """Thu hồi an issued document (freezes it; recipients are told)."""
+    body = parse(schemas.RecallRequest, http.json_body())
     db = get_session()
-    doc = issuance.recall(db, http.actor(), document_id, _text(http.json_body(), "reason"))
+    doc = issuance.recall(db, http.actor(), document_id, body.reason)
     db.commit()
-    return jsonify(views.document_json(doc))
+    return schemas.Document.of(doc, utcnow()).dump()
 
 
 @bp.post("/documents/<int:document_id>/revisions")
+@operation(form=schemas.RevisionForm, responses={201: schemas.RevisionCreated})
 def upload_revision(document_id: int) -> Any:
     """A revised PDF from the drafter (after a return); earlier revisions stay."""
     staged, filename = stage_upload()
@@ -167,67 +145,66 @@ def upload_revision(document_id: int) -> Any:
         db, get_services().blobs, http.actor(), document_id, staged, filename
     )
     db.commit()
-    return jsonify({"number": rev.number, "sha256": rev.blob_sha256, "size": rev.size}), 201
+    return schemas.RevisionCreated(
+        number=rev.number, sha256=rev.blob_sha256, size=rev.size
+    ).dump(), 201
 
 
 @bp.get("/documents/<int:document_id>/comments")
+@operation(responses={200: schemas.CommentList})
 def list_comments(document_id: int) -> Any:
     """Comments on a document."""
     db = get_session()
     doc = access.get_visible_document(db, http.actor(), document_id)
-    return jsonify({"comments": views.comments_json(db, doc)})
+    comments = [schemas.Comment.of(c) for c in views.comments_of(db, doc)]
+    return schemas.CommentList(comments=comments).dump()
 
 
 @bp.post("/documents/<int:document_id>/comments")
+@operation(body=schemas.NewComment, responses={201: schemas.CommentCreated})
 def add_comment(document_id: int) -> Any:
     """Comment at any time."""
+    body = parse(schemas.NewComment, http.json_body())
     db = get_session()
-    comment = actions.add_comment(db, http.actor(), document_id, _text(http.json_body(), "body"))
+    comment = actions.add_comment(db, http.actor(), document_id, body.body)
     db.commit()
-    return jsonify(
-        {"id": comment.id, "body": comment.body, "created_at": vn_iso(comment.created_at)}
-    ), 201
+    return schemas.CommentCreated(
+        id=comment.id, body=comment.body, created_at=comment.created_at
+    ).dump(), 201
 
 
 @bp.post("/delegations")
+@operation(body=schemas.DelegationRequest, responses={201: schemas.Delegation})
 def create_delegation() -> Any:
     """A standing delegation for a period and a scope."""
-    body = http.json_body()
-    to = body.get("to")
-    if not isinstance(to, str):
-        raise InvalidInputError("Cần 'to': tên đăng nhập của người nhận ủy quyền.")
-    acts, types = body.get("actions"), body.get("doc_types")
-    for key, value in (("actions", acts), ("doc_types", types)):
-        if value is not None and (
-            not isinstance(value, list) or not all(isinstance(v, str) for v in value)
-        ):
-            raise InvalidInputError(f"'{key}' phải là danh sách chuỗi.")
+    body = parse(schemas.DelegationRequest, http.json_body())
     db = get_session()
     delegation = actions.create_delegation(
         db,
         http.actor(),
-        to,
-        _when(body.get("from"), "from"),
-        _when(body.get("until"), "until"),
-        acts,
-        types,
-        _text(body, "reason"),
+        body.to,
+        body.starts,
+        body.until,
+        body.actions,
+        body.doc_types,
+        body.reason,
     )
     db.commit()
-    return jsonify(
-        {
-            "id": delegation.id,
-            "to": to,
-            "from": vn_iso(delegation.starts_at),
-            "until": vn_iso(delegation.ends_at),
-        }
-    ), 201
+    answer = {
+        "id": delegation.id,
+        "to": body.to,
+        "from": delegation.starts_at,
+        "until": delegation.ends_at,
+    }
+    return schemas.Delegation.model_validate(answer).dump(), 201
 
 
 @bp.get("/notifications")
+@operation(responses={200: schemas.NotificationList})
 def notifications() -> Any:
     """The caller's latest in-app notifications."""
-    return jsonify({"notifications": views.notifications_json(get_session(), http.actor())})
+    rows = views.latest_notifications(get_session(), http.actor())
+    return schemas.NotificationList(notifications=[schemas.Notification.of(n) for n in rows]).dump()
 
 
 def create_classified() -> Any:
@@ -238,17 +215,20 @@ def create_classified() -> Any:
             "chỉ đăng ký số, ngày và độ mật; văn bản được xử lý ngoài mạng.",
             code="classified_content",
         )
-    form = request.form if request.form else http.json_body()
+    if request.form:
+        form = parse_form(schemas.ClassifiedRequest, request.form)
+    else:
+        form = parse(schemas.ClassifiedRequest, http.json_body())
     db = get_session()
     doc = issuance.register_classified(
         db,
         http.actor(),
-        classification=str(form.get("classification")),
-        doc_type=str(form.get("doc_type") or ""),
-        subject=form.get("subject"),
-        urgency=form.get("urgency"),
+        classification=form.classification,
+        doc_type=form.doc_type or "",
+        subject=form.subject,
+        urgency=form.urgency,
     )
     services = get_services()
     coverage.record_document(db, services.blobs, services.trust, doc, now=utcnow())
     db.commit()
-    return jsonify(views.document_json(doc)), 201
+    return schemas.Document.of(doc, utcnow()).dump(), 201

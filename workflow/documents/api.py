@@ -5,36 +5,44 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import jsonify, request
+from flask import request
 from werkzeug.utils import secure_filename
 
 from storage import audit
 from storage.audit import AuditAction
 from storage.models import Document
+from storage.types import utcnow
 from workflow import http
 from workflow.accounts import access
 from workflow.documents import presenters as views
 from workflow.documents import recipients
 from workflow.documents import usecases as service
 from workflow.documents.actions_api import create_classified
-from workflow.errors import InvalidInputError
 from workflow.http import api_blueprint
+from workflow.schemas import documents as schemas
+from workflow.schemas.base import parse, parse_form
+from workflow.schemas.openapi import File, operation
 from workflow.services import get_services, get_session
 from workflow.signatures import flow as signing_flow
 from workflow.uploads import send_blob, stage_upload
-from workflow.vocab import vn_iso
 
 bp = api_blueprint("documents_api", __name__)
 
 
 @bp.post("/documents")
+@operation(
+    form=schemas.DocumentUploadForm,
+    body=schemas.ClassifiedRequest,
+    responses={201: schemas.Document},
+)
 def create_document() -> Any:
-    """Upload a PDF (multipart: file, subject, doc_type, route, urgency, recipients,
-    external) as a draft, or register a classified document as metadata only."""
+    """Upload a PDF as a draft (multipart), or register a classified document as metadata
+    only (``classification``, multipart or JSON; no file)."""
     if request.form.get("classification") or (
         request.is_json and "classification" in http.json_body()
     ):
         return create_classified()
+    form = parse_form(schemas.DocumentUploadForm, request.form)
     db = get_session()
     plan = recipients.from_form(db, request.form)  # before the file: a refusal stores nothing
     staged, filename = stage_upload()
@@ -44,17 +52,18 @@ def create_document() -> Any:
         http.actor(),
         staged=staged,
         filename=filename,
-        subject=request.form.get("subject", ""),
-        doc_type=request.form.get("doc_type", ""),
-        route_code=request.form.get("route") or None,
-        urgency=request.form.get("urgency") or None,
+        subject=form.subject or "",
+        doc_type=form.doc_type or "",
+        route_code=form.route or None,
+        urgency=form.urgency or None,
         plan=plan,
     )
     db.commit()
-    return jsonify(views.document_json(doc)), 201
+    return schemas.Document.of(doc, utcnow()).dump(), 201
 
 
 @bp.get("/documents")
+@operation(query=schemas.DocumentListQuery, responses={200: schemas.DocumentList})
 def list_documents() -> Any:
     """The documents the caller is party to, newest first."""
     db = get_session()
@@ -63,19 +72,23 @@ def list_documents() -> Any:
     if state:
         query = query.where(Document.state == state)
     limit = min(max(request.args.get("limit", 50, type=int) or 50, 1), 500)
-    return jsonify({"documents": [views.document_json(d) for d in db.scalars(query.limit(limit))]})
+    now = utcnow()
+    documents = [schemas.Document.of(d, now) for d in db.scalars(query.limit(limit))]
+    return schemas.DocumentList(documents=documents).dump()
 
 
 @bp.post("/documents/<int:document_id>/submit")
+@operation(responses={200: schemas.Document})
 def submit(document_id: int) -> Any:
     """Put a draft on its route."""
     db = get_session()
     doc = service.submit(db, http.actor(), document_id)
     db.commit()
-    return jsonify(views.document_json(doc))
+    return schemas.Document.of(doc, utcnow()).dump()
 
 
 @bp.get("/documents/<int:document_id>")
+@operation(responses={200: schemas.Document})
 def get_document(document_id: int) -> Any:
     """Metadata, state and history of a document."""
     db = get_session()
@@ -90,10 +103,17 @@ def get_document(document_id: int) -> Any:
         details={"via": "api"},
     )
     db.commit()
-    return jsonify(views.document_json(doc, views.history(db, doc)))
+    history = [
+        schemas.HistoryEntry(
+            seq=e.seq, at=e.at, actor=e.actor, action=e.action, label=e.label, details=e.details
+        )
+        for e in views.history(db, doc)
+    ]
+    return schemas.Document.of(doc, utcnow(), history).dump()
 
 
 @bp.get("/documents/<int:document_id>/file")
+@operation(responses={200: File(("application/pdf",), "the current PDF")})
 def get_file(document_id: int) -> Any:
     """The current PDF of the document."""
     db = get_session()
@@ -106,6 +126,7 @@ def get_file(document_id: int) -> Any:
 
 
 @bp.get("/documents/<int:document_id>/validation")
+@operation(responses={200: schemas.DocumentValidation})
 def validation(document_id: int) -> Any:
     """Validation of every signature in the current PDF, and an overall verdict."""
     db = get_session()
@@ -124,41 +145,37 @@ def validation(document_id: int) -> Any:
         details={"verdict": report.verdict, "revision": doc.current_revision.number},
     )
     db.commit()
-    body = views.validation_json(report)
-    body["document_id"] = doc.id
-    body["revision"] = doc.current_revision.number
-    return jsonify(body)
+    return schemas.DocumentValidation.of_document(
+        report, doc.id, doc.current_revision.number
+    ).dump()
 
 
 @bp.get("/tasks")
+@operation(responses={200: schemas.TaskList})
 def tasks() -> Any:
     """The caller's open tasks."""
     items = service.open_tasks(get_session(), http.actor())
-    return jsonify({"tasks": [views.task_json(t) for t in items]})
+    now = utcnow()
+    return schemas.TaskList(tasks=[schemas.Task.of(t, now) for t in items]).dump()
 
 
 @bp.post("/tasks/<int:task_id>/approve")
+@operation(body=schemas.ApproveRequest, responses={200: schemas.TaskAndDocument})
 def approve(task_id: int) -> Any:
     """Approve a step (optional comment); a consultation also needs ``answer``."""
-    body = http.json_body()
-    comment, answer = body.get("comment"), body.get("answer")
-    if comment is not None and not isinstance(comment, str):
-        raise InvalidInputError("'comment' phải là chuỗi.")
-    if answer is not None and not isinstance(answer, str):
-        raise InvalidInputError("'answer' phải là chuỗi.")
+    body = parse(schemas.ApproveRequest, http.json_body())
     db = get_session()
-    task = service.approve(db, http.actor(), task_id, comment, answer)
+    task = service.approve(db, http.actor(), task_id, body.comment, body.answer)
     db.commit()
-    return jsonify({"task": views.task_json(task), "document": views.document_json(task.document)})
+    return schemas.TaskAndDocument.of(task, utcnow()).dump()
 
 
 @bp.post("/tasks/<int:task_id>/sign")
+@operation(body=schemas.SignRequest, responses={200: schemas.SignOutcome}, errors=(429,))
 def sign(task_id: int) -> Any:
-    """Sign the document of a signing task with the key's passphrase."""
-    body = http.json_body()
-    passphrase = body.get("passphrase")
-    if not isinstance(passphrase, str) or not passphrase:
-        raise InvalidInputError("Cần 'passphrase': mật khẩu của khóa ký số.")
+    """Sign the document of a signing task with the key's passphrase (PAdES, visible
+    stamp)."""
+    passphrase = parse(schemas.SignRequest, http.json_body()).passphrase
     db = get_session()
     services = get_services()
     outcome = signing_flow.run(
@@ -173,17 +190,4 @@ def sign(task_id: int) -> Any:
         level=services.settings.level_for,
         services=services.trust_services,
     )
-    return jsonify(
-        {
-            "task": views.task_json(outcome.task),
-            "document": views.document_json(outcome.task.document),
-            "signature": {
-                "field": outcome.signature.field_name,
-                "level": outcome.signature.pades_level,
-                "revision": outcome.revision.number,
-                "sha256": outcome.revision.blob_sha256,
-                "signed_at": vn_iso(outcome.signature.signed_at),
-            },
-            "validation": views.validation_json(outcome.report),
-        }
-    )
+    return schemas.SignOutcome.of(outcome, utcnow()).dump()

@@ -1,4 +1,5 @@
-"""workflow: what the document page and the API show about a document."""
+"""workflow: what the document page shows about a document (the API's answers are the
+models of :mod:`workflow.schemas.documents`)."""
 
 from __future__ import annotations
 
@@ -8,13 +9,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from signing.validate import ValidationReport
-from storage.models import AuditEvent, Document, Task, User
+from storage.models import AuditEvent, Document, User
 from storage.registry_models import Comment, Notification
-from storage.types import utcnow
 from workflow.documents import routing
 from workflow.documents.states import TaskState
-from workflow.vocab import AUDIT_LABELS, STATE_LABELS, vn_iso
+from workflow.vocab import AUDIT_LABELS, vn_iso
 
 
 @dataclass(frozen=True)
@@ -65,30 +64,6 @@ def stage_timeline(doc: Document) -> list[dict[str, Any]]:
     return timeline
 
 
-def task_json(task: Task) -> dict[str, Any]:
-    """:returns: the API form of a task."""
-    now = utcnow()
-    return {
-        "id": task.id,
-        "document_id": task.document_id,
-        "action": task.action,
-        "step": task.stage_position,
-        "step_name": task.stage_name,
-        "state": task.state,
-        "assignee": task.assignee.username,
-        "outcome": task.outcome,
-        "acted_by": task.acted_by.username if task.acted_by else None,
-        "acted_at": vn_iso(task.acted_at),
-        "comment": task.comment,
-        "answer": task.answer,
-        "on_behalf_of": task.on_behalf_of.username if task.on_behalf_of else None,
-        "created_at": vn_iso(task.created_at),
-        "due_at": vn_iso(task.due_at),
-        "overdue": bool(task.state == "open" and task.due_at is not None and task.due_at < now),
-        "subject": task.document.subject,
-    }
-
-
 def planned_json(doc: Document) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
     """:returns: the recipients the drafter planned: units, and outside recipients."""
     units = [
@@ -104,68 +79,16 @@ def planned_json(doc: Document) -> tuple[list[dict[str, Any]], list[dict[str, st
     return units, outside
 
 
-def document_json(doc: Document, entries: list[HistoryEntry] | None = None) -> dict[str, Any]:
-    """:returns: the API form of a document (with its history when given)."""
-    rev = doc.current_revision if doc.has_content else None
-    route = doc.route
-    body: dict[str, Any] = {
-        "id": doc.id,
-        "subject": doc.subject,
-        "doc_type": doc.doc_type,
-        "state": doc.state,
-        "state_label": STATE_LABELS.get(doc.state, doc.state),
-        "unit": {"id": doc.unit.id, "code": doc.unit.code, "name": doc.unit.name},
-        "created_by": doc.created_by.username,
-        "created_at": vn_iso(doc.created_at),
-        "submitted_at": vn_iso(doc.submitted_at),
-        "route": {"code": route.code, "version": route.version, "name": route.name}
-        if route
-        else None,
-        "current_step": doc.current_stage,
-        "urgency": doc.urgency,
-        "classification": doc.classification,
-        "metadata_only": doc.metadata_only,
-        "form": doc.form,
-        "number": doc.number,
-        "symbol": doc.symbol,
-        "issued_at": vn_iso(doc.issued_at),
-        "issuer": doc.issuer_unit.code if doc.issuer_unit else None,
-        "register": doc.register,
-        "recalled_at": vn_iso(doc.recalled_at),
-        "recall_reason": doc.recall_reason,
-        "revision": {
-            "number": rev.number,
-            "sha256": rev.blob_sha256,
-            "size": rev.size,
-            "filename": rev.filename,
-            "kind": rev.kind,
-        }
-        if rev
-        else None,
-        "revisions": len(doc.revisions),
-        "tasks": [task_json(t) for t in doc.tasks],
-    }
-    body["recipients"], body["external_recipients"] = planned_json(doc)
-    if entries is not None:
-        body["history"] = [
-            {
-                "seq": e.seq,
-                "at": vn_iso(e.at),
-                "actor": e.actor,
-                "action": e.action,
-                "label": e.label,
-                "details": e.details,
-            }
-            for e in entries
-        ]
-    return body
+def comments_of(session: Session, doc: Document) -> list[Comment]:
+    """:returns: the document's comments, oldest first."""
+    return list(
+        session.scalars(select(Comment).where(Comment.document_id == doc.id).order_by(Comment.id))
+    )
 
 
 def comments_json(session: Session, doc: Document) -> list[dict[str, Any]]:
-    """:returns: the document's comments, oldest first."""
-    rows = session.scalars(
-        select(Comment).where(Comment.document_id == doc.id).order_by(Comment.id)
-    ).all()
+    """:returns: the document's comments, oldest first, for its page."""
+    rows = comments_of(session, doc)
     return [
         {
             "id": c.id,
@@ -178,29 +101,13 @@ def comments_json(session: Session, doc: Document) -> list[dict[str, Any]]:
     ]
 
 
-def notifications_json(session: Session, user: User, limit: int = 50) -> list[dict[str, Any]]:
+def latest_notifications(session: Session, user: User, limit: int = 50) -> list[Notification]:
     """:returns: the user's newest notifications."""
-    rows = session.scalars(
-        select(Notification)
-        .where(Notification.user_id == user.id)
-        .order_by(Notification.id.desc())
-        .limit(limit)
-    ).all()
-    return [
-        {
-            "id": n.id,
-            "kind": n.kind,
-            "message": n.message,
-            "document_id": n.document_id,
-            "created_at": vn_iso(n.created_at),
-            "read": n.read_at is not None,
-        }
-        for n in rows
-    ]
-
-
-def validation_json(report: ValidationReport) -> dict[str, Any]:
-    """:returns: the API form of a validation report."""
-    body = report.to_dict()
-    body["verdict"] = report.verdict
-    return body
+    return list(
+        session.scalars(
+            select(Notification)
+            .where(Notification.user_id == user.id)
+            .order_by(Notification.id.desc())
+            .limit(limit)
+        )
+    )

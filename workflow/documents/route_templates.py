@@ -32,38 +32,6 @@ def list_routes(session: Session, include_inactive: bool = False) -> list[Route]
     return list(newest.values())
 
 
-def route_json(route: Route) -> dict[str, Any]:
-    """:returns: the API form of a route template."""
-    return {
-        "id": route.id,
-        "code": route.code,
-        "version": route.version,
-        "name": route.name,
-        "kind": route.kind,
-        "description": route.description,
-        "is_default": route.is_default,
-        "active": route.active,
-        "stages": [
-            {
-                "position": s.position,
-                "name": s.name,
-                "action": s.action,
-                "assignee_role": s.assignee_role,
-                "assignee_unit": s.assignee_unit_code,
-                "assignee_user_id": s.assignee_user_id,
-                "mode": s.mode,
-                "deadline_days": s.deadline_days,
-                "when": {
-                    "doc_types": s.when_doc_types,
-                    "urgencies": s.when_urgencies,
-                    "units": s.when_units,
-                },
-            }
-            for s in route.stages
-        ],
-    }
-
-
 def _list_of(value: Any, allowed: tuple[str, ...] | None, what: str) -> list[str] | None:
     if value in (None, [], ""):
         return None

@@ -140,9 +140,9 @@ def generate_obligations(
     session: Session, period_text: str, actor_id: int | None = None
 ) -> Generated:
     """Add the obligations the regime defines for a period; idempotent (an obligation
-    of one unit, type and period is created once)."""
+    of one unit, type and period is created once). A deactivated unit owes nothing new."""
     period = parse_period(period_text)
-    units = session.scalars(select(Unit).order_by(Unit.id)).all()
+    units = session.scalars(select(Unit).where(Unit.active.is_(True)).order_by(Unit.id)).all()
     have = {
         (o.unit_id, o.report_type)
         for o in session.scalars(

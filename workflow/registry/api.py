@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from flask import Response, current_app, jsonify, request
+from flask import Response, current_app, request
 from sqlalchemy.orm import Session
 
 from storage.models import Unit, User
@@ -18,11 +18,25 @@ from workflow.http import api_blueprint
 from workflow.registry import dispatch as dispatching
 from workflow.registry import incoming, registers
 from workflow.registry import incoming_queries as incoming_views
+from workflow.schemas import registry as schemas
+from workflow.schemas.base import parse, parse_form
+from workflow.schemas.openapi import File, operation
 from workflow.services import get_services, get_session
 from workflow.uploads import send_blob, stage_upload
-from workflow.vocab import VN_TZ, vn_iso
+from workflow.vocab import VN_TZ
 
 bp = api_blueprint("registry_api", __name__)
+
+INCOMING_FLOW = (
+    "Incoming documents after receipt (route `van-ban-den`): `POST /incoming/{entry_id}/receive` "
+    "(clerk: signature validation, incoming number) puts a valid entry on the incoming "
+    "route and gives the receiving unit's leaders an `assign` task (in `GET /tasks`); "
+    "`POST /incoming/{entry_id}/assign` closes it and gives `handle` tasks to the lead "
+    "person, else to the assigned unit's staff, with the deadline; "
+    "`POST /incoming/{entry_id}/complete` marks the entry handled. The tasks' `document_id` "
+    "is the entry's handling document; `/tasks/{task_id}/approve` refuses these tasks "
+    "(409), `/tasks/{task_id}/delegate` accepts them."
+)
 
 EXPORT_TYPES = {
     "csv": "text/csv; charset=utf-8",
@@ -46,7 +60,10 @@ def dispatch_and_deliver(
     db: Session, actor: User, document_id: int, body: dict[str, Any]
 ) -> dispatching.Dispatched:
     """Dispatch, commit, then e-mail the outside recipients and commit their outcome
-    (no e-mail ever names a link that was rolled back)."""
+    (no e-mail ever names a link that was rolled back).
+
+    :param body: ``recipients`` (unit ids) and ``external`` (``{"name", "email"}``).
+    """
     dispatched = dispatching.dispatch(
         db, actor, document_id, body.get("recipients"), body.get("external")
     )
@@ -64,59 +81,14 @@ def dispatch_and_deliver(
     return dispatched
 
 
-def dispatch_json(row: Dispatch, link: str | None = None) -> dict[str, Any]:
+def dispatch_answer(row: Dispatch, link: str | None = None) -> schemas.Dispatch:
     """:returns: the API form of one recipient of a document."""
-    unit = row.recipient_unit
-    body: dict[str, Any] = {
-        "id": row.id,
-        "document_id": row.document_id,
-        "form": row.form,
-        "recipient": {"type": "unit", "id": unit.id, "code": unit.code, "name": unit.name}
-        if unit
-        else {"type": "external", "name": row.external_name, "email": row.external_email},
-        "state": row.state,
-        "dispatched_at": vn_iso(row.dispatched_at),
-        "received_at": vn_iso(row.received_at),
-        "received_by": {
-            "username": row.received_by.username,
-            "full_name": row.received_by.full_name,
-        }
-        if row.received_by
-        else None,
-        "downloaded_at": vn_iso(row.downloaded_at),
-        "mail_status": dispatching.mail_status(row),
-    }
-    if link is not None:
-        body["download_url"] = link
-    return body
+    return schemas.Dispatch.of(row, dispatching.mail_status(row), link)
 
 
-def entry_json(entry: IncomingEntry) -> dict[str, Any]:
-    """:returns: the API form of an incoming entry."""
-    return {
-        "id": entry.id,
-        "unit": {"id": entry.unit.id, "code": entry.unit.code, "name": entry.unit.name},
-        "number": entry.number,
-        "year": entry.year,
-        "source": entry.source,
-        "form": entry.form,
-        "state": entry.state,
-        "sender": entry.sender,
-        "sender_unit_id": entry.sender_unit_id,
-        "classification": entry.classification,
-        "original_symbol": entry.original_symbol,
-        "original_date": entry.original_date.isoformat() if entry.original_date else None,
-        "subject": entry.subject,
-        "doc_type": entry.doc_type,
-        "document_id": entry.document_id,
-        "sha256": entry.blob_sha256,
-        "created_at": vn_iso(entry.created_at),
-        "received_at": vn_iso(entry.received_at),
-        "received_by": entry.received_by.username if entry.received_by else None,
-        "return_reason": entry.return_reason,
-        "validation": entry.validation,
-        "handling": incoming_views.handling(get_session(), entry),
-    }
+def entry_answer(entry: IncomingEntry) -> schemas.IncomingEntry:
+    """:returns: the API form of an incoming entry, with its handling."""
+    return schemas.IncomingEntry.of(entry, incoming_views.handling(get_session(), entry))
 
 
 def _unit_arg() -> int | None:
@@ -129,41 +101,47 @@ def _unit_arg() -> int | None:
 
 
 @bp.post("/documents/<int:document_id>/dispatch")
+@operation(body=schemas.DispatchRequest, responses={201: schemas.DispatchList})
 def dispatch(document_id: int) -> Any:
     """Phát hành: send an issued document to units and outside recipients."""
+    body = parse(schemas.DispatchRequest, http.json_body())
     db = get_session()
-    dispatched = dispatch_and_deliver(db, http.actor(), document_id, http.json_body())
+    dispatched = dispatch_and_deliver(db, http.actor(), document_id, body.model_dump())
     build = link_builder()
     tokens = {link.dispatch.id: link.token for link in dispatched.links}
     items = [
-        dispatch_json(
+        dispatch_answer(
             row,
             build(tokens[row.id]) if row.id in tokens and row.state == "not_sent" else None,
         )
         for row in dispatched.dispatches
     ]
-    return jsonify({"document_id": document_id, "dispatches": items}), 201
+    return schemas.DispatchList(document_id=document_id, dispatches=items).dump(), 201
 
 
 @bp.get("/documents/<int:document_id>/dispatches")
+@operation(responses={200: schemas.DispatchList})
 def list_dispatches(document_id: int) -> Any:
     """The recipients of a document and who received it when."""
     rows = dispatching.dispatches_of(get_session(), http.actor(), document_id)
-    return jsonify({"document_id": document_id, "dispatches": [dispatch_json(r) for r in rows]})
+    items = [dispatch_answer(r) for r in rows]
+    return schemas.DispatchList(document_id=document_id, dispatches=items).dump()
 
 
 @bp.get("/incoming")
+@operation(query=schemas.IncomingQuery, responses={200: schemas.IncomingList})
 def list_incoming() -> Any:
     """A unit's incoming entries (?unit=, ?state=pending|received|returned)."""
     db = get_session()
     entries = dispatching.list_incoming(db, http.actor(), _unit_arg(), request.args.get("state"))
-    return jsonify({"incoming": [entry_json(e) for e in entries]})
+    return schemas.IncomingList(incoming=[entry_answer(e) for e in entries]).dump()
 
 
 @bp.post("/incoming")
+@operation(form=schemas.IncomingForm, responses={201: schemas.IncomingEntry})
 def register_incoming() -> Any:
-    """Register a PDF received from outside (multipart: file, sender, original_symbol,
-    original_date, subject, doc_type, unit)."""
+    """Register a PDF received from outside (multipart)."""
+    form = parse_form(schemas.IncomingForm, request.form)
     staged, _filename = stage_upload()
     db = get_session()
     entry = dispatching.register_external(
@@ -172,67 +150,80 @@ def register_incoming() -> Any:
         http.actor(),
         staged,
         unit_id=_unit_arg(),
-        sender=request.form.get("sender"),
-        original_symbol=request.form.get("original_symbol"),
-        original_date=request.form.get("original_date"),
-        subject=request.form.get("subject"),
-        doc_type=request.form.get("doc_type"),
+        sender=form.sender,
+        original_symbol=form.original_symbol,
+        original_date=form.original_date,
+        subject=form.subject,
+        doc_type=form.doc_type,
     )
     db.commit()
-    return jsonify(entry_json(entry)), 201
+    return entry_answer(entry).dump(), 201
 
 
 @bp.post("/incoming/<int:entry_id>/receive")
+@operation(responses={200: schemas.IncomingEntry})
 def receive(entry_id: int) -> Any:
     """Receive after automatic signature validation (valid: số đến; invalid: returned)."""
     db = get_session()
     services = get_services()
     entry = incoming.receive(db, services.blobs, services.trust, http.actor(), entry_id)
     db.commit()
-    return jsonify(entry_json(entry))
+    return entry_answer(entry).dump()
 
 
 @bp.get("/incoming/<int:entry_id>")
+@operation(responses={200: schemas.IncomingEntry})
 def get_incoming(entry_id: int) -> Any:
     """An incoming entry and its handling (its unit's clerks and leaders, its handlers)."""
     entry = incoming_views.get_entry(get_session(), http.actor(), entry_id)
-    return jsonify(entry_json(entry))
+    return entry_answer(entry).dump()
 
 
 @bp.post("/incoming/<int:entry_id>/assign")
+@operation(
+    body=schemas.AssignRequest,
+    responses={200: schemas.IncomingEntry},
+    description=INCOMING_FLOW,
+)
 def assign_incoming(entry_id: int) -> Any:
     """A leader of the receiving unit assigns a received entry to a unit (phân công)."""
-    body = http.json_body()
+    body = parse(schemas.AssignRequest, http.json_body())
     db = get_session()
     choice = incoming.Assignment(
-        unit_id=body.get("unit"),
-        assignee_id=body.get("assignee"),
-        deadline_days=body.get("deadline_days"),
-        note=body.get("note"),
+        unit_id=body.unit,
+        assignee_id=body.assignee,
+        deadline_days=body.deadline_days,
+        note=body.note,
     )
     entry = incoming.assign(db, get_services().blobs, http.actor(), entry_id, choice)
     db.commit()
-    return jsonify(entry_json(entry))
+    return entry_answer(entry).dump()
 
 
 @bp.post("/incoming/<int:entry_id>/complete")
+@operation(
+    body=schemas.CompleteRequest,
+    responses={200: schemas.IncomingEntry},
+    description=INCOMING_FLOW,
+)
 def complete_incoming(entry_id: int) -> Any:
     """The assigned unit marks a received entry handled (đã xử lý)."""
-    body = http.json_body()
+    body = parse(schemas.CompleteRequest, http.json_body())
     db = get_session()
     entry = incoming.complete(
         db,
         http.actor(),
         entry_id,
-        comment=body.get("comment"),
-        reply_document_id=body.get("reply_document"),
-        workfile_id=body.get("work_file"),
+        comment=body.comment,
+        reply_document_id=body.reply_document,
+        workfile_id=body.work_file,
     )
     db.commit()
-    return jsonify(entry_json(entry))
+    return entry_answer(entry).dump()
 
 
 @bp.get("/incoming/<int:entry_id>/file")
+@operation(responses={200: File(("application/pdf",), "the PDF of the entry")})
 def incoming_file(entry_id: int) -> Any:
     """The PDF of an incoming entry (its unit's clerks)."""
     entry, key = dispatching.entry_file(get_session(), get_services().blobs, http.actor(), entry_id)
@@ -295,7 +286,19 @@ def _with_handling(db: Session, rows: list[dict[str, Any]]) -> None:
 
 
 @bp.get("/registers/<kind>")
+@operation(
+    query=schemas.RegisterQuery,
+    responses={
+        200: (
+            schemas.Register,
+            File(
+                tuple(t.split(";")[0] for t in EXPORT_TYPES.values()),
+                "with ?format=csv|xlsx|pdf: the export",
+            ),
+        )
+    },
+)
 def register(kind: str) -> Any:
     """Sổ đăng ký văn bản đi/đến (?unit=&year=&q=&doc_type=&from=&to=&format=)."""
     result = register_response(http.actor(), kind, _unit_arg(), request.args)
-    return result if isinstance(result, Response) else jsonify(result)
+    return result if isinstance(result, Response) else schemas.Register(**result).dump()

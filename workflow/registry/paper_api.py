@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import jsonify, request
+from flask import request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -17,12 +17,23 @@ from workflow import http
 from workflow.errors import InvalidInputError
 from workflow.http import api_blueprint
 from workflow.registry import paper
-from workflow.registry.api import entry_json
+from workflow.registry.api import entry_answer
+from workflow.schemas import registry as schemas
+from workflow.schemas.base import parse
+from workflow.schemas.openapi import File, operation
 from workflow.services import get_services, get_session
 from workflow.uploads import send_blob, stage_upload
-from workflow.vocab import FORM_LABELS, SERIES_LABELS, to_vn, vn_iso
+from workflow.vocab import FORM_LABELS, SERIES_LABELS, to_vn
 
 bp = api_blueprint("paper_api", __name__)
+
+PAPER = (
+    "Paper documents are registered like electronic ones (Decree 30) and counted in the "
+    "coverage ledger at once: a hand-signed document of the Standing Committee or a board "
+    "is a T2 miss; a paper exchange between the bloc committee and another organisation "
+    "is a T1 miss (classified: exempt). JSON, or multipart with the same fields plus "
+    "`file` (a PDF scan; never for a classified document). A refusal stores nothing."
+)
 
 
 def request_fields() -> tuple[dict[str, Any], bool]:
@@ -56,12 +67,12 @@ def unit_ref(db: Session, value: Any) -> int | None:
 
 
 def hand_signed_json(doc: Document, hand: HandSignature | None) -> dict[str, Any]:
-    """:returns: the API form of a document signed by hand."""
+    """:returns: the API form of a document signed by hand (:class:`schemas.HandSigned`)."""
     return {
         "id": doc.id,
         "number": doc.number,
         "symbol": doc.symbol,
-        "issued_at": vn_iso(doc.issued_at),
+        "issued_at": doc.issued_at,
         "series": doc.register,
         "series_label": SERIES_LABELS.get(doc.register or "", doc.register),
         "form": doc.form,
@@ -93,10 +104,17 @@ def paper_dispatch_json(row: Dispatch) -> dict[str, Any]:
 
 
 @bp.post("/outgoing/paper")
+@operation(
+    body=schemas.HandSignedRequest,
+    form=schemas.HandSignedForm,
+    responses={201: schemas.HandSigned},
+    description=PAPER,
+)
 def register_hand_signed() -> Any:
     """Vào sổ a document signed by hand: JSON or multipart ``doc_type, subject, signer,
     signed_on, unit?, copies?`` (+ ``file``: a scan, PDF) -> 201 with its number."""
     fields, has_file = request_fields()
+    body = parse(schemas.HandSignedRequest, fields)  # before the scan: a refusal stores nothing
     staged = scan_upload(has_file)
     db = get_session()
     services = get_services()
@@ -106,21 +124,23 @@ def register_hand_signed() -> Any:
         services.trust,
         http.actor(),
         paper.HandSigned(
-            doc_type=fields.get("doc_type"),
-            subject=fields.get("subject"),
-            signer=fields.get("signer"),
-            signed_on=fields.get("signed_on"),
-            unit=fields.get("unit"),
-            copies=fields.get("copies"),
+            doc_type=body.doc_type,
+            subject=body.subject,
+            signer=body.signer,
+            signed_on=body.signed_on,
+            unit=body.unit,
+            copies=body.copies,
         ),
         staged,
         now=utcnow(),
     )
     db.commit()
-    return jsonify(hand_signed_json(doc, paper.hand_signature(db, doc))), 201
+    answer = hand_signed_json(doc, paper.hand_signature(db, doc))
+    return schemas.HandSigned.model_validate(answer).dump(), 201
 
 
 @bp.get("/outgoing/paper/<int:document_id>/scan")
+@operation(responses={200: File(("application/pdf",), "the scan")})
 def hand_signed_scan(document_id: int) -> Any:
     """The scan of a document signed by hand (those who may see the document)."""
     db = get_session()
@@ -130,15 +150,22 @@ def hand_signed_scan(document_id: int) -> Any:
 
 
 @bp.post("/incoming/paper")
+@operation(
+    body=schemas.PaperIncomingRequest,
+    form=schemas.PaperIncomingForm,
+    responses={201: schemas.IncomingEntry},
+    description=PAPER,
+)
 def register_paper_incoming() -> Any:
     """Vào sổ a document received on paper: JSON or multipart ``sender`` or
     ``sender_unit`` (code), ``original_symbol, original_date, subject, doc_type?,
     classification?, unit?`` (+ ``file``: a scan) -> 201 with the incoming entry."""
     fields, has_file = request_fields()
+    body = parse(schemas.PaperIncomingRequest, fields)  # before the scan: a refusal stores nothing
     staged = scan_upload(has_file)
     db = get_session()
     try:
-        unit_id = unit_ref(db, fields.get("unit"))
+        unit_id = unit_ref(db, body.unit)
     except InvalidInputError:
         if staged is not None:
             get_services().blobs.discard(staged)
@@ -149,46 +176,56 @@ def register_paper_incoming() -> Any:
         http.actor(),
         unit_id,
         paper.PaperIncoming(
-            sender=fields.get("sender"),
-            sender_unit=fields.get("sender_unit"),
-            original_symbol=fields.get("original_symbol"),
-            original_date=fields.get("original_date"),
-            subject=fields.get("subject"),
-            doc_type=fields.get("doc_type"),
-            classification=fields.get("classification"),
+            sender=body.sender,
+            sender_unit=body.sender_unit,
+            original_symbol=body.original_symbol,
+            original_date=body.original_date,
+            subject=body.subject,
+            doc_type=body.doc_type,
+            classification=body.classification,
         ),
         staged,
         now=utcnow(),
     )
     db.commit()
-    return jsonify(entry_json(entry)), 201
+    return entry_answer(entry).dump(), 201
 
 
 @bp.post("/documents/<int:document_id>/paper-dispatches")
+@operation(
+    body=schemas.PaperDispatchRequest,
+    responses={201: schemas.PaperDispatchList},
+    description=PAPER,
+)
 def record_paper_dispatch(document_id: int) -> Any:
     """Record that an issued document was sent on paper: ``{"recipients": [unit ids],
     "external": [names], "sent_on"?: "YYYY-MM-DD"}`` -> 201."""
-    body = http.json_body()
+    body = parse(schemas.PaperDispatchRequest, http.json_body())
     db = get_session()
     rows = paper.record_paper_dispatch(
         db,
         http.actor(),
         document_id,
-        recipients=body.get("recipients"),
-        external=body.get("external"),
-        sent_on=body.get("sent_on"),
+        recipients=body.recipients,
+        external=body.external,
+        sent_on=body.sent_on,
         now=utcnow(),
     )
     db.commit()
-    return jsonify(
-        {"document_id": document_id, "paper_dispatches": [paper_dispatch_json(r) for r in rows]}
-    ), 201
+    answer = {
+        "document_id": document_id,
+        "paper_dispatches": [paper_dispatch_json(r) for r in rows],
+    }
+    return schemas.PaperDispatchList.model_validate(answer).dump(), 201
 
 
 @bp.get("/documents/<int:document_id>/paper-dispatches")
+@operation(responses={200: schemas.PaperDispatchList})
 def list_paper_dispatches(document_id: int) -> Any:
     """The paper recipients of a document."""
     rows = paper.paper_dispatches_of(get_session(), http.actor(), document_id)
-    return jsonify(
-        {"document_id": document_id, "paper_dispatches": [paper_dispatch_json(r) for r in rows]}
-    )
+    answer = {
+        "document_id": document_id,
+        "paper_dispatches": [paper_dispatch_json(r) for r in rows],
+    }
+    return schemas.PaperDispatchList.model_validate(answer).dump()

@@ -29,6 +29,9 @@ from workflow import http
 from workflow.errors import InvalidInputError, WorkflowError
 from workflow.http import api_blueprint, current_actor
 from workflow.i18n import translate
+from workflow.schemas import signatures as schemas
+from workflow.schemas.base import Problem, RefusedTask, parse
+from workflow.schemas.openapi import operation
 from workflow.services import get_services, get_session
 from workflow.signatures import bulk
 from workflow.signatures import flow as signing_flow
@@ -72,37 +75,35 @@ def _job_body(db: Session, actor: User, job_id: str) -> dict[str, Any]:
 
 
 @api_bp.post("/bulk-sign")
+@operation(body=schemas.BulkSignRequest, responses={202: schemas.BulkAccepted}, errors=(429,))
 def bulk_sign() -> Any:
     """Sign many signing tasks with one passphrase; runs in the background (202)."""
-    body = http.json_body()
-    task_ids = bulk.parse_task_ids(body.get("task_ids"))
-    passphrase = body.get("passphrase")
-    if not isinstance(passphrase, str) or not passphrase:
-        raise InvalidInputError(_("Cần 'passphrase': mật khẩu của khóa ký số."))
-    job = start_job(get_session(), http.actor(), task_ids, passphrase)
+    body = parse(schemas.BulkSignRequest, http.json_body())
+    task_ids = bulk.parse_task_ids(body.task_ids)
+    job = start_job(get_session(), http.actor(), task_ids, body.passphrase)
     status_url = url_for("bulk_api.bulk_sign_status", job_id=job.id)
-    return jsonify({"job_id": job.id, "total": job.total, "status_url": status_url}), 202
+    return schemas.BulkAccepted(job_id=job.id, total=job.total, status_url=status_url).dump(), 202
 
 
 @api_bp.get("/bulk-sign/<job_id>")
+@operation(responses={200: schemas.BulkJob})
 def bulk_sign_status(job_id: str) -> Any:
     """Progress of one of the caller's bulk signing jobs."""
-    return jsonify(_job_body(get_session(), http.actor(), job_id))
+    return schemas.BulkJob.model_validate(_job_body(get_session(), http.actor(), job_id)).dump()
 
 
 @api_bp.errorhandler(bulk.InvalidTasksError)
 def _on_invalid_tasks(exc: bulk.InvalidTasksError) -> Any:
     """problem+json that also lists each refused task and why."""
-    response = jsonify(
-        {
-            "type": "about:blank",
-            "title": "Yêu cầu không hợp lệ",
-            "status": exc.status,
-            "detail": exc.message,
-            "code": exc.code,
-            "invalid": [{"task_id": t, "reason": reason} for t, reason in exc.invalid],
-        }
+    body = Problem(
+        type="about:blank",
+        title="Yêu cầu không hợp lệ",
+        status=exc.status,
+        detail=exc.message,
+        code=exc.code,
+        invalid=[RefusedTask(task_id=t, reason=reason) for t, reason in exc.invalid],
     )
+    response = jsonify(body.dump())
     response.status_code = exc.status
     response.mimetype = "application/problem+json"
     return response

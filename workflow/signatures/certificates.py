@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
 
 from flask_babel import gettext as _
 from sqlalchemy import select
@@ -18,9 +17,9 @@ from storage.blobs import BlobStore
 from storage.models import Certificate, Role, Unit, User
 from storage.types import utcnow
 from workflow.errors import ConflictError, ForbiddenError, InvalidInputError, NotFoundError
+from workflow.schemas import signatures as schemas
 from workflow.services import Services
 from workflow.signatures.personal_certs import issue_personal_certificate
-from workflow.vocab import vn_iso
 
 WARN_DAYS = 30
 REASONS = ("key_compromise", "affiliation_changed", "superseded", "cessation_of_operation")
@@ -40,23 +39,9 @@ def expiry_warning(cert: Certificate, now: datetime) -> str | None:
     return None
 
 
-def certificate_json(cert: Certificate, owner: User | None, now: datetime) -> dict[str, Any]:
-    """:returns: the API form of a certificate (never its key)."""
-    return {
-        "id": cert.id,
-        "owner": owner.username if owner else None,
-        "purpose": cert.purpose,
-        "subject": cert.subject,
-        "serial": cert.serial,
-        "fingerprint_sha256": cert.fingerprint,
-        "not_before": vn_iso(cert.not_before),
-        "not_after": vn_iso(cert.not_after),
-        "status": cert.status,
-        "revoked_at": vn_iso(cert.revoked_at),
-        "revocation_reason": cert.revocation_reason,
-        "expires_in_days": (cert.not_after - now).days,
-        "warning": expiry_warning(cert, now),
-    }
+def certificate_answer(cert: Certificate, owner: User | None, now: datetime) -> schemas.Certificate:
+    """:returns: the API form of a certificate (never its key), also shown on the page."""
+    return schemas.Certificate.of(cert, owner, now, expiry_warning(cert, now))
 
 
 def visible_certificates(session: Session, actor: User) -> list[tuple[Certificate, User | None]]:

@@ -15,10 +15,13 @@ from workflow import http
 from workflow.errors import ConflictError, ForbiddenError, InvalidInputError, NotFoundError
 from workflow.http import api_blueprint, current_actor
 from workflow.i18n import translate
+from workflow.schemas import signatures as schemas
+from workflow.schemas.base import parse
+from workflow.schemas.openapi import operation
 from workflow.services import get_services, get_session
 from workflow.signatures.certificates import (
     REASONS,
-    certificate_json,
+    certificate_answer,
     issue_for,
     revoke,
     set_signature_image,
@@ -44,47 +47,48 @@ def _uploaded_bytes(limit: int = 4 * 1024 * 1024) -> bytes:
 
 
 @bp.post("/me/signature-image")
+@operation(form=schemas.SignatureImageForm, responses={201: schemas.SignatureImage})
 def api_signature_image() -> Any:
     """Upload your handwritten-signature image (multipart ``file``, transparent PNG)."""
     db = get_session()
     sha = set_signature_image(db, get_services().blobs, http.actor(), _uploaded_bytes())
     db.commit()
-    return {"sha256": sha}, 201
+    return schemas.SignatureImage(sha256=sha).dump(), 201
 
 
 @bp.get("/certificates")
+@operation(responses={200: schemas.CertificateList})
 def api_list() -> Any:
     """Certificates (own, or all for administrators) with expiry warnings."""
     now = utcnow()
     rows = visible_certificates(get_session(), http.actor())
-    return {"certificates": [certificate_json(c, u, now) for c, u in rows]}
+    return schemas.CertificateList(
+        certificates=[certificate_answer(c, u, now) for c, u in rows]
+    ).dump()
 
 
 @bp.post("/users/<username>/certificates/personal")
+@operation(body=schemas.IssueCertificateRequest, responses={201: schemas.Certificate})
 def api_issue(username: str) -> Any:
     """Issue or renew a personal signing certificate (``{"passphrase"}``)."""
-    body = http.json_body()
-    passphrase = body.get("passphrase")
-    if not isinstance(passphrase, str):
-        raise InvalidInputError(_("Cần 'passphrase': mật khẩu bảo vệ khóa ký số mới."))
+    passphrase = parse(schemas.IssueCertificateRequest, http.json_body()).passphrase
     db = get_session()
     cert = issue_for(db, get_services(), http.actor(), username, passphrase)
     db.commit()
     user = db.get(User, cert.user_id) if cert.user_id else None
-    return certificate_json(cert, user, utcnow()), 201
+    return certificate_answer(cert, user, utcnow()).dump(), 201
 
 
 @bp.post("/certificates/<int:cert_id>/revoke")
+@operation(body=schemas.RevokeRequest, responses={200: schemas.Certificate})
 def api_revoke(cert_id: int) -> Any:
     """Revoke a certificate (administrators; ``{"reason"}`` optional)."""
-    reason = http.json_body().get("reason")
-    if reason is not None and not isinstance(reason, str):
-        raise InvalidInputError(_("'reason' phải là chuỗi."))
+    reason = parse(schemas.RevokeRequest, http.json_body()).reason
     db = get_session()
     cert = revoke(db, http.actor(), cert_id, reason)
     db.commit()
     user = db.get(User, cert.user_id) if cert.user_id else None
-    return certificate_json(cert, user, utcnow())
+    return certificate_answer(cert, user, utcnow()).dump()
 
 
 # --- page --------------------------------------------------------------------------
@@ -120,7 +124,7 @@ def page() -> Any:
             flash(translate(getattr(exc, "message", _("Dữ liệu không hợp lệ."))), "error")
             status = getattr(exc, "status", 422)
     now = utcnow()
-    rows = [certificate_json(c, u, now) for c, u in visible_certificates(db, actor)]
+    rows = [certificate_answer(c, u, now).dump() for c, u in visible_certificates(db, actor)]
     return render_template(
         "certificates/index.html",
         rows=rows,

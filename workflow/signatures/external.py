@@ -18,7 +18,6 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from flask import jsonify
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
@@ -35,7 +34,6 @@ from storage.external_models import ExternalSigningSession
 from storage.models import Certificate, Role, Task, User
 from storage.types import utcnow
 from workflow import http
-from workflow.documents import presenters as views
 from workflow.documents import routing
 from workflow.documents.states import StageAction
 from workflow.errors import (
@@ -46,11 +44,14 @@ from workflow.errors import (
     WorkflowError,
 )
 from workflow.http import api_blueprint
+from workflow.schemas import documents as document_schemas
+from workflow.schemas import signatures as schemas
+from workflow.schemas.base import parse
+from workflow.schemas.openapi import File, operation
 from workflow.services import Services, get_services, get_session
 from workflow.signatures import flow as signing_flow
-from workflow.signatures.certificates import certificate_json
+from workflow.signatures.certificates import certificate_answer
 from workflow.uploads import send_blob, stage_upload
-from workflow.vocab import vn_iso
 
 bp = api_blueprint("external_api", __name__)
 
@@ -86,7 +87,11 @@ def _external_certs(session: Session, user_id: int, now: datetime) -> list[Certi
 
 
 def register_certificate(
-    session: Session, services: Services, actor: User, username: str, body: dict[str, Any]
+    session: Session,
+    services: Services,
+    actor: User,
+    username: str,
+    body: schemas.RegisterCertificateRequest,
 ) -> Certificate:
     """An administrator registers the certificate of a user's token (no key is stored)."""
     if not actor.has_role(Role.ADMIN):
@@ -94,7 +99,7 @@ def register_certificate(
     user = session.scalars(select(User).where(User.username == username.strip())).first()
     if user is None:
         raise NotFoundError("Không tìm thấy người dùng.")
-    cert_pem, chain = _cert_and_chain(body)
+    cert_pem, chain = _cert_and_chain(body.certificate_pem, body.chain_pem)
     if cert_pem is None:
         raise InvalidInputError("Cần 'certificate_pem': chứng thư số trên thiết bị ký (PEM).")
     try:
@@ -136,14 +141,10 @@ def _pem(cert: Any) -> str:
     return str(cert.public_bytes(Encoding.PEM).decode())
 
 
-def _cert_and_chain(body: dict[str, Any]) -> tuple[bytes | None, list[bytes]]:
-    cert_pem = body.get("certificate_pem")
-    chain = body.get("chain_pem") or []
-    if cert_pem is not None and not isinstance(cert_pem, str):
-        raise InvalidInputError("'certificate_pem' phải là chuỗi PEM.")
-    if not isinstance(chain, list) or not all(isinstance(c, str) for c in chain):
-        raise InvalidInputError("'chain_pem' phải là danh sách các chuỗi PEM.")
-    return (cert_pem.encode() if cert_pem else None), [c.encode() for c in chain]
+def _cert_and_chain(
+    cert_pem: str | None, chain: list[str] | None
+) -> tuple[bytes | None, list[bytes]]:
+    return (cert_pem.encode() if cert_pem else None), [c.encode() for c in chain or ()]
 
 
 # --- prepare ------------------------------------------------------------------------
@@ -183,13 +184,11 @@ def run_prepare(
     services: Services,
     actor: User,
     task_id: int,
-    body: dict[str, Any],
+    body: schemas.ExternalPrepareRequest,
 ) -> Prepared:
     """Prepare an external signature of a sign task (commits)."""
-    mode = body.get("mode") or "signature"
-    if mode not in ("signature", "plugin"):
-        raise InvalidInputError("'mode' phải là 'signature' hoặc 'plugin'.")
-    cert_pem, chain = _cert_and_chain(body)
+    mode = body.mode or "signature"
+    cert_pem, chain = _cert_and_chain(body.certificate_pem, body.chain_pem)
     blobs, trust = services.blobs, services.trust
     # Phase 1: checks, then end the read transaction.
     task = routing.claim(session, actor, task_id, {StageAction.SIGN})
@@ -495,14 +494,19 @@ def _run(
 
 
 def run_complete(
-    session: Session, services: Services, actor: User, token: str, body: dict[str, Any]
+    session: Session,
+    services: Services,
+    actor: User,
+    token: str,
+    body: schemas.ExternalCompleteRequest,
 ) -> signing_flow.SignOutcome:
     """Embed a raw signature or a CMS, validate, check the signer, store (commits)."""
-    kinds = [k for k in ("signature_b64", "cms_b64") if body.get(k) is not None]
-    if len(kinds) != 1 or not isinstance(body[kinds[0]], str):
+    given = {"signature_b64": body.signature_b64, "cms_b64": body.cms_b64}
+    kinds = [k for k, v in given.items() if v is not None]
+    if len(kinds) != 1:
         raise InvalidInputError("Cần đúng một trong 'signature_b64' hoặc 'cms_b64' (base64).")
     try:
-        data = base64.b64decode(body[kinds[0]], validate=True)
+        data = base64.b64decode(given[kinds[0]] or "", validate=True)
     except (binascii.Error, ValueError) as exc:
         raise InvalidInputError(f"'{kinds[0]}' không phải base64 hợp lệ.") from exc
     if not data:
@@ -572,35 +576,24 @@ def run_upload(
 # --- routes -------------------------------------------------------------------------
 
 
-def _outcome_json(outcome: signing_flow.SignOutcome) -> dict[str, Any]:
-    return {
-        "task": views.task_json(outcome.task),
-        "document": views.document_json(outcome.task.document),
-        "signature": {
-            "field": outcome.signature.field_name,
-            "level": outcome.signature.pades_level,
-            "revision": outcome.revision.number,
-            "sha256": outcome.revision.blob_sha256,
-            "signed_at": vn_iso(outcome.signature.signed_at),
-        },
-        "validation": views.validation_json(outcome.report),
-    }
-
-
 @bp.post("/users/<username>/certificates")
+@operation(body=schemas.RegisterCertificateRequest, responses={201: schemas.Certificate})
 def external_register_certificate(username: str) -> Any:
     """Register the certificate of a user's signing token (administrators; no key)."""
+    body = parse(schemas.RegisterCertificateRequest, http.json_body())
     db = get_session()
-    row = register_certificate(db, get_services(), http.actor(), username, http.json_body())
+    row = register_certificate(db, get_services(), http.actor(), username, body)
     db.commit()
     owner = db.get(User, row.user_id) if row.user_id else None
-    return jsonify(certificate_json(row, owner, utcnow())), 201
+    return certificate_answer(row, owner, utcnow()).dump(), 201
 
 
 @bp.post("/tasks/<int:task_id>/external/prepare")
+@operation(body=schemas.ExternalPrepareRequest, responses={201: schemas.ExternalPrepared})
 def external_prepare(task_id: int) -> Any:
     """Prepare a signature made off the server: the data to sign, or the PDF for a plugin."""
-    result = run_prepare(get_session(), get_services(), http.actor(), task_id, http.json_body())
+    request_body = parse(schemas.ExternalPrepareRequest, http.json_body())
+    result = run_prepare(get_session(), get_services(), http.actor(), task_id, request_body)
     row, sid = result.row, result.session_id
     body: dict[str, Any] = {
         "session_id": sid,
@@ -609,7 +602,7 @@ def external_prepare(task_id: int) -> Any:
         "document_id": row.document_id,
         "field_name": row.field_name,
         "level": row.level,
-        "expires_at": vn_iso(row.expires_at),
+        "expires_at": row.expires_at,
         "document_url": f"/api/v1/external/{sid}/document",
     }
     if result.prepared is not None:
@@ -621,26 +614,26 @@ def external_prepare(task_id: int) -> Any:
         )
     else:
         body.update(source_sha256=row.source_sha256, upload_url=f"/api/v1/external/{sid}/upload")
-    return jsonify(body), 201
+    return schemas.ExternalPrepared(**body).dump(), 201
 
 
 @bp.get("/external/<session_id>")
+@operation(responses={200: schemas.ExternalSession})
 def external_status(session_id: str) -> Any:
     """State of a signing session (its owner only)."""
     row = _open_session(get_session(), http.actor(), session_id)
-    return jsonify(
-        {
-            "mode": row.mode,
-            "task_id": row.task_id,
-            "document_id": row.document_id,
-            "expires_at": vn_iso(row.expires_at),
-            "used": row.used_at is not None,
-            "outcome": row.outcome,
-        }
-    )
+    return schemas.ExternalSession(
+        mode=row.mode,
+        task_id=row.task_id,
+        document_id=row.document_id,
+        expires_at=row.expires_at,
+        used=row.used_at is not None,
+        outcome=row.outcome,
+    ).dump()
 
 
 @bp.get("/external/<session_id>/document")
+@operation(responses={200: File(("application/pdf",), "the PDF of the session")})
 def external_document(session_id: str) -> Any:
     """The exact PDF of the session: to sign (plugin mode) or prepared (signature mode)."""
     row = _open_session(get_session(), http.actor(), session_id)
@@ -653,20 +646,21 @@ def external_document(session_id: str) -> Any:
 
 
 @bp.post("/external/<session_id>/complete")
+@operation(body=schemas.ExternalCompleteRequest, responses={200: document_schemas.SignOutcome})
 def external_complete(session_id: str) -> Any:
     """Finish with a raw signature (``signature_b64``) or a CMS (``cms_b64``)."""
-    outcome = run_complete(
-        get_session(), get_services(), http.actor(), session_id, http.json_body()
-    )
-    return jsonify(_outcome_json(outcome))
+    body = parse(schemas.ExternalCompleteRequest, http.json_body())
+    outcome = run_complete(get_session(), get_services(), http.actor(), session_id, body)
+    return document_schemas.SignOutcome.of(outcome, utcnow()).dump()
 
 
 @bp.post("/external/<session_id>/upload")
+@operation(form=schemas.ExternalUploadForm, responses={200: document_schemas.SignOutcome})
 def external_upload(session_id: str) -> Any:
     """Finish with a PDF signed by a local plugin (multipart ``file``)."""
     staged, _name = stage_upload()
     outcome = run_upload(get_session(), get_services(), http.actor(), session_id, staged)
-    return jsonify(_outcome_json(outcome))
+    return document_schemas.SignOutcome.of(outcome, utcnow()).dump()
 
 
 __all__ = ["SESSION_TTL", "SessionGoneError", "run_complete", "run_prepare", "run_upload"]

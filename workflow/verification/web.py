@@ -5,13 +5,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, render_template, request
+from flask import Blueprint, Response, render_template, request
 from flask_babel import gettext as _
 from flask_login import login_required
 
 from workflow import http
 from workflow.errors import InvalidInputError
 from workflow.http import api_blueprint, current_actor
+from workflow.schemas import verification as schemas
+from workflow.schemas.openapi import File, operation
 from workflow.services import get_services, get_session
 from workflow.uploads import stage_upload
 from workflow.verification import service as verification
@@ -60,7 +62,7 @@ def _answer(report: dict[str, Any], fmt: str, actor: Any) -> Any:
             mimetype="application/pdf",
             headers={"Content-Disposition": 'attachment; filename="bao-cao-kiem-tra-chu-ky.pdf"'},
         )
-    return jsonify(report)
+    return schemas.FileReport.model_validate(report).dump()
 
 
 def _check_uploaded(fmt: str, actor: Any) -> Any:
@@ -71,6 +73,16 @@ def _check_uploaded(fmt: str, actor: Any) -> Any:
 
 
 @bp.post("/validate")
+@operation(
+    query=schemas.ValidateQuery,
+    form=schemas.ValidateForm,
+    responses={
+        200: (
+            schemas.FileReport,
+            File(("text/html", "application/pdf"), "with ?format=html|pdf: the report"),
+        )
+    },
+)
 def validate_file() -> Any:
     """Validation report of an uploaded PDF (multipart ``file``); ``?format=json|html|pdf``."""
     actor = http.actor()
@@ -110,9 +122,11 @@ def public_qr(code: str) -> Any:
 
 
 @pages_bp.get("/api/v1/verify/<code>")
+@http.public
+@operation(responses={200: schemas.PublicRecord})
 def public_json(code: str) -> Any:
     """Public: the JSON form of ``/v/<code>``."""
-    return jsonify(_public(code))
+    return schemas.PublicRecord.model_validate(_public(code)).dump()
 
 
 def _base_url() -> str:

@@ -1,0 +1,1 @@
+"""Tests of workflow/jobs (the periodic jobs) and their storage."""

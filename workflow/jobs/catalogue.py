@@ -1,0 +1,137 @@
+"""workflow: the periodic jobs, their default intervals and what each run does (adapters
+from a :class:`JobContext` to the use-cases of :mod:`workflow.jobs.usecases`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy.orm import Session
+
+from storage.checkpoints import Timestamper
+from storage.heads import ledger_head
+from workflow.i18n import N_
+from workflow.jobs import usecases
+from workflow.mail import Mailer
+from workflow.records import reminders
+from workflow.services import Services
+from workflow.settings import Settings, SettingsError
+
+HOUR = timedelta(hours=1)
+DAY = timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class JobContext:
+    """What one run of a job gets."""
+
+    session: Session
+    """The run's transaction; the runner commits it when the job returns."""
+    services: Services
+    """Blobs, trust anchors, the read-only session factory."""
+    mailer: Mailer
+    """The one SMTP client (a null mailer when no mail server is configured)."""
+    timestamper: Timestamper | None
+    """Digest -> RFC 3161 token (the embedded TSA by default)."""
+    now: datetime
+    """The run's time (UTC)."""
+
+
+@dataclass(frozen=True)
+class Job:
+    """A periodic job."""
+
+    name: str
+    """Stable name (``job_runs.job``, ``JOB_INTERVALS`` keys, the CLI)."""
+    label: str
+    """What it does, in Vietnamese (the dashboard)."""
+    interval: timedelta
+    """Default time between two runs."""
+    run: Callable[[JobContext], str]
+    """Does the work in ``context.session``; returns a summary in Vietnamese."""
+
+
+def _obligations(ctx: JobContext) -> str:
+    done = usecases.generate_current_obligations(ctx.session, ctx.now)
+    created = sum(len(g.created) for g in done)
+    periods = ", ".join(g.period.label for g in done)
+    return f"{created} nghĩa vụ báo cáo mới (kỳ {periods})"
+
+
+def _overdue(ctx: JobContext) -> str:
+    done = usecases.record_overdue(ctx.session, ctx.now)
+    return f"{len(done)} nghĩa vụ báo cáo quá hạn được ghi vào sổ chỉ tiêu (T4)"
+
+
+def _reminders(ctx: JobContext) -> str:
+    report = reminders.send_reminders(ctx.session, ctx.mailer, ctx.now)
+    return (
+        f"đôn đốc {report.reminded} việc quá hạn; gửi thư {report.emailed}, thư lỗi {report.failed}"
+    )
+
+
+def _revalidation(ctx: JobContext) -> str:
+    services = ctx.services
+    result = usecases.revalidate_ledger(ctx.session, services.blobs, services.trust, ctx.now)
+    lost = sum(1 for c in result.changes if c.before == "signed_valid")
+    text = (
+        f"kiểm tra {result.validated} văn bản; {result.created} mục mới; "
+        f"{len(result.changes)} thay đổi trạng thái"
+    )
+    return text + (f" ({lost} chữ ký không còn hợp lệ)" if lost else "")
+
+
+def _checkpoints(ctx: JobContext) -> str:
+    # The digest is taken in a read-only session: on SQLite it then holds no write lock.
+    with ctx.services.read_session_factory() as read:
+        head = ledger_head(read)
+    done = usecases.checkpoint(ctx.session, ctx.timestamper, ctx.now, ledger=head)
+    ledger = f"sổ chỉ tiêu {head.entries} mục, SHA-256 {head.sha256[:16]}…"
+    ledger += " (ghi đầu sổ mới)" if done.ledger_event is not None else " (không đổi)"
+    if done.checkpoint is None:
+        return f"nhật ký không có bản ghi mới từ điểm kiểm tra trước; {ledger}"
+    stamped = " có dấu thời gian" if done.checkpoint.timestamp_token else " không dấu thời gian"
+    return f"điểm kiểm tra #{done.checkpoint.id}{stamped} tại bản ghi số {done.checkpoint.seq}; {ledger}"
+
+
+def _bulk(ctx: JobContext) -> str:
+    failed = usecases.fail_stale_bulk_jobs(ctx.session)
+    return f"{len(failed)} lượt ký hàng loạt bị gián đoạn được đánh dấu lỗi"
+
+
+CHECKPOINTS = "checkpoints"
+JOBS: tuple[Job, ...] = (
+    Job("obligations", N_("Tạo nghĩa vụ báo cáo của kỳ hiện tại"), DAY, _obligations),
+    Job("overdue", N_("Ghi nhận báo cáo quá hạn vào sổ chỉ tiêu (T4)"), HOUR, _overdue),
+    Job("reminders", N_("Đôn đốc việc quá hạn"), HOUR, _reminders),
+    Job(
+        "revalidation", N_("Kiểm tra lại chữ ký số (T2) và làm mới sổ chỉ tiêu"), DAY, _revalidation
+    ),
+    Job(
+        CHECKPOINTS,
+        N_("Điểm kiểm tra nhật ký và sổ chỉ tiêu, có dấu thời gian (TSA)"),
+        HOUR,
+        _checkpoints,
+    ),
+    Job("bulk-sweep", N_("Đánh dấu lượt ký hàng loạt bị gián đoạn"), HOUR, _bulk),
+)
+"""Every periodic job, in the order they are listed and started."""
+BY_NAME: Mapping[str, Job] = {job.name: job for job in JOBS}
+
+
+def intervals(settings: Settings) -> dict[str, timedelta]:
+    """:returns: each job's interval: the default, ``CHECKPOINT_INTERVAL`` for the
+    checkpoints, then ``JOB_INTERVALS`` by name.
+
+    :raises SettingsError: ``JOB_INTERVALS`` names a job that does not exist.
+    """
+    unknown = sorted(set(settings.job_intervals) - set(BY_NAME))
+    if unknown:
+        raise SettingsError(
+            f"JOB_INTERVALS: unknown job(s) {', '.join(unknown)}; known: {', '.join(BY_NAME)}"
+        )
+    result = {job.name: job.interval for job in JOBS}
+    result[CHECKPOINTS] = timedelta(seconds=settings.checkpoint_interval)
+    result.update({k: timedelta(seconds=v) for k, v in settings.job_intervals.items()})
+    return result
