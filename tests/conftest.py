@@ -84,8 +84,8 @@ def app_config(instance: Path, **extra: Any) -> dict[str, Any]:
 def server_environment(instance: Path, **extra: Any) -> dict[str, str]:
     """The environment of a test server (gunicorn, ``make run``) on ``instance``: this
     process's, with :data:`FAST_SETTINGS` and ``extra`` as ``TRINHKY_*`` variables."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TRINHKY_")}
-    env["TRINHKY_INSTANCE_PATH"] = str(instance)
+    env = {**os.environ, "TRINHKY_INSTANCE_PATH": str(instance)}
+    env.pop("TRINHKY_DATABASE_URL", None)  # the instance's config.py names its database
     for key, value in {**FAST_SETTINGS, **extra}.items():
         env[f"TRINHKY_{key}"] = value if isinstance(value, str) else json.dumps(value)
     return env
@@ -290,7 +290,8 @@ def pg_template_instance(
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Every test using ``db_backend`` (through ``instance``, ``app``...) runs on SQLite;
     those marked ``both_databases`` run on PostgreSQL too, when it is set up."""
-    if "db_backend" in metafunc.fixturenames:
+    definitions = metafunc._arg2fixturedefs.get("db_backend")  # the ones in force, last wins
+    if definitions and definitions[-1].func is db_backend.__wrapped__:  # not overridden
         both = metafunc.definition.get_closest_marker("both_databases") is not None
         metafunc.parametrize("db_backend", BACKENDS if both else ("sqlite",), indirect=True)
 
