@@ -3,26 +3,70 @@ TRINHKY_TEST_POSTGRES_URL is set), blob folder and PKI."""
 
 from __future__ import annotations
 
+import functools
+import json
 import os
 import re
 import shutil
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import make_url
+from werkzeug.routing import Rule
 
 from storage.blobs import BlobStore, FilesystemBlobStore
 from workflow import create_app
 from workflow.services import EXTENSION_KEY, Services
+from workflow.settings import DEFAULTS
 from workflow.setup.bootstrap import initialise
+
+
+def _compile_url_builders_on_first_use() -> None:
+    """Every test builds its own app, and werkzeug compiles two Python functions per URL
+    rule as the rule is added (over 300 an app, about 60 % of ``create_app``'s time)
+    while a test builds a handful of URLs: compile each one when first used instead. The
+    function is the same; only when it is made changes."""
+    compile_builder = Rule._compile_builder
+
+    @functools.wraps(compile_builder)
+    def on_first_use(self: Rule, append_unknown: bool = True) -> Callable[..., tuple[str, str]]:
+        compiled: list[Callable[..., tuple[str, str]]] = []
+
+        def build(*args: Any, **kwargs: Any) -> tuple[str, str]:
+            if not compiled:
+                compiled.append(compile_builder(self, append_unknown))
+            return compiled[0](*args, **kwargs)
+
+        return build
+
+    Rule._compile_builder = on_first_use  # type: ignore[method-assign]
+
+
+_compile_url_builders_on_first_use()
 
 DEMO_PASSWORD = "Mật-khẩu-thử-nghiệm-2026"
 REPO = Path(__file__).resolve().parent.parent
+
+
+FAST_SETTINGS: dict[str, Any] = {
+    "SIGNATURE_LEVEL": "B-B",
+    "ARGON2_TIME_COST": 1,
+    "ARGON2_MEMORY_COST": 8,
+    "ARGON2_PARALLELISM": 1,
+}
+"""What every test app and test server runs with, unless the test says otherwise: PAdES
+B-B (no timestamp, OCSP or DSS: the tests about levels ask for theirs with the
+``signature_level`` marker) and argon2 at its minimum cost (a login costs microseconds,
+not a tenth of a second)."""
 
 
 def app_config(instance: Path, **extra: Any) -> dict[str, Any]:
@@ -32,24 +76,95 @@ def app_config(instance: Path, **extra: Any) -> dict[str, Any]:
         "INSTANCE_PATH": str(instance),
         "DEMO_PASSWORD": DEMO_PASSWORD,
         "MAX_UPLOAD_BYTES": 2 * 1024 * 1024,
+        **FAST_SETTINGS,
         **extra,
     }
+
+
+def server_environment(instance: Path, **extra: Any) -> dict[str, str]:
+    """The environment of a test server (gunicorn, ``make run``) on ``instance``: this
+    process's, with :data:`FAST_SETTINGS` and ``extra`` as ``TRINHKY_*`` variables."""
+    env = {**os.environ, "TRINHKY_INSTANCE_PATH": str(instance)}
+    env.pop("TRINHKY_DATABASE_URL", None)  # the instance's config.py names its database
+    for key, value in {**FAST_SETTINGS, **extra}.items():
+        env[f"TRINHKY_{key}"] = value if isinstance(value, str) else json.dumps(value)
+    return env
+
+
+def signature_level(request: pytest.FixtureRequest) -> dict[str, str]:
+    """The ``SIGNATURE_LEVEL`` a test marked ``signature_level("B-LTA")`` asks for;
+    ``signature_level()`` alone: the production default (``B-LT``)."""
+    marker = request.node.get_closest_marker("signature_level")
+    if marker is None:
+        return {}
+    return {"SIGNATURE_LEVEL": marker.args[0] if marker.args else DEFAULTS["SIGNATURE_LEVEL"]}
+
+
+# --- the clock ------------------------------------------------------------------------
+
+VN = ZoneInfo("Asia/Ho_Chi_Minh")
+
+
+def known_moment(after: datetime) -> datetime:
+    """09:30 Vietnam time on the second Wednesday of the month after ``after``: a working
+    day with working days around it, a week from any month's (quarter's, year's) edge,
+    and inside the validity of the session's PKI, whose certificates start when the
+    session does (so the clock moves forward, never back)."""
+    local = after.astimezone(VN)
+    first = datetime(local.year + local.month // 12, local.month % 12 + 1, 1, 9, 30, tzinfo=VN)
+    return first + timedelta(days=(2 - first.weekday()) % 7 + 7)
+
+
+FROZEN_AT = known_moment(datetime.now(UTC))
+"""Where :func:`clock` puts the tests about dates (a Wednesday, 09:30 in Vietnam)."""
+
+
+@pytest.fixture
+def clock_start() -> datetime:
+    """Where :func:`clock` starts (a module about one fixed moment overrides it, with
+    ``template_instance`` and ``pg_template_instance`` made before that moment)."""
+    return FROZEN_AT
+
+
+@pytest.fixture
+def clock(request: pytest.FixtureRequest, clock_start: datetime) -> Iterator[Any]:
+    """The clock at :func:`clock_start`, ticking from there (``clock.shift(timedelta(...))``
+    moves it): for every test about due dates, deadlines, working days, periods, expiry,
+    reminders or lock-outs. The instance templates are made first, on their own clock:
+    their certificates must start before the test's now."""
+    request.getfixturevalue("template_instance")
+    if "db_backend" in request.fixturenames and request.getfixturevalue("db_backend") == "pg":
+        request.getfixturevalue("pg_template_instance")
+    with time_machine.travel(clock_start, tick=True) as traveller:
+        yield traveller
+
+
+def make_template(
+    instance: Path, database_url: str | None = None, at: datetime | None = None
+) -> Path:
+    """Initialise ``instance`` as `make run`'s init does (schema, PKI, demo data), with
+    the clock stopped at ``at`` if given (its certificates start then)."""
+    if at is not None:
+        with time_machine.travel(at, tick=False):
+            return make_template(instance, database_url)
+    app = create_app(
+        app_config(instance, **({"DATABASE_URL": database_url} if database_url else {}))
+    )
+    initialise(app.extensions[EXTENSION_KEY])
+    app.extensions[EXTENSION_KEY].engine.dispose()  # a PostgreSQL template has no sessions
+    return instance
 
 
 @pytest.fixture(scope="session")
 def template_instance(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An initialised instance (schema, PKI, demo data), made once and copied per test."""
-    instance = tmp_path_factory.mktemp("template") / "instance"
-    app = create_app(app_config(instance))
-    initialise(app.extensions[EXTENSION_KEY])
-    app.extensions[EXTENSION_KEY].engine.dispose()
-    return instance
+    return make_template(tmp_path_factory.mktemp("template") / "instance")
 
 
 # --- PostgreSQL -----------------------------------------------------------------------
 # With TRINHKY_TEST_POSTGRES_URL set (``make test`` starts a throwaway cluster, see
-# scripts/pg-test-server.sh), every test using ``instance``/``app`` runs on SQLite and on
-# PostgreSQL. The PostgreSQL instance folder carries the PKI and secrets like the SQLite
+# scripts/pg-test-server.sh), the tests marked ``both_databases`` that use
+# ``instance``/``app`` run on SQLite and on PostgreSQL; the others on SQLite only. The PostgreSQL instance folder carries the PKI and secrets like the SQLite
 # one, plus a ``config.py`` naming its own database (a copy of a migrated, seeded
 # template database), so an app built on that folder in any way talks to PostgreSQL.
 
@@ -144,26 +259,47 @@ def pg_cluster() -> Iterator[PgCluster]:
         cluster.close()
 
 
+@contextmanager
+def pg_template(
+    tmp_path_factory: pytest.TempPathFactory,
+    cluster: PgCluster,
+    suffix: str = "",
+    at: datetime | None = None,
+) -> Iterator[tuple[Path, str]]:
+    """An initialised instance on PostgreSQL (made at ``at``, see :func:`make_template`),
+    dropped afterwards: (instance folder, template database name)."""
+    name = f"trinhky_template_{os.getpid()}{suffix}"
+    cluster.drop(name)
+    url = cluster.create(name)
+    instance = tmp_path_factory.mktemp("template-pg") / "instance"
+    write_database_config(instance, url)
+    make_template(instance, url, at)
+    yield instance, name
+    cluster.drop(name)
+
+
 @pytest.fixture(scope="session")
 def pg_template_instance(
     tmp_path_factory: pytest.TempPathFactory, pg_cluster: PgCluster
 ) -> Iterator[tuple[Path, str]]:
     """An initialised instance on PostgreSQL: (instance folder, template database name)."""
-    name = f"trinhky_template_{os.getpid()}"
-    pg_cluster.drop(name)
-    url = pg_cluster.create(name)
-    instance = tmp_path_factory.mktemp("template-pg") / "instance"
-    write_database_config(instance, url)
-    app = create_app(app_config(instance, DATABASE_URL=url))
-    initialise(app.extensions[EXTENSION_KEY])
-    app.extensions[EXTENSION_KEY].engine.dispose()  # a template must have no sessions
-    yield instance, name
-    pg_cluster.drop(name)
+    with pg_template(tmp_path_factory, pg_cluster) as template:
+        yield template
 
 
-@pytest.fixture(params=BACKENDS)
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Every test using ``db_backend`` (through ``instance``, ``app``...) runs on SQLite;
+    those marked ``both_databases`` run on PostgreSQL too, when it is set up."""
+    definitions = metafunc._arg2fixturedefs.get("db_backend")  # the ones in force, last wins
+    if definitions and definitions[-1].func is db_backend.__wrapped__:  # not overridden
+        both = metafunc.definition.get_closest_marker("both_databases") is not None
+        metafunc.parametrize("db_backend", BACKENDS if both else ("sqlite",), indirect=True)
+
+
+@pytest.fixture
 def db_backend(request: pytest.FixtureRequest) -> str:
-    """The database this test runs on: ``sqlite``, or ``pg`` when PostgreSQL is set up."""
+    """The database this test runs on: ``sqlite``, or ``pg`` (``both_databases`` tests,
+    when PostgreSQL is set up); parametrized by :func:`pytest_generate_tests`."""
     backend: str = request.param
     return backend
 
@@ -199,9 +335,11 @@ def instance(request: pytest.FixtureRequest, tmp_path: Path, db_backend: str) ->
 
 
 @pytest.fixture
-def app(instance: Path, database_url: str) -> Iterator[Flask]:
+def app(request: pytest.FixtureRequest, instance: Path, database_url: str) -> Iterator[Flask]:
     """The application on this test's instance."""
-    application = create_app(app_config(instance, DATABASE_URL=database_url))
+    application = create_app(
+        app_config(instance, DATABASE_URL=database_url, **signature_level(request))
+    )
     yield application
     application.extensions[EXTENSION_KEY].engine.dispose()
 

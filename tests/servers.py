@@ -10,11 +10,25 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import requests
 
+from tests.conftest import server_environment
+
 REPO = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Served:
+    """A test server that is up: where it answers and the instance it serves."""
+
+    base: str
+    """Its base URL, ``http://127.0.0.1:<port>``."""
+    instance: Path
+    """The instance folder it serves (database, blobs, PKI)."""
 
 
 def free_port() -> int:
@@ -26,15 +40,19 @@ def free_port() -> int:
 
 
 @contextmanager
-def gunicorn(instance: Path, *, workers: int = 4, app: str = "wsgi:app") -> Iterator[str]:
+def gunicorn(
+    instance: Path, *, workers: int = 4, app: str = "wsgi:app", **settings: Any
+) -> Iterator[str]:
     """Serve ``instance`` (its SQLite file, or the PostgreSQL URL in its config.py) with
-    gunicorn until the block ends; :returns: the base URL."""
+    gunicorn until the block ends, with the tests' settings and ``settings`` (as
+    ``TRINHKY_*`` variables); :returns: the base URL."""
     port = free_port()
     log = instance.parent / f"gunicorn-{port}.log"
-    env = {**os.environ, "TRINHKY_INSTANCE_PATH": str(instance)}
-    env.pop("TRINHKY_DATABASE_URL", None)
+    env = server_environment(instance, **settings)
     command = [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}"]
-    command += ["--workers", str(workers), "--timeout", "120", app]
+    # --preload: the app is imported once and the workers forked from it (seconds per
+    # boot on two cores); they are still separate processes serving real requests.
+    command += ["--workers", str(workers), "--timeout", "120", "--preload", app]
     with log.open("wb") as out:
         proc = subprocess.Popen(
             command,

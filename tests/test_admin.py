@@ -245,6 +245,8 @@ def new_user_form(unit_id: int, **extra: Any) -> dict[str, Any]:
     }
 
 
+# The user search lower()s Vietnamese text in SQL.
+@pytest.mark.both_databases
 def test_create_user_with_a_generated_password_shown_once(app: Flask, services: Services) -> None:
     admin = signed_in(app, "admin")
     btc = one(services, Unit, code="BTC")
@@ -547,6 +549,7 @@ def app_with_mail(instance: Path, database_url: str) -> Any:
             MAIL_SERVER="smtp.dangbo.example.vn",
             MAIL_USERNAME="trinhky",
             MAIL_PASSWORD="mat-khau-smtp-bi-mat",  # noqa: S106 - a test value
+            SIGNATURE_LEVEL="B-LT",
             SIGNATURE_POLICY={"NQ": "B-LTA"},
         )
     )
@@ -554,6 +557,8 @@ def app_with_mail(instance: Path, database_url: str) -> Any:
     application.extensions[EXTENSION_KEY].engine.dispose()
 
 
+# The page names the database in use.
+@pytest.mark.both_databases
 def test_settings_are_shown_with_secrets_masked(app_with_mail: Flask, database_url: str) -> None:
     admin = signed_in(app_with_mail, "admin")
     html = page(admin, "/admin/settings")

@@ -38,6 +38,9 @@ EVENTS = AuditEvent.__table__
 CHECKPOINTS = AuditCheckpoint.__table__
 HEAD = AuditHead.__table__
 
+# The append-only triggers are each database's own DDL, and the chain is read in SQL: both.
+pytestmark = pytest.mark.both_databases
+
 
 # --- helpers --------------------------------------------------------------------------
 

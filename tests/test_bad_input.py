@@ -124,6 +124,7 @@ def test_wrong_passphrase_signs_nothing(
     assert ok.status_code == 200
 
 
+@pytest.mark.usefixtures("clock")
 def test_repeated_wrong_passphrases_lock_the_key(
     api: Api, submitted_document: Callable[..., int]
 ) -> None:
@@ -198,6 +199,7 @@ def test_api_needs_a_valid_token(api: Api, headers: dict[str, str]) -> None:
     assert response.headers["WWW-Authenticate"].startswith("Bearer")
 
 
+@pytest.mark.usefixtures("clock")
 def test_bad_credentials_and_lockout(api: Api) -> None:
     for _ in range(5):
         bad = api.client.post("/api/v1/auth/token", json={"username": "bithu", "password": "x"})

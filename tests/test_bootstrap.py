@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from cryptography import x509
@@ -17,6 +18,8 @@ from workflow.services import Services
 from workflow.setup.bootstrap import initialise, is_loopback
 
 
+# Migrations run their own DDL on each database.
+@pytest.mark.both_databases
 def test_migrations_give_exactly_the_models_schema(services: Services) -> None:
     with services.engine.connect() as conn:
         diffs = compare_metadata(MigrationContext.configure(conn), Base.metadata)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import re
 import threading
 import time
@@ -18,16 +17,14 @@ from pyhanko.sign.signers import Signer
 from sqlalchemy import select, update
 
 from storage.job_models import BulkJob, BulkJobItem
-from storage.models import AuditEvent, Certificate, Document, Revision, Signature, Task, User
+from storage.models import AuditEvent, Certificate, Document, Revision, Signature, Task
 from storage.types import utcnow
 from tests import servers
 from tests.conftest import DEMO_PASSWORD, Api, blob_files
-from tests.pdfs import simple_pdf
+from tests.factories import awaiting_signature, submitted_document, user
 from tests.test_web import csrf_token, login
 from workflow.documents import actions
-from workflow.documents import usecases as service
 from workflow.services import Services
-from workflow.setup.demo import DEFAULT_ROUTE
 from workflow.signatures import bulk
 from workflow.signatures import flow as signing_flow
 
@@ -55,46 +52,6 @@ def bulk_app(app: Flask) -> Iterator[Flask]:
         runner.gate.set()
     if runner is not None:
         assert runner.join(120)
-
-
-def _user(session: Any, name: str) -> User:
-    return session.scalars(select(User).where(User.username == name)).one()
-
-
-def awaiting_signature(services: Services, n: int) -> list[int]:
-    """``n`` documents on the default route, approved: :returns: the signer's task ids."""
-    tasks = []
-    data = simple_pdf()
-    with services.session_factory() as session:
-        drafter, head = _user(session, "chuyenvien"), _user(session, "truongban")
-        for i in range(n):
-            doc = service.create_document(
-                session,
-                services.blobs,
-                drafter,
-                staged=services.blobs.stage(io.BytesIO(data)),
-                filename="cong-van.pdf",
-                subject=f"Công văn số {i + 1} về việc ký hàng loạt",
-                doc_type="CV",
-                route_code=DEFAULT_ROUTE,
-            )
-            service.submit(session, drafter, doc.id)
-            approve = session.scalars(
-                select(Task).where(Task.document_id == doc.id, Task.state == "open")
-            ).one()
-            service.approve(session, head, approve.id)
-            session.commit()
-            signer = _user(session, SIGNER)
-            tasks.append(
-                session.scalars(
-                    select(Task.id).where(
-                        Task.document_id == doc.id,
-                        Task.assignee_id == signer.id,
-                        Task.state == "open",
-                    )
-                ).one()
-            )
-    return tasks
 
 
 def wait_done(api: Api, job_id: str, timeout: float = 240) -> tuple[dict[str, Any], list[int]]:
@@ -177,13 +134,13 @@ def test_mixed_run_fails_only_the_changed_documents(
 
     # Meanwhile: one document is rejected by the signer elsewhere, one signed one by one.
     with services.session_factory() as session:
-        actions.reject(session, _user(session, SIGNER), tasks[1], "Cần sửa lại trích yếu")
+        actions.reject(session, user(session, SIGNER), tasks[1], "Cần sửa lại trích yếu")
         session.commit()
         signing_flow.sign(
             session,
             services.blobs,
             services.trust,
-            _user(session, SIGNER),
+            user(session, SIGNER),
             tasks[4],
             DEMO_PASSWORD,
             key_max_failures=5,
@@ -232,7 +189,7 @@ def test_wrong_passphrase_is_403_counted_and_makes_no_job(
     assert count_rows(BulkJob) == 0 and count_rows(BulkJobItem) == 0
     with services.session_factory() as session:
         cert = session.scalars(
-            select(Certificate).where(Certificate.user_id == _user(session, SIGNER).id)
+            select(Certificate).where(Certificate.user_id == user(session, SIGNER).id)
         ).first()
         assert cert is not None and cert.failed_unlocks == 1
         assert {t.state for t in session.scalars(select(Task).where(Task.id.in_(tasks)))} == {
@@ -240,12 +197,13 @@ def test_wrong_passphrase_is_403_counted_and_makes_no_job(
         }
 
 
+@pytest.mark.usefixtures("clock")
 def test_locked_key_is_429(bulk_app: Flask, api: Api, services: Services) -> None:
     tasks = awaiting_signature(services, 1)
     with services.session_factory() as session:
         session.execute(
             update(Certificate)
-            .where(Certificate.user_id == _user(session, SIGNER).id)
+            .where(Certificate.user_id == user(session, SIGNER).id)
             .values(locked_until=utcnow() + timedelta(minutes=5))
         )
         session.commit()
@@ -257,20 +215,9 @@ def test_tasks_that_are_not_the_callers_open_sign_tasks_are_422(
     bulk_app: Flask, api: Api, services: Services, count_rows: Any
 ) -> None:
     mine = awaiting_signature(services, 1)
+    doc_id = submitted_document(services, subject="Chưa duyệt")
     with services.session_factory() as session:
-        doc = service.create_document(
-            session,
-            services.blobs,
-            _user(session, "chuyenvien"),
-            staged=services.blobs.stage(io.BytesIO(simple_pdf())),
-            filename="a.pdf",
-            subject="Chưa duyệt",
-            doc_type="CV",
-            route_code=DEFAULT_ROUTE,
-        )
-        service.submit(session, _user(session, "chuyenvien"), doc.id)
-        session.commit()
-        others = session.scalars(select(Task.id).where(Task.document_id == doc.id)).one()
+        others = session.scalars(select(Task.id).where(Task.document_id == doc_id)).one()
     response = api.post(
         SIGNER,
         "/bulk-sign",
@@ -290,6 +237,7 @@ def test_tasks_that_are_not_the_callers_open_sign_tasks_are_422(
     assert response.status_code == 422
 
 
+@pytest.mark.usefixtures("clock")
 def test_only_the_owner_reads_the_job_and_a_stale_job_fails(
     bulk_app: Flask, api: Api, services: Services
 ) -> None:
@@ -364,6 +312,8 @@ def bulk_gunicorn(instance: Path, app: Flask) -> Iterator[tuple[str, Path]]:
         yield base, next(instance.parent.glob("gunicorn-*.log"))
 
 
+# A job written by one worker process and read by the others.
+@pytest.mark.both_databases
 @pytest.mark.slow
 def test_gunicorn_worker_runs_the_job_and_any_worker_reports_it(
     bulk_gunicorn: tuple[str, Path], services: Services, instance: Path, db_backend: str

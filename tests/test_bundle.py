@@ -37,6 +37,10 @@ def this_quarter() -> str:
     return f"{today.year}-Q{(today.month - 1) // 3 + 1}"
 
 
+# The bundle's period is the current quarter: a known one, a week from its edges.
+pytestmark = pytest.mark.usefixtures("clock")
+
+
 @pytest.fixture
 def bundle_app(app: Flask) -> Flask:
     """The app (create_app registers the bundle page, API route and CLI)."""
@@ -170,6 +174,8 @@ def test_verifier_imports_no_server_code() -> None:
 # --- export and a clean verification ------------------------------------------------------
 
 
+# The bundle hashes rows as the database returns them (timestamps, JSON).
+@pytest.mark.both_databases
 def test_export_via_api_cli_and_page_verifies_clean(
     bundle_app: Flask, api: Api, services: Services, tmp_path: Path
 ) -> None:

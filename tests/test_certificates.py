@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509 import ocsp
@@ -64,6 +65,7 @@ def test_revocation_shows_at_once_and_signing_is_refused(api: Api, services: Ser
     assert ok.status_code == 200, ok.get_json()
 
 
+@pytest.mark.usefixtures("clock")
 def test_expiry_warning_and_expired_refusal(api: Api, services: Services) -> None:
     mine = bithu_cert(api)
     assert mine["warning"] is None

@@ -13,17 +13,17 @@ import requests
 from flask import Flask
 from sqlalchemy import select
 
-from storage.blobs import BlobStore
-from storage.models import Document, Task, User
+from storage.models import Document, Task
 from tests import servers
 from tests.conftest import DEMO_PASSWORD
-from tests.pdfs import simple_pdf
+from tests.factories import ISSUING_ROUTE, awaiting_issue, open_task, submitted_document, user
 from workflow.documents import actions
-from workflow.documents import usecases as service
 from workflow.services import EXTENSION_KEY, Services
-from workflow.signatures import flow as signing_flow
 
 ISSUANCES = 50
+
+# Row locks, numbering under contention and isolation are the database's: both of them.
+pytestmark = pytest.mark.both_databases
 
 
 @pytest.fixture
@@ -39,62 +39,6 @@ def token(base: str, user: str) -> dict[str, str]:
     )
     r.raise_for_status()
     return {"Authorization": "Bearer " + r.json()["token"]}
-
-
-def user(session: object, name: str) -> User:
-    return session.scalars(select(User).where(User.username == name)).one()  # type: ignore[attr-defined,no-any-return]
-
-
-def open_task(session: object, username: str, doc_id: int) -> Task:
-    u = user(session, username)
-    return session.scalars(  # type: ignore[attr-defined,no-any-return]
-        select(Task).where(
-            Task.document_id == doc_id, Task.assignee_id == u.id, Task.state == "open"
-        )
-    ).one()
-
-
-def new_document(services: Services, route: str = "thuong-truc-ban-hanh") -> int:
-    with services.session_factory() as session:
-        blobs: BlobStore = services.blobs
-        staged = blobs.stage(__import__("io").BytesIO(simple_pdf()))
-        doc = service.create_document(
-            session,
-            blobs,
-            user(session, "chuyenvien"),
-            staged=staged,
-            filename="a.pdf",
-            subject="Văn bản thử đồng thời",
-            doc_type="CV",
-            route_code=route,
-        )
-        service.submit(session, user(session, "chuyenvien"), doc.id)
-        session.commit()
-        return doc.id
-
-
-def awaiting_issue(services: Services, n: int) -> list[int]:
-    """``n`` documents approved, checked and signed: each has an open issue task."""
-    docs = []
-    for _ in range(n):
-        doc_id = new_document(services)
-        with services.session_factory() as session:
-            for name in ("truongban", "vanthu"):
-                service.approve(session, user(session, name), open_task(session, name, doc_id).id)
-            signer = user(session, "bithu")
-            signing_flow.sign(
-                session,
-                services.blobs,
-                services.trust,
-                signer,
-                open_task(session, "bithu", doc_id).id,
-                DEMO_PASSWORD,
-                key_max_failures=5,
-                key_lock_seconds=60,
-            )
-            session.commit()
-            docs.append(open_task(session, "vanthu", doc_id).id)
-    return docs
 
 
 @pytest.mark.slow
@@ -129,7 +73,7 @@ def test_two_people_on_one_stage_make_exactly_one_transition(app: Flask, gunicor
     head, auditor = token(gunicorn, "truongban"), token(gunicorn, "kiemtra")
     rounds = 6
     for _ in range(rounds):
-        doc_id = new_document(services)
+        doc_id = submitted_document(services, route=ISSUING_ROUTE, subject="Văn bản thử đồng thời")
         with services.session_factory() as session:
             own = open_task(session, "truongban", doc_id)
             delegate_task = actions.delegate_task(

@@ -4,7 +4,9 @@ permissions, period parsing, exports."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,7 +25,16 @@ from storage.registry_models import (
     WorkFile,
     WorkFileItem,
 )
-from tests.conftest import DEMO_PASSWORD, Api, closed, flip_byte, rewrite_blob
+from tests.conftest import (
+    DEMO_PASSWORD,
+    Api,
+    PgCluster,
+    closed,
+    flip_byte,
+    make_template,
+    pg_template,
+    rewrite_blob,
+)
 from tests.test_web import csrf_token, login
 from tests.test_workflow_routes import act, upload_on
 from workflow.coverage import ledger as coverage
@@ -31,6 +42,30 @@ from workflow.registry import issuance
 from workflow.services import Services
 
 NOW = datetime(2026, 11, 27, 22, 0, tzinfo=UTC)  # 28/11/2026 in Vietnam
+
+# A year of 2026 seen from its end: the documents are issued an hour before NOW, on an
+# instance (certificates and all) made two hours before it.
+pytestmark = pytest.mark.usefixtures("clock")
+
+
+@pytest.fixture
+def clock_start() -> datetime:
+    return NOW - timedelta(hours=1)
+
+
+@pytest.fixture(scope="module")
+def template_instance(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_template(
+        tmp_path_factory.mktemp("template-2026") / "instance", at=NOW - timedelta(hours=2)
+    )
+
+
+@pytest.fixture(scope="module")
+def pg_template_instance(
+    tmp_path_factory: pytest.TempPathFactory, pg_cluster: PgCluster
+) -> Iterator[tuple[Path, str]]:
+    with pg_template(tmp_path_factory, pg_cluster, "_2026", at=NOW - timedelta(hours=2)) as made:
+        yield made
 
 
 @pytest.fixture
@@ -186,6 +221,8 @@ def assert_counts_exact(services: Services) -> None:
         assert ledger.whole_months(date(2026, 1, 1), date(2026, 2, 28)) == (202601, 202602)
 
 
+# The figures are SQL aggregates (by month, unit, state).
+@pytest.mark.both_databases
 def test_figures_misses_exemption_tamper(cov_app: Flask, api: Api, services: Services) -> None:
     ids = seed(api, services)
     # Issuance already recorded (and validated) both issued documents in the ledger;
@@ -371,6 +408,8 @@ def test_dashboard_exports_and_signed_report(cov_app: Flask, api: Api, services:
     assert result.exit_code == 0 and "documents validated" in result.output
 
 
+# INSERT .. ON CONFLICT, savepoints and rollbacks: each database's own.
+@pytest.mark.both_databases
 def test_counts_follow_every_write_rollback_and_savepoint(services: Services) -> None:
     """New, moved (state, unit, month, type), deleted entries; a rollback; a savepoint
     rolled back and one released: the summary counts stay exact."""
@@ -427,6 +466,8 @@ def test_counts_follow_every_write_rollback_and_savepoint(services: Services) ->
         assert sum(r.count for r in both if r.target == "T1") == 5
 
 
+# Concurrent writers: PostgreSQL's row locks, SQLite's single writer.
+@pytest.mark.both_databases
 def test_concurrent_writers_keep_the_counts_exact(services: Services) -> None:
     """Writers on the same counter rows, in parallel (PostgreSQL: upserts at commit, in
     key order; SQLite: one writer at a time)."""

@@ -117,6 +117,8 @@ def clerks(services: Services) -> dict[str, int]:
     return {code: unit_id(services, code) for code in ("BTC", "CS-DL", "DUK", "VP")}
 
 
+# Register numbers and receipts under SELECT .. FOR UPDATE (a no-op on SQLite).
+@pytest.mark.both_databases
 def test_dispatch_receive_receipts_and_registers(
     api: Api, clerks: dict[str, int], tmp_path: Path
 ) -> None:

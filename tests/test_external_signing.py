@@ -122,6 +122,8 @@ def state_of(services: Services, doc_id: int) -> tuple[int, int, str]:
         return revisions, signatures, task.state if task else ""
 
 
+# About the level the server completes an external signature to.
+@pytest.mark.signature_level()
 def test_raw_signature_round_trip(
     api: Api, services: Services, bithu_key: TokenKey, sign_task: tuple[int, int]
 ) -> None:
@@ -165,6 +167,8 @@ def test_raw_signature_round_trip(
     assert "document:signed" in [h["action"] for h in history]
 
 
+# About the level the server completes an external signature to.
+@pytest.mark.signature_level()
 def test_cms_round_trip_and_missing_timestamp_added(
     api: Api, services: Services, bithu_key: TokenKey, sign_task: tuple[int, int]
 ) -> None:
@@ -228,6 +232,7 @@ def test_someone_elses_trusted_certificate_is_refused(
     assert before[2] == "open"
 
 
+@pytest.mark.usefixtures("clock")
 def test_expired_and_foreign_sessions(
     api: Api, services: Services, bithu_key: TokenKey, sign_task: tuple[int, int]
 ) -> None:
@@ -296,6 +301,8 @@ def upload(api: Api, sid: str, data: bytes) -> Any:
     )
 
 
+# About the level the server completes an external signature to.
+@pytest.mark.signature_level()
 def test_plugin_upload(
     api: Api,
     services: Services,
@@ -395,6 +402,8 @@ def _self_signed_pem() -> str:
     return cert.public_bytes(serialization.Encoding.PEM).decode()
 
 
+# Migrations run their own DDL on each database.
+@pytest.mark.both_databases
 def test_migration_matches_the_model(services: Services) -> None:
     from alembic.autogenerate import compare_metadata
     from alembic.runtime.migration import MigrationContext

@@ -9,6 +9,7 @@ import io
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from flask import Flask
 from sqlalchemy import select
 
@@ -20,6 +21,9 @@ from tests.test_dispatch_registers import add_clerk, csrf, issued_document, web_
 from workflow.services import Services
 
 SUBJECT = "Về việc triển khai Nghị quyết của Tỉnh ủy về chuyển đổi số"
+
+# Deadlines in working days: on a known Wednesday, never on the real (maybe Sunday) clock.
+pytestmark = pytest.mark.usefixtures("clock")
 
 
 def ids(services: Services) -> dict[str, int]:
@@ -64,6 +68,8 @@ def audit_actions(services: Services, document_id: int) -> list[tuple[str, dict[
         return [(r.action, r.details) for r in rows]
 
 
+# Incoming numbers under row locks; deadlines stored as timestamps with time zone.
+@pytest.mark.both_databases
 def test_full_flow_through_the_api(api: Api, services: Services) -> None:
     known = ids(services)
     entry = received_entry(api)

@@ -50,6 +50,10 @@ def run_journey(api: Api) -> tuple[int, bytes]:
     return doc_id, pdf.data
 
 
+# The main journey, end to end, on each database.
+# About the production default level (B-LT: a DSS after the signature).
+@pytest.mark.signature_level()
+@pytest.mark.both_databases
 def test_journey_through_the_api(api: Api, services: Services) -> None:
     doc_id, data = run_journey(api)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select
 
 from storage.ledger import LedgerEntry
@@ -14,6 +15,9 @@ from tests.conftest import Api
 from tests.test_coverage import assert_counts_exact
 from workflow.records import reporting
 from workflow.services import Services
+
+# Dates of paper documents (today, the future refused) and the year's figures: on a known clock.
+pytestmark = pytest.mark.usefixtures("clock")
 
 
 def obligations(services: Services, period: str) -> dict[tuple[str, str], int]:

@@ -20,6 +20,9 @@ from tests.conftest import Api
 from tests.test_coverage import assert_counts_exact, issue_via_full_route, refresh
 from workflow.services import Services
 
+# Dates of paper documents (today, the future refused) and the year's figures: on a known clock.
+pytestmark = pytest.mark.usefixtures("clock")
+
 
 def scan_pdf() -> bytes:
     """An image-only PDF, as a scanner makes it."""

@@ -8,6 +8,7 @@ import io
 import re
 from typing import Any
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
@@ -20,6 +21,9 @@ from tests.test_paper_registers import SCAN
 from tests.test_web import login
 from workflow.records import reporting
 from workflow.services import Services
+
+# Dates of paper documents (today, the future refused) and the year's figures: on a known clock.
+pytestmark = pytest.mark.usefixtures("clock")
 
 
 def page(client: FlaskClient, path: str) -> str:

@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime
 from io import BytesIO
 from typing import Any
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
@@ -17,6 +18,9 @@ from tests.pdfs import simple_pdf
 from tests.test_web import csrf_token, login
 from workflow.records.reporting import obligation_status, parse_period
 from workflow.services import Services
+
+# Report periods and due dates: on a known clock.
+pytestmark = pytest.mark.usefixtures("clock")
 
 
 def upload(

@@ -26,6 +26,9 @@ from workflow.mail import MailConfig, NullMailer, SmtpMailer
 from workflow.records.reminders import send_reminders
 from workflow.services import EXTENSION_KEY, Services
 
+# Overdue tasks and once-a-day reminders: on a known clock.
+pytestmark = pytest.mark.usefixtures("clock")
+
 ROUTE = "duyet-gap"
 SUBJECT = "Về việc báo cáo kết quả học tập Nghị quyết Đại hội"
 
@@ -108,6 +111,8 @@ def overdue_document(api: Api) -> int:
     return doc_id
 
 
+# Overdue and once-a-day are timestamp comparisons in SQL.
+@pytest.mark.both_databases
 def test_overdue_task_reminded_by_email_once_a_day(
     api: Api, services: Services, smtp: tuple[Inbox, int]
 ) -> None:

@@ -26,7 +26,7 @@ from storage.audit import AuditAction
 from storage.ledger import LedgerEntry
 from storage.models import AuditEvent, Certificate, Document, Revision
 from storage.verification_models import VerificationCode
-from tests.conftest import DEMO_PASSWORD, Api, app_config
+from tests.conftest import DEMO_PASSWORD, Api, app_config, signature_level
 from tests.test_journey_api import INDEPENDENT_VERIFY
 from tests.test_workflow_routes import act, upload_on
 from workflow import create_app
@@ -103,12 +103,24 @@ TOKEN_SETTINGS = {
 
 
 @pytest.fixture
-def token_app(softhsm: Path, instance: Path, database_url: str, tmp_path: Path) -> Iterator[Flask]:
+def token_app(
+    request: pytest.FixtureRequest,
+    softhsm: Path,
+    instance: Path,
+    database_url: str,
+    tmp_path: Path,
+) -> Iterator[Flask]:
     """The app with the seal token configured (PIN from a file) and its certificate
     registered for the root unit by the CLI command."""
     pin_file = tmp_path / "seal.pin"
     pin_file.write_text(PIN + "\n")
-    app = _app(instance, database_url, **TOKEN_SETTINGS, SEAL_PKCS11_PIN_FILE=str(pin_file))
+    app = _app(
+        instance,
+        database_url,
+        **TOKEN_SETTINGS,
+        SEAL_PKCS11_PIN_FILE=str(pin_file),
+        **signature_level(request),
+    )
     result = app.test_cli_runner().invoke(args=["seal-token", "register"])
     assert result.exit_code == 0, result.output
     assert "issued by the embedded CA" in result.output and KEY in result.output
@@ -140,6 +152,8 @@ def _ready_to_issue(api: Api) -> int:
     return doc_id
 
 
+# The token's seal at B-LT: its own OCSP answer and chain in the DSS.
+@pytest.mark.signature_level()
 def test_issuance_signs_the_seal_on_the_token(
     token_app: Flask, tmp_path: Path, db_backend: str
 ) -> None:

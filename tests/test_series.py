@@ -60,6 +60,8 @@ def test_classified_registration_after_an_ordinary_number(api: Api) -> None:
     assert rows[ordinary]["series"] != rows[secret["id"]]["series"]
 
 
+# The unique constraint of each series is each database's own.
+@pytest.mark.both_databases
 def test_the_database_refuses_a_duplicate_within_one_series(services: Services) -> None:
     now = datetime(2026, 3, 2, 3, 0, tzinfo=UTC)
     with services.session_factory() as s:

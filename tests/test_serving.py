@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -12,7 +13,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.conftest import DEMO_PASSWORD, REPO
+from tests.conftest import DEMO_PASSWORD, REPO, server_environment
 from tests.pdfs import simple_pdf
 from tests.servers import free_port
 
@@ -22,14 +23,11 @@ class Server:
 
     def __init__(self, instance: Path, port: int) -> None:
         self.base = f"http://127.0.0.1:{port}"
-        self.log = instance.parent / "server.log"
-        env = {
-            **os.environ,
-            "TRINHKY_INSTANCE_PATH": str(instance),
-            "TRINHKY_DEMO_PASSWORD": DEMO_PASSWORD,
-            "TRINHKY_MAX_UPLOAD_BYTES": str(1024 * 1024),
-        }
-        env.pop("TRINHKY_DATABASE_URL", None)
+        self.instance = instance
+        self.log = instance.parent / f"server-{port}.log"
+        env = server_environment(
+            instance, DEMO_PASSWORD=DEMO_PASSWORD, MAX_UPLOAD_BYTES=1024 * 1024
+        )
         with self.log.open("wb") as out:
             self.proc = subprocess.Popen(
                 ["make", "--no-print-directory", "run", f"PORT={port}", "WORKERS=2"],
@@ -63,9 +61,10 @@ class Server:
                 self.proc.wait()
 
 
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[Server]:
-    srv = Server(tmp_path / "instance", free_port())
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """`make run` on an empty folder (it creates everything), shared by this module."""
+    srv = Server(tmp_path_factory.mktemp("make-run") / "instance", free_port())
     try:
         srv.wait()
         yield srv
@@ -138,9 +137,9 @@ def test_make_run_serves_and_the_journey_works_over_http(server: Server, tmp_pat
     assert spec["openapi"].startswith("3.") and "/tasks/{task_id}/sign" in spec["paths"]
 
 
-def test_oversized_upload_over_http_is_413_and_leaves_nothing(
-    server: Server, tmp_path: Path
-) -> None:
+def test_oversized_upload_over_http_is_413_and_leaves_nothing(server: Server) -> None:
+    blobs = server.instance / "blobs"
+    before = sorted(p for p in blobs.rglob("*") if p.is_file())
     drafter = token(server.base, "chuyenvien")
     big = simple_pdf() + b"%" + b"x" * (2 * 1024 * 1024)
     response = requests.post(
@@ -153,18 +152,13 @@ def test_oversized_upload_over_http_is_413_and_leaves_nothing(
     assert response.status_code == 413
     assert response.headers["Content-Type"].startswith("application/problem+json")
     assert "MB" in response.json()["detail"]
-    blobs = tmp_path / "instance" / "blobs"
-    assert [p for p in blobs.rglob("*") if p.is_file()] == []
+    assert sorted(p for p in blobs.rglob("*") if p.is_file()) == before
 
 
-def test_second_make_run_reuses_everything(tmp_path: Path) -> None:
+def test_second_make_run_reuses_everything(template_instance: Path, tmp_path: Path) -> None:
     instance = tmp_path / "instance"
-    first = Server(instance, free_port())
-    try:
-        first.wait()
-        root = (instance / "pki" / "root.pem").read_bytes()
-    finally:
-        first.stop()
+    shutil.copytree(template_instance, instance)  # what a first `make run` left behind
+    root = (instance / "pki" / "root.pem").read_bytes()
     second = Server(instance, free_port())
     try:
         second.wait()
@@ -180,7 +174,7 @@ def test_second_make_run_reuses_everything(tmp_path: Path) -> None:
 
 
 def test_demo_refused_on_a_public_address(tmp_path: Path) -> None:
-    env = {**os.environ, "TRINHKY_INSTANCE_PATH": str(tmp_path / "instance")}
+    env = server_environment(tmp_path / "instance")
     result = subprocess.run(
         [str(REPO / ".venv/bin/flask"), "--app", "wsgi", "init", "--host", "0.0.0.0"],  # noqa: S104
         cwd=REPO,

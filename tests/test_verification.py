@@ -520,6 +520,8 @@ def test_collect_facts_tolerates_garbage(tmp_path: Path, services: Services) -> 
     assert etsi.collect_facts(path, services.trust) == ()
 
 
+# A long-term document: signed at the production default level.
+@pytest.mark.signature_level()
 def test_ades_engine_agrees_on_a_long_term_document(api: Api, services: Services) -> None:
     """pyHanko's AdES verdict, where the archival engine applies, maps consistently."""
     from signing import archival

@@ -57,6 +57,8 @@ def test_routes_are_listed_with_their_stages(api: Api) -> None:
     assert routes["bao-cao-dinh-ky"]["kind"] == "report"
 
 
+# The issued file's levels (the seal at B-LT, LTA updates) are checked.
+@pytest.mark.signature_level()
 def test_full_standing_committee_route_with_return_and_delegation(api: Api, tmp_path: Path) -> None:
     doc_id = upload_on(api)
     act(api, "truongban", doc_id, "approve", {"comment": "Đồng ý trình"})
@@ -153,6 +155,7 @@ def test_full_standing_committee_route_with_return_and_delegation(api: Api, tmp_
         assert action in history
 
 
+@pytest.mark.usefixtures("clock")
 def test_delegate_acts_on_behalf_of(api: Api) -> None:
     doc_id = upload_on(api)
     task = api.task_for("truongban", doc_id)
@@ -249,6 +252,9 @@ def test_seal_refused_without_the_competent_signature(api: Api) -> None:
     assert api.get("kiemtra", f"/documents/{doc_id}").get_json()["number"] is None
 
 
+# Route versions (MAX in SQL) and conditions stored as JSON.
+@pytest.mark.usefixtures("clock")
+@pytest.mark.both_databases
 def test_route_versions_and_conditions(api: Api) -> None:
     base = {
         "code": "thu-nghiem",

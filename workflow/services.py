@@ -35,11 +35,15 @@ class Services:
     blobs: BlobStore
     read_session_factory: sessionmaker[Session]
     """Sessions that only read (no write lock on SQLite): look-ups beside a request."""
-    hasher: PasswordHasher = field(default_factory=PasswordHasher)
+    hasher: PasswordHasher = field(init=False)
+    """argon2id at the cost the settings give (``ARGON2_*``)."""
     _trust: TrustConfig | None = None
     _seal_passphrase: str | None = None
     _trust_services: TrustServices | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        self.hasher = self.settings.password_hasher()
 
     @property
     def trust_services(self) -> TrustServices:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
+
+import argon2
 
 from signing.errors import KeyLoadError
 from signing.pkcs11_keys import Pkcs11Config, seal_config
@@ -23,6 +25,10 @@ DEFAULTS: dict[str, Any] = {
     "KEY_MAX_FAILURES": 5,
     "KEY_LOCK_SECONDS": 15 * 60,
     "TOKEN_TTL_SECONDS": 8 * 3600,
+    # argon2id cost of new password hashes (argon2-cffi's defaults, RFC 9106 low memory).
+    "ARGON2_TIME_COST": argon2.DEFAULT_TIME_COST,
+    "ARGON2_MEMORY_COST": argon2.DEFAULT_MEMORY_COST,
+    "ARGON2_PARALLELISM": argon2.DEFAULT_PARALLELISM,
     "SESSION_COOKIE_SECURE": False,
     "DEMO": True,
     "DEMO_PASSWORD": None,
@@ -207,6 +213,9 @@ class Settings:
     """How long a signing key stays locked."""
     token_ttl_seconds: int
     """Lifetime of an API token."""
+    argon2_cost: tuple[int, int, int]
+    """argon2id ``(time_cost, memory_cost in KiB, parallelism)`` of new password hashes;
+    a stored hash of another cost is re-hashed at the next successful login."""
     session_cookie_secure: bool
     """Send cookies only over HTTPS (set behind a TLS proxy)."""
     demo: bool
@@ -266,6 +275,13 @@ class Settings:
                 return policy[key]
         return self.signature_level
 
+    def password_hasher(self) -> argon2.PasswordHasher:
+        """:returns: the argon2id hasher of this configuration."""
+        time_cost, memory_cost, parallelism = self.argon2_cost
+        return argon2.PasswordHasher(
+            time_cost=time_cost, memory_cost=memory_cost, parallelism=parallelism
+        )
+
     @classmethod
     def from_mapping(cls, config: Mapping[str, Any], instance_path: Path) -> Settings:
         """Build and validate settings from ``app.config``.
@@ -299,6 +315,7 @@ class Settings:
             key_max_failures=positive("KEY_MAX_FAILURES"),
             key_lock_seconds=positive("KEY_LOCK_SECONDS"),
             token_ttl_seconds=positive("TOKEN_TTL_SECONDS"),
+            argon2_cost=_argon2_cost(positive),
             session_cookie_secure=bool(config.get("SESSION_COOKIE_SECURE")),
             demo=bool(config.get("DEMO")),
             demo_password=config.get("DEMO_PASSWORD") or None,
@@ -343,6 +360,19 @@ def _coverage(config: Mapping[str, Any]) -> CoveragePolicy:
         )
     except PolicyError as exc:
         raise SettingsError(str(exc)) from exc
+
+
+def _argon2_cost(positive: Callable[[str], int]) -> tuple[int, int, int]:
+    cost = (
+        positive("ARGON2_TIME_COST"),
+        positive("ARGON2_MEMORY_COST"),
+        positive("ARGON2_PARALLELISM"),
+    )
+    if cost[1] < 8 * cost[2]:  # argon2's own floor: 8 KiB per lane
+        raise SettingsError(
+            f"ARGON2_MEMORY_COST must be at least 8 × ARGON2_PARALLELISM, got {cost[1]!r}"
+        )
+    return cost
 
 
 def _intervals(value: Any) -> dict[str, int]:

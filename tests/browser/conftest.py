@@ -1,5 +1,5 @@
-"""Browser fixtures: `make run` on a free loopback port, driven by Debian's Chromium
-through Playwright's sync API (never a downloaded browser)."""
+"""Browser fixtures: one test server for the session on a free loopback port, driven by
+Debian's Chromium through Playwright's sync API (never a downloaded browser)."""
 
 from __future__ import annotations
 
@@ -17,8 +17,7 @@ import requests
 
 from tests.conftest import DEMO_PASSWORD, REPO
 from tests.pdfs import simple_pdf
-from tests.servers import free_port
-from tests.test_serving import Server
+from tests.servers import Served, gunicorn
 
 CHROMIUM = os.environ.get("TRINHKY_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -70,15 +69,15 @@ def browser(playwright_api: Any) -> Iterator[Any]:
     chromium.close()
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """`make run` on a fresh instance, shared by the tests of one module."""
-    srv = Server(tmp_path_factory.mktemp("browser") / "instance", free_port())
-    try:
-        srv.wait()
-        yield srv
-    finally:
-        srv.stop()
+@pytest.fixture(scope="session")
+def server(template_instance: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    """gunicorn (2 workers, as `make run`) on a copy of the session's initialised instance
+    (what `make run`'s init leaves behind; test_serving boots `make run` itself), shared by
+    every browser test: each works on documents of its own."""
+    instance = tmp_path_factory.mktemp("browser") / "instance"
+    shutil.copytree(template_instance, instance)
+    with gunicorn(instance, workers=2, MAX_UPLOAD_BYTES=1024 * 1024) as base:
+        yield Served(base, instance)
 
 
 class Shots:
@@ -111,7 +110,7 @@ def shots(request: pytest.FixtureRequest, screenshot_dir: Path) -> Shots:
 
 
 @pytest.fixture
-def new_page(browser: Any, server: Server) -> Iterator[Callable[..., Any]]:
+def new_page(browser: Any, server: Served) -> Iterator[Callable[..., Any]]:
     """Open a page in a fresh context (own cookies) at a named viewport."""
     contexts: list[Any] = []
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from tests.browser.conftest import AXE, SCREENSHOTS, Shots, login, submitted_by_api
-from tests.test_serving import Server
+from tests.servers import Served
 
 pytestmark = pytest.mark.browser
 
@@ -37,7 +37,7 @@ def summary(violations: list[dict[str, Any]]) -> str:
 @pytest.mark.parametrize("lang", ["vi", "en"])
 @pytest.mark.parametrize("viewport", ["desktop", "phone"])
 def test_key_pages_have_no_serious_axe_violations(
-    viewport: str, lang: str, new_page: Callable[..., Any], server: Server, shots: Shots
+    viewport: str, lang: str, new_page: Callable[..., Any], server: Served, shots: Shots
 ) -> None:
     doc_id = submitted_by_api(
         server.base, f"Về việc kiểm tra khả năng tiếp cận ({viewport}, {lang})"

@@ -13,12 +13,12 @@ import requests
 
 from tests.browser.conftest import SCREENSHOTS, Shots, api_token, login
 from tests.browser.test_accessibility import BLOCKING, axe_violations, summary
-from tests.test_serving import Server
+from tests.servers import Served
 
 pytestmark = pytest.mark.browser
 
 
-def route_json(server: Server, code: str) -> dict[str, Any]:
+def route_json(server: Served, code: str) -> dict[str, Any]:
     response = requests.get(
         server.base + "/api/v1/routes", headers=api_token(server.base, "admin"), timeout=30
     )
@@ -34,7 +34,7 @@ def stage_names(page: Any) -> list[str]:
 
 
 def test_admin_adds_a_stage_in_the_visual_editor_and_saves(
-    new_page: Callable[..., Any], server: Server, shots: Shots
+    new_page: Callable[..., Any], server: Served, shots: Shots
 ) -> None:
     before = route_json(server, "thuong-truc-ban-hanh")
     page = new_page("desktop")
@@ -103,7 +103,7 @@ def test_admin_adds_a_stage_in_the_visual_editor_and_saves(
 
 
 def test_editor_shows_errors_next_to_the_stage(
-    new_page: Callable[..., Any], server: Server, shots: Shots
+    new_page: Callable[..., Any], server: Served, shots: Shots
 ) -> None:
     page = new_page("phone")
     login(page, "admin")
@@ -135,7 +135,7 @@ ADMIN_PAGES = [
 @pytest.mark.parametrize("lang", ["vi", "en"])
 @pytest.mark.parametrize("viewport", ["desktop", "phone"])
 def test_admin_pages_have_no_serious_axe_violations(
-    viewport: str, lang: str, new_page: Callable[..., Any], server: Server, shots: Shots
+    viewport: str, lang: str, new_page: Callable[..., Any], server: Served, shots: Shots
 ) -> None:
     page = new_page(viewport)
     if lang == "en":

@@ -19,7 +19,7 @@ from storage.blobs import FilesystemBlobStore
 from tests.browser.conftest import STEP_TIMEOUT_MS, Walk, api_token, open_as
 from tests.conftest import DEMO_PASSWORD, rewrite_blob
 from tests.pdfs import simple_pdf
-from tests.test_serving import Server
+from tests.servers import Served
 
 pytestmark = pytest.mark.browser
 
@@ -92,10 +92,10 @@ def tampered(pdf: bytes, text: str) -> bytes:
     return pdf.replace(needle, needle[:-1] + (b"X" if needle[-1:] != b"X" else b"Y"))
 
 
-def tamper_stored(server: Server, sha256: str, text: str) -> None:
+def tamper_stored(server: Served, sha256: str, text: str) -> None:
     """Change the stored issued file on the server's disk (an incident the ledger's
     revalidation must catch), through the server's filesystem blob store."""
-    blobs = FilesystemBlobStore(server.log.parent / "instance" / "blobs")
+    blobs = FilesystemBlobStore(server.instance / "blobs")
     rewrite_blob(blobs, sha256, lambda data: tampered(data, text))
 
 
@@ -104,7 +104,7 @@ def pdf_upload(name: str, data: bytes) -> dict[str, Any]:
 
 
 def test_auditor_journey(
-    new_page: Callable[..., Any], server: Server, walk: Walk, tmp_path: Path
+    new_page: Callable[..., Any], server: Served, walk: Walk, tmp_path: Path
 ) -> None:
     from playwright.sync_api import expect
 

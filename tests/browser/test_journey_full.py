@@ -17,7 +17,7 @@ import pytest
 from tests.browser.conftest import STEP_TIMEOUT_MS, Walk, open_as
 from tests.conftest import DEMO_PASSWORD
 from tests.pdfs import simple_pdf
-from tests.test_serving import Server
+from tests.servers import Served
 
 pytestmark = pytest.mark.browser
 
@@ -101,7 +101,7 @@ def issue_on_page(page: Any) -> str:
     return found.group(0)
 
 
-def test_full_journey(new_page: Callable[..., Any], server: Server, walk: Walk) -> None:
+def test_full_journey(new_page: Callable[..., Any], server: Served, walk: Walk) -> None:
     from playwright.sync_api import expect
 
     # 1. The drafter signs in, uploads on the route with issuance, submitting at once.

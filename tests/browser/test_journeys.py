@@ -1,4 +1,4 @@
-"""Browser journeys over `make run`: upload → approve → sign, an approver's phone inbox,
+"""Browser journeys over a real server: upload → approve → sign, an approver's phone inbox,
 the language switch; screenshots on desktop and phone go to test-artifacts/screenshots/."""
 
 from __future__ import annotations
@@ -12,14 +12,14 @@ import pytest
 from tests.browser.conftest import Shots, login, submitted_by_api
 from tests.conftest import DEMO_PASSWORD
 from tests.pdfs import simple_pdf
-from tests.test_serving import Server
+from tests.servers import Served
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.mark.parametrize("viewport", ["desktop", "phone"])
 def test_upload_approve_sign(
-    viewport: str, new_page: Callable[..., Any], server: Server, shots: Shots
+    viewport: str, new_page: Callable[..., Any], server: Served, shots: Shots
 ) -> None:
     subject = f"Về việc tổ chức Hội nghị quán triệt Nghị quyết ({viewport})"
     drafter = new_page(viewport)
@@ -72,7 +72,7 @@ def test_upload_approve_sign(
 
 
 def test_approver_clears_five_tasks_on_a_phone(
-    new_page: Callable[..., Any], server: Server, shots: Shots
+    new_page: Callable[..., Any], server: Served, shots: Shots
 ) -> None:
     subjects = [f"Báo cáo tuần số {n} gửi lãnh đạo ban" for n in range(1, 6)]
     for subject in subjects:
@@ -107,7 +107,7 @@ def test_approver_clears_five_tasks_on_a_phone(
 
 @pytest.mark.parametrize("viewport", ["desktop", "phone"])
 def test_language_switch_sticks(
-    viewport: str, new_page: Callable[..., Any], server: Server, shots: Shots
+    viewport: str, new_page: Callable[..., Any], server: Served, shots: Shots
 ) -> None:
     doc_id = submitted_by_api(server.base, f"Kế hoạch công tác năm 2027 ({viewport})")
     page = new_page(viewport)

@@ -12,13 +12,13 @@ import pytest
 from tests.browser.conftest import Shots, login
 from tests.browser.test_sign_dialog import drop_file, no_blocking_violations
 from tests.pdfs import simple_pdf
-from tests.test_serving import Server
+from tests.servers import Served
 
 pytestmark = pytest.mark.browser
 
 
 def test_recipients_travel_with_the_xhr_upload(
-    new_page: Callable[..., Any], server: Server, shots: Shots
+    new_page: Callable[..., Any], server: Served, shots: Shots
 ) -> None:
     drafter = new_page("desktop")
     login(drafter, "chuyenvien")

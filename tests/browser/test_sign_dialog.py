@@ -19,7 +19,7 @@ from pypdf import PdfReader
 from tests.browser.conftest import Shots, api_token, login
 from tests.browser.test_accessibility import BLOCKING, axe_violations, summary
 from tests.conftest import DEMO_PASSWORD
-from tests.test_serving import Server
+from tests.servers import Served
 
 pytestmark = pytest.mark.browser
 
@@ -93,7 +93,7 @@ def no_blocking_violations(page: Any, where: str) -> None:
 
 @pytest.mark.parametrize("viewport", ["desktop", "phone"])
 def test_drop_upload_then_sign_where_clicked(
-    viewport: str, new_page: Callable[..., Any], server: Server, shots: Shots
+    viewport: str, new_page: Callable[..., Any], server: Served, shots: Shots
 ) -> None:
     subject = f"Về việc đặt chữ ký trên trang văn bản ({viewport})"
     drafter = new_page(viewport)
