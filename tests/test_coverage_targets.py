@@ -77,6 +77,7 @@ def travel(time_machine: Any, api: Api, moment: datetime) -> None:
 # --- T1 --------------------------------------------------------------------------------------
 
 
+@pytest.mark.both_databases
 def test_t1_grace_period_documents_and_deliveries(
     api: Api, services: Services, time_machine: Any
 ) -> None:
@@ -354,6 +355,8 @@ def test_targets_of_the_year_gap_and_as_of(
 # --- a register-sized scenario, by hand ----------------------------------------------------------
 
 
+# The refresh's queries and the summary counts: on both databases.
+@pytest.mark.both_databases
 def test_scenario_by_hand_and_the_verifier_agrees(
     services: Services, monkeypatch: pytest.MonkeyPatch
 ) -> None:
