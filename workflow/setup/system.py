@@ -7,9 +7,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from signing.pki import EmbeddedPki
-from storage import audit
-from storage.audit import AuditAction
 from storage.models import Certificate, Role, Route, RouteStage, Unit
+from workflow.signatures.personal_certs import record_issued
 
 INCOMING_ROUTE = "van-ban-den"
 
@@ -98,27 +97,12 @@ def ensure_seal_certificates(
             organisation=unit.name,
             passphrase=passphrase,
         )
-        cert = Certificate(
-            user_id=None,
-            unit_id=unit.id,
-            purpose="seal",
-            serial=format(issued.serial, "x"),
-            subject=issued.subject,
-            fingerprint=issued.fingerprint_sha256,
-            cert_pem=issued.cert_pem.decode(),
-            encrypted_key_pem=issued.encrypted_key_pem.decode(),
-            not_before=issued.not_before,
-            not_after=issued.not_after,
-        )
-        session.add(cert)
-        session.flush()
-        audit.append(
+        cert = record_issued(
             session,
-            AuditAction.CERT_ISSUED,
-            actor_id=None,
-            object_type="certificate",
-            object_id=cert.id,
-            details={"unit": unit.code, "purpose": "seal", "fingerprint": cert.fingerprint},
+            issued,
+            purpose="seal",
+            unit_id=unit.id,
+            details={"unit": unit.code, "purpose": "seal"},
         )
         made.append(cert)
     return made

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy.orm import Session
 
-from signing.pki import EmbeddedPki
+from signing.pki import EmbeddedPki, IssuedCertificate
 from storage import audit
 from storage.audit import AuditAction
 from storage.models import Certificate
@@ -39,9 +41,29 @@ def issue_personal_certificate(
         ocsp_url=f"{base}/pki/ocsp" if base else None,
         crl_url=f"{base}/pki/crl" if base else None,
     )
+    cert = record_issued(
+        session, issued, purpose="personal", user_id=user_id, details={"user_id": user_id}
+    )
+    return cert
+
+
+def record_issued(
+    session: Session,
+    issued: IssuedCertificate,
+    *,
+    purpose: str,
+    details: dict[str, Any],
+    user_id: int | None = None,
+    unit_id: int | None = None,
+) -> Certificate:
+    """Keep a certificate the embedded CA just issued (key encrypted) and audit it.
+
+    :returns: the new row (flushed; the caller commits).
+    """
     cert = Certificate(
         user_id=user_id,
-        purpose="personal",
+        unit_id=unit_id,
+        purpose=purpose,
         serial=format(issued.serial, "x"),
         subject=issued.subject,
         fingerprint=issued.fingerprint_sha256,
@@ -58,6 +80,6 @@ def issue_personal_certificate(
         actor_id=None,
         object_type="certificate",
         object_id=cert.id,
-        details={"user_id": user_id, "fingerprint": cert.fingerprint},
+        details={**details, "fingerprint": cert.fingerprint},
     )
     return cert
