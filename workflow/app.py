@@ -30,6 +30,7 @@ from workflow import (
     openapi,
     records,
     registry,
+    search,
     setup,
     signatures,
     verification,
@@ -59,6 +60,7 @@ PACKAGES = (
     jobs,
     admin,
     setup,
+    search,
 )
 
 

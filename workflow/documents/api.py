@@ -24,7 +24,7 @@ from workflow.schemas.base import parse, parse_form
 from workflow.schemas.openapi import File, operation
 from workflow.services import get_services, get_session
 from workflow.signatures import flow as signing_flow
-from workflow.uploads import send_blob, stage_upload
+from workflow.uploads import send_blob, stage_upload, stage_uploads
 
 bp = api_blueprint("documents_api", __name__)
 
@@ -46,6 +46,7 @@ def create_document() -> Any:
     db = get_session()
     plan = recipients.from_form(db, request.form)  # before the file: a refusal stores nothing
     staged, filename = stage_upload()
+    extras = stage_uploads("appendices")
     doc = service.create_document(
         db,
         get_services().blobs,
@@ -57,6 +58,7 @@ def create_document() -> Any:
         route_code=form.route or None,
         urgency=form.urgency or None,
         plan=plan,
+        appendices=extras,
     )
     db.commit()
     return schemas.Document.of(doc, utcnow()).dump(), 201

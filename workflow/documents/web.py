@@ -28,7 +28,7 @@ from workflow.i18n import translate
 from workflow.services import get_services, get_session
 from workflow.signatures import flow as signing_flow
 from workflow.signatures.certificates import expiry_warning
-from workflow.uploads import send_blob, stage_upload
+from workflow.uploads import send_blob, stage_upload, stage_uploads
 from workflow.vocab import DOC_TYPES
 
 bp = Blueprint("documents", __name__)
@@ -98,6 +98,7 @@ def new() -> Any:
             actor = current_actor()
             plan = recipients.from_form(db, request.form)  # before the file: nothing stored
             staged, filename = stage_upload()
+            extras = stage_uploads("appendices")
             doc = service.create_document(
                 db,
                 get_services().blobs,
@@ -109,6 +110,7 @@ def new() -> Any:
                 route_code=request.form.get("route") or None,
                 urgency=request.form.get("urgency") or None,
                 plan=plan,
+                appendices=extras,
             )
             if request.form.get("submit_now"):
                 service.submit(db, actor, doc.id)
