@@ -31,7 +31,7 @@ from workflow.vocab import (
 _PENDING = "trinhky.search.pending"
 MAX_TSV_BODY = 200_000
 """Characters of the body in PostgreSQL's tsvector (its size limit is 1 MB)."""
-TOP_SECRET = "tuyet_mat"
+HIDDEN_LEVEL = "tuyet_mat"
 """Tuyệt mật: no subject line in the index (Decree 30 practice: not without permission)."""
 
 
@@ -63,7 +63,7 @@ def _name(session: Session, model: Any, key: int | None, attr: str) -> str:
 
 
 def _document_row(session: Session, doc: Document) -> dict[str, Any]:
-    secret = doc.classification == TOP_SECRET
+    secret = doc.classification == HIDDEN_LEVEL
     signers = session.scalars(
         select(User.full_name)
         .join(Signature, Signature.signer_id == User.id)
@@ -106,7 +106,7 @@ def _document_row(session: Session, doc: Document) -> dict[str, Any]:
 
 
 def _incoming_row(session: Session, entry: IncomingEntry) -> dict[str, Any]:
-    secret = entry.classification == TOP_SECRET
+    secret = entry.classification == HIDDEN_LEVEL
     day = entry.original_date or _vn_day(entry.received_at or entry.created_at)
     meta = [
         entry.original_symbol or "",

@@ -27,8 +27,9 @@ from sqlalchemy import (
     func,
     literal_column,
     or_,
+    column,
     select,
-    text,
+    table,
     true,
 )
 from sqlalchemy.orm import Session
@@ -183,10 +184,10 @@ def search(
         base = select(SearchEntry).where(match)
         counted = select(func.count()).select_from(SearchEntry).where(match)
     else:
-        fts = text(FTS_TABLE)
+        fts = table(FTS_TABLE, column("rowid"))
         match = literal_column(FTS_TABLE).op("MATCH")(_fts5_query(terms))
         score = literal_column(f"bm25({FTS_TABLE}, 8.0, 3.0, 1.0)").asc()
-        join = SearchEntry.id == literal_column(f"{FTS_TABLE}.rowid")
+        join = SearchEntry.id == fts.c.rowid
         base = select(SearchEntry).select_from(fts).join(SearchEntry, join).where(match)
         counted = select(func.count()).select_from(fts).join(SearchEntry, join).where(match)
     total = session.scalar(_filtered(counted.where(allowed), filters)) or 0
