@@ -10,12 +10,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from storage import audit
+from storage.audit import AuditAction
 from storage.blobs import BlobStore, StagedBlob
-from storage.models import Document
+from storage.models import Document, User
 from storage.search_models import DocumentFile
-from workflow.errors import InvalidInputError
+from workflow.accounts import access
+from workflow.errors import InvalidInputError, NotFoundError
 from workflow.files import appendix, convert, extract
 from workflow.vocab import DOC_TYPES
 
@@ -150,3 +154,53 @@ def record(
 def remember_text(session: Session, blobs: BlobStore, sha256: str) -> None:
     """Extract the text of a stored PDF for search (once per content)."""
     extract.remember(session, blobs, sha256)
+
+
+def files_of(session: Session, actor: User, document_id: int) -> list[DocumentFile]:
+    """:returns: the document's source draft and appendices, in order.
+
+    :raises NotFoundError: no such document, or not visible to ``actor``.
+    """
+    access.get_visible_document(session, actor, document_id)
+    return list(
+        session.scalars(
+            select(DocumentFile)
+            .where(DocumentFile.document_id == document_id)
+            .order_by(DocumentFile.role.desc(), DocumentFile.position, DocumentFile.id)
+        )
+    )
+
+
+def file_for_download(
+    session: Session, actor: User, document_id: int, file_id: int
+) -> DocumentFile:
+    """:returns: one file of the document, its download audited.
+
+    :raises NotFoundError: no such file, or the document is not visible to ``actor``.
+    """
+    found = [f for f in files_of(session, actor, document_id) if f.id == file_id]
+    if not found:
+        raise NotFoundError("Không tìm thấy tệp này của văn bản.")
+    audit.append(
+        session,
+        AuditAction.DOWNLOADED,
+        actor_id=actor.id,
+        object_type="document",
+        object_id=document_id,
+        details={"file": file_id, "role": found[0].role, "sha256": found[0].blob_sha256},
+    )
+    return found[0]
+
+
+MEDIA_TYPES = {
+    ".pdf": "application/pdf",
+    ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    ".doc": "application/msword",
+    ".odt": "application/vnd.oasis.opendocument.text",
+    ".rtf": "application/rtf",
+}
+
+
+def media_type(filename: str) -> str:
+    """:returns: the media type a stored file is served with (by its name)."""
+    return MEDIA_TYPES.get(Path(filename).suffix.lower(), "application/octet-stream")
