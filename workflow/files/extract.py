@@ -31,9 +31,21 @@ def fold_char(ch: str) -> str:
     return base.lower()
 
 
+class _FoldTable(dict[int, str]):
+    """``str.translate`` table filled on first use of each character."""
+
+    def __missing__(self, code: int) -> str:
+        folded = fold_char(chr(code))
+        self[code] = folded
+        return folded
+
+
+_TABLE = _FoldTable()
+
+
 def fold(text: str) -> str:
     """:returns: ``text`` folded for the index and for queries ("Nghị quyết" → "nghi quyet")."""
-    return "".join(fold_char(c) for c in unicodedata.normalize("NFC", text))
+    return unicodedata.normalize("NFC", text).translate(_TABLE)
 
 
 def fold_with_map(text: str) -> tuple[str, list[int]]:
@@ -42,7 +54,7 @@ def fold_with_map(text: str) -> tuple[str, list[int]]:
     out: list[str] = []
     where: list[int] = []
     for i, ch in enumerate(text):
-        folded = fold_char(ch)
+        folded = _TABLE[ord(ch)]
         out.append(folded)
         where.extend([i] * len(folded))
     return "".join(out), where

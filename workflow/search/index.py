@@ -165,9 +165,13 @@ def _workfile_row(session: Session, wf: WorkFile) -> dict[str, Any]:
 def _tsv(title: Any, meta: Any, body: Any) -> ColumnElement[Any]:
     simple = literal_column("'simple'::regconfig")
     return (
-        func.setweight(func.to_tsvector(simple, title), "A")
-        .op("||")(func.setweight(func.to_tsvector(simple, meta), "B"))
-        .op("||")(func.setweight(func.to_tsvector(simple, func.left(body, MAX_TSV_BODY)), "C"))
+        func.setweight(func.to_tsvector(simple, title), literal_column("'A'"))
+        .op("||")(func.setweight(func.to_tsvector(simple, meta), literal_column("'B'")))
+        .op("||")(
+            func.setweight(
+                func.to_tsvector(simple, func.left(body, MAX_TSV_BODY)), literal_column("'C'")
+            )
+        )
     )
 
 
