@@ -20,8 +20,12 @@ from storage.blobs import BlobStore
 from storage.models import Document, Revision, Signature
 from storage.search_models import TextExtract
 from workflow.accounts import access
+from workflow.documents.states import DocState
 from workflow.files import extract, ocr
 
+DRAFTING = (DocState.DRAFT, DocState.IN_REVIEW, DocState.RETURNED, DocState.AWAITING_SIGNATURE)
+"""States in which a drafted document may still get a new revision (nobody signed yet);
+registered paper, incoming and signed documents keep their file as it is."""
 BATCH = 10
 """Files OCR'd per run (each can take a minute on a long scan)."""
 
@@ -47,7 +51,13 @@ def _unsigned_documents(session: Session, sha256: str) -> list[int]:
     )
     return list(
         session.scalars(
-            select(Document.id).where(newest == sha256, ~signed, Document.recalled_at.is_(None))
+            select(Document.id).where(
+                newest == sha256,
+                ~signed,
+                Document.form == "electronic",
+                Document.direction == "outgoing",
+                Document.state.in_(DRAFTING),
+            )
         )
     )
 

@@ -99,7 +99,7 @@ def create_document(
             raise InvalidInputError(f"Tối đa {drafts.MAX_APPENDICES} phụ lục cho một văn bản.")
         main = drafts.prepare(blobs, batch, staged, filename, _pages)
         parts = [drafts.prepare(blobs, batch, s, n, _pages) for s, n in appendices]
-        content, placed = main.pdf, []
+        content, placed = main.pdf, list[drafts.appendix.Placed]()
         if parts:
             content, placed = drafts.merge(blobs, batch, main, parts, code, subject)
         info = check_pdf(content)

@@ -163,7 +163,7 @@ def _workfile_row(session: Session, wf: WorkFile) -> dict[str, Any]:
 
 
 def _tsv(title: Any, meta: Any, body: Any) -> ColumnElement[Any]:
-    simple = literal_column("'simple'::regconfig")
+    simple: ColumnElement[Any] = literal_column("'simple'::regconfig")
     return (
         func.setweight(func.to_tsvector(simple, title), literal_column("'A'"))
         .op("||")(func.setweight(func.to_tsvector(simple, meta), literal_column("'B'")))

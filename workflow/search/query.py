@@ -35,7 +35,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from storage.models import Document, Role, Unit, User
-from storage.registry_models import IncomingEntry
+from storage.registry_models import IncomingEntry, WorkFile
 from storage.search_models import FTS_TABLE, SearchEntry
 from workflow.accounts import access
 from workflow.files.extract import fold, fold_with_map
@@ -128,7 +128,9 @@ def visible(session: Session, user: User) -> ColumnElement[bool]:
                 SearchEntry.object_id.in_(handled),
             ),
         )
-    files = visible_workfiles(user).with_only_columns(literal_column("work_files.id"))
+    files = select(WorkFile.id).where(
+        WorkFile.id.in_(visible_workfiles(user).with_only_columns(WorkFile.id))
+    )
     workfile = and_(SearchEntry.kind == "workfile", SearchEntry.object_id.in_(files))
     return or_(document, incoming, workfile)
 

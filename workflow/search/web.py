@@ -25,7 +25,7 @@ KIND_LABELS = {"document": "Văn bản", "incoming": "Văn bản đến", "workf
 
 def _url(hit: Hit) -> str:
     name, args = usecases.endpoint(hit)
-    return url_for(name, **args)
+    return url_for(name, _external=False, **args)  # type: ignore[arg-type]
 
 
 def _state_label(hit: Hit) -> str:
