@@ -24,9 +24,10 @@ from sqlalchemy import select
 
 from signing.stamps import SERIF_FONT_PATH
 from storage.models import Revision
-from tests.conftest import DEMO_PASSWORD, Api
+from tests.conftest import DEMO_PASSWORD, Api, closed
 from tests.pdfs import simple_pdf
 from tests.test_journey_api import INDEPENDENT_VERIFY
+from tests.test_web import login
 from workflow.documents import scans
 from workflow.services import Services
 
@@ -125,6 +126,12 @@ def test_word_draft_with_two_appendices_is_signed_once(
     second = api.get("chuyenvien", f"/documents/{doc_id}/files/{listed[2]['id']}")
     assert second.data == simple_pdf("Phu luc bieu mau")
     # The document page lists them; search finds the Word text.
+    client = api.app.test_client()
+    login(client, "chuyenvien")
+    page = closed(client.get(f"/documents/{doc_id}")).get_data(as_text=True)
+    assert "Phụ lục 2" in page and "bieu-mau.pdf" in page and "nghi-quyet.docx" in page
+    download = closed(client.get(f"/documents/{doc_id}/files/{listed[1]['id']}"))
+    assert download.status_code == 200 and download.data == simple_pdf("Phu luc danh sach", pages=2)
     found = api.get("chuyenvien", "/search?q=chu+ky+so+toan+dang+bo").get_json()
     assert doc_id in [r["id"] for r in found["results"] if r["kind"] == "document"]
 

@@ -162,6 +162,11 @@ def files_of(session: Session, actor: User, document_id: int) -> list[DocumentFi
     :raises NotFoundError: no such document, or not visible to ``actor``.
     """
     access.get_visible_document(session, actor, document_id)
+    return files_of_document(session, document_id)
+
+
+def files_of_document(session: Session, document_id: int) -> list[DocumentFile]:
+    """:returns: a document's source draft and appendices, in order (no access check)."""
     return list(
         session.scalars(
             select(DocumentFile)

@@ -18,7 +18,7 @@ from storage.audit import AuditAction
 from storage.models import Certificate, Document, Role
 from storage.types import utcnow
 from workflow.accounts import access
-from workflow.documents import recipients, route_templates
+from workflow.documents import drafts, recipients, route_templates
 from workflow.documents import usecases as service
 from workflow.documents.page import ActionForm, EmptyForm, SignForm, render_detail
 from workflow.documents.states import DocState, StageAction
@@ -162,6 +162,17 @@ def detail(document_id: int) -> Any:
     )
     db.commit()
     return render_detail(doc, actor)
+
+
+@bp.route("/documents/<int:document_id>/files/<int:file_id>")
+@login_required
+def file_download(document_id: int, file_id: int) -> Any:
+    """Download the Word draft or an appendix as it was uploaded."""
+    db = get_session()
+    found = drafts.file_for_download(db, current_actor(), document_id, file_id)
+    db.commit()
+    name = secure_filename(found.filename) or f"tep-{found.id}"
+    return send_blob(found.blob_sha256, name, mimetype=drafts.media_type(found.filename))
 
 
 @bp.route("/documents/<int:document_id>/submit", methods=["POST"])
