@@ -29,7 +29,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, insert, make_url, select, text
+from sqlalchemy import create_engine, insert, make_url, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
@@ -152,12 +152,8 @@ def fill(engine: Engine, n: int) -> dict[str, float]:
                 )
             )
             for table in ("documents", "tasks", "units", "users"):
-                conn.execute(
-                    text(
-                        f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
-                        f"(SELECT max(id) FROM {table}))"
-                    )
-                )
+                sql = f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"  # noqa: S608, E501 - fixed table names
+                conn.execute(text(sql))
     if pg:
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.execute(text("VACUUM ANALYZE"))
