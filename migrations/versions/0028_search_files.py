@@ -72,6 +72,8 @@ def upgrade() -> None:
     )
     op.create_index("ix_search_entries_tsv", "search_entries", ["tsv"], postgresql_using="gin")
     op.create_index(op.f("ix_search_entries_unit_id"), "search_entries", ["unit_id"])
+    # Who acted on a task: one of the look-ups of the search's access filter.
+    op.create_index(op.f("ix_tasks_acted_by_id"), "tasks", ["acted_by_id"])
     if sqlite:
         op.execute(FTS)
         for trigger in TRIGGERS:
@@ -118,6 +120,7 @@ def downgrade() -> None:
         for name in ("search_entries_ai", "search_entries_ad", "search_entries_au"):
             op.execute(f"DROP TRIGGER IF EXISTS {name}")
         op.execute("DROP TABLE IF EXISTS search_fts")
+    op.drop_index(op.f("ix_tasks_acted_by_id"), table_name="tasks")
     op.drop_index(op.f("ix_search_entries_unit_id"), table_name="search_entries")
     op.drop_index("ix_search_entries_tsv", table_name="search_entries")
     op.drop_table("search_entries")

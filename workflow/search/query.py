@@ -114,7 +114,7 @@ def visible(session: Session, user: User) -> ColumnElement[bool]:
     ``workfiles.visible_workfiles``, as SQL."""
     if access.is_auditor(user):
         return true()
-    docs = access.visible_documents(user).with_only_columns(Document.id)
+    docs = access.visible_document_ids(user)
     document = and_(SearchEntry.kind == "document", SearchEntry.object_id.in_(docs))
     if user.has_role(Role.ADMIN):
         incoming: ColumnElement[bool] = SearchEntry.kind == "incoming"
