@@ -176,29 +176,38 @@ def search(
     if not terms:
         return Results(query, terms, 0, [])
     phrase = " ".join(terms)
-    boost = case((func.instr(SearchEntry.fold_title, phrase) > 0, 1), else_=0)
     allowed = visible(session, user)
+    # The ranking query reads ids and sort keys only (never the long text columns), the
+    # page's rows are read by id afterwards.
     if session.get_bind().dialect.name == "postgresql":
         tsq = func.to_tsquery(literal_column("'simple'::regconfig"), _pg_query(terms))
         match: ColumnElement[bool] = SearchEntry.tsv.op("@@")(tsq)
         score: Any = func.ts_rank_cd(SearchEntry.tsv, tsq).desc()
         boost = case((func.strpos(SearchEntry.fold_title, phrase) > 0, 1), else_=0)
-        base = select(SearchEntry).where(match)
+        ranked = select(SearchEntry.id).where(match)
         counted = select(func.count()).select_from(SearchEntry).where(match)
     else:
         fts = table(FTS_TABLE, column("rowid"))
         match = literal_column(FTS_TABLE).op("MATCH")(_fts5_query(terms))
         score = literal_column(f"bm25({FTS_TABLE}, 8.0, 3.0, 1.0)").asc()
+        # The words as a phrase in the title: another FTS look-up, not a read of the row.
+        in_title = literal_column(FTS_TABLE).op("MATCH")(f'fold_title : "{phrase}"*')
+        titled = select(fts.c.rowid).where(in_title)
+        boost = case((SearchEntry.id.in_(titled), 1), else_=0)
         join = SearchEntry.id == fts.c.rowid
-        base = select(SearchEntry).select_from(fts).join(SearchEntry, join).where(match)
+        ranked = select(SearchEntry.id).select_from(fts).join(SearchEntry, join).where(match)
         counted = select(func.count()).select_from(fts).join(SearchEntry, join).where(match)
     total = session.scalar(_filtered(counted.where(allowed), filters)) or 0
-    rows = session.scalars(
-        _filtered(base.where(allowed), filters)
-        .order_by(boost.desc(), score, SearchEntry.day.desc(), SearchEntry.id.desc())
-        .limit(limit)
-        .offset(offset)
-    ).all()
+    ids = list(
+        session.scalars(
+            _filtered(ranked.where(allowed), filters)
+            .order_by(boost.desc(), score, SearchEntry.day.desc(), SearchEntry.id.desc())
+            .limit(limit)
+            .offset(offset)
+        )
+    )
+    by_id = {r.id: r for r in session.scalars(select(SearchEntry).where(SearchEntry.id.in_(ids)))}
+    rows = [by_id[i] for i in ids if i in by_id]
     hits = [_hit(row, terms) for row in rows]
     return Results(query, terms, int(total), hits)
 
