@@ -34,7 +34,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from storage.models import Document, Role, Unit, User
+from storage.models import Role, Unit, User
 from storage.registry_models import IncomingEntry, WorkFile
 from storage.search_models import FTS_TABLE, SearchEntry
 from workflow.accounts import access
