@@ -148,7 +148,9 @@ def fill(engine: Engine, n: int) -> dict[str, float]:
                     "UPDATE search_entries SET tsv = "
                     "setweight(to_tsvector('simple', fold_title), 'A') || "
                     "setweight(to_tsvector('simple', fold_meta), 'B') || "
-                    "setweight(to_tsvector('simple', fold_body), 'C')"
+                    "setweight(to_tsvector('simple', fold_body), 'C'), tsv_head = "
+                    "setweight(to_tsvector('simple', fold_title), 'A') || "
+                    "setweight(to_tsvector('simple', fold_meta), 'B')"
                 )
             )
             for table in ("documents", "tasks", "units", "users"):

@@ -66,6 +66,9 @@ class SearchEntry(Base):
     fold_body: Mapped[str] = mapped_column(Text, default="")
     tsv: Mapped[str | None] = mapped_column(TSVECTOR().with_variant(Text(), "sqlite"))
     """PostgreSQL: the weighted tsvector of the folded columns (NULL on SQLite)."""
+    tsv_head: Mapped[str | None] = mapped_column(TSVECTOR().with_variant(Text(), "sqlite"))
+    """PostgreSQL: title and metadata only, small and stored inline: what results are
+    ranked by (ranking on :attr:`tsv` would read every match's whole text)."""
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 

@@ -66,6 +66,9 @@ def upgrade() -> None:
         sa.Column("fold_meta", sa.Text(), nullable=False),
         sa.Column("fold_body", sa.Text(), nullable=False),
         sa.Column("tsv", postgresql.TSVECTOR().with_variant(sa.Text(), "sqlite"), nullable=True),
+        sa.Column(
+            "tsv_head", postgresql.TSVECTOR().with_variant(sa.Text(), "sqlite"), nullable=True
+        ),
         sa.Column("updated_at", storage.types.UTCDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_search_entries")),
         sa.UniqueConstraint("kind", "object_id", name=op.f("uq_search_entries_kind")),

@@ -44,7 +44,8 @@ class SearchResults(Response):
 
     q: str
     terms: list[str] = Field(description="the folded words searched for")
-    total: int
+    total: int = Field(description="results the caller may open, counted up to 1000")
+    more: bool = Field(description="more than 1000 results (total is then 1000)")
     limit: int
     offset: int
     results: list[SearchHit]

@@ -187,11 +187,13 @@ def upsert(session: Session, row: dict[str, Any]) -> None:
     key = ("kind", "object_id")
     if session.get_bind().dialect.name == "postgresql":
         pg = pg_insert(SearchEntry).values(
-            **values, tsv=_tsv(values["fold_title"], values["fold_meta"], values["fold_body"])
+            **values,
+            tsv=_tsv(values["fold_title"], values["fold_meta"], values["fold_body"]),
+            tsv_head=_tsv(values["fold_title"], values["fold_meta"], ""),
         )
         statement: Any = pg.on_conflict_do_update(
             index_elements=list(key),
-            set_={c: pg.excluded[c] for c in [*values, "tsv"] if c not in key},
+            set_={c: pg.excluded[c] for c in [*values, "tsv", "tsv_head"] if c not in key},
         )
     else:
         lite = sqlite_insert(SearchEntry).values(**values)

@@ -4,7 +4,8 @@ highlighted snippets, and the access rules applied inside the query: a row the c
 may not open is neither counted nor returned.
 
 SQLite: FTS5 (bm25, title ×8, metadata ×3, text ×1). PostgreSQL: a weighted tsvector
-of the folded text (``simple`` configuration, ts_rank_cd). The folding is done in
+of the folded text (``simple`` configuration) to match, ranked by ts_rank on the small
+title-and-metadata vector. On both, the words as a phrase in the title come first. The folding is done in
 Python on both, rather than with PostgreSQL's ``unaccent``: one folding for both
 databases (the same answers, tested on both), no extension to install with superuser
 rights, and a 1:1 map back to the original text for the highlighted snippets.
@@ -45,6 +46,8 @@ from workflow.registry import dispatch, incoming_queries
 KINDS = ("document", "incoming", "workfile")
 MAX_TERMS = 12
 _WORD = re.compile(r"[0-9a-z]+")
+COUNT_CAP = 1000
+"""Results counted exactly; beyond, "more than 1000"."""
 SNIPPET = 220
 """Characters of text around the first match."""
 
@@ -87,6 +90,8 @@ class Results:
     terms: tuple[str, ...]
     total: int
     hits: list[Hit]
+    more: bool = False
+    """More than :data:`COUNT_CAP` results (``total`` is then the cap)."""
 
 
 def terms_of(query: str) -> tuple[str, ...]:
@@ -182,10 +187,10 @@ def search(
     if session.get_bind().dialect.name == "postgresql":
         tsq = func.to_tsquery(literal_column("'simple'::regconfig"), _pg_query(terms))
         match: ColumnElement[bool] = SearchEntry.tsv.op("@@")(tsq)
-        score: Any = func.ts_rank_cd(SearchEntry.tsv, tsq).desc()
+        score: Any = func.ts_rank(SearchEntry.tsv_head, tsq).desc()
         boost = case((func.strpos(SearchEntry.fold_title, phrase) > 0, 1), else_=0)
         ranked = select(SearchEntry.id).where(match)
-        counted = select(func.count()).select_from(SearchEntry).where(match)
+        counted = select(SearchEntry.id).where(match)
     else:
         fts = table(FTS_TABLE, column("rowid"))
         match = literal_column(FTS_TABLE).op("MATCH")(_fts5_query(terms))
@@ -196,8 +201,11 @@ def search(
         boost = case((SearchEntry.id.in_(titled), 1), else_=0)
         join = SearchEntry.id == fts.c.rowid
         ranked = select(SearchEntry.id).select_from(fts).join(SearchEntry, join).where(match)
-        counted = select(func.count()).select_from(fts).join(SearchEntry, join).where(match)
-    total = session.scalar(_filtered(counted.where(allowed), filters)) or 0
+        counted = select(SearchEntry.id).select_from(fts).join(SearchEntry, join).where(match)
+    # Counted exactly up to COUNT_CAP (a page says "more than 1000"): counting every
+    # match of a word found in most documents would cost more than the page itself.
+    capped = _filtered(counted.where(allowed), filters).limit(COUNT_CAP + 1).subquery()
+    total = session.scalar(select(func.count()).select_from(capped)) or 0
     ids = list(
         session.scalars(
             _filtered(ranked.where(allowed), filters)
@@ -209,7 +217,7 @@ def search(
     by_id = {r.id: r for r in session.scalars(select(SearchEntry).where(SearchEntry.id.in_(ids)))}
     rows = [by_id[i] for i in ids if i in by_id]
     hits = [_hit(row, terms) for row in rows]
-    return Results(query, terms, int(total), hits)
+    return Results(query, terms, min(int(total), COUNT_CAP), hits, int(total) > COUNT_CAP)
 
 
 # --- snippets -----------------------------------------------------------------------

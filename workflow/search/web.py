@@ -78,6 +78,7 @@ def search_api() -> Any:
         q=q,
         terms=list(results.terms),
         total=results.total,
+        more=results.more,
         limit=limit,
         offset=offset,
         results=[
