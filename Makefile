@@ -7,16 +7,16 @@ PORT   ?= $(or $(TRINHKY_PORT),8000)
 WORKERS ?= 2
 SHARED_TOOLS ?= $(abspath ../shared/tools)
 VERIFY_VENV  ?= $(HOME)/.cache/independent_verify/venv
-# Debian packages the tests use: poppler (pdfsig, pdftotext, pdftoppm), NSS tools, qpdf, mupdf, openssl,
-# SoftHSM2 + OpenSC (PKCS#11 seal token), zbar (reads the QR code in the seal stamp).
-TEST_DEBS := poppler-utils libnss3-tools qpdf mupdf-tools openssl softhsm2 opensc chromium fonts-noto-core zbar-tools \
-	$(OFFICE_DEBS)
 # What production needs beside Python: LibreOffice to convert Word/OpenDocument drafts
 # (fonts that render Vietnamese), poppler for text extraction, ocrmypdf + Tesseract's
 # Vietnamese data for scans. `make run` installs them where missing (root or sudo), or
 # says what is missing and what stays unavailable.
 OFFICE_DEBS := libreoffice-writer-nogui fonts-noto-core fonts-dejavu-core poppler-utils \
 	ocrmypdf tesseract-ocr tesseract-ocr-vie
+# Debian packages the tests use: poppler (pdfsig, pdftotext, pdftoppm), NSS tools, qpdf, mupdf, openssl,
+# SoftHSM2 + OpenSC (PKCS#11 seal token), zbar (reads the QR code in the seal stamp).
+TEST_DEBS := poppler-utils libnss3-tools qpdf mupdf-tools openssl softhsm2 opensc chromium fonts-noto-core zbar-tools \
+	$(OFFICE_DEBS)
 # The PostgreSQL half of `make test`: a throwaway cluster (Debian's postgresql package,
 # installed when missing) on 127.0.0.1:$(PG_PORT); `make test SQLITE_ONLY=1` skips it.
 PG_PORT   ?= 54329
