@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from docx import Document as DocxDocument
@@ -23,12 +24,15 @@ from reportlab.pdfgen import canvas
 from sqlalchemy import select
 
 from signing.stamps import SERIF_FONT_PATH
-from storage.models import Revision
+from storage.models import Revision, Unit
+from storage.types import utcnow
+from tests import factories
 from tests.conftest import DEMO_PASSWORD, Api, closed
 from tests.pdfs import simple_pdf
 from tests.test_journey_api import INDEPENDENT_VERIFY
 from tests.test_web import login
-from workflow.documents import scans
+from workflow.documents import scans, usecases
+from workflow.registry import registers
 from workflow.services import Services
 
 needs_office = pytest.mark.skipif(
@@ -217,3 +221,30 @@ def _images_of(data: bytes) -> list[bytes]:
 
 def _images(path: Path) -> list[bytes]:
     return _images_of(path.read_bytes())
+
+
+def test_the_outgoing_register_lists_the_appendices(services: Services, clock: Any) -> None:
+    with services.session_factory() as session:
+        author = factories.user(session, "chuyenvien")
+        doc = usecases.create_document(
+            session,
+            services.blobs,
+            author,
+            staged=services.blobs.stage(io.BytesIO(simple_pdf("Thong bao"))),
+            filename="thong-bao.pdf",
+            subject="Thông báo kết luận của Thường trực",
+            doc_type="TB",
+            appendices=[
+                (services.blobs.stage(io.BytesIO(simple_pdf("Danh sach"))), "danh-sach.pdf"),
+                (services.blobs.stage(io.BytesIO(simple_pdf("Lich"))), "lich-cong-tac.pdf"),
+            ],
+        )
+        # Numbered as issuance would (the register reads the number, not how it came).
+        root = session.scalars(select(Unit).where(Unit.parent_id.is_(None))).one()
+        doc.issuer_unit_id, doc.register, doc.year, doc.number = root.id, "outgoing", 2026, 7
+        doc.symbol, doc.issued_at, doc.state = "07-TB/ĐUK", utcnow(), "issued"
+        session.commit()
+        rows = registers.outgoing(session, root.id, registers.Filters(year=2026))
+    assert [r["appendices"] for r in rows if r["document_id"] == doc.id] == [
+        ["danh-sach.pdf", "lich-cong-tac.pdf"]
+    ]
