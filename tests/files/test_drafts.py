@@ -180,6 +180,10 @@ def test_a_scan_becomes_searchable_before_it_is_signed(
     )
     assert created.status_code == 201
     doc_id = created.get_json()["id"]
+    # The same scan in a document signed before the OCR job ran: never rewritten.
+    signed_id = factories.submitted_document(services, pdf=scan.getvalue(), subject="Bản quét")
+    factories.approved(services, signed_id, "truongban")
+    factories.signed(services, signed_id)
     before = api.get("chuyenvien", "/search?q=khen+thuong").get_json()
     assert before["total"] == 0
 
@@ -189,13 +193,21 @@ def test_a_scan_becomes_searchable_before_it_is_signed(
     assert (run.done, run.revised, run.failed) == (1, 1, 0)
 
     found = api.get("chuyenvien", "/search?q=khen+thuong").get_json()
-    assert [r["id"] for r in found["results"]] == [doc_id]
+    assert sorted(r["id"] for r in found["results"]) == [doc_id, signed_id]
     assert "<mark>" in found["results"][0]["snippet_html"]
-    with services.session_factory() as session:
-        kinds = session.scalars(
-            select(Revision.kind).where(Revision.document_id == doc_id).order_by(Revision.number)
-        ).all()
-    assert kinds == ["upload", "ocr"]
+
+    def kinds(document_id: int) -> list[str]:
+        with services.session_factory() as session:
+            return list(
+                session.scalars(
+                    select(Revision.kind)
+                    .where(Revision.document_id == document_id)
+                    .order_by(Revision.number)
+                )
+            )
+
+    assert kinds(doc_id) == ["upload", "ocr"]
+    assert kinds(signed_id) == ["upload", "signed"]
     # Same page image: the OCR'd file keeps the scan's image stream, text added.
     new = tmp_path / "ocr.pdf"
     new.write_bytes(api.get("chuyenvien", f"/documents/{doc_id}/file").data)
