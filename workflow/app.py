@@ -27,6 +27,7 @@ from workflow import (
     documents,
     jobs,
     openapi,
+    portal,
     records,
     registry,
     setup,
@@ -60,6 +61,7 @@ PACKAGES = (
     admin,
     setup,
     webhooks,
+    portal,
 )
 
 

@@ -209,6 +209,8 @@ AUDIT_LABELS: dict[str, str] = {
     "system:initialised": "Khởi tạo hệ thống",
     "admin:access_denied": "Bị từ chối truy cập trang quản trị",
     "webhook:created": "Đăng ký điểm nhận webhook",
+    "document:published": "Công khai văn bản trên cổng thông tin",
+    "document:unpublished": "Gỡ văn bản khỏi cổng thông tin",
     "webhook:deactivated": "Tắt điểm nhận webhook",
     "webhook:redelivered": "Gửi lại sự kiện webhook",
     "unit:created": "Tạo đơn vị",
