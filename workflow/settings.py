@@ -65,6 +65,8 @@ DEFAULTS: dict[str, Any] = {
     "CHECKPOINT_INTERVAL": 3600,
     "JOB_INTERVALS": {},
     "JOB_GRACE": 600,
+    # Hours a one-time link to set a password stays valid (first administrator, imports).
+    "SETUP_LINK_HOURS": 72,
 }
 
 
@@ -266,6 +268,8 @@ class Settings:
     dispatch_link_days: int = 7
     """Days an outside recipient's one-time download link stays valid
     (``DISPATCH_LINK_DAYS``)."""
+    setup_link_hours: int = 72
+    """Hours a one-time link to set a password stays valid (``SETUP_LINK_HOURS``)."""
 
     def level_for(self, unit_code: str, doc_type: str) -> str:
         """:returns: the PAdES level the policy gives a document of this unit and type."""
@@ -333,6 +337,7 @@ class Settings:
             seal_passphrase=_secret(config, "SEAL_PASSPHRASE"),
             **_mail(config),
             dispatch_link_days=positive("DISPATCH_LINK_DAYS"),
+            setup_link_hours=positive("SETUP_LINK_HOURS"),
         )
 
 
