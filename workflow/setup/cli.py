@@ -11,6 +11,7 @@ from signing.errors import KeyLoadError
 from storage.audit import verify_chain
 from workflow.errors import WorkflowError
 from workflow.services import EXTENSION_KEY, Services
+from workflow.setup.backup_cli import register_backup_cli
 from workflow.setup.bootstrap import DemoRefusedError, initialise, load_pki
 from workflow.setup.demo import DEMO_USERS
 from workflow.setup.people_cli import register_people_cli
@@ -58,6 +59,7 @@ def register_cli(app: Flask) -> None:
             click.echo(f"  password: {report.demo_password}")
 
     register_people_cli(app, services)
+    register_backup_cli(app, services)
 
     @app.cli.command("verify-audit")
     def verify_audit_command() -> None:
