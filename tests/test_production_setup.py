@@ -76,6 +76,22 @@ def test_from_a_fresh_instance_to_a_received_document(fresh: Flask, tmp_path: Pa
         assert stored.token_hash != admin_link.rsplit("/", 1)[1] and len(stored.token_hash) == 64
     again = cli.invoke(args=["init"])  # a second run creates nothing and prints no link
     assert again.exit_code == 0 and "/account/setup/" not in again.output
+    second = cli.invoke(
+        args=[
+            "create-admin",
+            "--username",
+            "quantri",
+            "--full-name",
+            "Đỗ Văn Quản",
+            "--email",
+            "qt@example.vn",
+        ]
+    )
+    assert second.exit_code == 0 and re.search(
+        r"http://127.0.0.1:8000/account/setup/\S+", second.output
+    )
+    taken = cli.invoke(args=["create-admin", "--username", "quantri"])
+    assert taken.exit_code == 1 and "đã có người dùng" in taken.output
 
     # 2. The administrator sets the password with the link, once.
     web = fresh.test_client()
@@ -129,7 +145,7 @@ def test_from_a_fresh_instance_to_a_received_document(fresh: Flask, tmp_path: Pa
     )
     with services.session_factory() as session:
         assert len(session.scalars(select(Unit)).all()) == 20
-        assert len(session.scalars(select(User)).all()) == 61
+        assert len(session.scalars(select(User)).all()) == 62
         bithu_cs = session.scalars(select(User).where(User.username == "bithu.cs03")).one()
         assert sorted(r.role for r in bithu_cs.roles) == ["approver", "signer"]
         actions = [e.action for e in session.scalars(select(AuditEvent))]
@@ -137,7 +153,7 @@ def test_from_a_fresh_instance_to_a_received_document(fresh: Flask, tmp_path: Pa
         actions.count("organisation:imported") == 1
         and actions.count("organisation:import_checked") == 2
     )
-    assert actions.count("user:created") == 61 and actions.count("user:setup_link_issued") == 61
+    assert actions.count("user:created") == 62 and actions.count("user:setup_link_issued") == 62
     # The same file again: nothing new.
     twice = cli.invoke(args=["import-organisation", str(good)])
     assert "units: 0 new, 20 existing; users: 0 new, 60 existing; roles: 0 to grant" in twice.output
@@ -194,7 +210,21 @@ def test_from_a_fresh_instance_to_a_received_document(fresh: Flask, tmp_path: Pa
 
 
 def test_the_commands_run_as_the_readme_writes_them(tmp_path: Path) -> None:
-    """The sample template of docs/ passes a dry run of the real command line."""
+    """The README names the commands these tests run; the sample template of docs/
+    passes a dry run of the real command line."""
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    for command in (
+        ".venv/bin/flask --app wsgi init",
+        "flask --app wsgi create-admin --username",
+        "flask --app wsgi setup-link USERNAME",
+        "flask --app wsgi import-organisation to-chuc.xlsx --dry-run",
+        "flask --app wsgi import-organisation to-chuc.xlsx --links-csv",
+        "POST /api/v1/users/{username}/certificates/personal",
+        "flask --app wsgi backup DEST",
+        "flask --app wsgi restore /path/to/backup",
+        "restore --verify-only SRC",
+    ):
+        assert command in readme, command
     instance = tmp_path / "instance"
     env = server_environment(instance, DEMO=False)
     flask = [sys.executable, "-m", "flask", "--app", "wsgi"]
