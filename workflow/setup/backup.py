@@ -45,8 +45,8 @@ FORMAT = "trinhky-backup/1"
 MANIFEST = "manifest.json"
 SQLITE_FILE = "database.sqlite3"
 PG_FILE = "database.pgdump"
-SECRET_WORDS = ("PASSWORD", "PASSPHRASE", "SECRET", "PIN", "PRIVATE")
-NOT_COPIED = ("DATABASE_URL", "BLOB_DIR", "PKI_DIR", "INSTANCE_PATH", "TESTING")
+SECRET_WORDS = ("PASSWORD", "PASSPHRASE", "SECRET", "PIN", "PRIVATE", "ACCESS_KEY")
+NOT_COPIED = ("DATABASE_URL", "BLOB_DIR", "BLOB_URL", "PKI_DIR", "INSTANCE_PATH", "TESTING")
 SECRET_FILES = ("secret_key", "ca_passphrase", "seal_passphrase", "demo_password")
 """Secret files of the instance folder that a backup leaves out (keep them offline)."""
 NOT_BLOB_COLUMNS = frozenset({"token_sha256"})
