@@ -26,6 +26,7 @@ from tests.orgfile import UNIT_HEADER, USER_HEADER, csv_file, organisation, work
 from tests.pdfs import simple_pdf
 from workflow import create_app
 from workflow.services import EXTENSION_KEY, Services
+from workflow.setup import system
 from workflow.setup.bootstrap import migrate
 
 PASSWORD = "Mật-khẩu-thật-2026"
@@ -366,3 +367,38 @@ def test_import_page_checks_then_imports(app: Flask, api: Api) -> None:
     assert closed(clerk.get("/admin/organisation/import")).status_code == 403
     template = closed(client.get("/admin/organisation/template.xlsx"))
     assert template.status_code == 200 and template.data.startswith(b"PK")
+
+
+def test_system_routes_follow_the_imported_standing_committee_and_office(tmp_path: Path) -> None:
+    app = create_app(app_config(tmp_path / "instance", DEMO=False))
+    services: Services = app.extensions[EXTENSION_KEY]
+    migrate(services.engine)
+    try:
+        with services.session_factory() as session:
+            first = system.ensure_system_routes(session)  # no unit yet: TT and VP
+            assert [r.code for r in first] == list(system.SYSTEM_ROUTES)
+            root = Unit(code="DUKCQ", name="Đảng ủy Khối", symbol="ĐUK", kind="committee")
+            session.add(root)
+            session.add(
+                Unit(code="TTDU", name="Thường trực", symbol="ĐUK", kind="standing", parent=root)
+            )
+            session.add(
+                Unit(code="VPDU", name="Văn phòng", symbol="ĐUK", kind="office", parent=root)
+            )
+            session.flush()
+            again = system.ensure_system_routes(session)
+            assert {(r.code, r.version) for r in again} == {
+                ("thuong-truc-ky", 2),
+                ("thuong-truc-ban-hanh", 2),
+            }
+            full = next(r for r in again if r.code == "thuong-truc-ban-hanh")
+            assert [s.assignee_unit_code for s in full.stages] == [None, "VPDU", "TTDU", "VPDU"]
+            default = next(r for r in again if r.code == "thuong-truc-ky")
+            assert default.is_default and default.active
+            assert system.ensure_system_routes(session) == []  # settled
+            saved = session.scalars(
+                select(AuditEvent).where(AuditEvent.action == "route:saved")
+            ).all()
+            assert {e.details["code"] for e in saved} == {"thuong-truc-ky", "thuong-truc-ban-hanh"}
+    finally:
+        services.engine.dispose()

@@ -201,7 +201,8 @@ def _check_units(
                 UNITS,
                 row.row,
                 "parent",
-                f"Tổ chức đã có đơn vị gốc «{db_root.code}»; hãy ghi mã đơn vị cấp trên.",
+                f"Tổ chức đã có đơn vị gốc «{db_root.code}» ({db_root.name}): dùng mã "
+                f"«{db_root.code}» cho dòng này, hoặc ghi mã đơn vị cấp trên.",
             )
         elif db_root is None and len(roots) > 1:
             _error(
