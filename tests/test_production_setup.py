@@ -341,6 +341,7 @@ def test_import_page_checks_then_imports(app: Flask, api: Api) -> None:
         "Thiếu tên đơn vị.",
         "Loại «Phòng» không hợp lệ",
         "«a@» không phải địa chỉ thư điện tử",
+        "Không có đơn vị mã «NHIEU» trong tệp hay trong hệ thống.",
     ):
         assert expected in html
     assert post([(b"not a workbook", "to-chuc.xlsx")], "check").status_code == 422

@@ -152,6 +152,7 @@ def _check_units(
     if table is None:
         return rows
     db_root = next((u for u in existing.values() if u.parent_id is None), None)
+    file_codes = {v.get("code", "") for _number, v in table.rows}
     for number, v in table.rows:
         before = len(plan.errors)
         code = v.get("code", "")
@@ -189,6 +190,16 @@ def _check_units(
         parent = v.get("parent") or None
         if parent and parent == code:
             _error(plan, UNITS, number, "parent", "Đơn vị không thể là cấp trên của chính nó.")
+        elif parent and parent not in file_codes and parent not in existing:
+            _error(
+                plan,
+                UNITS,
+                number,
+                "parent",
+                f"Không có đơn vị mã «{parent}» trong tệp hay trong hệ thống.",
+            )
+        elif parent in existing and not existing[parent].active:
+            _error(plan, UNITS, number, "parent", f"Đơn vị cấp trên «{parent}» đã ngừng hoạt động.")
         email = _email(plan, UNITS, number, v.get("email", ""))
         if len(plan.errors) == before:
             rows[code] = UnitRow(number, code, name, symbol, kind or "", parent, email)
@@ -216,23 +227,6 @@ def _check_units(
         plan.errors.append(
             RowError(UNITS, 0, "", "Chưa có đơn vị gốc: một dòng phải để trống cấp trên.")
         )
-    for row in rows.values():
-        if row.parent and row.parent not in rows and row.parent not in existing:
-            _error(
-                plan,
-                UNITS,
-                row.row,
-                "parent",
-                f"Không có đơn vị mã «{row.parent}» trong tệp hay trong hệ thống.",
-            )
-        elif row.parent in existing and not existing[row.parent].active:
-            _error(
-                plan,
-                UNITS,
-                row.row,
-                "parent",
-                f"Đơn vị cấp trên «{row.parent}» đã ngừng hoạt động.",
-            )
     _order_units(plan, rows, existing)
     return rows
 
