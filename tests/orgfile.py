@@ -59,8 +59,8 @@ def organisation() -> tuple[list[list[str]], list[list[str]]]:
             "",
             "vp@duk.example.vn",
         ],
-        ["TT", "Thường trực Đảng ủy Khối", "ĐUK", "Thường trực", "DUK", ""],
-        ["VP", "Văn phòng Đảng ủy Khối", "ĐUK", "Văn phòng", "DUK", "vp@duk.example.vn"],
+        ["TTDUK", "Thường trực Đảng ủy Khối", "ĐUK", "Thường trực", "DUK", ""],
+        ["VPDUK", "Văn phòng Đảng ủy Khối", "ĐUK", "Văn phòng", "DUK", "vp@duk.example.vn"],
     ]
     units += [[code, f"{name} Đảng ủy Khối", "", "Ban", "DUK", ""] for code, name in BOARDS]
     units += [
@@ -75,12 +75,12 @@ def organisation() -> tuple[list[list[str]], list[list[str]]]:
         for i, name in enumerate(GRASSROOTS)
     ]
     people = [
-        ("bithu", "Bí thư Đảng ủy Khối", "TT", "Người ký"),
-        ("phobithu", "Phó Bí thư Đảng ủy Khối", "TT", "Người ký"),
-        ("uvtt", "Ủy viên Thường trực", "TT", "người ký"),
-        ("vanthu", "Văn thư Văn phòng", "VP", "Văn thư"),
-        ("chanhvp", "Chánh Văn phòng", "VP", "Lãnh đạo duyệt"),
-        ("chuyenvienvp", "Chuyên viên Văn phòng", "VP", "Chuyên viên"),
+        ("bithu", "Bí thư Đảng ủy Khối", "TTDUK", "Người ký"),
+        ("phobithu", "Phó Bí thư Đảng ủy Khối", "TTDUK", "Người ký"),
+        ("uvtt", "Ủy viên Thường trực", "TTDUK", "người ký"),
+        ("vanthu", "Văn thư Văn phòng", "VPDUK", "Văn thư"),
+        ("chanhvp", "Chánh Văn phòng", "VPDUK", "Lãnh đạo duyệt"),
+        ("chuyenvienvp", "Chuyên viên Văn phòng", "VPDUK", "Chuyên viên"),
         ("kiemtra", "Chuyên viên Ban Kiểm tra", "DUK", "Kiểm tra"),
         ("quantri2", "Quản trị hệ thống", "DUK", "Quản trị"),
         ("thuky", "Thư ký", "DUK", "chuyen vien"),

@@ -24,6 +24,8 @@ from storage.models import AuditEvent, Route, Unit, User
 from tests.conftest import DEMO_PASSWORD, REPO, Api, app_config, closed
 from tests.orgfile import UNIT_HEADER, USER_HEADER, csv_file, organisation, workbook
 from tests.pdfs import simple_pdf
+from tests.test_dispatch_registers import Inbox
+from tests.test_dispatch_registers import smtp as smtp  # the SMTP fixture
 from workflow import create_app
 from workflow.services import EXTENSION_KEY, Services
 from workflow.setup import system
@@ -136,6 +138,9 @@ def test_from_a_fresh_instance_to_a_received_document(fresh: Flask, tmp_path: Pa
         ]
     )
     assert imported.exit_code == 0, imported.output
+    # The system routes now name the imported Standing Committee and office (new versions).
+    assert "created route:thuong-truc-ky v2" in imported.output
+    assert "created route:thuong-truc-ban-hanh v2" in imported.output
     assert links_file.stat().st_mode & 0o077 == 0
     with links_file.open(encoding="utf-8") as f:
         links = {row["ten_dang_nhap"]: row["duong_dan"] for row in csv.DictReader(f)}
@@ -403,3 +408,33 @@ def test_system_routes_follow_the_imported_standing_committee_and_office(tmp_pat
             assert {e.details["code"] for e in saved} == {"thuong-truc-ky", "thuong-truc-ban-hanh"}
     finally:
         services.engine.dispose()
+
+
+def test_import_can_email_the_links(
+    instance: Path, tmp_path: Path, smtp: tuple[Inbox, int]
+) -> None:
+    inbox, port = smtp
+    app = create_app(app_config(instance, MAIL_SERVER="127.0.0.1", MAIL_PORT=port))
+    try:
+        users = [
+            ["chuyenvien.x", "Bùi Thị Lan", "", "lan@example.vn", "BTG", "Chuyên viên"],
+            ["chuyenvien.y", "Lý Văn Nam", "", "", "BTG", "Chuyên viên"],
+        ]
+        people = tmp_path / "nguoi-dung.csv"
+        people.write_bytes(csv_file(USER_HEADER, users))
+        done = app.test_cli_runner().invoke(
+            args=["import-organisation", str(people), "--email-links"]
+        )
+        assert done.exit_code == 0, done.output
+        assert (
+            "e-mailed 1 link(s); refused by the mail server: none; no address: chuyenvien.y"
+            in done.output
+        )
+        (message,) = inbox.messages
+        assert message["To"] == "lan@example.vn"
+        body = message.get_payload(decode=True).decode()
+        (url,) = re.findall(r"http://127.0.0.1:8000(/account/setup/\S+)", body)
+        assert url in done.output and "Bùi Thị Lan" in body
+        assert set_password(app.test_client(), "http://127.0.0.1:8000" + url).status_code == 302
+    finally:
+        app.extensions[EXTENSION_KEY].engine.dispose()

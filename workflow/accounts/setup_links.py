@@ -23,6 +23,7 @@ from storage.models import ApiToken, User
 from storage.types import utcnow
 from workflow.errors import InvalidInputError, NotFoundError
 from workflow.i18n import N_
+from workflow.mail import Mailer, MailError
 
 MIN_PASSWORD = 10
 MAX_PASSWORD = 256
@@ -163,3 +164,50 @@ def unusable_password_text() -> str:
     """:returns: a random password nobody is told: the account can log in only after
     its password is set through a link."""
     return secrets.token_urlsafe(32)
+
+
+@dataclass(frozen=True)
+class Sent:
+    """What :func:`email_links` did."""
+
+    sent: list[str]
+    """Usernames whose link went out."""
+    failed: list[str]
+    """Usernames whose message the SMTP server refused."""
+    no_address: list[str]
+    """Usernames without an e-mail address (hand their link over otherwise)."""
+
+
+def email_links(
+    session: Session, mailer: Mailer, links: list[SetupLink], organisation: str
+) -> Sent:
+    """E-mail each link to its user's address (the one SMTP client); audited per user,
+    without the link. The caller commits."""
+    sent, failed, no_address = [], [], []
+    for link in links:
+        user = link.user
+        if not user.email:
+            no_address.append(user.username)
+            continue
+        body = (
+            f"Kính gửi {user.full_name},\n\n"
+            f"Tài khoản «{user.username}» của đồng chí trên hệ thống trình ký điện tử TrinhKy "
+            f"({organisation}) đã được tạo. Hãy mở đường dẫn sau để tự đặt mật khẩu "
+            f"(dùng được một lần, hiệu lực {link.hours} giờ):\n\n{link.url}\n\n"
+            "Nếu đồng chí không chờ thư này, hãy báo quản trị hệ thống và không mở đường dẫn.\n"
+        )
+        try:
+            mailer.send(user.email, "TrinhKy: đặt mật khẩu tài khoản", body)
+        except MailError:
+            failed.append(user.username)
+            continue
+        sent.append(user.username)
+        audit.append(
+            session,
+            "user:setup_link_sent",
+            actor_id=None,
+            object_type="user",
+            object_id=user.id,
+            details={"username": user.username, "to": user.email},
+        )
+    return Sent(sent, failed, no_address)

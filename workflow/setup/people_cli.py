@@ -16,8 +16,10 @@ from storage.models import User
 from workflow.accounts import setup_links
 from workflow.admin import organisation
 from workflow.errors import WorkflowError
+from workflow.mail import mailer_for
 from workflow.services import Services
-from workflow.setup import admins
+from workflow.setup import admins, system
+from workflow.setup.bootstrap import load_pki
 
 
 def _base_url(svc: Services, given: str | None) -> str:
@@ -118,13 +120,25 @@ def register_people_cli(app: Flask, services: Callable[[], Services]) -> None:
         default=None,
         help="Also write the new users' one-time links to this CSV file (mode 0600).",
     )
+    @click.option(
+        "--email-links",
+        is_flag=True,
+        help="Also e-mail each new user their link (MAIL_SERVER must be set).",
+    )
     @BASE_URL
     def import_command(
-        files: tuple[Path, ...], dry_run: bool, links_csv: Path | None, base_url: str | None
+        files: tuple[Path, ...],
+        dry_run: bool,
+        links_csv: Path | None,
+        email_links: bool,
+        base_url: str | None,
     ) -> None:
         """Import units, users and roles from an XLSX workbook or CSV files (see
         docs/mau-nhap-to-chuc.xlsx); exit 1 and write nothing if any row is wrong."""
         svc = services()
+        mailer = mailer_for(svc.settings)
+        if email_links and not mailer.enabled:
+            raise click.ClickException("--email-links needs TRINHKY_MAIL_SERVER (see README)")
         tables, errors = organisation.read_files((f.name, f.read_bytes()) for f in files)
         source = ", ".join(f.name for f in files)
         with svc.session_factory() as session:
@@ -156,7 +170,18 @@ def register_people_cli(app: Flask, services: Callable[[], Services]) -> None:
                 base_url=_base_url(svc, base_url),
                 hours=svc.settings.setup_link_hours,
             )
+            # Seal certificates of new committees; system routes pointed at the new units.
+            created = system.ensure_system_data(session, load_pki(svc), svc.seal_passphrase)
+            system.record_created(session, created, "cli")
             session.commit()
+            mailed = (
+                setup_links.email_links(session, mailer, result.links, svc.settings.org_name)
+                if email_links
+                else None
+            )
+            session.commit()
+        for item in created:
+            click.echo(f"  created {item}")
         click.echo(
             f"Imported. One-time links to set passwords (valid {svc.settings.setup_link_hours} h):"
         )
@@ -171,3 +196,9 @@ def register_people_cli(app: Flask, services: Callable[[], Services]) -> None:
                     u = link.user
                     writer.writerow([u.username, u.full_name, u.email or "", link.url])
             click.echo(f"Links written to {links_csv}")
+        if mailed is not None:
+            click.echo(
+                f"e-mailed {len(mailed.sent)} link(s); refused by the mail server: "
+                f"{', '.join(mailed.failed) or 'none'}; no address: "
+                f"{', '.join(mailed.no_address) or 'none'}"
+            )
