@@ -20,7 +20,7 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 from sqlalchemy import select
 
 from storage.account_models import PasswordSetupToken
-from storage.models import AuditEvent, Route, Unit, User
+from storage.models import AuditEvent, Certificate, Route, Unit, User
 from tests.conftest import DEMO_PASSWORD, REPO, Api, app_config, closed
 from tests.orgfile import UNIT_HEADER, USER_HEADER, csv_file, organisation, workbook
 from tests.pdfs import simple_pdf
@@ -311,6 +311,7 @@ def test_import_page_checks_then_imports(app: Flask, api: Api) -> None:
     client, token = admin_client(app)
     units = [
         ["BDV", "Ban Dân vận Đảng ủy Khối", "", "Ban", "DUK", ""],
+        ["DU-SYT", "Đảng ủy Sở Y tế", "ĐU", "Đảng ủy", "DUK", ""],
         ["X", "", "", "Phòng", "NHIEU", "a@"],
     ]
     users = [
@@ -351,9 +352,9 @@ def test_import_page_checks_then_imports(app: Flask, api: Api) -> None:
         assert expected in html
     assert post([(b"not a workbook", "to-chuc.xlsx")], "check").status_code == 422
     assert post([(workbook(units[:1], users), "x.xlsx")], "import", csrf=None).status_code == 400
-    checked = post([(workbook(units[:1], users), "to-chuc.xlsx")], "check")
+    checked = post([(workbook(units[:2], users), "to-chuc.xlsx")], "check")
     assert checked.status_code == 200 and "Tệp hợp lệ" in checked.get_data(as_text=True)
-    done = post([(workbook(units[:1], users), "to-chuc.xlsx")], "import")
+    done = post([(workbook(units[:2], users), "to-chuc.xlsx")], "import")
     assert done.status_code == 201 and done.headers["Cache-Control"] == "no-store"
     html = done.get_data(as_text=True)
     assert "chuyenvien.bdv" in html and html.count("/account/setup/") == 1
@@ -367,7 +368,14 @@ def test_import_page_checks_then_imports(app: Flask, api: Api) -> None:
         imported = session.scalars(
             select(AuditEvent).where(AuditEvent.action == "organisation:imported")
         ).one()
-        assert imported.actor_id is not None and imported.details["units_created"] == 1
+        assert imported.actor_id is not None and imported.details["units_created"] == 2
+        # The new committee got its seal certificate (initialisation's system-data step).
+        seal = session.scalars(
+            select(Certificate).where(
+                Certificate.purpose == "seal", Certificate.subject.contains("Sở Y tế")
+            )
+        ).one()
+        assert seal.status == "active"
     # Anyone else: 403 (audited by the administration blueprint).
     clerk = web_login(app, "vanthu")
     assert closed(clerk.get("/admin/organisation/import")).status_code == 403

@@ -291,6 +291,7 @@ def take_backup(
     if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
         raise BackupError(f"{dest} exists and is not an empty folder")
     dest.mkdir(parents=True, exist_ok=True, mode=0o700)
+    dest.chmod(0o700)  # password hashes and encrypted keys: the service user only
     try:
         return _write(engine, blobs, settings, config, dest, now)
     except BaseException:
