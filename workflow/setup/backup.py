@@ -200,7 +200,9 @@ def libpq_url(engine: Engine) -> tuple[str, dict[str, str]]:
     return plain, env
 
 
-def _run(command: list[str], env: dict[str, str]) -> None:
+def run_tool(command: list[str], env: dict[str, str]) -> None:
+    """Run a PostgreSQL client tool; :raises BackupError: missing, or it failed (its
+    error output in the message)."""
     try:
         done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=3600)  # noqa: S603
     except FileNotFoundError as exc:
@@ -253,7 +255,7 @@ def _dump_postgres(
         with connection.begin():
             connection.exec_driver_sql("SET TRANSACTION READ ONLY")
             snapshot = connection.exec_driver_sql("SELECT pg_export_snapshot()").scalar_one()
-            _run(
+            run_tool(
                 [
                     "pg_dump",
                     "--format=custom",

@@ -41,9 +41,9 @@ from workflow.setup.backup import (
     libpq_url,
     read_manifest,
     referenced_blobs,
+    run_tool,
     table_counts,
 )
-from workflow.setup.backup import _run as run_tool
 from workflow.signatures.seal_keys import on_token
 
 
