@@ -77,6 +77,11 @@ DEFAULTS: dict[str, Any] = {
     "S3_ACCESS_KEY_ID": None,
     "S3_SECRET_ACCESS_KEY": None,
     "S3_ADDRESSING_STYLE": "auto",
+    # Outbound webhooks: seconds to wait for a receiver, attempts before giving up, and
+    # whether the server delivers right after the commit (else only the webhooks job).
+    "WEBHOOK_TIMEOUT": 10,
+    "WEBHOOK_MAX_ATTEMPTS": 10,
+    "WEBHOOK_IMMEDIATE": True,
 }
 
 
@@ -285,6 +290,13 @@ class Settings:
     ``s3://bucket/prefix``."""
     s3: S3Config | None = None
     """How to reach the object store of an ``s3://`` :attr:`blob_url` (``S3_*``)."""
+    webhook_timeout: int = 10
+    """Seconds a webhook receiver has to answer (``WEBHOOK_TIMEOUT``)."""
+    webhook_max_attempts: int = 10
+    """Attempts of one delivery before it is marked failed (``WEBHOOK_MAX_ATTEMPTS``)."""
+    webhook_immediate: bool = True
+    """Deliver a request's events right after its commit (``WEBHOOK_IMMEDIATE``); the
+    ``webhooks`` job delivers what is due in any case."""
 
     def blob_store(self) -> BlobStore:
         """:returns: the blob store of :attr:`blob_url` (staging under :attr:`blob_dir`)."""
@@ -359,6 +371,9 @@ class Settings:
             dispatch_link_days=positive("DISPATCH_LINK_DAYS"),
             setup_link_hours=positive("SETUP_LINK_HOURS"),
             **_blobs(config, path("BLOB_DIR", "blobs")),
+            webhook_timeout=positive("WEBHOOK_TIMEOUT"),
+            webhook_max_attempts=positive("WEBHOOK_MAX_ATTEMPTS"),
+            webhook_immediate=_flag(config.get("WEBHOOK_IMMEDIATE")),
         )
 
 
