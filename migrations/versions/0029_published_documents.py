@@ -1,7 +1,7 @@
 """portal: issued documents published on the public portal
 
 Revision ID: 0029
-Revises: 0025
+Revises: 0027
 Create Date: 2026-12-06 03:40:00
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 import storage.types
 
 revision: str = "0029"
-down_revision: str | None = "0025"
+down_revision: str | None = "0027"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
