@@ -27,6 +27,7 @@ from workflow import (
     documents,
     jobs,
     openapi,
+    portal,
     records,
     registry,
     search,
@@ -62,6 +63,7 @@ PACKAGES = (
     setup,
     search,
     webhooks,
+    portal,
 )
 
 
