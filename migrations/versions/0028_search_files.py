@@ -2,7 +2,7 @@
 from stored PDFs, a document's files (converted source, appendices)
 
 Revision ID: 0028
-Revises: 0025
+Revises: 0029
 Create Date: 2026-12-06 03:20:00
 """
 
@@ -17,7 +17,7 @@ from sqlalchemy.dialects import postgresql
 import storage.types
 
 revision: str = "0028"
-down_revision: str | None = "0025"
+down_revision: str | None = "0029"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
