@@ -30,6 +30,7 @@ from workflow import (
     portal,
     records,
     registry,
+    search,
     setup,
     signatures,
     verification,
@@ -60,6 +61,7 @@ PACKAGES = (
     jobs,
     admin,
     setup,
+    search,
     webhooks,
     portal,
 )

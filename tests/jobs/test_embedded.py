@@ -34,7 +34,16 @@ INTERVALS = json.dumps(
     {"overdue": OVERDUE_EVERY, "obligations": 3600, "reminders": 3600, "revalidation": 3600}
     | {"bulk-sweep": 3600}
 )
-JOBS = {"obligations", "overdue", "reminders", "revalidation", "checkpoints", "bulk-sweep"}
+JOBS = {
+    "obligations",
+    "overdue",
+    "reminders",
+    "revalidation",
+    "checkpoints",
+    "bulk-sweep",
+    "webhooks",
+    "ocr",
+}
 
 
 def token(base: str, username: str) -> dict[str, str]:

@@ -11,6 +11,8 @@ from sqlalchemy.orm import Session
 
 from storage.checkpoints import Timestamper
 from storage.heads import ledger_head
+from workflow.documents import scans
+from workflow.files import ocr
 from workflow.i18n import N_
 from workflow.jobs import usecases
 from workflow.mail import Mailer
@@ -117,6 +119,16 @@ def _webhooks(ctx: JobContext) -> str:
     return deliverer.run(deliverer.due(ctx.now), ctx.now).text()
 
 
+def _ocr(ctx: JobContext) -> str:
+    if not ocr.available():
+        return "chưa cài ocrmypdf: bỏ qua nhận dạng chữ bản quét"
+    done = scans.run_ocr(ctx.session, ctx.services.blobs)
+    return (
+        f"nhận dạng chữ {done.done} bản quét ({done.revised} văn bản chưa ký có bản tìm kiếm "
+        f"được); lỗi {done.failed}"
+    )
+
+
 CHECKPOINTS = "checkpoints"
 MINUTE = timedelta(minutes=1)
 JOBS: tuple[Job, ...] = (
@@ -136,6 +148,7 @@ JOBS: tuple[Job, ...] = (
     Job(
         "webhooks", N_("Gửi sự kiện đến webhook (Zalo, Facebook, hệ thống khác)"), MINUTE, _webhooks
     ),
+    Job("ocr", N_("Nhận dạng chữ (OCR) văn bản quét để tìm kiếm được"), timedelta(minutes=5), _ocr),
 )
 """Every periodic job, in the order they are listed and started."""
 BY_NAME: Mapping[str, Job] = {job.name: job for job in JOBS}
