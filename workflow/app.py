@@ -32,6 +32,7 @@ from workflow import (
     registry,
     setup,
     signatures,
+    transparency,
     verification,
     viewer,
     vocab,
@@ -59,6 +60,7 @@ PACKAGES = (
     jobs,
     admin,
     setup,
+    transparency,
 )
 
 

@@ -1,0 +1,342 @@
+"""Verify TrinhKy's transparency log offline: today's log export (``flask --app wsgi
+log export``) against a tree head saved at an earlier audit (``GET /api/v1/log/head``,
+or an earlier export).
+
+What it proves, and how it names the first bad entry:
+
+- every leaf sits at the position it names (``idx`` is inside the hashed leaf input):
+  an entry deleted, inserted or moved shows at its position;
+- audit leaves follow the audit log's numbering and hash chain, and each audit entry's
+  content hashes to the hash its leaf records: a rewritten entry shows at its position
+  (a re-hashed one at the first link it breaks, blamed on the entry that changed);
+- the export's tree head is the root of its leaves, signed by the organisation and
+  stamped by the TSA (signature and imprint checked; trust against ``pki/`` roots);
+- the earlier tree head is the root of the first ``m`` leaves, and the RFC 9162
+  consistency proof from it to today's head verifies: today's log extends it. If the
+  earlier *export* is given, its leaves are compared one by one, so even a log rebuilt
+  consistently from a changed entry onwards is pinned to that entry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import hashlib
+import json
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from asn1crypto import cms
+from pyhanko.sign.validation.generic_cms import async_validate_detached_cms
+from pyhanko_certvalidator import ValidationContext
+
+from trinhky_verify import chain, merkle
+from trinhky_verify.checks import Line
+from trinhky_verify.pdfsig import load_certs
+
+
+class ExportUnreadable(Exception):
+    """Not a log export (or tree head) at all."""
+
+
+@dataclass
+class LogExport:
+    """What a log export holds."""
+
+    leaves: list[dict[str, Any]]
+    audit: dict[int, dict[str, Any]]
+    head: dict[str, Any] | None
+    roots_pem: list[bytes] = field(default_factory=list)
+
+
+def _jsonl(zf: zipfile.ZipFile, name: str) -> list[dict[str, Any]]:
+    if name not in zf.namelist():
+        return []
+    rows = []
+    for number, text in enumerate(zf.read(name).decode("utf-8").splitlines(), 1):
+        if text.strip():
+            try:
+                rows.append(json.loads(text))
+            except ValueError as exc:
+                raise ExportUnreadable(f"{name} line {number} is not JSON") from exc
+    return rows
+
+
+def load_export(path: Path) -> LogExport:
+    """:raises ExportUnreadable: not a readable ZIP with ``leaves.jsonl``."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            if "leaves.jsonl" not in zf.namelist():
+                raise ExportUnreadable(f"{path}: no leaves.jsonl (not a log export)")
+            leaves = _jsonl(zf, "leaves.jsonl")
+            audit = {int(r["seq"]): r for r in _jsonl(zf, "audit.jsonl") if "seq" in r}
+            head = (
+                json.loads(zf.read("tree-head.json")) if "tree-head.json" in zf.namelist() else None
+            )
+            roots = [
+                zf.read(n) for n in zf.namelist() if n.startswith("pki/") and n.endswith(".pem")
+            ]
+    except (OSError, zipfile.BadZipFile, KeyError, ValueError) as exc:
+        raise ExportUnreadable(f"{path} cannot be read ({exc})") from exc
+    return LogExport(leaves, audit, head, roots)
+
+
+def load_saved(path: Path) -> tuple[dict[str, Any], LogExport | None]:
+    """A saved tree head (JSON) or an earlier export (ZIP): :returns: its head and, for
+    an export, the export. :raises ExportUnreadable: neither."""
+    if zipfile.is_zipfile(path):
+        earlier = load_export(path)
+        if earlier.head is None:
+            raise ExportUnreadable(f"{path}: the export has no tree head")
+        return earlier.head, earlier
+    try:
+        head = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ExportUnreadable(f"{path} is not a tree head JSON ({exc})") from exc
+    if not isinstance(head, dict) or "size" not in head or "root_hash" not in head:
+        raise ExportUnreadable(f"{path}: no size and root_hash (not a tree head)")
+    return head, None
+
+
+@dataclass
+class Scan:
+    """The leaves read in order."""
+
+    hashes: list[bytes] = field(default_factory=list)
+    first_bad: int | None = None
+    reason: str | None = None
+
+    def bad(self, position: int, reason: str) -> None:
+        if self.first_bad is None:
+            self.first_bad, self.reason = position, reason
+
+
+def _name(leaf: dict[str, Any]) -> str:
+    body = leaf.get("_body") or {}
+    if body.get("kind") == "audit":
+        return f"audit entry {body.get('seq')}"
+    if body.get("kind") == "ledger":
+        return f"ledger entry {body.get('id')}"
+    return "entry"
+
+
+def scan(export: LogExport) -> Scan:
+    """Read every leaf: position, numbering, audit content and chain."""
+    result = Scan()
+    expected_seq = 1
+    prev: dict[str, Any] | None = None
+    seen_seqs: set[int] = set()
+    for pos, leaf in enumerate(export.leaves):
+        data = str(leaf.get("data", ""))
+        result.hashes.append(merkle.leaf_hash(data.encode()))
+        try:
+            body = json.loads(data)
+        except ValueError:
+            result.bad(pos, f"entry {pos}: the leaf input is not JSON")
+            continue
+        leaf["_body"] = body
+        if body.get("idx") != pos or leaf.get("idx") != pos:
+            claimed = body.get("idx")
+            if isinstance(claimed, int) and claimed > pos:
+                why = f"entries {pos}..{claimed - 1} are missing (deleted)"
+            elif isinstance(claimed, int) and claimed < pos:
+                why = f"it claims position {claimed}: inserted, duplicated or moved"
+            else:
+                why = f"it claims position {claimed}: moved"
+            result.bad(pos, f"entry {pos} ({_name(leaf)}): {why}")
+        if body.get("kind") != "audit":
+            if body.get("kind") != "ledger":
+                result.bad(pos, f"entry {pos}: unknown kind {body.get('kind')!r}")
+            continue
+        seq = body.get("seq")
+        if not isinstance(seq, int):
+            result.bad(pos, f"entry {pos}: audit leaf without a sequence number")
+            continue
+        seen_seqs.add(seq)
+        if seq != expected_seq:
+            why = (
+                f"audit entry {expected_seq} is missing (deleted)"
+                if seq > expected_seq
+                else f"audit entry {seq} comes again or out of order (inserted or moved)"
+            )
+            result.bad(pos, f"entry {pos}: {why}")
+        row = export.audit.get(seq)
+        if row is None:
+            result.bad(pos, f"entry {pos}: audit entry {seq} is not in the export")
+        else:
+            recomputed = chain.entry_hash(row)
+            intact = recomputed == row.get("hash") == body.get("sha256")
+            if not intact:
+                result.bad(
+                    pos,
+                    f"entry {pos} (audit entry {seq}) was rewritten: its content "
+                    "does not hash to the hash its leaf records",
+                )
+            linked = row.get("prev_hash") == (prev["hash"] if prev else chain.GENESIS)
+            if intact and not linked and prev is not None:
+                # This entry is intact, so its predecessor is the one that changed.
+                before = prev.get("_pos", pos - 1)
+                result.bad(
+                    before,
+                    f"entry {before} (audit entry {prev.get('seq')}) was "
+                    "rewritten and re-hashed: the next entry links to another hash",
+                )
+            prev = dict(row, _pos=pos)
+        expected_seq = seq + 1
+    extra = sorted(set(export.audit) - seen_seqs)
+    if extra:
+        result.bad(
+            len(export.leaves), f"audit entry {extra[0]} is in the export but not in the log"
+        )
+    return result
+
+
+def _head_lines(head: dict[str, Any], export: LogExport, hashes: list[bytes]) -> list[Line]:
+    lines: list[Line] = []
+    size = head.get("size")
+    label = f"tree head #{head.get('id')} (size {size})"
+    if not isinstance(size, int) or size > len(hashes):
+        return [Line("FAIL", "log head", f"{label}: the export has only {len(hashes)} entries")]
+    root = merkle.root_of(hashes[:size]).hex()
+    if root != head.get("root_hash"):
+        lines.append(
+            Line(
+                "FAIL",
+                "log head",
+                f"{label}: its entries hash to {root[:16]}…, not "
+                f"the signed root {str(head.get('root_hash'))[:16]}…",
+            )
+        )
+    else:
+        lines.append(
+            Line("OK", "log head", f"{label}: root {root[:16]}… recomputed from the entries")
+        )
+    statement = str(head.get("statement", ""))
+    try:
+        said = json.loads(statement)
+    except ValueError:
+        said = {}
+    if said.get("size") != size or said.get("root_hash") != head.get("root_hash"):
+        lines.append(Line("FAIL", "log head", f"{label}: the signed statement says otherwise"))
+    lines.extend(_signature_lines(label, head, statement.encode(), export))
+    return lines
+
+
+def _signature_lines(
+    label: str, head: dict[str, Any], data: bytes, export: LogExport
+) -> list[Line]:
+    lines: list[Line] = []
+    roots = [c for pem in export.roots_pem for c in load_certs(pem)]
+    signature = head.get("signature")
+    if not signature:
+        lines.append(Line("FAIL", "log head", f"{label}: not signed"))
+    else:
+        try:
+            der = base64.b64decode(str(signature), validate=True)
+            signed = cms.ContentInfo.load(der)["content"]
+            context = ValidationContext(trust_roots=roots, allow_fetching=False)
+            status = asyncio.run(async_validate_detached_cms(data, signed, context))
+            problem = None
+            if not (status.intact and status.valid):
+                problem = "the signature does not verify over the statement"
+            elif not status.trusted:
+                problem = "the signer does not chain to the export's root"
+            signer = status.signing_cert.subject.human_friendly if status.signing_cert else "?"
+        except (ValueError, TypeError, KeyError, binascii.Error) as exc:
+            problem, signer = f"unreadable signature ({exc})", "?"
+        if problem is None:
+            lines.append(Line("OK", "log head", f"{label}: signed by {signer}"))
+        else:
+            lines.append(Line("FAIL", "log head", f"{label}: {problem}"))
+    token_text = head.get("timestamp_token")
+    if not token_text:
+        lines.append(Line("WARN", "log head", f"{label}: no timestamp token"))
+        return lines
+    digest = hashlib.sha256(data).digest()
+    try:
+        token = base64.b64decode(str(token_text), validate=True)
+        tst = cms.ContentInfo.load(token)["content"]["encap_content_info"]["content"].parsed
+        imprint = tst["message_imprint"]["hashed_message"].native
+        gen_time = tst["gen_time"].native
+    except (ValueError, TypeError, KeyError, binascii.Error) as exc:
+        return [*lines, Line("FAIL", "log head", f"{label}: timestamp token unreadable ({exc})")]
+    if imprint != digest:
+        lines.append(Line("FAIL", "log head", f"{label}: the token does not stamp the statement"))
+    else:
+        lines.append(Line("OK", "log head", f"{label}: RFC 3161 token of {gen_time} stamps it"))
+    return lines
+
+
+def verify_log(export_path: Path, since: Path | None = None) -> list[Line]:
+    """:returns: one line per check (``FAIL`` lines name the first bad entry).
+    :raises ExportUnreadable: an input cannot be read at all."""
+    export = load_export(export_path)
+    lines: list[Line] = []
+    result = scan(export)
+    n = len(result.hashes)
+    if result.first_bad is None:
+        lines.append(
+            Line("OK", "log entries", f"{n} entries in place, audit entries intact and chained")
+        )
+    else:
+        lines.append(
+            Line("FAIL", "log entries", f"first bad entry: {result.first_bad}: {result.reason}")
+        )
+    if export.head is None:
+        lines.append(Line("FAIL", "log head", "the export has no signed tree head"))
+        return lines
+    lines.extend(_head_lines(export.head, export, result.hashes))
+    if since is None:
+        return lines
+    saved, earlier = load_saved(since)
+    lines.extend(_consistency(saved, earlier, export.head, result))
+    return lines
+
+
+def _consistency(
+    saved: dict[str, Any], earlier: LogExport | None, head: dict[str, Any], result: Scan
+) -> list[Line]:
+    m, new = saved.get("size"), head.get("size")
+    label = f"consistency from the saved head (size {m}) to today's (size {new})"
+    hashes = result.hashes
+    if not isinstance(m, int) or not isinstance(new, int) or m > new or new > len(hashes):
+        return [
+            Line("FAIL", "log consistency", f"{label}: today's log is shorter than the saved head")
+        ]
+    try:
+        old_root = bytes.fromhex(str(saved.get("root_hash")))
+        new_root = bytes.fromhex(str(head.get("root_hash")))
+    except ValueError:
+        return [Line("FAIL", "log consistency", f"{label}: a root hash is not hex")]
+    proof = merkle.consistency_proof(hashes[:new], m) if 0 < m < new else []
+    extends = merkle.root_of(hashes[:m]) == old_root and merkle.verify_consistency(
+        m, new, old_root, new_root, proof
+    )
+    if extends and merkle.root_of(hashes[:new]) == new_root:
+        return [
+            Line(
+                "OK",
+                "log consistency",
+                f"{label}: today's log extends it (RFC 9162 proof of {len(proof)} hashes verified)",
+            )
+        ]
+    where = _first_difference(earlier, hashes, m) if earlier is not None else None
+    if where is None:
+        where = result.first_bad
+    named = (
+        f"; first bad entry: {where}"
+        if where is not None
+        else ("; give the earlier export (--since OLD.zip) to name the first changed entry")
+    )
+    return [Line("FAIL", "log consistency", f"{label}: today's log does NOT extend it{named}")]
+
+
+def _first_difference(earlier: LogExport, hashes: list[bytes], m: int) -> int | None:
+    old = [merkle.leaf_hash(str(leaf.get("data", "")).encode()) for leaf in earlier.leaves[:m]]
+    for pos, h in enumerate(old):
+        if pos >= len(hashes) or hashes[pos] != h:
+            return pos
+    return None if len(old) == m else len(old)
