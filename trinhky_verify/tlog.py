@@ -110,7 +110,8 @@ class Scan:
     reason: str | None = None
 
     def bad(self, position: int, reason: str) -> None:
-        if self.first_bad is None:
+        """Record a bad entry; the lowest position wins."""
+        if self.first_bad is None or position < self.first_bad:
             self.first_bad, self.reason = position, reason
 
 
@@ -123,12 +124,60 @@ def _name(leaf: dict[str, Any]) -> str:
     return "entry"
 
 
+def _positions(leaves: list[dict[str, Any]]) -> tuple[int, str] | None:
+    """The first leaf not at the position it names (inside its hashed input).
+
+    Two neighbours naming the same position mean one was inserted: the later one when
+    the earlier is an audit entry and the later is not, else the earlier.
+    """
+    for pos, leaf in enumerate(leaves):
+        body = leaf.get("_body") or {}
+        claimed = body.get("idx")
+        if claimed == pos and leaf.get("idx") == pos:
+            continue
+        if isinstance(claimed, int) and claimed > pos:
+            return pos, (
+                f"entry {pos}: the entry found here names position {claimed}: "
+                f"the entry of position {pos} was deleted or moved"
+            )
+        if pos > 0 and claimed == pos - 1:
+            earlier = leaves[pos - 1].get("_body") or {}
+            blame = (
+                pos if earlier.get("kind") == "audit" and body.get("kind") != "audit" else pos - 1
+            )
+            return blame, (
+                f"entries {pos - 1} and {pos} both name position {pos - 1}: "
+                f"entry {blame} ({_name(leaves[blame])}) was inserted"
+            )
+        return pos, f"entry {pos}: the entry found here names position {claimed}: moved or inserted"
+    return None
+
+
+def _seq_positions(leaves: list[dict[str, Any]]) -> dict[int, int]:
+    """The last position of each audit sequence number (to tell a moved entry from a
+    deleted one)."""
+    found: dict[int, int] = {}
+    for pos, leaf in enumerate(leaves):
+        try:
+            body = json.loads(str(leaf.get("data", "")))
+        except ValueError:
+            continue
+        if (
+            isinstance(body, dict)
+            and body.get("kind") == "audit"
+            and isinstance(body.get("seq"), int)
+        ):
+            found[body["seq"]] = pos
+    return found
+
+
 def scan(export: LogExport) -> Scan:
     """Read every leaf: position, numbering, audit content and chain."""
     result = Scan()
     expected_seq = 1
     prev: dict[str, Any] | None = None
     seen_seqs: set[int] = set()
+    positions = _seq_positions(export.leaves)
     for pos, leaf in enumerate(export.leaves):
         data = str(leaf.get("data", ""))
         result.hashes.append(merkle.leaf_hash(data.encode()))
@@ -138,15 +187,6 @@ def scan(export: LogExport) -> Scan:
             result.bad(pos, f"entry {pos}: the leaf input is not JSON")
             continue
         leaf["_body"] = body
-        if body.get("idx") != pos or leaf.get("idx") != pos:
-            claimed = body.get("idx")
-            if isinstance(claimed, int) and claimed > pos:
-                why = f"entries {pos}..{claimed - 1} are missing (deleted)"
-            elif isinstance(claimed, int) and claimed < pos:
-                why = f"it claims position {claimed}: inserted, duplicated or moved"
-            else:
-                why = f"it claims position {claimed}: moved"
-            result.bad(pos, f"entry {pos} ({_name(leaf)}): {why}")
         if body.get("kind") != "audit":
             if body.get("kind") != "ledger":
                 result.bad(pos, f"entry {pos}: unknown kind {body.get('kind')!r}")
@@ -157,11 +197,12 @@ def scan(export: LogExport) -> Scan:
             continue
         seen_seqs.add(seq)
         if seq != expected_seq:
-            why = (
-                f"audit entry {expected_seq} is missing (deleted)"
-                if seq > expected_seq
-                else f"audit entry {seq} comes again or out of order (inserted or moved)"
-            )
+            if seq < expected_seq:
+                why = f"audit entry {seq} comes again or out of order (inserted or moved)"
+            elif positions.get(expected_seq, -1) > pos:
+                why = f"audit entry {expected_seq} is out of order (moved after entry {seq})"
+            else:
+                why = f"audit entry {expected_seq} is missing (deleted)"
             result.bad(pos, f"entry {pos}: {why}")
         row = export.audit.get(seq)
         if row is None:
@@ -176,7 +217,7 @@ def scan(export: LogExport) -> Scan:
                     "does not hash to the hash its leaf records",
                 )
             linked = row.get("prev_hash") == (prev["hash"] if prev else chain.GENESIS)
-            if intact and not linked and prev is not None:
+            if intact and not linked and prev is not None and seq == expected_seq:
                 # This entry is intact, so its predecessor is the one that changed.
                 before = prev.get("_pos", pos - 1)
                 result.bad(
@@ -186,6 +227,9 @@ def scan(export: LogExport) -> Scan:
                 )
             prev = dict(row, _pos=pos)
         expected_seq = seq + 1
+    misplaced = _positions(export.leaves)
+    if misplaced is not None:
+        result.bad(*misplaced)
     extra = sorted(set(export.audit) - seen_seqs)
     if extra:
         result.bad(
@@ -299,23 +343,22 @@ def verify_log(export_path: Path, since: Path | None = None) -> list[Line]:
 def _consistency(
     saved: dict[str, Any], earlier: LogExport | None, head: dict[str, Any], result: Scan
 ) -> list[Line]:
-    m, new = saved.get("size"), head.get("size")
-    label = f"consistency from the saved head (size {m}) to today's (size {new})"
+    """Today's log as its entries make it (its signed head is checked apart) against the
+    saved head."""
     hashes = result.hashes
-    if not isinstance(m, int) or not isinstance(new, int) or m > new or new > len(hashes):
+    m, new = saved.get("size"), len(hashes)
+    label = f"consistency from the saved head (size {m}) to today's log ({new} entries)"
+    if not isinstance(m, int) or m > new:
         return [
             Line("FAIL", "log consistency", f"{label}: today's log is shorter than the saved head")
         ]
     try:
         old_root = bytes.fromhex(str(saved.get("root_hash")))
-        new_root = bytes.fromhex(str(head.get("root_hash")))
     except ValueError:
-        return [Line("FAIL", "log consistency", f"{label}: a root hash is not hex")]
-    proof = merkle.consistency_proof(hashes[:new], m) if 0 < m < new else []
-    extends = merkle.root_of(hashes[:m]) == old_root and merkle.verify_consistency(
-        m, new, old_root, new_root, proof
-    )
-    if extends and merkle.root_of(hashes[:new]) == new_root:
+        return [Line("FAIL", "log consistency", f"{label}: the saved root hash is not hex")]
+    new_root = merkle.root_of(hashes)
+    proof = merkle.consistency_proof(hashes, m) if 0 < m < new else []
+    if merkle.verify_consistency(m, new, old_root, new_root, proof):
         return [
             Line(
                 "OK",
@@ -325,11 +368,11 @@ def _consistency(
         ]
     where = _first_difference(earlier, hashes, m) if earlier is not None else None
     if where is None:
-        where = result.first_bad
+        where = result.first_bad if result.first_bad is not None and result.first_bad < m else None
     named = (
         f"; first bad entry: {where}"
         if where is not None
-        else ("; give the earlier export (--since OLD.zip) to name the first changed entry")
+        else "; give the earlier export (--since OLD.zip) to name the first changed entry"
     )
     return [Line("FAIL", "log consistency", f"{label}: today's log does NOT extend it{named}")]
 

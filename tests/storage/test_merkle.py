@@ -17,6 +17,7 @@ import random
 import pytest
 
 from storage import merkle
+from trinhky_verify import merkle as offline
 
 LEAVES = [bytes.fromhex(h) for h in (
     "", "00", "10", "2021", "3031", "40414243", "5051525354555657",
@@ -134,7 +135,7 @@ def test_roots_of_every_size_match_the_vectors() -> None:
 @pytest.mark.parametrize(("index", "size", "want"), INCLUSION)
 def test_inclusion_proofs_match_and_verify(index: int, size: int, want: list[str]) -> None:
     nodes = _nodes(HASHED[:size])
-    proof = merkle.proof_from(merkle.inclusion_ranges(index, size), lambda keys: nodes)
+    proof = merkle.proof_from(merkle.inclusion_ranges(index, size), lambda keys, nodes=nodes: nodes)
     assert [p.hex() for p in proof] == want
     root = bytes.fromhex(ROOTS[size])
     assert merkle.verify_inclusion(index, size, HASHED[index], proof, root)
@@ -149,7 +150,7 @@ def test_inclusion_proofs_match_and_verify(index: int, size: int, want: list[str
 @pytest.mark.parametrize(("old", "new", "want"), CONSISTENCY)
 def test_consistency_proofs_match_and_verify(old: int, new: int, want: list[str]) -> None:
     nodes = _nodes(HASHED[:new])
-    proof = merkle.proof_from(merkle.consistency_ranges(old, new), lambda keys: nodes)
+    proof = merkle.proof_from(merkle.consistency_ranges(old, new), lambda keys, nodes=nodes: nodes)
     assert [p.hex() for p in proof] == want
     old_root, new_root = bytes.fromhex(ROOTS[old]), bytes.fromhex(ROOTS[new])
     assert merkle.verify_consistency(old, new, old_root, new_root, proof)
@@ -173,11 +174,11 @@ def test_every_proof_of_random_trees_verifies() -> None:
         root = _reference_root(hashes[:n])
         assert merkle.fold(frontier) == root == merkle.tree_hash(n, nodes)
         for i in range(n):
-            proof = merkle.proof_from(merkle.inclusion_ranges(i, n), lambda keys: nodes)
+            proof = merkle.proof_from(merkle.inclusion_ranges(i, n), lambda keys, nodes=nodes: nodes)
             assert len(proof) <= n.bit_length()
             assert merkle.verify_inclusion(i, n, hashes[i], proof, root)
         for m in range(1, n + 1):
-            proof = merkle.proof_from(merkle.consistency_ranges(m, n), lambda keys: nodes)
+            proof = merkle.proof_from(merkle.consistency_ranges(m, n), lambda keys, nodes=nodes: nodes)
             old_root = _reference_root(hashes[:m])
             assert merkle.verify_consistency(m, n, old_root, root, proof)
             if m < n:
@@ -192,3 +193,24 @@ def test_bad_sizes_are_refused() -> None:
     with pytest.raises(ValueError):
         merkle.consistency_ranges(4, 3)
     assert not merkle.verify_consistency(4, 3, HASHED[0], HASHED[0], [])
+
+
+def test_the_offline_verifiers_copy_matches_the_vectors() -> None:
+    """``trinhky_verify.merkle`` is written again (the verifier never imports the server)."""
+
+    for size, want in enumerate(ROOTS):
+        assert offline.root_of([offline.leaf_hash(d) for d in LEAVES[:size]]).hex() == want
+    for index, size, proof in INCLUSION:
+        path = [bytes.fromhex(p) for p in proof]
+        assert offline.verify_inclusion(
+            index, size, HASHED[index], path, bytes.fromhex(ROOTS[size])
+        )
+    for old, new, proof in CONSISTENCY:
+        assert [p.hex() for p in offline.consistency_proof(HASHED[:new], old)] == (
+            proof if old < new else []
+        )
+        path = [bytes.fromhex(p) for p in proof]
+        old_root, new_root = bytes.fromhex(ROOTS[old]), bytes.fromhex(ROOTS[new])
+        assert offline.verify_consistency(old, new, old_root, new_root, path)
+        if old < new:
+            assert not offline.verify_consistency(old, new, new_root, new_root, path)
