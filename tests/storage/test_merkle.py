@@ -174,11 +174,15 @@ def test_every_proof_of_random_trees_verifies() -> None:
         root = _reference_root(hashes[:n])
         assert merkle.fold(frontier) == root == merkle.tree_hash(n, nodes)
         for i in range(n):
-            proof = merkle.proof_from(merkle.inclusion_ranges(i, n), lambda keys, nodes=nodes: nodes)
+            proof = merkle.proof_from(
+                merkle.inclusion_ranges(i, n), lambda keys, nodes=nodes: nodes
+            )
             assert len(proof) <= n.bit_length()
             assert merkle.verify_inclusion(i, n, hashes[i], proof, root)
         for m in range(1, n + 1):
-            proof = merkle.proof_from(merkle.consistency_ranges(m, n), lambda keys, nodes=nodes: nodes)
+            proof = merkle.proof_from(
+                merkle.consistency_ranges(m, n), lambda keys, nodes=nodes: nodes
+            )
             old_root = _reference_root(hashes[:m])
             assert merkle.verify_consistency(m, n, old_root, root, proof)
             if m < n:
