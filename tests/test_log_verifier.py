@@ -12,10 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from storage import audit
+from storage.ledger import LedgerEntry
+from storage.types import utcnow
 from tests.test_transparency_log import publish
-from trinhky_verify import chain
+from trinhky_verify import chain, tlog
 from trinhky_verify.__main__ import main
 from workflow.services import Services
 from workflow.transparency import usecases
@@ -199,3 +202,29 @@ def test_unreadable_inputs_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[
     junk.write_bytes(b"not a zip")
     code, out = run(capsys, str(junk))
     assert code == 2 and "NOT VERIFIED" in out
+
+
+def test_bundle_proofs_are_checked_from_the_bundles_own_rows(
+    services: Services, exports: dict[str, Any]
+) -> None:
+    files, _leaves, rows = _read(exports["today"])
+    with services.session_factory() as session:
+        ledger = [
+            {c: getattr(e, c) for c in chain.LEDGER_FIELDS}
+            for e in session.scalars(select(LedgerEntry).order_by(LedgerEntry.id))
+        ]
+        for entry in ledger:
+            entry["period_date"] = entry["period_date"].isoformat()
+        head, proofs = usecases.bundle_log(
+            session, services, None, utcnow(), range(1, len(rows) + 1), [e["id"] for e in ledger]
+        )
+        session.commit()
+    roots = [files["pki/root.pem"]]
+    lines = tlog.bundle_lines(head, proofs, rows, ledger, roots)
+    assert [x.status for x in lines] == ["OK", "OK", "OK"], lines
+    assert f"{len(rows)} audit entries and {len(ledger)} ledger entries" in lines[-1].message
+    missing = [x.message for x in tlog.bundle_lines(head, proofs[1:], rows, ledger, roots)]
+    assert "audit entry 1 has no verified inclusion proof" in missing
+    rows[2]["details"] = {"forged": True}
+    failed = [x.message for x in tlog.bundle_lines(head, proofs, rows, ledger, roots)]
+    assert "audit entry 3: not in the tree at entry" in " ".join(failed)

@@ -34,7 +34,7 @@ from pyhanko.sign.validation.generic_cms import async_validate_detached_cms
 from pyhanko_certvalidator import ValidationContext
 
 from trinhky_verify import chain, merkle
-from trinhky_verify.checks import Line
+from trinhky_verify.lines import Line
 from trinhky_verify.pdfsig import load_certs
 
 
@@ -243,20 +243,20 @@ def _head_lines(head: dict[str, Any], export: LogExport, hashes: list[bytes]) ->
     size = head.get("size")
     label = f"tree head #{head.get('id')} (size {size})"
     if not isinstance(size, int) or size > len(hashes):
-        return [Line("FAIL", "log head", f"{label}: the export has only {len(hashes)} entries")]
+        return [Line("FAIL", "log-head", f"{label}: the export has only {len(hashes)} entries")]
     root = merkle.root_of(hashes[:size]).hex()
     if root != head.get("root_hash"):
         lines.append(
             Line(
                 "FAIL",
-                "log head",
+                "log-head",
                 f"{label}: its entries hash to {root[:16]}…, not "
                 f"the signed root {str(head.get('root_hash'))[:16]}…",
             )
         )
     else:
         lines.append(
-            Line("OK", "log head", f"{label}: root {root[:16]}… recomputed from the entries")
+            Line("OK", "log-head", f"{label}: root {root[:16]}… recomputed from the entries")
         )
     statement = str(head.get("statement", ""))
     try:
@@ -264,7 +264,7 @@ def _head_lines(head: dict[str, Any], export: LogExport, hashes: list[bytes]) ->
     except ValueError:
         said = {}
     if said.get("size") != size or said.get("root_hash") != head.get("root_hash"):
-        lines.append(Line("FAIL", "log head", f"{label}: the signed statement says otherwise"))
+        lines.append(Line("FAIL", "log-head", f"{label}: the signed statement says otherwise"))
     lines.extend(_signature_lines(label, head, statement.encode(), export))
     return lines
 
@@ -276,7 +276,7 @@ def _signature_lines(
     roots = [c for pem in export.roots_pem for c in load_certs(pem)]
     signature = head.get("signature")
     if not signature:
-        lines.append(Line("FAIL", "log head", f"{label}: not signed"))
+        lines.append(Line("FAIL", "log-head", f"{label}: not signed"))
     else:
         try:
             der = base64.b64decode(str(signature), validate=True)
@@ -292,12 +292,12 @@ def _signature_lines(
         except (ValueError, TypeError, KeyError, binascii.Error) as exc:
             problem, signer = f"unreadable signature ({exc})", "?"
         if problem is None:
-            lines.append(Line("OK", "log head", f"{label}: signed by {signer}"))
+            lines.append(Line("OK", "log-head", f"{label}: signed by {signer}"))
         else:
-            lines.append(Line("FAIL", "log head", f"{label}: {problem}"))
+            lines.append(Line("FAIL", "log-head", f"{label}: {problem}"))
     token_text = head.get("timestamp_token")
     if not token_text:
-        lines.append(Line("WARN", "log head", f"{label}: no timestamp token"))
+        lines.append(Line("WARN", "log-head", f"{label}: no timestamp token"))
         return lines
     digest = hashlib.sha256(data).digest()
     try:
@@ -306,11 +306,11 @@ def _signature_lines(
         imprint = tst["message_imprint"]["hashed_message"].native
         gen_time = tst["gen_time"].native
     except (ValueError, TypeError, KeyError, binascii.Error) as exc:
-        return [*lines, Line("FAIL", "log head", f"{label}: timestamp token unreadable ({exc})")]
+        return [*lines, Line("FAIL", "log-head", f"{label}: timestamp token unreadable ({exc})")]
     if imprint != digest:
-        lines.append(Line("FAIL", "log head", f"{label}: the token does not stamp the statement"))
+        lines.append(Line("FAIL", "log-head", f"{label}: the token does not stamp the statement"))
     else:
-        lines.append(Line("OK", "log head", f"{label}: RFC 3161 token of {gen_time} stamps it"))
+        lines.append(Line("OK", "log-head", f"{label}: RFC 3161 token of {gen_time} stamps it"))
     return lines
 
 
@@ -323,14 +323,14 @@ def verify_log(export_path: Path, since: Path | None = None) -> list[Line]:
     n = len(result.hashes)
     if result.first_bad is None:
         lines.append(
-            Line("OK", "log entries", f"{n} entries in place, audit entries intact and chained")
+            Line("OK", "log-entries", f"{n} entries in place, audit entries intact and chained")
         )
     else:
         lines.append(
-            Line("FAIL", "log entries", f"first bad entry: {result.first_bad}: {result.reason}")
+            Line("FAIL", "log-entries", f"first bad entry: {result.first_bad}: {result.reason}")
         )
     if export.head is None:
-        lines.append(Line("FAIL", "log head", "the export has no signed tree head"))
+        lines.append(Line("FAIL", "log-head", "the export has no signed tree head"))
         return lines
     lines.extend(_head_lines(export.head, export, result.hashes))
     if since is None:
@@ -350,19 +350,19 @@ def _consistency(
     label = f"consistency from the saved head (size {m}) to today's log ({new} entries)"
     if not isinstance(m, int) or m > new:
         return [
-            Line("FAIL", "log consistency", f"{label}: today's log is shorter than the saved head")
+            Line("FAIL", "log-consistency", f"{label}: today's log is shorter than the saved head")
         ]
     try:
         old_root = bytes.fromhex(str(saved.get("root_hash")))
     except ValueError:
-        return [Line("FAIL", "log consistency", f"{label}: the saved root hash is not hex")]
+        return [Line("FAIL", "log-consistency", f"{label}: the saved root hash is not hex")]
     new_root = merkle.root_of(hashes)
     proof = merkle.consistency_proof(hashes, m) if 0 < m < new else []
     if merkle.verify_consistency(m, new, old_root, new_root, proof):
         return [
             Line(
                 "OK",
-                "log consistency",
+                "log-consistency",
                 f"{label}: today's log extends it (RFC 9162 proof of {len(proof)} hashes verified)",
             )
         ]
@@ -374,7 +374,7 @@ def _consistency(
         if where is not None
         else "; give the earlier export (--since OLD.zip) to name the first changed entry"
     )
-    return [Line("FAIL", "log consistency", f"{label}: today's log does NOT extend it{named}")]
+    return [Line("FAIL", "log-consistency", f"{label}: today's log does NOT extend it{named}")]
 
 
 def _first_difference(earlier: LogExport, hashes: list[bytes], m: int) -> int | None:
@@ -383,3 +383,79 @@ def _first_difference(earlier: LogExport, hashes: list[bytes], m: int) -> int | 
         if pos >= len(hashes) or hashes[pos] != h:
             return pos
     return None if len(old) == m else len(old)
+
+
+def bundle_lines(
+    head: dict[str, Any] | None,
+    proofs: list[dict[str, Any]],
+    audit_rows: list[dict[str, Any]],
+    ledger_rows: list[dict[str, Any]],
+    roots_pem: list[bytes],
+) -> list[Line]:
+    """The transparency log part of an audit bundle: the signed tree head, and that every
+    audit entry and ledger entry of the bundle is in the tree (its leaf recomputed from
+    the bundle's own row, its inclusion proof checked against the head's root)."""
+    if head is None:
+        return [Line("WARN", "log", "the bundle carries no tree head of the transparency log")]
+    label = f"tree head #{head.get('id')} (size {head.get('size')})"
+    statement = str(head.get("statement", ""))
+    lines = _signature_lines(label, head, statement.encode(), LogExport([], {}, head, roots_pem))
+    try:
+        said = json.loads(statement)
+        root = bytes.fromhex(str(head.get("root_hash")))
+        size = int(head["size"])
+    except (ValueError, KeyError, TypeError):
+        return [*lines, Line("FAIL", "log", f"{label}: unreadable")]
+    if said.get("size") != size or said.get("root_hash") != head.get("root_hash"):
+        lines.append(Line("FAIL", "log", f"{label}: the signed statement says otherwise"))
+    audits = {str(r.get("seq")): r for r in audit_rows}
+    ledgers = {str(r.get("id")): r for r in ledger_rows}
+    proved: dict[str, set[str]] = {"audit": set(), "ledger": set()}
+    bad = 0
+    for p in proofs:
+        kind, ref, entry = p.get("kind"), str(p.get("ref")), p.get("entry")
+        row = (audits if kind == "audit" else ledgers).get(ref)
+        if row is None or not isinstance(entry, int):
+            continue
+        if kind == "audit":
+            body = {
+                "idx": entry,
+                "kind": "audit",
+                "seq": row.get("seq"),
+                "sha256": chain.entry_hash(row),
+            }
+        else:
+            digest = hashlib.sha256(chain.ledger_line(row)).hexdigest()
+            body = {"idx": entry, "kind": "ledger", "id": row.get("id"), "sha256": digest}
+        leaf = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+        path = [bytes.fromhex(h) for h in p.get("audit_path", [])]
+        if leaf != p.get("leaf") or not merkle.verify_inclusion(
+            entry, size, merkle.leaf_hash(leaf.encode()), path, root
+        ):
+            bad += 1
+            if bad <= 5:
+                lines.append(
+                    Line("FAIL", "log", f"{kind} entry {ref}: not in the tree at entry {entry}")
+                )
+            continue
+        proved[str(kind)].add(ref)
+    missing_audit = sorted(set(audits) - proved["audit"], key=int)
+    missing_ledger = sorted(set(ledgers) - proved["ledger"], key=int)
+    if missing_audit:
+        lines.append(
+            Line("FAIL", "log", f"audit entry {missing_audit[0]} has no verified inclusion proof")
+        )
+    if missing_ledger:
+        lines.append(
+            Line("FAIL", "log", f"ledger entry {missing_ledger[0]} has no verified inclusion proof")
+        )
+    if not bad and not missing_audit and not missing_ledger:
+        lines.append(
+            Line(
+                "OK",
+                "log",
+                f"{len(proved['audit'])} audit entries and {len(proved['ledger'])} ledger entries "
+                f"are in the transparency log ({label}, root {str(head.get('root_hash'))[:16]}…)",
+            )
+        )
+    return lines

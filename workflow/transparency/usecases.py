@@ -206,6 +206,52 @@ def issuance_position(session: Session, document_id: int) -> Position | None:
     return Position(entry, int(seq), head is not None and entry < head.size)
 
 
+def bundle_log(
+    session: Session,
+    services: Services,
+    timestamper: Timestamper | None,
+    now: datetime,
+    audit_seqs: range,
+    ledger_ids: list[int],
+) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+    """The log part of an audit bundle: a tree head covering everything written so far
+    (signed now if the log grew; the newest one if the seal cannot sign) and the
+    inclusion proof of each audit entry of ``audit_seqs`` and of the newest version of
+    each ledger entry of ``ledger_ids`` against it.
+
+    :returns: (the head as published, the proofs), or (None, []) with no head at all.
+    """
+    try:
+        head = publish_tree_head(session, services, timestamper, now)
+    except ConflictError:  # no seal certificate: the newest signed head still serves
+        head = None
+    head = head or tlog.latest_tree_head(session)
+    if head is None:
+        return None, []
+    proofs: list[dict[str, Any]] = []
+    wanted = [
+        (tlog.AUDIT, [str(s) for s in audit_seqs]),
+        (tlog.LEDGER, [str(i) for i in ledger_ids]),
+    ]
+    for kind, refs in wanted:
+        for start in range(0, len(refs), 500):
+            found = tlog.latest_leaf(session, kind, refs[start : start + 500])
+            for ref, index in sorted(found.items(), key=lambda item: item[1]):
+                if index >= head.size:
+                    continue
+                proof = tlog.inclusion_proof(session, index, head.size)
+                proofs.append(
+                    {
+                        "kind": kind,
+                        "ref": ref,
+                        "entry": index,
+                        "leaf": proof.data,
+                        "audit_path": [h.hex() for h in proof.path],
+                    }
+                )
+    return head_json(head), proofs
+
+
 def write_export(
     session: Session,
     out: IO[bytes],
