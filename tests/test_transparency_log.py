@@ -9,8 +9,10 @@ import hashlib
 import http.server
 import json
 import threading
+import time
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,6 +21,7 @@ from flask import Flask
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
 
+from clients import log_witness
 from signing.statements import check_statement
 from storage import audit, merkle, tlog
 from storage.checkpoints import token_info
@@ -270,6 +273,38 @@ def test_witnesses_receive_signed_heads_over_http(
             select(AuditEvent.action).where(AuditEvent.object_type == "log_witness")
         ).all()
     assert actions == ["log:witness_added", "log:witness_removed"]
+
+
+def test_reference_witness_keeps_heads_and_refuses_a_rewrite(
+    api: Api, services: Services, tmp_path: Path
+) -> None:
+    """clients/log_witness.py: checks the HMAC, then that each head extends the last one
+    kept (the consistency proof fetched from the log's public API)."""
+    secret = "bí mật của bên chứng kiến"
+    kept = log_witness.Witness(tmp_path / "w", secret, "http://log.invalid", None, "localhost")
+    kept.fetch = lambda path: api.client.get(path).get_json()  # type: ignore[method-assign]
+
+    def send(head: dict[str, Any], key: str = secret) -> tuple[int, str]:
+        body = witnesses.body_of(head)
+        now = int(time.time())  # the witness checks the age against its own clock
+        return kept.receive(body, witnesses.signature_header(key, body, now))
+
+    first = publish(services)
+    assert send(usecases.head_json(first)) == (200, "kept")
+    with services.session_factory() as session:
+        for i in range(3):
+            audit.append(session, "test:later", actor_id=None, object_type="test", object_id=i)
+        session.commit()
+    second = publish(services)
+    assert send(usecases.head_json(second), key="another") == (401, "bad signature")
+    assert send(usecases.head_json(second)) == (200, "kept")
+    rewritten = dict(usecases.head_json(second), root_hash="00" * 32)
+    status, text = send(rewritten)
+    assert status == 409 and "rewritten" in text
+    alerts = (tmp_path / "w" / "ALERTS.jsonl").read_text(encoding="utf-8").splitlines()
+    assert json.loads(alerts[0])["received"]["root_hash"] == "00" * 32
+    heads = (tmp_path / "w" / "heads.jsonl").read_text(encoding="utf-8").splitlines()
+    assert [json.loads(h)["size"] for h in heads] == [first.size, second.size]
 
 
 def test_checkpoints_job_signs_a_tree_head(app: Flask, services: Services) -> None:

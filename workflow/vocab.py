@@ -238,6 +238,8 @@ AUDIT_LABELS: dict[str, str] = {
     "incoming:opened": "Trình lãnh đạo phân công văn bản đến",
     "incoming:assigned": "Phân công xử lý văn bản đến",
     "incoming:handled": "Đã xử lý văn bản đến",
+    "log:witness_added": "Sổ nhật ký minh bạch: thêm bên chứng kiến",
+    "log:witness_removed": "Sổ nhật ký minh bạch: ngừng gửi cho bên chứng kiến",
 }
 
 
