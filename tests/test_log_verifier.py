@@ -100,7 +100,7 @@ def test_todays_log_extends_the_saved_head(
 ) -> None:
     code, out = run(capsys, str(exports["today"]), "--since", str(exports["head"]))
     assert code == 0, out
-    assert "today's log extends it" in out and "signed by" in out and "RFC 3161 token" in out
+    assert "today's log extends it" in out and "signed by" in out and "RFC 3161 timestamp" in out
     code, out = run(capsys, str(exports["today"]), "--since", str(exports["earlier"]))
     assert code == 0, out
     # Shorter than the saved head: not an extension.

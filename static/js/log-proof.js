@@ -62,7 +62,12 @@
     return step();
   }
 
-  if (!window.crypto || !window.crypto.subtle) { say("nocrypto"); return; }
+  // WebCrypto exists only in secure contexts (HTTPS, or the loopback address).
+  if (!window.crypto || !window.crypto.subtle) {
+    say("nocrypto");
+    root.setAttribute("data-verified", "unavailable");
+    return;
+  }
   say("checking");
   var entry = root.getAttribute("data-entry");
   fetch(root.getAttribute("data-head-url"), { headers: { Accept: "application/json" } })
