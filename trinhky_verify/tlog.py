@@ -310,7 +310,9 @@ def _signature_lines(
     if imprint != digest:
         lines.append(Line("FAIL", "log-head", f"{label}: the token does not stamp the statement"))
     else:
-        lines.append(Line("OK", "log-head", f"{label}: the RFC 3161 timestamp of {gen_time} stamps it"))
+        lines.append(
+            Line("OK", "log-head", f"{label}: the RFC 3161 timestamp of {gen_time} stamps it")
+        )
     return lines
 
 
