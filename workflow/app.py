@@ -27,6 +27,7 @@ from workflow import (
     documents,
     jobs,
     openapi,
+    portal,
     records,
     registry,
     setup,
@@ -35,6 +36,7 @@ from workflow import (
     verification,
     viewer,
     vocab,
+    webhooks,
 )
 from workflow.errors import WorkflowError
 from workflow.http import CONFLICT_MESSAGE, csrf, error_response
@@ -59,6 +61,8 @@ PACKAGES = (
     jobs,
     admin,
     setup,
+    webhooks,
+    portal,
     transparency,
 )
 
@@ -108,6 +112,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         session_factory=make_session_factory(engine),
         read_session_factory=make_session_factory(engine, readonly=True),
         blobs=settings.blob_store(),
+        secret_key=str(app.config["SECRET_KEY"]),
     )
     app.extensions[EXTENSION_KEY] = services
     app.teardown_appcontext(close_session)

@@ -2,7 +2,7 @@
 signed tree heads, witnesses; the existing entries appended in order
 
 Revision ID: 0026
-Revises: 0019
+Revises: 0029
 Create Date: 2026-12-06 03:00:00
 """
 
@@ -18,7 +18,7 @@ from storage import tlog
 from storage.ledger import LEDGER_FIELDS, LedgerEntry, ledger_line
 
 revision: str = "0026"
-down_revision: str | None = "0019"
+down_revision: str | None = "0029"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
