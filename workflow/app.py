@@ -33,6 +33,7 @@ from workflow import (
     search,
     setup,
     signatures,
+    transparency,
     verification,
     viewer,
     vocab,
@@ -64,6 +65,7 @@ PACKAGES = (
     search,
     webhooks,
     portal,
+    transparency,
 )
 
 

@@ -253,6 +253,8 @@ AUDIT_LABELS: dict[str, str] = {
     "system:data_created": "Tạo dữ liệu hệ thống (tuyến trình, chứng thư số con dấu)",
     "system:backup": "Sao lưu hệ thống",
     "system:restored": "Khôi phục hệ thống từ bản sao lưu",
+    "log:witness_added": "Sổ nhật ký minh bạch: thêm bên chứng kiến",
+    "log:witness_removed": "Sổ nhật ký minh bạch: ngừng gửi cho bên chứng kiến",
 }
 
 

@@ -47,6 +47,7 @@ def test_jobs_api_for_auditors_and_administrators(app: Flask, api: Api, services
         "bulk-sweep",
         "webhooks",
         "ocr",
+        "log-witnesses",
     ]
     assert {j["status"] for j in fresh["jobs"]} == {"never"} and fresh["flagged"] == 8
     assert all(j["last_run"] is None and j["late"] for j in fresh["jobs"])
