@@ -38,6 +38,7 @@ from signing.validate import ValidationReport, validate_pdf
 from storage import audit
 from storage.audit import AuditAction
 from storage.blobs import BlobStore, StagedBlob
+from storage.db import begin_write
 from storage.models import Certificate, Document, Revision, Role, Signature, Task, Unit, User
 from storage.types import utcnow
 from workflow.coverage import ledger as coverage
@@ -461,10 +462,12 @@ def run(
     try:
         produced = produce(blobs, trust, plan, passphrase, services)
     except BadPassphraseError:
+        begin_write(session)
         record_key_failure(session, actor, plan, key_max_failures, key_lock_seconds)
         session.commit()
         raise
     try:
+        begin_write(session)  # phase 3 writes: take the lock first, hold it only for this
         outcome = record(session, blobs, actor, plan, produced)
         coverage.record_signature(
             session, blobs, trust, outcome.task.document, now=plan.now, report=produced.report
