@@ -50,7 +50,7 @@ run: install
 	$(BIN)/flask --app wsgi scheduler run & scheduler=$$!; \
 	trap 'kill $$scheduler 2>/dev/null; wait $$scheduler' EXIT; trap 'exit 130' INT; trap 'exit 143' TERM; \
 	$(BIN)/gunicorn --bind '$(if $(findstring :,$(HOST)),[$(HOST)],$(HOST)):$(PORT)' \
-	  --workers $(WORKERS) --timeout 120 --access-logfile - wsgi:app
+	  --workers $(WORKERS) --config gunicorn.conf.py wsgi:app
 
 # System packages for the validators the tests run (root or sudo needed once).
 test-deps:

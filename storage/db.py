@@ -140,3 +140,22 @@ def is_lock_upgrade_failure(exc: BaseException) -> bool:
 def is_sqlite(engine: Engine) -> bool:
     """:returns: whether the engine talks to SQLite."""
     return engine.dialect.name == "sqlite"
+
+
+def probe_write(engine: Engine, timeout_seconds: float = 2.0) -> None:
+    """Take the database's write lock and give it back, writing nothing: the health
+    check's proof that the database accepts writes now (not read-only, not locked for
+    longer than ``timeout_seconds`` by another writer, reachable).
+
+    :raises sqlalchemy.exc.DBAPIError: it does not.
+    """
+    millis = int(timeout_seconds * 1000)
+    with engine.connect().execution_options(**{READONLY: True}) as conn:
+        if is_sqlite(engine):
+            conn.exec_driver_sql(f"PRAGMA busy_timeout={millis}")
+        else:
+            conn.exec_driver_sql(f"SET LOCAL lock_timeout = {millis}")
+        # An update that changes nothing still takes the row's (SQLite: the database's)
+        # write lock; the rollback below leaves the database as it was.
+        conn.exec_driver_sql("UPDATE trust_state SET version = version WHERE id = 1")
+        conn.rollback()

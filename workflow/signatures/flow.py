@@ -35,7 +35,7 @@ from signing.stamps import (
 )
 from signing.trust import TrustServices
 from signing.validate import ValidationReport, validate_pdf
-from storage import audit
+from storage import audit, validation_cache
 from storage.audit import AuditAction
 from storage.blobs import BlobStore, StagedBlob
 from storage.db import begin_write
@@ -317,6 +317,9 @@ def store_signed(
     """Publish a produced signature as the document's new revision (caller's transaction)."""
     source = doc.current_revision
     sha = blobs.publish(produced.staged)
+    # The report the new revision was just validated with: its pages never validate it again.
+    version = validation_cache.trust_version(session)
+    validation_cache.add_report(session, sha, version, produced.report.to_dict())
     rev = Revision(
         number=source.number + 1,
         blob_sha256=sha,
