@@ -112,3 +112,13 @@ class GuardedThreadWorker(ThreadWorker):  # type: ignore[misc]
 
 
 worker_class = GuardedThreadWorker
+
+
+def post_worker_init(worker: Any) -> None:
+    """Serve one health check inside the fresh worker before it takes connections: the
+    first request of a worker pays for the lazy set-up (mappers, templates, the first
+    connection: about a second), and a user should not."""
+    test_client = getattr(worker.wsgi, "test_client", None)
+    if test_client is not None:
+        test_client().get("/healthz")
+    worker.log.info("Worker ready (pid: %s)", worker.pid)
