@@ -139,7 +139,10 @@ def test_slow_clients_do_not_take_the_server_down(served: Server) -> None:
             s.close()
     assert len(times) > 20
     worst = max(t for _, t in times)
-    print(f"slow clients: {len(times)} requests by others, slowest {worst:.3f} s", [(n, round(t, 2), i) for i, (n, t) in enumerate(times) if t > 0.3])
+    print(
+        f"slow clients: {len(times)} requests by others, slowest {worst:.3f} s",
+        [(n, round(t, 2), i) for i, (n, t) in enumerate(times) if t > 0.3],
+    )
     assert worst < SERVED_WITHIN, sorted(times, key=lambda x: -x[1])[:5]
 
 
