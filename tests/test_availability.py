@@ -8,9 +8,11 @@ held the SQLite write lock). Here the server is started exactly as `make run` st
 
 from __future__ import annotations
 
+import re
 import shutil
 import socket
 import statistics
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -23,6 +25,7 @@ from signing.keys import load_signer
 from signing.pades import sign_pdf_file
 from signing.pki import EmbeddedPki
 from signing.profiles import SigningProfile
+from tests.conftest import REPO
 from tests.pdfs import simple_pdf
 from tests.servers import free_port
 from tests.test_serving import Server, token
@@ -32,6 +35,9 @@ SERVED_WITHIN = 1.0
 P95_BOUND = 1.5
 """Seconds: p95 of the others' reads and writes while one user validates a large file
 (measured about 0.1-0.3 s on two busy cores; the old server made them wait 28 s)."""
+NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+SLOW_CLIENTS = 60
+"""Slow clients against the nginx front: more than the 2 x 16 threads of `make run`."""
 DURATION = 4.0
 """Seconds each scenario lasts."""
 
@@ -211,3 +217,69 @@ def test_one_slow_request_does_not_hold_up_the_others(served: Server, tmp_path: 
         f"{len(others)} requests, p95 {p95([t for _, t in others]):.3f} s"
     )
     assert p95([t for _, t in others]) < P95_BOUND, sorted(others, key=lambda x: -x[1])[:5]
+
+
+@pytest.fixture
+def front(served: Server, tmp_path: Path) -> Iterator[str]:
+    """nginx with the shipped site (deploy/nginx/trinhky.conf) in front of `make run`."""
+    if not Path(NGINX).exists():
+        pytest.skip("nginx is not installed (make test-deps installs it)")
+    upstream = served.base
+    site = (REPO / "deploy" / "nginx" / "trinhky.conf").read_text()
+    port = free_port()
+    site = re.sub(r"server 127\.0\.0\.1:8000;", f"server {upstream[len('http://') :]};", site)
+    site = re.sub(r"listen 80;", f"listen 127.0.0.1:{port};", site)
+    # The test's many slow clients come from one address: lift the per-address cap.
+    site = site.replace("limit_conn trinhky_per_address 32;", "")
+    (tmp_path / "site.conf").write_text(site)
+    (tmp_path / "logs").mkdir()
+    (tmp_path / "nginx.conf").write_text(
+        f"pid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/logs/error.log;\n"
+        "daemon off;\nworker_processes 1;\nevents { worker_connections 512; }\n"
+        f"http {{\n  access_log off;\n  client_body_temp_path {tmp_path}/body;\n"
+        f"  proxy_temp_path {tmp_path}/proxy;\n  include {tmp_path}/site.conf;\n}}\n"
+    )
+    command = [NGINX, "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf")]
+    subprocess.run([*command, "-t"], check=True, capture_output=True)  # noqa: S603
+    proc = subprocess.Popen(command, stderr=subprocess.DEVNULL)  # noqa: S603
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                if requests.get(base + "/healthz", timeout=2).ok:
+                    break
+            except requests.RequestException:
+                pass
+            assert time.monotonic() < deadline and proc.poll() is None
+            time.sleep(0.1)
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+def test_nginx_front_serves_and_holds_slow_clients_off_gunicorn(front: str) -> None:
+    host, port = front.removeprefix("http://").split(":")
+    slow = []
+    for i in range(SLOW_CLIENTS):
+        s = socket.create_connection((host, int(port)), timeout=5)
+        s.sendall(
+            b"POST /login HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded"
+            b"\r\nContent-Length: 100000\r\n\r\nusername=a"
+            if i % 2
+            else b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: a"
+        )
+        slow.append(s)
+    try:
+        worst = 0.0
+        for _ in range(20):
+            started = time.monotonic()
+            r = requests.get(front + "/healthz", timeout=5)
+            worst = max(worst, time.monotonic() - started)
+            assert r.status_code == 200 and r.json()["status"] == "ok"
+            assert requests.get(front + "/login", timeout=5).status_code == 200
+        assert worst < 1.0
+    finally:
+        for s in slow:
+            s.close()
