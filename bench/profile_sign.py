@@ -98,7 +98,10 @@ def main(argv: list[str]) -> int:
         f"{1000 * cpu / count:.1f} ms CPU and {1000 * wall / count:.1f} ms wall each"
     )
     out = io.StringIO()
-    pstats.Stats(profiler, stream=out).sort_stats(sort).print_stats(40)
+    stats = pstats.Stats(profiler, stream=out).sort_stats(sort)
+    stats.print_stats(40)
+    print("TrinhKy's own functions (workflow/, storage/, signing/):", file=out)
+    stats.print_stats(r"/wt-[^/]*/(workflow|storage|signing)/|/(workflow|storage|signing)/[a-z_]+\.py", 30)
     print(out.getvalue())
     return 0
 
