@@ -4,13 +4,15 @@ On the embedded default (SQLite) and, when configured, PostgreSQL; gunicorn with
 workers started as ``make run`` starts it, production signing level (B-LT). Of the 50
 users, 35 browse (their task list, the document list, a document's API view and page
 data), 5 upload and submit documents, 5 approve and 5 sign, each in a loop without
-pause for a fixed time. Approvers and signers take prepared tasks from queues (no two
+pause for a fixed time, pausing about a second between operations (``BENCH_THINK_SECONDS``; 0 for a
+saturation test). Approvers and signers take prepared tasks from queues (no two
 users on one task); a user whose queue is empty browses instead. Reported: operations
 and HTTP requests per second, p95 per kind and overall, errors, and the machine's load.
 """
 
 from __future__ import annotations
 
+import os
 import queue
 import random
 import statistics
@@ -39,6 +41,8 @@ from bench.served import (
 NAME = "mixed"
 TITLE = "Mixed workload, 50 concurrent users (browse, upload, approve, sign), SQLite and PostgreSQL"
 USERS = {"browse": 35, "upload": 5, "approve": 5, "sign": 5}
+THINK_SECONDS = float(os.environ.get("BENCH_THINK_SECONDS", "1.0"))
+"""Average pause of a user between two operations (0: back to back, a saturation test)."""
 BROWSERS_AS = ("chuyenvien", "truongban", "bithu", "vanthu")
 
 
@@ -46,7 +50,14 @@ def _p95(values: list[float]) -> float:
     return 1000 * statistics.quantiles(values, n=20)[-1] if len(values) > 1 else float("nan")
 
 
-def workload(users: Users, seconds: float, approvals: list[int], signs: list[int]) -> dict:
+def workload(
+    server: Server,
+    users: Users,
+    seconds: float,
+    approvals: list[int],
+    signs: list[int],
+    think: float,
+) -> dict[str, Any]:
     approve_q: queue.Queue[int] = queue.Queue()
     sign_q: queue.Queue[int] = queue.Queue()
     for t in approvals:
@@ -71,8 +82,9 @@ def workload(users: Users, seconds: float, approvals: list[int], signs: list[int
     def act(kind: str, index: int) -> None:
         rnd = random.Random(index)  # noqa: S311 - workload mix, not security
         me = BROWSERS_AS[index % len(BROWSERS_AS)]
-        barrier.wait()
+        barrier.wait(timeout=300)
         until = time.monotonic() + seconds
+        time.sleep(rnd.uniform(0, think))
         while time.monotonic() < until:
             t0 = time.perf_counter()
             done_kind = kind
@@ -99,6 +111,8 @@ def workload(users: Users, seconds: float, approvals: list[int], signs: list[int
             except Exception as exc:  # counted, reported
                 with lock:
                     errors.append(f"{kind}: {str(exc)[:200]}")
+            if think:
+                time.sleep(rnd.uniform(0.5 * think, 1.5 * think))
 
     threads = []
     index = 0
@@ -109,11 +123,13 @@ def workload(users: Users, seconds: float, approvals: list[int], signs: list[int
     for t in threads:
         t.start()
     load_before = loadavg()
-    barrier.wait()
+    cpu0 = server.cpu_seconds()
+    barrier.wait(timeout=300)
     t0 = time.perf_counter()
     for t in threads:
         t.join(timeout=seconds + 300)
     wall = time.perf_counter() - t0
+    cpu = server.cpu_seconds() - cpu0
     everything = [x for v in times.values() for x in v]
     return {
         "operations": len(everything),
@@ -121,6 +137,8 @@ def workload(users: Users, seconds: float, approvals: list[int], signs: list[int
         "ops_per_second": len(everything) / wall,
         "requests_per_second": requests_done[0] / wall,
         "p95_ms": _p95(everything),
+        "cpu_ms_per_request": 1000 * cpu / max(1, requests_done[0]),
+        "server_cpu_share": cpu / wall,
         "by_kind": {k: {"n": len(v), "p95_ms": _p95(v)} for k, v in sorted(times.items())},
         "errors": errors,
         "load": f"{load_before} -> {loadavg()}",
@@ -139,7 +157,7 @@ def measure(database: str, tmpdir: Path, seconds: float, prepared: int) -> dict[
         for i in range(prepared):
             upload(users, 50000 + i)
         approvals = [int(t["id"]) for t in open_tasks(users, "truongban", "approve")]
-        return workload(users, seconds, approvals, signs)
+        return workload(server, users, seconds, approvals, signs, THINK_SECONDS)
 
 
 def run(quick: bool) -> dict[str, Any]:
@@ -155,9 +173,11 @@ def run(quick: bool) -> dict[str, Any]:
                 f"{k} {v['n']} (p95 {v['p95_ms']:.0f} ms)" for k, v in res["by_kind"].items()
             )
             lines.append(
-                f"  {database:<10} {sum(USERS.values())} users, {seconds:.0f} s: "
-                f"{res['ops_per_second']:.1f} operations/s, {res['requests_per_second']:.1f} "
-                f"requests/s, p95 {res['p95_ms']:.0f} ms, errors {len(res['errors'])}"
+                f"  {database:<10} {sum(USERS.values())} users, an operation each "
+                f"~{THINK_SECONDS:g} s, {seconds:.0f} s: {res['ops_per_second']:.1f} operations/s, "
+                f"{res['requests_per_second']:.1f} requests/s, p95 {res['p95_ms']:.0f} ms, server "
+                f"CPU {res['cpu_ms_per_request']:.1f} ms/request ({res['server_cpu_share']:.2f} "
+                f"cores busy), errors {len(res['errors'])}"
             )
             lines.append(f"             {kinds}")
             lines.append(f"             {res['load']}")

@@ -6,11 +6,15 @@ with 2 workers started as ``make run`` starts it. The document: a PDF signed twi
 certificate of the instance's own CA, uploaded, approved and signed by ``bithu`` over
 the API at the production level (B-LT): three valid signatures. Then 50 threads, each
 logged in through the login form (its own session cookie), fetch ``/documents/<id>``
-(every view is recorded in the audit log, as in production) for a fixed time.
+(every view is recorded in the audit log, as in production) for a fixed time, each
+pausing about a second between pages (``BENCH_THINK_SECONDS``): the target's p95. The
+same readers back to back then give the saturation rate and the server's CPU per page.
 """
 
 from __future__ import annotations
 
+import os
+import random
 import re
 import statistics
 import tempfile
@@ -27,6 +31,7 @@ from bench.served import (
     POSTGRES_URL,
     Server,
     Users,
+    http_session,
     init_instance,
     loadavg,
     open_tasks,
@@ -38,6 +43,8 @@ TITLE = "Document page with three signatures: 50 concurrent readers, SQLite and 
 READERS = 50
 TARGET_P95_MS = 100.0
 READERS_AS = ("chuyenvien", "truongban", "bithu")
+THINK_SECONDS = float(os.environ.get("BENCH_THINK_SECONDS", "1.0"))
+"""Average pause of a reader between two pages (people read what they opened)."""
 
 
 def presigned_pdf(instance: Path, folder: Path, count: int) -> bytes:
@@ -88,9 +95,7 @@ def three_signature_document(users: Users, pdf: bytes) -> int:
 
 def web_login(base: str, username: str) -> Any:
     """A ``requests`` session logged in through the login form."""
-    import requests
-
-    s = requests.Session()
+    s = http_session()
     page = s.get(f"{base}/login", timeout=60).text
     match = re.search(r'name="csrf_token" value="([^"]+)"', page)
     if not match:
@@ -105,18 +110,25 @@ def web_login(base: str, username: str) -> Any:
     return s
 
 
-def readers(base: str, path: str, seconds: float, n: int = READERS) -> dict[str, Any]:
-    """``n`` logged-in readers fetch ``path`` for ``seconds``: latencies, rate, errors."""
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        sessions = list(pool.map(lambda i: web_login(base, READERS_AS[i % 3]), range(n)))
+def readers(
+    server: Server, sessions: list[Any], path: str, seconds: float, think: float
+) -> dict[str, Any]:
+    """Each logged-in reader fetches ``path`` for ``seconds``, pausing ``think`` seconds
+    on average between pages (0: back to back): latencies, rate, errors, CPU per page."""
+    base = server.base
+    n = len(sessions)
     latencies: list[float] = []
     errors: list[str] = []
     lock = threading.Lock()
     barrier = threading.Barrier(n + 1)
 
-    def read(s: Any) -> None:
-        s.get(base + path, timeout=60)  # warm the connection
-        barrier.wait()
+    def read(s: Any, index: int) -> None:
+        rnd = random.Random(index)  # noqa: S311 - spreads the readers, not security
+        try:
+            s.get(base + path, timeout=60)  # warm the connection
+        finally:
+            barrier.wait(timeout=300)
+        time.sleep(rnd.uniform(0, think))
         until = time.monotonic() + seconds
         while time.monotonic() < until:
             t0 = time.perf_counter()
@@ -130,16 +142,23 @@ def readers(base: str, path: str, seconds: float, n: int = READERS) -> dict[str,
             except Exception as exc:  # counted, reported
                 with lock:
                     errors.append(str(exc)[:200])
+            if think:
+                time.sleep(rnd.uniform(0.5 * think, 1.5 * think))
 
-    threads = [threading.Thread(target=read, args=(s,), daemon=True) for s in sessions]
+    threads = [
+        threading.Thread(target=read, args=(s, i), daemon=True) for i, s in enumerate(sessions)
+    ]
     for t in threads:
         t.start()
-    barrier.wait()
+    cpu0 = server.cpu_seconds()
+    barrier.wait(timeout=300)
     t0 = time.perf_counter()
     for t in threads:
         t.join(timeout=seconds + 120)
     wall = time.perf_counter() - t0
+    cpu = server.cpu_seconds() - cpu0
     return {
+        "cpu_ms_per_page": 1000 * cpu / max(1, len(latencies)),
         "requests": len(latencies),
         "errors": errors,
         "per_second": len(latencies) / wall,
@@ -158,9 +177,14 @@ def measure(database: str, tmpdir: Path, seconds: float) -> dict[str, Any]:
         server.wait_ready()
         users = Users(server.base, ("chuyenvien", "truongban", "bithu"))
         doc_id = three_signature_document(users, presigned_pdf(instance, tmpdir / database, 2))
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            sessions = list(
+                pool.map(lambda i: web_login(server.base, READERS_AS[i % 3]), range(READERS))
+            )
         load_before = loadavg()
-        result = readers(server.base, f"/documents/{doc_id}", seconds)
+        result = readers(server, sessions, f"/documents/{doc_id}", seconds, THINK_SECONDS)
         result["load"] = f"{load_before} -> {loadavg()}"
+        result["saturated"] = readers(server, sessions, f"/documents/{doc_id}", seconds / 2, 0)
         return result
 
 
@@ -175,10 +199,17 @@ def run(quick: bool) -> dict[str, Any]:
             res = measure(database, Path(tmp), seconds)
             results[database] = res
             lat = res["latency"] or {"median_ms": float("nan")}
+            sat = res["saturated"]
             lines.append(
-                f"  {database:<10} {READERS} readers, {seconds:.0f} s: {res['requests']} pages, "
-                f"{res['per_second']:.1f}/s, median {lat['median_ms']:.0f} ms, "
-                f"p95 {res['p95_ms']:.0f} ms, errors {len(res['errors'])}; {res['load']}"
+                f"  {database:<10} {READERS} readers, a page each ~{THINK_SECONDS:g} s, "
+                f"{seconds:.0f} s: {res['requests']} pages, {res['per_second']:.1f}/s, median "
+                f"{lat['median_ms']:.0f} ms, p95 {res['p95_ms']:.0f} ms, server CPU "
+                f"{res['cpu_ms_per_page']:.1f} ms/page, errors {len(res['errors'])}; {res['load']}"
+            )
+            lines.append(
+                f"  {'':<10} the same readers back to back (saturation): {sat['per_second']:.1f}"
+                f" pages/s, p95 {sat['p95_ms']:.0f} ms, server CPU {sat['cpu_ms_per_page']:.1f}"
+                f" ms/page, errors {len(sat['errors'])}"
             )
             targets.append(
                 {

@@ -101,7 +101,9 @@ def main(argv: list[str]) -> int:
     stats = pstats.Stats(profiler, stream=out).sort_stats(sort)
     stats.print_stats(40)
     print("TrinhKy's own functions (workflow/, storage/, signing/):", file=out)
-    stats.print_stats(r"/wt-[^/]*/(workflow|storage|signing)/|/(workflow|storage|signing)/[a-z_]+\.py", 30)
+    stats.print_stats(
+        r"/wt-[^/]*/(workflow|storage|signing)/|/(workflow|storage|signing)/[a-z_]+\.py", 30
+    )
     print(out.getvalue())
     return 0
 

@@ -8,6 +8,7 @@ from a ``git worktree``), ``b_page`` (document page under 50 readers) and ``b_mi
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -178,6 +179,19 @@ class Server:
         self._log.close()
 
 
+def http_session() -> Any:
+    """A ``requests`` session that retries an idempotent request once on a connection the
+    server had already closed (an idle keep-alive connection, as browsers do)."""
+    import requests
+    from requests.adapters import HTTPAdapter
+    from urllib3.util.retry import Retry
+
+    s = requests.Session()
+    retry = Retry(total=1, status=0, allowed_methods=frozenset({"GET", "HEAD"}))
+    s.mount("http://", HTTPAdapter(max_retries=retry))
+    return s
+
+
 def api(session: Any, method: str, url: str, **kwargs: Any) -> Any:
     response = session.request(method, url, timeout=120, **kwargs)
     if response.status_code >= 400:
@@ -211,11 +225,9 @@ class Users:
         self._local = threading.local()
 
     def session(self, user: str) -> Any:
-        import requests
-
         key = f"s_{user}"
         if not hasattr(self._local, key):
-            s = requests.Session()
+            s = http_session()
             s.headers["Authorization"] = f"Bearer {self.tokens[user]}"
             setattr(self._local, key, s)
         return getattr(self._local, key)
@@ -282,6 +294,7 @@ def base_worktree(ref: str) -> Iterator[Path]:
             check=False,
             capture_output=True,
         )
+        shutil.rmtree(target.parent, ignore_errors=True)
 
 
 def loadavg() -> str:
