@@ -9,10 +9,13 @@ from flask import Blueprint, Response, jsonify
 from sqlalchemy.exc import SQLAlchemyError
 
 from storage.db import probe_write
+from storage.errors import StorageError
 from workflow.services import get_services
 
 bp = Blueprint("public", __name__)
 log = logging.getLogger("trinhky")
+HEALTH_PROBE = b"TrinhKy health check\n"
+"""The one blob /healthz writes (always the same bytes, so always the same key)."""
 
 
 @bp.get("/pki/root.pem")
@@ -29,7 +32,7 @@ def root_pem() -> Response:
 @bp.get("/healthz")
 def health() -> Any:
     """Whether this server can serve and write now: the database takes its write lock
-    within two seconds (nothing is written) and the blob store takes a small file."""
+    within two seconds (nothing is written) and the blob store takes a small blob."""
     services = get_services()
     checks: dict[str, str] = {}
     try:
@@ -39,13 +42,12 @@ def health() -> Any:
         log.warning("health check: the database refuses writes: %s", exc)
         checks["database"] = "unavailable"
     try:
-        probe = services.blobs.new_temp_path(".healthz")
-        try:
-            probe.write_bytes(b"ok")
-        finally:
-            probe.unlink(missing_ok=True)
+        # Staged (a write in the store's temporary area), then published: the first check
+        # writes the object, later ones find it there (the filesystem's disk, or the
+        # object store's answer).
+        services.blobs.put_bytes(HEALTH_PROBE)
         checks["blobs"] = "ok"
-    except OSError as exc:
+    except (OSError, StorageError) as exc:
         log.warning("health check: the blob store refuses writes: %s", exc)
         checks["blobs"] = "unavailable"
     ok = all(v == "ok" for v in checks.values())
