@@ -65,7 +65,9 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
         )
         _configure_sqlite(engine)
         return engine
-    return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=5, max_overflow=5)
+    # A gthread worker (gunicorn.conf.py: 16 threads) may use two connections per thread
+    # at once (the request's session, and a short read beside it such as an OCSP status).
+    return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=30)
 
 
 def _configure_sqlite(engine: Engine) -> None:
