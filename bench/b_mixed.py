@@ -157,12 +157,18 @@ def measure(database: str, tmpdir: Path, seconds: float, prepared: int) -> dict[
         for i in range(prepared):
             upload(users, 50000 + i)
         approvals = [int(t["id"]) for t in open_tasks(users, "truongban", "approve")]
-        return workload(server, users, seconds, approvals, signs, THINK_SECONDS)
+        result = workload(server, users, seconds, approvals, signs, THINK_SECONDS)
+        if result["errors"]:  # the server's account of them, before its folder goes
+            log = server.log_path.read_text(errors="replace").splitlines()
+            result["server_log"] = [x for x in log if '" 20' not in x and '" 30' not in x][-40:]
+        return result
 
 
 def run(quick: bool) -> dict[str, Any]:
     seconds, prepared = (10.0, 40) if quick else (30.0, 120)
     databases = ["sqlite", *(["postgresql"] if POSTGRES_URL else [])]
+    if os.environ.get("BENCH_DATABASES"):
+        databases = [d for d in databases if d in os.environ["BENCH_DATABASES"].split(",")]
     lines: list[str] = []
     results = {}
     with tempfile.TemporaryDirectory(prefix="trinhky-bench-mixed-") as tmp:
@@ -183,6 +189,8 @@ def run(quick: bool) -> dict[str, Any]:
             lines.append(f"             {res['load']}")
             for e in res["errors"][:3]:
                 lines.append(f"             error: {e}")
+            for x in res.get("server_log", []):
+                lines.append(f"             server: {x[:300]}")
     if not POSTGRES_URL:
         lines.append("  PostgreSQL: not measured (set TRINHKY_BENCH_POSTGRES_URL)")
     return {"name": NAME, "title": TITLE, "results": results, "targets": [], "lines": lines}
