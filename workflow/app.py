@@ -27,6 +27,7 @@ from workflow import (
     documents,
     jobs,
     openapi,
+    portal,
     records,
     registry,
     setup,
@@ -34,6 +35,7 @@ from workflow import (
     verification,
     viewer,
     vocab,
+    webhooks,
 )
 from workflow.errors import WorkflowError
 from workflow.http import CONFLICT_MESSAGE, csrf, error_response
@@ -64,6 +66,8 @@ PACKAGES = (
     jobs,
     admin,
     setup,
+    webhooks,
+    portal,
 )
 
 
@@ -139,6 +143,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         read_session_factory=make_session_factory(engine, readonly=True),
         request_session_factory=make_session_factory(engine, deferred=True),
         blobs=settings.blob_store(),
+        secret_key=str(app.config["SECRET_KEY"]),
     )
     app.extensions[EXTENSION_KEY] = services
     app.teardown_appcontext(close_session)

@@ -35,6 +35,9 @@ class Services:
     blobs: BlobStore
     read_session_factory: sessionmaker[Session]
     """Sessions that only read (no write lock on SQLite): look-ups beside a request."""
+    secret_key: str = field(default="", repr=False)
+    """The application's secret key (sessions; webhook secrets are encrypted with a key
+    derived from it)."""
     request_session_factory: sessionmaker[Session] | None = None
     """The requests' sessions: deferred transactions on SQLite (no write lock until the
     first write; see ``storage.db.begin_write``); ``session_factory`` when unset."""

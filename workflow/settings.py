@@ -67,6 +67,8 @@ DEFAULTS: dict[str, Any] = {
     "CHECKPOINT_INTERVAL": 3600,
     "JOB_INTERVALS": {},
     "JOB_GRACE": 600,
+    # Hours a one-time link to set a password stays valid (first administrator, imports).
+    "SETUP_LINK_HOURS": 72,
     # Where blobs live: unset, the folder BLOB_DIR (file://); "s3://bucket/prefix" for an
     # S3-compatible object store reached with the S3_* settings (unset ones: boto3's chain).
     "BLOB_URL": None,
@@ -75,6 +77,11 @@ DEFAULTS: dict[str, Any] = {
     "S3_ACCESS_KEY_ID": None,
     "S3_SECRET_ACCESS_KEY": None,
     "S3_ADDRESSING_STYLE": "auto",
+    # Outbound webhooks: seconds to wait for a receiver, attempts before giving up, and
+    # whether the server delivers right after the commit (else only the webhooks job).
+    "WEBHOOK_TIMEOUT": 10,
+    "WEBHOOK_MAX_ATTEMPTS": 10,
+    "WEBHOOK_IMMEDIATE": True,
 }
 
 
@@ -276,11 +283,20 @@ class Settings:
     dispatch_link_days: int = 7
     """Days an outside recipient's one-time download link stays valid
     (``DISPATCH_LINK_DAYS``)."""
+    setup_link_hours: int = 72
+    """Hours a one-time link to set a password stays valid (``SETUP_LINK_HOURS``)."""
     blob_url: str = ""
     """Where blobs live (``BLOB_URL``): ``file://`` + :attr:`blob_dir` by default, or
     ``s3://bucket/prefix``."""
     s3: S3Config | None = None
     """How to reach the object store of an ``s3://`` :attr:`blob_url` (``S3_*``)."""
+    webhook_timeout: int = 10
+    """Seconds a webhook receiver has to answer (``WEBHOOK_TIMEOUT``)."""
+    webhook_max_attempts: int = 10
+    """Attempts of one delivery before it is marked failed (``WEBHOOK_MAX_ATTEMPTS``)."""
+    webhook_immediate: bool = True
+    """Deliver a request's events right after its commit (``WEBHOOK_IMMEDIATE``); the
+    ``webhooks`` job delivers what is due in any case."""
 
     def blob_store(self) -> BlobStore:
         """:returns: the blob store of :attr:`blob_url` (staging under :attr:`blob_dir`)."""
@@ -353,7 +369,11 @@ class Settings:
             seal_passphrase=_secret(config, "SEAL_PASSPHRASE"),
             **_mail(config),
             dispatch_link_days=positive("DISPATCH_LINK_DAYS"),
+            setup_link_hours=positive("SETUP_LINK_HOURS"),
             **_blobs(config, path("BLOB_DIR", "blobs")),
+            webhook_timeout=positive("WEBHOOK_TIMEOUT"),
+            webhook_max_attempts=positive("WEBHOOK_MAX_ATTEMPTS"),
+            webhook_immediate=_flag(config.get("WEBHOOK_IMMEDIATE")),
         )
 
 
