@@ -30,8 +30,10 @@ from workflow import (
     portal,
     records,
     registry,
+    search,
     setup,
     signatures,
+    transparency,
     verification,
     viewer,
     vocab,
@@ -66,8 +68,10 @@ PACKAGES = (
     jobs,
     admin,
     setup,
+    search,
     webhooks,
     portal,
+    transparency,
 )
 
 

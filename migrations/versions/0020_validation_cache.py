@@ -1,7 +1,7 @@
 """validation reports cached per (file hash, trust-list version); the trust-list version
 
 Revision ID: 0020
-Revises: 0029
+Revises: 0026
 Create Date: 2026-12-06 03:00:00
 """
 
@@ -16,7 +16,7 @@ from alembic import op
 import storage.types
 
 revision: str = "0020"
-down_revision: str | None = "0029"
+down_revision: str | None = "0026"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
