@@ -127,6 +127,26 @@ class ValidationReport:
             "signatures": signatures,
         }
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ValidationReport:
+        """The report :meth:`to_dict` gave (datetimes to the second, as shown).
+
+        :param data: the output of :meth:`to_dict` (e.g. read back from a cache).
+        :returns: the report.
+        """
+        times = {"signing_time", "timestamp_time"}
+        names = {f.name for f in dataclasses.fields(SignatureReport)}
+        signatures = []
+        for item in data.get("signatures", []):
+            values = {k: v for k, v in item.items() if k in names}
+            for key in times:
+                if values.get(key):
+                    values[key] = datetime.fromisoformat(values[key])
+            values["problems"] = tuple(values.get("problems", ()))
+            signatures.append(SignatureReport(**values))
+        error = data.get("error")
+        return cls(signatures=tuple(signatures), error=str(error) if error is not None else None)
+
 
 def _jsonable(value: object) -> object:
     """Datetimes to ISO 8601 strings in Vietnam time, tuples to lists."""

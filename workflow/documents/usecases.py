@@ -15,9 +15,6 @@ from sqlalchemy.orm import Session
 
 from signing.errors import PdfInputError
 from signing.pades import PdfInfo, inspect_pdf
-from signing.profiles import TrustConfig
-from signing.revocation import RevocationSource
-from signing.validate import ValidationReport, validate_pdf
 from storage import audit
 from storage.audit import AuditAction
 from storage.blobs import BlobStore, StagedBlob
@@ -339,19 +336,6 @@ def document_file(
         details={"revision": rev.number, "sha256": rev.blob_sha256},
     )
     return doc, rev
-
-
-def validate_document(
-    blobs: BlobStore,
-    trust: TrustConfig,
-    doc: Document,
-    revocation: RevocationSource | None = None,
-) -> ValidationReport:
-    """:returns: the validation report of the document's current revision (revocation
-    checked against our own CA's current status when ``revocation`` is given)."""
-    require_content(doc)
-    with blobs.local_copy(doc.current_revision.blob_sha256) as path:
-        return validate_pdf(path, trust, revocation)
 
 
 def require_content(doc: Document) -> None:
