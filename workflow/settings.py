@@ -13,6 +13,7 @@ from typing import Any
 import argon2
 
 from signing.errors import KeyLoadError
+from signing.limits import PdfLimits
 from signing.pkcs11_keys import Pkcs11Config, seal_config
 
 DEFAULTS: dict[str, Any] = {
@@ -65,6 +66,19 @@ DEFAULTS: dict[str, Any] = {
     "CHECKPOINT_INTERVAL": 3600,
     "JOB_INTERVALS": {},
     "JOB_GRACE": 600,
+    # Input at the edge (workflow/edge.py): JSON bodies, before they are parsed.
+    "MAX_JSON_BYTES": 1024 * 1024,
+    "MAX_JSON_DEPTH": 32,
+    # Bounded work for every uploaded PDF (signing/limits.py), and active content.
+    "PDF_MAX_PAGES": 2000,
+    "PDF_MAX_OBJECTS": 500_000,
+    "PDF_MAX_DEPTH": 64,
+    "PDF_MAX_DECOMPRESSED_BYTES": 512 * 1024 * 1024,
+    "PDF_MAX_SECONDS": 20,
+    "ACTIVE_CONTENT_POLICY": "warn",
+    # Crash leftovers (the `cleanup` job): temporary uploads and unreferenced blobs older
+    # than this many seconds are removed.
+    "CLEANUP_GRACE_SECONDS": 24 * 3600,
 }
 
 
@@ -266,6 +280,18 @@ class Settings:
     dispatch_link_days: int = 7
     """Days an outside recipient's one-time download link stays valid
     (``DISPATCH_LINK_DAYS``)."""
+    max_json_bytes: int = 1024 * 1024
+    """Largest JSON request body (checked before it is parsed; beyond it: 413)."""
+    max_json_depth: int = 32
+    """Deepest nesting of arrays and objects in a JSON body (checked before parsing)."""
+    pdf_limits: PdfLimits = field(default_factory=PdfLimits)
+    """Bounds on the work an uploaded PDF may cause (pages, objects, nesting,
+    decompressed size, time): beyond any of them the upload is refused, the limit named."""
+    active_content_policy: str = "warn"
+    """``warn`` (default: JavaScript, XFA, launch actions, embedded files are accepted,
+    listed in the validation report and shown to the signer) or ``refuse`` (at upload)."""
+    cleanup_grace_seconds: int = 24 * 3600
+    """Age after which a temporary upload or an unreferenced blob is removed."""
 
     def level_for(self, unit_code: str, doc_type: str) -> str:
         """:returns: the PAdES level the policy gives a document of this unit and type."""
@@ -333,7 +359,24 @@ class Settings:
             seal_passphrase=_secret(config, "SEAL_PASSPHRASE"),
             **_mail(config),
             dispatch_link_days=positive("DISPATCH_LINK_DAYS"),
+            max_json_bytes=positive("MAX_JSON_BYTES"),
+            max_json_depth=positive("MAX_JSON_DEPTH"),
+            pdf_limits=PdfLimits(
+                max_pages=positive("PDF_MAX_PAGES"),
+                max_objects=positive("PDF_MAX_OBJECTS"),
+                max_depth=positive("PDF_MAX_DEPTH"),
+                max_decompressed_bytes=positive("PDF_MAX_DECOMPRESSED_BYTES"),
+                max_seconds=positive("PDF_MAX_SECONDS"),
+            ),
+            active_content_policy=_active_policy(config.get("ACTIVE_CONTENT_POLICY")),
+            cleanup_grace_seconds=positive("CLEANUP_GRACE_SECONDS"),
         )
+
+
+def _active_policy(value: Any) -> str:
+    if value not in ("warn", "refuse"):
+        raise SettingsError(f"ACTIVE_CONTENT_POLICY must be 'warn' or 'refuse', got {value!r}")
+    return str(value)
 
 
 LEVELS = ("B-B", "B-T", "B-LT", "B-LTA")

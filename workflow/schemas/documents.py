@@ -313,6 +313,11 @@ class Validation(Response):
     bottom_line: bool
     error: str | None
     signatures: list[SignatureCheck]
+    active_content: list[str] = Field(
+        default_factory=list,
+        description="active content in the file (JavaScript, XFA, launch actions, embedded "
+        "files, automatic actions), each in Vietnamese with where it is; empty: none",
+    )
 
     @classmethod
     def of(cls, report: ValidationReport) -> Validation:

@@ -158,7 +158,9 @@ class BulkSignRequest(Request):
     """``POST /bulk-sign``: many signing tasks, one passphrase."""
 
     task_ids: list[IntLike] | None = Field(
-        default=None, description="the signing tasks (at least one, at most 200)"
+        default=None,
+        max_length=200,  # workflow.signatures.bulk.MAX_ITEMS: refused before any work
+        description="the signing tasks (at least one, at most 200)",
     )
     passphrase: str = Field(min_length=1, title="mật khẩu của khóa ký số")
 

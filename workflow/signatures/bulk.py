@@ -45,6 +45,7 @@ from workflow.errors import (
     NotFoundError,
     WorkflowError,
 )
+from workflow.schemas.base import MAX_ID
 from workflow.services import Services
 from workflow.signatures import flow as signing_flow
 from workflow.vocab import vn_iso
@@ -116,19 +117,20 @@ def parse_task_ids(value: Any) -> list[int]:
     """
     if not isinstance(value, list) or not value:
         raise InvalidInputError("Cần 'task_ids': danh sách mã việc ký (ít nhất một).")
-    ids: list[int] = []
+    if len(value) > MAX_ITEMS:  # before any work: 200,000 ids are refused at once
+        raise InvalidInputError(f"Mỗi lượt ký hàng loạt tối đa {MAX_ITEMS} văn bản.")
+    ids: dict[int, None] = {}
     for raw in value:
-        if isinstance(raw, bool):
+        if isinstance(raw, bool) or (isinstance(raw, str) and not raw.strip().isascii()):
             raise InvalidInputError("'task_ids' chỉ gồm các số nguyên.")
         try:
             task_id = int(raw)
         except (TypeError, ValueError):
             raise InvalidInputError("'task_ids' chỉ gồm các số nguyên.") from None
-        if task_id not in ids:
-            ids.append(task_id)
-    if len(ids) > MAX_ITEMS:
-        raise InvalidInputError(f"Mỗi lượt ký hàng loạt tối đa {MAX_ITEMS} văn bản.")
-    return ids
+        if not 0 < task_id <= MAX_ID:
+            raise InvalidInputError(f"'task_ids' chỉ gồm các mã từ 1 đến {MAX_ID}.")
+        ids[task_id] = None
+    return list(ids)
 
 
 def _tasks_in_active_jobs(session: Session, task_ids: Iterable[int]) -> set[int]:
