@@ -35,6 +35,9 @@ from signing.errors import PdfInputError
 _STEP = 1024 * 1024
 _STREAM = re.compile(rb"stream\r?\n")
 _DICT_LOOKBACK = 2048
+_TAIL = 4096
+_SIZE = re.compile(rb"/Size\s+(\d{1,12})")
+_PAGE_MARKER = re.compile(rb"/Type\s*/Page(?![A-Za-z])")
 
 
 @dataclass(frozen=True)
@@ -97,8 +100,35 @@ class _Clock:
             raise limit_error("too_slow", seconds, f"cần hơn {seconds}")
 
 
+def check_raw(path: Path, limits: PdfLimits) -> None:
+    """The checks on the raw bytes, before any parser reads the file: the objects the
+    last trailer declares, the page objects visible in the file (beyond four times the
+    page limit: no revision history explains that many), and runs of nesting.
+
+    :raises PdfInputError: as :func:`check_limits`.
+    """
+    with path.open("rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        sizes = _SIZE.findall(data[-_TAIL:])
+        declared = int(sizes[-1]) if sizes else 0
+        if declared > limits.max_objects:
+            raise limit_error(
+                "too_many_objects", f"{limits.max_objects} đối tượng", f"khai báo {declared}"
+            )
+        markers = 0
+        for _match in _PAGE_MARKER.finditer(data):
+            markers += 1
+            if markers > 4 * limits.max_pages:
+                raise limit_error(
+                    "too_many_pages",
+                    f"{limits.max_pages} trang",
+                    f"có hơn {4 * limits.max_pages} đối tượng trang",
+                )
+        _check_raw_nesting(data, limits)
+
+
 def check_limits(path: Path, reader: PdfFileReader, limits: PdfLimits) -> LimitFacts:
-    """Check an uploaded PDF against ``limits`` (``reader`` opened on ``path``).
+    """Check an uploaded PDF against ``limits`` (``reader`` opened on ``path``, after
+    :func:`check_raw`).
 
     :returns: the measured pages, objects and decompressed size.
     :raises PdfInputError: ``code`` ``'too_many_pages'``, ``'too_many_objects'``,
@@ -106,13 +136,11 @@ def check_limits(path: Path, reader: PdfFileReader, limits: PdfLimits) -> LimitF
     """
     clock = _Clock(limits)
     objects = _count_objects(reader, limits)
+    try:
+        pages = _count_pages(reader, limits, clock)
+    except RecursionError:
+        raise limit_error("too_deep", f"{limits.max_depth} mức", "sâu hơn") from None
     with path.open("rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
-        _check_raw_nesting(data, limits)
-        clock.check()
-        try:
-            pages = _count_pages(reader, limits, clock)
-        except RecursionError:
-            raise limit_error("too_deep", f"{limits.max_depth} mức", "sâu hơn") from None
         inflated = _inflate_all(data, limits, clock)
     return LimitFacts(pages, objects, inflated, time.monotonic() - clock.start)
 

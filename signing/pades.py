@@ -20,7 +20,7 @@ from pyhanko_certvalidator import ValidationContext
 
 from signing.active import ActiveItem, find_active_content
 from signing.errors import PdfInputError, SignatureFailedError, SigningError
-from signing.limits import PdfLimits, check_limits
+from signing.limits import PdfLimits, check_limits, check_raw
 from signing.pages import page_box
 from signing.profiles import PADES_LEVELS, SigningProfile
 from signing.revocation import RevocationSource, revinfo_policy
@@ -201,6 +201,8 @@ def inspect_pdf(
     try:
         with path.open("rb") as fh:
             _check_envelope(fh, path.stat().st_size)
+            if limits is not None:
+                check_raw(path, limits)
             reader = _open_reader(fh)
             try:
                 encrypted = reader.encrypted

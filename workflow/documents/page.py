@@ -4,7 +4,7 @@ rendered by the viewer and the task pages after a refused action)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -154,6 +154,8 @@ class DocumentPage:
     """Whom the actor may delegate to."""
     now: datetime
     """When the page was computed (deadlines, the date of a number preview)."""
+    active_content: list[str] = field(default_factory=list)
+    """Active content of the current file (JavaScript, XFA...), shown before signing."""
 
 
 def _label(labels: dict[str, str], code: str | None) -> str | None:
@@ -298,6 +300,7 @@ def document_page(db: Session, doc: Document, actor: User) -> DocumentPage:
             )
         ),
         now=now,
+        active_content=[item.label for item in report.active_content] if report else [],
     )
 
 
