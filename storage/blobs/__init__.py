@@ -4,7 +4,7 @@
 ``filesystem`` the local backend; an S3-compatible backend goes beside it.
 """
 
-from storage.blobs.base import CHUNK, BlobStore, StagedBlob, check_key, sha256_of
+from storage.blobs.base import CHUNK, BlobStore, StagedBlob, StoredFile, check_key, sha256_of
 from storage.blobs.filesystem import FilesystemBlobStore
 
 __all__ = [
@@ -12,6 +12,7 @@ __all__ = [
     "BlobStore",
     "FilesystemBlobStore",
     "StagedBlob",
+    "StoredFile",
     "check_key",
     "sha256_of",
 ]
