@@ -6,6 +6,8 @@ policy. The figures (time, peak memory) are measured by ``bench/pdf_limits.py``.
 from __future__ import annotations
 
 import gc
+import signal
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -150,3 +152,39 @@ def test_policy_refuse_refuses_active_content_at_upload(
     assert body["code"] == "pdf_active_content" and "JavaScript" in body["detail"]
     assert blob_files(instance) == []
     assert api.upload("chuyenvien", simple_pdf()).status_code == 201
+
+
+@pytest.fixture
+def unbounded_app(instance: Path, database_url: str) -> Iterator[Flask]:
+    """Limits raised so far that checking the hostile file takes seconds."""
+    yield from _app(
+        instance,
+        database_url,
+        MAX_UPLOAD_BYTES=16 << 20,
+        PDF_MAX_PAGES=10**6,
+        PDF_MAX_OBJECTS=10**7,
+        PDF_MAX_SECONDS=3600,
+    )
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_a_request_stopped_by_the_worker_timeout_is_a_503_problem(unbounded_app: Flask) -> None:
+    """gunicorn's sync worker stops a request past ``--timeout`` with SIGABRT, whose
+    handler raises SystemExit wherever the request is; the same here with SIGALRM."""
+    api = Api(unbounded_app)
+    api.login("chuyenvien")
+    data = many_pages_pdf(100_000)
+
+    def abort(_signum: int, _frame: Any) -> None:
+        sys.exit(1)  # gunicorn.workers.base.Worker.handle_abort
+
+    previous = signal.signal(signal.SIGALRM, abort)
+    signal.setitimer(signal.ITIMER_REAL, 0.5)
+    try:
+        status, mimetype, body = _upload(api, data)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    gc.collect()
+    assert (status, mimetype, body["code"]) == (503, "application/problem+json", "timeout")
+    assert "quá thời gian" in body["detail"]

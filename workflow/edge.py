@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from typing import Any
 
 from flask import Flask, request
@@ -48,9 +49,72 @@ class IdConverter(IntegerConverter):
 
 
 def init_edge(app: Flask) -> None:
-    """Install the id converter (before any route is added) and the request checks."""
+    """Install the id converter (before any route is added), the request checks and the
+    answer to a request stopped by the server (:class:`AbortedRequests`)."""
     app.url_map.converters["int"] = IdConverter
     app.before_request(check_request)
+    app.wsgi_app = AbortedRequests(app.wsgi_app)  # type: ignore[method-assign]
+
+
+_ABORTED_DETAIL = (
+    "Yêu cầu xử lý quá thời gian cho phép nên máy chủ đã dừng nó; thao tác chưa được thực "
+    "hiện. Hãy thử lại sau ít phút; nếu lặp lại, hãy báo quản trị hệ thống."
+)
+_ABORTED_PAGE = (
+    '<!doctype html><html lang="vi"><head><meta charset="utf-8"><title>Quá thời gian xử lý'
+    "</title></head><body><h1>Quá thời gian xử lý</h1><p>{detail}</p>"
+    '<p><a href="/">Về trang chủ</a></p></body></html>'
+)
+
+
+class AbortedRequests:
+    """WSGI middleware: a request the server stops (gunicorn's worker time-out raises
+    ``SystemExit`` in the worker through ``SIGABRT``; so does a quick shutdown) is
+    answered 503, in problem+json under ``/api/`` and as a Vietnamese page elsewhere,
+    instead of gunicorn's HTML 500. The worker still exits after the answer. (Nothing
+    can be said once the response has started.)"""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        started: list[bool] = []
+
+        def start(status: str, headers: Any, exc_info: Any = None) -> Any:
+            started.append(True)
+            return start_response(status, headers, exc_info)
+
+        try:
+            return self.app(environ, start)
+        except SystemExit:
+            api = str(environ.get("PATH_INFO", "")).startswith("/api/")
+            if api:
+                body = json.dumps(
+                    {
+                        "type": "about:blank",
+                        "title": "Quá thời gian xử lý",
+                        "status": 503,
+                        "detail": _ABORTED_DETAIL,
+                        "code": "timeout",
+                    },
+                    ensure_ascii=False,
+                ).encode()
+                media = "application/problem+json"
+            else:
+                body = _ABORTED_PAGE.format(detail=_ABORTED_DETAIL).encode()
+                media = "text/html; charset=utf-8"
+            start_response(
+                "503 Service Unavailable",
+                [
+                    ("Content-Type", media),
+                    ("Content-Length", str(len(body))),
+                    ("Retry-After", "60"),
+                    ("Connection", "close"),
+                ],
+                # The server decides whether a started response can still be replaced.
+                sys.exc_info() if started else None,
+            )
+            return [body]
 
 
 def check_request() -> None:
