@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
+from sqlalchemy.exc import DataError
 
 from storage.job_models import BulkJob
 from tests.conftest import Api
@@ -137,3 +138,16 @@ def test_web_form_fields(client: FlaskClient) -> None:
         "/bulk", data={"csrf_token": token, "passphrase": "x", "task_ids": ["9" * 30]}
     )
     _page(response, 422, "quá lớn")
+
+
+def test_a_value_the_database_refuses_is_a_422_not_a_500(app: Any) -> None:
+    """The backstop behind the schemas: a DataError (too long, out of range) is a 422."""
+
+    def refused() -> Any:
+        raise DataError("INSERT ...", {}, Exception("value too long for type character(64)"))
+
+    app.add_url_rule("/api/v1/probe-data-error", "probe_data_error", refused)
+    app.add_url_rule("/probe-data-error", "probe_data_error_page", refused)
+    response = app.test_client().get("/api/v1/probe-data-error")
+    assert_problem(response, 422, "vượt giới hạn")
+    _page(app.test_client().get("/probe-data-error"), 422, "vượt giới hạn")

@@ -11,26 +11,33 @@ length; this module holds what is true of every field, whatever its schema."""
 from __future__ import annotations
 
 import json
+import logging
 import re
 import sys
 from typing import Any
 
 from flask import Flask, request
+from sqlalchemy.exc import DataError
 from werkzeug.datastructures import MultiDict
 from werkzeug.routing import IntegerConverter, ValidationError
 
 from workflow.errors import InvalidInputError, TooLargeError
+from workflow.http import error_response
 from workflow.pdf_policy import UploadPolicy, use_policy
 from workflow.schemas.base import MAX_ID, MAX_INT
 from workflow.services import get_services
 
+log = logging.getLogger("trinhky")
 _ASCII_NUMBER = re.compile(r"[0-9]+")
 _JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
 _BRACKETS = re.compile(rb"[\[\]{}]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _SECRET_FIELDS = frozenset({"password", "passphrase", "new_password", "current_password"})
 """Fields whose value is the user's own secret: any text is allowed (digits included)."""
-_ID_FIELD = re.compile(r"(?:^|_)(?:id|ids|unit|units|assignee|recipients|document|task)$")
+_ID_FIELD = re.compile(
+    r"(?:^|_)(?:id|ids|unit|units|assignee|recipients|document|task|revoke|parent|entry"
+    r"|obligation|workfile|file|from|to)$"
+)
 """Names of query and form fields that carry ids (``unit``, ``task_ids``, ``revoke``…)."""
 
 
@@ -54,6 +61,20 @@ def init_edge(app: Flask) -> None:
     app.url_map.converters["int"] = IdConverter
     app.before_request(check_request)
     app.wsgi_app = AbortedRequests(app.wsgi_app)  # type: ignore[method-assign]
+    app.register_error_handler(DataError, _on_data_error)
+
+
+def _on_data_error(exc: DataError) -> Any:
+    """The database refused a value (too long for its column, out of its integer range):
+    the schemas should have, so it is logged, and the caller gets the 422 it deserved."""
+    log.warning(
+        "value refused by the database on %s %s: %s", request.method, request.path, exc.orig
+    )
+    return error_response(
+        422,
+        "Dữ liệu gửi lên vượt giới hạn cho phép (quá dài hoặc quá lớn). Hãy kiểm tra lại.",
+        "invalid_input",
+    )
 
 
 _ABORTED_DETAIL = (
