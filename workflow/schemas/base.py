@@ -59,6 +59,9 @@ M = TypeVar("M", bound=BaseModel)
 MAX_ID = 2**31 - 1
 """The largest id (and integer field) a request may carry: the database's ``INTEGER``
 (PostgreSQL's is 32-bit); a larger one can name nothing."""
+MAX_LIST = 1000
+"""The longest list a request may carry where no tighter bound is stated (recipients,
+conditions): checked by the schema before any item is looked at."""
 MAX_INT = 2**63 - 1
 """The largest integer anywhere in a JSON body (SQLite's and PostgreSQL's widest)."""
 

@@ -88,7 +88,9 @@ class RegisterCertificateRequest(Request):
     user's signing token (no key is stored)."""
 
     certificate_pem: str | None = Field(default=None, description="required (PEM)")
-    chain_pem: list[str] | None = Field(default=None, description="intermediate CAs (PEM)")
+    chain_pem: list[str] | None = Field(
+        default=None, max_length=10, description="intermediate CAs (PEM)"
+    )
 
 
 # --- external signing ------------------------------------------------------------------
@@ -105,7 +107,7 @@ class ExternalPrepareRequest(Request):
     certificate_pem: str | None = Field(
         default=None, description="signature mode: the device's certificate (PEM)"
     )
-    chain_pem: list[str] | None = None
+    chain_pem: list[str] | None = Field(default=None, max_length=10)
 
 
 class ExternalPrepared(Response):
