@@ -28,6 +28,7 @@ from tests.hostile_pdfs import (
     many_pages_pdf,
 )
 from tests.pdfs import simple_pdf
+from tests.test_verification import validate
 from tests.test_web import login
 from workflow import create_app
 from workflow.services import EXTENSION_KEY
@@ -188,3 +189,13 @@ def test_a_request_stopped_by_the_worker_timeout_is_a_503_problem(unbounded_app:
     gc.collect()
     assert (status, mimetype, body["code"]) == (503, "application/problem+json", "timeout")
     assert "quá thời gian" in body["detail"]
+
+
+def test_the_validation_report_lists_active_content(api: Api) -> None:
+    body = validate(api, active_content_pdf()).get_json()
+    assert (
+        "lệnh mở chương trình hoặc tệp khác (Launch) (chú thích trang 1)" in body["active_content"]
+    )
+    html = validate(api, active_content_pdf(), fmt="html").get_data(as_text=True)
+    assert "nội dung chủ động" in html and "biểu mẫu động XFA (tài liệu)" in html
+    assert validate(api, simple_pdf()).get_json()["active_content"] == []
