@@ -334,6 +334,7 @@ def test_every_job_runs_on_a_fresh_instance(
         ("revalidation", "ok"),
         ("checkpoints", "ok"),
         ("bulk-sweep", "ok"),
+        ("webhooks", "ok"),
         ("cleanup", "ok"),
     ]
     assert {r.due_at for r in runs(services)} == {

@@ -35,6 +35,7 @@ JOBS = (
     "revalidation",
     "checkpoints",
     "bulk-sweep",
+    "webhooks",
     "cleanup",
 )
 
