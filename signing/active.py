@@ -7,6 +7,7 @@ what the signer approves is not necessarily what a viewer that runs it will show
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from pyhanko.pdf_utils import generic
@@ -156,3 +157,16 @@ def _pages(reader: PdfFileReader, max_pages: int) -> list[generic.DictionaryObje
         else:
             out.append(node)
     return out
+
+
+def active_content_of(path: Path, max_pages: int) -> tuple[ActiveItem, ...]:
+    """:returns: the active content of the PDF file ``path`` (opened with the empty user
+    password if encrypted); empty if there is none or the file cannot be read."""
+    try:
+        with path.open("rb") as fh:
+            reader = PdfFileReader(fh, strict=False)
+            if reader.encrypted:
+                reader.decrypt("")
+            return find_active_content(reader, max_pages)
+    except Exception:  # unreadable: the upload check and the validation say so
+        return ()

@@ -136,6 +136,12 @@ def test_active_content_is_shown_in_the_report_and_to_the_signer(api: Api) -> No
     form = page[page.index('class="sign-form"') :]
     assert form.index("nội dung chủ động") < form.index('name="passphrase"')
     assert "lệnh mở chương trình hoặc tệp khác (Launch) (chú thích trang 1)" in form
+    # Bulk signing shows no document: such a file is refused there, to be signed on its page.
+    task = api.task_for("bithu", doc_id)
+    bulk = api.post("bithu", "/bulk-sign", json={"task_ids": [task["id"]], "passphrase": "x"})
+    assert bulk.status_code == 422
+    (refused,) = bulk.get_json()["invalid"]
+    assert refused["task_id"] == task["id"] and "nội dung chủ động" in refused["reason"]
 
 
 @pytest.fixture
