@@ -27,10 +27,13 @@ from workflow import (
     documents,
     jobs,
     openapi,
+    portal,
     records,
     registry,
+    search,
     setup,
     signatures,
+    transparency,
     verification,
     viewer,
     vocab,
@@ -60,7 +63,10 @@ PACKAGES = (
     jobs,
     admin,
     setup,
+    search,
     webhooks,
+    portal,
+    transparency,
 )
 
 

@@ -81,6 +81,8 @@ DEFAULTS: dict[str, Any] = {
     # Crash leftovers (the `cleanup` job): temporary uploads and unreferenced blobs older
     # than this many seconds are removed.
     "CLEANUP_GRACE_SECONDS": 24 * 3600,
+    # Hours a one-time link to set a password stays valid (first administrator, imports).
+    "SETUP_LINK_HOURS": 72,
     # Where blobs live: unset, the folder BLOB_DIR (file://); "s3://bucket/prefix" for an
     # S3-compatible object store reached with the S3_* settings (unset ones: boto3's chain).
     "BLOB_URL": None,
@@ -307,6 +309,8 @@ class Settings:
     listed in the validation report and shown to the signer) or ``refuse`` (at upload)."""
     cleanup_grace_seconds: int = 24 * 3600
     """Age after which a temporary upload or an unreferenced blob is removed."""
+    setup_link_hours: int = 72
+    """Hours a one-time link to set a password stays valid (``SETUP_LINK_HOURS``)."""
     blob_url: str = ""
     """Where blobs live (``BLOB_URL``): ``file://`` + :attr:`blob_dir` by default, or
     ``s3://bucket/prefix``."""
@@ -402,6 +406,7 @@ class Settings:
             ),
             active_content_policy=_active_policy(config.get("ACTIVE_CONTENT_POLICY")),
             cleanup_grace_seconds=positive("CLEANUP_GRACE_SECONDS"),
+            setup_link_hours=positive("SETUP_LINK_HOURS"),
             **_blobs(config, path("BLOB_DIR", "blobs")),
             webhook_timeout=positive("WEBHOOK_TIMEOUT"),
             webhook_max_attempts=positive("WEBHOOK_MAX_ATTEMPTS"),

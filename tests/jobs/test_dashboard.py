@@ -46,9 +46,11 @@ def test_jobs_api_for_auditors_and_administrators(app: Flask, api: Api, services
         "checkpoints",
         "bulk-sweep",
         "webhooks",
+        "ocr",
+        "log-witnesses",
         "cleanup",
     ]
-    assert {j["status"] for j in fresh["jobs"]} == {"never"} and fresh["flagged"] == 8
+    assert {j["status"] for j in fresh["jobs"]} == {"never"} and fresh["flagged"] == 10
     assert all(j["last_run"] is None and j["late"] for j in fresh["jobs"])
 
     run_all_now(app)

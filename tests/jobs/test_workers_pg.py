@@ -36,6 +36,8 @@ JOBS = (
     "checkpoints",
     "bulk-sweep",
     "webhooks",
+    "ocr",
+    "log-witnesses",
     "cleanup",
 )
 
