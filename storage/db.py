@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import MetaData, create_engine, event
+from sqlalchemy import MetaData, create_engine, event, make_url
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import NullPool
@@ -57,6 +59,7 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
     """
     url = normalise_url(url)
     if url.startswith("sqlite"):
+        private_sqlite_file(url)
         engine = create_engine(
             url,
             echo=echo,
@@ -161,3 +164,22 @@ def probe_write(engine: Engine, timeout_seconds: float = 2.0) -> None:
         # write lock; the rollback below leaves the database as it was.
         conn.exec_driver_sql("UPDATE trust_state SET version = version WHERE id = 1")
         conn.rollback()
+
+
+def private_sqlite_file(url: str) -> None:
+    """Create the SQLite database file readable by the service user only (0600), or
+    make an existing one so: SQLite gives its ``-wal`` and ``-shm`` files the database
+    file's mode. Any umask is beside the point: the mode is set explicitly.
+
+    :param url: a ``sqlite:///`` URL (in-memory databases are left alone).
+    """
+    path = make_url(url).database
+    if not path or path == ":memory:" or path.startswith("file:"):
+        return
+    target = Path(path)
+    if not target.parent.is_dir():
+        return  # the engine reports it when connecting
+    os.close(os.open(target, os.O_CREAT | os.O_WRONLY, 0o600))
+    for file in (target, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        if file.exists():
+            file.chmod(0o600)

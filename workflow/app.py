@@ -39,6 +39,7 @@ from workflow import (
     vocab,
     webhooks,
 )
+from workflow.edge import init_edge
 from workflow.errors import WorkflowError
 from workflow.http import CONFLICT_MESSAGE, csrf, error_response
 from workflow.i18n import N_, init_i18n, translate
@@ -153,6 +154,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.teardown_appcontext(close_session)
 
     _init_login(app, services)
+    init_edge(app)  # before any route: the id converter applies to every <int:…>
     csrf.init_app(app)
     init_i18n(app)
     for package in PACKAGES:

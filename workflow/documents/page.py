@@ -4,7 +4,7 @@ rendered by the viewer and the task pages after a refused action)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -159,6 +159,8 @@ class DocumentPage:
     """When the page was computed (deadlines, the date of a number preview)."""
     files: list[dict[str, Any]]
     """The Word draft the PDF was converted from, and the appendices (label, name, pages)."""
+    active_content: list[str] = field(default_factory=list)
+    """Active content of the current file (JavaScript, XFA...), shown before signing."""
 
 
 def _files(db: Session, doc: Document) -> list[dict[str, Any]]:
@@ -322,6 +324,7 @@ def document_page(db: Session, doc: Document, actor: User) -> DocumentPage:
         people=_delegates(db, actor) if any(card.can_delegate for card in cards) else [],
         now=now,
         files=_files(db, doc),
+        active_content=[item.label for item in report.active_content] if report else [],
     )
 
 
