@@ -132,6 +132,15 @@ class ValidationReport:
             "active_content": [item.label for item in self.active_content],
         }
 
+    def to_cache(self) -> dict[str, Any]:
+        """:returns: :meth:`to_dict` plus what :meth:`from_dict` needs to rebuild the
+        report whole (the active content's kinds and places, not only their labels)."""
+        data = self.to_dict()
+        data["active_items"] = [
+            {"kind": item.kind, "where": item.where} for item in self.active_content
+        ]
+        return data
+
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ValidationReport:
         """The report :meth:`to_dict` gave (datetimes to the second, as shown).
@@ -150,7 +159,15 @@ class ValidationReport:
             values["problems"] = tuple(values.get("problems", ()))
             signatures.append(SignatureReport(**values))
         error = data.get("error")
-        return cls(signatures=tuple(signatures), error=str(error) if error is not None else None)
+        active = tuple(
+            ActiveItem(str(item["kind"]), str(item["where"]))
+            for item in data.get("active_items", [])
+        )
+        return cls(
+            signatures=tuple(signatures),
+            error=str(error) if error is not None else None,
+            active_content=active,
+        )
 
 
 def _jsonable(value: object) -> object:

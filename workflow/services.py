@@ -48,6 +48,15 @@ class Services:
     _trust_services: TrustServices | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
+    def writing_factories(self) -> tuple[sessionmaker[Session], ...]:
+        """:returns: every session factory whose sessions may write (the jobs' and CLI's,
+        and the web requests'), for hooks that must see every commit (search index,
+        webhooks)."""
+        factories = [self.session_factory]
+        if self.request_session_factory is not None:
+            factories.append(self.request_session_factory)
+        return tuple(factories)
+
     def __post_init__(self) -> None:
         self.hasher = self.settings.password_hasher()
 

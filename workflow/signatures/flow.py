@@ -319,7 +319,7 @@ def store_signed(
     sha = blobs.publish(produced.staged)
     # The report the new revision was just validated with: its pages never validate it again.
     version = validation_cache.trust_version(session)
-    validation_cache.add_report(session, sha, version, produced.report.to_dict())
+    validation_cache.add_report(session, sha, version, produced.report.to_cache())
     rev = Revision(
         number=source.number + 1,
         blob_sha256=sha,
