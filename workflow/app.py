@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, Response, request
+from flask import session as flask_session
 from flask_babel import gettext as _
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFError
@@ -36,6 +37,7 @@ from workflow import (
     viewer,
     vocab,
 )
+from workflow.accounts.service import SESSION_GENERATION
 from workflow.errors import WorkflowError
 from workflow.http import CONFLICT_MESSAGE, csrf, error_response
 from workflow.i18n import N_, init_i18n, translate
@@ -142,6 +144,9 @@ def _init_login(app: Flask, services: Services) -> None:
                 select(User).options(selectinload(User.roles)).where(User.id == int(user_id))
             ).first()
             if user is None or not user.active:
+                return None
+            # A cookie from before the last logout or password reset has ended.
+            if flask_session.get(SESSION_GENERATION) != user.session_generation:
                 return None
             session.expunge_all()
             return user

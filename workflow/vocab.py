@@ -175,6 +175,7 @@ AUDIT_LABELS: dict[str, str] = {
     "auth:login_failed": "Đăng nhập không thành công",
     "auth:logout": "Đăng xuất",
     "auth:token_issued": "Cấp mã truy cập API",
+    "auth:token_revoked": "Thu hồi mã truy cập API",
     "document:uploaded": "Tải lên văn bản",
     "document:submitted": "Trình văn bản",
     "document:viewed": "Xem văn bản",
