@@ -52,7 +52,7 @@ from storage import audit
 from storage.audit_models import AuditCheckpoint
 from storage.ledger import LedgerEntry
 from storage.models import AuditEvent, Document, Unit, User
-from workflow import http
+from workflow import exports, http
 from workflow.coverage import ledger as coverage
 from workflow.errors import WorkflowError
 from workflow.http import api_blueprint, current_actor
@@ -263,7 +263,9 @@ def _csv(rows: list[dict[str, Any]]) -> bytes:
     writer = csv.DictWriter(buffer, fieldnames=REGISTER_COLUMNS, extrasaction="ignore")
     writer.writeheader()
     for r in rows:
-        writer.writerow({k: "" if r.get(k) is None else r.get(k) for k in REGISTER_COLUMNS})
+        writer.writerow(
+            {k: "" if r.get(k) is None else exports.csv_cell(r.get(k)) for k in REGISTER_COLUMNS}
+        )
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")
 
 

@@ -25,7 +25,7 @@ from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from storage.ledger import TARGETS
-from workflow import http
+from workflow import exports, http
 from workflow.coverage import ledger as coverage
 from workflow.coverage import report
 from workflow.errors import InvalidInputError
@@ -321,7 +321,7 @@ def export_csv() -> Any:
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(HEADER)
-    writer.writerows(export_rows(data))
+    writer.writerows(exports.csv_row(row) for row in export_rows(data))
     body = ("\ufeff" + out.getvalue()).encode("utf-8")
     return send_file(
         io.BytesIO(body),
@@ -345,11 +345,11 @@ def export_xlsx() -> Any:
     sheet.title = "Tong hop"
     sheet.append(HEADER)
     for row in export_rows(data):
-        sheet.append(row)
+        exports.append_text_row(sheet, row)
     months = book.create_sheet("Theo thang")
     months.append(["Chỉ tiêu", *[f"Tháng {m}" for m in range(1, 13)]])
     for t in TARGETS:
-        months.append([t, *[m["figure"] for m in data["trend"][t]]])
+        exports.append_text_row(months, [t, *[m["figure"] for m in data["trend"][t]]])
     buffer = io.BytesIO()
     book.save(buffer)
     buffer.seek(0)
