@@ -25,7 +25,9 @@ from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from storage.ledger import TARGETS
+from storage.models import User
 from workflow import exports, http
+from workflow.accounts import access
 from workflow.coverage import ledger as coverage
 from workflow.coverage import report
 from workflow.errors import InvalidInputError
@@ -74,6 +76,17 @@ def _scope_and_period() -> tuple[coverage.Scope, coverage.Period]:
     return coverage.resolve_scope(db, request.args.get("unit")), period
 
 
+def _drill_down_scope(actor: User) -> tuple[coverage.Scope, coverage.Period]:
+    """The scope of a drill-down (document subjects): only units ``actor`` oversees."""
+    db = get_session()
+    today = coverage.utc_now().astimezone(VN_TZ).date()
+    period = coverage.parse_period(request.args.get("period"), today)
+    unit = request.args.get("unit") or access.drill_down_default(db, actor)
+    scope = coverage.resolve_scope(db, unit)
+    access.check_drill_down(db, actor, scope.unit_ids)
+    return scope, period
+
+
 def _by() -> bool:
     by = request.args.get("by") or ""
     if by not in ("", "doc_type"):
@@ -111,8 +124,7 @@ def coverage_api() -> Any:
 @operation(query=schemas.MissesQuery, responses={200: schemas.Misses})
 def misses_api() -> Any:
     """The items that miss a target (``?target=T2&unit=&period=&limit=&offset=``)."""
-    coverage.require_reader(http.actor())
-    scope, period = _scope_and_period()
+    scope, period = _drill_down_scope(coverage.require_reader(http.actor()))
     misses = coverage.misses(
         get_session(),
         scope,
@@ -218,8 +230,7 @@ def dashboard() -> Any:
 @login_required
 def misses_page() -> Any:
     """The drill-down: items that miss one target."""
-    coverage.require_reader(current_actor())
-    scope, period = _scope_and_period()
+    scope, period = _drill_down_scope(coverage.require_reader(current_actor()))
     offset = _int_arg("offset", 0, 0, 10**9)
     target = (request.args.get("target") or "").upper()
     data = coverage.misses(get_session(), scope, period, target, limit=PAGE, offset=offset)

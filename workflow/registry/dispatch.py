@@ -349,12 +349,7 @@ def mail_status(row: Dispatch) -> str | None:
 
 def dispatches_of(session: Session, actor: User, document_id: int) -> list[Dispatch]:
     """:returns: the recipients of a document, for its sender and those party to it."""
-    doc = session.get(Document, document_id)
-    if doc is None or not (
-        (doc.issuer_unit_id is not None and doc.issuer_unit_id in clerk_units(session, actor))
-        or actor.has_role(Role.ADMIN)
-    ):
-        access.get_visible_document(session, actor, document_id)
+    access.get_dispatchable_document(session, actor, document_id, clerk_units(session, actor))
     return list(
         session.scalars(
             select(Dispatch).where(Dispatch.document_id == document_id).order_by(Dispatch.id)
