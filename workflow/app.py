@@ -18,7 +18,6 @@ from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
-from storage.blobs import FilesystemBlobStore
 from storage.db import make_engine, make_session_factory
 from storage.models import User
 from workflow import (
@@ -108,7 +107,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         engine=engine,
         session_factory=make_session_factory(engine),
         read_session_factory=make_session_factory(engine, readonly=True),
-        blobs=FilesystemBlobStore(settings.blob_dir),
+        blobs=settings.blob_store(),
     )
     app.extensions[EXTENSION_KEY] = services
     app.teardown_appcontext(close_session)
