@@ -14,8 +14,22 @@ NOT_FOUND = "Không tìm thấy văn bản, hoặc bạn không có quyền xem 
 
 
 def is_auditor(user: User) -> bool:
-    """:returns: whether the user audits the organisation (read-only, everything)."""
+    """:returns: whether the user audits the organisation (reads every document)."""
     return user.has_role(Role.AUDITOR)
+
+
+def oversees(user: User) -> bool:
+    """:returns: whether the user oversees the records of every unit: the registers and
+    incoming entries, the audit log, the jobs, the coverage ledger's actions, every unit's
+    reports (auditors and administrators; an administrator still reads no document itself:
+    see :func:`visible_documents`)."""
+    return user.has_role(Role.AUDITOR) or user.has_role(Role.ADMIN)
+
+
+def reads_coverage(user: User) -> bool:
+    """:returns: whether the user reads the coverage figures (overseers and leaders; the
+    drill-down's subjects further by :func:`check_drill_down`)."""
+    return oversees(user) or user.has_role(Role.APPROVER) or user.has_role(Role.SIGNER)
 
 
 @dataclass(frozen=True)

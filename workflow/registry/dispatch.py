@@ -403,7 +403,7 @@ def _entry_for_clerk(session: Session, actor: User, entry_id: int, lock: bool) -
     if entry is None:
         raise NotFoundError(_(ENTRY_NOT_FOUND))
     if entry.unit_id not in clerk_units(session, actor):
-        if access.is_auditor(actor) or actor.has_role(Role.ADMIN):
+        if access.oversees(actor):
             raise ForbiddenError(_("Chỉ văn thư của đơn vị nhận được tiếp nhận văn bản đến."))
         raise NotFoundError(_(ENTRY_NOT_FOUND))
     return entry
@@ -430,7 +430,7 @@ def check_register_access(session: Session, actor: User, unit_id: int | None) ->
 
     :raises ForbiddenError: neither its clerk, an auditor nor an administrator.
     """
-    overseer = access.is_auditor(actor) or actor.has_role(Role.ADMIN)
+    overseer = access.oversees(actor)
     if unit_id is None:
         unit_id = default_clerk_unit(session, actor)
         if unit_id is None:
