@@ -16,7 +16,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from storage.models import ApiToken, AuditEvent
+from storage.models import ApiToken, AuditEvent, LoginThrottle
 from tests.conftest import DEMO_PASSWORD, app_config, closed
 from workflow import create_app
 from workflow.services import EXTENSION_KEY, Services
@@ -110,6 +110,17 @@ def test_the_wait_grows_and_passes(app: Flask, clock: Any) -> None:
     assert waits == [1, 2, 4]
     clock.shift(timedelta(seconds=10))
     assert token_request(client, "vanthu", DEMO_PASSWORD).status_code == 200
+
+
+def test_quiet_counts_are_forgotten(app: Flask, services: Services, clock: Any) -> None:
+    for i in range(3):
+        token_request(client_from(app, f"10.1.0.{i}"), f"ai-do-{i}", "sai")
+    with services.session_factory() as session:
+        assert len(session.scalars(select(LoginThrottle)).all()) == 6  # 3 accounts, 3 sources
+    clock.shift(timedelta(hours=1))
+    assert token_request(client_from(app, OWNER), "vanthu", DEMO_PASSWORD).status_code == 200
+    with services.session_factory() as session:
+        assert session.scalars(select(LoginThrottle)).all() == []
 
 
 @pytest.mark.usefixtures("clock")

@@ -25,9 +25,7 @@ def token_from(server: Served, source: str, username: str, password: str) -> tup
     )
     try:
         body = json.dumps({"username": username, "password": password})
-        connection.request(
-            "POST", "/api/v1/auth/token", body, {"Content-Type": "application/json"}
-        )
+        connection.request("POST", "/api/v1/auth/token", body, {"Content-Type": "application/json"})
         response = connection.getresponse()
         return response.status, json.loads(response.read() or b"null")
     finally:

@@ -117,7 +117,7 @@ def authenticate(
             details={"username": name[:64], "via": via, "reason": reason, "source": source},
         )
         return LoginResult(None, _(BAD_CREDENTIALS))
-    throttle.record_success(session, name, source)
+    throttle.record_success(session, name, source, now, policy)
     if hasher.check_needs_rehash(user.password_hash):
         user.password_hash = hasher.hash(password)
     audit.append(

@@ -21,7 +21,7 @@ import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import delete, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -107,8 +107,19 @@ def record_failure(
         src.blocked_until = src.window_start + timedelta(seconds=policy.source_window)
 
 
-def record_success(session: Session, username: str, source: str) -> None:
-    """Clear the count of ``username`` from ``source`` (the source's own count stays)."""
+def record_success(
+    session: Session, username: str, source: str, now: datetime, policy: ThrottlePolicy
+) -> None:
+    """Clear the count of ``username`` from ``source`` (the source's own count stays),
+    and forget every count that has gone quiet (a login is rarer than a failure, and
+    keeps the table to the recent ones without a job of its own)."""
     row = session.get(LoginThrottle, account_key(username, source))
     if row is not None:
         session.delete(row)
+    quiet = now - timedelta(seconds=max(policy.max_delay, policy.source_window))
+    session.execute(
+        delete(LoginThrottle).where(
+            LoginThrottle.window_start < quiet,
+            or_(LoginThrottle.blocked_until.is_(None), LoginThrottle.blocked_until < now),
+        )
+    )
