@@ -35,6 +35,7 @@ from workflow import (
     verification,
     viewer,
     vocab,
+    webhooks,
 )
 from workflow.accounts.service import SESSION_GENERATION
 from workflow.errors import WorkflowError
@@ -60,6 +61,7 @@ PACKAGES = (
     jobs,
     admin,
     setup,
+    webhooks,
 )
 
 
@@ -108,6 +110,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         session_factory=make_session_factory(engine),
         read_session_factory=make_session_factory(engine, readonly=True),
         blobs=settings.blob_store(),
+        secret_key=str(app.config["SECRET_KEY"]),
     )
     app.extensions[EXTENSION_KEY] = services
     app.teardown_appcontext(close_session)

@@ -75,6 +75,11 @@ DEFAULTS: dict[str, Any] = {
     "S3_ACCESS_KEY_ID": None,
     "S3_SECRET_ACCESS_KEY": None,
     "S3_ADDRESSING_STYLE": "auto",
+    # Outbound webhooks: seconds to wait for a receiver, attempts before giving up, and
+    # whether the server delivers right after the commit (else only the webhooks job).
+    "WEBHOOK_TIMEOUT": 10,
+    "WEBHOOK_MAX_ATTEMPTS": 10,
+    "WEBHOOK_IMMEDIATE": True,
     # Login throttling (workflow/accounts/throttle.py): failed logins a source address may
     # make in a window before it must wait for the window's end, and how many reverse
     # proxies in front of the server append to X-Forwarded-For (0: trust no header).
@@ -289,6 +294,13 @@ class Settings:
     ``s3://bucket/prefix``."""
     s3: S3Config | None = None
     """How to reach the object store of an ``s3://`` :attr:`blob_url` (``S3_*``)."""
+    webhook_timeout: int = 10
+    """Seconds a webhook receiver has to answer (``WEBHOOK_TIMEOUT``)."""
+    webhook_max_attempts: int = 10
+    """Attempts of one delivery before it is marked failed (``WEBHOOK_MAX_ATTEMPTS``)."""
+    webhook_immediate: bool = True
+    """Deliver a request's events right after its commit (``WEBHOOK_IMMEDIATE``); the
+    ``webhooks`` job delivers what is due in any case."""
     login_source_max_failures: int = 30
     """Failed logins one source address may make in a window, whatever the usernames,
     before it waits for the window's end (``LOGIN_SOURCE_MAX_FAILURES``)."""
@@ -370,6 +382,9 @@ class Settings:
             **_mail(config),
             dispatch_link_days=positive("DISPATCH_LINK_DAYS"),
             **_blobs(config, path("BLOB_DIR", "blobs")),
+            webhook_timeout=positive("WEBHOOK_TIMEOUT"),
+            webhook_max_attempts=positive("WEBHOOK_MAX_ATTEMPTS"),
+            webhook_immediate=_flag(config.get("WEBHOOK_IMMEDIATE")),
             login_source_max_failures=positive("LOGIN_SOURCE_MAX_FAILURES"),
             login_source_window_seconds=positive("LOGIN_SOURCE_WINDOW_SECONDS"),
             trusted_proxy_hops=_hops(config.get("TRUSTED_PROXY_HOPS")),

@@ -48,6 +48,7 @@ from workflow.vocab import (
     normalise_doc_type,
     vn_display,
 )
+from workflow.webhooks import events as webhook_events
 
 DEFAULT_FORMAT = "{number:02d}-{type}/{issuer}"
 
@@ -253,6 +254,7 @@ def issue(
         },
     )
     coverage.record_document(session, blobs, trust, doc, now=doc.issued_at, actor_id=actor.id)
+    webhook_events.emit(session, "issued", {}, document=doc, now=doc.issued_at)
     return Issued(doc, doc.number, doc.symbol, doc.issued_at)
 
 
@@ -411,4 +413,5 @@ def recall(session: Session, actor: User, document_id: int, reason: str | None) 
         object_id=doc.id,
         details={"reason": text, "issuer": issuer_id, "recipients": len(recipients)},
     )
+    webhook_events.emit(session, "recalled", {"reason": text}, document=doc, now=doc.recalled_at)
     return doc
