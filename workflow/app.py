@@ -28,6 +28,7 @@ from workflow import (
     documents,
     jobs,
     openapi,
+    portal,
     records,
     registry,
     setup,
@@ -62,6 +63,7 @@ PACKAGES = (
     admin,
     setup,
     webhooks,
+    portal,
 )
 
 

@@ -67,6 +67,8 @@ DEFAULTS: dict[str, Any] = {
     "CHECKPOINT_INTERVAL": 3600,
     "JOB_INTERVALS": {},
     "JOB_GRACE": 600,
+    # Hours a one-time link to set a password stays valid (first administrator, imports).
+    "SETUP_LINK_HOURS": 72,
     # Where blobs live: unset, the folder BLOB_DIR (file://); "s3://bucket/prefix" for an
     # S3-compatible object store reached with the S3_* settings (unset ones: boto3's chain).
     "BLOB_URL": None,
@@ -289,6 +291,8 @@ class Settings:
     dispatch_link_days: int = 7
     """Days an outside recipient's one-time download link stays valid
     (``DISPATCH_LINK_DAYS``)."""
+    setup_link_hours: int = 72
+    """Hours a one-time link to set a password stays valid (``SETUP_LINK_HOURS``)."""
     blob_url: str = ""
     """Where blobs live (``BLOB_URL``): ``file://`` + :attr:`blob_dir` by default, or
     ``s3://bucket/prefix``."""
@@ -381,6 +385,7 @@ class Settings:
             seal_passphrase=_secret(config, "SEAL_PASSPHRASE"),
             **_mail(config),
             dispatch_link_days=positive("DISPATCH_LINK_DAYS"),
+            setup_link_hours=positive("SETUP_LINK_HOURS"),
             **_blobs(config, path("BLOB_DIR", "blobs")),
             webhook_timeout=positive("WEBHOOK_TIMEOUT"),
             webhook_max_attempts=positive("WEBHOOK_MAX_ATTEMPTS"),

@@ -25,6 +25,7 @@ from workflow.vocab import vn_iso
 
 EVENTS: Mapping[str, str] = {
     "issued": N_("Văn bản được ban hành"),
+    "published": N_("Văn bản được công khai trên cổng thông tin"),
     "dispatched": N_("Văn bản được phát hành đến nơi nhận"),
     "received": N_("Văn bản đến được tiếp nhận"),
     "task_assigned": N_("Có việc mới được giao"),
@@ -45,7 +46,7 @@ def document_facts(doc: Document) -> dict[str, Any]:
         "doc_type": doc.doc_type,
         "issuer": doc.issuer_unit.name if doc.issuer_unit is not None else None,
         "issued_at": vn_iso(doc.issued_at) if doc.issued_at else None,
-        "path": f"/documents/{doc.id}",
+        "path": f"/public/documents/{doc.id}" if doc.published_at else f"/documents/{doc.id}",
     }
 
 

@@ -34,6 +34,7 @@ REQUIRED_OPTIONS: Mapping[str, tuple[tuple[str, ...], ...]] = {
 
 TEXTS: Mapping[str, str] = {
     "issued": "Văn bản {symbol} được ban hành: {subject}",
+    "published": "Văn bản {symbol} được công khai: {subject}",
     "dispatched": "Văn bản {symbol} đã được phát hành đến nơi nhận: {subject}",
     "received": "Đã tiếp nhận văn bản đến {symbol}: {subject}",
     "task_assigned": "Có việc mới: {subject}",
