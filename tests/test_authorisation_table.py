@@ -268,6 +268,7 @@ BODIES: dict[tuple[str, str], Callable[[World], dict[str, Any]]] = {
             "reason": "Đi công tác",
         }
     },
+    ("POST", "/documents/{document_id}/publish"): lambda w: {"json": {"public": True}},
     ("POST", "/webhooks"): lambda w: {
         "json": {"url": "http://127.0.0.1:9/x", "secret": "k" * 16, "events": ["issued"]}
     },
@@ -526,6 +527,12 @@ EXPECTED: dict[tuple[str, str, str], str] = {
     ("GET", "/workfiles/{workfile_id}", "workfile"): "oo--o----a",
     ("POST", "/workfiles/{workfile_id}/close", "workfile"): "oo-------a",
     ("POST", "/workfiles/{workfile_id}/items", "workfile"): "oo-------a",
+    ("GET", "/public/documents", "-"): "oooooooooo",
+    ("POST", "/documents/{document_id}/publish", "draft"): "---------a",
+    ("POST", "/documents/{document_id}/publish", "review"): "---------a",
+    ("POST", "/documents/{document_id}/publish", "classified"): "---o-----a",
+    ("POST", "/documents/{document_id}/publish", "issued"): "--oo-----a",
+    ("POST", "/documents/{document_id}/publish", "paper"): "---o-----a",
     ("GET", "/webhooks", "-"): "-----o---a",
     ("POST", "/webhooks", "-"): "-----o---a",
     ("DELETE", "/webhooks/{endpoint_id}", "webhook"): "-----o---a",
