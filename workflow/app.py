@@ -31,8 +31,10 @@ from workflow import (
     portal,
     records,
     registry,
+    search,
     setup,
     signatures,
+    transparency,
     verification,
     viewer,
     vocab,
@@ -62,8 +64,10 @@ PACKAGES = (
     jobs,
     admin,
     setup,
+    search,
     webhooks,
     portal,
+    transparency,
 )
 
 
