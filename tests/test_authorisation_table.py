@@ -212,6 +212,7 @@ OBJECTS: dict[str, tuple[str, ...]] = {
     "session_id": ("nosession",),
     "code": ("nocode",),
     "endpoint_id": ("webhook",),
+    "witness_id": ("nowitness",),
 }
 """The objects each path parameter is tried with."""
 LITERAL = {
@@ -221,6 +222,7 @@ LITERAL = {
     "nojob": "0" * 32,
     "nosession": "0" * 32,
     "nocode": "KHONGCO",
+    "nowitness": "999999",
 }
 
 
@@ -243,7 +245,8 @@ def url_for_case(world: World, template: str, obj: str) -> str:
     if obj == "-":
         return template
     value = LITERAL.get(obj) or str(world.ids[obj])
-    path = template.replace("{delivery_id}", "999999")  # no delivery: a 404 for everybody
+    # No such delivery, no such appended file: a 404 for everybody.
+    path = template.replace("{delivery_id}", "999999").replace("{file_id}", "999999")
     return re.sub(r"{\w+}", value, path)
 
 
@@ -269,6 +272,7 @@ BODIES: dict[tuple[str, str], Callable[[World], dict[str, Any]]] = {
         }
     },
     ("POST", "/documents/{document_id}/publish"): lambda w: {"json": {"public": True}},
+    ("POST", "/log/witnesses"): lambda w: {"json": {"name": "Thử", "url": "http://127.0.0.1:9/w"}},
     ("POST", "/webhooks"): lambda w: {
         "json": {"url": "http://127.0.0.1:9/x", "secret": "k" * 16, "events": ["issued"]}
     },
@@ -304,6 +308,9 @@ BODIES: dict[tuple[str, str], Callable[[World], dict[str, Any]]] = {
 }
 QUERIES = {
     ("GET", "/coverage/misses"): "?target=T2",
+    ("GET", "/search"): "?q=BÍ-MẬT",
+    ("GET", "/log/proof"): "?entry=0",
+    ("GET", "/log/consistency"): "?from=1",
 }
 
 
@@ -375,6 +382,7 @@ OVERSIGHT = {
     # The administrator keeps every unit's registers in view (incoming entries included).
     ("admin", "GET", "/incoming/{entry_id}", "issued"),
     ("admin", "PAGE", "/incoming/{entry_id}", "issued"),
+    ("admin", "GET", "/search", "issued"),  # that incoming entry, found by search
     # ...and reassigns a task of someone absent (the answer names the document).
     ("admin", "POST", "/tasks/{task_id}/reassign", "review"),
     # The coverage drill-down: leaders of the committee, its Standing Committee, auditors
@@ -533,6 +541,24 @@ EXPECTED: dict[tuple[str, str, str], str] = {
     ("POST", "/documents/{document_id}/publish", "classified"): "---o-----a",
     ("POST", "/documents/{document_id}/publish", "issued"): "--oo-----a",
     ("POST", "/documents/{document_id}/publish", "paper"): "---o-----a",
+    ("GET", "/search", "-"): "oooooooooa",
+    # The transparency log is public; with no signed tree head yet, a 404 for everybody.
+    ("GET", "/log/head", "-"): "----------",
+    ("GET", "/log/proof", "-"): "----------",
+    ("GET", "/log/consistency", "-"): "----------",
+    ("GET", "/log/witnesses", "-"): "-----o---a",
+    ("POST", "/log/witnesses", "-"): "-----o---a",
+    ("DELETE", "/log/witnesses/{witness_id}", "nowitness"): "---------a",
+    ("GET", "/documents/{document_id}/files", "draft"): "o---o----a",
+    ("GET", "/documents/{document_id}/files/{file_id}", "draft"): "---------a",
+    ("GET", "/documents/{document_id}/files", "review"): "oo--o----a",
+    ("GET", "/documents/{document_id}/files/{file_id}", "review"): "---------a",
+    ("GET", "/documents/{document_id}/files", "classified"): "---oo----a",
+    ("GET", "/documents/{document_id}/files/{file_id}", "classified"): "---------a",
+    ("GET", "/documents/{document_id}/files", "issued"): "ooooo----a",
+    ("GET", "/documents/{document_id}/files/{file_id}", "issued"): "---------a",
+    ("GET", "/documents/{document_id}/files", "paper"): "---oo----a",
+    ("GET", "/documents/{document_id}/files/{file_id}", "paper"): "---------a",
     ("GET", "/webhooks", "-"): "-----o---a",
     ("POST", "/webhooks", "-"): "-----o---a",
     ("DELETE", "/webhooks/{endpoint_id}", "webhook"): "-----o---a",
