@@ -85,6 +85,9 @@ class User(Base):
     signature_png_sha256: Mapped[str | None] = mapped_column(String(64))
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # Raised on logout and password change: a session cookie carrying an older value is
+    # no longer accepted (cookies are signed, not stored, so this is how they end).
+    session_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     roles: Mapped[list[RoleAssignment]] = relationship(
         back_populates="user", cascade="all, delete-orphan", lazy="selectin"
@@ -141,6 +144,18 @@ class ApiToken(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class LoginThrottle(Base):
+    """Failed logins counted under one key (a source address, or an account from one
+    source), in the database so that every worker and host shares them."""
+
+    __tablename__ = "login_throttles"
+
+    key: Mapped[str] = mapped_column(String(160), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    window_start: Mapped[datetime] = mapped_column(UTCDateTime())
+    blocked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class Certificate(Base):

@@ -96,6 +96,12 @@ DEFAULTS: dict[str, Any] = {
     "WEBHOOK_TIMEOUT": 10,
     "WEBHOOK_MAX_ATTEMPTS": 10,
     "WEBHOOK_IMMEDIATE": True,
+    # Login throttling (workflow/accounts/throttle.py): failed logins a source address may
+    # make in a window before it must wait for the window's end, and how many reverse
+    # proxies in front of the server append to X-Forwarded-For (0: trust no header).
+    "LOGIN_SOURCE_MAX_FAILURES": 30,
+    "LOGIN_SOURCE_WINDOW_SECONDS": 15 * 60,
+    "TRUSTED_PROXY_HOPS": 0,
 }
 
 
@@ -235,9 +241,11 @@ class Settings:
     max_upload_bytes: int
     """Largest accepted upload; beyond it the server answers 413."""
     login_max_failures: int
-    """Failed logins in a row before the account is locked for a while."""
+    """Failed logins of one account from one source before each further try waits
+    (1 s, 2 s, 4 s... doubling); the account is never locked for other sources."""
     login_lock_seconds: int
-    """How long an account stays locked."""
+    """Longest wait between tries of one account from one source (and how long a quiet
+    spell clears the count)."""
     key_max_failures: int
     """Wrong key passphrases in a row before the key is locked for a while."""
     key_lock_seconds: int
@@ -323,6 +331,14 @@ class Settings:
     webhook_immediate: bool = True
     """Deliver a request's events right after its commit (``WEBHOOK_IMMEDIATE``); the
     ``webhooks`` job delivers what is due in any case."""
+    login_source_max_failures: int = 30
+    """Failed logins one source address may make in a window, whatever the usernames,
+    before it waits for the window's end (``LOGIN_SOURCE_MAX_FAILURES``)."""
+    login_source_window_seconds: int = 15 * 60
+    """The window of :attr:`login_source_max_failures` (``LOGIN_SOURCE_WINDOW_SECONDS``)."""
+    trusted_proxy_hops: int = 0
+    """Reverse proxies in front of the server whose ``X-Forwarded-For`` entries are
+    believed (``TRUSTED_PROXY_HOPS``); 0: the source is the connection's address."""
 
     def blob_store(self) -> BlobStore:
         """:returns: the blob store of :attr:`blob_url` (staging under :attr:`blob_dir`)."""
@@ -411,6 +427,9 @@ class Settings:
             webhook_timeout=positive("WEBHOOK_TIMEOUT"),
             webhook_max_attempts=positive("WEBHOOK_MAX_ATTEMPTS"),
             webhook_immediate=_flag(config.get("WEBHOOK_IMMEDIATE")),
+            login_source_max_failures=positive("LOGIN_SOURCE_MAX_FAILURES"),
+            login_source_window_seconds=positive("LOGIN_SOURCE_WINDOW_SECONDS"),
+            trusted_proxy_hops=_hops(config.get("TRUSTED_PROXY_HOPS")),
         )
 
 
@@ -571,3 +590,9 @@ def read_or_create_secret(path: Path, nbytes: int = 32) -> str:
     finally:
         tmp.unlink(missing_ok=True)
     return path.read_text().strip()
+
+
+def _hops(value: Any) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 5:
+        raise SettingsError(f"TRUSTED_PROXY_HOPS must be an integer 0..5, got {value!r}")
+    return value

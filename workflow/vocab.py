@@ -176,6 +176,7 @@ AUDIT_LABELS: dict[str, str] = {
     "auth:login_failed": "Đăng nhập không thành công",
     "auth:logout": "Đăng xuất",
     "auth:token_issued": "Cấp mã truy cập API",
+    "auth:token_revoked": "Thu hồi mã truy cập API",
     "document:uploaded": "Tải lên văn bản",
     "document:ocr_applied": "Nhận dạng chữ (OCR) bản quét",
     "document:submitted": "Trình văn bản",

@@ -17,8 +17,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from storage import audit
-from storage.models import ApiToken, Role, RoleAssignment, Unit, User
-from storage.types import utcnow
+from storage.models import Role, RoleAssignment, Unit, User
 from workflow.accounts import service as accounts
 from workflow.admin.units import get_unit, require_admin
 from workflow.errors import ConflictError, InvalidInputError, NotFoundError
@@ -252,16 +251,6 @@ def revoke_role(session: Session, actor: User, user_id: int, assignment_id: int)
     return user
 
 
-def _revoke_tokens(session: Session, user: User) -> int:
-    now = utcnow()
-    tokens = session.scalars(
-        select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
-    ).all()
-    for token in tokens:
-        token.revoked_at = now
-    return len(tokens)
-
-
 def set_locked(session: Session, actor: User, user_id: int, locked: bool) -> User:
     """Lock an account (no login, API tokens revoked) or unlock it (failures cleared)."""
     require_admin(actor)
@@ -272,7 +261,7 @@ def set_locked(session: Session, actor: User, user_id: int, locked: bool) -> Use
         if not user.active:
             raise ConflictError("Tài khoản này đã bị khóa.")
         user.active = False
-        tokens = _revoke_tokens(session, user)
+        tokens = accounts.end_sessions(session, user)
         _audit(session, actor, "user:locked", user, {"tokens_revoked": tokens})
     else:
         if user.active and user.locked_until is None:
@@ -294,7 +283,7 @@ def reset_password(
     user.password_hash = hasher.hash(chosen)
     user.failed_logins = 0
     user.locked_until = None
-    tokens = _revoke_tokens(session, user)
+    tokens = accounts.end_sessions(session, user)  # old cookies and tokens stop working
     _audit(
         session,
         actor,

@@ -17,9 +17,10 @@ from storage.audit import ChainReport, verify_chain
 from storage.audit_models import AuditCheckpoint
 from storage.checkpoints import Timestamper, latest_checkpoint, list_checkpoints
 from storage.heads import checkpoint_heads
-from storage.models import AuditEvent, Role, User
+from storage.models import AuditEvent, User
 from storage.types import utcnow
 from workflow import http
+from workflow.accounts import access
 from workflow.errors import ConflictError, ForbiddenError, InvalidInputError
 from workflow.http import api_blueprint, current_actor
 from workflow.schemas import audit as schemas
@@ -54,7 +55,7 @@ class AuditForm(FlaskForm):
 
 def can_audit(user: User) -> bool:
     """:returns: whether ``user`` may read and verify the audit log."""
-    return user.has_role(Role.AUDITOR) or user.has_role(Role.ADMIN)
+    return access.oversees(user)
 
 
 def _require_auditor(user: User) -> User:

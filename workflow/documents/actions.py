@@ -340,8 +340,8 @@ def reassign(session: Session, actor: User, task_id: int, to_username: str) -> T
 
 
 def add_comment(session: Session, actor: User, document_id: int, body: str | None) -> Comment:
-    """A comment, at any time, by anyone party to the document."""
-    doc = access.get_visible_document(session, actor, document_id)
+    """A comment, at any time, by anyone party to the document (not an auditor reading it)."""
+    doc = access.get_party_document(session, actor, document_id)
     text = _comment(body, "Nội dung ý kiến không được để trống.")
     comment = Comment(document_id=doc.id, user_id=actor.id, body=text or "")
     session.add(comment)

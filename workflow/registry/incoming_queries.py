@@ -76,7 +76,7 @@ def _lock_entry(session: Session, entry_id: int) -> IncomingEntry:
 def can_see(session: Session, actor: User, entry: IncomingEntry) -> bool:
     """:returns: whether ``actor`` may see the entry's handling: the receiving unit's clerks
     and leaders, those party to its handling document, auditors and administrators."""
-    if access.is_auditor(actor) or actor.has_role(Role.ADMIN):
+    if access.oversees(actor):
         return True
     if entry.unit_id in dispatching.clerk_units(session, actor):
         return True
