@@ -136,6 +136,8 @@ STAGE_STATUS_LABELS: dict[str, str] = {
     "done": "đã xong",
     "current": "đang xử lý",
     "next": "chưa đến",
+    "returned": "đã trả lại",
+    "rejected": "đã từ chối",
 }
 """Where a document stands at a stage of its route."""
 
@@ -268,3 +270,11 @@ def vn_display(moment: datetime | None) -> str:
     """:returns: ``dd/mm/yyyy HH:MM`` in Vietnam time, for pages."""
     local = to_vn(moment)
     return "" if local is None else local.strftime("%d/%m/%Y %H:%M")
+
+
+IN_REVIEW_LABELS: dict[str, str] = {
+    "review": "Đang kiểm tra thể thức",
+    "consult": "Đang xin ý kiến",
+    "approve": "Đang chờ duyệt",
+}
+"""The state "in review" named after the action of the stage the document stands at."""
