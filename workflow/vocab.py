@@ -275,6 +275,5 @@ def vn_display(moment: datetime | None) -> str:
 IN_REVIEW_LABELS: dict[str, str] = {
     "review": "Đang kiểm tra thể thức",
     "consult": "Đang xin ý kiến",
-    "approve": "Đang chờ duyệt",
 }
 """The state "in review" named after the action of the stage the document stands at."""

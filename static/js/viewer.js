@@ -212,8 +212,10 @@
   function bringIntoView() { // the stamp visible in the viewer, without moving the page
     if (overlay.hidden) { return; }
     var figure = overlay.closest(".pdf-page");
-    var top = figure.offsetTop + overlay.offsetTop - scroller.clientHeight / 3;
+    var top = figure.offsetTop + overlay.offsetTop - (scroller.clientHeight - overlay.offsetHeight) / 2;
     scroller.scrollTop = Math.max(0, top);
+    // ... and the viewer itself on the screen, moving the page as little as possible.
+    if (overlay.scrollIntoView) { overlay.scrollIntoView({ block: "nearest", inline: "nearest" }); }
   }
 
   fetch(form.getAttribute("data-preview-url"), { credentials: "same-origin", headers: { Accept: "application/json" } })
