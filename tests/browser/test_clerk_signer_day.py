@@ -470,3 +470,63 @@ def test_drafter_sees_the_return_comment_and_truthful_stages(
     expect(timeline).not_to_contain_text("đã xong")
     no_blocking(drafter, f"returned document ({viewport})")
     shots(drafter, "returned", viewport)
+
+
+# --- 10. the smaller traps ---------------------------------------------------------------
+
+
+def test_smaller_traps_search_defaults_and_the_code_on_paper(
+    new_page: Callable[..., Any], server: Served, shots: Shots
+) -> None:
+    from playwright.sync_api import expect
+
+    admin = open_as(new_page, "admin", "laptop")
+    admin.goto("/admin/users")
+    admin.get_by_label("Tìm theo tên, tên đăng nhập, chức vụ, thư điện tử").fill("phuong")
+    admin.get_by_label("Tìm theo tên, tên đăng nhập, chức vụ, thư điện tử").press("Enter")
+    expect(admin.locator("tbody")).to_contain_text("Trần Văn Phương")  # no diacritics typed
+    admin.get_by_label("Tìm theo tên, tên đăng nhập, chức vụ, thư điện tử").fill("")
+    admin.get_by_label("Tìm theo tên, tên đăng nhập, chức vụ, thư điện tử").press("Enter")
+    names = [n.strip() for n in admin.locator("tbody tr td:first-child a").all_inner_texts()]
+    first_letters = [n[0] for n in names]
+    # Vietnamese order: Đ right after D, not after Z.
+    assert first_letters.index("Đ") < first_letters.index("H"), names
+    shots(admin, "users-search", "desktop")
+    admin.goto("/admin/units")
+    parent = admin.get_by_label("Đơn vị cấp trên")
+    expect(parent.locator("option:checked")).to_contain_text("Đảng ủy Khối")
+    expect(parent.locator("option:checked")).not_to_contain_text("Ban Kiểm tra")
+
+    # A delegation names nobody until the approver chooses (own board first).
+    subject = "Về việc ủy quyền không chọn sẵn người nhận"
+    created = _post(
+        server.base,
+        "chuyenvien",
+        "/api/v1/documents",
+        files={"file": ("uq.pdf", party_pdf(subject), "application/pdf")},
+        data={"subject": subject, "doc_type": "CV"},
+    )
+    _post(server.base, "chuyenvien", f"/api/v1/documents/{created.json()['id']}/submit")
+    head = open_as(new_page, "truongban", "laptop")
+    head.get_by_role("main").get_by_role("link", name=re.compile(subject)).first.click()
+    head.get_by_text("Trả lại, từ chối hoặc ủy quyền").click()
+    delegate = head.get_by_label("Ủy quyền cho")
+    expect(delegate.locator("option:checked")).to_have_text("— Chọn người nhận ủy quyền —")
+    options = delegate.locator("option").all_inner_texts()
+    assert "Nguyễn Thị Hồng Nhung" in options[1], options  # the same board first
+
+    # The code printed on paper: a public page to type it, and a useful "not found".
+    visitor = new_page("phone")
+    visitor.goto("/v")
+    visitor.get_by_label("Mã xác thực").fill("khong-co-ma")
+    visitor.get_by_role("button", name="Tra cứu").click()
+    expect(visitor.get_by_role("alert")).to_contain_text("Mã xác thực không đúng dạng")
+    visitor.goto("/v/ABCDEFGHJK")
+    expect(visitor.get_by_role("main")).to_contain_text("Tra cứu văn bản bằng mã xác thực")
+    expect(
+        visitor.get_by_role("main").get_by_role("link", name="Về trang việc cần xử lý")
+    ).to_have_count(0)
+    visitor.get_by_role("link", name="Tra cứu văn bản bằng mã xác thực").click()
+    expect(visitor.get_by_label("Mã xác thực")).to_be_visible()
+    no_blocking(visitor, "code lookup (phone)")
+    shots(visitor, "code-lookup", "phone")

@@ -61,9 +61,7 @@ PAGES: dict[str, list[str]] = {
 }
 
 
-def test_every_page_fits_a_phone(
-    new_page: Callable[..., Any], server: Served, walk: Walk
-) -> None:
+def test_every_page_fits_a_phone(new_page: Callable[..., Any], server: Served, walk: Walk) -> None:
     doc_id = submitted_by_api(server.base, "Về việc kiểm tra trang trên điện thoại")
     problems: dict[str, Any] = {}
     for user, paths in PAGES.items():

@@ -42,6 +42,7 @@ from workflow.vocab import (
     TASK_STATE_LABELS,
     URGENCY_LABELS,
     vn_iso,
+    vn_sort_key,
 )
 
 
@@ -232,6 +233,17 @@ def _signature_card(sig: SignatureReport) -> SignatureCard:
     )
 
 
+def _delegates(db: Session, actor: User) -> list[User]:
+    """Whom the actor may delegate to: the people of the actor's own units first (a deputy
+    of the same board, not a clerk of another unit), each group in Vietnamese order."""
+    own = {r.unit_id for r in actor.roles}
+    people = db.scalars(select(User).where(User.active.is_(True), User.id != actor.id)).all()
+    return sorted(
+        people,
+        key=lambda u: (not any(r.unit_id in own for r in u.roles), vn_sort_key(u.full_name)),
+    )
+
+
 def _exchange(db: Session, doc: Document) -> list[dict[str, Any]]:
     """The comments, and the comments given with an action (approve, return, reject,
     consult), in the order they were made: "Ý kiến trao đổi" shows every opinion given."""
@@ -309,13 +321,7 @@ def document_page(db: Session, doc: Document, actor: User) -> DocumentPage:
         timeline=_timeline(db, doc),
         events=[e for e in entries if e.action != AuditAction.VIEWED],
         views=[e for e in entries if e.action == AuditAction.VIEWED],
-        people=list(
-            db.scalars(
-                select(User)
-                .where(User.active.is_(True), User.id != actor.id)
-                .order_by(User.full_name)
-            )
-        ),
+        people=_delegates(db, actor),
         return_note=presenters.return_note(doc),
         now=now,
     )
