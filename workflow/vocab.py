@@ -330,3 +330,24 @@ def vn_sort_key(text: str | None) -> tuple[tuple[int, ...], tuple[int, ...]]:
             letters.append(ord(letter))
         tones.append(tone)
     return tuple(letters), tuple(tones)
+
+
+OBJECT_LABELS: dict[str, str] = {
+    "document": "Văn bản",
+    "incoming": "Văn bản đến",
+    "user": "Người dùng",
+    "unit": "Đơn vị",
+    "route": "Tuyến trình",
+    "certificate": "Chứng thư số",
+    "delegation": "Ủy quyền",
+    "workfile": "Hồ sơ công việc",
+    "report_obligation": "Báo cáo định kỳ",
+    "report_period": "Kỳ báo cáo",
+    "ledger": "Sổ chỉ tiêu",
+    "ledger_entry": "Mục sổ chỉ tiêu",
+    "ledger_report": "Báo cáo chỉ tiêu",
+    "bundle": "Gói kiểm toán",
+    "system": "Hệ thống",
+    "admin": "Quản trị",
+}
+"""What an audit entry is about, as the audit log names it."""

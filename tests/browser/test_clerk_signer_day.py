@@ -517,6 +517,22 @@ def test_smaller_traps_search_defaults_and_the_code_on_paper(
     options = delegate.locator("option").all_inner_texts()
     assert "Nguyễn Thị Hồng Nhung" in options[1], options  # the same board first
 
+    # The audit log: filters, words rather than codes, feedback for the full check.
+    auditor = open_as(new_page, "kiemtra", "laptop")
+    auditor.get_by_role("link", name="Nhật ký", exact=True).click()
+    auditor.get_by_label("Người thực hiện").fill("phuong")
+    auditor.get_by_label("Đối tượng").select_option(label="Văn bản")
+    auditor.get_by_role("button", name="Lọc").click()
+    rows = auditor.locator("table.cards tbody tr")
+    expect(rows.first).to_be_visible()
+    for row in rows.all():
+        expect(row.locator("td").nth(2)).to_have_text("Trần Văn Phương")
+        expect(row.locator("td").nth(4)).to_contain_text(re.compile(r"^Văn bản số \d+"))
+    expect(auditor.get_by_role("main")).not_to_contain_text("document #")
+    auditor.get_by_role("button", name="Kiểm tra toàn bộ chuỗi").click()
+    flash(auditor, "ok", re.compile(r"Đã kiểm tra toàn bộ chuỗi: \d+ bản ghi, toàn vẹn"))
+    shots(auditor, "audit-filtered", "desktop")
+
     # The code printed on paper: a public page to type it, and a useful "not found".
     visitor = new_page("phone")
     visitor.goto("/v")

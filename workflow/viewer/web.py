@@ -156,7 +156,7 @@ def sign_at(task_id: int) -> Any:
     actor = current_actor()
     task = access.get_own_task(db, actor, task_id)
     document_id = task.document_id
-    kept = {
+    kept: dict[str, Any] = {
         k: request.form.get(k, "")
         for k in ("page", "x", "y")
         if request.form.get(k, "").replace(".", "", 1).isdigit()
@@ -221,6 +221,8 @@ def stamp_preview(task_id: int) -> Any:
     # A stamp placed by the signer prints the title; at the default place under the
     # printed title it does not (see signing_flow.prepare): one image for each.
     shown = replace(stamp, title=stamp.title or actor.title)
+    image: str | None
+    image_default: str | None
     try:
         image = _data_url(pagerender.stamp_preview_png(shown, PERSONAL_WIDTH, PERSONAL_HEIGHT))
         image_default = (
