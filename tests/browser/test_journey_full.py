@@ -145,7 +145,11 @@ def test_full_journey(new_page: Callable[..., Any], server: Served, walk: Walk) 
 
     # 3. The drafter sees the comment and uploads a revision, then submits again.
     drafter.get_by_role("link", name="Việc cần xử lý", exact=True).click()
-    expect(drafter.get_by_role("main").get_by_text("Trả lại để chỉnh sửa")).to_be_visible()
+    returned = drafter.get_by_role("main").locator("tr", has_text=SUBJECT)
+    expect(returned.get_by_text("Trả lại để chỉnh sửa")).to_be_visible()
+    expect(drafter.get_by_role("main").locator("li", has_text=SUBJECT)).to_contain_text(
+        RETURN_COMMENT  # why it came back, in the inbox already
+    )
     walk.step(drafter, "drafter-home-returned")
     open_from_inbox(drafter, SUBJECT)
     main = drafter.get_by_role("main")
