@@ -15,6 +15,10 @@ TEST_DEBS := poppler-utils libnss3-tools qpdf mupdf-tools openssl softhsm2 opens
 PG_PORT   ?= 54329
 PG_SERVER := TRINHKY_PG_PORT=$(PG_PORT) bash scripts/pg-test-server.sh
 SQLITE_ONLY ?=
+# pytest-xdist: one worker per core, a test file's tests on one worker (its module fixtures
+# are built once). `make test PYTEST_WORKERS=0` runs in one process.
+PYTEST_WORKERS ?= auto
+PYTEST_XDIST := $(if $(filter 0,$(PYTEST_WORKERS)),-p no:xdist,-n $(PYTEST_WORKERS) --dist loadfile)
 
 .PHONY: run install install-dev test test-deps lint typecheck bench clean-instance help \
 	pg-start pg-stop pg-destroy
@@ -70,9 +74,9 @@ test-deps:
 # already running); if it cannot start, the target fails.
 test: install-dev test-deps
 ifeq ($(strip $(SQLITE_ONLY)),)
-	$(PG_SERVER) run $(BIN)/pytest $(PYTEST_ARGS)
+	$(PG_SERVER) run $(BIN)/pytest $(PYTEST_XDIST) $(PYTEST_ARGS)
 else
-	env -u TRINHKY_TEST_POSTGRES_URL $(BIN)/pytest $(PYTEST_ARGS)
+	env -u TRINHKY_TEST_POSTGRES_URL $(BIN)/pytest $(PYTEST_XDIST) $(PYTEST_ARGS)
 endif
 
 # Keep the test PostgreSQL server running between `make test` runs (faster start).

@@ -12,6 +12,7 @@ import storage.ledger  # noqa: F401 - registers ledger_entries, ledger_exemption
 import storage.registry_models  # noqa: F401 - registers the workflow tables
 import storage.scheduler_models  # noqa: F401 - registers job_runs
 import storage.verification_models  # noqa: F401 - registers verification_codes
+import storage.webhook_models  # noqa: F401 - registers webhook_endpoints, webhook_deliveries
 from storage import models  # noqa: F401 - registers the tables
 from storage.db import Base, normalise_url
 

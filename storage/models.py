@@ -263,6 +263,9 @@ class Document(Base):
     copies: Mapped[int | None] = mapped_column(Integer)
     recalled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     recall_reason: Mapped[str | None] = mapped_column(Text)
+    # Công khai: listed on the public portal (never a classified document, never by default).
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    published_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     # Incoming documents: their origin ("internal" dispatch or "external" upload).
     direction: Mapped[str] = mapped_column(
         String(16), default="outgoing", server_default="outgoing"

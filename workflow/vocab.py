@@ -211,6 +211,11 @@ AUDIT_LABELS: dict[str, str] = {
     "certificate:key_locked": "Tạm khóa khóa ký (nhập sai mật khẩu nhiều lần)",
     "system:initialised": "Khởi tạo hệ thống",
     "admin:access_denied": "Bị từ chối truy cập trang quản trị",
+    "webhook:created": "Đăng ký điểm nhận webhook",
+    "document:published": "Công khai văn bản trên cổng thông tin",
+    "document:unpublished": "Gỡ văn bản khỏi cổng thông tin",
+    "webhook:deactivated": "Tắt điểm nhận webhook",
+    "webhook:redelivered": "Gửi lại sự kiện webhook",
     "unit:created": "Tạo đơn vị",
     "unit:renamed": "Đổi tên đơn vị",
     "unit:moved": "Chuyển đơn vị sang cấp trên khác",
@@ -241,6 +246,14 @@ AUDIT_LABELS: dict[str, str] = {
     "incoming:opened": "Trình lãnh đạo phân công văn bản đến",
     "incoming:assigned": "Phân công xử lý văn bản đến",
     "incoming:handled": "Đã xử lý văn bản đến",
+    "user:setup_link_issued": "Cấp đường dẫn đặt mật khẩu (dùng một lần)",
+    "user:password_set": "Đặt mật khẩu qua đường dẫn dùng một lần",
+    "user:setup_link_sent": "Gửi đường dẫn đặt mật khẩu qua thư điện tử",
+    "organisation:imported": "Nhập tổ chức (đơn vị, người dùng, vai trò) từ tệp",
+    "organisation:import_checked": "Kiểm tra tệp nhập tổ chức (không ghi dữ liệu)",
+    "system:data_created": "Tạo dữ liệu hệ thống (tuyến trình, chứng thư số con dấu)",
+    "system:backup": "Sao lưu hệ thống",
+    "system:restored": "Khôi phục hệ thống từ bản sao lưu",
 }
 
 

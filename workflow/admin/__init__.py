@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from flask import Flask
 
-from workflow.admin import blueprint, route_editor, web
+from workflow.admin import blueprint, import_web, route_editor, web, webhooks_web
 
 # The modules whose views join the /admin blueprint when they are imported.
-VIEW_MODULES = (route_editor, web)
+VIEW_MODULES = (route_editor, web, webhooks_web, import_web)
 
 
 def register(app: Flask) -> None:

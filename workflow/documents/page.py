@@ -26,7 +26,7 @@ from workflow.documents import presenters, routing
 from workflow.documents import usecases as service
 from workflow.documents.states import DocState, StageAction, TaskState
 from workflow.i18n import translate
-from workflow.registry import issuance
+from workflow.registry import issuance, publishing
 from workflow.services import get_services, get_session
 from workflow.verification import service as verification
 from workflow.viewer import geometry
@@ -144,6 +144,9 @@ class DocumentPage:
     """The drafter may take the document back while nobody has acted."""
     can_recall: bool
     """An issued document, and the actor may recall it (clerk or signer)."""
+    can_publish: bool
+    """An issued, unclassified, unrecalled document with a file, and the actor decides
+    its publication on the public portal (clerk or signer of the issuer, administrator)."""
     revisions: list[tuple[Revision, str]]
     """Each revision with the label of its kind."""
     report: ValidationReport | None
@@ -311,6 +314,11 @@ def document_page(db: Session, doc: Document, actor: User) -> DocumentPage:
         can_withdraw=doc.state in (DocState.IN_REVIEW, DocState.AWAITING_SIGNATURE) and own,
         can_recall=doc.state == DocState.ISSUED
         and (actor.has_role(Role.CLERK) or actor.has_role(Role.SIGNER)),
+        can_publish=doc.state == DocState.ISSUED
+        and not doc.classification
+        and doc.has_content
+        and doc.recalled_at is None
+        and publishing.may_publish(actor, doc),
         revisions=[
             (rev, translate(REVISION_KIND_LABELS.get(rev.kind, upload_label)))
             for rev in doc.revisions

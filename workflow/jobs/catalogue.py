@@ -17,6 +17,8 @@ from workflow.mail import Mailer
 from workflow.records import reminders
 from workflow.services import Services
 from workflow.settings import Settings, SettingsError
+from workflow.webhooks.delivery import Deliverer
+from workflow.webhooks.vault import Vault
 
 HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)
@@ -102,7 +104,21 @@ def _bulk(ctx: JobContext) -> str:
     return f"{len(failed)} lượt ký hàng loạt bị gián đoạn được đánh dấu lỗi"
 
 
+def _webhooks(ctx: JobContext) -> str:
+    # Each delivery is posted outside any transaction and recorded in a short one of its
+    # own (a slow receiver never holds a lock); the run's session stays unused.
+    services = ctx.services
+    deliverer = Deliverer(
+        services.session_factory,
+        services.settings,
+        Vault(services.secret_key),
+        clock=lambda: ctx.now,
+    )
+    return deliverer.run(deliverer.due(ctx.now), ctx.now).text()
+
+
 CHECKPOINTS = "checkpoints"
+MINUTE = timedelta(minutes=1)
 JOBS: tuple[Job, ...] = (
     Job("obligations", N_("Tạo nghĩa vụ báo cáo của kỳ hiện tại"), DAY, _obligations),
     Job("overdue", N_("Ghi nhận báo cáo quá hạn vào sổ chỉ tiêu (T4)"), HOUR, _overdue),
@@ -117,6 +133,9 @@ JOBS: tuple[Job, ...] = (
         _checkpoints,
     ),
     Job("bulk-sweep", N_("Đánh dấu lượt ký hàng loạt bị gián đoạn"), HOUR, _bulk),
+    Job(
+        "webhooks", N_("Gửi sự kiện đến webhook (Zalo, Facebook, hệ thống khác)"), MINUTE, _webhooks
+    ),
 )
 """Every periodic job, in the order they are listed and started."""
 BY_NAME: Mapping[str, Job] = {job.name: job for job in JOBS}

@@ -43,6 +43,7 @@ from workflow.mail import EMAIL_RE, Mailer, MailError
 from workflow.registry import issuance
 from workflow.registry.issuers import ISSUER_KINDS, issuer_of
 from workflow.vocab import DOC_TYPES, VN_TZ, normalise_doc_type
+from workflow.webhooks import events as webhook_events
 
 log = logging.getLogger("trinhky.dispatch")
 
@@ -292,6 +293,13 @@ def dispatch(
             "units": [u.code for u in units],
             "external": [e for _, e in outside],
         },
+    )
+    webhook_events.emit(
+        session,
+        "dispatched",
+        {"units": [u.code for u in units], "external": len(outside)},
+        document=doc,
+        now=now,
     )
     return Dispatched(doc, created, links)
 
@@ -589,6 +597,18 @@ def receive(
                 "year": entry.year,
                 "sha256": entry.blob_sha256,
             },
+        )
+        webhook_events.emit(
+            session,
+            "received",
+            {
+                "unit": entry.unit.code,
+                "incoming_number": entry.number,
+                "symbol": entry.original_symbol,
+                "subject": entry.subject,
+            },
+            document=sent,
+            now=now,
         )
         return entry
     entry.state = "returned"

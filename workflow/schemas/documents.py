@@ -13,7 +13,7 @@ from storage.models import Route as RouteRow
 from storage.models import Task as TaskRow
 from storage.registry_models import Comment as CommentRow
 from storage.registry_models import Notification as NotificationRow
-from workflow.schemas.base import Form, Int, Moment, Request, Response, When
+from workflow.schemas.base import Bool, Form, Int, Moment, Request, Response, When
 from workflow.vocab import STATE_LABELS
 
 # --- shared pieces ---------------------------------------------------------------------
@@ -448,6 +448,22 @@ class ReassignRequest(Request):
     """``POST /tasks/{task_id}/reassign`` (administrators)."""
 
     to: str = Field(title="tên đăng nhập của người được giao")
+
+
+class IssueRequest(Request):
+    """``POST /tasks/{task_id}/issue``: optionally publish the issued document."""
+
+    public: Bool = Field(
+        default=False,
+        title="công khai",
+        description="also list it on the public portal (never a classified document)",
+    )
+
+
+class PublishRequest(Request):
+    """``POST /documents/{document_id}/publish``."""
+
+    public: Bool = Field(title="công khai", description="true: publish; false: take down")
 
 
 class Issued(Response):
