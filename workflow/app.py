@@ -30,8 +30,10 @@ from workflow import (
     portal,
     records,
     registry,
+    search,
     setup,
     signatures,
+    transparency,
     verification,
     viewer,
     vocab,
@@ -60,8 +62,10 @@ PACKAGES = (
     jobs,
     admin,
     setup,
+    search,
     webhooks,
     portal,
+    transparency,
 )
 
 

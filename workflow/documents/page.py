@@ -22,7 +22,7 @@ from storage.audit import AuditAction
 from storage.models import Document, Revision, Role, RouteStage, Task, User
 from storage.registry_models import HandSignature
 from storage.types import utcnow
-from workflow.documents import presenters, routing
+from workflow.documents import drafts, presenters, routing
 from workflow.documents import usecases as service
 from workflow.documents.states import DocState, StageAction, TaskState
 from workflow.i18n import translate
@@ -161,6 +161,28 @@ class DocumentPage:
     """Why the document came back to its drafter (while it is returned)."""
     now: datetime
     """When the page was computed (deadlines, the date of a number preview)."""
+    files: list[dict[str, Any]]
+    """The Word draft the PDF was converted from, and the appendices (label, name, pages)."""
+
+
+def _files(db: Session, doc: Document) -> list[dict[str, Any]]:
+    rows = []
+    for f in drafts.files_of_document(db, doc.id):
+        if f.role == "source":
+            label = _("Bản gốc (đã chuyển sang PDF)")
+        else:
+            label = _("Phụ lục %(n)s", n=f.position)
+        pages = (
+            _(
+                "trang %(first)s–%(last)s của tệp PDF",
+                first=f.first_page,
+                last=f.first_page + f.pages - 1,
+            )
+            if f.role == "appendix" and f.first_page and f.pages
+            else ""
+        )
+        rows.append({"id": f.id, "label": label, "filename": f.filename, "pages": pages})
+    return rows
 
 
 def _label(labels: dict[str, str], code: str | None) -> str | None:
@@ -332,6 +354,7 @@ def document_page(db: Session, doc: Document, actor: User) -> DocumentPage:
         people=_delegates(db, actor),
         return_note=presenters.return_note(doc),
         now=now,
+        files=_files(db, doc),
     )
 
 
