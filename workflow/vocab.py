@@ -3,6 +3,7 @@ classification, states, actions, roles, audit actions); translated where shown."
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import UTC, datetime, timedelta, timezone
 
 VN_TZ = timezone(timedelta(hours=7), "ICT")
@@ -136,6 +137,8 @@ STAGE_STATUS_LABELS: dict[str, str] = {
     "done": "đã xong",
     "current": "đang xử lý",
     "next": "chưa đến",
+    "returned": "đã trả lại",
+    "rejected": "đã từ chối",
 }
 """Where a document stands at a stage of its route."""
 
@@ -288,3 +291,83 @@ def vn_display(moment: datetime | None) -> str:
     """:returns: ``dd/mm/yyyy HH:MM`` in Vietnam time, for pages."""
     local = to_vn(moment)
     return "" if local is None else local.strftime("%d/%m/%Y %H:%M")
+
+
+IN_REVIEW_LABELS: dict[str, str] = {
+    "review": "Đang kiểm tra thể thức",
+    "consult": "Đang xin ý kiến",
+}
+"""The state "in review" named after the action of the stage the document stands at."""
+
+
+# --- Vietnamese search and order -------------------------------------------------------
+
+_ALPHABET = "aăâbcdđeêghiklmnoôơpqrstuưvxy"
+"""The Vietnamese alphabet in its order (f, j, w, z of loan words sort after it)."""
+_LETTERS = {
+    "a\u0306": "ă",
+    "a\u0302": "â",
+    "e\u0302": "ê",
+    "o\u0302": "ô",
+    "o\u031b": "ơ",
+    "u\u031b": "ư",
+}
+"""Letters written with a mark of their own (breve, circumflex, horn), decomposed."""
+_TONES = {"\u0301": 1, "\u0300": 2, "\u0309": 3, "\u0303": 4, "\u0323": 5}
+"""Tone marks, ranked as a Vietnamese dictionary orders them: none, sắc, huyền, hỏi,
+ngã, nặng."""
+
+
+def fold(text: str | None) -> str:
+    """:returns: ``text`` without case and diacritics (``đ`` as ``d``), for search:
+    ``fold("Trần Văn Phương") == fold("tran van phuong")``."""
+    decomposed = unicodedata.normalize("NFD", (text or "").casefold())
+    bare = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return " ".join(bare.replace("đ", "d").split())
+
+
+def vn_sort_key(text: str | None) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """A sort key that orders Vietnamese the way its dictionaries do: letter by letter in
+    the Vietnamese alphabet (a < ă < â < b ... d < đ < e < ê ...), the tones deciding only
+    between words that are otherwise equal (none < sắc < huyền < hỏi < ngã < nặng). A
+    documented key rather than ICU collation, which would need PyICU and libicu.
+
+    :returns: ``(letters, tones)``.
+    """
+    letters: list[int] = []
+    tones: list[int] = []
+    for char in unicodedata.normalize("NFC", (text or "").casefold()):
+        parts = unicodedata.normalize("NFD", char)
+        base, marks = parts[0], parts[1:]
+        tone = next((_TONES[m] for m in marks if m in _TONES), 0)
+        letter = next((_LETTERS[base + m] for m in marks if base + m in _LETTERS), base)
+        rank = _ALPHABET.find(letter)
+        if rank >= 0:
+            letters.append(1000 + rank)
+        elif letter.isalpha():  # f, j, w, z and other scripts: after the alphabet
+            letters.append(2000 + ord(letter))
+        else:  # spaces, digits, punctuation: before the letters
+            letters.append(ord(letter))
+        tones.append(tone)
+    return tuple(letters), tuple(tones)
+
+
+OBJECT_LABELS: dict[str, str] = {
+    "document": "Văn bản",
+    "incoming": "Văn bản đến",
+    "user": "Người dùng",
+    "unit": "Đơn vị",
+    "route": "Tuyến trình",
+    "certificate": "Chứng thư số",
+    "delegation": "Ủy quyền",
+    "workfile": "Hồ sơ công việc",
+    "report_obligation": "Báo cáo định kỳ",
+    "report_period": "Kỳ báo cáo",
+    "ledger": "Sổ chỉ tiêu",
+    "ledger_entry": "Mục sổ chỉ tiêu",
+    "ledger_report": "Báo cáo chỉ tiêu",
+    "bundle": "Gói kiểm toán",
+    "system": "Hệ thống",
+    "admin": "Quản trị",
+}
+"""What an audit entry is about, as the audit log names it."""

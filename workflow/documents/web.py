@@ -19,18 +19,19 @@ from storage.db import begin_write
 from storage.models import Certificate, Document, Role
 from storage.types import utcnow
 from workflow.accounts import access
-from workflow.documents import drafts, recipients, route_templates
+from workflow.documents import drafts, presenters, recipients, route_templates
 from workflow.documents import usecases as service
 from workflow.documents.page import ActionForm, EmptyForm, SignForm, render_detail
 from workflow.documents.states import DocState, StageAction
 from workflow.errors import WorkflowError
 from workflow.http import current_actor
 from workflow.i18n import translate
+from workflow.registry import incoming_queries
 from workflow.services import get_services, get_session
 from workflow.signatures import flow as signing_flow
 from workflow.signatures.certificates import expiry_warning
 from workflow.uploads import send_blob, stage_upload, stage_uploads
-from workflow.vocab import DOC_TYPES
+from workflow.vocab import DOC_TYPES, STATE_LABELS
 
 bp = Blueprint("documents", __name__)
 
@@ -80,8 +81,13 @@ def home() -> Any:
         overdue={t.id for t in tasks if t.due_at is not None and t.due_at < now},
         bulk_sign=sign_tasks if len(sign_tasks) > 1 else [],
         to_revise=to_revise,
+        returned={d.id: presenters.return_note(d) for d in to_revise},
+        incoming_waiting=[
+            (unit, count) for unit, count in incoming_queries.waiting_units(db, actor) if count
+        ],
         now=now,
         documents=docs,
+        state_labels={d.id: presenters.state_code_label(d, STATE_LABELS) for d in docs},
         can_draft=bool(actor.units_with(Role.DRAFTER)),
     )
 

@@ -21,17 +21,20 @@ from pyhanko.sign.signers import Signer
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from signing import freespace
 from signing.anchors import box_below, find_anchor
 from signing.errors import KeyLoadError, PdfInputError, SigningError, WrongPassphraseError
 from signing.keys import load_signer
 from signing.pades import sign_pdf_file
+from signing.pages import last_page_box
 from signing.profiles import SigningProfile, TrustConfig
 from signing.stamps import (
     PERSONAL_HEIGHT,
     PERSONAL_WIDTH,
     StampContent,
     StampPlacement,
-    vietnam_iso,
+    default_box_for,
+    vietnam_display,
 )
 from signing.trust import TrustServices
 from signing.validate import ValidationReport, validate_pdf
@@ -138,7 +141,7 @@ def personal_stamp(
         image = blobs.read_bytes(user.signature_png_sha256)
     # Decree 30 shows the title, the image and the name; the unit and the signing time in
     # Vietnam time (ISO 8601) follow, so the stamp says who signed, for whom and when.
-    lines = (*extra, unit.name if unit else "", f"Thời gian: {vietnam_iso(now)}")
+    lines = (*extra, unit.name if unit else "", f"Thời gian ký: {vietnam_display(now)}")
     return StampContent(
         kind="personal",
         signer_name=user.full_name,
@@ -150,16 +153,40 @@ def personal_stamp(
     )
 
 
-def personal_placement(source: Path, actor: User, principal: User | None) -> StampPlacement:
-    """Under the signer's title printed on the last page (the signature block), if found;
-    the default place otherwise."""
+SIGNATURE_BLOCK_ANCHORS = ("T/M", "TM.", "KT.", "TRƯỞNG BAN", "BÍ THƯ", "PHÓ BÍ THƯ")
+"""Words that open the signature block of a Party document (Decree 30 style), searched on
+the last page when the signer's title is not printed there."""
+
+
+def personal_placement(
+    source: Path, actor: User, principal: User | None
+) -> tuple[StampPlacement, bool]:
+    """Where the signer's stamp goes by default: under the signer's title printed on the
+    last page (the signature block), else under the block's opening words (``T/M``,
+    ``TRƯỞNG BAN``...), else the bottom right corner; in each case moved to the nearest
+    place that covers none of the document's text.
+
+    :returns: the placement, and whether it was found under the printed title (then the
+        stamp need not print the title again).
+    """
+    wanted: tuple[float, float, float, float] | None = None
+    page, titled = -1, False
     for title in (principal.title if principal else None, actor.title):
         hit = find_anchor(source, title, page=-1) if title else None
         if hit is not None:
-            return StampPlacement(
-                page=hit.page, box=box_below(hit, PERSONAL_WIDTH, PERSONAL_HEIGHT)
-            )
-    return StampPlacement()
+            wanted, page, titled = box_below(hit, PERSONAL_WIDTH, PERSONAL_HEIGHT), hit.page, True
+            break
+    if wanted is None:
+        for words in SIGNATURE_BLOCK_ANCHORS:
+            hit = find_anchor(source, words, page=-1)
+            if hit is not None:
+                wanted, page = box_below(hit, PERSONAL_WIDTH, PERSONAL_HEIGHT), hit.page
+                break
+    page_box = last_page_box(source)
+    if wanted is None:
+        wanted = default_box_for(StampContent("", "", "", utcnow(), kind="personal"), page_box)
+    free = freespace.nearest_free(wanted, page_box, freespace.text_boxes(source, page))
+    return StampPlacement(page=page, box=free or wanted), titled
 
 
 def prepare(
@@ -193,10 +220,10 @@ def prepare(
     stamp = personal_stamp(blobs, actor, unit, now, extra)
     if placement is None:
         placement = StampPlacement()
+        found_anchor = False
         if blobs is not None:
             with blobs.local_copy(doc.current_revision.blob_sha256) as source:
-                placement = personal_placement(source, actor, principal)
-        found_anchor = placement.box is not None
+                placement, found_anchor = personal_placement(source, actor, principal)
     else:
         found_anchor = False  # chosen on the page: the stamp shows the title itself
     if found_anchor:
