@@ -9,7 +9,7 @@ SHARED_TOOLS ?= $(abspath ../shared/tools)
 VERIFY_VENV  ?= $(HOME)/.cache/independent_verify/venv
 # Debian packages the tests use: poppler (pdfsig, pdftotext, pdftoppm), NSS tools, qpdf, mupdf, openssl,
 # SoftHSM2 + OpenSC (PKCS#11 seal token), zbar (reads the QR code in the seal stamp).
-TEST_DEBS := poppler-utils libnss3-tools qpdf mupdf-tools openssl softhsm2 opensc chromium fonts-noto-core zbar-tools
+TEST_DEBS := poppler-utils libnss3-tools qpdf mupdf-tools openssl softhsm2 opensc chromium fonts-noto-core zbar-tools dovecot-imapd
 # The PostgreSQL half of `make test`: a throwaway cluster (Debian's postgresql package,
 # installed when missing) on 127.0.0.1:$(PG_PORT); `make test SQLITE_ONLY=1` skips it.
 PG_PORT   ?= 54329
@@ -58,7 +58,7 @@ run: install
 
 # System packages for the validators the tests run (root or sudo needed once).
 test-deps:
-	@missing=""; for t in pdfsig pdftotext pdftoppm certutil qpdf mutool openssl softhsm2-util pkcs11-tool chromium zbarimg; do \
+	@missing=""; for t in pdfsig pdftotext pdftoppm certutil qpdf mutool openssl softhsm2-util pkcs11-tool chromium zbarimg dovecot; do \
 	  command -v $$t >/dev/null 2>&1 || missing="$$missing $$t"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages for:$$missing"; \

@@ -25,6 +25,7 @@ from workflow import (
     audit,
     coverage,
     documents,
+    intake,
     jobs,
     openapi,
     portal,
@@ -62,6 +63,7 @@ PACKAGES = (
     setup,
     webhooks,
     portal,
+    intake,
 )
 
 

@@ -82,6 +82,9 @@ DEFAULTS: dict[str, Any] = {
     "WEBHOOK_TIMEOUT": 10,
     "WEBHOOK_MAX_ATTEMPTS": 10,
     "WEBHOOK_IMMEDIATE": True,
+    # Office mailboxes read over IMAP (TLS) for incoming documents: a JSON list of
+    # {"name", "host", "port", "user", "password", "folder", "unit", ...} (MailboxConfig).
+    "MAIL_INTAKE": [],
 }
 
 
@@ -297,6 +300,8 @@ class Settings:
     webhook_immediate: bool = True
     """Deliver a request's events right after its commit (``WEBHOOK_IMMEDIATE``); the
     ``webhooks`` job delivers what is due in any case."""
+    mail_intake: tuple[MailboxConfig, ...] = ()
+    """The office mailboxes the ``mail-intake`` job reads (``MAIL_INTAKE``)."""
 
     def blob_store(self) -> BlobStore:
         """:returns: the blob store of :attr:`blob_url` (staging under :attr:`blob_dir`)."""
@@ -374,6 +379,7 @@ class Settings:
             webhook_timeout=positive("WEBHOOK_TIMEOUT"),
             webhook_max_attempts=positive("WEBHOOK_MAX_ATTEMPTS"),
             webhook_immediate=_flag(config.get("WEBHOOK_IMMEDIATE")),
+            mail_intake=_mailboxes(config.get("MAIL_INTAKE")),
         )
 
 
@@ -528,3 +534,73 @@ def read_or_create_secret(path: Path, nbytes: int = 32) -> str:
     finally:
         tmp.unlink(missing_ok=True)
     return path.read_text().strip()
+
+
+@dataclass(frozen=True)
+class MailboxConfig:
+    """One office mailbox read over IMAP for incoming documents (an item of
+    ``MAIL_INTAKE``)."""
+
+    name: str
+    """Short stable name (the queue, the audit log)."""
+    host: str
+    """IMAP server."""
+    user: str
+    """Login."""
+    password: str = field(repr=False)
+    """Password (never logged, never shown)."""
+    unit: str
+    """Code of the receiving unit: its clerks see the messages."""
+    port: int = 993
+    """IMAP port (993: TLS from the start)."""
+    folder: str = "INBOX"
+    """The folder read."""
+    security: str = "tls"
+    """``tls`` (IMAPS) or ``starttls``: never plain text."""
+    cafile: str | None = None
+    """A CA bundle to trust instead of the system's (a private mail server)."""
+    flag: str = "$TrinhKy"
+    """The IMAP keyword set on a message once its entry is committed."""
+
+
+MAILBOX_FIELDS = ("name", "host", "user", "password", "unit")
+
+
+def _mailboxes(value: Any) -> tuple[MailboxConfig, ...]:
+    if value in (None, ""):
+        return ()
+    if not isinstance(value, list):
+        raise SettingsError("MAIL_INTAKE must be a JSON list of mailboxes")
+    boxes: list[MailboxConfig] = []
+    for n, item in enumerate(value):
+        if not isinstance(item, dict):
+            raise SettingsError(f"MAIL_INTAKE[{n}] must be a JSON object")
+        missing = [k for k in MAILBOX_FIELDS if not item.get(k)]
+        if missing:
+            raise SettingsError(f"MAIL_INTAKE[{n}]: missing {', '.join(missing)}")
+        unknown = set(item) - {f for f in MailboxConfig.__dataclass_fields__}
+        if unknown:
+            raise SettingsError(f"MAIL_INTAKE[{n}]: unknown {', '.join(sorted(unknown))}")
+        security = str(item.get("security") or "tls")
+        if security not in ("tls", "starttls"):
+            raise SettingsError(f"MAIL_INTAKE[{n}].security must be tls or starttls")
+        port = item.get("port", 993)
+        if not isinstance(port, int) or not 0 < port < 65536:
+            raise SettingsError(f"MAIL_INTAKE[{n}].port must be a port number")
+        boxes.append(
+            MailboxConfig(
+                name=str(item["name"])[:64],
+                host=str(item["host"]),
+                user=str(item["user"]),
+                password=str(item["password"]),
+                unit=str(item["unit"]),
+                port=port,
+                folder=str(item.get("folder") or "INBOX"),
+                security=security,
+                cafile=str(item["cafile"]) if item.get("cafile") else None,
+                flag=str(item.get("flag") or "$TrinhKy"),
+            )
+        )
+    if len({b.name for b in boxes}) != len(boxes):
+        raise SettingsError("MAIL_INTAKE: two mailboxes have the same name")
+    return tuple(boxes)

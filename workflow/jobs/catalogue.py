@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from storage.checkpoints import Timestamper
 from storage.heads import ledger_head
 from workflow.i18n import N_
+from workflow.intake import imap as intake
 from workflow.jobs import usecases
 from workflow.mail import Mailer
 from workflow.records import reminders
@@ -117,6 +118,26 @@ def _webhooks(ctx: JobContext) -> str:
     return deliverer.run(deliverer.due(ctx.now), ctx.now).text()
 
 
+def _mail_intake(ctx: JobContext) -> str:
+    # Each message is committed in a short transaction of its own before it is flagged on
+    # the IMAP server; the run's session stays unused.
+    services = ctx.services
+    boxes = services.settings.mail_intake
+    if not boxes:
+        return "chưa cấu hình hộp thư nào (MAIL_INTAKE)"
+    reports = [
+        intake.poll(
+            box,
+            services.session_factory,
+            services.blobs,
+            max_bytes=services.settings.max_upload_bytes,
+            now=ctx.now,
+        )
+        for box in boxes
+    ]
+    return "; ".join(r.text() for r in reports)
+
+
 CHECKPOINTS = "checkpoints"
 MINUTE = timedelta(minutes=1)
 JOBS: tuple[Job, ...] = (
@@ -136,6 +157,7 @@ JOBS: tuple[Job, ...] = (
     Job(
         "webhooks", N_("Gửi sự kiện đến webhook (Zalo, Facebook, hệ thống khác)"), MINUTE, _webhooks
     ),
+    Job("mail-intake", N_("Đọc hộp thư văn bản đến (IMAP)"), 5 * MINUTE, _mail_intake),
 )
 """Every periodic job, in the order they are listed and started."""
 BY_NAME: Mapping[str, Job] = {job.name: job for job in JOBS}
