@@ -50,6 +50,9 @@ install-dev: $(VENV)/.installed-dev
 # The scheduler of the periodic jobs (flask scheduler run) runs beside gunicorn and is
 # stopped with it: Ctrl-C, a SIGTERM to the group, or gunicorn exiting.
 run: install
+	@echo "E-mail: demo users have @trinhky.local addresses. To read the notices, run a local"
+	@echo "  SMTP sink in another terminal: $(BIN)/python -m aiosmtpd -n -l 127.0.0.1:8025"
+	@echo "  (pip install aiosmtpd) and start with TRINHKY_MAIL_SERVER=127.0.0.1 TRINHKY_MAIL_PORT=8025 make run"
 	$(BIN)/flask --app wsgi init --host $(HOST) --port $(PORT)
 	$(BIN)/flask --app wsgi scheduler run & scheduler=$$!; \
 	trap 'kill $$scheduler 2>/dev/null; wait $$scheduler' EXIT; trap 'exit 130' INT; trap 'exit 143' TERM; \

@@ -27,6 +27,7 @@ from workflow import (
     documents,
     intake,
     jobs,
+    notices,
     openapi,
     portal,
     records,
@@ -64,6 +65,7 @@ PACKAGES = (
     webhooks,
     portal,
     intake,
+    notices,
 )
 
 

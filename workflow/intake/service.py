@@ -23,6 +23,7 @@ from storage.models import Role, Unit, User
 from storage.registry_models import IncomingEntry
 from storage.types import utcnow
 from workflow.accounts import access
+from workflow.documents import routing
 from workflow.documents.usecases import MAX_SUBJECT, check_pdf
 from workflow.errors import ConflictError, ForbiddenError, InvalidInputError, NotFoundError
 from workflow.intake.parse import ParsedMail, parse_mail
@@ -124,6 +125,14 @@ def ingest(
         entries.append(entry)
     if not parsed.attachments:
         problems.append("Thư không có tệp PDF đính kèm")
+    for clerk in dispatching.clerks_of(session, unit.id):
+        routing.notify(
+            session,
+            clerk.id,
+            "incoming",
+            f"Thư điện tử đến từ {parsed.sender}: {parsed.subject[:200]}",
+            None,
+        )
     message.problems = problems
     session.flush()
     audit.append(

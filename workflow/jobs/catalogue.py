@@ -15,6 +15,7 @@ from workflow.i18n import N_
 from workflow.intake import imap as intake
 from workflow.jobs import usecases
 from workflow.mail import Mailer
+from workflow.notices import service as notices
 from workflow.records import reminders
 from workflow.services import Services
 from workflow.settings import Settings, SettingsError
@@ -138,6 +139,18 @@ def _mail_intake(ctx: JobContext) -> str:
     return "; ".join(r.text() for r in reports)
 
 
+def _base_url(ctx: JobContext) -> str:
+    return ctx.services.settings.public_url or "http://localhost:8000"
+
+
+def _notices(ctx: JobContext) -> str:
+    return notices.send_each(ctx.session, ctx.mailer, _base_url(ctx), ctx.now).text()
+
+
+def _digest(ctx: JobContext) -> str:
+    return notices.send_digests(ctx.session, ctx.mailer, _base_url(ctx), ctx.now).text()
+
+
 CHECKPOINTS = "checkpoints"
 MINUTE = timedelta(minutes=1)
 JOBS: tuple[Job, ...] = (
@@ -158,6 +171,8 @@ JOBS: tuple[Job, ...] = (
         "webhooks", N_("Gửi sự kiện đến webhook (Zalo, Facebook, hệ thống khác)"), MINUTE, _webhooks
     ),
     Job("mail-intake", N_("Đọc hộp thư văn bản đến (IMAP)"), 5 * MINUTE, _mail_intake),
+    Job("notices", N_("Gửi thư thông báo (mỗi sự kiện)"), MINUTE, _notices),
+    Job("notice-digest", N_("Gửi thư tổng hợp thông báo trong ngày"), DAY, _digest),
 )
 """Every periodic job, in the order they are listed and started."""
 BY_NAME: Mapping[str, Job] = {job.name: job for job in JOBS}

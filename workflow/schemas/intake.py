@@ -65,3 +65,21 @@ class MailList(Response):
     """``GET /intake``."""
 
     messages: list[MailMessage]
+
+
+class NoticePreferences(Response):
+    """``GET /account/notices``: how the caller gets e-mail notices."""
+
+    mode: str
+    """each (every event at once), digest (once a day) or none."""
+    language: str
+    """vi or en."""
+    email: str | None
+    """Where they go (set by an administrator)."""
+
+
+class NoticePreferencesBody(Request):
+    """``PUT /account/notices``."""
+
+    mode: str = Field(title="cách nhận thư", description="each, digest or none")
+    language: str = Field(default="vi", title="ngôn ngữ", description="vi or en")
