@@ -142,6 +142,7 @@ STAGE_STATUS_LABELS: dict[str, str] = {
 REVISION_KIND_LABELS: dict[str, str] = {
     "upload": "Bản tải lên",
     "signed": "Bản đã ký",
+    "ocr": "Bản quét đã nhận dạng chữ (OCR)",
 }
 """Kinds of revision of a document's PDF."""
 
@@ -176,6 +177,7 @@ AUDIT_LABELS: dict[str, str] = {
     "auth:logout": "Đăng xuất",
     "auth:token_issued": "Cấp mã truy cập API",
     "document:uploaded": "Tải lên văn bản",
+    "document:ocr_applied": "Nhận dạng chữ (OCR) bản quét",
     "document:submitted": "Trình văn bản",
     "document:viewed": "Xem văn bản",
     "document:downloaded": "Tải xuống văn bản",
@@ -251,6 +253,8 @@ AUDIT_LABELS: dict[str, str] = {
     "system:data_created": "Tạo dữ liệu hệ thống (tuyến trình, chứng thư số con dấu)",
     "system:backup": "Sao lưu hệ thống",
     "system:restored": "Khôi phục hệ thống từ bản sao lưu",
+    "log:witness_added": "Sổ nhật ký minh bạch: thêm bên chứng kiến",
+    "log:witness_removed": "Sổ nhật ký minh bạch: ngừng gửi cho bên chứng kiến",
 }
 
 

@@ -22,7 +22,7 @@ from storage.audit import AuditAction
 from storage.models import Document, Revision, Role, RouteStage, Task, User
 from storage.registry_models import HandSignature
 from storage.types import utcnow
-from workflow.documents import presenters, routing
+from workflow.documents import drafts, presenters, routing
 from workflow.documents import usecases as service
 from workflow.documents.states import DocState, StageAction, TaskState
 from workflow.i18n import translate
@@ -157,6 +157,28 @@ class DocumentPage:
     """Whom the actor may delegate to."""
     now: datetime
     """When the page was computed (deadlines, the date of a number preview)."""
+    files: list[dict[str, Any]]
+    """The Word draft the PDF was converted from, and the appendices (label, name, pages)."""
+
+
+def _files(db: Session, doc: Document) -> list[dict[str, Any]]:
+    rows = []
+    for f in drafts.files_of_document(db, doc.id):
+        if f.role == "source":
+            label = _("Bản gốc (đã chuyển sang PDF)")
+        else:
+            label = _("Phụ lục %(n)s", n=f.position)
+        pages = (
+            _(
+                "trang %(first)s–%(last)s của tệp PDF",
+                first=f.first_page,
+                last=f.first_page + f.pages - 1,
+            )
+            if f.role == "appendix" and f.first_page and f.pages
+            else ""
+        )
+        rows.append({"id": f.id, "label": label, "filename": f.filename, "pages": pages})
+    return rows
 
 
 def _label(labels: dict[str, str], code: str | None) -> str | None:
@@ -306,6 +328,7 @@ def document_page(db: Session, doc: Document, actor: User) -> DocumentPage:
             )
         ),
         now=now,
+        files=_files(db, doc),
     )
 
 

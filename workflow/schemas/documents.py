@@ -690,3 +690,24 @@ class RouteRequest(Request):
     description: str | None = None
     is_default: bool | None = None
     stages: list[RouteStageRequest] | None = Field(default=None, description="at least one")
+
+
+class DocumentFile(Response):
+    """A file of a document besides its PDF: the Word/OpenDocument draft it was converted
+    from (``source``), or an appendix (``appendix``) merged into the PDF from
+    ``first_page`` on (so the one signature covers it)."""
+
+    id: int
+    role: str = Field(description="source or appendix")
+    position: int = Field(description="appendix number (1, 2…); 0 for the source")
+    filename: str
+    sha256: str = Field(description="SHA-256 of the file as uploaded")
+    pdf_sha256: str | None = Field(description="SHA-256 of its PDF form")
+    first_page: int | None = Field(description="1-based page of the document's PDF")
+    pages: int | None
+
+
+class DocumentFiles(Response):
+    """``GET /documents/{id}/files``."""
+
+    files: list[DocumentFile]
