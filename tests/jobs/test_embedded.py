@@ -44,6 +44,9 @@ JOBS = {
     "webhooks",
     "ocr",
     "log-witnesses",
+    "mail-intake",
+    "notices",
+    "notice-digest",
 }
 
 
