@@ -23,6 +23,7 @@ from tests import factories
 from tests.conftest import Api, app_config, closed
 from tests.intake.conftest import Inbox, smtp  # noqa: F401 - the SMTP server fixture
 from tests.test_dispatch_registers import add_clerk, issued_document, unit_id
+from tests.test_web import csrf_token, login
 from workflow import create_app
 from workflow.jobs import catalogue
 from workflow.jobs.runner import Runner
@@ -171,6 +172,18 @@ def test_task_events_by_email_in_each_language(
         "Văn bản bị trả lại" in msg.get_content()
         and f"{BASE}/documents/{doc_id}" in msg.get_content()
     )
+
+    # The settings page (CSRF like every form).
+    web = app.test_client()
+    login(web, "chuyenvien")
+    token = csrf_token(web, "/account/notices")
+    saved = web.post(
+        "/account/notices", data={"mode": "none", "language": "en", "csrf_token": token}
+    )
+    assert saved.status_code == 302
+    assert api.get("chuyenvien", "/account/notices").get_json()["mode"] == "none"
+    assert web.post("/account/notices", data={"mode": "each"}).status_code == 400
+    assert api.get("chuyenvien", "/account/notices").get_json()["mode"] == "none"
 
     # None: nothing is e-mailed, the in-app notification stays.
     assert put(api, "truongban", "/account/notices", {"mode": "none"}).status_code == 200
