@@ -95,6 +95,8 @@ def audits(services: Services, action: str) -> list[AuditEvent]:
         return list(session.scalars(select(AuditEvent).where(AuditEvent.action == action)))
 
 
+# The queue locks its message (SELECT .. FOR UPDATE), (Message-ID, SHA-256) is unique.
+@pytest.mark.both_databases
 def test_documents_emailed_to_the_office_mailbox(
     app: Flask,
     api: Api,
