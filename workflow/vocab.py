@@ -230,6 +230,8 @@ AUDIT_LABELS: dict[str, str] = {
     "ledger:head": "Sổ chỉ tiêu: ghi mã băm toàn sổ (để đóng dấu thời gian)",
     "ledger:exemption_recorded": "Sổ chỉ tiêu: ghi nhận miễn trừ",
     "ledger:report_signed": "Ký báo cáo chỉ tiêu",
+    "storage:temporary_removed": "Xóa tệp tạm bị bỏ dở",
+    "storage:blob_removed": "Xóa tệp không còn được tham chiếu",
     "ledger:refreshed": "Sổ chỉ tiêu: tính lại toàn bộ",
     "reminder:sent": "Gửi nhắc việc (đôn đốc)",
     "mail:fetched": "Đọc thư điện tử đến từ hộp thư cơ quan",

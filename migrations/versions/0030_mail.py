@@ -1,7 +1,7 @@
 """mail: e-mails read from the office mailboxes (intake), notice preferences per user
 
 Revision ID: 0030
-Revises: 0026
+Revises: 0020
 Create Date: 2026-12-06 04:00:00
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 import storage.types
 
 revision: str = "0030"
-down_revision: str | None = "0026"
+down_revision: str | None = "0020"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -337,6 +337,7 @@ def test_every_job_runs_on_a_fresh_instance(
         ("webhooks", "ok"),
         ("ocr", "ok"),
         ("log-witnesses", "ok"),
+        ("cleanup", "ok"),
         ("mail-intake", "ok"),
         ("notices", "ok"),
         ("notice-digest", "ok"),

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
+from storage import cleanup
 from storage.checkpoints import Timestamper
 from storage.heads import ledger_head
 from workflow.documents import scans
@@ -150,6 +151,16 @@ def _ocr(ctx: JobContext) -> str:
     )
 
 
+def _cleanup(ctx: JobContext) -> str:
+    grace = timedelta(seconds=ctx.services.settings.cleanup_grace_seconds)
+    removed = cleanup.sweep(ctx.session, ctx.services.blobs, ctx.now, grace)
+    temporaries = sum(1 for r in removed if r.kind == "temporary")
+    return (
+        f"xóa {temporaries} tệp tạm (tải lên, ký dở dang) và {len(removed) - temporaries} tệp "
+        f"không còn bản ghi nào tham chiếu, cũ hơn {grace.total_seconds() / 3600:g} giờ"
+    )
+
+
 def _mail_intake(ctx: JobContext) -> str:
     # Each message is committed in a short transaction of its own before it is flagged on
     # the IMAP server; the run's session stays unused.
@@ -208,6 +219,7 @@ JOBS: tuple[Job, ...] = (
         timedelta(minutes=10),
         _witnesses,
     ),
+    Job("cleanup", N_("Dọn tệp tạm và tệp không còn được tham chiếu"), DAY, _cleanup),
     Job("mail-intake", N_("Đọc hộp thư văn bản đến (IMAP)"), 5 * MINUTE, _mail_intake),
     Job("notices", N_("Gửi thư thông báo (mỗi sự kiện)"), MINUTE, _notices),
     Job("notice-digest", N_("Gửi thư tổng hợp thông báo trong ngày"), DAY, _digest),
