@@ -7,6 +7,7 @@ from sqlalchemy import create_engine
 
 import storage.audit_models  # noqa: F401 - registers audit_checkpoints
 import storage.external_models  # noqa: F401 - registers external_signing_sessions
+import storage.intake_models  # noqa: F401 - registers mail_messages
 import storage.job_models  # noqa: F401 - registers bulk_jobs, bulk_job_items
 import storage.ledger  # noqa: F401 - registers ledger_entries, ledger_exemptions
 import storage.registry_models  # noqa: F401 - registers the workflow tables

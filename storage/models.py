@@ -78,6 +78,9 @@ class User(Base):
     full_name: Mapped[str] = mapped_column(String(255))
     title: Mapped[str] = mapped_column(String(255), default="")
     email: Mapped[str | None] = mapped_column(String(255))
+    # E-mail notices: "each" event, a daily "digest", or "none"; in this language.
+    notify_mode: Mapped[str] = mapped_column(String(8), default="each", server_default="each")
+    language: Mapped[str] = mapped_column(String(8), default="vi", server_default="vi")
     password_hash: Mapped[str] = mapped_column(String(255))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)

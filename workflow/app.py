@@ -26,7 +26,9 @@ from workflow import (
     audit,
     coverage,
     documents,
+    intake,
     jobs,
+    notices,
     openapi,
     portal,
     records,
@@ -75,6 +77,8 @@ PACKAGES = (
     webhooks,
     portal,
     transparency,
+    intake,
+    notices,
 )
 
 

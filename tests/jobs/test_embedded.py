@@ -45,6 +45,9 @@ JOBS = {
     "ocr",
     "log-witnesses",
     "cleanup",
+    "mail-intake",
+    "notices",
+    "notice-digest",
 }
 
 

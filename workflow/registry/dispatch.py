@@ -560,7 +560,11 @@ def receive(
     object_type, object_id = (
         ("document", entry.document_id) if entry.document_id else ("incoming", entry.id)
     )
-    if report["verdict"] == "valid" and intact_file:
+    # An unsigned PDF e-mailed to an office mailbox is received as "unsigned electronic"
+    # (flagged, still electronic for T1); a broken or invalid signature is returned.
+    unsigned = entry.mail_message_id is not None and report["verdict"] == "unsigned"
+    report["unsigned_electronic"] = unsigned
+    if (report["verdict"] == "valid" or unsigned) and intact_file:
         entry.year = now.astimezone(VN_TZ).year
         entry.number = issuance.allocate_number(session, entry.unit_id, "incoming", entry.year)
         entry.state = "received"
@@ -592,6 +596,7 @@ def receive(
                 "number": entry.number,
                 "year": entry.year,
                 "sha256": entry.blob_sha256,
+                "unsigned": unsigned,
             },
         )
         webhook_events.emit(
