@@ -21,7 +21,7 @@ from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
 from pyhanko.sign.validation.status import SignatureCoverageLevel
 from pyhanko_certvalidator import ValidationContext
 
-from signing.profiles import TrustConfig
+from signing.profiles import INTERNAL_LIST, TrustConfig
 from signing.revocation import RevocationData, RevocationSource, revinfo_policy
 from signing.stamps import VIETNAM_TZ
 
@@ -87,6 +87,8 @@ class SignatureReport:
     """Overall verdict: pyHanko's bottom line and trusted and intact."""
     problems: tuple[str, ...]
     """Vietnamese reasons when :attr:`bottom_line` is False."""
+    trust_list: str = ""
+    """Name of the trust list the signer's chain ended in (empty: untrusted)."""
 
 
 @dataclass(frozen=True)
@@ -275,8 +277,27 @@ def _problems(status: Any, trusted: bool, coverage: str, mod_level: str) -> list
     return problems
 
 
+def _trust_list(status: Any, trust: TrustConfig) -> str:
+    """The trust list holding the anchor of the signer's validation path ('' if none)."""
+    path = getattr(status, "validation_path", None)
+    if path is None or status.trust_problem_indic is not None:
+        return ""
+    try:
+        anchor = path.first
+        der = anchor.dump() if anchor is not None else b""
+    except Exception:  # an attribute-certificate path or an odd anchor: no list name
+        return ""
+    names = dict(trust.list_names)
+    return names.get(hashlib.sha256(der).hexdigest(), INTERNAL_LIST)
+
+
 def _report(
-    sig: EmbeddedPdfSignature, status: Any, facts: _CertFacts, is_doc_ts: bool, level: str
+    sig: EmbeddedPdfSignature,
+    status: Any,
+    facts: _CertFacts,
+    is_doc_ts: bool,
+    level: str,
+    trust_list: str = "",
 ) -> SignatureReport:
     """Turn a pyHanko status into a :class:`SignatureReport`."""
     trusted = status.trust_problem_indic is None
@@ -316,6 +337,7 @@ def _report(
         summary=str(status.summary()),
         bottom_line=bottom_line,
         problems=tuple(problems),
+        trust_list=trust_list,
     )
 
 
@@ -381,7 +403,9 @@ def _validate_reader(
                 )
                 has_ts = status.timestamp_validity is not None
                 level = _pades_level(sig, has_ts, dss_revinfo, doc_ts_revisions)
-            reports.append(_report(sig, status, _cert_facts(status.signing_cert), is_doc_ts, level))
+            facts = _cert_facts(status.signing_cert)
+            anchor_list = _trust_list(status, trust)
+            reports.append(_report(sig, status, facts, is_doc_ts, level, anchor_list))
         except Exception as exc:  # bad input is a result
             reports.append(_broken_report(sig, exc))
     return tuple(reports)

@@ -268,3 +268,12 @@ def vn_display(moment: datetime | None) -> str:
     """:returns: ``dd/mm/yyyy HH:MM`` in Vietnam time, for pages."""
     local = to_vn(moment)
     return "" if local is None else local.strftime("%d/%m/%Y %H:%M")
+
+
+CONVERSION_LABELS: dict[str, str] = {
+    "repaired": "Tệp tải lên bị hỏng cấu trúc; máy chủ đã sửa tự động (qpdf). Bản được "
+    "duyệt và ký là bản đã sửa; tệp gốc được lưu kèm.",
+    "decrypted": "Tệp tải lên được mã hóa với mật khẩu rỗng; máy chủ đã gỡ mã hóa thành "
+    "bản sạch để ký. Tệp gốc được lưu kèm.",
+}
+"""What was done to an uploaded file before it became a revision."""

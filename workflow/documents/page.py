@@ -32,6 +32,7 @@ from workflow.verification import service as verification
 from workflow.viewer import geometry
 from workflow.vocab import (
     CLASSIFICATION_LABELS,
+    CONVERSION_LABELS,
     DOC_TYPES,
     MODIFICATION_LABELS,
     REVISION_KIND_LABELS,
@@ -144,6 +145,8 @@ class DocumentPage:
     """An issued document, and the actor may recall it (clerk or signer)."""
     revisions: list[tuple[Revision, str]]
     """Each revision with the label of its kind."""
+    conversion_labels: dict[int, str]
+    """Revision number → what was done to the uploaded file (repaired, decrypted)."""
     report: ValidationReport | None
     signatures: list[SignatureCard]
     comments: list[dict[str, Any]]
@@ -284,6 +287,11 @@ def document_page(db: Session, doc: Document, actor: User) -> DocumentPage:
             (rev, translate(REVISION_KIND_LABELS.get(rev.kind, upload_label)))
             for rev in doc.revisions
         ],
+        conversion_labels={
+            rev.number: translate(CONVERSION_LABELS.get(rev.conversion, rev.conversion))
+            for rev in doc.revisions
+            if rev.conversion
+        },
         report=report,
         signatures=[_signature_card(s) for s in report.signatures] if report else [],
         comments=presenters.comments_json(db, doc),

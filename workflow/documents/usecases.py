@@ -31,6 +31,7 @@ from storage.models import (
 from storage.types import utcnow
 from workflow.accounts import access
 from workflow.documents import routing
+from workflow.documents.intake import accept_upload
 from workflow.documents.states import DocState, Event, StageAction, TaskState
 from workflow.errors import (
     ConflictError,
@@ -89,11 +90,13 @@ def create_document(
             )
         urgency = check_urgency(urgency)
         route = _pick_route(session, route_code)
-        info = check_pdf(staged)
+        accepted = accept_upload(blobs, staged, check_pdf)
     except BaseException:
         blobs.discard(staged)
         raise
-    sha = blobs.publish(staged)
+    info = accepted.info
+    original = blobs.publish(accepted.original) if accepted.original is not None else None
+    sha = blobs.publish(accepted.staged)
     now = utcnow()
     doc = Document(
         unit_id=min(drafter_units),
@@ -111,9 +114,12 @@ def create_document(
     rev = Revision(
         number=1,
         blob_sha256=sha,
-        size=staged.size,
+        size=accepted.staged.size,
         filename=safe_name(filename),
         kind="upload",
+        original_sha256=original,
+        conversion=accepted.conversion,
+        conversion_note=accepted.note or None,
         created_by_id=actor.id,
         created_at=now,
     )
@@ -132,6 +138,7 @@ def create_document(
             "size": staged.size,
             "pages": info.pages,
             "route": route.code,
+            **accepted.audit_details(original),
             **(plan.audit_details() if plan is not None else {}),
         },
     )
