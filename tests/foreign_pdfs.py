@@ -97,6 +97,20 @@ def _asn1(cert: x509.Certificate) -> asn1_x509.Certificate:
     return asn1_x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER))
 
 
+def simple_signer(signer: ForeignSigner) -> SimpleSigner:
+    """pyHanko's in-memory signer for ``signer``'s key and chain."""
+    key_der = signer.key.private_bytes(
+        serialization.Encoding.DER,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    return SimpleSigner(
+        signing_cert=_asn1(signer.chain[0]),
+        signing_key=asn1_keys.PrivateKeyInfo.load(key_der),
+        cert_registry=SimpleCertificateStore.from_certs([_asn1(c) for c in signer.chain]),
+    )
+
+
 def signed_by(
     signer: ForeignSigner,
     pdf: bytes | None = None,
@@ -106,16 +120,7 @@ def signed_by(
 ) -> bytes:
     """``pdf`` (a fresh one by default) signed PAdES B-B by ``signer``; a certification
     signature with the given DocMDP permission when ``certify`` is set."""
-    key_der = signer.key.private_bytes(
-        serialization.Encoding.DER,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-    simple = SimpleSigner(
-        signing_cert=_asn1(signer.chain[0]),
-        signing_key=asn1_keys.PrivateKeyInfo.load(key_der),
-        cert_registry=SimpleCertificateStore.from_certs([_asn1(c) for c in signer.chain]),
-    )
+    simple = simple_signer(signer)
     meta = PdfSignatureMetadata(
         field_name=field,
         subfilter=SigSeedSubFilter.PADES,
