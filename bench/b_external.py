@@ -77,11 +77,17 @@ def run(quick: bool) -> dict[str, Any]:
             )
             out.unlink()
 
-        def finish(level: str, signed: Path) -> None:
+        def finish(level: str, signed: Path, prep: Any) -> None:
             if level in ("B-LT", "B-LTA"):
                 final = root / f"lt-{next(counter)}.pdf"
                 external.extend_long_term(
-                    signed, final, level, trust, services.revocation_source(), services.timestamper
+                    signed,
+                    final,
+                    level,
+                    trust,
+                    services.revocation_source(),
+                    services.timestamper,
+                    (prep.reserved_start, prep.reserved_end),
                 )
                 final.unlink()
             signed.unlink()
@@ -100,7 +106,7 @@ def run(quick: bool) -> dict[str, Any]:
                 chain,
                 services.timestamper if level != "B-B" else None,
             )
-            finish(level, prepared_path)
+            finish(level, prepared_path, prep)
 
         staged: dict[str, tuple[Path, Any, bytes]] = {}
 
@@ -119,7 +125,7 @@ def run(quick: bool) -> dict[str, Any]:
             external.embed_cms(
                 prepared_path, prep, data, services.timestamper if level != "B-B" else None
             )
-            finish(level, prepared_path)
+            finish(level, prepared_path, prep)
 
         def cms_with_prepare(level: str) -> None:
             cms_setup(level)

@@ -56,3 +56,20 @@ def test_ber_and_garbage_are_refused() -> None:
         signature_value(b"\x04\x02ab")
     with pytest.raises(SpliceError):
         signature_value(der + b"\x00")
+
+
+def test_prepared_attributes_are_pyhankos() -> None:
+    """The signed attributes the external path hands out (DER pieces encoded once) are
+    the bytes pyHanko's own ``ExternalSigner.signed_attrs`` gives."""
+    from cryptography.hazmat.primitives import serialization
+
+    from signing import external
+
+    foreign = foreign_ca_signer()
+    cert = foreign.chain[0]
+    chain = [c.public_bytes(serialization.Encoding.PEM) for c in foreign.chain[1:]]
+    digest = hashlib.sha256(b"pdf byte ranges").digest()
+    theirs = asyncio.run(
+        external._external_signer(cert, chain).signed_attrs(digest, "sha256", use_pades=True)
+    )
+    assert external._template_for(cert, chain).signed_attributes(digest) == theirs.dump()

@@ -390,6 +390,10 @@ def _finish(
                 services.trust,
                 services.trust_services.revocation_source(),
                 services.trust_services.timestamper,
+                # Where the server itself wrote the CMS (not a plugin's own file).
+                (row.reserved_start, row.reserved_end)
+                if row.mode == "signature" and row.reserved_start and row.reserved_end
+                else None,
             )
         except SigningError as exc:
             final.unlink(missing_ok=True)
