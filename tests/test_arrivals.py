@@ -11,12 +11,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives import hashes
 from pyhanko.sign.fields import MDPPerm
+from sqlalchemy import select
 
-from storage.models import Revision
-from tests.conftest import DEMO_PASSWORD, Api
+from storage.ledger import LedgerEntry
+from storage.models import AuditEvent, Revision
+from tests.conftest import DEMO_PASSWORD, Api, closed
 from tests.foreign_pdfs import foreign_ca_signer, self_signed_signer, signed_by
 from tests.pdfs import encrypted_pdf, simple_pdf
+from tests.test_web import csrf_token, login
 from workflow.services import Services
 
 VERIFY_TOOL = Path("/work/shared/tools/independent_verify.py")
@@ -93,6 +97,72 @@ def test_countersigning_a_foreign_signature(
     assert body["document"]["state"] == "signed"
     history = api.get("chuyenvien", f"/documents/{doc_id}").get_json()["history"]
     assert "document:signed" in [h["action"] for h in history]
+
+
+def test_trust_list_import_names_the_list_and_revalidates_the_ledger(
+    api: Api, services: Services, client: Any
+) -> None:
+    foreign = foreign_ca_signer()
+    doc_id, task_id = to_signature(api, signed_by(foreign))
+    assert sign(api, task_id).status_code == 200
+    with services.session_factory() as s:
+        entry = s.scalars(
+            select(LedgerEntry).where(LedgerEntry.target == "T2", LedgerEntry.subject_id == doc_id)
+        ).one()
+        assert entry.state == "signed_invalid"  # the foreign signature is untrusted
+
+    # Only administrators manage the list.
+    body = {"pem": foreign.root_pem.decode(), "list_name": "CA công cộng thử nghiệm"}
+    assert api.post("bithu", "/trust/certificates", json=body).status_code == 403
+    imported = api.post("admin", "/trust/certificates", json=body)
+    assert imported.status_code == 201, imported.get_json()
+    change = imported.get_json()
+    assert change["revalidated"] == 1 and change["version"] >= 1
+    (cert,) = change["certificates"]
+    assert (
+        cert["kind"] == "root"
+        and cert["fingerprint_sha256"] == foreign.chain[-1].fingerprint(hashes.SHA256()).hex()
+    )
+    assert api.post("admin", "/trust/certificates", json=body).status_code == 409
+
+    report = api.get("bithu", f"/documents/{doc_id}/validation").get_json()
+    assert report["verdict"] == "valid", report
+    assert [s["trust_list"] for s in report["signatures"]] == [
+        "CA công cộng thử nghiệm",
+        "TrinhKy",
+    ]
+    with services.session_factory() as s:
+        entry = s.scalars(
+            select(LedgerEntry).where(LedgerEntry.target == "T2", LedgerEntry.subject_id == doc_id)
+        ).one()
+        assert entry.state == "signed_valid"
+
+    listed = api.get("admin", "/trust/certificates").get_json()
+    assert [c["list_name"] for c in listed["certificates"]] == [
+        "TrinhKy",
+        "CA công cộng thử nghiệm",
+    ]
+    assert listed["certificates"][0]["id"] is None  # the server's own root: not removable
+
+    # The page shows it; removal through the page (CSRF form) re-validates again.
+    assert login(client, "admin").status_code == 302
+    page = closed(client.get("/admin/trust")).get_data(as_text=True)
+    assert cert["fingerprint_sha256"] in page and "CA công cộng thử nghiệm" in page
+    removed = closed(
+        client.post(
+            f"/admin/trust/{cert['id']}/remove",
+            data={"csrf_token": csrf_token(client, "/admin/trust")},
+        )
+    )
+    assert removed.status_code == 302, removed.get_data(as_text=True)
+    assert api.get("admin", "/trust/certificates").get_json()["version"] > change["version"]
+    with services.session_factory() as s:
+        entry = s.scalars(
+            select(LedgerEntry).where(LedgerEntry.target == "T2", LedgerEntry.subject_id == doc_id)
+        ).one()
+        assert entry.state == "signed_invalid"
+        actions = [a for a in s.scalars(select(AuditEvent.action)) if a.startswith("trust:")]
+        assert actions == ["trust:added", "trust:removed"]
 
 
 @pytest.mark.parametrize("perm", [MDPPerm.NO_CHANGES, MDPPerm.FILL_FORMS])

@@ -208,6 +208,8 @@ AUDIT_LABELS: dict[str, str] = {
     "certificate:key_locked": "Tạm khóa khóa ký (nhập sai mật khẩu nhiều lần)",
     "system:initialised": "Khởi tạo hệ thống",
     "admin:access_denied": "Bị từ chối truy cập trang quản trị",
+    "trust:added": "Thêm chứng thư vào danh sách tin cậy",
+    "trust:removed": "Gỡ chứng thư khỏi danh sách tin cậy",
     "unit:created": "Tạo đơn vị",
     "unit:renamed": "Đổi tên đơn vị",
     "unit:moved": "Chuyển đơn vị sang cấp trên khác",
