@@ -72,7 +72,7 @@ def independent(services: Services, pdf: bytes, tmp_path: Path, *extra: str) -> 
 
 @pytest.mark.parametrize("make_signer", [self_signed_signer, foreign_ca_signer])
 def test_countersigning_a_foreign_signature(
-    api: Api, services: Services, make_signer: Any, tmp_path: Path
+    api: Api, services: Services, client: Any, make_signer: Any, tmp_path: Path
 ) -> None:
     foreign = make_signer()
     doc_id, task_id = to_signature(api, signed_by(foreign))
@@ -85,6 +85,10 @@ def test_countersigning_a_foreign_signature(
         == foreign.chain[0].subject.rfc4514_string().split("CN=")[1].split(",")[0]
     )
     assert theirs["intact"] and not theirs["trusted"] and theirs["trust_list"] == ""
+
+    assert login(client, "bithu").status_code == 302
+    page = closed(client.get(f"/documents/{doc_id}")).get_data(as_text=True)
+    assert "Văn bản đã có 1 chữ ký số trước đó" in page
 
     done = sign(api, task_id)
     assert done.status_code == 200, done.get_json()

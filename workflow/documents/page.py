@@ -149,6 +149,8 @@ class DocumentPage:
     """Revision number → what was done to the uploaded file (repaired, decrypted)."""
     report: ValidationReport | None
     signatures: list[SignatureCard]
+    earlier_signatures: int
+    """Signatures the current revision already carries (shown to a signer before signing)."""
     comments: list[dict[str, Any]]
     timeline: list[TimelineStage]
     events: list[presenters.HistoryEntry]
@@ -294,6 +296,7 @@ def document_page(db: Session, doc: Document, actor: User) -> DocumentPage:
         },
         report=report,
         signatures=[_signature_card(s) for s in report.signatures] if report else [],
+        earlier_signatures=len(report.signatures) if report else 0,
         comments=presenters.comments_json(db, doc),
         timeline=_timeline(db, doc),
         events=[e for e in entries if e.action != AuditAction.VIEWED],
