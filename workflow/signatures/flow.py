@@ -284,7 +284,7 @@ def sign_to_staged(
                 "Không tạo được chữ ký số cho văn bản này. Văn bản chưa được ký."
             ) from exc
         revocation = services.revocation_source() if services is not None else None
-        report = validate_pdf(out, trust, revocation)
+        report = validate_pdf(out, trust, revocation, skip_diff_from=before)
         # Strict on the signature made here; earlier ones (other CAs, self-signed,
         # broken) are reported to the signer, never a reason to refuse (countersigning).
         if not new_ones_valid(report, before):
