@@ -46,6 +46,7 @@ install-dev: $(VENV)/.installed-dev
 # The scheduler of the periodic jobs (flask scheduler run) runs beside gunicorn and is
 # stopped with it: Ctrl-C, a SIGTERM to the group, or gunicorn exiting.
 run: install
+	@command -v qpdf >/dev/null || echo "note: qpdf is not installed (apt-get install qpdf): damaged or empty-password PDFs are refused instead of repaired or decrypted"
 	$(BIN)/flask --app wsgi init --host $(HOST) --port $(PORT)
 	$(BIN)/flask --app wsgi scheduler run & scheduler=$$!; \
 	trap 'kill $$scheduler 2>/dev/null; wait $$scheduler' EXIT; trap 'exit 130' INT; trap 'exit 143' TERM; \

@@ -16,6 +16,8 @@ import subprocess  # noqa: S404 - a fixed argument list, no shell
 from dataclasses import dataclass
 from pathlib import Path
 
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.pdf_utils.metadata.xmp_xml import XmpXmlProcessingError
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.pdf_utils.writer import copy_into_new_writer
 
@@ -136,3 +138,45 @@ def _drop_stale_mac(path: Path) -> None:
         with tmp.open("wb") as out:
             writer.write(out)  # type: ignore[no-untyped-call]
     tmp.replace(path)
+
+
+def broken_metadata(path: Path) -> bool:
+    """Whether the document's XMP metadata stream is unreadable: pyHanko rewrites it on
+    every signature, and fails on it (an XML declaration in a text stream, bad XML).
+
+    :param path: a PDF pyHanko can open.
+    :returns: True when ``/Metadata`` exists and cannot be parsed.
+    """
+    try:
+        with path.open("rb") as fh:
+            reader = PdfFileReader(fh, strict=False)
+            if reader.encrypted:
+                reader.decrypt("")
+            if "/Metadata" not in reader.root:
+                return False
+            reader.document_meta_view  # noqa: B018 - parses the XMP
+    except XmpXmlProcessingError:
+        return True
+    except Exception:  # other damage is for the upload checks to judge
+        return False
+    return False
+
+
+def drop_metadata(src: Path, dst: Path) -> RewriteResult:
+    """Write ``src`` plus an incremental update removing its unreadable XMP metadata
+    (pages, text and fonts untouched; the document information dictionary stays).
+
+    :param src: a PDF whose :func:`broken_metadata` is True.
+    :param dst: where to write the result.
+    :returns: whether it was written.
+    """
+    try:
+        with src.open("rb") as inf, dst.open("w+b") as outf:
+            writer = IncrementalPdfFileWriter(inf, strict=False)
+            del writer.root["/Metadata"]
+            writer.update_root()
+            writer.write(outf)  # type: ignore[no-untyped-call]
+    except Exception as exc:  # noqa: BLE001 - reported as a failed repair
+        dst.unlink(missing_ok=True)
+        return RewriteResult(False, (), f"{type(exc).__name__}: {exc}")
+    return RewriteResult(True, ("unreadable XMP metadata removed",), "")

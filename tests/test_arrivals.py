@@ -242,3 +242,39 @@ def test_empty_password_file_is_decrypted_to_a_clean_copy(
         assert b"/Encrypt" not in services.blobs.read_bytes(rev.blob_sha256)
     assert sign(api, task_id).status_code == 200
     independent(services, api.get("bithu", f"/documents/{doc_id}/file").data, tmp_path)
+
+
+def broken_xmp_pdf() -> bytes:
+    """A PDF whose XMP metadata stream is not XML (pyHanko rewrites XMP when signing),
+    added by a hand-written incremental update."""
+    base = simple_pdf("Sieu du lieu hong")
+    match = re.search(rb"startxref\n(\d+)", base)
+    assert match is not None
+    xmp = b"<x:xmpmeta <<< not xml"
+    out = bytearray(base)
+    at6 = len(out)
+    out += (
+        b"6 0 obj\n<< /Type /Metadata /Subtype /XML /Length %d >>\nstream\n%s\nendstream\nendobj\n"
+        % (
+            len(xmp),
+            xmp,
+        )
+    )
+    at1 = len(out)
+    out += b"1 0 obj\n<< /Type /Catalog /Pages 2 0 R /Metadata 6 0 R >>\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 2\n0000000000 65535 f \n%010d 00000 n \n6 1\n%010d 00000 n \n" % (at1, at6)
+    out += b"trailer\n<< /Size 7 /Root 1 0 R /Prev %s >>\nstartxref\n%d\n%%%%EOF\n" % (
+        match.group(1),
+        xref,
+    )
+    return bytes(out)
+
+
+def test_unreadable_metadata_is_dropped_and_the_file_signed(api: Api, services: Services) -> None:
+    doc_id, task_id = to_signature(api, broken_xmp_pdf())
+    current = api.get("chuyenvien", f"/documents/{doc_id}").get_json()["revision"]
+    assert current["conversion"] == "repaired" and current["original_sha256"]
+    done = sign(api, task_id)
+    assert done.status_code == 200, done.get_json()
+    assert done.get_json()["validation"]["verdict"] == "valid"

@@ -123,6 +123,18 @@ def accept_upload(
             raise
         return Accepted(fixed, info, staged, REPAIRED, note)
     _certification_ok(staged, info)
+    if not info.signatures and not info.encrypted and repair.broken_metadata(staged.path):
+        # pyHanko rewrites the XMP metadata on signing and fails on unreadable XML.
+        out = blobs.new_temp_path(".pdf")
+        if repair.drop_metadata(staged.path, out).ok:
+            fixed = blobs.stage_file(out)
+            try:
+                fixed_info = check_pdf(fixed)
+            except BaseException:
+                blobs.discard(fixed)
+                raise
+            return Accepted(fixed, fixed_info, staged, REPAIRED, "unreadable XMP metadata removed")
+        out.unlink(missing_ok=True)
     if info.encrypted and not info.signatures and repair.available():
         rewritten = _rewrite(blobs, staged, DECRYPTED)
         if not isinstance(rewritten, str):
