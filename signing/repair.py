@@ -174,7 +174,7 @@ def drop_metadata(src: Path, dst: Path) -> RewriteResult:
         with src.open("rb") as inf, dst.open("w+b") as outf:
             writer = IncrementalPdfFileWriter(inf, strict=False)
             del writer.root["/Metadata"]
-            writer.update_root()
+            writer.update_root()  # type: ignore[no-untyped-call]
             writer.write(outf)  # type: ignore[no-untyped-call]
     except Exception as exc:  # noqa: BLE001 - reported as a failed repair
         dst.unlink(missing_ok=True)
