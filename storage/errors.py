@@ -40,3 +40,9 @@ class BlobCorruptError(StorageError):
 
 class AuditChainError(StorageError):
     """The audit chain head could not be read or extended."""
+
+
+class BlobStoreUnavailableError(StorageError, OSError):
+    """A remote blob store failed (unreachable, access denied, a server error): an
+    :class:`OSError` like a failing disk, so callers handle both alike. The message names
+    the operation and the S3 error code, never credentials."""

@@ -263,6 +263,9 @@ class Document(Base):
     copies: Mapped[int | None] = mapped_column(Integer)
     recalled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     recall_reason: Mapped[str | None] = mapped_column(Text)
+    # Công khai: listed on the public portal (never a classified document, never by default).
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    published_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     # Incoming documents: their origin ("internal" dispatch or "external" upload).
     direction: Mapped[str] = mapped_column(
         String(16), default="outgoing", server_default="outgoing"
@@ -354,7 +357,7 @@ class Task(Base):
     assignee_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     state: Mapped[str] = mapped_column(String(16), default="open")
     outcome: Mapped[str | None] = mapped_column(String(16))
-    acted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    acted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     acted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     comment: Mapped[str | None] = mapped_column(Text)
     # A consultation's answer: dong_y / khong_dong_y / y_kien_khac.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -16,6 +17,7 @@ from typing import Any
 
 import requests
 
+from storage.blobs import S3Config
 from tests.conftest import server_environment
 
 REPO = Path(__file__).resolve().parent.parent
@@ -76,9 +78,71 @@ def gunicorn(
             time.sleep(0.2)
         yield base
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
+        with contextlib.suppress(ProcessLookupError):  # a test may have killed it (kill -9)
+            os.killpg(proc.pid, signal.SIGTERM)
         try:
             proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+@dataclass(frozen=True)
+class ObjectStore:
+    """An S3-protocol server that is up (moto's standalone server, see :func:`s3_server`)."""
+
+    endpoint: str
+    """Its URL, ``http://127.0.0.1:<port>``."""
+    access_key_id: str = "trinhky-test"
+    secret_access_key: str = "trinhky-test-secret"
+    region: str = "us-east-1"
+
+    def client(self) -> Any:
+        """:returns: a boto3 client of this server (path-style addressing)."""
+        return self.config().client()
+
+    def config(self) -> S3Config:
+        """:returns: how the blob store reaches this server."""
+        return S3Config(
+            endpoint_url=self.endpoint,
+            region=self.region,
+            access_key_id=self.access_key_id,
+            secret_access_key=self.secret_access_key,
+            addressing_style="path",
+        )
+
+
+@contextmanager
+def s3_server(log_dir: Path) -> Iterator[ObjectStore]:
+    """Run moto's standalone S3-protocol server (``moto.server``, real HTTP on a loopback
+    port, its own process) until the block ends."""
+    port = free_port()
+    log = log_dir / f"moto-{port}.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+            cwd=REPO,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    endpoint = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert proc.poll() is None, log.read_text()
+            try:
+                if requests.get(endpoint + "/moto-api/", timeout=5).status_code < 500:
+                    break
+            except requests.RequestException:
+                pass
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.2)
+        yield ObjectStore(endpoint)
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(10)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()

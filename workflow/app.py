@@ -17,7 +17,6 @@ from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
-from storage.blobs import FilesystemBlobStore
 from storage.db import make_engine, make_session_factory
 from storage.models import User
 from workflow import (
@@ -28,13 +27,17 @@ from workflow import (
     documents,
     jobs,
     openapi,
+    portal,
     records,
     registry,
+    search,
     setup,
     signatures,
+    transparency,
     verification,
     viewer,
     vocab,
+    webhooks,
 )
 from workflow.errors import WorkflowError
 from workflow.http import CONFLICT_MESSAGE, csrf, error_response
@@ -59,6 +62,10 @@ PACKAGES = (
     jobs,
     admin,
     setup,
+    search,
+    webhooks,
+    portal,
+    transparency,
 )
 
 
@@ -106,7 +113,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         engine=engine,
         session_factory=make_session_factory(engine),
         read_session_factory=make_session_factory(engine, readonly=True),
-        blobs=FilesystemBlobStore(settings.blob_dir),
+        blobs=settings.blob_store(),
+        secret_key=str(app.config["SECRET_KEY"]),
     )
     app.extensions[EXTENSION_KEY] = services
     app.teardown_appcontext(close_session)

@@ -40,6 +40,9 @@ class Services:
     blobs: BlobStore
     read_session_factory: sessionmaker[Session]
     """Sessions that only read (no write lock on SQLite): look-ups beside a request."""
+    secret_key: str = field(default="", repr=False)
+    """The application's secret key (sessions; webhook secrets are encrypted with a key
+    derived from it)."""
     hasher: PasswordHasher = field(init=False)
     """argon2id at the cost the settings give (``ARGON2_*``)."""
     _trust: TrustConfig | None = None

@@ -9,11 +9,13 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import argon2
 
 from signing.errors import KeyLoadError
 from signing.pkcs11_keys import Pkcs11Config, seal_config
+from storage.blobs import BlobStore, S3Config, S3Location, open_blob_store
 
 DEFAULTS: dict[str, Any] = {
     "DATABASE_URL": None,
@@ -65,6 +67,21 @@ DEFAULTS: dict[str, Any] = {
     "CHECKPOINT_INTERVAL": 3600,
     "JOB_INTERVALS": {},
     "JOB_GRACE": 600,
+    # Hours a one-time link to set a password stays valid (first administrator, imports).
+    "SETUP_LINK_HOURS": 72,
+    # Where blobs live: unset, the folder BLOB_DIR (file://); "s3://bucket/prefix" for an
+    # S3-compatible object store reached with the S3_* settings (unset ones: boto3's chain).
+    "BLOB_URL": None,
+    "S3_ENDPOINT_URL": None,
+    "S3_REGION": None,
+    "S3_ACCESS_KEY_ID": None,
+    "S3_SECRET_ACCESS_KEY": None,
+    "S3_ADDRESSING_STYLE": "auto",
+    # Outbound webhooks: seconds to wait for a receiver, attempts before giving up, and
+    # whether the server delivers right after the commit (else only the webhooks job).
+    "WEBHOOK_TIMEOUT": 10,
+    "WEBHOOK_MAX_ATTEMPTS": 10,
+    "WEBHOOK_IMMEDIATE": True,
 }
 
 
@@ -266,6 +283,26 @@ class Settings:
     dispatch_link_days: int = 7
     """Days an outside recipient's one-time download link stays valid
     (``DISPATCH_LINK_DAYS``)."""
+    setup_link_hours: int = 72
+    """Hours a one-time link to set a password stays valid (``SETUP_LINK_HOURS``)."""
+    blob_url: str = ""
+    """Where blobs live (``BLOB_URL``): ``file://`` + :attr:`blob_dir` by default, or
+    ``s3://bucket/prefix``."""
+    s3: S3Config | None = None
+    """How to reach the object store of an ``s3://`` :attr:`blob_url` (``S3_*``)."""
+    webhook_timeout: int = 10
+    """Seconds a webhook receiver has to answer (``WEBHOOK_TIMEOUT``)."""
+    webhook_max_attempts: int = 10
+    """Attempts of one delivery before it is marked failed (``WEBHOOK_MAX_ATTEMPTS``)."""
+    webhook_immediate: bool = True
+    """Deliver a request's events right after its commit (``WEBHOOK_IMMEDIATE``); the
+    ``webhooks`` job delivers what is due in any case."""
+
+    def blob_store(self) -> BlobStore:
+        """:returns: the blob store of :attr:`blob_url` (staging under :attr:`blob_dir`)."""
+        return open_blob_store(
+            self.blob_url or self.blob_dir.resolve().as_uri(), tmp=self.blob_dir / "tmp", s3=self.s3
+        )
 
     def level_for(self, unit_code: str, doc_type: str) -> str:
         """:returns: the PAdES level the policy gives a document of this unit and type."""
@@ -307,7 +344,6 @@ class Settings:
         return cls(
             instance_path=instance_path,
             database_url=str(url),
-            blob_dir=path("BLOB_DIR", "blobs"),
             pki_dir=path("PKI_DIR", "pki"),
             max_upload_bytes=positive("MAX_UPLOAD_BYTES"),
             login_max_failures=positive("LOGIN_MAX_FAILURES"),
@@ -333,6 +369,11 @@ class Settings:
             seal_passphrase=_secret(config, "SEAL_PASSPHRASE"),
             **_mail(config),
             dispatch_link_days=positive("DISPATCH_LINK_DAYS"),
+            setup_link_hours=positive("SETUP_LINK_HOURS"),
+            **_blobs(config, path("BLOB_DIR", "blobs")),
+            webhook_timeout=positive("WEBHOOK_TIMEOUT"),
+            webhook_max_attempts=positive("WEBHOOK_MAX_ATTEMPTS"),
+            webhook_immediate=_flag(config.get("WEBHOOK_IMMEDIATE")),
         )
 
 
@@ -420,6 +461,31 @@ def _mail(config: Mapping[str, Any]) -> dict[str, Any]:
         "mail_password": _secret(config, "MAIL_PASSWORD"),
         "mail_starttls": _flag(config.get("MAIL_STARTTLS")),
     }
+
+
+def _blobs(config: Mapping[str, Any], blob_dir: Path) -> dict[str, Any]:
+    """The ``blob_url`` and ``s3`` fields (``BLOB_URL``, ``S3_*``)."""
+    url = str(config.get("BLOB_URL") or "").strip() or blob_dir.resolve().as_uri()
+    if url.startswith("s3:"):
+        try:
+            S3Location.parse(url)
+        except ValueError as exc:
+            raise SettingsError(f"BLOB_URL: {exc}") from exc
+        style = str(config.get("S3_ADDRESSING_STYLE") or "auto")
+        if style not in ("auto", "path", "virtual"):
+            raise SettingsError(f"S3_ADDRESSING_STYLE must be auto, path or virtual, got {style!r}")
+        s3 = S3Config(
+            endpoint_url=_secret(config, "S3_ENDPOINT_URL"),
+            region=_secret(config, "S3_REGION"),
+            access_key_id=_secret(config, "S3_ACCESS_KEY_ID"),
+            secret_access_key=_secret(config, "S3_SECRET_ACCESS_KEY"),
+            addressing_style=style,
+        )
+        return {"blob_url": url, "s3": s3, "blob_dir": blob_dir}
+    parts = urlsplit(url)
+    if parts.scheme != "file" or parts.netloc not in ("", "localhost") or not parts.path:
+        raise SettingsError(f"BLOB_URL must be file:///folder or s3://bucket/prefix, got {url!r}")
+    return {"blob_url": url, "blob_dir": Path(unquote(parts.path))}
 
 
 def _seal_token(config: Mapping[str, Any]) -> Pkcs11Config | None:

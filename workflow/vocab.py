@@ -142,6 +142,7 @@ STAGE_STATUS_LABELS: dict[str, str] = {
 REVISION_KIND_LABELS: dict[str, str] = {
     "upload": "Bản tải lên",
     "signed": "Bản đã ký",
+    "ocr": "Bản quét đã nhận dạng chữ (OCR)",
 }
 """Kinds of revision of a document's PDF."""
 
@@ -176,6 +177,7 @@ AUDIT_LABELS: dict[str, str] = {
     "auth:logout": "Đăng xuất",
     "auth:token_issued": "Cấp mã truy cập API",
     "document:uploaded": "Tải lên văn bản",
+    "document:ocr_applied": "Nhận dạng chữ (OCR) bản quét",
     "document:submitted": "Trình văn bản",
     "document:viewed": "Xem văn bản",
     "document:downloaded": "Tải xuống văn bản",
@@ -210,6 +212,11 @@ AUDIT_LABELS: dict[str, str] = {
     "admin:access_denied": "Bị từ chối truy cập trang quản trị",
     "trust:added": "Thêm chứng thư vào danh sách tin cậy",
     "trust:removed": "Gỡ chứng thư khỏi danh sách tin cậy",
+    "webhook:created": "Đăng ký điểm nhận webhook",
+    "document:published": "Công khai văn bản trên cổng thông tin",
+    "document:unpublished": "Gỡ văn bản khỏi cổng thông tin",
+    "webhook:deactivated": "Tắt điểm nhận webhook",
+    "webhook:redelivered": "Gửi lại sự kiện webhook",
     "unit:created": "Tạo đơn vị",
     "unit:renamed": "Đổi tên đơn vị",
     "unit:moved": "Chuyển đơn vị sang cấp trên khác",
@@ -240,6 +247,16 @@ AUDIT_LABELS: dict[str, str] = {
     "incoming:opened": "Trình lãnh đạo phân công văn bản đến",
     "incoming:assigned": "Phân công xử lý văn bản đến",
     "incoming:handled": "Đã xử lý văn bản đến",
+    "user:setup_link_issued": "Cấp đường dẫn đặt mật khẩu (dùng một lần)",
+    "user:password_set": "Đặt mật khẩu qua đường dẫn dùng một lần",
+    "user:setup_link_sent": "Gửi đường dẫn đặt mật khẩu qua thư điện tử",
+    "organisation:imported": "Nhập tổ chức (đơn vị, người dùng, vai trò) từ tệp",
+    "organisation:import_checked": "Kiểm tra tệp nhập tổ chức (không ghi dữ liệu)",
+    "system:data_created": "Tạo dữ liệu hệ thống (tuyến trình, chứng thư số con dấu)",
+    "system:backup": "Sao lưu hệ thống",
+    "system:restored": "Khôi phục hệ thống từ bản sao lưu",
+    "log:witness_added": "Sổ nhật ký minh bạch: thêm bên chứng kiến",
+    "log:witness_removed": "Sổ nhật ký minh bạch: ngừng gửi cho bên chứng kiến",
 }
 
 

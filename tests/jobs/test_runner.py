@@ -115,7 +115,7 @@ def test_scheduler_commands(app: Flask, services: Services) -> None:
     assert "FAILED" not in once.output
     status = cli.invoke(args=["scheduler", "status"])
     assert status.exit_code == 0, status.output
-    assert status.output.count(", ok") == 6
+    assert status.output.count(", ok") == 8
 
     again = cli.invoke(args=["scheduler", "run-job", "checkpoints"])
     assert again.exit_code == 0 and "already run by another scheduler, skipped" in again.output

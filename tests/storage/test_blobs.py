@@ -9,6 +9,7 @@ harness to ``BACKENDS``.
 
 from __future__ import annotations
 
+import base64
 import errno
 import hashlib
 import io
@@ -22,13 +23,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from botocore.exceptions import EndpointConnectionError
 
-from storage.blobs import CHUNK, BlobStore, FilesystemBlobStore, StagedBlob
+from storage.blobs import CHUNK, BlobStore, FilesystemBlobStore, S3BlobStore, StagedBlob
+from storage.blobs.s3 import S3Location
 from storage.errors import (
+    BlobCorruptError,
     BlobNotFoundError,
     BlobTooLargeError,
     InvalidBlobKeyError,
 )
+from tests.servers import ObjectStore
 
 
 @dataclass
@@ -74,12 +79,49 @@ def filesystem_backend(tmp_path: Path) -> Backend:
     return Backend(store, leftovers, corrupt, identity, break_publishing)
 
 
-BACKENDS: dict[str, Callable[[Path], Backend]] = {"filesystem": filesystem_backend}
+def s3_backend(tmp_path: Path, server: ObjectStore, client: Any) -> Backend:
+    """A fresh versioned bucket on the S3 server (versions tell a rewrite apart)."""
+    bucket = f"blobs-{tmp_path.name.lower().replace('_', '-')[-40:]}-{os.urandom(3).hex()}"
+    client.create_bucket(Bucket=bucket)
+    client.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    store = S3BlobStore(S3Location(bucket, "trinhky/"), client, tmp_path / "staging")
+
+    def leftovers() -> set[str]:
+        objects = client.list_objects_v2(Bucket=bucket).get("Contents", [])
+        uploads = client.list_multipart_uploads(Bucket=bucket).get("Uploads", [])
+        local = {f"local:{p.name}" for p in store.tmp.iterdir()}
+        return {o["Key"] for o in objects} | {f"upload:{u['Key']}" for u in uploads} | local
+
+    def name(key: str) -> str:
+        return f"trinhky/{key[:2]}/{key[2:4]}/{key}"
+
+    def corrupt(key: str) -> None:
+        data = bytearray(client.get_object(Bucket=bucket, Key=name(key))["Body"].read())
+        data[len(data) // 2] ^= 0x01
+        client.put_object(Bucket=bucket, Key=name(key), Body=bytes(data))
+
+    def identity(key: str) -> object:
+        return client.head_object(Bucket=bucket, Key=name(key))["VersionId"]
+
+    def break_publishing(monkeypatch: pytest.MonkeyPatch) -> None:
+        def unreachable(*_args: Any, **_kw: Any) -> None:
+            raise EndpointConnectionError(endpoint_url=server.endpoint)
+
+        for operation in ("put_object", "upload_part", "complete_multipart_upload"):
+            monkeypatch.setattr(client, operation, unreachable)
+
+    return Backend(store, leftovers, corrupt, identity, break_publishing)
 
 
-@pytest.fixture(params=sorted(BACKENDS))
+BACKENDS = ("filesystem", "s3")
+
+
+@pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
-    return BACKENDS[request.param](tmp_path)
+    if request.param == "s3":
+        server = request.getfixturevalue("object_store")
+        return s3_backend(tmp_path, server, request.getfixturevalue("s3_client"))
+    return filesystem_backend(tmp_path)
 
 
 def sha(data: bytes) -> str:
@@ -364,6 +406,68 @@ def test_delete_removes_a_blob_and_tolerates_absence(backend: Backend) -> None:
     backend.store.delete(key)
     assert backend.leftovers() == set()
     assert backend.store.put_bytes(b"expired") == key  # and it can come back
+
+
+# --- the S3 backend's own promises ------------------------------------------------------
+
+
+@pytest.fixture
+def s3(tmp_path: Path, object_store: ObjectStore, s3_client: Any) -> Backend:
+    return s3_backend(tmp_path, object_store, s3_client)
+
+
+def test_s3_reads_recheck_the_content_against_the_key(s3: Backend) -> None:
+    key = s3.store.put_bytes(b"%PDF-1.7 issued " * 5000)
+    s3.corrupt(key)  # changed behind the store's back (a bad disk, a rewrite)
+    with pytest.raises(BlobCorruptError):
+        s3.store.read_bytes(key)
+    with pytest.raises(BlobCorruptError), s3.store.local_copy(key):
+        pass
+    assert not any(name.startswith("local:") for name in s3.leftovers())
+
+
+def test_s3_large_blobs_go_up_in_parts_each_checked(
+    s3: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert isinstance(s3.store, S3BlobStore)
+    calls: list[dict[str, Any]] = []
+    upload_part = s3.store.client.upload_part
+
+    def spy(**kw: Any) -> Any:
+        calls.append({k: v for k, v in kw.items() if k != "Body"})
+        return upload_part(**kw)
+
+    monkeypatch.setattr(s3.store.client, "upload_part", spy)
+    data = os.urandom(20 * 1024 * 1024)
+    key = s3.store.put(io.BytesIO(data))
+    assert [c["PartNumber"] for c in calls] == [1, 2, 3]
+    assert all(c["ChecksumSHA256"] for c in calls)
+    assert s3.store.read_bytes(key) == data and s3.store.size(key) == len(data)
+    assert {n for n in s3.leftovers() if not n.startswith("trinhky/")} == set()
+
+
+def test_s3_objects_carry_their_sha256_for_the_server_to_check(s3: Backend) -> None:
+    store = s3.store
+    assert isinstance(store, S3BlobStore)
+    key = store.put_bytes(b"%PDF-1.7 checked on arrival")
+    head = store.client.head_object(
+        Bucket=store.location.bucket,
+        Key=f"trinhky/{key[:2]}/{key[2:4]}/{key}",
+        ChecksumMode="ENABLED",
+    )
+    assert base64.b64decode(head["ChecksumSHA256"]).hex() == key
+
+
+def test_s3_an_unreachable_store_is_an_os_error_without_secrets(
+    tmp_path: Path, object_store: ObjectStore
+) -> None:
+    config = object_store.config()
+    dead = ObjectStore("http://127.0.0.1:9", config.access_key_id, config.secret_access_key)
+    store = S3BlobStore(S3Location("nowhere"), dead.config().client(), tmp_path)
+    with pytest.raises(OSError) as caught:
+        store.put_bytes(b"x")
+    assert config.secret_access_key not in str(caught.value)
+    assert list(tmp_path.iterdir()) == []
 
 
 # --- the filesystem backend's own promises -----------------------------------------------

@@ -7,7 +7,7 @@ from typing import Any
 from flask import Flask, has_request_context
 from flask_login import current_user
 
-from workflow.accounts import api, web
+from workflow.accounts import api, setup_web, web
 from workflow.accounts.access import menu_for
 from workflow.http import register_api
 
@@ -15,6 +15,7 @@ from workflow.http import register_api
 def register(app: Flask) -> None:
     """Add this package's pages, API and commands to ``app``."""
     app.register_blueprint(web.bp)
+    app.register_blueprint(setup_web.bp)
     register_api(app, api.bp)
 
     @app.context_processor

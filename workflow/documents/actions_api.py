@@ -14,7 +14,7 @@ from workflow.documents import actions, route_templates
 from workflow.documents import presenters as views
 from workflow.errors import InvalidInputError
 from workflow.http import api_blueprint
-from workflow.registry import issuance
+from workflow.registry import issuance, publishing
 from workflow.schemas import documents as schemas
 from workflow.schemas.base import parse, parse_form
 from workflow.schemas.openapi import operation
@@ -88,9 +88,11 @@ def reassign_task(task_id: int) -> Any:
 
 
 @bp.post("/tasks/<int:task_id>/issue")
-@operation(responses={200: schemas.Issued})
+@operation(body=schemas.IssueRequest, responses={200: schemas.Issued})
 def issue_task(task_id: int) -> Any:
-    """The clerk issues: number, date and the organisation's seal signature."""
+    """The clerk issues: number, date and the organisation's seal signature; with
+    `{"public": true}` the document is also published on the public portal."""
+    body = parse(schemas.IssueRequest, http.json_body())
     db = get_session()
     services = get_services()
     issued = issuance.issue(
@@ -104,6 +106,7 @@ def issue_task(task_id: int) -> Any:
         services=services.trust_services,
         seal_token=services.settings.seal_pkcs11,
         base_url=services.settings.public_url or request.host_url,
+        public=body.public,
     )
     db.commit()
     return schemas.Issued(
@@ -112,6 +115,19 @@ def issue_task(task_id: int) -> Any:
         issued_at=issued.issued_at,
         document=schemas.Document.of(issued.document, utcnow()),
     ).dump()
+
+
+@bp.post("/documents/<int:document_id>/publish")
+@operation(body=schemas.PublishRequest, responses={200: schemas.Document}, errors=(409,))
+def publish(document_id: int) -> Any:
+    """Publish an issued document on the public portal (`{"public": true}`) or take it
+    down (`false`): a clerk or signer of the issuing unit, or an administrator; never a
+    classified or recalled document. Audited."""
+    body = parse(schemas.PublishRequest, http.json_body())
+    db = get_session()
+    doc = publishing.publish(db, http.actor(), document_id, body.public)
+    db.commit()
+    return schemas.Document.of(doc, utcnow()).dump()
 
 
 @bp.post("/documents/<int:document_id>/withdraw")

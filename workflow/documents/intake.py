@@ -32,7 +32,9 @@ from storage.blobs import BlobStore, StagedBlob
 from storage.models import Document, Revision, User
 from workflow.accounts import access
 from workflow.errors import InvalidInputError, NotFoundError
+from workflow.files import convert
 
+HEADER_SEARCH = 64 * 1024
 REPAIRABLE = ("pdf_damaged", "pdf_truncated", "pdf_not_pdf")
 """Refusal codes of :func:`check_pdf` worth a rewrite."""
 REPAIRED = "repaired"
@@ -90,6 +92,31 @@ def _rewrite(blobs: BlobStore, staged: StagedBlob, kind: str) -> tuple[StagedBlo
     return blobs.stage_file(out), "; ".join(result.warnings)[:1000]
 
 
+def _has_pdf_header(staged: StagedBlob) -> bool:
+    """A ``%PDF-`` header somewhere in the first 64 KiB (qpdf finds one after garbage;
+    without one the file is not a PDF at all, e.g. an Office draft)."""
+    with staged.path.open("rb") as fh:
+        return b"%PDF-" in fh.read(HEADER_SEARCH)
+
+
+def accept_pdf_upload(
+    blobs: BlobStore,
+    staged: StagedBlob,
+    filename: str,
+    check_pdf: Callable[[StagedBlob], PdfInfo],
+) -> Accepted | None:
+    """:func:`accept_upload` for a PDF; None for a Word/OpenDocument draft (converted by
+    :mod:`workflow.documents.drafts`, which checks the PDF it makes)."""
+    with staged.path.open("rb") as fh:
+        head = fh.read(16)
+    try:
+        if convert.office_suffix(filename, head) is not None:
+            return None
+    except convert.ConversionError:
+        return None  # the drafts module explains it
+    return accept_upload(blobs, staged, check_pdf)
+
+
 def accept_upload(
     blobs: BlobStore, staged: StagedBlob, check_pdf: Callable[[StagedBlob], PdfInfo]
 ) -> Accepted:
@@ -107,7 +134,12 @@ def accept_upload(
     try:
         info = check_pdf(staged)
     except InvalidInputError as exc:
-        if exc.code not in REPAIRABLE or staged.size == 0 or not repair.available():
+        if (
+            exc.code not in REPAIRABLE
+            or staged.size == 0
+            or not repair.available()
+            or not _has_pdf_header(staged)
+        ):
             raise
         rewritten = _rewrite(blobs, staged, REPAIRED)
         if isinstance(rewritten, str):

@@ -22,11 +22,11 @@ from storage.audit import AuditAction
 from storage.models import Document, Revision, Role, RouteStage, Task, User
 from storage.registry_models import HandSignature
 from storage.types import utcnow
-from workflow.documents import presenters, routing
+from workflow.documents import drafts, presenters, routing
 from workflow.documents import usecases as service
 from workflow.documents.states import DocState, StageAction, TaskState
 from workflow.i18n import translate
-from workflow.registry import issuance
+from workflow.registry import issuance, publishing
 from workflow.services import get_services, get_session
 from workflow.verification import service as verification
 from workflow.viewer import geometry
@@ -143,6 +143,9 @@ class DocumentPage:
     """The drafter may take the document back while nobody has acted."""
     can_recall: bool
     """An issued document, and the actor may recall it (clerk or signer)."""
+    can_publish: bool
+    """An issued, unclassified, unrecalled document with a file, and the actor decides
+    its publication on the public portal (clerk or signer of the issuer, administrator)."""
     revisions: list[tuple[Revision, str]]
     """Each revision with the label of its kind."""
     conversion_labels: dict[int, str]
@@ -159,6 +162,28 @@ class DocumentPage:
     """Whom the actor may delegate to."""
     now: datetime
     """When the page was computed (deadlines, the date of a number preview)."""
+    files: list[dict[str, Any]]
+    """The Word draft the PDF was converted from, and the appendices (label, name, pages)."""
+
+
+def _files(db: Session, doc: Document) -> list[dict[str, Any]]:
+    rows = []
+    for f in drafts.files_of_document(db, doc.id):
+        if f.role == "source":
+            label = _("Bản gốc (đã chuyển sang PDF)")
+        else:
+            label = _("Phụ lục %(n)s", n=f.position)
+        pages = (
+            _(
+                "trang %(first)s–%(last)s của tệp PDF",
+                first=f.first_page,
+                last=f.first_page + f.pages - 1,
+            )
+            if f.role == "appendix" and f.first_page and f.pages
+            else ""
+        )
+        rows.append({"id": f.id, "label": label, "filename": f.filename, "pages": pages})
+    return rows
 
 
 def _label(labels: dict[str, str], code: str | None) -> str | None:
@@ -285,6 +310,11 @@ def document_page(db: Session, doc: Document, actor: User) -> DocumentPage:
         can_withdraw=doc.state in (DocState.IN_REVIEW, DocState.AWAITING_SIGNATURE) and own,
         can_recall=doc.state == DocState.ISSUED
         and (actor.has_role(Role.CLERK) or actor.has_role(Role.SIGNER)),
+        can_publish=doc.state == DocState.ISSUED
+        and not doc.classification
+        and doc.has_content
+        and doc.recalled_at is None
+        and publishing.may_publish(actor, doc),
         revisions=[
             (rev, translate(REVISION_KIND_LABELS.get(rev.kind, upload_label)))
             for rev in doc.revisions
@@ -309,6 +339,7 @@ def document_page(db: Session, doc: Document, actor: User) -> DocumentPage:
             )
         ),
         now=now,
+        files=_files(db, doc),
     )
 
 

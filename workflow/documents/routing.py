@@ -21,7 +21,8 @@ from workflow.documents.states import (
     next_state,
 )
 from workflow.errors import ConflictError, ForbiddenError, InvalidInputError
-from workflow.vocab import ACTION_LABELS, STATE_LABELS, VN_TZ
+from workflow.vocab import ACTION_LABELS, STATE_LABELS, VN_TZ, vn_iso
+from workflow.webhooks import events as webhook_events
 
 
 def stage_applies(doc: Document, stage: RouteStage) -> bool:
@@ -149,7 +150,25 @@ def add_task(
     notify(
         session, assignee_id, "task", f"Việc mới ({label}): {doc.subject or doc.doc_type}", doc.id
     )
+    webhook_events.emit(
+        session,
+        "task_assigned",
+        lambda: {"task": task_facts(task)},
+        document=doc,
+        now=now,
+    )
     return task
+
+
+def task_facts(task: Task) -> dict[str, object]:
+    """:returns: what a webhook event says of a task."""
+    return {
+        "id": task.id,
+        "stage": task.stage_name,
+        "action": task.action,
+        "assignee": task.assignee.full_name if task.assignee is not None else None,
+        "due_at": vn_iso(task.due_at) if task.due_at else None,
+    }
 
 
 def open_stage(session: Session, doc: Document, stage: RouteStage) -> None:

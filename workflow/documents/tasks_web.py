@@ -21,7 +21,7 @@ from workflow.documents.page import render_detail
 from workflow.errors import InvalidInputError, WorkflowError
 from workflow.http import current_actor
 from workflow.i18n import N_, translate
-from workflow.registry import issuance
+from workflow.registry import issuance, publishing
 from workflow.services import get_services, get_session
 from workflow.uploads import stage_upload
 from workflow.vocab import VN_TZ
@@ -148,6 +148,7 @@ def issue_task(task_id: int) -> Any:
                 services=services.trust_services,
                 seal_token=services.settings.seal_pkcs11,
                 base_url=services.settings.public_url or request.host_url,
+                public=request.form.get("public") == "1",
             )
         )
 
@@ -203,6 +204,21 @@ def recall(document_id: int) -> Any:
         document_id,
         lambda: issuance.recall(db, actor, document_id, request.form.get("reason")),
         _("Đã thu hồi văn bản."),
+    )
+
+
+@bp.post("/documents/<int:document_id>/publish")
+@login_required
+def publish(document_id: int) -> Any:
+    """Publish an issued document on the public portal, or take it down."""
+    db, actor = get_session(), current_actor()
+    public = request.form.get("public") == "1"
+    return _perform(
+        document_id,
+        lambda: publishing.publish(db, actor, document_id, public),
+        _("Đã công khai văn bản trên cổng thông tin.")
+        if public
+        else _("Đã gỡ văn bản khỏi cổng thông tin."),
     )
 
 

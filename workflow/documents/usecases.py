@@ -6,6 +6,7 @@ entry in the same transaction, and never commits: the view or CLI does, once.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -30,8 +31,8 @@ from storage.models import (
 )
 from storage.types import utcnow
 from workflow.accounts import access
-from workflow.documents import routing
-from workflow.documents.intake import accept_upload
+from workflow.documents import drafts, routing
+from workflow.documents.intake import accept_pdf_upload
 from workflow.documents.states import DocState, Event, StageAction, TaskState
 from workflow.errors import (
     ConflictError,
@@ -64,9 +65,11 @@ def create_document(
     route_code: str | None = None,
     urgency: str | None = None,
     plan: Plan | None = None,
+    appendices: Sequence[tuple[StagedBlob, str]] = (),
 ) -> Document:
-    """Check an uploaded PDF and register it as a draft on a route, with the recipients
-    the drafter plans (``plan``, already checked).
+    """Check an uploaded PDF (or convert a Word/OpenDocument draft) and register it as a
+    draft on a route, with the recipients the drafter plans (``plan``, already checked)
+    and its ``appendices`` (staged files and their names) merged behind the main text.
 
     The staged blob is published only once every check has passed; on any error it is
     discarded, so a refused upload leaves neither a file nor a row.
@@ -74,6 +77,9 @@ def create_document(
     :raises InvalidInputError: bad subject, type, route or PDF.
     :raises ForbiddenError: the actor may not draft documents.
     """
+    batch = drafts.Batch()
+    for extra, _name in appendices:
+        batch.keep(extra)
     try:
         drafter_units = actor.units_with(Role.DRAFTER)
         if not drafter_units:
@@ -90,13 +96,29 @@ def create_document(
             )
         urgency = check_urgency(urgency)
         route = _pick_route(session, route_code)
-        accepted = accept_upload(blobs, staged, check_pdf)
+        if len(appendices) > drafts.MAX_APPENDICES:
+            raise InvalidInputError(f"Tối đa {drafts.MAX_APPENDICES} phụ lục cho một văn bản.")
+        # A damaged PDF is repaired, an empty-password one decrypted, a certified one
+        # refused here (workflow.documents.intake); Office drafts are converted below.
+        accepted = accept_pdf_upload(blobs, staged, filename, check_pdf)
+        if accepted is not None and accepted.original is not None:
+            batch.keep(accepted.original)
+        upload = accepted.staged if accepted is not None else staged
+        main = drafts.prepare(blobs, batch, upload, filename, _pages)
+        parts = [drafts.prepare(blobs, batch, s, n, _pages) for s, n in appendices]
+        content, placed = main.pdf, list[drafts.appendix.Placed]()
+        if parts:
+            content, placed = drafts.merge(blobs, batch, main, parts, code, subject)
+        info = check_pdf(content)
     except BaseException:
+        batch.discard(blobs)
         blobs.discard(staged)
         raise
-    info = accepted.info
-    original = blobs.publish(accepted.original) if accepted.original is not None else None
-    sha = blobs.publish(accepted.staged)
+    drafts.publish(blobs, batch)
+    sha = content.sha256
+    original = accepted.original.sha256 if accepted and accepted.original else None
+    if main.source is not None:
+        filename = str(Path(safe_name(filename)).with_suffix(".pdf"))
     now = utcnow()
     doc = Document(
         unit_id=min(drafter_units),
@@ -114,19 +136,21 @@ def create_document(
     rev = Revision(
         number=1,
         blob_sha256=sha,
-        size=accepted.staged.size,
+        size=content.size,
         filename=safe_name(filename),
         kind="upload",
-        original_sha256=original,
-        conversion=accepted.conversion,
-        conversion_note=accepted.note or None,
         created_by_id=actor.id,
         created_at=now,
+        original_sha256=original,
+        conversion=accepted.conversion if accepted is not None else None,
+        conversion_note=(accepted.note or None) if accepted is not None else None,
     )
     doc.revisions.append(rev)
     if plan is not None:
         plan.store(doc)
     session.flush()
+    drafts.record(session, doc, main, parts, placed)
+    drafts.remember_text(session, blobs, sha)
     audit.append(
         session,
         AuditAction.UPLOADED,
@@ -138,8 +162,10 @@ def create_document(
             "size": staged.size,
             "pages": info.pages,
             "route": route.code,
-            **accepted.audit_details(original),
+            **({"converted_from": main.source.sha256} if main.source is not None else {}),
+            **({"appendices": [p.filename for p in parts]} if parts else {}),
             **(plan.audit_details() if plan is not None else {}),
+            **(accepted.audit_details(original) if accepted is not None else {}),
         },
     )
     return doc
@@ -178,6 +204,10 @@ def check_pdf(staged: StagedBlob) -> PdfInfo:
         return inspect_pdf(staged.path, allow_empty_password=True)
     except PdfInputError as exc:
         raise InvalidInputError(str(exc), code=f"pdf_{exc.code}") from exc
+
+
+def _pages(staged: StagedBlob) -> int:
+    return check_pdf(staged).pages
 
 
 def check_urgency(value: str | None) -> str | None:

@@ -11,12 +11,18 @@ from sqlalchemy.orm import Session
 
 from storage.checkpoints import Timestamper
 from storage.heads import ledger_head
+from workflow.documents import scans
+from workflow.files import ocr
 from workflow.i18n import N_
 from workflow.jobs import usecases
 from workflow.mail import Mailer
 from workflow.records import reminders
 from workflow.services import Services
 from workflow.settings import Settings, SettingsError
+from workflow.transparency import usecases as log_usecases
+from workflow.transparency import witnesses
+from workflow.webhooks.delivery import Deliverer
+from workflow.webhooks.vault import Vault
 
 HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)
@@ -91,10 +97,27 @@ def _checkpoints(ctx: JobContext) -> str:
     done = usecases.checkpoint(ctx.session, ctx.timestamper, ctx.now, ledger=head)
     ledger = f"sổ chỉ tiêu {head.entries} mục, SHA-256 {head.sha256[:16]}…"
     ledger += " (ghi đầu sổ mới)" if done.ledger_event is not None else " (không đổi)"
+    tree = _tree_head(ctx)
     if done.checkpoint is None:
-        return f"nhật ký không có bản ghi mới từ điểm kiểm tra trước; {ledger}"
+        return f"nhật ký không có bản ghi mới từ điểm kiểm tra trước; {ledger}; {tree}"
     stamped = " có dấu thời gian" if done.checkpoint.timestamp_token else " không dấu thời gian"
-    return f"điểm kiểm tra #{done.checkpoint.id}{stamped} tại bản ghi số {done.checkpoint.seq}; {ledger}"
+    return (
+        f"điểm kiểm tra #{done.checkpoint.id}{stamped} tại bản ghi số {done.checkpoint.seq}; "
+        f"{ledger}; {tree}"
+    )
+
+
+def _tree_head(ctx: JobContext) -> str:
+    # After the checkpoint, so the signed tree head covers its ledger:head entry.
+    head = log_usecases.publish_tree_head(ctx.session, ctx.services, ctx.timestamper, ctx.now)
+    if head is None:
+        return "sổ nhật ký (cây Merkle) không có mục mới"
+    return f"đầu cây Merkle #{head.id} đã ký: {head.size} mục, gốc {head.root_hash[:16]}…"
+
+
+def _witnesses(ctx: JobContext) -> str:
+    sent, failed = witnesses.deliver_due(ctx.session, ctx.now, log_usecases.head_json)
+    return f"gửi {sent} đầu cây cho bên chứng kiến; {failed} lần gửi lỗi (sẽ gửi lại)"
 
 
 def _bulk(ctx: JobContext) -> str:
@@ -102,7 +125,31 @@ def _bulk(ctx: JobContext) -> str:
     return f"{len(failed)} lượt ký hàng loạt bị gián đoạn được đánh dấu lỗi"
 
 
+def _webhooks(ctx: JobContext) -> str:
+    # Each delivery is posted outside any transaction and recorded in a short one of its
+    # own (a slow receiver never holds a lock); the run's session stays unused.
+    services = ctx.services
+    deliverer = Deliverer(
+        services.session_factory,
+        services.settings,
+        Vault(services.secret_key),
+        clock=lambda: ctx.now,
+    )
+    return deliverer.run(deliverer.due(ctx.now), ctx.now).text()
+
+
+def _ocr(ctx: JobContext) -> str:
+    if not ocr.available():
+        return "chưa cài ocrmypdf: bỏ qua nhận dạng chữ bản quét"
+    done = scans.run_ocr(ctx.session, ctx.services.blobs)
+    return (
+        f"nhận dạng chữ {done.done} bản quét ({done.revised} văn bản chưa ký có bản tìm kiếm "
+        f"được); lỗi {done.failed}"
+    )
+
+
 CHECKPOINTS = "checkpoints"
+MINUTE = timedelta(minutes=1)
 JOBS: tuple[Job, ...] = (
     Job("obligations", N_("Tạo nghĩa vụ báo cáo của kỳ hiện tại"), DAY, _obligations),
     Job("overdue", N_("Ghi nhận báo cáo quá hạn vào sổ chỉ tiêu (T4)"), HOUR, _overdue),
@@ -117,6 +164,16 @@ JOBS: tuple[Job, ...] = (
         _checkpoints,
     ),
     Job("bulk-sweep", N_("Đánh dấu lượt ký hàng loạt bị gián đoạn"), HOUR, _bulk),
+    Job(
+        "webhooks", N_("Gửi sự kiện đến webhook (Zalo, Facebook, hệ thống khác)"), MINUTE, _webhooks
+    ),
+    Job("ocr", N_("Nhận dạng chữ (OCR) văn bản quét để tìm kiếm được"), timedelta(minutes=5), _ocr),
+    Job(
+        "log-witnesses",
+        N_("Gửi đầu cây Merkle đã ký cho các bên chứng kiến (gửi lại khi lỗi)"),
+        timedelta(minutes=10),
+        _witnesses,
+    ),
 )
 """Every periodic job, in the order they are listed and started."""
 BY_NAME: Mapping[str, Job] = {job.name: job for job in JOBS}

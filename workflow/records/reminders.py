@@ -12,10 +12,12 @@ from sqlalchemy.orm import Session
 from storage import audit
 from storage.models import Task, User
 from storage.registry_models import Notification
+from workflow.documents import routing
 from workflow.documents.states import TaskState
 from workflow.errors import NotFoundError
 from workflow.mail import Mailer, MailError
 from workflow.vocab import ACTION_LABELS, vn_display
+from workflow.webhooks import events as webhook_events
 
 log = logging.getLogger("trinhky.reminders")
 
@@ -108,6 +110,15 @@ def send_reminders(session: Session, mailer: Mailer, now: datetime) -> ReminderR
                     note.emailed_at = now
                     emailed += 1
         task.reminded_at = now
+        webhook_events.emit(
+            session,
+            "overdue",
+            {"task": routing.task_facts(task), "days_overdue": (now - task.due_at).days}
+            if task.due_at
+            else {"task": routing.task_facts(task)},
+            document=task.document,
+            now=now,
+        )
         reminded += 1
     if reminded:
         session.flush()

@@ -38,11 +38,13 @@ from workflow.errors import (
     NotFoundError,
     WorkflowError,
 )
+from workflow.files import extract
 from workflow.i18n import N_
 from workflow.mail import EMAIL_RE, Mailer, MailError
 from workflow.registry import issuance
 from workflow.registry.issuers import ISSUER_KINDS, issuer_of
 from workflow.vocab import DOC_TYPES, VN_TZ, normalise_doc_type
+from workflow.webhooks import events as webhook_events
 
 log = logging.getLogger("trinhky.dispatch")
 
@@ -292,6 +294,13 @@ def dispatch(
             "units": [u.code for u in units],
             "external": [e for _, e in outside],
         },
+    )
+    webhook_events.emit(
+        session,
+        "dispatched",
+        {"units": [u.code for u in units], "external": len(outside)},
+        document=doc,
+        now=now,
     )
     return Dispatched(doc, created, links)
 
@@ -590,6 +599,18 @@ def receive(
                 "sha256": entry.blob_sha256,
             },
         )
+        webhook_events.emit(
+            session,
+            "received",
+            {
+                "unit": entry.unit.code,
+                "incoming_number": entry.number,
+                "symbol": entry.original_symbol,
+                "subject": entry.subject,
+            },
+            document=sent,
+            now=now,
+        )
         return entry
     entry.state = "returned"
     entry.return_reason = _reason(report, intact_file)
@@ -678,6 +699,7 @@ def register_external(
         blobs.discard(staged)
         raise
     sha = blobs.publish(staged)
+    extract.remember(session, blobs, sha)  # for search (a scan waits for the OCR job)
     entry = IncomingEntry(
         unit_id=unit,
         source="external",

@@ -31,6 +31,7 @@ from workflow.documents import routing
 from workflow.documents.states import DocState, Event, StageAction
 from workflow.documents.usecases import check_urgency
 from workflow.errors import ConflictError, ForbiddenError, InvalidInputError
+from workflow.registry import publishing
 from workflow.registry.issuers import issuer_of, seal_certificate
 from workflow.signatures.flow import (
     LevelPolicy,
@@ -48,6 +49,7 @@ from workflow.vocab import (
     normalise_doc_type,
     vn_display,
 )
+from workflow.webhooks import events as webhook_events
 
 DEFAULT_FORMAT = "{number:02d}-{type}/{issuer}"
 
@@ -196,9 +198,11 @@ def issue(
     services: TrustServices | None = None,
     seal_token: Pkcs11Config | None = None,
     base_url: str | None = None,
+    public: bool = False,
 ) -> Issued:
     """The clerk issues a signed document: number, date, and the organisation's seal
-    signature whose stamp shows them (the earlier signature stays valid).
+    signature whose stamp shows them (the earlier signature stays valid). With
+    ``public`` the document is also published on the public portal (never by default).
 
     The seal key is the stored one, or the one on ``seal_token`` when the issuer's active
     seal certificate was registered for the token; the token session is open only while
@@ -253,6 +257,9 @@ def issue(
         },
     )
     coverage.record_document(session, blobs, trust, doc, now=doc.issued_at, actor_id=actor.id)
+    webhook_events.emit(session, "issued", {}, document=doc, now=doc.issued_at)
+    if public:
+        publishing.set_public(session, actor, doc, True, now=doc.issued_at)
     return Issued(doc, doc.number, doc.symbol, doc.issued_at)
 
 
@@ -411,4 +418,6 @@ def recall(session: Session, actor: User, document_id: int, reason: str | None) 
         object_id=doc.id,
         details={"reason": text, "issuer": issuer_id, "recipients": len(recipients)},
     )
+    publishing.taken_down_by_recall(session, actor, doc)
+    webhook_events.emit(session, "recalled", {"reason": text}, document=doc, now=doc.recalled_at)
     return doc

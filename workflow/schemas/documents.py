@@ -14,7 +14,7 @@ from storage.models import Route as RouteRow
 from storage.models import Task as TaskRow
 from storage.registry_models import Comment as CommentRow
 from storage.registry_models import Notification as NotificationRow
-from workflow.schemas.base import Form, Int, Moment, Request, Response, When
+from workflow.schemas.base import Bool, Form, Int, Moment, Request, Response, When
 from workflow.vocab import STATE_LABELS
 
 # --- shared pieces ---------------------------------------------------------------------
@@ -508,6 +508,22 @@ class ReassignRequest(Request):
     to: str = Field(title="tên đăng nhập của người được giao")
 
 
+class IssueRequest(Request):
+    """``POST /tasks/{task_id}/issue``: optionally publish the issued document."""
+
+    public: Bool = Field(
+        default=False,
+        title="công khai",
+        description="also list it on the public portal (never a classified document)",
+    )
+
+
+class PublishRequest(Request):
+    """``POST /documents/{document_id}/publish``."""
+
+    public: Bool = Field(title="công khai", description="true: publish; false: take down")
+
+
 class Issued(Response):
     """``POST /tasks/{task_id}/issue``: the number, date and the sealed document."""
 
@@ -732,3 +748,24 @@ class RouteRequest(Request):
     description: str | None = None
     is_default: bool | None = None
     stages: list[RouteStageRequest] | None = Field(default=None, description="at least one")
+
+
+class DocumentFile(Response):
+    """A file of a document besides its PDF: the Word/OpenDocument draft it was converted
+    from (``source``), or an appendix (``appendix``) merged into the PDF from
+    ``first_page`` on (so the one signature covers it)."""
+
+    id: int
+    role: str = Field(description="source or appendix")
+    position: int = Field(description="appendix number (1, 2…); 0 for the source")
+    filename: str
+    sha256: str = Field(description="SHA-256 of the file as uploaded")
+    pdf_sha256: str | None = Field(description="SHA-256 of its PDF form")
+    first_page: int | None = Field(description="1-based page of the document's PDF")
+    pages: int | None
+
+
+class DocumentFiles(Response):
+    """``GET /documents/{id}/files``."""
+
+    files: list[DocumentFile]

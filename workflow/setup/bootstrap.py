@@ -13,9 +13,11 @@ from alembic.config import Config
 from sqlalchemy.engine import Engine
 
 from signing.pki import EmbeddedPki
+from storage import audit
+from storage.audit import AuditAction
 from workflow.services import Services
+from workflow.setup import admins, system
 from workflow.setup import demo as seed
-from workflow.setup import system
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -34,6 +36,11 @@ class InitReport:
     """The demo password (when demo mode is on)."""
     users: tuple[str, ...]
     """Demo usernames."""
+    setup_link: str | None = None
+    """Without demo data, on the first run (no user yet): the one-time link to set the
+    password of the administrator created now (shown once, never stored)."""
+    created: tuple[str, ...] = ()
+    """System data created now (routes, seal certificates)."""
 
 
 def alembic_config(url: str) -> Config:
@@ -92,8 +99,15 @@ def read_or_create_secret_value(path: Path, value: str) -> str:
     return value
 
 
-def initialise(services: Services, host: str = "127.0.0.1") -> InitReport:
-    """Migrate, create folders and the PKI, and seed the demo data on first run.
+def initialise(
+    services: Services, host: str = "127.0.0.1", base_url: str | None = None
+) -> InitReport:
+    """Migrate, create folders and the PKI, and seed the demo data on first run; without
+    demo data, create the system routes and, when no user exists, the root unit and an
+    administrator ``admin`` whose one-time password link is returned.
+
+    :param base_url: where the server is reached (the link's address); default
+        ``PUBLIC_BASE_URL``, else ``http://host``.
 
     :raises DemoRefusedError: demo mode on a non-loopback address without permission.
     """
@@ -109,9 +123,32 @@ def initialise(services: Services, host: str = "127.0.0.1") -> InitReport:
     pki = load_pki(services)
     if not settings.demo:
         with services.session_factory() as session:
-            system.ensure_system_data(session, pki, services.seal_passphrase)
+            link = None
+            if not admins.has_users(session):
+                link = admins.create_admin(
+                    session,
+                    services.hasher,
+                    username="admin",
+                    full_name="Quản trị hệ thống",
+                    email=None,
+                    org_code=admins.ROOT_CODE,
+                    org_name=settings.org_name,
+                    org_symbol=admins.ROOT_SYMBOL,
+                    base_url=base_url or settings.public_url or f"http://{host}",
+                    hours=settings.setup_link_hours,
+                    via="init",
+                ).url
+            created = system.ensure_system_data(session, pki, services.seal_passphrase)
+            if created or link:
+                audit.append(
+                    session,
+                    AuditAction.SYSTEM_INIT,
+                    actor_id=None,
+                    object_type="system",
+                    details={"demo": False, "created": created, "first_admin": bool(link)},
+                )
             session.commit()
-        return InitReport(False, None, ())
+        return InitReport(False, None, (), link, tuple(created))
     password = demo_password(services)
     with services.session_factory() as session:
         seeded = not seed.is_seeded(session)

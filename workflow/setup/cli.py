@@ -11,8 +11,10 @@ from signing.errors import KeyLoadError
 from storage.audit import verify_chain
 from workflow.errors import WorkflowError
 from workflow.services import EXTENSION_KEY, Services
+from workflow.setup.backup_cli import register_backup_cli
 from workflow.setup.bootstrap import DemoRefusedError, initialise, load_pki
 from workflow.setup.demo import DEMO_USERS
+from workflow.setup.people_cli import register_people_cli
 from workflow.signatures import seal_token
 
 
@@ -27,13 +29,25 @@ def register_cli(app: Flask) -> None:
     @click.option("--host", default="127.0.0.1", help="Address the server will bind to.")
     @click.option("--port", default=8000, type=int, help="Port the server will listen on.")
     def init_command(host: str, port: int) -> None:
-        """Migrate the database, create the PKI and seed the demo data (first run)."""
+        """Migrate the database, create the PKI and seed the demo data (first run); without
+        demo data, the system routes and (no user yet) the first administrator."""
+        shown = "localhost" if host in ("127.0.0.1", "::1") else host
+        if ":" in shown:
+            shown = f"[{shown}]"
+        base = services().settings.public_url or f"http://{shown}:{port}"
         try:
-            report = initialise(services(), host)
+            report = initialise(services(), host, base)
         except DemoRefusedError as exc:
             raise click.ClickException(str(exc)) from exc
-        shown = "localhost" if host in ("127.0.0.1", "::1") else host
         click.echo(f"TrinhKy: http://{shown}:{port}/")
+        for item in report.created:
+            click.echo(f"  created {item}")
+        if report.setup_link is not None:
+            click.echo(
+                "No user yet: administrator 'admin' created. Open this one-time link to set "
+                f"its password (valid {services().settings.setup_link_hours} h):\n"
+                f"  {report.setup_link}"
+            )
         if report.demo_password is not None:
             click.echo(
                 "Demo organisation "
@@ -43,6 +57,9 @@ def register_cli(app: Flask) -> None:
             for user in DEMO_USERS:
                 click.echo(f"  {user.username:<11} {user.full_name} - {user.title}")
             click.echo(f"  password: {report.demo_password}")
+
+    register_people_cli(app, services)
+    register_backup_cli(app, services)
 
     @app.cli.command("verify-audit")
     def verify_audit_command() -> None:

@@ -11,8 +11,9 @@ from sqlalchemy.orm import Session
 from signing.pki import EmbeddedPki
 from storage import audit
 from storage.audit import AuditAction
-from storage.models import Role, Route, RouteStage, Unit, UnitKind
+from storage.models import Role, Unit, UnitKind
 from workflow.accounts import service as accounts
+from workflow.setup.system import DEFAULT_ROUTE, default_route, report_route, standing_route
 from workflow.signatures.personal_certs import issue_personal_certificate
 
 
@@ -26,6 +27,8 @@ class DemoUser:
     role: Role
     unit: str
 
+
+__all__ = ["DEFAULT_ROUTE", "DEMO_USERS", "is_seeded", "seed_demo"]
 
 ORG_CODE = "DUK"
 UNITS: list[tuple[str, str, str, str | None]] = [
@@ -65,8 +68,6 @@ DEMO_USERS = [
         "bithugd", "Ngô Văn Hải", "Bí thư Đảng ủy Sở Giáo dục và Đào tạo", Role.APPROVER, "CS-GDDT"
     ),
 ]
-
-DEFAULT_ROUTE = "thuong-truc-ky"
 
 
 def is_seeded(session: Session) -> bool:
@@ -111,7 +112,7 @@ def seed_demo(
                 org_name,
                 password,
             )
-    for route in (default_route(), standing_route(), report_route()):
+    for route in (default_route("TT"), standing_route("TT", "VP"), report_route()):
         session.add(route)
     session.flush()
     audit.append(
@@ -122,113 +123,3 @@ def seed_demo(
         details={"demo": True, "units": len(UNITS), "users": len(DEMO_USERS)},
     )
     return DEMO_USERS
-
-
-def default_route() -> Route:
-    """:returns: the default route: board head approves, then the Standing Committee signs."""
-    return Route(
-        code=DEFAULT_ROUTE,
-        version=1,
-        name="Văn bản trình Thường trực Đảng ủy Khối ký",
-        is_default=True,
-        stages=[
-            RouteStage(
-                position=1,
-                name="Lãnh đạo ban duyệt",
-                action="approve",
-                assignee_role=Role.APPROVER,
-                assignee_unit_code=None,
-                mode="any",
-            ),
-            RouteStage(
-                position=2,
-                name="Thường trực Đảng ủy Khối ký",
-                action="sign",
-                assignee_role=Role.SIGNER,
-                assignee_unit_code="TT",
-                mode="any",
-            ),
-        ],
-    )
-
-
-def standing_route() -> Route:
-    """:returns: the full Standing Committee route: board head approves, Văn phòng checks
-    the format, a Standing Committee member signs, the clerk issues (number, date, seal)."""
-    return Route(
-        code="thuong-truc-ban-hanh",
-        version=1,
-        name="Văn bản của Thường trực: duyệt, kiểm tra thể thức, ký, ban hành",
-        kind="outgoing",
-        description="Chuyên viên → Lãnh đạo ban duyệt → Văn phòng kiểm tra thể thức → "
-        "Thường trực ký → Văn thư ban hành (số, ngày, ký số của cơ quan) → phát hành.",
-        stages=[
-            RouteStage(
-                position=1,
-                name="Lãnh đạo ban duyệt",
-                action="approve",
-                assignee_role=Role.APPROVER,
-                assignee_unit_code=None,
-                mode="any",
-                deadline_days=2,
-            ),
-            RouteStage(
-                position=2,
-                name="Văn phòng kiểm tra thể thức",
-                action="review",
-                assignee_role=Role.CLERK,
-                assignee_unit_code="VP",
-                mode="any",
-                deadline_days=1,
-            ),
-            RouteStage(
-                position=3,
-                name="Thường trực Đảng ủy Khối ký",
-                action="sign",
-                assignee_role=Role.SIGNER,
-                assignee_unit_code="TT",
-                mode="any",
-                deadline_days=2,
-            ),
-            RouteStage(
-                position=4,
-                name="Văn thư ban hành",
-                action="issue",
-                assignee_role=Role.CLERK,
-                assignee_unit_code="VP",
-                mode="any",
-                deadline_days=1,
-            ),
-        ],
-    )
-
-
-def report_route() -> Route:
-    """:returns: the route of a grassroots committee's periodic report."""
-    return Route(
-        code="bao-cao-dinh-ky",
-        version=1,
-        name="Báo cáo định kỳ của đảng ủy cơ sở",
-        kind="report",
-        description="Chuyên viên → Lãnh đạo duyệt → người có thẩm quyền của đơn vị ký.",
-        stages=[
-            RouteStage(
-                position=1,
-                name="Lãnh đạo đơn vị duyệt",
-                action="approve",
-                assignee_role=Role.APPROVER,
-                assignee_unit_code=None,
-                mode="any",
-                deadline_days=2,
-            ),
-            RouteStage(
-                position=2,
-                name="Người có thẩm quyền ký",
-                action="sign",
-                assignee_role=Role.SIGNER,
-                assignee_unit_code=None,
-                mode="any",
-                deadline_days=2,
-            ),
-        ],
-    )
