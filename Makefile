@@ -14,9 +14,10 @@ VERIFY_VENV  ?= $(HOME)/.cache/independent_verify/venv
 OFFICE_DEBS := libreoffice-writer-nogui fonts-noto-core fonts-dejavu-core poppler-utils \
 	ocrmypdf tesseract-ocr tesseract-ocr-vie
 # Debian packages the tests use: poppler (pdfsig, pdftotext, pdftoppm), NSS tools, qpdf, mupdf, openssl,
-# SoftHSM2 + OpenSC (PKCS#11 seal token), zbar (reads the QR code in the seal stamp).
+# SoftHSM2 + OpenSC (PKCS#11 seal token), zbar (reads the QR code in the seal stamp),
+# nginx (the production front of deploy/nginx/, served through in tests/test_availability.py).
 TEST_DEBS := poppler-utils libnss3-tools qpdf mupdf-tools openssl softhsm2 opensc chromium fonts-noto-core zbar-tools \
-	$(OFFICE_DEBS)
+	nginx $(OFFICE_DEBS)
 # The PostgreSQL half of `make test`: a throwaway cluster (Debian's postgresql package,
 # installed when missing) on 127.0.0.1:$(PG_PORT); `make test SQLITE_ONLY=1` skips it.
 PG_PORT   ?= 54329
@@ -62,7 +63,7 @@ run: install office-deps
 	$(BIN)/flask --app wsgi scheduler run & scheduler=$$!; \
 	trap 'kill $$scheduler 2>/dev/null; wait $$scheduler' EXIT; trap 'exit 130' INT; trap 'exit 143' TERM; \
 	$(BIN)/gunicorn --bind '$(if $(findstring :,$(HOST)),[$(HOST)],$(HOST)):$(PORT)' \
-	  --workers $(WORKERS) --timeout 120 --access-logfile - wsgi:app
+	  --workers $(WORKERS) --config gunicorn.conf.py wsgi:app
 
 # LibreOffice, poppler, ocrmypdf and Tesseract (Vietnamese) for drafts and scans.
 office-deps:
@@ -78,7 +79,7 @@ with a message, scans stay unsearchable, until they are installed."; }
 
 # System packages for the validators the tests run (root or sudo needed once).
 test-deps:
-	@missing=""; for t in pdfsig pdftotext pdftoppm certutil qpdf mutool openssl softhsm2-util pkcs11-tool chromium zbarimg soffice ocrmypdf tesseract; do \
+	@missing=""; for t in pdfsig pdftotext pdftoppm certutil qpdf mutool openssl softhsm2-util pkcs11-tool chromium zbarimg soffice ocrmypdf tesseract nginx; do \
 	  command -v $$t >/dev/null 2>&1 || missing="$$missing $$t"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages for:$$missing"; \

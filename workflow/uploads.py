@@ -8,6 +8,7 @@ from werkzeug.exceptions import RequestedRangeNotSatisfiable
 
 from storage.blobs import StagedBlob
 from storage.errors import BlobNotFoundError, BlobTooLargeError
+from workflow.edge import check_upload_fields
 from workflow.errors import InvalidInputError, NotFoundError, TooLargeError
 from workflow.services import get_services
 
@@ -20,6 +21,7 @@ def stage_upload(field: str = "file") -> tuple[StagedBlob, str]:
     :raises InvalidInputError: no file in the request.
     :raises TooLargeError: the file is over the limit.
     """
+    check_upload_fields(request.form)
     upload = request.files.get(field)
     if upload is None or not upload.filename:
         raise InvalidInputError(_("Chưa chọn tệp PDF để tải lên."), code="missing_file")

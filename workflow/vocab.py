@@ -232,6 +232,8 @@ AUDIT_LABELS: dict[str, str] = {
     "ledger:head": "Sổ chỉ tiêu: ghi mã băm toàn sổ (để đóng dấu thời gian)",
     "ledger:exemption_recorded": "Sổ chỉ tiêu: ghi nhận miễn trừ",
     "ledger:report_signed": "Ký báo cáo chỉ tiêu",
+    "storage:temporary_removed": "Xóa tệp tạm bị bỏ dở",
+    "storage:blob_removed": "Xóa tệp không còn được tham chiếu",
     "ledger:refreshed": "Sổ chỉ tiêu: tính lại toàn bộ",
     "reminder:sent": "Gửi nhắc việc (đôn đốc)",
     "report:obligations_generated": "Tạo kỳ báo cáo",

@@ -2,7 +2,7 @@
 beside it; the administrators' trust list (roots and intermediates, versioned)
 
 Revision ID: 0023
-Revises: 0026
+Revises: 0020
 Create Date: 2026-12-06 03:30:00
 """
 
@@ -16,7 +16,7 @@ from alembic import op
 import storage.types
 
 revision: str = "0023"
-down_revision: str | None = "0026"
+down_revision: str | None = "0020"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -335,7 +335,9 @@ def test_every_job_runs_on_a_fresh_instance(
         ("checkpoints", "ok"),
         ("bulk-sweep", "ok"),
         ("webhooks", "ok"),
+        ("ocr", "ok"),
         ("log-witnesses", "ok"),
+        ("cleanup", "ok"),
     ]
     assert {r.due_at for r in runs(services)} == {
         due_slot(NOW, timedelta(hours=1)),

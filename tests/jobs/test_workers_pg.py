@@ -37,6 +37,8 @@ JOBS = (
     "bulk-sweep",
     "webhooks",
     "ocr",
+    "log-witnesses",
+    "cleanup",
 )
 
 

@@ -30,6 +30,7 @@ from storage.ledger import LedgerEntry
 from storage.models import Role, User
 from storage.trust_models import TrustAnchor, TrustListChange, current_version
 from storage.types import utcnow
+from storage.validation_cache import bump_trust_version
 from workflow.coverage.entries import RefreshResult
 from workflow.coverage.refresh import refresh_t2
 from workflow.errors import ConflictError, ForbiddenError, InvalidInputError, NotFoundError
@@ -154,6 +155,8 @@ def _bump(session: Session, actor: User, action: str, list_name: str, fingerprin
             action=action, list_name=list_name, fingerprint=fingerprint, actor_id=actor.id
         )
     )
+    # Cached validation reports were computed under the old list (storage.validation_cache).
+    bump_trust_version(session)
 
 
 def import_certificates(

@@ -26,6 +26,7 @@ from workflow.schemas.openapi import File, operation
 from workflow.services import get_services, get_session
 from workflow.signatures import flow as signing_flow
 from workflow.uploads import send_blob, stage_upload, stage_uploads
+from workflow.verification import reports
 
 bp = api_blueprint("documents_api", __name__)
 
@@ -169,9 +170,8 @@ def validation(document_id: int) -> Any:
     services = get_services()
     actor = http.actor()
     doc = access.get_visible_document(db, actor, document_id)
-    report = service.validate_document(
-        services.blobs, services.trust, doc, services.trust_services.revocation_source()
-    )
+    service.require_content(doc)
+    report = reports.report_of(services, db, doc.current_revision.blob_sha256)
     audit.append(
         db,
         AuditAction.VALIDATED,

@@ -15,9 +15,6 @@ from sqlalchemy.orm import Session
 
 from signing.errors import PdfInputError
 from signing.pades import PdfInfo, inspect_pdf
-from signing.profiles import TrustConfig
-from signing.revocation import RevocationSource
-from signing.validate import ValidationReport, validate_pdf
 from storage import audit
 from storage.audit import AuditAction
 from storage.blobs import BlobStore, StagedBlob
@@ -40,6 +37,7 @@ from workflow.errors import (
     InvalidInputError,
     NotFoundError,
 )
+from workflow.pdf_policy import current_policy
 from workflow.vocab import DOC_TYPES, URGENCY_LABELS, normalise_doc_type
 
 if (
@@ -194,16 +192,29 @@ def safe_name(filename: str) -> str:
 
 
 def check_pdf(staged: StagedBlob) -> PdfInfo:
-    """:returns: what pyHanko sees of an uploaded PDF.
+    """:returns: what pyHanko sees of an uploaded PDF, its active content included.
 
-    :raises InvalidInputError: empty, not a PDF, broken, encrypted... (explained).
+    The work is bounded by the upload policy's limits (:mod:`workflow.pdf_policy`).
+
+    :raises InvalidInputError: empty, not a PDF, broken, encrypted, beyond a limit, or
+        with active content when the policy refuses it (explained).
     """
     if staged.size == 0:
         raise InvalidInputError("Tệp tải lên rỗng (0 byte). Hãy chọn lại tệp PDF.")
+    policy = current_policy()
     try:
-        return inspect_pdf(staged.path, allow_empty_password=True)
+        info = inspect_pdf(staged.path, allow_empty_password=True, limits=policy.limits)
     except PdfInputError as exc:
         raise InvalidInputError(str(exc), code=f"pdf_{exc.code}") from exc
+    if policy.refuse_active_content and info.active_content:
+        found = "; ".join(item.label for item in info.active_content)
+        raise InvalidInputError(
+            f"Tệp PDF chứa nội dung chủ động không được phép ({found}). Hãy xuất lại PDF "
+            "không có mã JavaScript, biểu mẫu động, tệp đính kèm hay hành động tự chạy "
+            "(ví dụ in ra PDF) rồi tải lên lại.",
+            code="pdf_active_content",
+        )
+    return info
 
 
 def _pages(staged: StagedBlob) -> int:
@@ -351,19 +362,6 @@ def document_file(
         details={"revision": rev.number, "sha256": rev.blob_sha256},
     )
     return doc, rev
-
-
-def validate_document(
-    blobs: BlobStore,
-    trust: TrustConfig,
-    doc: Document,
-    revocation: RevocationSource | None = None,
-) -> ValidationReport:
-    """:returns: the validation report of the document's current revision (revocation
-    checked against our own CA's current status when ``revocation`` is given)."""
-    require_content(doc)
-    with blobs.local_copy(doc.current_revision.blob_sha256) as path:
-        return validate_pdf(path, trust, revocation)
 
 
 def require_content(doc: Document) -> None:

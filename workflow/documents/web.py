@@ -15,6 +15,7 @@ from wtforms.validators import DataRequired, Length
 
 from storage import audit
 from storage.audit import AuditAction
+from storage.db import begin_write
 from storage.models import Certificate, Document, Role
 from storage.types import utcnow
 from workflow.accounts import access
@@ -151,6 +152,7 @@ def _routes() -> list[Any]:
 def detail(document_id: int) -> Any:
     """The document page: metadata, route, history, signatures, actions."""
     db = get_session()
+    begin_write(db)  # the view is recorded: the lock for that, then the page is read after
     actor = current_actor()
     doc = access.get_visible_document(db, actor, document_id)
     audit.append(

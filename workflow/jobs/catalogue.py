@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
+from storage import cleanup
 from storage.checkpoints import Timestamper
 from storage.heads import ledger_head
 from workflow.documents import scans
@@ -148,6 +149,16 @@ def _ocr(ctx: JobContext) -> str:
     )
 
 
+def _cleanup(ctx: JobContext) -> str:
+    grace = timedelta(seconds=ctx.services.settings.cleanup_grace_seconds)
+    removed = cleanup.sweep(ctx.session, ctx.services.blobs, ctx.now, grace)
+    temporaries = sum(1 for r in removed if r.kind == "temporary")
+    return (
+        f"xóa {temporaries} tệp tạm (tải lên, ký dở dang) và {len(removed) - temporaries} tệp "
+        f"không còn bản ghi nào tham chiếu, cũ hơn {grace.total_seconds() / 3600:g} giờ"
+    )
+
+
 CHECKPOINTS = "checkpoints"
 MINUTE = timedelta(minutes=1)
 JOBS: tuple[Job, ...] = (
@@ -174,6 +185,7 @@ JOBS: tuple[Job, ...] = (
         timedelta(minutes=10),
         _witnesses,
     ),
+    Job("cleanup", N_("Dọn tệp tạm và tệp không còn được tham chiếu"), DAY, _cleanup),
 )
 """Every periodic job, in the order they are listed and started."""
 BY_NAME: Mapping[str, Job] = {job.name: job for job in JOBS}
