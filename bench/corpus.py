@@ -39,8 +39,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.b_http import BIN, DEMO_PASSWORD, Server, _env
 from bench.common import REPO_ROOT
+from bench.served import DEMO_PASSWORD, Server, init_instance
 
 SDISTS = (
     "pypdf==7.1.1",
@@ -285,26 +285,17 @@ def run(limit: int | None, verify: int | None, jobs: int) -> int:
         pdfs = pdfs[::step][:limit]
     with tempfile.TemporaryDirectory(prefix="trinhky-corpus-") as tmp:
         tmpdir = Path(tmp)
-        env = _env(tmpdir / "instance")
-        env["TRINHKY_MAX_UPLOAD_BYTES"] = str(MAX_BYTES)
-        init = subprocess.run(  # noqa: S603
-            [str(BIN / "flask"), "--app", "wsgi", "init"],
-            cwd=REPO_ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-        )
-        if init.returncode != 0:
-            print(init.stderr[-2000:], file=sys.stderr)
+        try:
+            env = init_instance(REPO_ROOT, tmpdir / "instance", MAX_UPLOAD_BYTES=str(MAX_BYTES))
+        except RuntimeError as exc:
+            print(exc, file=sys.stderr)
             return 2
         root_pem = tmpdir / "instance" / "pki" / "root.pem"
         if not root_pem.exists():
             root_pem = next((tmpdir / "instance").rglob("root.pem"))
         out_dir = tmpdir / "out"
         out_dir.mkdir()
-        server = Server(env, tmpdir / "gunicorn.log")
+        server = Server(REPO_ROOT, env, tmpdir / "gunicorn.log")
         outcomes: list[Outcome] = []
         t0 = time.perf_counter()
         try:

@@ -22,7 +22,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from signing import external
-from signing.countersign import new_ones_valid, signature_count, split
+from signing.countersign import large_document, new_ones_valid, signature_count, split
 from signing.errors import PdfInputError, SigningError
 from signing.external import ExternalSignatureError, PreparedExternal
 from signing.profiles import PADES_LEVELS, SigningProfile
@@ -409,7 +409,7 @@ def _finish(
             final,
             services.trust,
             services.trust_services.revocation_source(),
-            skip_diff_from=before,
+            skip_diff_from=before if large_document(final) else None,
         )
         mine = [s for s in report.signatures if s.field_name == field_name]
         if len(mine) != 1:
