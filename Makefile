@@ -61,6 +61,7 @@ run: install office-deps
 	@echo "E-mail: demo users have @trinhky.local addresses. To read the notices, run a local"
 	@echo "  SMTP sink in another terminal: $(BIN)/python -m aiosmtpd -n -l 127.0.0.1:8025"
 	@echo "  (pip install aiosmtpd) and start with TRINHKY_MAIL_SERVER=127.0.0.1 TRINHKY_MAIL_PORT=8025 make run"
+	@command -v qpdf >/dev/null || echo "note: qpdf is not installed (apt-get install qpdf): damaged or empty-password PDFs are refused instead of repaired or decrypted"
 	$(BIN)/flask --app wsgi init --host $(HOST) --port $(PORT)
 	$(BIN)/flask --app wsgi scheduler run & scheduler=$$!; \
 	trap 'kill $$scheduler 2>/dev/null; wait $$scheduler' EXIT; trap 'exit 130' INT; trap 'exit 143' TERM; \

@@ -13,6 +13,7 @@ import storage.ledger  # noqa: F401 - registers ledger_entries, ledger_exemption
 import storage.registry_models  # noqa: F401 - registers the workflow tables
 import storage.scheduler_models  # noqa: F401 - registers job_runs
 import storage.search_models  # noqa: F401 - registers search_entries, text_extracts, document_files
+import storage.trust_models  # noqa: F401 - registers trust_anchors, trust_list_changes
 import storage.validation_cache  # noqa: F401 - registers trust_state, validation_results
 import storage.verification_models  # noqa: F401 - registers verification_codes
 import storage.webhook_models  # noqa: F401 - registers webhook_endpoints, webhook_deliveries

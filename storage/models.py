@@ -350,6 +350,12 @@ class Revision(Base):
     kind: Mapped[str] = mapped_column(String(16))
     created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    original_sha256: Mapped[str | None] = mapped_column(String(64), default=None)
+    """The file as uploaded, kept beside a repaired or decrypted revision."""
+    conversion: Mapped[str | None] = mapped_column(String(16), default=None)
+    """``'repaired'`` (rewritten by qpdf) or ``'decrypted'`` (empty password); None."""
+    conversion_note: Mapped[str | None] = mapped_column(Text, default=None)
+    """What the repairer recovered from (its warnings)."""
 
     document: Mapped[Document] = relationship(back_populates="revisions")
     created_by: Mapped[User] = relationship(lazy="joined")

@@ -214,6 +214,8 @@ AUDIT_LABELS: dict[str, str] = {
     "certificate:key_locked": "Tạm khóa khóa ký (nhập sai mật khẩu nhiều lần)",
     "system:initialised": "Khởi tạo hệ thống",
     "admin:access_denied": "Bị từ chối truy cập trang quản trị",
+    "trust:added": "Thêm chứng thư vào danh sách tin cậy",
+    "trust:removed": "Gỡ chứng thư khỏi danh sách tin cậy",
     "webhook:created": "Đăng ký điểm nhận webhook",
     "document:published": "Công khai văn bản trên cổng thông tin",
     "document:unpublished": "Gỡ văn bản khỏi cổng thông tin",
@@ -378,3 +380,12 @@ OBJECT_LABELS: dict[str, str] = {
     "admin": "Quản trị",
 }
 """What an audit entry is about, as the audit log names it."""
+
+
+CONVERSION_LABELS: dict[str, str] = {
+    "repaired": "Tệp tải lên bị hỏng cấu trúc; máy chủ đã sửa tự động (qpdf). Bản được "
+    "duyệt và ký là bản đã sửa; tệp gốc được lưu kèm.",
+    "decrypted": "Tệp tải lên được mã hóa với mật khẩu rỗng; máy chủ đã gỡ mã hóa thành "
+    "bản sạch để ký. Tệp gốc được lưu kèm.",
+}
+"""What was done to an uploaded file before it became a revision."""

@@ -32,6 +32,7 @@ from workflow.verification import service as verification
 from workflow.viewer import geometry
 from workflow.vocab import (
     CLASSIFICATION_LABELS,
+    CONVERSION_LABELS,
     DOC_TYPES,
     MODIFICATION_LABELS,
     REVISION_KIND_LABELS,
@@ -149,8 +150,12 @@ class DocumentPage:
     its publication on the public portal (clerk or signer of the issuer, administrator)."""
     revisions: list[tuple[Revision, str]]
     """Each revision with the label of its kind."""
+    conversion_labels: dict[int, str]
+    """Revision number → what was done to the uploaded file (repaired, decrypted)."""
     report: ValidationReport | None
     signatures: list[SignatureCard]
+    earlier_signatures: int
+    """Signatures the current revision already carries (shown to a signer before signing)."""
     comments: list[dict[str, Any]]
     timeline: list[TimelineStage]
     events: list[presenters.HistoryEntry]
@@ -346,8 +351,14 @@ def document_page(db: Session, doc: Document, actor: User) -> DocumentPage:
             (rev, translate(REVISION_KIND_LABELS.get(rev.kind, upload_label)))
             for rev in doc.revisions
         ],
+        conversion_labels={
+            rev.number: translate(CONVERSION_LABELS.get(rev.conversion, rev.conversion))
+            for rev in doc.revisions
+            if rev.conversion
+        },
         report=report,
         signatures=[_signature_card(s) for s in report.signatures] if report else [],
+        earlier_signatures=len(report.signatures) if report else 0,
         comments=_exchange(db, doc),
         timeline=_timeline(db, doc),
         events=[e for e in entries if e.action != AuditAction.VIEWED],

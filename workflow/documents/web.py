@@ -21,6 +21,7 @@ from storage.types import utcnow
 from workflow.accounts import access
 from workflow.documents import drafts, presenters, recipients, route_templates
 from workflow.documents import usecases as service
+from workflow.documents.intake import original_file
 from workflow.documents.page import ActionForm, EmptyForm, SignForm, render_detail
 from workflow.documents.states import DocState, StageAction
 from workflow.errors import WorkflowError
@@ -272,3 +273,16 @@ def download(document_id: int) -> Any:
     if rev.kind == "signed" and not name.endswith("-signed.pdf"):
         name = name[:-4] + "-signed.pdf"
     return send_blob(rev.blob_sha256, name)
+
+
+@bp.route("/documents/<int:document_id>/revisions/<int:number>/original")
+@login_required
+def original(document_id: int, number: int) -> Any:
+    """Download the file as uploaded, kept beside a repaired or decrypted revision."""
+    db = get_session()
+    doc, rev = original_file(db, get_services().blobs, current_actor(), document_id, number)
+    db.commit()
+    name = secure_filename(rev.filename) or f"van-ban-{doc.id}.pdf"
+    stem = name[:-4] if name.lower().endswith(".pdf") else name
+    assert rev.original_sha256 is not None  # noqa: S101 - checked by original_file
+    return send_blob(rev.original_sha256, f"{stem}-goc.pdf")
