@@ -213,6 +213,8 @@ OBJECTS: dict[str, tuple[str, ...]] = {
     "code": ("nocode",),
     "endpoint_id": ("webhook",),
     "witness_id": ("nowitness",),
+    "message_id": ("nomessage",),
+    "anchor_id": ("noanchor",),
 }
 """The objects each path parameter is tried with."""
 LITERAL = {
@@ -223,6 +225,8 @@ LITERAL = {
     "nosession": "0" * 32,
     "nocode": "KHONGCO",
     "nowitness": "999999",
+    "nomessage": "999999",
+    "noanchor": "999999",
 }
 
 
@@ -383,6 +387,17 @@ OVERSIGHT = {
     ("admin", "GET", "/incoming/{entry_id}", "issued"),
     ("admin", "PAGE", "/incoming/{entry_id}", "issued"),
     ("admin", "GET", "/search", "issued"),  # that incoming entry, found by search
+    # ...the committee's outgoing register by default (its register entries: issued, paper
+    # and classified "Mật" subjects as the register records them; "Tuyệt mật" never).
+    *(
+        ("admin", "PAGE", page, name)
+        for page in (
+            "/registers/{kind}",
+            "/registers/{kind}?format=csv",
+            "/registers/{kind}?format=xlsx",
+        )
+        for name in ("issued", "paper", "classified")
+    ),
     # ...and reassigns a task of someone absent (the answer names the document).
     ("admin", "POST", "/tasks/{task_id}/reassign", "review"),
     # The coverage drill-down: leaders of the committee, its Standing Committee, auditors
@@ -609,6 +624,21 @@ EXPECTED: dict[tuple[str, str, str], str] = {
     ("PAGE", "/coverage/export.csv", "-"): "-oo-ooo-oa",
     ("PAGE", "/coverage/export.xlsx", "-"): "-oo-ooo-oa",
     ("PAGE", "/audit", "-"): "----oo---a",
+    # Everyone's own e-mail notice settings.
+    ("GET", "/account/notices", "-"): "oooooooooa",
+    ("PUT", "/account/notices", "-"): "oooooooooa",
+    # The e-mail intake queue: the clerks, the auditor and the administrator (as the
+    # registers); no message here, so every message path is a 404 or 403.
+    ("GET", "/intake", "-"): "---ooo-o-a",
+    ("GET", "/intake/{message_id}", "nomessage"): "---------a",
+    ("GET", "/intake/{message_id}/eml", "nomessage"): "---------a",
+    ("POST", "/intake/{message_id}/receive", "nomessage"): "---------a",
+    ("POST", "/intake/{message_id}/return", "nomessage"): "---------a",
+    ("POST", "/intake/{message_id}/discard", "nomessage"): "---------a",
+    # Trust lists: administrators only.
+    ("GET", "/trust/certificates", "-"): "-----o---a",
+    ("POST", "/trust/certificates", "-"): "-----o---a",
+    ("DELETE", "/trust/certificates/{anchor_id}", "noanchor"): "---------a",
 }
 # fmt: on
 

@@ -70,9 +70,10 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("users") as batch:
-        batch.drop_column("language")
-        batch.drop_column("notify_mode")
+    # Plain columns: dropped in place (SQLite 3.35+), not by recreating the users table
+    # that every other table refers to.
+    op.drop_column("users", "language")
+    op.drop_column("users", "notify_mode")
     with op.batch_alter_table("incoming_entries") as batch:
         batch.drop_constraint(
             batch.f("fk_incoming_entries_mail_message_id_mail_messages"), type_="foreignkey"

@@ -10,7 +10,7 @@ from flask import Blueprint
 
 from signing.profiles import INTERNAL_LIST
 from storage import trust_models
-from storage.models import Role
+from storage.models import Role, User
 from storage.trust_models import TrustAnchor
 from storage.types import utcnow
 from workflow import http
@@ -41,6 +41,11 @@ def builtin_root(services: Services) -> TrustAnchor:
     )
 
 
+def _administrators_only(actor: User) -> None:
+    if not actor.has_role(Role.ADMIN):
+        raise ForbiddenError("Chỉ quản trị hệ thống được xem và sửa danh sách tin cậy.")
+
+
 def _answer(row: TrustAnchor) -> schemas.TrustCertificate:
     return schemas.TrustCertificate.of(row, row.not_after < utcnow())
 
@@ -49,9 +54,7 @@ def _answer(row: TrustAnchor) -> schemas.TrustCertificate:
 @operation(responses={200: schemas.TrustList})
 def trust_certificates() -> Any:
     """The trusted roots and intermediates, with fingerprints and validity (administrators)."""
-    actor = http.actor()
-    if not actor.has_role(Role.ADMIN):
-        raise ForbiddenError("Chỉ quản trị hệ thống được xem danh sách tin cậy.")
+    _administrators_only(http.actor())
     db = get_session()
     rows = [builtin_root(get_services()), *trust_models.anchors(db)]
     return schemas.TrustList(
@@ -64,10 +67,11 @@ def trust_certificates() -> Any:
 def trust_import() -> Any:
     """Import a certificate or a bundle into a named trust list; affected ledger entries
     are re-validated."""
+    actor = http.actor()
+    _administrators_only(actor)  # before reading the body: others learn nothing of it
     body = parse(schemas.TrustImportRequest, http.json_body())
     db = get_session()
     services = get_services()
-    actor = http.actor()
     data = trust_list.decode_upload(body.pem, body.der_b64)
     added = trust_list.import_certificates(db, actor, data, body.list_name, body.kind)
     change = trust_list.after_change(

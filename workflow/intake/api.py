@@ -91,8 +91,9 @@ def receive(message_id: int) -> Any:
 @operation(body=schemas.ReturnBody, responses={200: schemas.MailMessage}, errors=(409,))
 def return_to_sender(message_id: int) -> Any:
     """Return the message to its sender with a reason (a reply e-mail)."""
-    body = parse(schemas.ReturnBody, json_body())
     db = get_session()
+    service.get_message(db, actor(), message_id)  # who may see it, before reading the body
+    body = parse(schemas.ReturnBody, json_body())
     settings = get_services().settings
     message = service.return_to_sender(
         db, mailer_for(settings), actor(), message_id, body.reason, settings.org_name
