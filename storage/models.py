@@ -330,11 +330,12 @@ class Revision(Base):
     size: Mapped[int] = mapped_column(BigInteger)
     filename: Mapped[str] = mapped_column(String(255))
     kind: Mapped[str] = mapped_column(String(16))
-    created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    """Who made it; none for the system's own (an archival timestamp renewal)."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     document: Mapped[Document] = relationship(back_populates="revisions")
-    created_by: Mapped[User] = relationship(lazy="joined")
+    created_by: Mapped[User | None] = relationship(lazy="joined")
 
 
 class Task(Base):

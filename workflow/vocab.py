@@ -142,6 +142,7 @@ STAGE_STATUS_LABELS: dict[str, str] = {
 REVISION_KIND_LABELS: dict[str, str] = {
     "upload": "Bản tải lên",
     "signed": "Bản đã ký",
+    "archival": "Gia hạn dấu thời gian lưu trữ",
 }
 """Kinds of revision of a document's PDF."""
 
@@ -209,6 +210,8 @@ AUDIT_LABELS: dict[str, str] = {
     "system:initialised": "Khởi tạo hệ thống",
     "admin:access_denied": "Bị từ chối truy cập trang quản trị",
     "webhook:created": "Đăng ký điểm nhận webhook",
+    "document:archival_renewed": "Gia hạn dấu thời gian lưu trữ (B-LTA)",
+    "document:archival_failed": "Không gia hạn được dấu thời gian lưu trữ",
     "document:published": "Công khai văn bản trên cổng thông tin",
     "document:unpublished": "Gỡ văn bản khỏi cổng thông tin",
     "webhook:deactivated": "Tắt điểm nhận webhook",

@@ -17,6 +17,7 @@ from workflow.mail import Mailer
 from workflow.records import reminders
 from workflow.services import Services
 from workflow.settings import Settings, SettingsError
+from workflow.signatures import archival
 from workflow.webhooks.delivery import Deliverer
 from workflow.webhooks.vault import Vault
 
@@ -117,6 +118,20 @@ def _webhooks(ctx: JobContext) -> str:
     return deliverer.run(deliverer.due(ctx.now), ctx.now).text()
 
 
+def _archival(ctx: JobContext) -> str:
+    # Each document is renewed in a transaction of its own (the run's stays unused).
+    services = ctx.services
+    report = archival.renew_due(
+        services.session_factory,
+        services.blobs,
+        services.trust,
+        services.trust_services,
+        services.settings,
+        ctx.now,
+    )
+    return report.text()
+
+
 CHECKPOINTS = "checkpoints"
 MINUTE = timedelta(minutes=1)
 JOBS: tuple[Job, ...] = (
@@ -133,6 +148,7 @@ JOBS: tuple[Job, ...] = (
         _checkpoints,
     ),
     Job("bulk-sweep", N_("Đánh dấu lượt ký hàng loạt bị gián đoạn"), HOUR, _bulk),
+    Job("archival", N_("Gia hạn dấu thời gian lưu trữ (B-LTA) trước khi hết hạn"), DAY, _archival),
     Job(
         "webhooks", N_("Gửi sự kiện đến webhook (Zalo, Facebook, hệ thống khác)"), MINUTE, _webhooks
     ),
