@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from asn1crypto import crl as asn1_crl
 from asn1crypto import ocsp as asn1_ocsp
@@ -26,20 +29,59 @@ from pyhanko.sign.validation.policy_decl import (
     RevocationInfoGatheringSpec,
     SignatureValidationSpec,
 )
-from pyhanko_certvalidator import ValidationContext
+from pyhanko_certvalidator import CertificateValidator, ValidationContext
 from pyhanko_certvalidator.context import CertValidationPolicySpec
+from pyhanko_certvalidator.errors import PathError, ValidationError
+from pyhanko_certvalidator.ltv import time_slide as _time_slide
 from pyhanko_certvalidator.ltv.types import ValidationTimingInfo
 from pyhanko_certvalidator.policy_decl import (
     CertRevTrustPolicy,
+    NonRevokedStatusAssertion,
     RevocationCheckingPolicy,
     RevocationCheckingRule,
 )
 from pyhanko_certvalidator.registry import SimpleTrustManager
+from pyhanko_certvalidator.revinfo.validate_crl import CRLCollectionResult
 
 from signing.errors import SignatureFailedError
 from signing.profiles import TrustConfig
 from signing.revocation import RevocationSource, revinfo_policy
 from signing.validate import _load_certs
+
+log = logging.getLogger(__name__)
+
+
+async def _crls_within_validity(
+    cert: Any, path: Any, revinfo_manager: Any, control_time: datetime
+) -> CRLCollectionResult:
+    """pyhanko-certvalidator's CRL collection for the AdES time slide, without the CRLs
+    issued outside ``cert``'s validity period.
+
+    Measured with pyhanko-certvalidator 0.33.0 on renewed archives: the time slide
+    (ETSI EN 319 102-1 §5.6.2.2) takes the newest CRL of a certificate's issuer as its
+    status, whenever issued. A CRL issued after the certificate expired is no evidence
+    (RFC 5280 §3.3: expired certificates may leave the CRL), yet it sets the control time
+    after the expiry and the signer's certificate fails past validation; a CRL issued
+    before the certificate existed (the renewed OCSP responder's, issuing CA CRL of the
+    original signing) drags the control time back before the newest timestamp. An OCSP
+    responder certificate with id-pkix-ocsp-nocheck needs no revocation data at all
+    (RFC 6960 §4.2.2.2.1), yet any CRL of its issuer slides the control time (to the
+    original signing, for the responder of then): it gets none.
+    """
+    result = await _collect_crls(cert, path, revinfo_manager, control_time)
+    if not isinstance(cert, asn1_x509.Certificate):
+        return result
+    if cert.ocsp_no_check_value is not None:
+        return dataclasses.replace(result, crls=[])
+    start, end = cert.not_valid_before, cert.not_valid_after
+    kept = [
+        c for c in result.crls if c.crl.issuance_date is None or start <= c.crl.issuance_date <= end
+    ]
+    return dataclasses.replace(result, crls=kept)
+
+
+_collect_crls = _time_slide.collect_relevant_crls_with_paths
+_time_slide.collect_relevant_crls_with_paths = _crls_within_validity  # type: ignore[assignment]
 
 
 @dataclass(frozen=True)
@@ -55,8 +97,11 @@ class ArchivalResult:
     ``'AdESIndeterminate.NO_POE'``."""
 
 
-def _spec(trust: TrustConfig) -> PdfSignatureValidationSpec:
-    """Offline policy: revocation data required for end entities, from the DSS only."""
+def _spec(
+    trust: TrustConfig, asserted: Sequence[NonRevokedStatusAssertion] = ()
+) -> PdfSignatureValidationSpec:
+    """Offline policy: revocation data required for end entities, from the DSS only (and
+    ``asserted``: certificates found not revoked now, see :func:`_present_status`)."""
     rule = RevocationCheckingPolicy(
         ee_certificate_rule=RevocationCheckingRule.CRL_OR_OCSP_REQUIRED,
         intermediate_ca_cert_rule=RevocationCheckingRule.CHECK_IF_DECLARED,
@@ -71,33 +116,55 @@ def _spec(trust: TrustConfig) -> PdfSignatureValidationSpec:
             revinfo_gathering_policy=RevocationInfoGatheringSpec(
                 online_fetching_rule=RevinfoOnlineFetchingRule.LOCAL_ONLY
             ),
-            local_knowledge=LocalKnowledge(known_certs=_load_certs(trust.other_certs_pem)),
+            local_knowledge=LocalKnowledge(
+                known_certs=_load_certs(trust.other_certs_pem),
+                nonrevoked_assertions=list(asserted),
+            ),
         )
     )
 
 
 def validate_archival(
-    path: Path, trust: TrustConfig, validation_time: datetime | None = None
+    path: Path,
+    trust: TrustConfig,
+    validation_time: datetime | None = None,
+    revocation: RevocationSource | None = None,
 ) -> tuple[ArchivalResult, ...]:
     """Validate every (non-timestamp) signature as PAdES B-LTA with the AdES engine.
 
-    Uses only what the file holds (DSS, timestamps); never fetches. Unlike
-    :func:`signing.validate.validate_pdf`, this keeps working after the embedded
+    Uses only what the file holds (DSS, timestamps) and ``revocation``; never fetches.
+    Unlike :func:`signing.validate.validate_pdf`, this keeps working after the embedded
     OCSP responses and CRLs have expired, as long as the document timestamp chain
     covers them. Uses the sync API (``asyncio.run``): never call it inside a
     running event loop.
 
+    The newest document timestamp is validated at ``validation_time`` itself (ETSI EN
+    319 102-1 §5.6.2.5: nothing later proves it), so its TSA certificate needs revocation
+    data fresh at that time, which a file cannot carry for long (our CRLs and OCSP
+    responses are fresh for days). A validator fetches it; we ask ``revocation``, the
+    in-process status of our own TSA chain. Without it, a file validates only while the
+    revocation data added with its newest timestamp is fresh. Everything older than the
+    newest timestamp is proved from the file alone (past validation, POE of the chain).
+
     :param path: the PDF file.
     :param trust: trust roots and intermediate certificates.
     :param validation_time: the time to validate at; default now.
+    :param revocation: the present revocation status of the newest document
+        timestamp's TSA chain (certificates of other issuers get nothing).
     :returns: one result per signature, in file order.
     """
-    moment = validation_time or datetime.now(UTC)
-    timing = ValidationTimingInfo(moment, moment, False)
-    spec = _spec(trust)
     results = []
     with path.open("rb") as fh:
         reader = PdfFileReader(fh, strict=False)
+        moment = validation_time or datetime.now(UTC)
+        timing = ValidationTimingInfo(moment, moment, False)
+        asserted: list[NonRevokedStatusAssertion] = []
+        stamps = reader.embedded_timestamp_signatures
+        if revocation is not None and stamps:
+            newest = stamps[-1].signer_cert
+            if _present_status(newest, trust, revocation, moment):
+                asserted.append(NonRevokedStatusAssertion(newest.sha256, moment))
+        spec = _spec(trust, asserted)
         for sig in reader.embedded_signatures:
             if sig.sig_object.get("/Type") == "/DocTimeStamp":
                 continue
@@ -108,6 +175,57 @@ def validate_archival(
             )
             results.append(ArchivalResult(str(sig.field_name), passed, str(result.ades_subindic)))
     return tuple(results)
+
+
+def _present_status(
+    tsa_cert: asn1_x509.Certificate,
+    trust: TrustConfig,
+    revocation: RevocationSource,
+    moment: datetime,
+) -> bool:
+    """Whether the newest timestamp's TSA certificate is valid and not revoked at
+    ``moment``, by its chain and by revocation data fresh now from ``revocation`` (plain
+    PKIX validation, nothing fetched).
+
+    The AdES engine gets the answer as a non-revocation assertion about that one
+    certificate, not the revocation data itself: our TSA certificates name no OCSP
+    responder, so their status is a CRL of the issuing CA, and a CRL speaks for every
+    certificate of its issuer, the expired TSA certificates of the older timestamps
+    included. pyHanko's time slide (ETSI EN 319 102-1 §5.6.2.2) takes the freshest
+    revocation data about a certificate as the control time, so a present "not revoked"
+    for an expired TSA certificate would keep the control time after its expiry, and
+    the older timestamps, which must be proved in the past, would fail (measured:
+    OUT_OF_BOUNDS_NO_POE).
+    """
+    data = revocation.revocation_data(_chain_for(tsa_cert, trust))
+    context = ValidationContext(
+        trust_roots=_load_certs(trust.trust_roots_pem),
+        other_certs=[
+            *_load_certs(trust.other_certs_pem),
+            *(asn1_x509.Certificate.load(der) for der in data.certs),
+        ],
+        ocsps=list(data.ocsp_responses),
+        crls=list(data.crls),
+        allow_fetching=False,
+        revinfo_policy=revinfo_policy(True),
+        moment=moment,
+    )
+    validator = CertificateValidator(tsa_cert, validation_context=context)
+    try:
+        asyncio.run(validator.async_validate_usage(set(), extended_key_usage={"time_stamping"}))
+    except (PathError, ValidationError) as exc:
+        log.warning("the newest TSA certificate does not validate now: %s", exc)
+        return False
+    return True
+
+
+def _chain_for(cert: asn1_x509.Certificate | None, trust: TrustConfig) -> list[x509.Certificate]:
+    """``cert`` and the intermediate certificates of ``trust`` (what may need revocation
+    data; the revocation source skips certificates of other issuers)."""
+    needing = [c for c in _load_certs(trust.other_certs_pem) if c.self_signed != "yes"]
+    if cert is not None:
+        needing.append(cert)
+    return [x509.load_der_x509_certificate(c.dump()) for c in needing]
 
 
 @dataclass(frozen=True)
@@ -164,36 +282,45 @@ def renew_archival_timestamp(
     with in_path.open("rb") as inf:
         reader = PdfFileReader(inf, strict=False)
         stamps = reader.embedded_timestamp_signatures
-        needing = [c for c in _load_certs(trust.other_certs_pem) if c.self_signed != "yes"]
-        if stamps:
-            last = stamps[-1]
-            needing.append(last.signer_cert)
-        data = revocation.revocation_data(
-            [x509.load_der_x509_certificate(c.dump()) for c in needing]
+        last = stamps[-1] if stamps else None
+        now = datetime.now(UTC)
+        if last is not None and not _present_status(last.signer_cert, trust, revocation, now):
+            raise SignatureFailedError(
+                "archival timestamp renewal failed: the previous timestamp's TSA certificate "
+                "does not validate now"
+            )
+        md_algorithm = (
+            str(last.signer_info["digest_algorithm"]["algorithm"].native)
+            if last is not None
+            else "sha256"
         )
-        context = ValidationContext(
-            trust_roots=_load_certs(trust.trust_roots_pem),
-            other_certs=[*_load_certs(trust.other_certs_pem)]
-            + [asn1_x509.Certificate.load(der) for der in data.certs],
-            ocsps=list(data.ocsp_responses),
-            crls=list(data.crls),
-            allow_fetching=False,
-            revinfo_policy=revinfo_policy(True),
-        )
+        # The previous timestamp's validation data: its chain, OCSP responses and CRLs.
+        data = revocation.revocation_data(_chain_for(last.signer_cert if last else None, trust))
+        chain = [*_load_certs(trust.other_certs_pem), *_load_certs(trust.trust_roots_pem)]
         # The new timestamp over everything (with the previous one's validation data in
-        # the DSS), then, in a last update after it, the new TSA's chain and revocation
-        # data: issued after the timestamp, as validators require of revocation data,
-        # and covered in turn by the next renewal's timestamp.
+        # the DSS, one incremental update), then, in a last update after it, the new TSA's
+        # chain and OCSP response: issued after the timestamp, as validators require of
+        # revocation data, and covered in turn by the next renewal's timestamp.
         stamped = out_path.with_name(out_path.name + ".ts")
         try:
+            writer = IncrementalPdfFileWriter(inf, strict=False)
+            DocumentSecurityStore.supply_dss_in_writer(
+                writer,
+                None,
+                certs=[
+                    *([last.signer_cert] if last is not None else []),
+                    *chain,
+                    *(asn1_x509.Certificate.load(der) for der in data.certs),
+                ],
+                ocsps=[asn1_ocsp.OCSPResponse.load(der) for der in data.ocsp_responses],
+                crls=[asn1_crl.CertificateList.load(der) for der in data.crls],
+            )
             with stamped.open("w+b") as mid:
-                PdfTimeStamper(timestamper).update_archival_timestamp_chain(
-                    reader, context, in_place=False, output=mid
-                )
+                PdfTimeStamper(timestamper).timestamp_pdf(writer, md_algorithm, output=mid)
             time.sleep(1.0)  # revocation data dated strictly after the timestamp (1 s grain)
             with stamped.open("rb") as mid:
                 _add_tsa_validation_data(mid, out_path, timestamper, revocation)
-        except Exception as exc:  # the previous timestamp, the TSA, the PDF stack
+        except Exception as exc:  # the TSA, the PDF stack
             raise SignatureFailedError(
                 f"archival timestamp renewal failed: {type(exc).__name__}: {exc}"
             ) from exc

@@ -48,8 +48,9 @@ def archival_results(services: Services, doc_id: int, at: datetime, tmp: Path) -
         key = doc.current_revision.blob_sha256
     path = tmp / f"{doc_id}.pdf"
     path.write_bytes(services.blobs.read_bytes(key))
-    got = validate_archival(path, services.trust, at)
-    print("ARCH", doc_id, at, got)
+    # The newest timestamp is checked against the TSA's status now (as a validator would
+    # fetch it); everything older must be proved from the file.
+    got = validate_archival(path, services.trust, None, services.trust_services.revocation_source())
     return {r.field_name: r.passed for r in got}
 
 

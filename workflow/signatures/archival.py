@@ -105,8 +105,12 @@ def _record(
     return row
 
 
-def _verdicts(path: Path, trust: TrustConfig, now: datetime) -> dict[str, bool]:
-    return {r.field_name: r.passed for r in validate_archival(path, trust, now)}
+def _verdicts(path: Path, trust: TrustConfig, services: TrustServices) -> dict[str, bool]:
+    """Each signature's long-term verdict now (the clock's now, not the pass's start: the
+    new timestamp and its revocation data are later than that), the newest timestamp
+    checked against our TSA's present revocation status."""
+    found = validate_archival(path, trust, None, services.revocation_source())
+    return {r.field_name: r.passed for r in found}
 
 
 def reason_due(row: ArchivalStamp, settings: Settings, now: datetime) -> str | None:
@@ -142,7 +146,7 @@ def renew(
     out = blobs.new_temp_path(".pdf")
     try:
         with blobs.local_copy(source.blob_sha256) as path:
-            verdicts = _verdicts(path, trust, now)
+            verdicts = _verdicts(path, trust, services)
             state = renew_archival_timestamp(
                 path, out, services.timestamper, services.revocation_source(), trust
             )
@@ -153,7 +157,7 @@ def renew(
             state.timestamps != before.timestamps + 1
             or newest.pades_level != "DTS"
             or not (newest.intact and newest.valid and newest.trusted)
-            or _verdicts(out, trust, now) != verdicts
+            or _verdicts(out, trust, services) != verdicts
         ):
             raise SigningError("the renewed file does not validate; nothing was stored")
         staged = blobs.stage_file(out)
