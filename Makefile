@@ -7,9 +7,17 @@ PORT   ?= $(or $(TRINHKY_PORT),8000)
 WORKERS ?= 2
 SHARED_TOOLS ?= $(abspath ../shared/tools)
 VERIFY_VENV  ?= $(HOME)/.cache/independent_verify/venv
+# What production needs beside Python: LibreOffice to convert Word/OpenDocument drafts
+# (fonts that render Vietnamese), poppler for text extraction, ocrmypdf + Tesseract's
+# Vietnamese data for scans. `make run` installs them where missing (root or sudo), or
+# says what is missing and what stays unavailable.
+OFFICE_DEBS := libreoffice-writer-nogui fonts-noto-core fonts-dejavu-core poppler-utils \
+	ocrmypdf tesseract-ocr tesseract-ocr-vie
 # Debian packages the tests use: poppler (pdfsig, pdftotext, pdftoppm), NSS tools, qpdf, mupdf, openssl,
-# SoftHSM2 + OpenSC (PKCS#11 seal token), zbar (reads the QR code in the seal stamp).
-TEST_DEBS := poppler-utils libnss3-tools qpdf mupdf-tools openssl softhsm2 opensc chromium fonts-noto-core zbar-tools
+# SoftHSM2 + OpenSC (PKCS#11 seal token), zbar (reads the QR code in the seal stamp),
+# nginx (the production front of deploy/nginx/, served through in tests/test_availability.py).
+TEST_DEBS := poppler-utils libnss3-tools qpdf mupdf-tools openssl softhsm2 opensc chromium fonts-noto-core zbar-tools \
+	nginx $(OFFICE_DEBS)
 # The PostgreSQL half of `make test`: a throwaway cluster (Debian's postgresql package,
 # installed when missing) on 127.0.0.1:$(PG_PORT); `make test SQLITE_ONLY=1` skips it.
 PG_PORT   ?= 54329
@@ -21,7 +29,7 @@ PYTEST_WORKERS ?= auto
 PYTEST_XDIST := $(if $(filter 0,$(PYTEST_WORKERS)),-p no:xdist,-n $(PYTEST_WORKERS) --dist loadfile)
 
 .PHONY: run install install-dev test test-deps lint typecheck bench clean-instance help \
-	pg-start pg-stop pg-destroy
+	pg-start pg-stop pg-destroy office-deps
 
 help:
 	@echo "make run    - install, initialise the embedded default and serve on http://$(HOST):$(PORT)/"
@@ -49,16 +57,28 @@ install-dev: $(VENV)/.installed-dev
 
 # The scheduler of the periodic jobs (flask scheduler run) runs beside gunicorn and is
 # stopped with it: Ctrl-C, a SIGTERM to the group, or gunicorn exiting.
-run: install
+run: install office-deps
 	$(BIN)/flask --app wsgi init --host $(HOST) --port $(PORT)
 	$(BIN)/flask --app wsgi scheduler run & scheduler=$$!; \
 	trap 'kill $$scheduler 2>/dev/null; wait $$scheduler' EXIT; trap 'exit 130' INT; trap 'exit 143' TERM; \
 	$(BIN)/gunicorn --bind '$(if $(findstring :,$(HOST)),[$(HOST)],$(HOST)):$(PORT)' \
-	  --workers $(WORKERS) --timeout 120 --access-logfile - wsgi:app
+	  --workers $(WORKERS) --config gunicorn.conf.py wsgi:app
+
+# LibreOffice, poppler, ocrmypdf and Tesseract (Vietnamese) for drafts and scans.
+office-deps:
+	@missing=""; for t in soffice pdftotext ocrmypdf tesseract; do \
+	  command -v $$t >/dev/null 2>&1 || missing="$$missing $$t"; done; \
+	[ -z "$$missing" ] && [ -e /usr/share/tesseract-ocr/5/tessdata/vie.traineddata ] || { \
+	  echo "installing Debian packages for:$$missing (Word drafts, text search, OCR)"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  ( $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq \
+	    --no-install-recommends $(OFFICE_DEBS) >/dev/null ) || \
+	  echo "WARNING: could not install $(OFFICE_DEBS): Word/OpenDocument uploads are refused \
+with a message, scans stay unsearchable, until they are installed."; }
 
 # System packages for the validators the tests run (root or sudo needed once).
 test-deps:
-	@missing=""; for t in pdfsig pdftotext pdftoppm certutil qpdf mutool openssl softhsm2-util pkcs11-tool chromium zbarimg; do \
+	@missing=""; for t in pdfsig pdftotext pdftoppm certutil qpdf mutool openssl softhsm2-util pkcs11-tool chromium zbarimg soffice ocrmypdf tesseract nginx; do \
 	  command -v $$t >/dev/null 2>&1 || missing="$$missing $$t"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages for:$$missing"; \

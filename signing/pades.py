@@ -18,7 +18,9 @@ from pyhanko.sign.timestamps import TimeStamper
 from pyhanko.sign.validation import read_certification_data
 from pyhanko_certvalidator import ValidationContext
 
+from signing.active import ActiveItem, find_active_content
 from signing.errors import PdfInputError, SignatureFailedError, SigningError
+from signing.limits import PdfLimits, check_limits, check_raw
 from signing.pages import page_box
 from signing.profiles import PADES_LEVELS, SigningProfile
 from signing.revocation import RevocationSource, revinfo_policy
@@ -105,6 +107,8 @@ class PdfInfo:
     encrypted: bool
     """Whether the file is encrypted; only files that open with the empty user
     password and allow signing are accepted, and only with ``allow_empty_password``."""
+    active_content: tuple[ActiveItem, ...] = ()
+    """JavaScript, XFA, launch actions, embedded files... found (with ``limits`` only)."""
 
 
 def _check_envelope(fh: IO[bytes], size: int) -> None:
@@ -177,7 +181,9 @@ def _unlock(reader: PdfFileReader, *, for_signing: bool) -> None:
         raise pdf_input_error("encrypted_no_signing", f"permissions {flags!r}")
 
 
-def inspect_pdf(path: Path, *, allow_empty_password: bool = False) -> PdfInfo:
+def inspect_pdf(
+    path: Path, *, allow_empty_password: bool = False, limits: PdfLimits | None = None
+) -> PdfInfo:
     """Check that a file is a PDF we can sign, reading it from disk (not into memory).
 
     :param path: the PDF file.
@@ -187,11 +193,16 @@ def inspect_pdf(path: Path, *, allow_empty_password: bool = False) -> PdfInfo:
     :returns: page count, signature count and version.
     :raises PdfInputError: with ``code`` ``'empty'``, ``'not_pdf'``, ``'truncated'``,
         ``'damaged'``, ``'encrypted'``, ``'encrypted_certificate'``,
-        ``'encrypted_no_signing'`` or ``'no_pages'``.
+        ``'encrypted_no_signing'`` or ``'no_pages'``; with ``limits``, also a limit's code
+        (:func:`signing.limits.check_limits`), checked before anything else is read.
+    :param limits: bound the work (pages, objects, nesting, decompressed size, time)
+        and look for active content (:func:`signing.active.find_active_content`).
     """
     try:
         with path.open("rb") as fh:
             _check_envelope(fh, path.stat().st_size)
+            if limits is not None:
+                check_raw(path, limits)
             reader = _open_reader(fh)
             try:
                 encrypted = reader.encrypted
@@ -201,6 +212,10 @@ def inspect_pdf(path: Path, *, allow_empty_password: bool = False) -> PdfInfo:
                     raise pdf_input_error("encrypted")
                 if encrypted:
                     _unlock(reader, for_signing=True)
+                active: tuple[ActiveItem, ...] = ()
+                if limits is not None:
+                    check_limits(path, reader, limits)
+                    active = find_active_content(reader, limits.max_pages)
                 pages = _page_count(reader)
                 signatures = len(reader.embedded_signatures)
                 version = _version(reader)
@@ -210,7 +225,13 @@ def inspect_pdf(path: Path, *, allow_empty_password: bool = False) -> PdfInfo:
                 raise pdf_input_error("damaged", f"{type(exc).__name__}: {exc}") from exc
     except OSError as exc:
         raise pdf_input_error("damaged", f"cannot read the file: {exc}") from exc
-    return PdfInfo(pages=pages, signatures=signatures, pdf_version=version, encrypted=encrypted)
+    return PdfInfo(
+        pages=pages,
+        signatures=signatures,
+        pdf_version=version,
+        encrypted=encrypted,
+        active_content=active,
+    )
 
 
 def _field_spec(writer: IncrementalPdfFileWriter, profile: SigningProfile) -> SigFieldSpec:

@@ -21,6 +21,7 @@ from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
 from pyhanko.sign.validation.status import SignatureCoverageLevel
 from pyhanko_certvalidator import ValidationContext
 
+from signing.active import ActiveItem, find_active_content
 from signing.profiles import TrustConfig
 from signing.revocation import RevocationData, RevocationSource, revinfo_policy
 from signing.stamps import VIETNAM_TZ
@@ -97,6 +98,9 @@ class ValidationReport:
     """One report per signature, in file order."""
     error: str | None = None
     """Vietnamese message when the file could not be read at all."""
+    active_content: tuple[ActiveItem, ...] = ()
+    """JavaScript, XFA, launch actions, embedded files... in the file (shown to the
+    signer and in reports: a valid signature does not make them harmless)."""
 
     @property
     def verdict(self) -> str:
@@ -125,7 +129,28 @@ class ValidationReport:
             "bottom_line": self.bottom_line,
             "error": self.error,
             "signatures": signatures,
+            "active_content": [item.label for item in self.active_content],
         }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ValidationReport:
+        """The report :meth:`to_dict` gave (datetimes to the second, as shown).
+
+        :param data: the output of :meth:`to_dict` (e.g. read back from a cache).
+        :returns: the report.
+        """
+        times = {"signing_time", "timestamp_time"}
+        names = {f.name for f in dataclasses.fields(SignatureReport)}
+        signatures = []
+        for item in data.get("signatures", []):
+            values = {k: v for k, v in item.items() if k in names}
+            for key in times:
+                if values.get(key):
+                    values[key] = datetime.fromisoformat(values[key])
+            values["problems"] = tuple(values.get("problems", ()))
+            signatures.append(SignatureReport(**values))
+        error = data.get("error")
+        return cls(signatures=tuple(signatures), error=str(error) if error is not None else None)
 
 
 def _jsonable(value: object) -> object:
@@ -401,6 +426,17 @@ def open_with_empty_password(reader: PdfFileReader) -> bool:
     return reader.decrypt("").status != AuthStatus.FAILED
 
 
+def _active(reader: PdfFileReader) -> tuple[ActiveItem, ...]:
+    try:
+        return find_active_content(reader, ACTIVE_CONTENT_PAGES)
+    except Exception:  # a broken page tree: the signatures' report still stands
+        return ()
+
+
+ACTIVE_CONTENT_PAGES = 2000
+"""Pages looked at for active content (the upload limit's default)."""
+
+
 def validate_pdf(
     path: Path, trust: TrustConfig, revocation: RevocationSource | None = None
 ) -> ValidationReport:
@@ -423,6 +459,7 @@ def validate_pdf(
             reader = PdfFileReader(fh, strict=False)
             if reader.encrypted and not open_with_empty_password(reader):
                 return ValidationReport(signatures=(), error=MSG_ENCRYPTED)
-            return ValidationReport(signatures=_validate_reader(reader, trust, revocation))
+            signatures = _validate_reader(reader, trust, revocation)
+            return ValidationReport(signatures=signatures, active_content=_active(reader))
     except Exception:  # the PDF stack raises many unrelated types on bad input
         return ValidationReport(signatures=(), error=MSG_UNREADABLE)

@@ -13,6 +13,7 @@ from typing import Any, Protocol
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from storage import tlog
 from storage.audit_models import AuditCheckpoint
 from storage.checkpoints import token_matches
 from storage.models import AuditEvent, AuditHead
@@ -29,6 +30,7 @@ class AuditAction(enum.StrEnum):
     LOGOUT = "auth:logout"
     TOKEN_ISSUED = "auth:token_issued"  # noqa: S105 - an action name
     UPLOADED = "document:uploaded"
+    OCR_APPLIED = "document:ocr_applied"
     SUBMITTED = "document:submitted"
     VIEWED = "document:viewed"
     DOWNLOADED = "document:downloaded"
@@ -139,6 +141,7 @@ def append(
         prev_hash=head.hash,
     )
     event.hash = entry_hash(event)
+    tlog.append_leaves(session, [tlog.audit_leaf(event.seq, event.hash)], lock_audit=False)
     head.seq = event.seq
     head.hash = event.hash
     session.add(event)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import MetaData, create_engine, event
+from sqlalchemy import MetaData, create_engine, event, make_url
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import DeclarativeBase, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
 NAMING_CONVENTION = {
@@ -38,14 +40,18 @@ def normalise_url(url: str) -> str:
 
 
 def make_engine(url: str, *, echo: bool = False) -> Engine:
-    """Create an engine; SQLite gets foreign keys, WAL and write-ahead transactions.
+    """Create an engine; SQLite gets foreign keys, WAL and a lock policy per session.
 
-    On SQLite every transaction starts with ``BEGIN IMMEDIATE``: a request that reads
-    and then writes (an audit entry on a download, a state change) would otherwise fail
-    with ``SQLITE_BUSY_SNAPSHOT`` when another process committed in between. Writers
-    therefore queue on the busy timeout (90 s, inside gunicorn's 120 s request timeout:
-    a burst of issuances, each holding the lock while the seal is signed, must queue
-    rather than fail) instead of failing.
+    On SQLite (WAL) readers never wait: a transaction takes the write lock only as the
+    session factory says (:func:`make_session_factory`): ``BEGIN IMMEDIATE`` for the
+    units of work that write (CLI, jobs, and a request's write phase through
+    :func:`begin_write`), a plain deferred ``BEGIN`` for read-only sessions and for web
+    requests. A deferred transaction that read and then writes fails at once with
+    "database is locked" (``SQLITE_BUSY``/``SQLITE_BUSY_SNAPSHOT``) when another writer
+    holds the lock or committed since its first read: never a lost update, and
+    :func:`is_lock_upgrade_failure` lets the web layer run the request again with
+    ``BEGIN IMMEDIATE`` (``workflow.app``). Writers queue on the busy timeout (90 s,
+    inside gunicorn's 120 s request timeout).
 
     :param url: database URL (see :func:`normalise_url`).
     :param echo: log SQL statements.
@@ -53,6 +59,7 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
     """
     url = normalise_url(url)
     if url.startswith("sqlite"):
+        private_sqlite_file(url)
         engine = create_engine(
             url,
             echo=echo,
@@ -61,7 +68,9 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
         )
         _configure_sqlite(engine)
         return engine
-    return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=5, max_overflow=5)
+    # A gthread worker (gunicorn.conf.py: 16 threads) may use two connections per thread
+    # at once (the request's session, and a short read beside it such as an OCSP status).
+    return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=30)
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -78,27 +87,99 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        # Read-only sessions (see make_session_factory) take no write lock: in WAL mode they
-        # read alongside a writer, e.g. an OCSP status lookup during a request's transaction.
-        readonly = conn.get_execution_options().get(READONLY)
-        conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
+        # Deferred sessions (see make_session_factory) take no write lock until they write:
+        # in WAL mode they read alongside a writer. begin_write asks for the lock up front.
+        options = conn.get_execution_options()
+        deferred = (options.get(READONLY) or options.get(DEFERRED)) and not options.get(WRITE)
+        conn.exec_driver_sql("BEGIN" if deferred else "BEGIN IMMEDIATE")
 
 
 READONLY = "trinhky_readonly"
+DEFERRED = "trinhky_deferred"
+WRITE = "trinhky_write"
 
 
-def make_session_factory(engine: Engine, *, readonly: bool = False) -> sessionmaker[Any]:
+def make_session_factory(
+    engine: Engine, *, readonly: bool = False, deferred: bool = False
+) -> sessionmaker[Any]:
     """Session factory used per request / per CLI command (the caller commits).
 
     :param engine: the engine from :func:`make_engine`.
     :param readonly: for sessions that only read: on SQLite their transactions take no
         write lock (``BEGIN`` instead of ``BEGIN IMMEDIATE``); they must not write.
+    :param deferred: sessions that mostly read and may write (web requests): a deferred
+        ``BEGIN`` on SQLite; a write after a read may fail with "database is locked"
+        (see :func:`is_lock_upgrade_failure`) unless the transaction was begun with
+        :func:`begin_write`.
     :returns: a ``sessionmaker`` with ``expire_on_commit=False``.
     """
-    bind = engine.execution_options(**{READONLY: True}) if readonly else engine
+    bind = engine
+    if readonly:
+        bind = engine.execution_options(**{READONLY: True})
+    elif deferred:
+        bind = engine.execution_options(**{DEFERRED: True})
     return sessionmaker(bind=bind, expire_on_commit=False, autoflush=True)
+
+
+def begin_write(session: Session) -> None:
+    """Start ``session``'s next transaction as a writer (``BEGIN IMMEDIATE`` on SQLite,
+    waiting on the busy timeout for the lock), so that what it reads is still current
+    when it writes. Call it before the first query of a unit of work that writes; a
+    session already in a transaction is left as it is (that transaction's lock mode is
+    set). On PostgreSQL this only starts the transaction.
+
+    :param session: a session from :func:`make_session_factory`.
+    """
+    if not session.in_transaction():
+        session.connection(execution_options={WRITE: True})
+
+
+def is_lock_upgrade_failure(exc: BaseException) -> bool:
+    """:returns: whether ``exc`` is SQLite refusing a deferred transaction the write lock
+    (another writer holds it or committed since this transaction's first read): nothing
+    was written, and the unit of work may run again as a writer."""
+    orig = getattr(exc, "orig", None)
+    return orig is not None and "database is locked" in str(orig)
 
 
 def is_sqlite(engine: Engine) -> bool:
     """:returns: whether the engine talks to SQLite."""
     return engine.dialect.name == "sqlite"
+
+
+def probe_write(engine: Engine, timeout_seconds: float = 2.0) -> None:
+    """Take the database's write lock and give it back, writing nothing: the health
+    check's proof that the database accepts writes now (not read-only, not locked for
+    longer than ``timeout_seconds`` by another writer, reachable).
+
+    :raises sqlalchemy.exc.DBAPIError: it does not.
+    """
+    millis = int(timeout_seconds * 1000)
+    with engine.connect().execution_options(**{READONLY: True}) as conn:
+        if is_sqlite(engine):
+            conn.exec_driver_sql(f"PRAGMA busy_timeout={millis}")
+        else:
+            conn.exec_driver_sql(f"SET LOCAL lock_timeout = {millis}")
+        # An update that changes nothing still takes the row's (SQLite: the database's)
+        # write lock; the rollback below leaves the database as it was.
+        conn.exec_driver_sql("UPDATE trust_state SET version = version WHERE id = 1")
+        conn.rollback()
+
+
+def private_sqlite_file(url: str) -> None:
+    """Create the SQLite database file readable by the service user only (0600), or
+    make an existing one so: SQLite gives its ``-wal`` and ``-shm`` files the database
+    file's mode. Any umask is beside the point: the mode is set explicitly.
+
+    :param url: a ``sqlite:///`` URL (in-memory databases are left alone).
+    """
+    path = make_url(url).database
+    if not path or path == ":memory:" or path.startswith("file:"):
+        return
+    target = Path(path)
+    if not target.parent.is_dir():
+        return  # the engine reports it when connecting
+    os.close(os.open(target, os.O_CREAT | os.O_WRONLY, 0o600))
+    for file in (target, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        if file.exists():
+            file.chmod(0o600)

@@ -13,7 +13,6 @@ entry it chains, the ledger's content at that moment.
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -25,34 +24,13 @@ from storage import audit
 from storage.audit import ChainReport, verify_chain
 from storage.audit_models import AuditCheckpoint
 from storage.checkpoints import Timestamper, create_checkpoint, latest_checkpoint
-from storage.ledger import LedgerEntry
+from storage.ledger import LEDGER_FIELDS, LedgerEntry, ledger_line
 from storage.models import AuditEvent, AuditHead
 
 LEDGER_HEAD = "ledger:head"
 """Audit action of a recorded ledger head."""
 LEDGER_HEAD_FORMAT = "trinhky-ledger-head/1"
 """How the digest is computed (written into each ``ledger:head`` entry)."""
-LEDGER_FIELDS = (
-    "id",
-    "target",
-    "subject_kind",
-    "subject_id",
-    "unit_id",
-    "doc_type",
-    "period_date",
-    "state",
-    "label",
-    "title",
-    "reason",
-    "exempt_reason",
-    "exempt_decision",
-    "exempt_approved_by_id",
-    "evidence",
-    "pdf_sha256",
-)
-"""The columns of an entry that the digest covers, in this order."""
-
-_ENCODER = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
 
 @dataclass(frozen=True)
@@ -74,17 +52,6 @@ class LedgerHead:
             "sha256": self.sha256,
             "last_id": self.last_id,
         }
-
-
-def ledger_line(values: dict[str, Any]) -> bytes:
-    """:param values: one entry's :data:`LEDGER_FIELDS` (``period_date`` a date or ISO text).
-    :returns: its canonical line: compact JSON array with sorted object keys, UTF-8, ``\\n``.
-    """
-    row = [values[name] for name in LEDGER_FIELDS]
-    period = row[LEDGER_FIELDS.index("period_date")]
-    if not isinstance(period, str):
-        row[LEDGER_FIELDS.index("period_date")] = period.isoformat()
-    return (_ENCODER.encode(row) + "\n").encode()
 
 
 def ledger_head(session: Session, *, batch: int = 5000) -> LedgerHead:

@@ -38,6 +38,7 @@ T4      ``submitted`` (on      ``missing``                 ``exempt`` ``pending`
 
 from __future__ import annotations
 
+import json
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -61,6 +62,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, Session, mapped_column
 from sqlalchemy.sql import Select
 
+from storage import tlog
 from storage.db import Base
 from storage.ledger_counts import LedgerCount, month_of, track
 from storage.models import AuditEvent
@@ -160,6 +162,42 @@ class LedgerEntry(Base):
 
 
 track(LedgerEntry)
+
+LEDGER_FIELDS = (
+    "id",
+    "target",
+    "subject_kind",
+    "subject_id",
+    "unit_id",
+    "doc_type",
+    "period_date",
+    "state",
+    "label",
+    "title",
+    "reason",
+    "exempt_reason",
+    "exempt_decision",
+    "exempt_approved_by_id",
+    "evidence",
+    "pdf_sha256",
+)
+"""The columns of an entry that the digest covers, in this order."""
+
+_ENCODER = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def ledger_line(values: dict[str, Any]) -> bytes:
+    """:param values: one entry's :data:`LEDGER_FIELDS` (``period_date`` a date or ISO text).
+    :returns: its canonical line: compact JSON array with sorted object keys, UTF-8, ``\\n``.
+    """
+    row = [values[name] for name in LEDGER_FIELDS]
+    period = row[LEDGER_FIELDS.index("period_date")]
+    if not isinstance(period, str):
+        row[LEDGER_FIELDS.index("period_date")] = period.isoformat()
+    return (_ENCODER.encode(row) + "\n").encode()
+
+
+tlog.track_ledger(LedgerEntry, LEDGER_FIELDS, ledger_line)
 
 
 class LedgerExemption(Base):

@@ -352,7 +352,7 @@ class Task(Base):
     assignee_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     state: Mapped[str] = mapped_column(String(16), default="open")
     outcome: Mapped[str | None] = mapped_column(String(16))
-    acted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    acted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     acted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     comment: Mapped[str | None] = mapped_column(Text)
     # A consultation's answer: dong_y / khong_dong_y / y_kien_khac.

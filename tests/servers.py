@@ -54,7 +54,7 @@ def gunicorn(
     command = [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}"]
     # --preload: the app is imported once and the workers forked from it (seconds per
     # boot on two cores); they are still separate processes serving real requests.
-    command += ["--workers", str(workers), "--timeout", "120", "--preload", app]
+    command += ["--workers", str(workers), "--config", "gunicorn.conf.py", "--preload", app]
     with log.open("wb") as out:
         proc = subprocess.Popen(
             command,

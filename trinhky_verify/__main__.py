@@ -9,11 +9,46 @@ from pathlib import Path
 
 from trinhky_verify import logs
 from trinhky_verify.checks import BundleUnreadable, summary, verify_bundle
+from trinhky_verify.tlog import ExportUnreadable, verify_log
+
+
+def log_main(argv: list[str]) -> int:
+    """``python -m trinhky_verify log EXPORT.zip [--since HEAD.json|OLD.zip]``.
+
+    :returns: 0 if every check passed, 1 on any mismatch, 2 if an input is unreadable.
+    """
+    parser = argparse.ArgumentParser(
+        prog="python -m trinhky_verify log",
+        description="Verify a TrinhKy transparency log export offline and, with --since, "
+        "prove that it extends a tree head saved earlier (or name the first bad entry).",
+    )
+    parser.add_argument("export", type=Path, help="the export of `flask --app wsgi log export`")
+    parser.add_argument(
+        "--since",
+        type=Path,
+        metavar="HEAD",
+        help="a tree head saved earlier (JSON of GET /api/v1/log/head) or an earlier export",
+    )
+    args = parser.parse_args(argv)
+    try:
+        lines = verify_log(args.export, args.since)
+    except ExportUnreadable as exc:
+        print(f"[FAIL] log: {exc}")
+        print("SUMMARY: log NOT VERIFIED (unreadable)")
+        return 2
+    for line in lines:
+        print(line.render())
+    text, ok = summary(lines)
+    print(text.replace("bundle", "log"))
+    return 0 if ok else 1
 
 
 def main(argv: list[str] | None = None) -> int:
     """:returns: 0 if every check passed, 1 on any mismatch, 2 if the bundle is unreadable
     or the verification could not be completed."""
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["log"]:
+        return log_main(argv[1:])
     parser = argparse.ArgumentParser(
         prog="python -m trinhky_verify",
         description="Verify a TrinhKy audit bundle offline (hashes, signatures, ledger, "

@@ -2,7 +2,8 @@
 
 Keep in step with ``storage/audit.py`` (``hash_values``, ``GENESIS``),
 ``storage/checkpoints.py`` (``checkpoint_digest``) and ``storage/heads.py``
-(``LEDGER_HEAD``, ``LEDGER_HEAD_FORMAT``): ``tests/test_bundle.py`` checks that
+(``LEDGER_HEAD``, ``LEDGER_HEAD_FORMAT``), ``storage/ledger.py`` (``LEDGER_FIELDS``,
+``ledger_line``): ``tests/test_bundle.py`` checks that
 both compute the same hash for the same entry.
 """
 
@@ -43,3 +44,29 @@ def checkpoint_digest(head_hash: str) -> bytes:
     """What a checkpoint's RFC 3161 token stamps: ``SHA-256(bytes.fromhex(head_hash))``
     (storage.checkpoints.checkpoint_digest)."""
     return hashlib.sha256(bytes.fromhex(head_hash)).digest()
+
+
+LEDGER_FIELDS = (
+    "id",
+    "target",
+    "subject_kind",
+    "subject_id",
+    "unit_id",
+    "doc_type",
+    "period_date",
+    "state",
+    "label",
+    "title",
+    "reason",
+    "exempt_reason",
+    "exempt_decision",
+    "exempt_approved_by_id",
+    "evidence",
+    "pdf_sha256",
+)
+"""The columns of a ledger entry its canonical line covers (storage.ledger.LEDGER_FIELDS)."""
+
+
+def ledger_line(row: Mapping[str, Any]) -> bytes:
+    """The canonical line of a ``ledger.jsonl`` row (storage.ledger.ledger_line)."""
+    return (_ENCODER.encode([row[name] for name in LEDGER_FIELDS]) + "\n").encode()

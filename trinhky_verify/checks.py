@@ -8,37 +8,23 @@ import hashlib
 import json
 import zipfile
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 from asn1crypto import cms, crl
 
-from trinhky_verify import chain, figures, logs, pdfsig
+from trinhky_verify import chain, figures, logs, pdfsig, tlog
+from trinhky_verify.lines import Line
 
 EXPORTED = "bundle:exported"
-CHAIN_FILES = ("audit.jsonl", "checkpoints.jsonl")
+CHAIN_FILES = ("audit.jsonl", "checkpoints.jsonl", "log/tree-head.json", "log/proofs.jsonl")
 """Written after the export's audit entry: not covered by its ``content_sha256``
 (workflow/bundle.py)."""
 
 
 class BundleUnreadable(Exception):
     """The file is not a bundle at all (not a ZIP, no readable manifest)."""
-
-
-@dataclass(frozen=True)
-class Line:
-    """One printed result."""
-
-    status: str
-    """``OK``, ``FAIL``, ``WARN`` or ``INFO``."""
-    check: str
-    """What was checked (``manifest``, ``signatures``, ``ledger``, ``audit``...)."""
-    message: str
-
-    def render(self) -> str:
-        return f"[{self.status:^4}] {self.check}: {self.message}"
 
 
 def summary(lines: list[Line]) -> tuple[str, bool]:
@@ -617,4 +603,20 @@ def verify_bundle(path: Path, *, now: datetime | None = None) -> list[Line]:
     lines += list(_ledger(b, ledger_rows, pdf_hashes))
     lines += list(_audit(b, audit_rows, pki, moment))
     lines += list(_figures(b, ledger_rows))
+    lines += _log(b, audit_rows, ledger_rows)
     return lines
+
+
+def _log(
+    b: _Bundle, audit_rows: list[dict[str, Any]], ledger_rows: list[dict[str, Any]]
+) -> list[Line]:
+    raw = b.read("log/tree-head.json")
+    try:
+        head = json.loads(raw) if raw is not None else None
+    except ValueError:
+        return [Line("FAIL", "log", "log/tree-head.json is not JSON")]
+    proofs = b.jsonl("log/proofs.jsonl") if head is not None else []
+    if isinstance(proofs, str):
+        return [Line("FAIL", "log", proofs)]
+    roots = [data for name in ("pki/root.pem",) if (data := b.read(name)) is not None]
+    return tlog.bundle_lines(head, proofs, audit_rows, ledger_rows, roots)

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, Response, request
+from flask import Flask, Response, g, request
 from flask_babel import gettext as _
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFError
@@ -17,7 +17,7 @@ from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
-from storage.db import make_engine, make_session_factory
+from storage.db import is_lock_upgrade_failure, make_engine, make_session_factory
 from storage.models import User
 from workflow import (
     accounts,
@@ -30,17 +30,26 @@ from workflow import (
     portal,
     records,
     registry,
+    search,
     setup,
     signatures,
+    transparency,
     verification,
     viewer,
     vocab,
     webhooks,
 )
+from workflow.edge import init_edge
 from workflow.errors import WorkflowError
 from workflow.http import CONFLICT_MESSAGE, csrf, error_response
 from workflow.i18n import N_, init_i18n, translate
-from workflow.services import EXTENSION_KEY, Services, close_session
+from workflow.services import (
+    COMMITTED,
+    EXTENSION_KEY,
+    WRITE_FROM_START,
+    Services,
+    close_session,
+)
 from workflow.settings import DEFAULTS, Settings, instance_folder, read_or_create_secret
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -60,9 +69,37 @@ PACKAGES = (
     jobs,
     admin,
     setup,
+    search,
     webhooks,
     portal,
+    transparency,
 )
+
+
+class _RunAgainAsWriter(Exception):
+    """A reader's transaction lost the SQLite write lock: run the request again."""
+
+
+class TrinhKyFlask(Flask):
+    """Flask, running a request once more as a writer when its deferred SQLite
+    transaction could not take the write lock (``storage.db.is_lock_upgrade_failure``).
+
+    Requests begin deferred so that reads never wait on writers; a request that read and
+    then writes loses the lock when another writer holds it or committed meanwhile, and
+    has written nothing (and committed nothing: a request that committed is not run
+    again). Its second run begins ``BEGIN IMMEDIATE`` and queues for the lock, so it
+    reads current data (gap-free numbering holds). Uploaded files are rewound.
+    """
+
+    def full_dispatch_request(self) -> Response:
+        try:
+            return super().full_dispatch_request()
+        except _RunAgainAsWriter:
+            close_session()
+            g.setdefault(WRITE_FROM_START, True)
+            for upload in request.files.values():
+                upload.stream.seek(0)
+            return super().full_dispatch_request()
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
@@ -71,7 +108,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     Config layers: defaults, ``instance/config.py`` (if any), ``TRINHKY_*`` environment
     variables, then ``test_config``; validated once into :class:`Settings`.
     """
-    app = Flask(
+    app = TrinhKyFlask(
         __name__,
         instance_path=str(instance_folder(test_config, ROOT / "instance")),
         instance_relative_config=True,
@@ -109,6 +146,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         engine=engine,
         session_factory=make_session_factory(engine),
         read_session_factory=make_session_factory(engine, readonly=True),
+        request_session_factory=make_session_factory(engine, deferred=True),
         blobs=settings.blob_store(),
         secret_key=str(app.config["SECRET_KEY"]),
     )
@@ -116,6 +154,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.teardown_appcontext(close_session)
 
     _init_login(app, services)
+    init_edge(app)  # before any route: the id converter applies to every <int:…>
     csrf.init_app(app)
     init_i18n(app)
     for package in PACKAGES:
@@ -164,6 +203,8 @@ def _register_errors(app: Flask) -> None:
 
     @app.errorhandler(OperationalError)
     def on_operational(exc: OperationalError) -> Any:
+        if is_lock_upgrade_failure(exc) and not g.get(WRITE_FROM_START) and not g.get(COMMITTED):
+            raise _RunAgainAsWriter from exc
         code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
         if code in ("40P01", "40001"):  # deadlock, serialization failure: a concurrent change
             return error_response(409, _(CONFLICT_MESSAGE), "concurrent_update")

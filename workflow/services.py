@@ -9,7 +9,7 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from flask import current_app, g
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -38,6 +38,9 @@ class Services:
     secret_key: str = field(default="", repr=False)
     """The application's secret key (sessions; webhook secrets are encrypted with a key
     derived from it)."""
+    request_session_factory: sessionmaker[Session] | None = None
+    """The requests' sessions: deferred transactions on SQLite (no write lock until the
+    first write; see ``storage.db.begin_write``); ``session_factory`` when unset."""
     hasher: PasswordHasher = field(init=False)
     """argon2id at the cost the settings give (``ARGON2_*``)."""
     _trust: TrustConfig | None = None
@@ -129,9 +132,26 @@ def get_session() -> Session:
     """:returns: the request's session, created on first use and closed at teardown."""
     session: Session | None = g.get("db_session")
     if session is None:
-        session = get_services().session_factory()
+        services = get_services()
+        # A request runs as a reader (deferred) unless a first try lost the write lock to
+        # another writer: then it runs again as a writer from the start (workflow.app).
+        factory = services.request_session_factory
+        if factory is None or g.get(WRITE_FROM_START):
+            factory = services.session_factory
+        session = factory()
+        event.listen(session, "after_commit", _note_commit)
         g.db_session = session
     return session
+
+
+WRITE_FROM_START = "trinhky_write_from_start"
+"""``g`` flag: this request's transactions take the write lock when they begin."""
+COMMITTED = "trinhky_committed"
+"""``g`` flag: this request committed something (it is not run again)."""
+
+
+def _note_commit(_session: Session) -> None:
+    g.setdefault(COMMITTED, True)
 
 
 def close_session(_exc: Any = None) -> None:

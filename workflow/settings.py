@@ -14,6 +14,7 @@ from urllib.parse import unquote, urlsplit
 import argon2
 
 from signing.errors import KeyLoadError
+from signing.limits import PdfLimits
 from signing.pkcs11_keys import Pkcs11Config, seal_config
 from storage.blobs import BlobStore, S3Config, S3Location, open_blob_store
 
@@ -67,6 +68,19 @@ DEFAULTS: dict[str, Any] = {
     "CHECKPOINT_INTERVAL": 3600,
     "JOB_INTERVALS": {},
     "JOB_GRACE": 600,
+    # Input at the edge (workflow/edge.py): JSON bodies, before they are parsed.
+    "MAX_JSON_BYTES": 1024 * 1024,
+    "MAX_JSON_DEPTH": 32,
+    # Bounded work for every uploaded PDF (signing/limits.py), and active content.
+    "PDF_MAX_PAGES": 2000,
+    "PDF_MAX_OBJECTS": 500_000,
+    "PDF_MAX_DEPTH": 64,
+    "PDF_MAX_DECOMPRESSED_BYTES": 512 * 1024 * 1024,
+    "PDF_MAX_SECONDS": 20,
+    "ACTIVE_CONTENT_POLICY": "warn",
+    # Crash leftovers (the `cleanup` job): temporary uploads and unreferenced blobs older
+    # than this many seconds are removed.
+    "CLEANUP_GRACE_SECONDS": 24 * 3600,
     # Hours a one-time link to set a password stays valid (first administrator, imports).
     "SETUP_LINK_HOURS": 72,
     # Where blobs live: unset, the folder BLOB_DIR (file://); "s3://bucket/prefix" for an
@@ -289,6 +303,18 @@ class Settings:
     dispatch_link_days: int = 7
     """Days an outside recipient's one-time download link stays valid
     (``DISPATCH_LINK_DAYS``)."""
+    max_json_bytes: int = 1024 * 1024
+    """Largest JSON request body (checked before it is parsed; beyond it: 413)."""
+    max_json_depth: int = 32
+    """Deepest nesting of arrays and objects in a JSON body (checked before parsing)."""
+    pdf_limits: PdfLimits = field(default_factory=PdfLimits)
+    """Bounds on the work an uploaded PDF may cause (pages, objects, nesting,
+    decompressed size, time): beyond any of them the upload is refused, the limit named."""
+    active_content_policy: str = "warn"
+    """``warn`` (default: JavaScript, XFA, launch actions, embedded files are accepted,
+    listed in the validation report and shown to the signer) or ``refuse`` (at upload)."""
+    cleanup_grace_seconds: int = 24 * 3600
+    """Age after which a temporary upload or an unreferenced blob is removed."""
     setup_link_hours: int = 72
     """Hours a one-time link to set a password stays valid (``SETUP_LINK_HOURS``)."""
     blob_url: str = ""
@@ -382,6 +408,17 @@ class Settings:
             seal_passphrase=_secret(config, "SEAL_PASSPHRASE"),
             **_mail(config),
             dispatch_link_days=positive("DISPATCH_LINK_DAYS"),
+            max_json_bytes=positive("MAX_JSON_BYTES"),
+            max_json_depth=positive("MAX_JSON_DEPTH"),
+            pdf_limits=PdfLimits(
+                max_pages=positive("PDF_MAX_PAGES"),
+                max_objects=positive("PDF_MAX_OBJECTS"),
+                max_depth=positive("PDF_MAX_DEPTH"),
+                max_decompressed_bytes=positive("PDF_MAX_DECOMPRESSED_BYTES"),
+                max_seconds=positive("PDF_MAX_SECONDS"),
+            ),
+            active_content_policy=_active_policy(config.get("ACTIVE_CONTENT_POLICY")),
+            cleanup_grace_seconds=positive("CLEANUP_GRACE_SECONDS"),
             setup_link_hours=positive("SETUP_LINK_HOURS"),
             **_blobs(config, path("BLOB_DIR", "blobs")),
             webhook_timeout=positive("WEBHOOK_TIMEOUT"),
@@ -391,6 +428,12 @@ class Settings:
             archival_weak_digests=_digests(config.get("ARCHIVAL_WEAK_DIGESTS")),
             archival_upgrade_b_lt=_flag(config.get("ARCHIVAL_UPGRADE_B_LT")),
         )
+
+
+def _active_policy(value: Any) -> str:
+    if value not in ("warn", "refuse"):
+        raise SettingsError(f"ACTIVE_CONTENT_POLICY must be 'warn' or 'refuse', got {value!r}")
+    return str(value)
 
 
 LEVELS = ("B-B", "B-T", "B-LT", "B-LTA")

@@ -8,6 +8,7 @@ from werkzeug.exceptions import RequestedRangeNotSatisfiable
 
 from storage.blobs import StagedBlob
 from storage.errors import BlobNotFoundError, BlobTooLargeError
+from workflow.edge import check_upload_fields
 from workflow.errors import InvalidInputError, NotFoundError, TooLargeError
 from workflow.services import get_services
 
@@ -20,6 +21,7 @@ def stage_upload(field: str = "file") -> tuple[StagedBlob, str]:
     :raises InvalidInputError: no file in the request.
     :raises TooLargeError: the file is over the limit.
     """
+    check_upload_fields(request.form)
     upload = request.files.get(field)
     if upload is None or not upload.filename:
         raise InvalidInputError(_("Chưa chọn tệp PDF để tải lên."), code="missing_file")
@@ -36,6 +38,28 @@ def stage_upload(field: str = "file") -> tuple[StagedBlob, str]:
             )
         ) from exc
     return staged, upload.filename
+
+
+def stage_uploads(field: str) -> list[tuple[StagedBlob, str]]:
+    """Stream every file of a multi-file field (appendices) to staged blobs, in order.
+
+    :raises TooLargeError: a file is over the limit (the ones staged are discarded).
+    """
+    services = get_services()
+    limit = services.settings.max_upload_bytes
+    staged: list[tuple[StagedBlob, str]] = []
+    for upload in request.files.getlist(field):
+        if not upload.filename:
+            continue
+        try:
+            staged.append((services.blobs.stage(upload.stream, limit=limit), upload.filename))
+        except BlobTooLargeError as exc:
+            for blob, _name in staged:
+                services.blobs.discard(blob)
+            raise TooLargeError(
+                _("Phụ lục %(name)s vượt quá dung lượng cho phép.", name=upload.filename)
+            ) from exc
+    return staged
 
 
 def send_blob(

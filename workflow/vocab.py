@@ -142,6 +142,7 @@ STAGE_STATUS_LABELS: dict[str, str] = {
 REVISION_KIND_LABELS: dict[str, str] = {
     "upload": "Bản tải lên",
     "signed": "Bản đã ký",
+    "ocr": "Bản quét đã nhận dạng chữ (OCR)",
     "archival": "Gia hạn dấu thời gian lưu trữ",
 }
 """Kinds of revision of a document's PDF."""
@@ -177,6 +178,7 @@ AUDIT_LABELS: dict[str, str] = {
     "auth:logout": "Đăng xuất",
     "auth:token_issued": "Cấp mã truy cập API",
     "document:uploaded": "Tải lên văn bản",
+    "document:ocr_applied": "Nhận dạng chữ (OCR) bản quét",
     "document:submitted": "Trình văn bản",
     "document:viewed": "Xem văn bản",
     "document:downloaded": "Tải xuống văn bản",
@@ -231,6 +233,8 @@ AUDIT_LABELS: dict[str, str] = {
     "ledger:head": "Sổ chỉ tiêu: ghi mã băm toàn sổ (để đóng dấu thời gian)",
     "ledger:exemption_recorded": "Sổ chỉ tiêu: ghi nhận miễn trừ",
     "ledger:report_signed": "Ký báo cáo chỉ tiêu",
+    "storage:temporary_removed": "Xóa tệp tạm bị bỏ dở",
+    "storage:blob_removed": "Xóa tệp không còn được tham chiếu",
     "ledger:refreshed": "Sổ chỉ tiêu: tính lại toàn bộ",
     "reminder:sent": "Gửi nhắc việc (đôn đốc)",
     "report:obligations_generated": "Tạo kỳ báo cáo",
@@ -254,6 +258,8 @@ AUDIT_LABELS: dict[str, str] = {
     "system:data_created": "Tạo dữ liệu hệ thống (tuyến trình, chứng thư số con dấu)",
     "system:backup": "Sao lưu hệ thống",
     "system:restored": "Khôi phục hệ thống từ bản sao lưu",
+    "log:witness_added": "Sổ nhật ký minh bạch: thêm bên chứng kiến",
+    "log:witness_removed": "Sổ nhật ký minh bạch: ngừng gửi cho bên chứng kiến",
 }
 
 

@@ -8,7 +8,7 @@
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from storage.blobs.base import CHUNK, BlobStore, StagedBlob, check_key, sha256_of
+from storage.blobs.base import CHUNK, BlobStore, StagedBlob, StoredFile, check_key, sha256_of
 from storage.blobs.filesystem import FilesystemBlobStore
 from storage.blobs.s3 import S3BlobStore, S3Config, S3Location
 
@@ -38,6 +38,7 @@ __all__ = [
     "S3Config",
     "S3Location",
     "StagedBlob",
+    "StoredFile",
     "check_key",
     "open_blob_store",
     "sha256_of",

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import IO, BinaryIO, Protocol
 
@@ -51,6 +53,19 @@ class StagedBlob:
     """Lower-case hex SHA-256 of the bytes: the key the blob will have."""
     size: int
     """Number of bytes."""
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    """A file of the store as the clean-up sees it."""
+
+    name: str
+    """A temporary file's name, or a blob's key."""
+    modified: datetime
+    """Last modification (UTC): the write of a temporary file, the last publication of a
+    blob."""
+    size: int
+    """Bytes."""
 
 
 class BlobStore(Protocol):
@@ -130,6 +145,24 @@ class BlobStore(Protocol):
         For retention and clean-up only: a row may refer to any key, and the same
         content uploaded twice has one key.
         """
+        ...
+
+    def temporaries(self) -> Iterator[StoredFile]:
+        """:returns: every temporary file of the store (staged uploads, signing output),
+        for the clean-up of what a crash left behind."""
+        ...
+
+    def remove_temporary(self, name: str) -> bool:
+        """Remove a temporary file by name. :returns: whether it was there."""
+        ...
+
+    def blobs(self) -> Iterator[StoredFile]:
+        """:returns: every published blob (its key as name), for the clean-up."""
+        ...
+
+    def modified(self, key: str) -> datetime | None:
+        """:returns: when the blob was last published (None: absent); publishing content
+        that is already stored counts as a new publication."""
         ...
 
     def local_copy(self, key: str) -> AbstractContextManager[Path]:

@@ -7,13 +7,20 @@ import errno
 import hashlib
 import io
 import os
+import re
 import tempfile
+import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, BinaryIO
 
-from storage.blobs.base import CHUNK, StagedBlob, check_key, sha256_of
+from storage.blobs.base import CHUNK, StagedBlob, StoredFile, check_key, sha256_of
 from storage.errors import BlobNotFoundError, BlobTooLargeError
+
+_DIR_MODE = 0o700
+_FILE_MODE = 0o400
+_KEY_NAME = re.compile(r"[0-9a-f]{64}")
 
 # Filesystems without hard links (some network and FUSE mounts) answer one of these.
 _NO_LINKS = frozenset({errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK})
@@ -49,10 +56,13 @@ class FilesystemBlobStore:
     """
 
     def __init__(self, root: Path) -> None:
-        """:param root: the blob directory; created if missing."""
+        """:param root: the blob directory; created if missing, readable by the service
+        user only (folders 0700, blobs 0400, temporary files 0600)."""
         self.root = root
         self.tmp = root / "tmp"
-        self.tmp.mkdir(parents=True, exist_ok=True)
+        self.tmp.mkdir(parents=True, exist_ok=True, mode=_DIR_MODE)
+        for directory in (root, self.tmp):
+            directory.chmod(_DIR_MODE)
 
     def _file(self, key: str) -> Path:
         check_key(key)
@@ -168,9 +178,12 @@ class FilesystemBlobStore:
         final = self._file(staged.sha256)
         try:
             if final.exists():
+                # Young again: the clean-up never takes a blob a new row is about to name.
+                moment = time.time()
+                os.utime(final, (moment, moment))
                 return staged.sha256
             _fsync_file(staged.path)
-            os.chmod(staged.path, 0o440)
+            os.chmod(staged.path, _FILE_MODE)
             self._make_parents(final)
             try:
                 os.link(staged.path, final)
@@ -193,5 +206,50 @@ class FilesystemBlobStore:
         """Create ``ab/`` and ``ab/cd/`` as needed, each entry made durable."""
         for directory in (final.parent.parent, final.parent):
             if not directory.is_dir():
-                directory.mkdir(exist_ok=True)
+                directory.mkdir(exist_ok=True, mode=_DIR_MODE)
+                directory.chmod(_DIR_MODE)  # whatever the umask
                 _fsync_dir(directory.parent)
+
+    # --- clean-up (storage.cleanup) ----------------------------------------------------
+
+    def temporaries(self) -> Iterator[StoredFile]:
+        """:returns: every temporary file (staged uploads, signing output), with its
+        last modification."""
+        for path in self.tmp.iterdir():
+            stored = _stored(path, path.name)
+            if stored is not None:
+                yield stored
+
+    def remove_temporary(self, name: str) -> bool:
+        """Remove the temporary file ``name``. :returns: whether it was there."""
+        path = self.tmp / Path(name).name
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            return False
+        return True
+
+    def blobs(self) -> Iterator[StoredFile]:
+        """:returns: every published blob (its key as name), with its last modification."""
+        for first in self.root.iterdir():
+            if len(first.name) != 2 or not first.is_dir():
+                continue
+            for second in first.iterdir():
+                for path in second.iterdir() if second.is_dir() else ():
+                    if _KEY_NAME.fullmatch(path.name):
+                        stored = _stored(path, path.name)
+                        if stored is not None:
+                            yield stored
+
+    def modified(self, key: str) -> datetime | None:
+        """:returns: when blob ``key`` was last published (None: absent)."""
+        stored = _stored(self._file(key), key)
+        return stored.modified if stored else None
+
+
+def _stored(path: Path, name: str) -> StoredFile | None:
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        return None
+    return StoredFile(name, datetime.fromtimestamp(info.st_mtime, UTC), info.st_size)

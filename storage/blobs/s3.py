@@ -24,9 +24,11 @@ import contextlib
 import hashlib
 import io
 import os
+import re
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, BinaryIO
 from urllib.parse import urlsplit
@@ -35,7 +37,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from storage.blobs.base import CHUNK, StagedBlob, check_key, sha256_of
+from storage.blobs.base import CHUNK, StagedBlob, StoredFile, check_key, sha256_of
 from storage.errors import (
     BlobCorruptError,
     BlobNotFoundError,
@@ -48,6 +50,7 @@ PART_SIZE = 8 * 1024 * 1024
 80 GB per blob)."""
 MULTIPART_THRESHOLD = 16 * 1024 * 1024
 """Blobs larger than this are uploaded in parts."""
+_KEY_NAME = re.compile(r"[0-9a-f]{64}")
 _MISSING = frozenset({"404", "NoSuchKey", "NotFound"})
 _ALREADY_THERE = frozenset({"412", "PreconditionFailed", "409", "ConditionalRequestConflict"})
 
@@ -194,7 +197,8 @@ class S3BlobStore:
         :param tmp: the local folder for staged content and downloaded copies (created).
         """
         self.location, self.client, self.tmp = location, client, tmp
-        self.tmp.mkdir(parents=True, exist_ok=True)
+        self.tmp.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.tmp.chmod(0o700)  # staged uploads are readable by the service user only
 
     def _object(self, key: str) -> str:
         check_key(key)
@@ -344,6 +348,47 @@ class S3BlobStore:
     def discard(self, staged: StagedBlob) -> None:
         """Remove a staged file that will not be published."""
         staged.path.unlink(missing_ok=True)
+
+    # --- clean-up (storage.cleanup) ----------------------------------------------------
+
+    def temporaries(self) -> Iterator[StoredFile]:
+        """:returns: every local temporary file (staged uploads, downloaded copies)."""
+        for path in self.tmp.iterdir():
+            try:
+                info = path.stat()
+            except FileNotFoundError:
+                continue
+            yield StoredFile(path.name, datetime.fromtimestamp(info.st_mtime, UTC), info.st_size)
+
+    def remove_temporary(self, name: str) -> bool:
+        """Remove the local temporary file ``name``. :returns: whether it was there."""
+        try:
+            (self.tmp / Path(name).name).unlink()
+        except FileNotFoundError:
+            return False
+        return True
+
+    def blobs(self) -> Iterator[StoredFile]:
+        """:returns: every object under the prefix named like a blob, with its
+        ``LastModified``. (Publishing content already stored does not refresh it here:
+        the clean-up's grace period is the only protection of such a blob.)"""
+        pages = self.client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.location.bucket, Prefix=self.location.prefix
+        )
+        for page in pages:
+            for item in page.get("Contents", ()):
+                name = str(item["Key"]).rsplit("/", 1)[-1]
+                if _KEY_NAME.fullmatch(name):
+                    yield StoredFile(name, item["LastModified"], int(item["Size"]))
+
+    def modified(self, key: str) -> datetime | None:
+        """:returns: the object's ``LastModified`` (None: absent)."""
+        try:
+            head = self._call("head_object", key, Key=self._object(key))
+        except BlobNotFoundError:
+            return None
+        moment: datetime = head["LastModified"]
+        return moment
 
     def _put_whole(self, staged: StagedBlob) -> None:
         with staged.path.open("rb") as body:

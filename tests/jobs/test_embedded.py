@@ -32,9 +32,22 @@ OVERDUE_EVERY = 5
 then hourly (the ledger refresh of ``revalidation`` would enter the report too)."""
 INTERVALS = json.dumps(
     {"overdue": OVERDUE_EVERY, "obligations": 3600, "reminders": 3600, "revalidation": 3600}
-    | {"bulk-sweep": 3600}
+    | {"bulk-sweep": 3600, "webhooks": 3600, "log-witnesses": 3600, "cleanup": 3600}
+    | {"archival": 3600}
 )
-JOBS = {"obligations", "overdue", "reminders", "revalidation", "checkpoints", "bulk-sweep"}
+JOBS = {
+    "obligations",
+    "overdue",
+    "reminders",
+    "revalidation",
+    "checkpoints",
+    "bulk-sweep",
+    "webhooks",
+    "ocr",
+    "log-witnesses",
+    "cleanup",
+    "archival",
+}
 
 
 def token(base: str, username: str) -> dict[str, str]:

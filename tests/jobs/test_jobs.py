@@ -334,10 +334,17 @@ def test_every_job_runs_on_a_fresh_instance(
         ("revalidation", "ok"),
         ("checkpoints", "ok"),
         ("bulk-sweep", "ok"),
+        ("webhooks", "ok"),
+        ("ocr", "ok"),
+        ("log-witnesses", "ok"),
+        ("cleanup", "ok"),
+        ("archival", "ok"),
     ]
     assert {r.due_at for r in runs(services)} == {
         due_slot(NOW, timedelta(hours=1)),
         due_slot(NOW, timedelta(days=1)),
+        due_slot(NOW, timedelta(minutes=1)),
+        due_slot(NOW, timedelta(minutes=10)),
     }
     (cp,) = checkpoints(services)
     assert cp.timestamp_token is not None

@@ -28,7 +28,19 @@ EVERY = 2
 """Seconds between two due times of every job here."""
 RUNS = 3
 """Due times of every job to see run (each fired by both schedulers)."""
-JOBS = ("obligations", "overdue", "reminders", "revalidation", "checkpoints", "bulk-sweep")
+JOBS = (
+    "obligations",
+    "overdue",
+    "reminders",
+    "revalidation",
+    "checkpoints",
+    "bulk-sweep",
+    "webhooks",
+    "ocr",
+    "log-witnesses",
+    "cleanup",
+    "archival",
+)
 
 
 @pytest.fixture

@@ -71,6 +71,19 @@ def visible_documents(user: User) -> Select[Document]:
     return query.where(or_(Document.created_by_id == user.id, party_task))
 
 
+def visible_document_ids(user: User) -> Select[int]:
+    """:returns: the ids of the documents ``user`` is party to: the rule of
+    :func:`visible_documents` as a union of indexed look-ups, for a filter inside a large
+    query (search), where scanning every document for its tasks would be slow."""
+    if is_auditor(user):
+        return select(Document.id)
+    query = select(Document.id).where(Document.created_by_id == user.id)
+    return query.union(
+        select(Task.document_id).where(Task.assignee_id == user.id),
+        select(Task.document_id).where(Task.acted_by_id == user.id),
+    )  # type: ignore[return-value]
+
+
 def get_visible_document(session: Session, user: User, document_id: int) -> Document:
     """:returns: the document if ``user`` is party to it.
 

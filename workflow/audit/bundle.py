@@ -13,6 +13,9 @@ Contents (the JSON layout is a fixed contract, see ``trinhky_verify``):
 - ``audit.jsonl`` and ``checkpoints.jsonl``: the audit chain from the last checkpoint
   before the period start (or the genesis) up to the newest entry, which is the
   ``bundle:exported`` entry of this export (it records the digest of the other files);
+- ``log/tree-head.json`` and ``log/proofs.jsonl``: a signed tree head of the
+  transparency log covering the export entry, and the RFC 9162 inclusion proof of every
+  audit entry and ledger entry of the bundle against it;
 - ``figures.json``: the coverage figures as the server states them, with the targets
   (``policy``: per target and year, the T1 grace period) and when the ledger was last
   refreshed in full (``as_of``);
@@ -61,6 +64,7 @@ from workflow.schemas import audit as schemas
 from workflow.schemas.base import parse
 from workflow.schemas.openapi import File, operation
 from workflow.services import EXTENSION_KEY, Services, get_services, get_session
+from workflow.transparency import usecases as log_usecases
 from workflow.vocab import VN_TZ, vn_iso
 
 api_bp = api_blueprint("bundle_api", __name__)
@@ -69,7 +73,7 @@ EXPORTED = "bundle:exported"
 """Audit action of an export."""
 FORMAT = "trinhky-audit-bundle/1"
 """``manifest.json`` ``format``: bump when the layout changes."""
-CHAIN_FILES = ("audit.jsonl", "checkpoints.jsonl")
+CHAIN_FILES = ("audit.jsonl", "checkpoints.jsonl", "log/tree-head.json", "log/proofs.jsonl")
 """Files written after the export entry (not covered by its ``content_sha256``)."""
 REGISTER_COLUMNS = (
     "register",
@@ -462,6 +466,19 @@ def export_bundle(
         ]
         w.add_lines("checkpoints.jsonl", checkpoints)
         w.add_lines("audit.jsonl", _audit_rows(session, start_seq))
+        # The transparency log: a signed tree head covering the export entry, and the
+        # inclusion proof of every audit entry and ledger entry of the bundle.
+        head, proofs = log_usecases.bundle_log(
+            session,
+            services,
+            services.checkpoint_timestamper,
+            now,
+            range(start_seq, event.seq + 1),
+            [e.id for e in entries],
+        )
+        if head is not None:
+            w.add_json("log/tree-head.json", head)
+            w.add_lines("log/proofs.jsonl", proofs)
 
         manifest = {
             "format": FORMAT,

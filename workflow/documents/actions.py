@@ -19,6 +19,7 @@ from workflow.documents import routing
 from workflow.documents.states import DocState, Event, StageAction, TaskState
 from workflow.documents.usecases import check_pdf, safe_name
 from workflow.errors import ConflictError, ForbiddenError, InvalidInputError, NotFoundError
+from workflow.files import extract
 
 ANY_STEP = set(StageAction)
 MAX_COMMENT = 4000
@@ -174,6 +175,7 @@ def upload_revision(
     doc.revisions.append(rev)
     doc.updated_at = utcnow()
     session.flush()
+    extract.remember(session, blobs, sha)
     audit.append(
         session,
         AuditAction.REVISED,

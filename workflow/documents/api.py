@@ -14,8 +14,8 @@ from storage.models import Document
 from storage.types import utcnow
 from workflow import http
 from workflow.accounts import access
+from workflow.documents import drafts, recipients
 from workflow.documents import presenters as views
-from workflow.documents import recipients
 from workflow.documents import usecases as service
 from workflow.documents.actions_api import create_classified
 from workflow.http import api_blueprint
@@ -24,7 +24,8 @@ from workflow.schemas.base import parse, parse_form
 from workflow.schemas.openapi import File, operation
 from workflow.services import get_services, get_session
 from workflow.signatures import flow as signing_flow
-from workflow.uploads import send_blob, stage_upload
+from workflow.uploads import send_blob, stage_upload, stage_uploads
+from workflow.verification import reports
 
 bp = api_blueprint("documents_api", __name__)
 
@@ -46,6 +47,7 @@ def create_document() -> Any:
     db = get_session()
     plan = recipients.from_form(db, request.form)  # before the file: a refusal stores nothing
     staged, filename = stage_upload()
+    extras = stage_uploads("appendices")
     doc = service.create_document(
         db,
         get_services().blobs,
@@ -57,6 +59,7 @@ def create_document() -> Any:
         route_code=form.route or None,
         urgency=form.urgency or None,
         plan=plan,
+        appendices=extras,
     )
     db.commit()
     return schemas.Document.of(doc, utcnow()).dump(), 201
@@ -125,6 +128,39 @@ def get_file(document_id: int) -> Any:
     return response
 
 
+@bp.get("/documents/<int:document_id>/files")
+@operation(responses={200: schemas.DocumentFiles})
+def list_files(document_id: int) -> Any:
+    """The document's source draft (when converted) and its appendices."""
+    found = drafts.files_of(get_session(), http.actor(), document_id)
+    return schemas.DocumentFiles(
+        files=[
+            schemas.DocumentFile(
+                id=f.id,
+                role=f.role,
+                position=f.position,
+                filename=f.filename,
+                sha256=f.blob_sha256,
+                pdf_sha256=f.pdf_sha256,
+                first_page=f.first_page,
+                pages=f.pages,
+            )
+            for f in found
+        ]
+    ).dump()
+
+
+@bp.get("/documents/<int:document_id>/files/<int:file_id>")
+@operation(responses={200: File(tuple(drafts.MEDIA_TYPES.values()), "the file as uploaded")})
+def get_document_file(document_id: int, file_id: int) -> Any:
+    """One file of the document, as it was uploaded (a .docx, an appendix's PDF)."""
+    db = get_session()
+    found = drafts.file_for_download(db, http.actor(), document_id, file_id)
+    db.commit()
+    name = secure_filename(found.filename) or f"tep-{found.id}"
+    return send_blob(found.blob_sha256, name, mimetype=drafts.media_type(found.filename))
+
+
 @bp.get("/documents/<int:document_id>/validation")
 @operation(responses={200: schemas.DocumentValidation})
 def validation(document_id: int) -> Any:
@@ -133,9 +169,8 @@ def validation(document_id: int) -> Any:
     services = get_services()
     actor = http.actor()
     doc = access.get_visible_document(db, actor, document_id)
-    report = service.validate_document(
-        services.blobs, services.trust, doc, services.trust_services.revocation_source()
-    )
+    service.require_content(doc)
+    report = reports.report_of(services, db, doc.current_revision.blob_sha256)
     audit.append(
         db,
         AuditAction.VALIDATED,

@@ -4,7 +4,7 @@ rendered by the viewer and the task pages after a refused action)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -22,12 +22,12 @@ from storage.audit import AuditAction
 from storage.models import Document, Revision, Role, RouteStage, Task, User
 from storage.registry_models import HandSignature
 from storage.types import utcnow
-from workflow.documents import presenters, routing
-from workflow.documents import usecases as service
+from workflow.documents import drafts, presenters, routing
 from workflow.documents.states import DocState, StageAction, TaskState
 from workflow.i18n import translate
 from workflow.registry import issuance, publishing
 from workflow.services import get_services, get_session
+from workflow.verification import reports
 from workflow.verification import service as verification
 from workflow.viewer import geometry
 from workflow.vocab import (
@@ -157,6 +157,30 @@ class DocumentPage:
     """Whom the actor may delegate to."""
     now: datetime
     """When the page was computed (deadlines, the date of a number preview)."""
+    files: list[dict[str, Any]]
+    """The Word draft the PDF was converted from, and the appendices (label, name, pages)."""
+    active_content: list[str] = field(default_factory=list)
+    """Active content of the current file (JavaScript, XFA...), shown before signing."""
+
+
+def _files(db: Session, doc: Document) -> list[dict[str, Any]]:
+    rows = []
+    for f in drafts.files_of_document(db, doc.id):
+        if f.role == "source":
+            label = _("Bản gốc (đã chuyển sang PDF)")
+        else:
+            label = _("Phụ lục %(n)s", n=f.position)
+        pages = (
+            _(
+                "trang %(first)s–%(last)s của tệp PDF",
+                first=f.first_page,
+                last=f.first_page + f.pages - 1,
+            )
+            if f.role == "appendix" and f.first_page and f.pages
+            else ""
+        )
+        rows.append({"id": f.id, "label": label, "filename": f.filename, "pages": pages})
+    return rows
 
 
 def _label(labels: dict[str, str], code: str | None) -> str | None:
@@ -238,15 +262,14 @@ def document_page(db: Session, doc: Document, actor: User) -> DocumentPage:
     now = utcnow()
     entries = presenters.history(db, doc)
     report = (
-        service.validate_document(
-            services.blobs, services.trust, doc, services.trust_services.revocation_source()
-        )
+        reports.report_of(services, db, doc.current_revision.blob_sha256)
         if doc.has_content
         else None
     )
     stages = routing.stages_of(doc)
     mine = [t for t in doc.tasks if t.assignee_id == actor.id and t.state == TaskState.OPEN]
     own = doc.created_by_id == actor.id
+    cards = [_task_card(t, stages, now) for t in mine]
     planned_units, planned_outside = presenters.planned_json(doc)
     hand = (
         db.scalars(select(HandSignature).where(HandSignature.document_id == doc.id)).first()
@@ -268,7 +291,7 @@ def document_page(db: Session, doc: Document, actor: User) -> DocumentPage:
         and (doc.has_content or hand is not None)
         and actor.has_role(Role.CLERK),
         pages=geometry.document_pages(services.blobs, doc),
-        tasks=[_task_card(t, stages, now) for t in mine],
+        tasks=cards,
         number_preview=(
             issuance.preview_number(db, doc)[1]
             if any(t.action == StageAction.ISSUE for t in mine)
@@ -298,14 +321,19 @@ def document_page(db: Session, doc: Document, actor: User) -> DocumentPage:
         timeline=_timeline(db, doc),
         events=[e for e in entries if e.action != AuditAction.VIEWED],
         views=[e for e in entries if e.action == AuditAction.VIEWED],
-        people=list(
-            db.scalars(
-                select(User)
-                .where(User.active.is_(True), User.id != actor.id)
-                .order_by(User.full_name)
-            )
-        ),
+        people=_delegates(db, actor) if any(card.can_delegate for card in cards) else [],
         now=now,
+        files=_files(db, doc),
+        active_content=[item.label for item in report.active_content] if report else [],
+    )
+
+
+def _delegates(db: Session, actor: User) -> list[User]:
+    """The people a task may be passed on to (only read when the actor has one to pass)."""
+    return list(
+        db.scalars(
+            select(User).where(User.active.is_(True), User.id != actor.id).order_by(User.full_name)
+        )
     )
 
 

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from storage.models import Document, Role, RouteStage, Task, Unit, User
+from storage.models import Document, Role, RoleAssignment, RouteStage, Task, Unit, User
 from storage.registry_models import Delegation, Notification
 from storage.types import utcnow
 from workflow.accounts import access
@@ -75,8 +75,16 @@ def stage_assignees(session: Session, doc: Document, stage: RouteStage) -> list[
         unit_id = unit.id if unit else -1
     else:
         unit_id = doc.unit_id
-    users = session.scalars(select(User).where(User.active.is_(True)).order_by(User.id)).all()
-    return [u for u in users if u.has_role(Role(stage.assignee_role), unit_id)]
+    holders = (
+        select(RoleAssignment.user_id)
+        .where(RoleAssignment.role == Role(stage.assignee_role), RoleAssignment.unit_id == unit_id)
+        .scalar_subquery()
+    )
+    return list(
+        session.scalars(
+            select(User).where(User.active.is_(True), User.id.in_(holders)).order_by(User.id)
+        )
+    )
 
 
 def add_working_days(start: datetime, days: int) -> datetime:

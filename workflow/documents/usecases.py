@@ -6,6 +6,7 @@ entry in the same transaction, and never commits: the view or CLI does, once.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -14,9 +15,6 @@ from sqlalchemy.orm import Session
 
 from signing.errors import PdfInputError
 from signing.pades import PdfInfo, inspect_pdf
-from signing.profiles import TrustConfig
-from signing.revocation import RevocationSource
-from signing.validate import ValidationReport, validate_pdf
 from storage import audit
 from storage.audit import AuditAction
 from storage.blobs import BlobStore, StagedBlob
@@ -30,7 +28,7 @@ from storage.models import (
 )
 from storage.types import utcnow
 from workflow.accounts import access
-from workflow.documents import routing
+from workflow.documents import drafts, routing
 from workflow.documents.states import DocState, Event, StageAction, TaskState
 from workflow.errors import (
     ConflictError,
@@ -38,6 +36,7 @@ from workflow.errors import (
     InvalidInputError,
     NotFoundError,
 )
+from workflow.pdf_policy import current_policy
 from workflow.vocab import DOC_TYPES, URGENCY_LABELS, normalise_doc_type
 
 if (
@@ -63,9 +62,11 @@ def create_document(
     route_code: str | None = None,
     urgency: str | None = None,
     plan: Plan | None = None,
+    appendices: Sequence[tuple[StagedBlob, str]] = (),
 ) -> Document:
-    """Check an uploaded PDF and register it as a draft on a route, with the recipients
-    the drafter plans (``plan``, already checked).
+    """Check an uploaded PDF (or convert a Word/OpenDocument draft) and register it as a
+    draft on a route, with the recipients the drafter plans (``plan``, already checked)
+    and its ``appendices`` (staged files and their names) merged behind the main text.
 
     The staged blob is published only once every check has passed; on any error it is
     discarded, so a refused upload leaves neither a file nor a row.
@@ -73,6 +74,9 @@ def create_document(
     :raises InvalidInputError: bad subject, type, route or PDF.
     :raises ForbiddenError: the actor may not draft documents.
     """
+    batch = drafts.Batch()
+    for extra, _name in appendices:
+        batch.keep(extra)
     try:
         drafter_units = actor.units_with(Role.DRAFTER)
         if not drafter_units:
@@ -89,11 +93,22 @@ def create_document(
             )
         urgency = check_urgency(urgency)
         route = _pick_route(session, route_code)
-        info = check_pdf(staged)
+        if len(appendices) > drafts.MAX_APPENDICES:
+            raise InvalidInputError(f"Tối đa {drafts.MAX_APPENDICES} phụ lục cho một văn bản.")
+        main = drafts.prepare(blobs, batch, staged, filename, _pages)
+        parts = [drafts.prepare(blobs, batch, s, n, _pages) for s, n in appendices]
+        content, placed = main.pdf, list[drafts.appendix.Placed]()
+        if parts:
+            content, placed = drafts.merge(blobs, batch, main, parts, code, subject)
+        info = check_pdf(content)
     except BaseException:
+        batch.discard(blobs)
         blobs.discard(staged)
         raise
-    sha = blobs.publish(staged)
+    drafts.publish(blobs, batch)
+    sha = content.sha256
+    if main.source is not None:
+        filename = str(Path(safe_name(filename)).with_suffix(".pdf"))
     now = utcnow()
     doc = Document(
         unit_id=min(drafter_units),
@@ -121,6 +136,8 @@ def create_document(
     if plan is not None:
         plan.store(doc)
     session.flush()
+    drafts.record(session, doc, main, parts, placed)
+    drafts.remember_text(session, blobs, sha)
     audit.append(
         session,
         AuditAction.UPLOADED,
@@ -132,6 +149,8 @@ def create_document(
             "size": staged.size,
             "pages": info.pages,
             "route": route.code,
+            **({"converted_from": main.source.sha256} if main.source is not None else {}),
+            **({"appendices": [p.filename for p in parts]} if parts else {}),
             **(plan.audit_details() if plan is not None else {}),
         },
     )
@@ -161,16 +180,33 @@ def safe_name(filename: str) -> str:
 
 
 def check_pdf(staged: StagedBlob) -> PdfInfo:
-    """:returns: what pyHanko sees of an uploaded PDF.
+    """:returns: what pyHanko sees of an uploaded PDF, its active content included.
 
-    :raises InvalidInputError: empty, not a PDF, broken, encrypted... (explained).
+    The work is bounded by the upload policy's limits (:mod:`workflow.pdf_policy`).
+
+    :raises InvalidInputError: empty, not a PDF, broken, encrypted, beyond a limit, or
+        with active content when the policy refuses it (explained).
     """
     if staged.size == 0:
         raise InvalidInputError("Tệp tải lên rỗng (0 byte). Hãy chọn lại tệp PDF.")
+    policy = current_policy()
     try:
-        return inspect_pdf(staged.path, allow_empty_password=True)
+        info = inspect_pdf(staged.path, allow_empty_password=True, limits=policy.limits)
     except PdfInputError as exc:
         raise InvalidInputError(str(exc), code=f"pdf_{exc.code}") from exc
+    if policy.refuse_active_content and info.active_content:
+        found = "; ".join(item.label for item in info.active_content)
+        raise InvalidInputError(
+            f"Tệp PDF chứa nội dung chủ động không được phép ({found}). Hãy xuất lại PDF "
+            "không có mã JavaScript, biểu mẫu động, tệp đính kèm hay hành động tự chạy "
+            "(ví dụ in ra PDF) rồi tải lên lại.",
+            code="pdf_active_content",
+        )
+    return info
+
+
+def _pages(staged: StagedBlob) -> int:
+    return check_pdf(staged).pages
 
 
 def check_urgency(value: str | None) -> str | None:
@@ -314,19 +350,6 @@ def document_file(
         details={"revision": rev.number, "sha256": rev.blob_sha256},
     )
     return doc, rev
-
-
-def validate_document(
-    blobs: BlobStore,
-    trust: TrustConfig,
-    doc: Document,
-    revocation: RevocationSource | None = None,
-) -> ValidationReport:
-    """:returns: the validation report of the document's current revision (revocation
-    checked against our own CA's current status when ``revocation`` is given)."""
-    require_content(doc)
-    with blobs.local_copy(doc.current_revision.blob_sha256) as path:
-        return validate_pdf(path, trust, revocation)
 
 
 def require_content(doc: Document) -> None:

@@ -15,10 +15,11 @@ from wtforms.validators import DataRequired, Length
 
 from storage import audit
 from storage.audit import AuditAction
+from storage.db import begin_write
 from storage.models import Certificate, Document, Role
 from storage.types import utcnow
 from workflow.accounts import access
-from workflow.documents import recipients, route_templates
+from workflow.documents import drafts, recipients, route_templates
 from workflow.documents import usecases as service
 from workflow.documents.page import ActionForm, EmptyForm, SignForm, render_detail
 from workflow.documents.states import DocState, StageAction
@@ -28,7 +29,7 @@ from workflow.i18n import translate
 from workflow.services import get_services, get_session
 from workflow.signatures import flow as signing_flow
 from workflow.signatures.certificates import expiry_warning
-from workflow.uploads import send_blob, stage_upload
+from workflow.uploads import send_blob, stage_upload, stage_uploads
 from workflow.vocab import DOC_TYPES
 
 bp = Blueprint("documents", __name__)
@@ -98,6 +99,7 @@ def new() -> Any:
             actor = current_actor()
             plan = recipients.from_form(db, request.form)  # before the file: nothing stored
             staged, filename = stage_upload()
+            extras = stage_uploads("appendices")
             doc = service.create_document(
                 db,
                 get_services().blobs,
@@ -109,6 +111,7 @@ def new() -> Any:
                 route_code=request.form.get("route") or None,
                 urgency=request.form.get("urgency") or None,
                 plan=plan,
+                appendices=extras,
             )
             if request.form.get("submit_now"):
                 service.submit(db, actor, doc.id)
@@ -148,6 +151,7 @@ def _routes() -> list[Any]:
 def detail(document_id: int) -> Any:
     """The document page: metadata, route, history, signatures, actions."""
     db = get_session()
+    begin_write(db)  # the view is recorded: the lock for that, then the page is read after
     actor = current_actor()
     doc = access.get_visible_document(db, actor, document_id)
     audit.append(
@@ -160,6 +164,17 @@ def detail(document_id: int) -> Any:
     )
     db.commit()
     return render_detail(doc, actor)
+
+
+@bp.route("/documents/<int:document_id>/files/<int:file_id>")
+@login_required
+def file_download(document_id: int, file_id: int) -> Any:
+    """Download the Word draft or an appendix as it was uploaded."""
+    db = get_session()
+    found = drafts.file_for_download(db, current_actor(), document_id, file_id)
+    db.commit()
+    name = secure_filename(found.filename) or f"tep-{found.id}"
+    return send_blob(found.blob_sha256, name, mimetype=drafts.media_type(found.filename))
 
 
 @bp.route("/documents/<int:document_id>/submit", methods=["POST"])

@@ -9,8 +9,11 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
+from storage import cleanup
 from storage.checkpoints import Timestamper
 from storage.heads import ledger_head
+from workflow.documents import scans
+from workflow.files import ocr
 from workflow.i18n import N_
 from workflow.jobs import usecases
 from workflow.mail import Mailer
@@ -18,6 +21,8 @@ from workflow.records import reminders
 from workflow.services import Services
 from workflow.settings import Settings, SettingsError
 from workflow.signatures import archival
+from workflow.transparency import usecases as log_usecases
+from workflow.transparency import witnesses
 from workflow.webhooks.delivery import Deliverer
 from workflow.webhooks.vault import Vault
 
@@ -94,10 +99,27 @@ def _checkpoints(ctx: JobContext) -> str:
     done = usecases.checkpoint(ctx.session, ctx.timestamper, ctx.now, ledger=head)
     ledger = f"sổ chỉ tiêu {head.entries} mục, SHA-256 {head.sha256[:16]}…"
     ledger += " (ghi đầu sổ mới)" if done.ledger_event is not None else " (không đổi)"
+    tree = _tree_head(ctx)
     if done.checkpoint is None:
-        return f"nhật ký không có bản ghi mới từ điểm kiểm tra trước; {ledger}"
+        return f"nhật ký không có bản ghi mới từ điểm kiểm tra trước; {ledger}; {tree}"
     stamped = " có dấu thời gian" if done.checkpoint.timestamp_token else " không dấu thời gian"
-    return f"điểm kiểm tra #{done.checkpoint.id}{stamped} tại bản ghi số {done.checkpoint.seq}; {ledger}"
+    return (
+        f"điểm kiểm tra #{done.checkpoint.id}{stamped} tại bản ghi số {done.checkpoint.seq}; "
+        f"{ledger}; {tree}"
+    )
+
+
+def _tree_head(ctx: JobContext) -> str:
+    # After the checkpoint, so the signed tree head covers its ledger:head entry.
+    head = log_usecases.publish_tree_head(ctx.session, ctx.services, ctx.timestamper, ctx.now)
+    if head is None:
+        return "sổ nhật ký (cây Merkle) không có mục mới"
+    return f"đầu cây Merkle #{head.id} đã ký: {head.size} mục, gốc {head.root_hash[:16]}…"
+
+
+def _witnesses(ctx: JobContext) -> str:
+    sent, failed = witnesses.deliver_due(ctx.session, ctx.now, log_usecases.head_json)
+    return f"gửi {sent} đầu cây cho bên chứng kiến; {failed} lần gửi lỗi (sẽ gửi lại)"
 
 
 def _bulk(ctx: JobContext) -> str:
@@ -132,6 +154,26 @@ def _archival(ctx: JobContext) -> str:
     return report.text()
 
 
+def _ocr(ctx: JobContext) -> str:
+    if not ocr.available():
+        return "chưa cài ocrmypdf: bỏ qua nhận dạng chữ bản quét"
+    done = scans.run_ocr(ctx.session, ctx.services.blobs)
+    return (
+        f"nhận dạng chữ {done.done} bản quét ({done.revised} văn bản chưa ký có bản tìm kiếm "
+        f"được); lỗi {done.failed}"
+    )
+
+
+def _cleanup(ctx: JobContext) -> str:
+    grace = timedelta(seconds=ctx.services.settings.cleanup_grace_seconds)
+    removed = cleanup.sweep(ctx.session, ctx.services.blobs, ctx.now, grace)
+    temporaries = sum(1 for r in removed if r.kind == "temporary")
+    return (
+        f"xóa {temporaries} tệp tạm (tải lên, ký dở dang) và {len(removed) - temporaries} tệp "
+        f"không còn bản ghi nào tham chiếu, cũ hơn {grace.total_seconds() / 3600:g} giờ"
+    )
+
+
 CHECKPOINTS = "checkpoints"
 MINUTE = timedelta(minutes=1)
 JOBS: tuple[Job, ...] = (
@@ -148,10 +190,18 @@ JOBS: tuple[Job, ...] = (
         _checkpoints,
     ),
     Job("bulk-sweep", N_("Đánh dấu lượt ký hàng loạt bị gián đoạn"), HOUR, _bulk),
-    Job("archival", N_("Gia hạn dấu thời gian lưu trữ (B-LTA) trước khi hết hạn"), DAY, _archival),
     Job(
         "webhooks", N_("Gửi sự kiện đến webhook (Zalo, Facebook, hệ thống khác)"), MINUTE, _webhooks
     ),
+    Job("ocr", N_("Nhận dạng chữ (OCR) văn bản quét để tìm kiếm được"), timedelta(minutes=5), _ocr),
+    Job(
+        "log-witnesses",
+        N_("Gửi đầu cây Merkle đã ký cho các bên chứng kiến (gửi lại khi lỗi)"),
+        timedelta(minutes=10),
+        _witnesses,
+    ),
+    Job("cleanup", N_("Dọn tệp tạm và tệp không còn được tham chiếu"), DAY, _cleanup),
+    Job("archival", N_("Gia hạn dấu thời gian lưu trữ (B-LTA) trước khi hết hạn"), DAY, _archival),
 )
 """Every periodic job, in the order they are listed and started."""
 BY_NAME: Mapping[str, Job] = {job.name: job for job in JOBS}

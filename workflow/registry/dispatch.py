@@ -38,6 +38,7 @@ from workflow.errors import (
     NotFoundError,
     WorkflowError,
 )
+from workflow.files import extract
 from workflow.i18n import N_
 from workflow.mail import EMAIL_RE, Mailer, MailError
 from workflow.registry import issuance
@@ -698,6 +699,7 @@ def register_external(
         blobs.discard(staged)
         raise
     sha = blobs.publish(staged)
+    extract.remember(session, blobs, sha)  # for search (a scan waits for the OCR job)
     entry = IncomingEntry(
         unit_id=unit,
         source="external",

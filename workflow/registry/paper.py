@@ -34,6 +34,7 @@ from workflow.coverage import ledger as coverage
 from workflow.documents.states import DocState
 from workflow.documents.usecases import MAX_SUBJECT, check_pdf
 from workflow.errors import ConflictError, ForbiddenError, InvalidInputError, NotFoundError
+from workflow.files import extract
 from workflow.registry import dispatch as dispatching
 from workflow.registry import incoming
 from workflow.registry.issuance import allocate_number, assign_number
@@ -220,6 +221,8 @@ def register_hand_signed(
         signed_on = _day(fields.signed_on, _("ngày ký"), _today(now), required=True)
         copies = _copies(fields.copies)
     stored = _publish(blobs, scan)
+    if stored is not None:
+        extract.remember(session, blobs, stored.sha256)  # searchable (OCR if a scan)
     assert code is not None and signed_on is not None  # noqa: S101 - required above
     doc = Document(
         unit_id=unit.id,
@@ -408,6 +411,8 @@ def register_paper_incoming(
             subject = _text(fields.subject, _("trích yếu nội dung"), MAX_SUBJECT)
         code = _doc_type(fields.doc_type, required=False)
     stored = _publish(blobs, scan)
+    if stored is not None:
+        extract.remember(session, blobs, stored.sha256)  # searchable (OCR if a scan)
     year = now.astimezone(VN_TZ).year
     sent = _sender_document(session, sender_unit, symbol, when) if sender_unit else None
     # The sender's clerk recorded it as sent on paper here: the same exchange.

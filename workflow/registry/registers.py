@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from storage.models import Certificate, Document, Signature, Unit
 from storage.registry_models import Dispatch, HandSignature, IncomingEntry
+from storage.search_models import DocumentFile
 from workflow.errors import InvalidInputError
 from workflow.vocab import (
     CLASSIFICATION_LABELS,
@@ -169,6 +170,7 @@ def outgoing(session: Session, unit_id: int, filters: Filters) -> list[dict[str,
             select(HandSignature).where(HandSignature.document_id.in_(ids))
         ):
             signers[hand.document_id] = hand.signer_name
+    appendices = _appendices(session, ids)
     out = []
     for doc in docs:
         subject = "" if doc.classification == "tuyet_mat" else doc.subject
@@ -201,9 +203,23 @@ def outgoing(session: Session, unit_id: int, filters: Filters) -> list[dict[str,
                 "state": state,
                 "state_label": STATES.get(state, state),
                 "recalled": doc.recalled_at is not None,
+                "appendices": appendices.get(doc.id, []),
             }
         )
     return out
+
+
+def _appendices(session: Session, document_ids: list[int]) -> dict[int, list[str]]:
+    """:returns: the file names of each document's appendices (phụ lục), in order."""
+    found: dict[int, list[str]] = defaultdict(list)
+    if document_ids:
+        for f in session.scalars(
+            select(DocumentFile)
+            .where(DocumentFile.document_id.in_(document_ids), DocumentFile.role == "appendix")
+            .order_by(DocumentFile.document_id, DocumentFile.position)
+        ):
+            found[f.document_id].append(f.filename)
+    return found
 
 
 def incoming(session: Session, unit_id: int, filters: Filters) -> list[dict[str, Any]]:
@@ -219,6 +235,7 @@ def incoming(session: Session, unit_id: int, filters: Filters) -> list[dict[str,
     ]
     entries.sort(key=lambda e: (e.number is None, e.number or 0, e.id))
     units = {u.id: u.name for u in session.scalars(select(Unit))}
+    appendices = _appendices(session, [e.document_id for e in entries if e.document_id])
     out = []
     for entry in entries:
         received = _vn_date(entry.received_at)
@@ -250,6 +267,7 @@ def incoming(session: Session, unit_id: int, filters: Filters) -> list[dict[str,
                 "state": entry.state,
                 "state_label": ENTRY_STATE_LABELS.get(entry.state, entry.state),
                 "return_reason": entry.return_reason,
+                "appendices": appendices.get(entry.document_id or 0, []),
             }
         )
     return out

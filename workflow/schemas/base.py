@@ -3,6 +3,7 @@ types, and a validation error as one Vietnamese message a clerk can act on."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Annotated, Any, ClassVar, TypeVar, get_args, get_origin
@@ -55,18 +56,34 @@ M = TypeVar("M", bound=BaseModel)
 
 # --- field types ---------------------------------------------------------------------
 
-Int = Annotated[int, Strict()]
-"""A JSON integer (not ``true``, not ``"3"``)."""
+MAX_ID = 2**31 - 1
+"""The largest id (and integer field) a request may carry: the database's ``INTEGER``
+(PostgreSQL's is 32-bit); a larger one can name nothing."""
+MAX_LIST = 1000
+"""The longest list a request may carry where no tighter bound is stated (recipients,
+conditions): checked by the schema before any item is looked at."""
+MAX_INT = 2**63 - 1
+"""The largest integer anywhere in a JSON body (SQLite's and PostgreSQL's widest)."""
+
+Int = Annotated[int, Strict(), Field(ge=-MAX_ID, le=MAX_ID)]
+"""A JSON integer (not ``true``, not ``"3"``), within :data:`MAX_ID` either way."""
 Bool = Annotated[bool, Strict()]
 """A JSON ``true``/``false``."""
 
 
+_ASCII_DIGITS = re.compile(r"[0-9]{1,18}")
+
+
 def _digits(value: Any) -> Any:
-    return int(value) if isinstance(value, str) and value.strip().isdigit() else value
+    # ASCII digits only: str.isdigit() is true of "١٢" or "²", which are no id.
+    if isinstance(value, str) and _ASCII_DIGITS.fullmatch(value.strip()):
+        return int(value)
+    return value
 
 
-IntLike = Annotated[int, Strict(), BeforeValidator(_digits)]
-"""An integer, also given as a string of digits (the endpoints that always took both)."""
+IntLike = Annotated[int, Strict(), BeforeValidator(_digits), Field(ge=-MAX_ID, le=MAX_ID)]
+"""An integer, also given as a string of ASCII digits (the endpoints that always took
+both), within :data:`MAX_ID` either way."""
 
 
 def _moment(value: Any) -> datetime:

@@ -13,7 +13,7 @@ from storage.models import Route as RouteRow
 from storage.models import Task as TaskRow
 from storage.registry_models import Comment as CommentRow
 from storage.registry_models import Notification as NotificationRow
-from workflow.schemas.base import Bool, Form, Int, Moment, Request, Response, When
+from workflow.schemas.base import MAX_LIST, Bool, Form, Int, Moment, Request, Response, When
 from workflow.vocab import STATE_LABELS
 
 # --- shared pieces ---------------------------------------------------------------------
@@ -240,6 +240,7 @@ class DocumentUploadForm(Form):
     urgency: str | None = Field(default=None, description="khan, thuong_khan or hoa_toc")
     recipients: list[str] | None = Field(
         default=None,
+        max_length=MAX_LIST,
         description="Planned recipient units (nơi nhận dự kiến): unit ids, the field "
         "repeated or comma-separated. An unknown or deactivated unit is refused (422), "
         "nothing is stored. The clerk finds them ticked when dispatching.",
@@ -313,6 +314,11 @@ class Validation(Response):
     bottom_line: bool
     error: str | None
     signatures: list[SignatureCheck]
+    active_content: list[str] = Field(
+        default_factory=list,
+        description="active content in the file (JavaScript, XFA, launch actions, embedded "
+        "files, automatic actions), each in Vietnamese with where it is; empty: none",
+    )
 
     @classmethod
     def of(cls, report: ValidationReport) -> Validation:
@@ -530,8 +536,12 @@ class DelegationRequest(Request):
     to: str = Field(title="tên đăng nhập của người nhận ủy quyền")
     starts: When = Field(alias="from", title="thời điểm ISO 8601, ví dụ 2026-12-01T08:00:00+07:00")
     until: When = Field(title="thời điểm ISO 8601, ví dụ 2026-12-01T17:00:00+07:00")
-    actions: list[str] | None = Field(default=None, description="default: every action")
-    doc_types: list[str] | None = Field(default=None, description="default: every type")
+    actions: list[str] | None = Field(
+        default=None, max_length=50, description="default: every action"
+    )
+    doc_types: list[str] | None = Field(
+        default=None, max_length=50, description="default: every type"
+    )
     reason: str | None = None
 
 
@@ -660,9 +670,9 @@ class RouteListQuery(Request):
 class StageWhenRequest(Request):
     """When a stage applies."""
 
-    doc_types: list[str] | None = None
-    urgencies: list[str] | None = None
-    units: list[str] | None = None
+    doc_types: list[str] | None = Field(default=None, max_length=50)
+    urgencies: list[str] | None = Field(default=None, max_length=10)
+    units: list[str] | None = Field(default=None, max_length=MAX_LIST)
 
 
 class RouteStageRequest(Request):
@@ -689,4 +699,27 @@ class RouteRequest(Request):
     kind: str | None = Field(default=None, description="outgoing (default), report, incoming")
     description: str | None = None
     is_default: bool | None = None
-    stages: list[RouteStageRequest] | None = Field(default=None, description="at least one")
+    stages: list[RouteStageRequest] | None = Field(
+        default=None, max_length=50, description="at least one"
+    )
+
+
+class DocumentFile(Response):
+    """A file of a document besides its PDF: the Word/OpenDocument draft it was converted
+    from (``source``), or an appendix (``appendix``) merged into the PDF from
+    ``first_page`` on (so the one signature covers it)."""
+
+    id: int
+    role: str = Field(description="source or appendix")
+    position: int = Field(description="appendix number (1, 2…); 0 for the source")
+    filename: str
+    sha256: str = Field(description="SHA-256 of the file as uploaded")
+    pdf_sha256: str | None = Field(description="SHA-256 of its PDF form")
+    first_page: int | None = Field(description="1-based page of the document's PDF")
+    pages: int | None
+
+
+class DocumentFiles(Response):
+    """``GET /documents/{id}/files``."""
+
+    files: list[DocumentFile]

@@ -21,7 +21,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode, models_json_schema
 from pydantic_core import CoreSchema
 
-from workflow.schemas.base import Form, Problem, Request, Response
+from workflow.schemas.base import MAX_ID, Form, Problem, Request, Response
 
 PREFIX = "/api/v1"
 ATTRIBUTE = "openapi_operation"
@@ -135,9 +135,10 @@ def _path(rule: str) -> tuple[str, list[dict[str, Any]]]:
     params = []
     for match in _RULE_ARG.finditer(rule):
         kind = {"int": "integer", "float": "number"}.get(match["converter"] or "", "string")
-        params.append(
-            {"name": match["name"], "in": "path", "required": True, "schema": {"type": kind}}
-        )
+        schema: dict[str, Any] = {"type": kind}
+        if kind == "integer":  # workflow.edge.IdConverter: ASCII digits, the database's range
+            schema.update(minimum=0, maximum=MAX_ID)
+        params.append({"name": match["name"], "in": "path", "required": True, "schema": schema})
     return _RULE_ARG.sub(lambda m: "{" + m["name"] + "}", rule)[len(PREFIX) :], params
 
 

@@ -9,7 +9,7 @@ from pydantic import Field
 
 from storage.registry_models import Dispatch as DispatchRow
 from storage.registry_models import IncomingEntry as EntryRow
-from workflow.schemas.base import Day, Form, Int, IntLike, Moment, Request, Response
+from workflow.schemas.base import MAX_LIST, Day, Form, Int, IntLike, Moment, Request, Response
 from workflow.schemas.documents import UnitRef
 
 # --- dispatch --------------------------------------------------------------------------
@@ -25,8 +25,10 @@ class OutsideRecipientRequest(Request):
 class DispatchRequest(Request):
     """``POST /documents/{document_id}/dispatch``: at least one recipient."""
 
-    recipients: list[Int] | None = Field(default=None, description="recipient unit ids")
-    external: list[OutsideRecipientRequest] | None = None
+    recipients: list[Int] | None = Field(
+        default=None, max_length=MAX_LIST, description="recipient unit ids"
+    )
+    external: list[OutsideRecipientRequest] | None = Field(default=None, max_length=MAX_LIST)
 
 
 class DispatchToUnit(Response):
@@ -329,8 +331,12 @@ class PaperIncomingForm(PaperIncomingRequest, Form):
 class PaperDispatchRequest(Request):
     """``POST /documents/{document_id}/paper-dispatches``: sent on paper (a T1 miss)."""
 
-    recipients: list[Int] | None = Field(default=None, description="recipient unit ids")
-    external: list[str] | None = Field(default=None, description="outside recipients' names")
+    recipients: list[Int] | None = Field(
+        default=None, max_length=MAX_LIST, description="recipient unit ids"
+    )
+    external: list[str] | None = Field(
+        default=None, max_length=MAX_LIST, description="outside recipients' names"
+    )
     sent_on: str | None = Field(default=None, description="YYYY-MM-DD (default: today)")
 
 

@@ -88,7 +88,9 @@ class RegisterCertificateRequest(Request):
     user's signing token (no key is stored)."""
 
     certificate_pem: str | None = Field(default=None, description="required (PEM)")
-    chain_pem: list[str] | None = Field(default=None, description="intermediate CAs (PEM)")
+    chain_pem: list[str] | None = Field(
+        default=None, max_length=10, description="intermediate CAs (PEM)"
+    )
 
 
 # --- external signing ------------------------------------------------------------------
@@ -105,7 +107,7 @@ class ExternalPrepareRequest(Request):
     certificate_pem: str | None = Field(
         default=None, description="signature mode: the device's certificate (PEM)"
     )
-    chain_pem: list[str] | None = None
+    chain_pem: list[str] | None = Field(default=None, max_length=10)
 
 
 class ExternalPrepared(Response):
@@ -158,7 +160,9 @@ class BulkSignRequest(Request):
     """``POST /bulk-sign``: many signing tasks, one passphrase."""
 
     task_ids: list[IntLike] | None = Field(
-        default=None, description="the signing tasks (at least one, at most 200)"
+        default=None,
+        max_length=200,  # workflow.signatures.bulk.MAX_ITEMS: refused before any work
+        description="the signing tasks (at least one, at most 200)",
     )
     passphrase: str = Field(min_length=1, title="mật khẩu của khóa ký số")
 

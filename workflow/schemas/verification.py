@@ -77,6 +77,11 @@ class FileReport(Response):
     revisions: int | None = Field(description="revisions of the file (null: unsigned)")
     signatures: list[SignatureDetail]
     validated_at: str = Field(json_schema_extra={"format": "date-time"})
+    active_content: list[str] = Field(
+        default_factory=list,
+        description="active content in the file (JavaScript, XFA, launch actions, embedded "
+        "files, automatic actions), each in Vietnamese with where it is; empty: none",
+    )
 
 
 class ValidateQuery(Request):

@@ -6,6 +6,7 @@ import ipaddress
 import os
 import secrets
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 from alembic import command
@@ -13,8 +14,9 @@ from alembic.config import Config
 from sqlalchemy.engine import Engine
 
 from signing.pki import EmbeddedPki
-from storage import audit
+from storage import audit, cleanup
 from storage.audit import AuditAction
+from storage.types import utcnow
 from workflow.services import Services
 from workflow.setup import admins, system
 from workflow.setup import demo as seed
@@ -99,6 +101,16 @@ def read_or_create_secret_value(path: Path, value: str) -> str:
     return value
 
 
+def sweep_leftovers(services: Services) -> int:
+    """At start: remove what a crash left in the blob store (the ``cleanup`` job does it
+    on its schedule too). :returns: how many files were removed."""
+    grace = timedelta(seconds=services.settings.cleanup_grace_seconds)
+    with services.session_factory() as session:
+        removed = cleanup.sweep(session, services.blobs, utcnow(), grace)
+        session.commit()
+    return len(removed)
+
+
 def initialise(
     services: Services, host: str = "127.0.0.1", base_url: str | None = None
 ) -> InitReport:
@@ -121,6 +133,7 @@ def initialise(
     settings.blob_dir.mkdir(parents=True, exist_ok=True)
     migrate(services.engine)
     pki = load_pki(services)
+    sweep_leftovers(services)
     if not settings.demo:
         with services.session_factory() as session:
             link = None

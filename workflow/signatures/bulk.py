@@ -29,11 +29,15 @@ from pyhanko.sign.signers import Signer
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from signing.active import active_content_of
 from signing.profiles import TrustConfig
+from signing.validate import ACTIVE_CONTENT_PAGES
 from storage import audit
 from storage.audit import AuditAction
+from storage.blobs import BlobStore
+from storage.errors import BlobNotFoundError
 from storage.job_models import BulkJob, BulkJobItem
-from storage.models import Document, User
+from storage.models import Document, Task, User
 from storage.types import utcnow
 from workflow.coverage import ledger as coverage
 from workflow.documents import routing
@@ -45,6 +49,7 @@ from workflow.errors import (
     NotFoundError,
     WorkflowError,
 )
+from workflow.schemas.base import MAX_ID
 from workflow.services import Services
 from workflow.signatures import flow as signing_flow
 from workflow.vocab import vn_iso
@@ -116,19 +121,20 @@ def parse_task_ids(value: Any) -> list[int]:
     """
     if not isinstance(value, list) or not value:
         raise InvalidInputError("Cần 'task_ids': danh sách mã việc ký (ít nhất một).")
-    ids: list[int] = []
+    if len(value) > MAX_ITEMS:  # before any work: 200,000 ids are refused at once
+        raise InvalidInputError(f"Mỗi lượt ký hàng loạt tối đa {MAX_ITEMS} văn bản.")
+    ids: dict[int, None] = {}
     for raw in value:
-        if isinstance(raw, bool):
+        if isinstance(raw, bool) or (isinstance(raw, str) and not raw.strip().isascii()):
             raise InvalidInputError("'task_ids' chỉ gồm các số nguyên.")
         try:
             task_id = int(raw)
         except (TypeError, ValueError):
             raise InvalidInputError("'task_ids' chỉ gồm các số nguyên.") from None
-        if task_id not in ids:
-            ids.append(task_id)
-    if len(ids) > MAX_ITEMS:
-        raise InvalidInputError(f"Mỗi lượt ký hàng loạt tối đa {MAX_ITEMS} văn bản.")
-    return ids
+        if not 0 < task_id <= MAX_ID:
+            raise InvalidInputError(f"'task_ids' chỉ gồm các mã từ 1 đến {MAX_ID}.")
+        ids[task_id] = None
+    return list(ids)
 
 
 def _tasks_in_active_jobs(session: Session, task_ids: Iterable[int]) -> set[int]:
@@ -154,9 +160,12 @@ def accept(
     level: signing_flow.LevelPolicy,
     key_max_failures: int,
     key_lock_seconds: int,
+    blobs: BlobStore | None = None,
 ) -> Accepted:
     """Check every task and the passphrase, then add the job (the caller commits, also
-    after a :class:`BadPassphraseError`, to keep the failure count).
+    after a :class:`BadPassphraseError`, to keep the failure count). With ``blobs``, a
+    document with active content (JavaScript, XFA...) is refused: its signer must see the
+    warning on its page and sign it there.
 
     :raises InvalidTasksError: some tasks are not the actor's open signing tasks (422).
     :raises LockedError: the key is locked after repeated wrong passphrases (429).
@@ -170,9 +179,14 @@ def accept(
             invalid.append((task_id, "Việc này đang được ký trong một lượt ký hàng loạt khác."))
             continue
         try:
-            tasks.append(routing.claim(session, actor, task_id, {StageAction.SIGN}))
+            task = routing.claim(session, actor, task_id, {StageAction.SIGN})
         except (NotFoundError, ForbiddenError, ConflictError) as exc:
             invalid.append((task_id, exc.message))
+            continue
+        if blobs is not None and _has_active_content(blobs, task):
+            invalid.append((task_id, ACTIVE_CONTENT_REFUSAL))
+            continue
+        tasks.append(task)
     if invalid:
         raise InvalidTasksError(invalid)
     # The first task's plan carries the certificate and checks its lock; the key is the
@@ -205,6 +219,23 @@ def accept(
     )
     session.add(job)
     return Accepted(job, signer)
+
+
+ACTIVE_CONTENT_REFUSAL = (
+    "Tệp có nội dung chủ động (mã JavaScript, biểu mẫu động, tệp đính kèm...): hãy mở văn "
+    "bản, xem cảnh báo và ký riêng văn bản này."
+)
+
+
+def _has_active_content(blobs: BlobStore, task: Task) -> bool:
+    revision = task.document.current_revision
+    if revision is None:
+        return False
+    try:
+        with blobs.local_copy(revision.blob_sha256) as path:
+            return bool(active_content_of(path, ACTIVE_CONTENT_PAGES))
+    except BlobNotFoundError:
+        return False  # the signing itself reports the missing file
 
 
 def get_job(session: Session, actor: User, job_id: str) -> BulkJob:

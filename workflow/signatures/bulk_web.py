@@ -54,6 +54,7 @@ def start_job(db: Session, actor: User, task_ids: list[int], passphrase: str) ->
             level=services.settings.level_for,
             key_max_failures=services.settings.key_max_failures,
             key_lock_seconds=services.settings.key_lock_seconds,
+            blobs=services.blobs,
         )
     except signing_flow.BadPassphraseError:
         db.commit()  # keep the failure count (and a lock, after too many)

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from signing.images import ImageInputError, normalise_signature_png
 from signing.pki import EmbeddedPki
-from storage import audit
+from storage import audit, validation_cache
 from storage.audit import AuditAction
 from storage.blobs import BlobStore
 from storage.models import Certificate, Role, Unit, User
@@ -69,6 +69,8 @@ def revoke(session: Session, actor: User, cert_id: int, reason: str | None) -> C
     cert.status = "revoked"
     cert.revoked_at = utcnow()
     cert.revocation_reason = reason
+    # Reports that judged signatures of this certificate are stale: every page revalidates.
+    validation_cache.bump_trust_version(session)
     audit.append(
         session,
         AuditAction.CERT_REVOKED,

@@ -35,9 +35,10 @@ from signing.stamps import (
 )
 from signing.trust import TrustServices
 from signing.validate import ValidationReport, validate_pdf
-from storage import audit
+from storage import audit, validation_cache
 from storage.audit import AuditAction
 from storage.blobs import BlobStore, StagedBlob
+from storage.db import begin_write
 from storage.models import Certificate, Document, Revision, Role, Signature, Task, Unit, User
 from storage.types import utcnow
 from workflow.coverage import ledger as coverage
@@ -316,6 +317,9 @@ def store_signed(
     """Publish a produced signature as the document's new revision (caller's transaction)."""
     source = doc.current_revision
     sha = blobs.publish(produced.staged)
+    # The report the new revision was just validated with: its pages never validate it again.
+    version = validation_cache.trust_version(session)
+    validation_cache.add_report(session, sha, version, produced.report.to_dict())
     rev = Revision(
         number=source.number + 1,
         blob_sha256=sha,
@@ -461,10 +465,12 @@ def run(
     try:
         produced = produce(blobs, trust, plan, passphrase, services)
     except BadPassphraseError:
+        begin_write(session)
         record_key_failure(session, actor, plan, key_max_failures, key_lock_seconds)
         session.commit()
         raise
     try:
+        begin_write(session)  # phase 3 writes: take the lock first, hold it only for this
         outcome = record(session, blobs, actor, plan, produced)
         coverage.record_signature(
             session, blobs, trust, outcome.task.document, now=plan.now, report=produced.report

@@ -278,6 +278,7 @@ def report_json(path: Path, checker: Checker, now: datetime | None = None) -> di
         "revisions": total,
         "signatures": signatures,
         "validated_at": vn_iso(moment),
+        "active_content": [item.label for item in report.active_content],
     }
 
 

@@ -15,6 +15,7 @@ from workflow.http import api_blueprint, current_actor
 from workflow.schemas import verification as schemas
 from workflow.schemas.openapi import File, operation
 from workflow.services import get_services, get_session
+from workflow.transparency import usecases as log_usecases
 from workflow.uploads import stage_upload
 from workflow.verification import service as verification
 
@@ -109,8 +110,30 @@ def _public(code: str) -> dict[str, Any]:
 
 @pages_bp.get("/v/<code>")
 def public_page(code: str) -> Any:
-    """Public: validity and register entry of an issued document (no login)."""
-    return render_template("verify/public.html", record=_public(code))
+    """Public: validity and register entry of an issued document (no login), and where
+    its issuance is recorded in the transparency log (the page checks the proof)."""
+    record = _public(code)
+    _row, doc = verification.find_code(get_session(), code)
+    position = log_usecases.issuance_position(get_session(), doc.id)
+    return render_template(
+        "verify/public.html", record=record, log=position, log_labels=_log_labels()
+    )
+
+
+def _log_labels() -> dict[str, str]:
+    """What the page's script says while it checks the proof ({name}: filled in by it)."""
+    return {
+        "checking": _("Đang kiểm tra bằng chứng trong trình duyệt…"),
+        "ok": _(
+            "Đã kiểm tra trong trình duyệt: bằng chứng khớp với đầu cây đã ký "
+            "(cỡ {size}, gốc {root})."
+        ),
+        "bad": _("Bằng chứng KHÔNG khớp với đầu cây đã công bố."),
+        "error": _("Không kiểm tra được bằng chứng: {reason}"),
+        "nocrypto": _(
+            "Trình duyệt không hỗ trợ SHA-256 (WebCrypto); hãy kiểm tra bằng công cụ ngoại tuyến."
+        ),
+    }
 
 
 @pages_bp.get("/v/<code>/qr.svg")

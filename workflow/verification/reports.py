@@ -1,0 +1,34 @@
+"""workflow: the validation report of a stored file, computed once per file and trust list.
+
+The document page, its API and the registers read reports from here: a report is looked
+up by the blob's SHA-256 and the trust-list version (``storage.validation_cache``), so a
+GET validates nothing when the file was validated before (the signing flow records the
+report it validated the new revision with). On a miss (a revision uploaded, or the trust
+list or a revocation changed since) the file is validated once and the report stored in
+a short transaction of its own, for every worker and host.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from signing.validate import ValidationReport, validate_pdf
+from storage import validation_cache
+from workflow.services import Services
+
+
+def report_of(services: Services, session: Session, sha256: str) -> ValidationReport:
+    """:returns: the validation report of the stored blob ``sha256`` under the current
+    trust list (revocation of our own CA's certificates included).
+
+    :param session: the caller's session (only read from).
+    """
+    version = validation_cache.trust_version(session)
+    cached = validation_cache.cached_report(session, sha256, version)
+    if cached is not None:
+        return ValidationReport.from_dict(cached)
+    with services.blobs.local_copy(sha256) as path:
+        report = validate_pdf(path, services.trust, services.trust_services.revocation_source())
+    with services.session_factory() as writer:
+        validation_cache.store_report(writer, sha256, version, report.to_dict())
+    return report
