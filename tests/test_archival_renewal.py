@@ -87,6 +87,19 @@ def test_renewed_in_time_survives_the_tsa_expiry_and_skipped_does_not(
     # 100 days before the TSA certificate expires: a server started now has a new TSA
     # certificate (renewed on load), and the daily job renews what is due.
     clock.move_to(expiry - timedelta(days=100))
+    # A server still running with the old TSA certificate refuses (a new timestamp by it
+    # would be due again tomorrow) and audits the failure; nothing is stored.
+    stale = archival.renew_due(
+        services.session_factory,
+        services.blobs,
+        services.trust,
+        services.trust_services,
+        services.settings,
+        datetime.now(UTC),
+        only=[renewed],
+    )
+    assert stale.renewed == [] and [d for d, _ in stale.failed] == [renewed]
+    assert "restart the server" in stale.failed[0][1]
     services.engine.dispose()
     later = create_app(app_config(instance, DATABASE_URL=database_url, SIGNATURE_LEVEL="B-LTA"))
     try:
@@ -116,6 +129,10 @@ def test_renewed_in_time_survives_the_tsa_expiry_and_skipped_does_not(
                 select(AuditEvent).where(AuditEvent.action == archival.RENEWED)
             ).one()
             assert audited.object_id == str(renewed) and audited.details["reason"] == "expiry"
+            refused = session.scalars(
+                select(AuditEvent).where(AuditEvent.action == archival.FAILED)
+            ).one()
+            assert refused.object_id == str(renewed)
         # The document's validation report lists the new document timestamp (valid, by
         # the new TSA certificate); point-in-time validation of the signers' expired
         # certificates is what the long-term validation below is for.

@@ -239,6 +239,10 @@ def renew_due(
         ids = candidates(session, settings) if only is None else list(only)
         quiet = _not_due(session, ids, settings, now)
     report.checked += len(quiet)
+    # A timestamp by a TSA certificate that is itself due would be due again tomorrow:
+    # the TSA certificate is renewed when a server starts (within a year of its expiry).
+    tsa_left = services.pki.tsa.cert.not_valid_after_utc - now
+    tsa_due = tsa_left < timedelta(days=settings.archival_renew_days)
     for doc_id in ids:
         if doc_id in quiet:
             continue
@@ -253,6 +257,11 @@ def renew_due(
                 session.commit()
                 continue
             try:
+                if tsa_due:
+                    raise SigningError(
+                        "the TSA certificate itself expires within the renewal window: "
+                        "restart the server to renew it"
+                    )
                 renew(session, blobs, trust, services, doc, reason, now)
                 session.commit()
                 report.renewed.append(doc_id)
