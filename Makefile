@@ -16,7 +16,7 @@ OFFICE_DEBS := libreoffice-writer-nogui fonts-noto-core fonts-dejavu-core popple
 # Debian packages the tests use: poppler (pdfsig, pdftotext, pdftoppm), NSS tools, qpdf, mupdf, openssl,
 # SoftHSM2 + OpenSC (PKCS#11 seal token), zbar (reads the QR code in the seal stamp),
 # nginx (the production front of deploy/nginx/, served through in tests/test_availability.py).
-TEST_DEBS := poppler-utils libnss3-tools qpdf mupdf-tools openssl softhsm2 opensc chromium fonts-noto-core zbar-tools \
+TEST_DEBS := poppler-utils libnss3-tools qpdf mupdf-tools openssl softhsm2 opensc chromium fonts-noto-core zbar-tools dovecot-imapd \
 	nginx $(OFFICE_DEBS)
 # The PostgreSQL half of `make test`: a throwaway cluster (Debian's postgresql package,
 # installed when missing) on 127.0.0.1:$(PG_PORT); `make test SQLITE_ONLY=1` skips it.
@@ -58,6 +58,10 @@ install-dev: $(VENV)/.installed-dev
 # The scheduler of the periodic jobs (flask scheduler run) runs beside gunicorn and is
 # stopped with it: Ctrl-C, a SIGTERM to the group, or gunicorn exiting.
 run: install office-deps
+	@echo "E-mail: demo users have @trinhky.local addresses. To read the notices, run a local"
+	@echo "  SMTP sink in another terminal: $(BIN)/python -m aiosmtpd -n -l 127.0.0.1:8025"
+	@echo "  (pip install aiosmtpd) and start with TRINHKY_MAIL_SERVER=127.0.0.1 TRINHKY_MAIL_PORT=8025 make run"
+	@command -v qpdf >/dev/null || echo "note: qpdf is not installed (apt-get install qpdf): damaged or empty-password PDFs are refused instead of repaired or decrypted"
 	$(BIN)/flask --app wsgi init --host $(HOST) --port $(PORT)
 	$(BIN)/flask --app wsgi scheduler run & scheduler=$$!; \
 	trap 'kill $$scheduler 2>/dev/null; wait $$scheduler' EXIT; trap 'exit 130' INT; trap 'exit 143' TERM; \
@@ -78,7 +82,7 @@ with a message, scans stay unsearchable, until they are installed."; }
 
 # System packages for the validators the tests run (root or sudo needed once).
 test-deps:
-	@missing=""; for t in pdfsig pdftotext pdftoppm certutil qpdf mutool openssl softhsm2-util pkcs11-tool chromium zbarimg soffice ocrmypdf tesseract nginx; do \
+	@missing=""; for t in pdfsig pdftotext pdftoppm certutil qpdf mutool openssl softhsm2-util pkcs11-tool chromium zbarimg soffice ocrmypdf tesseract nginx dovecot; do \
 	  command -v $$t >/dev/null 2>&1 || missing="$$missing $$t"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages for:$$missing"; \

@@ -15,7 +15,7 @@ from typing import Any
 
 from bench.common import REPO_ROOT
 
-BENCHMARKS = ("sign", "memory", "http", "validate", "page", "mixed")
+BENCHMARKS = ("sign", "memory", "http", "validate", "page", "mixed", "external")
 OUT_DIR = Path(__file__).resolve().parent / "out"
 
 

@@ -8,11 +8,13 @@ from sqlalchemy import create_engine
 import storage.archival_models  # noqa: F401 - registers archival_stamps
 import storage.audit_models  # noqa: F401 - registers audit_checkpoints
 import storage.external_models  # noqa: F401 - registers external_signing_sessions
+import storage.intake_models  # noqa: F401 - registers mail_messages
 import storage.job_models  # noqa: F401 - registers bulk_jobs, bulk_job_items
 import storage.ledger  # noqa: F401 - registers ledger_entries, ledger_exemptions
 import storage.registry_models  # noqa: F401 - registers the workflow tables
 import storage.scheduler_models  # noqa: F401 - registers job_runs
 import storage.search_models  # noqa: F401 - registers search_entries, text_extracts, document_files
+import storage.trust_models  # noqa: F401 - registers trust_anchors, trust_list_changes
 import storage.validation_cache  # noqa: F401 - registers trust_state, validation_results
 import storage.verification_models  # noqa: F401 - registers verification_codes
 import storage.webhook_models  # noqa: F401 - registers webhook_endpoints, webhook_deliveries

@@ -17,7 +17,9 @@ the exact prepared bytes plus one incremental update holding one signature cover
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
+import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,14 +35,18 @@ from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.fields import SigSeedSubFilter
+from pyhanko.sign.general import extract_certificate_info
 from pyhanko.sign.signers import ExternalSigner, PdfSignatureMetadata, PdfSigner, PdfTimeStamper
 from pyhanko.sign.signers.pdf_byterange import PreparedByteRangeDigest
 from pyhanko.sign.signers.pdf_signer import PdfTBSDocument
 from pyhanko.sign.timestamps import TimeStamper
-from pyhanko.sign.validation.dss import async_add_validation_info
+from pyhanko.sign.validation.dss import DocumentSecurityStore
+from pyhanko.sign.validation.generic_cms import extract_tst_data_iter
 from pyhanko_certvalidator import CertificateValidator, ValidationContext
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
+from signing.cms_fast import CmsTemplate, build_template, tlv
+from signing.cms_splice import SpliceError, add_unsigned_attribute, signature_value
 from signing.errors import PdfInputError, SigningError
 from signing.keys import _load_asn1_cert
 from signing.pades import RESERVED_B_B, RESERVED_WITH_TIMESTAMP, _prepare, pdf_input_error
@@ -48,6 +54,8 @@ from signing.profiles import SigningProfile, TrustConfig
 from signing.revocation import RevocationSource, revinfo_policy
 from signing.stamps import TEXT_PARAM, stamp_style, stamp_text
 from signing.validate import _load_certs
+
+_SET = 0x31
 
 DIGEST_ALGORITHM = "sha256"
 """The only digest algorithm offered to external signers."""
@@ -96,6 +104,11 @@ def parse_certificate(data: bytes) -> x509.Certificate:
     :returns: the ``cryptography`` certificate.
     :raises ExternalSignatureError: unreadable (code ``'bad_certificate'``).
     """
+    return _parse_certificate(bytes(data))
+
+
+@functools.lru_cache(maxsize=256)
+def _parse_certificate(data: bytes) -> x509.Certificate:
     try:
         return x509.load_der_x509_certificate(_load_asn1_cert(data).dump())
     except Exception as exc:  # KeyLoadError, ValueError...
@@ -169,6 +182,35 @@ def _external_signer(
     )
 
 
+@functools.lru_cache(maxsize=64)
+def _template(cert_der: bytes, chain_ders: tuple[bytes, ...]) -> CmsTemplate:
+    """The DER pieces of this signer's CMS (:mod:`signing.cms_fast`), encoded once per
+    certificate and chain: pyHanko's asn1crypto tree re-encodes certificates on every
+    signature, which made the external path several times slower than the internal one."""
+    cert = x509.load_der_x509_certificate(cert_der)
+    signer = _external_signer(cert, chain_ders)
+    chain = list(signer.cert_registry) if signer.cert_registry is not None else []
+    assert signer.signing_cert is not None  # noqa: S101 - set by _external_signer
+    return build_template(
+        signer.signing_cert,
+        [c for c in chain if c.dump() != cert_der],
+        DIGEST_ALGORITHM,
+        signer.get_signature_mechanism_for_digest(DIGEST_ALGORITHM),
+    )
+
+
+@functools.lru_cache(maxsize=64)
+def _prepare_signer(cert_der: bytes, chain_pems: tuple[bytes, ...]) -> ExternalSigner:
+    """The signer object pyHanko needs to lay out the signature (no signature value),
+    built once per certificate and chain (its certificate registry is costly)."""
+    return _external_signer(x509.load_der_x509_certificate(cert_der), chain_pems)
+
+
+def _template_for(cert: x509.Certificate, chain_pems: Sequence[bytes]) -> CmsTemplate:
+    ders = tuple(c.dump() for c in _load_certs(tuple(chain_pems)))
+    return _template(cert.public_bytes(serialization.Encoding.DER), ders)
+
+
 def _mechanism_name(signer: ExternalSigner) -> str:
     spec = signer.get_signature_mechanism_for_digest(DIGEST_ALGORITHM)
     return str(spec["algorithm"].native)
@@ -196,7 +238,7 @@ def prepare_external(
     :raises ExternalSignatureError: the certificate is unreadable or of an unsupported type.
     """
     cert = parse_certificate(cert_pem)
-    signer = _external_signer(cert, chain_pems)
+    signer = _prepare_signer(cert.public_bytes(serialization.Encoding.DER), tuple(chain_pems))
     meta = PdfSignatureMetadata(
         field_name=profile.field_name,
         md_algorithm=DIGEST_ALGORITHM,
@@ -230,14 +272,13 @@ def prepare_external(
                     output=outf,
                 )
             )
-    attrs = asyncio.run(
-        signer.signed_attrs(digest.document_digest, DIGEST_ALGORITHM, use_pades=True)
-    )
+    # The same DER pyHanko's signed_attrs(..., use_pades=True) gives (tests compare).
+    attrs = _template_for(cert, chain_pems).signed_attributes(digest.document_digest)
     return PreparedExternal(
         document_digest=digest.document_digest,
         reserved_start=digest.reserved_region_start,
         reserved_end=digest.reserved_region_end,
-        signed_attrs=attrs.dump(),
+        signed_attrs=attrs,
         signature_mechanism=_mechanism_name(signer),
     )
 
@@ -278,13 +319,15 @@ def check_raw_signature(cert: x509.Certificate, data: bytes, signature: bytes) -
     raise ExternalSignatureError("unsupported_key", "Chỉ hỗ trợ khóa RSA hoặc ECDSA.")
 
 
-def _fill(path: Path, prepared: PreparedExternal, content: cms.ContentInfo) -> None:
+def _fill(path: Path, prepared: PreparedExternal, der: bytes) -> None:
     digest = PreparedByteRangeDigest(
         document_digest=prepared.document_digest,
         reserved_region_start=prepared.reserved_start,
         reserved_region_end=prepared.reserved_end,
     )
-    size_hex = 2 * len(content.dump())
+    # A fresh lazy parse: dumping it gives back ``der`` without re-encoding anything.
+    content = cms.ContentInfo.load(der)
+    size_hex = 2 * len(der)
     if size_hex > prepared.reserved_end - prepared.reserved_start - 2:
         raise ExternalSignatureError(
             "too_large", "Dữ liệu chữ ký quá lớn so với chỗ dành sẵn trong tệp PDF."
@@ -313,14 +356,12 @@ def embed_raw_signature(
     """
     cert = parse_certificate(cert_pem)
     signature = check_raw_signature(cert, prepared.signed_attrs, signature)
-    signer = _external_signer(cert, chain_pems, signature)
-    attrs = cms.CMSAttributes.load(prepared.signed_attrs)
-    content = asyncio.run(
-        signer.async_sign_prescribed_attributes(
-            DIGEST_ALGORITHM, signed_attrs=attrs, timestamper=timestamper
-        )
-    )
-    _fill(path, prepared, content)
+    template = _template_for(cert, chain_pems)
+    unsigned = None
+    if timestamper is not None:
+        unsigned = tlv(_SET, _timestamp_attribute(signature, timestamper))
+    der = template.content_info(prepared.signed_attrs, signature, unsigned)
+    _fill(path, prepared, der)
 
 
 @dataclass(frozen=True)
@@ -342,18 +383,23 @@ def _load_cms(data: bytes) -> tuple[cms.ContentInfo, cms.SignerInfo, asn1_x509.C
         (info,) = signed["signer_infos"]
         sid = info["sid"]
         certs = [c.chosen for c in signed["certificates"] if c.name == "certificate"]
+        # Byte comparison of the issuer first: asn1crypto's Name equality runs LDAP
+        # string preparation (milliseconds per certificate).
         match = [
             c
             for c in certs
             if sid.name == "issuer_and_serial_number"
-            and c.issuer == sid.chosen["issuer"]
             and c.serial_number == sid.chosen["serial_number"].native
+            and (c.issuer.dump() == sid.chosen["issuer"].dump() or c.issuer == sid.chosen["issuer"])
             or sid.name == "subject_key_identifier"
             and c.key_identifier == sid.chosen.native
         ]
         if not match:
             raise ValueError("the signer certificate is not in the CMS")
-        content.native  # noqa: B018 - a full parse, so garbage fails here
+        # A full parse of the signer info, and of the certificate by OpenSSL, so garbage
+        # fails here (asn1crypto's full parse of every certificate costs tens of ms).
+        info.native  # noqa: B018
+        x509.load_der_x509_certificate(match[0].dump())
     except Exception as exc:  # asn1crypto raises many unrelated types on garbage
         raise ExternalSignatureError(
             "bad_cms", "Không đọc được khối CMS SignedData (cần DER, một người ký, có chứng thư)."
@@ -374,6 +420,35 @@ def inspect_cms(data: bytes) -> CmsFacts:
     return CmsFacts(hashlib.sha256(cert.dump()).hexdigest(), has_ts)
 
 
+def _timestamp_attribute(signature: bytes, timestamper: TimeStamper) -> bytes:
+    """DER ``Attribute``: a signature timestamp token over ``signature``."""
+    token = asyncio.run(
+        timestamper.async_timestamp(hashlib.sha256(signature).digest(), DIGEST_ALGORITHM)
+    )
+    attr = cms.CMSAttribute({"type": "signature_time_stamp_token", "values": [token]})
+    return bytes(attr.dump())
+
+
+def _with_timestamp(data: bytes, timestamper: TimeStamper) -> bytes:
+    """The client's CMS with a signature timestamp token added to its unsigned
+    attributes, spliced into the DER without re-encoding anything else
+    (:mod:`signing.cms_splice`); asn1crypto re-encodes only for BER input."""
+    try:
+        signature = signature_value(data)
+    except SpliceError:
+        signature = cms.ContentInfo.load(data)["content"]["signer_infos"][0]["signature"].native
+    attr_der = _timestamp_attribute(signature, timestamper)
+    try:
+        return add_unsigned_attribute(data, attr_der)
+    except SpliceError:  # BER from the client: asn1crypto re-encodes (fresh, lazy parse)
+        content = cms.ContentInfo.load(data)
+        info = content["content"]["signer_infos"][0]
+        existing = list(info["unsigned_attrs"]) if info["unsigned_attrs"] else []
+        attr = cms.CMSAttribute.load(attr_der)
+        info["unsigned_attrs"] = cms.CMSAttributes([*existing, attr])
+        return bytes(content.dump())
+
+
 def embed_cms(
     path: Path,
     prepared: PreparedExternal,
@@ -389,7 +464,7 @@ def embed_cms(
     :param timestamper: the TSA for a missing signature timestamp.
     :raises ExternalSignatureError: unreadable, over another digest, or too large.
     """
-    content, info, _cert = _load_cms(data)
+    _content, info, _cert = _load_cms(data)
     digests = [
         a["values"][0].native
         for a in (info["signed_attrs"] or [])
@@ -400,20 +475,8 @@ def embed_cms(
             "wrong_digest", "Khối CMS không ký đúng bản tóm lược (digest) của văn bản đã chuẩn bị."
         )
     if timestamper is not None and not inspect_cms(data).has_timestamp:
-        # A fresh parse to change: once fully parsed (``.native`` in _load_cms), asn1crypto
-        # re-encodes the whole tree over and over on dump (a minute of CPU for 8 KB); the
-        # bytes are the same either way.
-        content = cms.ContentInfo.load(data)
-        info = content["content"]["signer_infos"][0]
-        signature = info["signature"].native
-        token = asyncio.run(
-            timestamper.async_timestamp(hashlib.sha256(signature).digest(), DIGEST_ALGORITHM)
-        )
-        attr = cms.CMSAttribute({"type": "signature_time_stamp_token", "values": [token]})
-        existing = list(info["unsigned_attrs"]) if info["unsigned_attrs"] else []
-        info["unsigned_attrs"] = cms.CMSAttributes([*existing, attr])
-        content = cms.ContentInfo.load(content.dump())
-    _fill(path, prepared, content)
+        data = _with_timestamp(data, timestamper)
+    _fill(path, prepared, data)
 
 
 @dataclass(frozen=True)
@@ -498,23 +561,23 @@ def check_appended(base_path: Path, candidate_path: Path) -> AppendCheck:
 
 
 def _long_term_context(
-    reader: PdfFileReader,
+    signed_data: cms.SignedData,
     trust: TrustConfig,
     revocation: RevocationSource,
     timestamper: TimeStamper | None,
-) -> tuple[ValidationContext, Any]:
-    """The context holding the chain and fresh revocation data of the last signature."""
-    sig = reader.embedded_signatures[-1]
+) -> ValidationContext:
+    """The context holding the chain and fresh revocation data of the signature."""
     roots = _load_certs(trust.trust_roots_pem)
     others = _load_certs(trust.other_certs_pem)
-    needing: list[asn1_x509.Certificate] = [sig.signer_cert, *others]
-    needing.extend(c.chosen for c in sig.signed_data["certificates"] if c.name == "certificate")
+    needing: list[asn1_x509.Certificate] = [extract_certificate_info(signed_data).signer_cert]
+    needing.extend(others)
+    needing.extend(c.chosen for c in signed_data["certificates"] if c.name == "certificate")
     tsa_cert = getattr(timestamper, "tsa_cert", None)
     if isinstance(tsa_cert, asn1_x509.Certificate):
         needing.append(tsa_cert)
     unique = {c.dump(): c for c in needing}
     data = revocation.revocation_data([x509.load_der_x509_certificate(der) for der in unique])
-    context = ValidationContext(
+    return ValidationContext(
         trust_roots=roots,
         other_certs=others + [asn1_x509.Certificate.load(d) for d in data.certs],
         ocsps=list(data.ocsp_responses),
@@ -522,7 +585,33 @@ def _long_term_context(
         allow_fetching=False,
         revinfo_policy=revinfo_policy(True),
     )
-    return context, sig
+
+
+async def _validation_paths(
+    signed_data: cms.SignedData, signer_info: cms.SignerInfo, context: ValidationContext
+) -> list[Any]:
+    """The chains of the signer and of its timestamp tokens (what pyHanko's
+    ``collect_validation_info`` does, from the CMS instead of a parsed PDF field)."""
+    paths = []
+    for data in (signed_data, *extract_tst_data_iter(signer_info, signed=False)):
+        info = extract_certificate_info(data)
+        validator = CertificateValidator(
+            info.signer_cert, intermediate_certs=info.other_certs, validation_context=context
+        )
+        paths.append(await validator.async_validate_usage(key_usage=set()))  # type: ignore[no-untyped-call]
+    return paths
+
+
+def _read_contents(fh: Any, region: tuple[int, int]) -> bytes:
+    """The ``/Contents`` bytes (padding included) of a signature whose hex string spans
+    ``region`` (``<`` to ``>``), read directly: pyHanko's tokenizer takes ~100 ms for
+    a 32 KiB hex string."""
+    start, end = region
+    fh.seek(start)
+    raw = fh.read(end - start)
+    if raw[:1] != b"<" or raw[-1:] != b">":
+        raise SigningError("the reserved region is not a hex string")
+    return bytes.fromhex(raw[1:-1].decode("ascii"))
 
 
 def extend_long_term(
@@ -532,6 +621,7 @@ def extend_long_term(
     trust: TrustConfig,
     revocation: RevocationSource,
     timestamper: TimeStamper | None,
+    contents_region: tuple[int, int] | None = None,
 ) -> None:
     """Append the DSS for the last signature (B-LT) and, for B-LTA, a document timestamp.
 
@@ -541,6 +631,9 @@ def extend_long_term(
     :param trust: trust roots and intermediates (validation paths for the DSS).
     :param revocation: fresh OCSP/CRL data, produced in process.
     :param timestamper: the TSA; required for B-LTA.
+    :param contents_region: where the last signature's ``/Contents`` lies
+        (:attr:`PreparedExternal.reserved_start`, ``reserved_end``), when known: the CMS
+        is then read from there instead of parsing the signature field.
     :raises SigningError: unknown level, missing timestamper, or the data cannot be gathered.
     """
     if level not in ("B-LT", "B-LTA"):
@@ -549,9 +642,27 @@ def extend_long_term(
         raise SigningError("PAdES B-LTA needs a timestamper")
     with in_path.open("rb") as inf, out_path.open("w+b") as outf:
         try:
-            reader = PdfFileReader(inf, strict=False)
-            context, sig = _long_term_context(reader, trust, revocation, timestamper)
-            asyncio.run(async_add_validation_info(sig, context, output=outf, force_write=True))
+            if contents_region is not None:
+                contents = _read_contents(inf, contents_region)
+                signed_data = cms.ContentInfo.load(contents)["content"]
+                signer_info = signed_data["signer_infos"][0]
+            else:
+                sig = PdfFileReader(inf, strict=False).embedded_signatures[-1]
+                contents = sig.pkcs7_content
+                signed_data, signer_info = sig.signed_data, sig.signer_info
+            context = _long_term_context(signed_data, trust, revocation, timestamper)
+            paths = asyncio.run(_validation_paths(signed_data, signer_info, context))
+            inf.seek(0)
+            shutil.copyfileobj(inf, outf)
+            outf.seek(0)
+            DocumentSecurityStore.add_dss(
+                outf,
+                contents.hex().encode("ascii"),
+                paths=paths,
+                validation_context=context,
+                force_write=True,
+                strict=False,
+            )
             if level == "B-LTA":
                 assert timestamper is not None  # noqa: S101 - checked above
                 outf.seek(0)

@@ -43,3 +43,14 @@ class TrustConfig:
     """Trusted root certificates (PEM or DER)."""
     other_certs_pem: tuple[bytes, ...] = ()
     """Untrusted helper certificates such as intermediates (PEM or DER)."""
+    list_names: tuple[tuple[str, str], ...] = ()
+    """``(SHA-256 fingerprint of a trusted certificate, name of its trust list)``: what
+    validation reports say a chain ended in; a trusted root not listed here is
+    :data:`INTERNAL_LIST`."""
+    version: int = 0
+    """Version of the administrators' trust list these certificates come from
+    (monotonic; caches of validation results key on it)."""
+
+
+INTERNAL_LIST: Final = "TrinhKy"
+"""Trust-list name of the server's own root."""

@@ -151,6 +151,18 @@ def vietnam_iso(moment: datetime) -> str:
     return moment.astimezone(VIETNAM_TZ).replace(microsecond=0).isoformat()
 
 
+def vietnam_display(moment: datetime) -> str:
+    """Format a datetime as a Vietnamese reader writes it, in Vietnam time (the ISO form
+    stays in the signature's data: its signing time and ``/M``).
+
+    :param moment: a timezone-aware datetime (naive values are taken as UTC).
+    :returns: e.g. ``'Ngày 27/11/2026 21:06'``.
+    """
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(VIETNAM_TZ).strftime("Ngày %d/%m/%Y %H:%M")
+
+
 def stamp_text(content: StampContent) -> str:
     """The stamp's lines: heading, name, title, unit, time, extra lines.
 
@@ -162,7 +174,7 @@ def stamp_text(content: StampContent) -> str:
         content.signer_name,
         content.title,
         content.unit,
-        f"Thời gian: {vietnam_iso(content.signed_at)}",
+        f"Thời gian ký: {vietnam_display(content.signed_at)}",
         *content.extra_lines,
     ]
     return "\n".join(line for line in lines if line)
@@ -281,7 +293,7 @@ def stamp_lines(content: StampContent) -> tuple[tuple[str, ...], tuple[str, ...]
     :returns: ``(lines above the image, lines below it)`` for ``'personal'``;
         ``((), lines)`` for ``'seal'`` and ``'attachment'``.
     """
-    when = vietnam_iso(content.signed_at)
+    when = vietnam_display(content.signed_at)
     if content.kind == "personal":
         top = (content.title,) if content.title else ()
         below = (content.signer_name, *content.extra_lines)

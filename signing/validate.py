@@ -22,7 +22,7 @@ from pyhanko.sign.validation.status import SignatureCoverageLevel
 from pyhanko_certvalidator import ValidationContext
 
 from signing.active import ActiveItem, find_active_content
-from signing.profiles import TrustConfig
+from signing.profiles import INTERNAL_LIST, TrustConfig
 from signing.revocation import RevocationData, RevocationSource, revinfo_policy
 from signing.stamps import VIETNAM_TZ
 
@@ -88,6 +88,8 @@ class SignatureReport:
     """Overall verdict: pyHanko's bottom line and trusted and intact."""
     problems: tuple[str, ...]
     """Vietnamese reasons when :attr:`bottom_line` is False."""
+    trust_list: str = ""
+    """Name of the trust list the signer's chain ended in (empty: untrusted)."""
 
 
 @dataclass(frozen=True)
@@ -132,6 +134,15 @@ class ValidationReport:
             "active_content": [item.label for item in self.active_content],
         }
 
+    def to_cache(self) -> dict[str, Any]:
+        """:returns: :meth:`to_dict` plus what :meth:`from_dict` needs to rebuild the
+        report whole (the active content's kinds and places, not only their labels)."""
+        data = self.to_dict()
+        data["active_items"] = [
+            {"kind": item.kind, "where": item.where} for item in self.active_content
+        ]
+        return data
+
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ValidationReport:
         """The report :meth:`to_dict` gave (datetimes to the second, as shown).
@@ -150,7 +161,15 @@ class ValidationReport:
             values["problems"] = tuple(values.get("problems", ()))
             signatures.append(SignatureReport(**values))
         error = data.get("error")
-        return cls(signatures=tuple(signatures), error=str(error) if error is not None else None)
+        active = tuple(
+            ActiveItem(str(item["kind"]), str(item["where"]))
+            for item in data.get("active_items", [])
+        )
+        return cls(
+            signatures=tuple(signatures),
+            error=str(error) if error is not None else None,
+            active_content=active,
+        )
 
 
 def _jsonable(value: object) -> object:
@@ -300,8 +319,27 @@ def _problems(status: Any, trusted: bool, coverage: str, mod_level: str) -> list
     return problems
 
 
+def _trust_list(status: Any, trust: TrustConfig) -> str:
+    """The trust list holding the anchor of the signer's validation path ('' if none)."""
+    path = getattr(status, "validation_path", None)
+    if path is None or status.trust_problem_indic is not None:
+        return ""
+    try:
+        anchor = path.first
+        der = anchor.dump() if anchor is not None else b""
+    except Exception:  # an attribute-certificate path or an odd anchor: no list name
+        return ""
+    names = dict(trust.list_names)
+    return names.get(hashlib.sha256(der).hexdigest(), INTERNAL_LIST)
+
+
 def _report(
-    sig: EmbeddedPdfSignature, status: Any, facts: _CertFacts, is_doc_ts: bool, level: str
+    sig: EmbeddedPdfSignature,
+    status: Any,
+    facts: _CertFacts,
+    is_doc_ts: bool,
+    level: str,
+    trust_list: str = "",
 ) -> SignatureReport:
     """Turn a pyHanko status into a :class:`SignatureReport`."""
     trusted = status.trust_problem_indic is None
@@ -341,6 +379,7 @@ def _report(
         summary=str(status.summary()),
         bottom_line=bottom_line,
         problems=tuple(problems),
+        trust_list=trust_list,
     )
 
 
@@ -379,7 +418,10 @@ def _broken_report(sig: EmbeddedPdfSignature, exc: Exception) -> SignatureReport
 
 
 def _validate_reader(
-    reader: PdfFileReader, trust: TrustConfig, revocation: RevocationSource | None
+    reader: PdfFileReader,
+    trust: TrustConfig,
+    revocation: RevocationSource | None,
+    skip_diff_from: int | None = None,
 ) -> tuple[SignatureReport, ...]:
     """Validate every embedded signature of an opened document."""
     signatures: list[EmbeddedPdfSignature] = list(reader.embedded_signatures)
@@ -388,14 +430,15 @@ def _validate_reader(
     ]
     dss_revinfo = _has_revocation_dss(reader)
     reports = []
-    for sig in signatures:
+    for index, sig in enumerate(signatures):
         is_doc_ts = sig.sig_object.get("/Type") == "/DocTimeStamp"
+        skip_diff = skip_diff_from is not None and index >= skip_diff_from
         status: Any
         try:
             signer_revinfo = _revinfo([sig.signer_cert], revocation)
             if is_doc_ts:
                 status = validate_pdf_timestamp(
-                    sig, validation_context=_context(trust, signer_revinfo)
+                    sig, validation_context=_context(trust, signer_revinfo), skip_diff=skip_diff
                 )
                 level = "DTS"
             else:
@@ -403,10 +446,13 @@ def _validate_reader(
                     sig,
                     signer_validation_context=_context(trust, signer_revinfo),
                     ts_validation_context=_context(trust, _revinfo(_token_certs(sig), revocation)),
+                    skip_diff=skip_diff,
                 )
                 has_ts = status.timestamp_validity is not None
                 level = _pades_level(sig, has_ts, dss_revinfo, doc_ts_revisions)
-            reports.append(_report(sig, status, _cert_facts(status.signing_cert), is_doc_ts, level))
+            facts = _cert_facts(status.signing_cert)
+            anchor_list = _trust_list(status, trust)
+            reports.append(_report(sig, status, facts, is_doc_ts, level, anchor_list))
         except Exception as exc:  # bad input is a result
             reports.append(_broken_report(sig, exc))
     return tuple(reports)
@@ -438,7 +484,11 @@ ACTIVE_CONTENT_PAGES = 2000
 
 
 def validate_pdf(
-    path: Path, trust: TrustConfig, revocation: RevocationSource | None = None
+    path: Path,
+    trust: TrustConfig,
+    revocation: RevocationSource | None = None,
+    *,
+    skip_diff_from: int | None = None,
 ) -> ValidationReport:
     """Validate every signature and document timestamp in a PDF file.
 
@@ -452,6 +502,10 @@ def validate_pdf(
         (e.g. :meth:`signing.trust.TrustServices.revocation_source`); None checks
         no revocation (soft-fail, as pyHanko fetches nothing). A certificate
         revoked according to it gives ``revoked=True`` and a failed bottom line.
+    :param skip_diff_from: the signatures from this index on skip pyHanko's analysis of
+        the revisions after them. For the check of a signature the server has just
+        made: what follows it (DSS, document timestamp) the server wrote itself, and the
+        analysis costs minutes on large documents (tens of thousands of objects).
     :returns: the report.
     """
     try:
@@ -459,7 +513,7 @@ def validate_pdf(
             reader = PdfFileReader(fh, strict=False)
             if reader.encrypted and not open_with_empty_password(reader):
                 return ValidationReport(signatures=(), error=MSG_ENCRYPTED)
-            signatures = _validate_reader(reader, trust, revocation)
+            signatures = _validate_reader(reader, trust, revocation, skip_diff_from)
             return ValidationReport(signatures=signatures, active_content=_active(reader))
     except Exception:  # the PDF stack raises many unrelated types on bad input
         return ValidationReport(signatures=(), error=MSG_UNREADABLE)

@@ -29,6 +29,7 @@ class AuditAction(enum.StrEnum):
     LOGIN_FAILED = "auth:login_failed"
     LOGOUT = "auth:logout"
     TOKEN_ISSUED = "auth:token_issued"  # noqa: S105 - an action name
+    TOKEN_REVOKED = "auth:token_revoked"  # noqa: S105 - an action name
     UPLOADED = "document:uploaded"
     OCR_APPLIED = "document:ocr_applied"
     SUBMITTED = "document:submitted"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -84,6 +83,7 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA busy_timeout=90000")
         cursor.close()
+        private_sqlite_file(engine.url.render_as_string(hide_password=False))
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
@@ -176,10 +176,8 @@ def private_sqlite_file(url: str) -> None:
     path = make_url(url).database
     if not path or path == ":memory:" or path.startswith("file:"):
         return
-    target = Path(path)
-    if not target.parent.is_dir():
-        return  # the engine reports it when connecting
-    os.close(os.open(target, os.O_CREAT | os.O_WRONLY, 0o600))
-    for file in (target, Path(f"{path}-wal"), Path(f"{path}-shm")):
+    # Only existing files: opening an engine must not create a database (a refused
+    # restore leaves nothing); a new file is made private on the first connection.
+    for file in (Path(path), Path(f"{path}-wal"), Path(f"{path}-shm")):
         if file.exists():
             file.chmod(0o600)

@@ -78,6 +78,9 @@ class User(Base):
     full_name: Mapped[str] = mapped_column(String(255))
     title: Mapped[str] = mapped_column(String(255), default="")
     email: Mapped[str | None] = mapped_column(String(255))
+    # E-mail notices: "each" event, a daily "digest", or "none"; in this language.
+    notify_mode: Mapped[str] = mapped_column(String(8), default="each", server_default="each")
+    language: Mapped[str] = mapped_column(String(8), default="vi", server_default="vi")
     password_hash: Mapped[str] = mapped_column(String(255))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
@@ -85,6 +88,9 @@ class User(Base):
     signature_png_sha256: Mapped[str | None] = mapped_column(String(64))
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # Raised on logout and password change: a session cookie carrying an older value is
+    # no longer accepted (cookies are signed, not stored, so this is how they end).
+    session_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     roles: Mapped[list[RoleAssignment]] = relationship(
         back_populates="user", cascade="all, delete-orphan", lazy="selectin"
@@ -141,6 +147,18 @@ class ApiToken(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class LoginThrottle(Base):
+    """Failed logins counted under one key (a source address, or an account from one
+    source), in the database so that every worker and host shares them."""
+
+    __tablename__ = "login_throttles"
+
+    key: Mapped[str] = mapped_column(String(160), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    window_start: Mapped[datetime] = mapped_column(UTCDateTime())
+    blocked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class Certificate(Base):
@@ -333,6 +351,12 @@ class Revision(Base):
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     """Who made it; none for the system's own (an archival timestamp renewal)."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    original_sha256: Mapped[str | None] = mapped_column(String(64), default=None)
+    """The file as uploaded, kept beside a repaired or decrypted revision."""
+    conversion: Mapped[str | None] = mapped_column(String(16), default=None)
+    """``'repaired'`` (rewritten by qpdf) or ``'decrypted'`` (empty password); None."""
+    conversion_note: Mapped[str | None] = mapped_column(Text, default=None)
+    """What the repairer recovered from (its warnings)."""
 
     document: Mapped[Document] = relationship(back_populates="revisions")
     created_by: Mapped[User | None] = relationship(lazy="joined")

@@ -21,6 +21,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from storage import intake_models  # noqa: F401 - registers mail_messages (a foreign key)
 from storage.db import Base
 from storage.models import Document, Unit, User
 from storage.types import UTCDateTime, utcnow
@@ -117,6 +118,8 @@ class IncomingEntry(Base):
     handling_document_id: Mapped[int | None] = mapped_column(ForeignKey("documents.id"))
     lead_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     reply_document_id: Mapped[int | None] = mapped_column(ForeignKey("documents.id"))
+    # An attachment of an e-mail read from an office mailbox (mail_messages.id).
+    mail_message_id: Mapped[int | None] = mapped_column(ForeignKey("mail_messages.id"), index=True)
 
     unit: Mapped[Unit] = relationship(foreign_keys=[unit_id], lazy="joined")
     received_by: Mapped[User | None] = relationship(foreign_keys=[received_by_id], lazy="joined")

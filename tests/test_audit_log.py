@@ -538,7 +538,9 @@ def test_audit_page_shows_status_entries_and_makes_checkpoints(
 
     assert client.post("/audit/verify").status_code == 400  # no CSRF token
     full = client.post("/audit/verify", data={"csrf_token": token})
-    assert full.status_code == 200 and "từ bản ghi đầu tiên" in full.get_data(as_text=True)
+    assert full.status_code == 303 and full.headers["Location"] == "/audit?full=1"  # PRG
+    shown = client.get(full.headers["Location"]).get_data(as_text=True)
+    assert "từ bản ghi đầu tiên" in shown and "Đã kiểm tra toàn bộ chuỗi" in shown  # feedback
 
     made = client.post("/audit/checkpoints", data={"csrf_token": token})
     assert made.status_code == 302
@@ -551,8 +553,10 @@ def test_audit_page_shows_status_entries_and_makes_checkpoints(
 
     with tampering(services) as conn:
         conn.execute(update(EVENTS).where(EVENTS.c.seq == 1).values(object_id="999"))
-    broken = client.post("/audit/verify", data={"csrf_token": token}).get_data(as_text=True)
+    checked = client.post("/audit/verify", data={"csrf_token": token})
+    broken = client.get(checked.headers["Location"]).get_data(as_text=True)
     assert "Không toàn vẹn" in broken and "Bản ghi bị sửa đổi" in broken
+    assert "Chuỗi nhật ký không toàn vẹn tại bản ghi số 1" in broken  # the flash
     refused = client.post("/audit/checkpoints", data={"csrf_token": token})
     assert refused.status_code == 302  # from the latest checkpoint, entry 1 is not examined
 

@@ -200,14 +200,14 @@ def test_api_needs_a_valid_token(api: Api, headers: dict[str, str]) -> None:
 
 
 @pytest.mark.usefixtures("clock")
-def test_bad_credentials_and_lockout(api: Api) -> None:
+def test_bad_credentials_and_throttling(api: Api) -> None:
     for _ in range(5):
         bad = api.client.post("/api/v1/auth/token", json={"username": "bithu", "password": "x"})
         assert_problem(bad, 401, "không đúng")
     locked = api.client.post(
         "/api/v1/auth/token", json={"username": "bithu", "password": DEMO_PASSWORD}
     )
-    assert_problem(locked, 429, "tạm khóa")
+    assert_problem(locked, 429, "thử lại sau")
     unknown = api.client.post("/api/v1/auth/token", json={"username": "ai", "password": "x"})
     assert_problem(unknown, 401, "không đúng")
 

@@ -278,15 +278,27 @@ def test_web_inbox_starts_a_job_and_shows_progress(bulk_app: Flask, services: Se
     login(browser, SIGNER)
     inbox = browser.get("/").get_data(as_text=True)
     boxes = re.findall(r'name="task_ids" value="(\d+)"', inbox)
-    assert sorted(int(b) for b in boxes) == sorted(tasks) and 'action="/bulk"' in inbox
+    assert sorted(int(b) for b in boxes) == sorted(tasks) and 'action="/bulk/confirm"' in inbox
+    assert not re.search(r'name="task_ids" value="\d+" checked', inbox)  # nothing ticked
+    assert "passphrase" not in inbox  # the passphrase only on the confirmation page
+    query = "&".join(f"task_ids={b}" for b in boxes[:2])
+    confirm = browser.get(f"/bulk/confirm?{query}").get_data(as_text=True)
+    assert "Bạn sắp ký 2 văn bản" in confirm and 'name="confirm_count" value="2"' in confirm
+    assert browser.get("/bulk/confirm").headers["Location"] == "/"  # nothing ticked
     token = csrf_token(browser, "/")
+    response = browser.post(  # not confirmed: back to the confirmation, nothing signed
+        "/bulk", data={"csrf_token": token, "passphrase": DEMO_PASSWORD, "task_ids": boxes}
+    )
+    assert response.status_code == 302 and "/bulk/confirm" in response.headers["Location"]
+    confirmed = {"confirm_count": str(len(boxes))}
     response = browser.post(
-        "/bulk", data={"csrf_token": token, "passphrase": "sai", "task_ids": boxes}
+        "/bulk", data={"csrf_token": token, "passphrase": "sai", "task_ids": boxes, **confirmed}
     )
     assert response.status_code == 302 and response.headers["Location"] == "/"
     assert "Mật khẩu khóa ký số không đúng" in browser.get("/").get_data(as_text=True)
     response = browser.post(
-        "/bulk", data={"csrf_token": token, "passphrase": DEMO_PASSWORD, "task_ids": boxes}
+        "/bulk",
+        data={"csrf_token": token, "passphrase": DEMO_PASSWORD, "task_ids": boxes, **confirmed},
     )
     assert response.status_code == 302, response.get_data(as_text=True)
     page_url = response.headers["Location"]
@@ -299,7 +311,8 @@ def test_web_inbox_starts_a_job_and_shows_progress(bulk_app: Flask, services: Se
     assert (body["status"], body["succeeded"]) == ("done", 3)
 
     response = browser.post(
-        "/bulk", data={"csrf_token": token, "passphrase": DEMO_PASSWORD, "task_ids": boxes}
+        "/bulk",
+        data={"csrf_token": token, "passphrase": DEMO_PASSWORD, "task_ids": boxes, **confirmed},
     )
     assert response.headers["Location"] == "/"  # already signed: refused, listed
     assert "không phải việc ký" in browser.get("/").get_data(as_text=True)

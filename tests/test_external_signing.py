@@ -278,8 +278,11 @@ def test_bad_input_is_refused_before_the_session_is_spent(
     assert upload.status_code == 409 and upload.get_json()["code"] == "wrong_mode"
 
 
-def plugin_sign(services: Services, key: TokenKey, pdf: bytes, tmp: Path, field: str) -> bytes:
-    """What a local token plugin does: sign the PDF it was handed, incrementally."""
+def plugin_sign(
+    services: Services, key: TokenKey, pdf: bytes, tmp: Path, field: str, *, timestamp: bool = True
+) -> bytes:
+    """What a local token plugin does: sign the PDF it was handed, incrementally (with a
+    signature timestamp unless ``timestamp`` is False: PAdES B-B)."""
     src, out = tmp / f"in-{field}.pdf", tmp / f"out-{field}.pdf"
     src.write_bytes(pdf)
     sign_pdf_file(
@@ -287,7 +290,7 @@ def plugin_sign(services: Services, key: TokenKey, pdf: bytes, tmp: Path, field:
         out,
         key.signer(services),
         SigningProfile(field_name=field),
-        timestamper=services.trust_services.timestamper,
+        timestamper=services.trust_services.timestamper if timestamp else None,
     )
     return out.read_bytes()
 
@@ -338,6 +341,15 @@ def test_plugin_upload(
     sid, pdf = session()
     refused = upload(api, sid, plugin_sign(services, other, pdf, tmp_path, "D"))
     assert refused.status_code == 403 and refused.get_json()["code"] == "wrong_signer"
+    assert state_of(services, doc_id) == before
+
+    # B-B (no signature timestamp) where the document type's policy asks for B-LT: refused.
+    sid, pdf = session()
+    refused = upload(
+        api, sid, plugin_sign(services, bithu_key, pdf, tmp_path, "F", timestamp=False)
+    )
+    assert refused.status_code == 422 and refused.get_json()["code"] == "level_too_low"
+    assert "B-LT" in refused.get_json()["detail"]
     assert state_of(services, doc_id) == before
 
     # The genuine article.

@@ -171,10 +171,13 @@ def test_sign_at_a_clicked_place(
         {"page": "0", "x": "abc", "y": "1"},
     ):
         refused = sign(**fields)
-        assert refused.status_code in (400, 422), fields
-        assert "Vị trí" in refused.get_data(as_text=True) or "trang" in refused.get_data(
-            as_text=True
-        )
+        # Post/Redirect/Get: back to the document page, the reason flashed there.
+        assert refused.status_code == 303, fields
+        assert refused.headers["Location"].startswith(f"/documents/{doc_id}?") or refused.headers[
+            "Location"
+        ].startswith(f"/documents/{doc_id}#")
+        shown = closed(signer.get(refused.headers["Location"])).get_data(as_text=True)
+        assert "Vị trí" in shown or "trang" in shown
     assert count_rows(Signature) == 0
     wrong = closed(
         signer.post(
@@ -182,11 +185,16 @@ def test_sign_at_a_clicked_place(
             data={"csrf_token": token, "passphrase": "sai", "page": "0", "x": "1", "y": "1"},
         )
     )
-    assert wrong.status_code == 403 and count_rows(Signature) == 0
+    # The place the signer chose goes back with them (the passphrase never does).
+    assert wrong.status_code == 303 and count_rows(Signature) == 0
+    assert wrong.headers["Location"] == f"/documents/{doc_id}?page=0&x=1&y=1#sign"
+    assert "Mật khẩu khóa ký số không đúng" in closed(
+        signer.get(wrong.headers["Location"])
+    ).get_data(as_text=True)
 
     # The stamp's centre where clicked: 150 pt from the left, 200 pt from the top.
     signed = sign(page="0", x="150", y="200")
-    assert signed.status_code == 302 and signed.headers["Location"].endswith("#signatures")
+    assert signed.status_code == 303 and signed.headers["Location"].endswith("#signatures")
     done = closed(signer.get(f"/documents/{doc_id}")).get_data(as_text=True)
     assert "Tất cả chữ ký hợp lệ" in done
     pdf = closed(signer.get(f"/documents/{doc_id}/file")).data
@@ -204,12 +212,12 @@ def test_sign_at_without_a_place_uses_the_default(
     token = csrf_token(signer, f"/documents/{doc_id}")
     data = {"csrf_token": token, "passphrase": DEMO_PASSWORD, "page": "", "x": "", "y": ""}
     signed = closed(signer.post(f"/tasks/{task_id}/sign-at", data=data))
-    assert signed.status_code == 302
+    assert signed.status_code == 303
     pdf = closed(signer.get(f"/documents/{doc_id}/file")).data
     [(index, rect)] = widget_rects(pdf).values()
     assert index == 0 and rect == [359.0, 36.0, 559.0, 146.0]
     empty = closed(signer.post(f"/tasks/{task_id}/sign-at", data={"csrf_token": token}))
-    assert empty.status_code in (400, 404, 409)
+    assert empty.status_code in (303, 400, 404, 409)
 
 
 def test_sign_at_refuses_others_and_forged_forms(

@@ -24,3 +24,21 @@ def test_every_audit_action_has_a_label() -> None:
     for path in (REPO / "workflow").rglob("*.py"):
         written |= set(pattern.findall(path.read_text(encoding="utf-8")))
     assert written - set(vocab.AUDIT_LABELS) == set()
+
+
+def test_fold_and_the_vietnamese_order() -> None:
+    assert vocab.fold("Trần Văn Phương") == vocab.fold("tran van  PHUONG") == "tran van phuong"
+    assert vocab.fold("Đỗ Quang Huy").startswith("do ")
+    names = ["Đỗ Quang Huy", "Zô", "Dương", "Ân", "Ăn", "An", "Hòa", "Hóa", "Hoa", "Bình"]
+    assert sorted(names, key=vocab.vn_sort_key) == [
+        "An",
+        "Ăn",
+        "Ân",
+        "Bình",
+        "Dương",
+        "Đỗ Quang Huy",
+        "Hoa",
+        "Hóa",
+        "Hòa",
+        "Zô",
+    ]

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, Response, g, request
+from flask import session as flask_session
 from flask_babel import gettext as _
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFError
@@ -25,7 +26,9 @@ from workflow import (
     audit,
     coverage,
     documents,
+    intake,
     jobs,
+    notices,
     openapi,
     portal,
     records,
@@ -39,6 +42,7 @@ from workflow import (
     vocab,
     webhooks,
 )
+from workflow.accounts.service import SESSION_GENERATION
 from workflow.edge import init_edge
 from workflow.errors import WorkflowError
 from workflow.http import CONFLICT_MESSAGE, csrf, error_response
@@ -73,6 +77,8 @@ PACKAGES = (
     webhooks,
     portal,
     transparency,
+    intake,
+    notices,
 )
 
 
@@ -185,6 +191,9 @@ def _init_login(app: Flask, services: Services) -> None:
                 select(User).options(selectinload(User.roles)).where(User.id == int(user_id))
             ).first()
             if user is None or not user.active:
+                return None
+            # A cookie from before the last logout or password reset has ended.
+            if flask_session.get(SESSION_GENERATION) != user.session_generation:
                 return None
             session.expunge_all()
             return user

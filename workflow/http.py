@@ -15,9 +15,10 @@ from flask_wtf.csrf import CSRFProtect
 
 from storage.models import User
 from workflow.accounts import service as accounts
+from workflow.accounts.throttle import ThrottlePolicy
 from workflow.errors import AuthenticationError, InvalidInputError, WorkflowError
 from workflow.i18n import N_, translate
-from workflow.services import get_session
+from workflow.services import get_services, get_session
 
 log = logging.getLogger("trinhky")
 csrf = CSRFProtect()
@@ -96,6 +97,30 @@ def current_actor() -> User:
     return user
 
 
+def client_address() -> str:
+    """:returns: the client's address: the connection's, or with ``TRUSTED_PROXY_HOPS``
+    set, the entry that many hops from the right of ``X-Forwarded-For`` (what the nearest
+    trusted proxy saw; anything further left is the client's own claim)."""
+    hops = get_services().settings.trusted_proxy_hops
+    if hops:
+        forwarded = [a.strip() for a in request.headers.get("X-Forwarded-For", "").split(",")]
+        forwarded = [a for a in forwarded if a]
+        if len(forwarded) >= hops:
+            return forwarded[-hops][:64]
+    return (request.remote_addr or "unknown")[:64]
+
+
+def throttle_policy() -> ThrottlePolicy:
+    """:returns: the login throttling of the settings."""
+    settings = get_services().settings
+    return ThrottlePolicy(
+        free_failures=settings.login_max_failures,
+        max_delay=settings.login_lock_seconds,
+        source_max=settings.login_source_max_failures,
+        source_window=settings.login_source_window_seconds,
+    )
+
+
 def actor() -> User:
     """:returns: the API caller (authenticated by the bearer token of the request)."""
     user: User = g.api_user
@@ -136,10 +161,13 @@ def authenticate_bearer() -> None:
             "Thiếu mã truy cập: gửi tiêu đề 'Authorization: Bearer <token>' "
             "lấy từ POST /api/v1/auth/token."
         )
-    user = accounts.user_for_token(get_session(), token.strip())
-    if user is None:
+    db = get_session()
+    row = accounts.token_row(db, token.strip())
+    user = None if row is None else db.get(User, row.user_id)
+    if row is None or user is None:
         raise AuthenticationError("Mã truy cập không hợp lệ hoặc đã hết hạn; hãy lấy mã mới.")
     g.api_user = user
+    g.api_token_id = row.id
 
 
 def api_blueprint(name: str, import_name: str, url_prefix: str = "") -> Blueprint:

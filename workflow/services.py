@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ from argon2 import PasswordHasher
 from flask import current_app, g
 from sqlalchemy import event, select
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from signing.pki import EmbeddedPki
@@ -18,11 +20,14 @@ from signing.profiles import TrustConfig
 from signing.revocation import CertStatus, RevokedEntry
 from signing.trust import TrustServices
 from signing.tsa import digest_timestamper
+from storage import trust_models
 from storage.blobs import BlobStore
 from storage.models import Certificate
 from workflow.settings import Settings, read_or_create_secret
 
 EXTENSION_KEY = "trinhky"
+TRUST_RECHECK_SECONDS = 2.0
+"""How stale a process's view of the trust list may be (another process changed it)."""
 
 
 @dataclass
@@ -44,9 +49,19 @@ class Services:
     hasher: PasswordHasher = field(init=False)
     """argon2id at the cost the settings give (``ARGON2_*``)."""
     _trust: TrustConfig | None = None
+    _trust_checked: float = 0.0
     _seal_passphrase: str | None = None
     _trust_services: TrustServices | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def writing_factories(self) -> tuple[sessionmaker[Session], ...]:
+        """:returns: every session factory whose sessions may write (the jobs' and CLI's,
+        and the web requests'), for hooks that must see every commit (search index,
+        webhooks)."""
+        factories = [self.session_factory]
+        if self.request_session_factory is not None:
+            factories.append(self.request_session_factory)
+        return tuple(factories)
 
     def __post_init__(self) -> None:
         self.hasher = self.settings.password_hasher()
@@ -109,13 +124,52 @@ class Services:
 
     @property
     def trust(self) -> TrustConfig:
-        """Trust anchors for validation: the embedded root (read once from disk)."""
-        if self._trust is None:
-            root = (self.settings.pki_dir / "root.pem").read_bytes()
-            issuing = self.settings.pki_dir / "issuing.pem"
-            others = (issuing.read_bytes(),) if issuing.exists() else ()
-            self._trust = TrustConfig(trust_roots_pem=(root,), other_certs_pem=others)
+        """Trust anchors for validation: the embedded root (read once from disk), then the
+        administrators' trust list (:mod:`storage.trust_models`), rebuilt when its version
+        changes (checked at most every :data:`TRUST_RECHECK_SECONDS` per process, at once
+        after a change made by this process)."""
+        now = time.monotonic()
+        if self._trust is None or now - self._trust_checked > TRUST_RECHECK_SECONDS:
+            try:
+                with self.read_session_factory() as session:
+                    version = trust_models.current_version(session)
+                    if self._trust is None or version != self._trust.version:
+                        self._trust = self._build_trust(session, version)
+                self._trust_checked = now
+            except SQLAlchemyError:  # no trust-list table yet (before migrating)
+                self._trust = self._builtin_trust()
         return self._trust
+
+    def trust_in(self, session: Session) -> TrustConfig:
+        """The trust configuration as ``session`` sees the trust list (its own
+        uncommitted changes included): what a change re-validates with."""
+        return self._build_trust(session, trust_models.current_version(session))
+
+    def trust_changed(self) -> None:
+        """Forget the cached trust configuration (after a change of the trust list)."""
+        self._trust = None
+
+    def _builtin_trust(self) -> TrustConfig:
+        root = (self.settings.pki_dir / "root.pem").read_bytes()
+        issuing = self.settings.pki_dir / "issuing.pem"
+        others = (issuing.read_bytes(),) if issuing.exists() else ()
+        return TrustConfig(trust_roots_pem=(root,), other_certs_pem=others, version=-1)
+
+    def _build_trust(self, session: Session, version: int) -> TrustConfig:
+        builtin = self._builtin_trust()
+        roots = list(builtin.trust_roots_pem)
+        others = list(builtin.other_certs_pem)
+        names: list[tuple[str, str]] = []
+        for anchor in trust_models.anchors(session):
+            pem = anchor.cert_pem.encode()
+            (roots if anchor.kind == "root" else others).append(pem)
+            names.append((anchor.fingerprint, anchor.list_name))
+        return TrustConfig(
+            trust_roots_pem=tuple(roots),
+            other_certs_pem=tuple(others),
+            list_names=tuple(names),
+            version=version,
+        )
 
     def root_pem_path(self) -> Path:
         """:returns: the path of the embedded root certificate."""

@@ -96,6 +96,15 @@ DEFAULTS: dict[str, Any] = {
     "WEBHOOK_TIMEOUT": 10,
     "WEBHOOK_MAX_ATTEMPTS": 10,
     "WEBHOOK_IMMEDIATE": True,
+    # Login throttling (workflow/accounts/throttle.py): failed logins a source address may
+    # make in a window before it must wait for the window's end, and how many reverse
+    # proxies in front of the server append to X-Forwarded-For (0: trust no header).
+    "LOGIN_SOURCE_MAX_FAILURES": 30,
+    "LOGIN_SOURCE_WINDOW_SECONDS": 15 * 60,
+    "TRUSTED_PROXY_HOPS": 0,
+    # Office mailboxes read over IMAP (TLS) for incoming documents: a JSON list of
+    # {"name", "host", "port", "user", "password", "folder", "unit", ...} (MailboxConfig).
+    "MAIL_INTAKE": [],
     # Archival renewal of B-LTA documents (the daily `archival` job): days before the
     # newest timestamp's TSA certificate expires, deprecated digests, and whether issued
     # B-LT documents are upgraded to B-LTA.
@@ -241,9 +250,11 @@ class Settings:
     max_upload_bytes: int
     """Largest accepted upload; beyond it the server answers 413."""
     login_max_failures: int
-    """Failed logins in a row before the account is locked for a while."""
+    """Failed logins of one account from one source before each further try waits
+    (1 s, 2 s, 4 s... doubling); the account is never locked for other sources."""
     login_lock_seconds: int
-    """How long an account stays locked."""
+    """Longest wait between tries of one account from one source (and how long a quiet
+    spell clears the count)."""
     key_max_failures: int
     """Wrong key passphrases in a row before the key is locked for a while."""
     key_lock_seconds: int
@@ -336,6 +347,16 @@ class Settings:
     """Give issued B-LT documents a first document timestamp (``ARCHIVAL_UPGRADE_B_LT``)."""
     """Deliver a request's events right after its commit (``WEBHOOK_IMMEDIATE``); the
     ``webhooks`` job delivers what is due in any case."""
+    login_source_max_failures: int = 30
+    """Failed logins one source address may make in a window, whatever the usernames,
+    before it waits for the window's end (``LOGIN_SOURCE_MAX_FAILURES``)."""
+    login_source_window_seconds: int = 15 * 60
+    """The window of :attr:`login_source_max_failures` (``LOGIN_SOURCE_WINDOW_SECONDS``)."""
+    trusted_proxy_hops: int = 0
+    """Reverse proxies in front of the server whose ``X-Forwarded-For`` entries are
+    believed (``TRUSTED_PROXY_HOPS``); 0: the source is the connection's address."""
+    mail_intake: tuple[MailboxConfig, ...] = ()
+    """The office mailboxes the ``mail-intake`` job reads (``MAIL_INTAKE``)."""
 
     def blob_store(self) -> BlobStore:
         """:returns: the blob store of :attr:`blob_url` (staging under :attr:`blob_dir`)."""
@@ -424,6 +445,10 @@ class Settings:
             webhook_timeout=positive("WEBHOOK_TIMEOUT"),
             webhook_max_attempts=positive("WEBHOOK_MAX_ATTEMPTS"),
             webhook_immediate=_flag(config.get("WEBHOOK_IMMEDIATE")),
+            login_source_max_failures=positive("LOGIN_SOURCE_MAX_FAILURES"),
+            login_source_window_seconds=positive("LOGIN_SOURCE_WINDOW_SECONDS"),
+            trusted_proxy_hops=_hops(config.get("TRUSTED_PROXY_HOPS")),
+            mail_intake=_mailboxes(config.get("MAIL_INTAKE")),
             archival_renew_days=positive("ARCHIVAL_RENEW_DAYS"),
             archival_weak_digests=_digests(config.get("ARCHIVAL_WEAK_DIGESTS")),
             archival_upgrade_b_lt=_flag(config.get("ARCHIVAL_UPGRADE_B_LT")),
@@ -593,3 +618,79 @@ def read_or_create_secret(path: Path, nbytes: int = 32) -> str:
     finally:
         tmp.unlink(missing_ok=True)
     return path.read_text().strip()
+
+
+def _hops(value: Any) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 5:
+        raise SettingsError(f"TRUSTED_PROXY_HOPS must be an integer 0..5, got {value!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class MailboxConfig:
+    """One office mailbox read over IMAP for incoming documents (an item of
+    ``MAIL_INTAKE``)."""
+
+    name: str
+    """Short stable name (the queue, the audit log)."""
+    host: str
+    """IMAP server."""
+    user: str
+    """Login."""
+    password: str = field(repr=False)
+    """Password (never logged, never shown)."""
+    unit: str
+    """Code of the receiving unit: its clerks see the messages."""
+    port: int = 993
+    """IMAP port (993: TLS from the start)."""
+    folder: str = "INBOX"
+    """The folder read."""
+    security: str = "tls"
+    """``tls`` (IMAPS) or ``starttls``: never plain text."""
+    cafile: str | None = None
+    """A CA bundle to trust instead of the system's (a private mail server)."""
+    flag: str = "$TrinhKy"
+    """The IMAP keyword set on a message once its entry is committed."""
+
+
+MAILBOX_FIELDS = ("name", "host", "user", "password", "unit")
+
+
+def _mailboxes(value: Any) -> tuple[MailboxConfig, ...]:
+    if value in (None, ""):
+        return ()
+    if not isinstance(value, list):
+        raise SettingsError("MAIL_INTAKE must be a JSON list of mailboxes")
+    boxes: list[MailboxConfig] = []
+    for n, item in enumerate(value):
+        if not isinstance(item, dict):
+            raise SettingsError(f"MAIL_INTAKE[{n}] must be a JSON object")
+        missing = [k for k in MAILBOX_FIELDS if not item.get(k)]
+        if missing:
+            raise SettingsError(f"MAIL_INTAKE[{n}]: missing {', '.join(missing)}")
+        unknown = set(item) - {f for f in MailboxConfig.__dataclass_fields__}
+        if unknown:
+            raise SettingsError(f"MAIL_INTAKE[{n}]: unknown {', '.join(sorted(unknown))}")
+        security = str(item.get("security") or "tls")
+        if security not in ("tls", "starttls"):
+            raise SettingsError(f"MAIL_INTAKE[{n}].security must be tls or starttls")
+        port = item.get("port", 993)
+        if not isinstance(port, int) or not 0 < port < 65536:
+            raise SettingsError(f"MAIL_INTAKE[{n}].port must be a port number")
+        boxes.append(
+            MailboxConfig(
+                name=str(item["name"])[:64],
+                host=str(item["host"]),
+                user=str(item["user"]),
+                password=str(item["password"]),
+                unit=str(item["unit"]),
+                port=port,
+                folder=str(item.get("folder") or "INBOX"),
+                security=security,
+                cafile=str(item["cafile"]) if item.get("cafile") else None,
+                flag=str(item.get("flag") or "$TrinhKy"),
+            )
+        )
+    if len({b.name for b in boxes}) != len(boxes):
+        raise SettingsError("MAIL_INTAKE: two mailboxes have the same name")
+    return tuple(boxes)

@@ -3,6 +3,7 @@ classification, states, actions, roles, audit actions); translated where shown."
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import UTC, datetime, timedelta, timezone
 
 VN_TZ = timezone(timedelta(hours=7), "ICT")
@@ -136,6 +137,8 @@ STAGE_STATUS_LABELS: dict[str, str] = {
     "done": "đã xong",
     "current": "đang xử lý",
     "next": "chưa đến",
+    "returned": "đã trả lại",
+    "rejected": "đã từ chối",
 }
 """Where a document stands at a stage of its route."""
 
@@ -177,6 +180,7 @@ AUDIT_LABELS: dict[str, str] = {
     "auth:login_failed": "Đăng nhập không thành công",
     "auth:logout": "Đăng xuất",
     "auth:token_issued": "Cấp mã truy cập API",
+    "auth:token_revoked": "Thu hồi mã truy cập API",
     "document:uploaded": "Tải lên văn bản",
     "document:ocr_applied": "Nhận dạng chữ (OCR) bản quét",
     "document:submitted": "Trình văn bản",
@@ -211,6 +215,8 @@ AUDIT_LABELS: dict[str, str] = {
     "certificate:key_locked": "Tạm khóa khóa ký (nhập sai mật khẩu nhiều lần)",
     "system:initialised": "Khởi tạo hệ thống",
     "admin:access_denied": "Bị từ chối truy cập trang quản trị",
+    "trust:added": "Thêm chứng thư vào danh sách tin cậy",
+    "trust:removed": "Gỡ chứng thư khỏi danh sách tin cậy",
     "webhook:created": "Đăng ký điểm nhận webhook",
     "document:archival_renewed": "Gia hạn dấu thời gian lưu trữ (B-LTA)",
     "document:archival_failed": "Không gia hạn được dấu thời gian lưu trữ",
@@ -237,6 +243,13 @@ AUDIT_LABELS: dict[str, str] = {
     "storage:blob_removed": "Xóa tệp không còn được tham chiếu",
     "ledger:refreshed": "Sổ chỉ tiêu: tính lại toàn bộ",
     "reminder:sent": "Gửi nhắc việc (đôn đốc)",
+    "mail:fetched": "Đọc thư điện tử đến từ hộp thư cơ quan",
+    "mail:received": "Tiếp nhận văn bản gửi qua thư điện tử",
+    "mail:returned": "Trả lại thư điện tử cho người gửi",
+    "mail:discarded": "Loại bỏ thư điện tử (thư rác)",
+    "notice:emailed": "Gửi thư thông báo",
+    "notice:digest": "Gửi thư tổng hợp thông báo",
+    "notice:preferences": "Đổi cách nhận thư thông báo",
     "report:obligations_generated": "Tạo kỳ báo cáo",
     "report:submitted": "Nộp báo cáo",
     "report:sent": "Gửi báo cáo lên cấp trên",
@@ -290,3 +303,92 @@ def vn_display(moment: datetime | None) -> str:
     """:returns: ``dd/mm/yyyy HH:MM`` in Vietnam time, for pages."""
     local = to_vn(moment)
     return "" if local is None else local.strftime("%d/%m/%Y %H:%M")
+
+
+IN_REVIEW_LABELS: dict[str, str] = {
+    "review": "Đang kiểm tra thể thức",
+    "consult": "Đang xin ý kiến",
+}
+"""The state "in review" named after the action of the stage the document stands at."""
+
+
+# --- Vietnamese search and order -------------------------------------------------------
+
+_ALPHABET = "aăâbcdđeêghiklmnoôơpqrstuưvxy"
+"""The Vietnamese alphabet in its order (f, j, w, z of loan words sort after it)."""
+_LETTERS = {
+    "a\u0306": "ă",
+    "a\u0302": "â",
+    "e\u0302": "ê",
+    "o\u0302": "ô",
+    "o\u031b": "ơ",
+    "u\u031b": "ư",
+}
+"""Letters written with a mark of their own (breve, circumflex, horn), decomposed."""
+_TONES = {"\u0301": 1, "\u0300": 2, "\u0309": 3, "\u0303": 4, "\u0323": 5}
+"""Tone marks, ranked as a Vietnamese dictionary orders them: none, sắc, huyền, hỏi,
+ngã, nặng."""
+
+
+def fold(text: str | None) -> str:
+    """:returns: ``text`` without case and diacritics (``đ`` as ``d``), for search:
+    ``fold("Trần Văn Phương") == fold("tran van phuong")``."""
+    decomposed = unicodedata.normalize("NFD", (text or "").casefold())
+    bare = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return " ".join(bare.replace("đ", "d").split())
+
+
+def vn_sort_key(text: str | None) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """A sort key that orders Vietnamese the way its dictionaries do: letter by letter in
+    the Vietnamese alphabet (a < ă < â < b ... d < đ < e < ê ...), the tones deciding only
+    between words that are otherwise equal (none < sắc < huyền < hỏi < ngã < nặng). A
+    documented key rather than ICU collation, which would need PyICU and libicu.
+
+    :returns: ``(letters, tones)``.
+    """
+    letters: list[int] = []
+    tones: list[int] = []
+    for char in unicodedata.normalize("NFC", (text or "").casefold()):
+        parts = unicodedata.normalize("NFD", char)
+        base, marks = parts[0], parts[1:]
+        tone = next((_TONES[m] for m in marks if m in _TONES), 0)
+        letter = next((_LETTERS[base + m] for m in marks if base + m in _LETTERS), base)
+        rank = _ALPHABET.find(letter)
+        if rank >= 0:
+            letters.append(1000 + rank)
+        elif letter.isalpha():  # f, j, w, z and other scripts: after the alphabet
+            letters.append(2000 + ord(letter))
+        else:  # spaces, digits, punctuation: before the letters
+            letters.append(ord(letter))
+        tones.append(tone)
+    return tuple(letters), tuple(tones)
+
+
+OBJECT_LABELS: dict[str, str] = {
+    "document": "Văn bản",
+    "incoming": "Văn bản đến",
+    "user": "Người dùng",
+    "unit": "Đơn vị",
+    "route": "Tuyến trình",
+    "certificate": "Chứng thư số",
+    "delegation": "Ủy quyền",
+    "workfile": "Hồ sơ công việc",
+    "report_obligation": "Báo cáo định kỳ",
+    "report_period": "Kỳ báo cáo",
+    "ledger": "Sổ chỉ tiêu",
+    "ledger_entry": "Mục sổ chỉ tiêu",
+    "ledger_report": "Báo cáo chỉ tiêu",
+    "bundle": "Gói kiểm toán",
+    "system": "Hệ thống",
+    "admin": "Quản trị",
+}
+"""What an audit entry is about, as the audit log names it."""
+
+
+CONVERSION_LABELS: dict[str, str] = {
+    "repaired": "Tệp tải lên bị hỏng cấu trúc; máy chủ đã sửa tự động (qpdf). Bản được "
+    "duyệt và ký là bản đã sửa; tệp gốc được lưu kèm.",
+    "decrypted": "Tệp tải lên được mã hóa với mật khẩu rỗng; máy chủ đã gỡ mã hóa thành "
+    "bản sạch để ký. Tệp gốc được lưu kèm.",
+}
+"""What was done to an uploaded file before it became a revision."""

@@ -1,7 +1,7 @@
 """archival: the newest document timestamp of each signed revision (renewal job)
 
 Revision ID: 0031
-Revises: 0020
+Revises: 0023
 Create Date: 2026-12-06 04:00:00
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 import storage.types
 
 revision: str = "0031"
-down_revision: str | None = "0020"
+down_revision: str | None = "0023"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

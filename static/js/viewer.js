@@ -122,6 +122,9 @@
 
   function draw(pageIndex, left, top, w, h, isDefault) {
     var figure = figures[pageIndex];
+    var img = overlay.querySelector("img");
+    var src = isDefault ? (stamp.imageDefault || stamp.image) : stamp.image;
+    if (img && src && img.getAttribute("src") !== src) { img.src = src; }
     var g = geometry(figure);
     figure.querySelector(".page-box").appendChild(overlay);
     overlay.style.left = (left / g.width * 100) + "%";
@@ -195,12 +198,34 @@
   });
   reset.addEventListener("click", showDefault);
 
+  // After a refused attempt the server sends the signer back with the place they chose
+  // (Post/Redirect/Get: ?page=&x=&y=): keep it, and show it.
+  (function keptPlace() {
+    var query = new URLSearchParams(window.location.search);
+    var p = parseInt(query.get("page"), 10), x = parseFloat(query.get("x")), y = parseFloat(query.get("y"));
+    if (isFinite(p) && isFinite(x) && isFinite(y) && p >= 0 && p < figures.length) {
+      place(p, x, y);
+      status.textContent = msg("kept", { n: p + 1 });
+    }
+  })();
+
+  function bringIntoView() { // the stamp visible in the viewer, without moving the page
+    if (overlay.hidden) { return; }
+    var figure = overlay.closest(".pdf-page");
+    var top = figure.offsetTop + overlay.offsetTop - (scroller.clientHeight - overlay.offsetHeight) / 2;
+    scroller.scrollTop = Math.max(0, top);
+    // ... and the viewer itself on the screen, moving the page as little as possible.
+    if (overlay.scrollIntoView) { overlay.scrollIntoView({ block: "nearest", inline: "nearest" }); }
+  }
+
   fetch(form.getAttribute("data-preview-url"), { credentials: "same-origin", headers: { Accept: "application/json" } })
     .then(function (r) { if (!r.ok) { throw new Error(String(r.status)); } return r.json(); })
     .then(function (preview) {
       stamp.width = preview.width;
       stamp.height = preview.height;
       stamp.def = preview["default"];
+      stamp.image = preview.image;
+      stamp.imageDefault = preview.image_default;
       if (preview.image) {
         var img = document.createElement("img");
         img.src = preview.image;
@@ -209,7 +234,8 @@
       } else {
         overlay.textContent = preview.lines.join(" · ");
       }
-      if (spot) { place(spot.page, spot.x, spot.y); } else { showDefault(); }
+      if (spot) { place(spot.page, spot.x, spot.y); status.textContent = msg("kept", { n: spot.page + 1 }); } else { showDefault(); }
+      bringIntoView();
     })
     .catch(function () {
       status.textContent = msg("preview-failed");

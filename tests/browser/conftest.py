@@ -36,6 +36,7 @@ AXE = REPO / "static" / "vendor" / "axe-core" / "axe.min.js"
 VIEWPORTS: dict[str, dict[str, int]] = {
     "desktop": {"width": 1280, "height": 900},
     "phone": {"width": 390, "height": 844},
+    "laptop": {"width": 1366, "height": 768},
 }
 
 

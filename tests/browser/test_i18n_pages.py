@@ -187,6 +187,9 @@ def pages(world: dict[str, object]) -> list[tuple[str | None, str]]:
         ("admin", "/routes"),
         ("admin", "/routes?edit=thuong-truc-ban-hanh"),
         ("vanthu", "/registers/incoming"),
+        (None, "/v"),  # issue 14: the code printed on paper
+        (None, "/v/ABCDEFGHJK"),
+        ("kiemtra", "/registers/outgoing"),  # opened on the bloc committee's register
     ]
 
 
@@ -199,7 +202,7 @@ def test_main_pages_speak_english(app: Flask, services: Services, world: dict[st
         if user not in clients:
             clients[user] = english_client(app, user)
         response = closed(clients[user].get(path))
-        expected = 404 if path == "/no-such-page" else 200
+        expected = 404 if path in ("/no-such-page", "/v/ABCDEFGHJK") else 200
         assert response.status_code == expected, (user, path, response.status_code)
         html = response.get_data(as_text=True)
         assert '<html lang="en">' in html, (user, path)
@@ -328,7 +331,12 @@ def test_bulk_signing_page_speaks_english(app: Flask, services: Services) -> Non
         started = closed(
             client.post(
                 "/bulk",
-                data={"csrf_token": token, "task_ids": tasks, "passphrase": DEMO_PASSWORD},
+                data={
+                    "csrf_token": token,
+                    "task_ids": tasks,
+                    "passphrase": DEMO_PASSWORD,
+                    "confirm_count": str(len(tasks)),  # named by the confirmation page
+                },
             )
         )
         assert started.status_code == 302, started.get_data(as_text=True)

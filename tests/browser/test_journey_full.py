@@ -145,7 +145,11 @@ def test_full_journey(new_page: Callable[..., Any], server: Served, walk: Walk) 
 
     # 3. The drafter sees the comment and uploads a revision, then submits again.
     drafter.get_by_role("link", name="Việc cần xử lý", exact=True).click()
-    expect(drafter.get_by_role("main").get_by_text("Trả lại để chỉnh sửa")).to_be_visible()
+    returned = drafter.get_by_role("main").locator("tr", has_text=SUBJECT)
+    expect(returned.get_by_text("Trả lại để chỉnh sửa")).to_be_visible()
+    expect(drafter.get_by_role("main").locator("li", has_text=SUBJECT)).to_contain_text(
+        RETURN_COMMENT  # why it came back, in the inbox already
+    )
     walk.step(drafter, "drafter-home-returned")
     open_from_inbox(drafter, SUBJECT)
     main = drafter.get_by_role("main")
@@ -216,21 +220,11 @@ def test_full_journey(new_page: Callable[..., Any], server: Served, walk: Walk) 
     expect(sent.locator("tr", has_text=OTHER_UNIT)).to_contain_text("chờ tiếp nhận")
     walk.step(clerk, "dispatched")
 
-    # 9. The receiving unit's clerk checks the signatures and takes it in. The incoming
-    # page opens on the clerk's committee and offers no way to switch unit: find the
-    # unit in the incoming register's filter, then open its list by address (reported).
+    # 9. The receiving unit's clerk checks the signatures and takes it in: the incoming
+    # page opens on the unit where something waits, with a switcher between the units.
     receiver = open_as(new_page, "vanthu")
     receiver.get_by_role("link", name="Văn bản đến", exact=True).click()
     expect(receiver.get_by_role("heading", level=1)).to_have_text("Văn bản đến")
-    walk.step(receiver, "incoming-committee")
-    receiver.get_by_role("link", name="Sổ văn bản đến", exact=True).click()
-    receiver.get_by_label("Đơn vị", exact=True).select_option(label=RECEIVING_UNIT)
-    receiver.get_by_role("button", name="Lọc").click()
-    receiver.wait_for_url(re.compile(r"unit=\d+"))
-    walk.step(receiver, "incoming-register")
-    unit = re.search(r"unit=(\d+)", receiver.url)
-    assert unit
-    receiver.goto(f"/incoming?unit={unit.group(1)}")
     expect(receiver.locator(".meta")).to_contain_text(RECEIVING_UNIT)
     row = receiver.locator("tbody tr", has_text=SUBJECT)
     expect(row).to_contain_text(symbol)

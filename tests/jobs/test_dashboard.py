@@ -49,10 +49,13 @@ def test_jobs_api_for_auditors_and_administrators(app: Flask, api: Api, services
         "ocr",
         "log-witnesses",
         "cleanup",
+        "mail-intake",
+        "notices",
+        "notice-digest",
         "archival",
     ]
     assert {j["status"] for j in fresh["jobs"]} == {"never"}
-    assert fresh["flagged"] == len(fresh["jobs"]) == 11
+    assert fresh["flagged"] == len(fresh["jobs"]) == 14
     assert all(j["last_run"] is None and j["late"] for j in fresh["jobs"])
 
     run_all_now(app)

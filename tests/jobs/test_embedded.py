@@ -46,6 +46,9 @@ JOBS = {
     "ocr",
     "log-witnesses",
     "cleanup",
+    "mail-intake",
+    "notices",
+    "notice-digest",
     "archival",
 }
 

@@ -338,6 +338,9 @@ def test_every_job_runs_on_a_fresh_instance(
         ("ocr", "ok"),
         ("log-witnesses", "ok"),
         ("cleanup", "ok"),
+        ("mail-intake", "ok"),
+        ("notices", "ok"),
+        ("notice-digest", "ok"),
         ("archival", "ok"),
     ]
     assert {r.due_at for r in runs(services)} == {

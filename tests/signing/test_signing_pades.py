@@ -138,7 +138,7 @@ def test_stamp_text_format(stamp: StampContent) -> None:
         "Lê Văn Đức",
         "Phó Bí thư Thường trực",
         "Thường trực Đảng ủy Khối",
-        "Thời gian: 2026-11-27T21:06:00+07:00",
+        "Thời gian ký: Ngày 27/11/2026 21:06",  # the ISO time is in the signature data
     ]
 
 
@@ -150,4 +150,4 @@ def test_stamp_text_extracted(signed_pdf: Path) -> None:
     assert "Lê Văn Đức" in text
     assert "Thường trực Đảng ủy Khối" in text
     assert "Đã ký số bởi" in text
-    assert "2026-11-27T21:06:00+07:00" in text
+    assert "Ngày 27/11/2026 21:06" in text

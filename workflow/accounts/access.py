@@ -7,15 +7,29 @@ from dataclasses import dataclass
 from sqlalchemy import Select, exists, or_, select
 from sqlalchemy.orm import Session
 
-from storage.models import Document, Role, Task, User
+from storage.models import Document, Role, Task, Unit, User
 from workflow.errors import ForbiddenError, NotFoundError
 
 NOT_FOUND = "Không tìm thấy văn bản, hoặc bạn không có quyền xem văn bản này."
 
 
 def is_auditor(user: User) -> bool:
-    """:returns: whether the user audits the organisation (read-only, everything)."""
+    """:returns: whether the user audits the organisation (reads every document)."""
     return user.has_role(Role.AUDITOR)
+
+
+def oversees(user: User) -> bool:
+    """:returns: whether the user oversees the records of every unit: the registers and
+    incoming entries, the audit log, the jobs, the coverage ledger's actions, every unit's
+    reports (auditors and administrators; an administrator still reads no document itself:
+    see :func:`visible_documents`)."""
+    return user.has_role(Role.AUDITOR) or user.has_role(Role.ADMIN)
+
+
+def reads_coverage(user: User) -> bool:
+    """:returns: whether the user reads the coverage figures (overseers and leaders; the
+    drill-down's subjects further by :func:`check_drill_down`)."""
+    return oversees(user) or user.has_role(Role.APPROVER) or user.has_role(Role.SIGNER)
 
 
 @dataclass(frozen=True)
@@ -59,10 +73,11 @@ def menu_for(user: User) -> Menu:
     )
 
 
-def visible_documents(user: User) -> Select[Document]:
-    """:returns: a query of the documents ``user`` is party to."""
+def visible_documents(user: User, *, party_only: bool = False) -> Select[Document]:
+    """:returns: a query of the documents ``user`` may see: those they are party to, and
+    for an auditor every document (``party_only``: only those they are party to)."""
     query = select(Document)
-    if is_auditor(user):
+    if is_auditor(user) and not party_only:
         return query
     party_task = exists().where(
         Task.document_id == Document.id,
@@ -92,6 +107,102 @@ def get_visible_document(session: Session, user: User, document_id: int) -> Docu
     doc = session.scalars(visible_documents(user).where(Document.id == document_id)).first()
     if doc is None:
         raise NotFoundError(NOT_FOUND)
+    return doc
+
+
+def issued_by_their_unit(doc: Document, clerk_units: set[int]) -> bool:
+    """:returns: whether ``doc`` has been issued (numbered) by a unit whose registers
+    the caller keeps (``clerk_units``): its dispatch is theirs to see and do. A draft, a
+    document in review or another unit's classified entry is not, whoever the clerk."""
+    return (
+        doc.issued_at is not None
+        and doc.issuer_unit_id is not None
+        and doc.issuer_unit_id in clerk_units
+    )
+
+
+def get_dispatchable_document(
+    session: Session, user: User, document_id: int, clerk_units: set[int]
+) -> Document:
+    """:returns: the document whose recipients ``user`` may see: one they are party to,
+    or one their unit issued (see :func:`issued_by_their_unit`). An administrator has no
+    more than that: administration is of users and units, not of documents.
+
+    :raises NotFoundError: no such document, or not theirs to see (same answer).
+    """
+    doc = session.get(Document, document_id)
+    if doc is not None and issued_by_their_unit(doc, clerk_units):
+        return doc
+    return get_visible_document(session, user, document_id)
+
+
+# --- the coverage drill-down ------------------------------------------------------------
+
+OVERSEER_KINDS = frozenset({"committee", "standing"})
+"""A leader of the bloc committee itself or of its Standing Committee oversees every unit."""
+
+
+def overseen_units(session: Session, user: User) -> frozenset[int] | None:
+    """:returns: the units whose documents' subjects ``user`` may list in the coverage
+    drill-down: ``None`` for everything (auditors, administrators, leaders of the
+    committee or its Standing Committee), else the subtrees of the units where they lead
+    (approver, signer); empty when they lead nowhere."""
+    if is_auditor(user) or user.has_role(Role.ADMIN):
+        return None
+    led = user.units_with(Role.APPROVER) | user.units_with(Role.SIGNER)
+    units = {u.id: u for u in session.scalars(select(Unit))}
+    if any(units[u].kind in OVERSEER_KINDS for u in led if u in units):
+        return None
+    ids = set(led)
+    grew = True
+    while grew:
+        more = {u.id for u in units.values() if u.parent_id in ids} - ids
+        ids |= more
+        grew = bool(more)
+    return frozenset(ids)
+
+
+def drill_down_default(session: Session, user: User) -> str | None:
+    """:returns: the unit (id) the drill-down shows ``user`` when they name none: theirs
+    if they oversee only part of the organisation, else ``None`` (everything)."""
+    if overseen_units(session, user) is None:
+        return None
+    led = sorted(user.units_with(Role.APPROVER) | user.units_with(Role.SIGNER))
+    return str(led[0]) if led else None
+
+
+def check_drill_down(
+    session: Session, user: User, unit_ids: frozenset[int] | None
+) -> frozenset[int] | None:
+    """:returns: the units the drill-down lists for ``user`` asking for ``unit_ids``
+    (``None``: the whole organisation).
+
+    :raises ForbiddenError: they ask for units outside those they oversee.
+    """
+    allowed = overseen_units(session, user)
+    if allowed is None:
+        return unit_ids
+    if unit_ids is None or not unit_ids <= allowed:
+        raise ForbiddenError(
+            "Bạn chỉ xem được danh sách văn bản chưa đạt chỉ tiêu của đơn vị mình; "
+            "hãy chọn đơn vị của bạn (tham số 'unit')."
+        )
+    return unit_ids
+
+
+def get_party_document(session: Session, user: User, document_id: int) -> Document:
+    """:returns: a document ``user`` is party to, for an action that writes (a comment):
+    an auditor reads everything but writes only where they take part.
+
+    :raises NotFoundError: not visible to ``user``.
+    :raises ForbiddenError: visible (an auditor) but not party to it.
+    """
+    doc = get_visible_document(session, user, document_id)
+    query = visible_documents(user, party_only=True).where(Document.id == document_id)
+    if session.scalars(query).first() is None:
+        raise ForbiddenError(
+            "Cán bộ kiểm tra chỉ được xem văn bản này; chỉ người tham gia xử lý được ghi ý kiến."
+        )
     return doc
 
 

@@ -1,8 +1,11 @@
-"""workflow: accounts use-cases: password login with lock-out, API tokens, users."""
+"""workflow: accounts use-cases: password login (throttled, never locked), sessions, API
+tokens, users."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import math
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -17,11 +20,21 @@ from storage import audit
 from storage.audit import AuditAction
 from storage.models import ApiToken, RoleAssignment, Unit, User
 from storage.types import utcnow
+from workflow.accounts import throttle
+from workflow.accounts.throttle import ThrottlePolicy
+from workflow.errors import NotFoundError
 from workflow.i18n import N_
 
+SESSION_GENERATION = "_generation"
+"""Key of the web session holding the user's session generation at login."""
 BAD_CREDENTIALS = N_("Tên đăng nhập hoặc mật khẩu không đúng.")
-# A hash to verify against when the user does not exist, so timing does not tell.
-_DUMMY_HASH = PasswordHasher().hash("trinhky-no-such-user")
+
+
+@functools.cache
+def _dummy_hash(time_cost: int, memory_cost: int, parallelism: int) -> str:
+    """A hash to verify against when the user does not exist, made with the same cost
+    as the users' own, so that the time does not tell."""
+    return PasswordHasher(time_cost, memory_cost, parallelism).hash("trinhky-no-such-user")
 
 
 @dataclass(frozen=True)
@@ -32,8 +45,25 @@ class LoginResult:
     """The authenticated user, or ``None``."""
     error: str | None = None
     """The reason, in the request's language, when ``user`` is ``None``."""
-    locked: bool = False
-    """Whether the failure is a lock-out (HTTP 429) rather than bad credentials."""
+    retry_after: int = 0
+    """Seconds to wait before trying again (HTTP 429) when throttled, else 0."""
+
+    @property
+    def locked(self) -> bool:
+        """Whether the failure is a throttled try (HTTP 429) rather than bad credentials."""
+        return self.retry_after > 0
+
+
+def throttled_message(seconds: int) -> str:
+    """:returns: the answer to a throttled try (the same for every username)."""
+    if seconds >= 120:
+        return _(
+            "Đăng nhập sai quá nhiều lần từ máy này. Hãy thử lại sau %(n)s phút.",
+            n=math.ceil(seconds / 60),
+        )
+    return _(
+        "Đăng nhập sai quá nhiều lần từ máy này. Hãy thử lại sau %(n)s giây.", n=max(1, seconds)
+    )
 
 
 def authenticate(
@@ -42,54 +72,52 @@ def authenticate(
     username: str,
     password: str,
     *,
-    max_failures: int,
-    lock_seconds: int,
+    source: str,
+    policy: ThrottlePolicy,
     via: str,
 ) -> LoginResult:
-    """Check a username and password; count failures and lock the account after too many.
+    """Check a username and password, throttled per account and source (see
+    :mod:`workflow.accounts.throttle`): the account itself is never locked, and the
+    answer (message, status, and an argon2 verification's time) is the same whether the
+    username exists or not.
 
+    :param source: the client's address (``workflow.http.client_address``).
     :param via: ``"web"`` or ``"api"``, recorded in the audit log.
     """
     now = utcnow()
-    user = session.scalars(select(User).where(User.username == (username or "").strip())).first()
-    if user is None:
-        _verify(hasher, _DUMMY_HASH, password)
+    name = (username or "").strip()
+    wait = throttle.retry_after(
+        session, [throttle.account_key(name, source), throttle.source_key(source)], now
+    )
+    user = session.scalars(select(User).where(User.username == name)).first() if name else None
+    if wait:
         audit.append(
             session,
             AuditAction.LOGIN_FAILED,
-            actor_id=None,
+            actor_id=user.id if user else None,
             object_type="user",
-            details={"username": (username or "")[:64], "via": via, "reason": "unknown_user"},
+            object_id=user.id if user else None,
+            details={"username": name[:64], "via": via, "reason": "throttled", "source": source},
         )
-        return LoginResult(None, _(BAD_CREDENTIALS))
-    if user.locked_until is not None and user.locked_until > now:
-        minutes = max(1, int((user.locked_until - now).total_seconds() // 60) + 1)
-        return LoginResult(
-            None,
-            _(
-                "Tài khoản tạm khóa do đăng nhập sai nhiều lần. Hãy thử lại sau %(minutes)s phút.",
-                minutes=minutes,
-            ),
-            locked=True,
+        return LoginResult(None, throttled_message(wait), retry_after=wait)
+    # Always one argon2 verification, so that the time does not tell who exists.
+    dummy = _dummy_hash(hasher.time_cost, hasher.memory_cost, hasher.parallelism)
+    good = _verify(hasher, user.password_hash if user else dummy, password)
+    if user is None or not user.active or not good:
+        throttle.record_failure(session, name, source, now, policy)
+        reason = (
+            "unknown_user" if user is None else "inactive" if not user.active else "bad_password"
         )
-    if not user.active or not _verify(hasher, user.password_hash, password):
-        user.failed_logins += 1
-        reason = "inactive" if not user.active else "bad_password"
-        if user.failed_logins >= max_failures:
-            user.locked_until = now + timedelta(seconds=lock_seconds)
-            user.failed_logins = 0
-            reason = "locked"
         audit.append(
             session,
             AuditAction.LOGIN_FAILED,
-            actor_id=user.id,
+            actor_id=user.id if user else None,
             object_type="user",
-            object_id=user.id,
-            details={"via": via, "reason": reason},
+            object_id=user.id if user else None,
+            details={"username": name[:64], "via": via, "reason": reason, "source": source},
         )
         return LoginResult(None, _(BAD_CREDENTIALS))
-    user.failed_logins = 0
-    user.locked_until = None
+    throttle.record_success(session, name, source, now, policy)
     if hasher.check_needs_rehash(user.password_hash):
         user.password_hash = hasher.hash(password)
     audit.append(
@@ -98,7 +126,7 @@ def authenticate(
         actor_id=user.id,
         object_type="user",
         object_id=user.id,
-        details={"via": via},
+        details={"via": via, "source": source},
     )
     return LoginResult(user)
 
@@ -134,15 +162,72 @@ def issue_token(session: Session, user: User, ttl_seconds: int) -> tuple[str, da
     return token, expires
 
 
-def user_for_token(session: Session, token: str) -> User | None:
-    """:returns: the active user owning a valid, unexpired token, or ``None``."""
+def token_row(session: Session, token: str) -> ApiToken | None:
+    """:returns: the valid, unexpired token row of an active user, or ``None``."""
     row = session.scalars(
         select(ApiToken).where(ApiToken.token_hash == token_digest(token))
     ).first()
     if row is None or row.revoked_at is not None or row.expires_at <= utcnow():
         return None
     user = session.get(User, row.user_id)
-    return user if user is not None and user.active else None
+    return row if user is not None and user.active else None
+
+
+def user_for_token(session: Session, token: str) -> User | None:
+    """:returns: the active user owning a valid, unexpired token, or ``None``."""
+    row = token_row(session, token)
+    return None if row is None else session.get(User, row.user_id)
+
+
+def live_tokens(session: Session, user: User) -> list[ApiToken]:
+    """:returns: ``user``'s API tokens neither revoked nor expired, newest first."""
+    return list(
+        session.scalars(
+            select(ApiToken)
+            .where(
+                ApiToken.user_id == user.id,
+                ApiToken.revoked_at.is_(None),
+                ApiToken.expires_at > utcnow(),
+            )
+            .order_by(ApiToken.id.desc())
+        )
+    )
+
+
+def revoke_own_token(session: Session, user: User, token_id: int, *, via: str) -> ApiToken:
+    """Revoke one of ``user``'s own tokens (caller commits).
+
+    :raises NotFoundError: no such live token of ``user`` (someone else's: the same answer).
+    """
+    row = session.get(ApiToken, token_id)
+    if row is None or row.user_id != user.id or row.revoked_at is not None:
+        raise NotFoundError(_("Không tìm thấy mã truy cập này trong các mã của bạn."))
+    row.revoked_at = utcnow()
+    audit.append(
+        session,
+        AuditAction.TOKEN_REVOKED,
+        actor_id=user.id,
+        object_type="api_token",
+        object_id=row.id,
+        details={"via": via},
+    )
+    return row
+
+
+def end_sessions(session: Session, user: User) -> int:
+    """End every web session of ``user`` (their cookies stop working) and revoke their API
+    tokens: on logout, password reset and lock. The caller audits why and commits.
+
+    :returns: how many tokens were revoked.
+    """
+    user.session_generation = (user.session_generation or 0) + 1
+    now = utcnow()
+    tokens = session.scalars(
+        select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+    ).all()
+    for token in tokens:
+        token.revoked_at = now
+    return len(tokens)
 
 
 def create_user(

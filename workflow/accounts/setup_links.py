@@ -19,8 +19,9 @@ from sqlalchemy.orm import Session
 
 from storage import audit
 from storage.account_models import PasswordSetupToken
-from storage.models import ApiToken, User
+from storage.models import User
 from storage.types import utcnow
+from workflow.accounts.service import end_sessions
 from workflow.errors import InvalidInputError, NotFoundError
 from workflow.i18n import N_
 from workflow.mail import Mailer, MailError
@@ -124,7 +125,8 @@ def set_password(
     session: Session, hasher: PasswordHasher, token: str, password: str, confirm: str
 ) -> User:
     """Use the link ``token`` to set the user's password; the link is spent, the user's
-    API tokens are revoked and their failed logins cleared. The caller commits.
+    web sessions end, their API tokens are revoked and their failed logins cleared. The
+    caller commits.
 
     :raises NotFoundError: the link is unknown, used or expired.
     :raises InvalidInputError: the password is too short, too long or not confirmed.
@@ -143,12 +145,7 @@ def set_password(
     for open_row in _open_tokens(session, user.id):
         open_row.used_at = now
     row.used_at = now
-    revoked = 0
-    for api_token in session.scalars(
-        select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
-    ):
-        api_token.revoked_at = now
-        revoked += 1
+    revoked = end_sessions(session, user)  # old session cookies and API tokens stop working
     audit.append(
         session,
         "user:password_set",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -16,6 +17,7 @@ from wtforms.validators import DataRequired, Length
 from storage import audit
 from storage.audit import AuditAction
 from workflow.accounts import service as accounts
+from workflow.http import client_address, current_actor, throttle_policy
 from workflow.services import get_services, get_session
 
 bp = Blueprint("auth", __name__)
@@ -52,17 +54,23 @@ def login() -> Any:
             services.hasher,
             form.username.data or "",
             form.password.data or "",
-            max_failures=services.settings.login_max_failures,
-            lock_seconds=services.settings.login_lock_seconds,
+            source=client_address(),
+            policy=throttle_policy(),
             via="web",
         )
         db.commit()
         if result.user is not None:
+            # A new session: nothing of the anonymous one survives (its CSRF token
+            # included), and the cookie carries the generation that logout ends.
             session.clear()
+            session[accounts.SESSION_GENERATION] = result.user.session_generation
+            session["_nonce"] = secrets.token_urlsafe(16)
             login_user(result.user)
             return redirect(_safe_next(request.args.get("next")) or url_for("documents.home"))
         flash(result.error or _(accounts.BAD_CREDENTIALS), "error")
         status = 429 if result.locked else 401
+        headers = {"Retry-After": str(result.retry_after)} if result.locked else {}
+        return render_template("auth/login.html", form=form), status, headers
     elif request.method == "POST":
         status = 400
     return render_template("auth/login.html", form=form), status
@@ -73,15 +81,44 @@ def login() -> Any:
 def logout() -> Response:
     """Log out (POST with CSRF token)."""
     db = get_session()
+    user = current_actor()
+    tokens = accounts.end_sessions(db, user)  # this cookie, its copies, and the API tokens
     audit.append(
         db,
         AuditAction.LOGOUT,
-        actor_id=int(current_user.get_id()),
+        actor_id=user.id,
         object_type="user",
-        object_id=current_user.get_id(),
+        object_id=user.id,
+        details={"tokens_revoked": tokens},
     )
     db.commit()
     logout_user()
     session.clear()
     flash(_("Bạn đã đăng xuất."), "info")
     return redirect(url_for("auth.login"))
+
+
+class TokenForm(FlaskForm):
+    """Carries only the CSRF token (revoke buttons)."""
+
+
+@bp.get("/account/tokens")
+@login_required
+def tokens() -> Any:
+    """Mã truy cập API: the user's live tokens, each with a revoke button."""
+    rows = accounts.live_tokens(get_session(), current_actor())
+    return render_template("auth/tokens.html", tokens=rows, form=TokenForm())
+
+
+@bp.post("/account/tokens/<int:token_id>/revoke")
+@login_required
+def revoke_token(token_id: int) -> Response:
+    """Revoke one of the user's own API tokens (POST with CSRF token)."""
+    if not TokenForm().validate_on_submit():
+        flash(_("Phiên làm việc của biểu mẫu đã hết hạn. Hãy tải lại trang và thử lại."), "error")
+        return redirect(url_for("auth.tokens"))
+    db = get_session()
+    accounts.revoke_own_token(db, current_actor(), token_id, via="web")
+    db.commit()
+    flash(_("Đã thu hồi mã truy cập."), "ok")
+    return redirect(url_for("auth.tokens"))

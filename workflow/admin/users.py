@@ -13,15 +13,15 @@ import secrets
 from dataclasses import dataclass
 
 from argon2 import PasswordHasher
-from sqlalchemy import func, or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from storage import audit
-from storage.models import ApiToken, Role, RoleAssignment, Unit, User
-from storage.types import utcnow
+from storage.models import Role, RoleAssignment, Unit, User
 from workflow.accounts import service as accounts
 from workflow.admin.units import get_unit, require_admin
 from workflow.errors import ConflictError, InvalidInputError, NotFoundError
+from workflow.vocab import fold, vn_sort_key
 
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{2,63}$")
 MIN_PASSWORD = 10
@@ -51,34 +51,24 @@ def search_users(
 ) -> list[User]:
     """:returns: users whose username, name, title or e-mail contains ``text``
     (in ``unit_id`` if given), by name."""
-    query = select(User).order_by(User.full_name, User.id)
+    query = select(User)
     text = " ".join((text or "").split())[:100]
-    if text:
-        like = f"%{text.lower()}%"
-        query = query.where(
-            or_(
-                func.lower(User.username).like(like),
-                func.lower(User.full_name).like(like),
-                func.lower(User.title).like(like),
-                func.lower(User.email).like(like),
-            )
-        )
     if unit_id is not None:
         query = query.where(
             User.id.in_(select(RoleAssignment.user_id).where(RoleAssignment.unit_id == unit_id))
         )
-    users = list(session.scalars(query.limit(limit)))
-    if text and not users:
-        # SQLite's lower() folds ASCII only: search Vietnamese names in Python too.
-        folded = text.casefold()
-        candidates = session.scalars(select(User).order_by(User.full_name, User.id))
+    users = list(session.scalars(query))
+    if text:
+        # Without diacritics and case ("phuong" finds Phương, "do" finds Đỗ), in Python:
+        # SQL's lower() and LIKE know neither (and the users of a committee are few).
+        wanted = fold(text)
         users = [
             u
-            for u in candidates
-            if any(folded in (v or "").casefold() for v in (u.full_name, u.title, u.username))
-            and (unit_id is None or any(r.unit_id == unit_id for r in u.roles))
-        ][:limit]
-    return users
+            for u in users
+            if any(wanted in fold(v) for v in (u.username, u.full_name, u.title, u.email))
+        ]
+    users.sort(key=lambda u: (vn_sort_key(u.full_name), u.id))
+    return users[:limit]
 
 
 def _password(chosen: str | None) -> tuple[str, str | None]:
@@ -252,16 +242,6 @@ def revoke_role(session: Session, actor: User, user_id: int, assignment_id: int)
     return user
 
 
-def _revoke_tokens(session: Session, user: User) -> int:
-    now = utcnow()
-    tokens = session.scalars(
-        select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
-    ).all()
-    for token in tokens:
-        token.revoked_at = now
-    return len(tokens)
-
-
 def set_locked(session: Session, actor: User, user_id: int, locked: bool) -> User:
     """Lock an account (no login, API tokens revoked) or unlock it (failures cleared)."""
     require_admin(actor)
@@ -272,7 +252,7 @@ def set_locked(session: Session, actor: User, user_id: int, locked: bool) -> Use
         if not user.active:
             raise ConflictError("Tài khoản này đã bị khóa.")
         user.active = False
-        tokens = _revoke_tokens(session, user)
+        tokens = accounts.end_sessions(session, user)
         _audit(session, actor, "user:locked", user, {"tokens_revoked": tokens})
     else:
         if user.active and user.locked_until is None:
@@ -294,7 +274,7 @@ def reset_password(
     user.password_hash = hasher.hash(chosen)
     user.failed_logins = 0
     user.locked_until = None
-    tokens = _revoke_tokens(session, user)
+    tokens = accounts.end_sessions(session, user)  # old cookies and tokens stop working
     _audit(
         session,
         actor,

@@ -20,7 +20,7 @@ from workflow.errors import WorkflowError
 from workflow.http import current_actor
 from workflow.services import get_services, get_session
 from workflow.settings import LEVELS
-from workflow.vocab import DOC_TYPES, UNIT_KIND_LABELS
+from workflow.vocab import DOC_TYPES, UNIT_KIND_LABELS, vn_sort_key
 
 SECRET_WORDS = ("PASSWORD", "PASSPHRASE", "SECRET", "PRIVATE")
 
@@ -99,7 +99,11 @@ def units() -> Any:
     return render_template(
         "admin/units.html",
         tree=admin_units.unit_tree(db),
-        parents=admin_units.active_units(db),
+        # The bloc committee (the root) first, and chosen: most new units are its own.
+        parents=sorted(
+            admin_units.active_units(db),
+            key=lambda u: (u.parent_id is not None, vn_sort_key(u.name)),
+        ),
         kinds=UNIT_KIND_LABELS,
     ), status
 

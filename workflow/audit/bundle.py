@@ -65,6 +65,7 @@ from workflow.schemas.base import parse
 from workflow.schemas.openapi import File, operation
 from workflow.services import EXTENSION_KEY, Services, get_services, get_session
 from workflow.transparency import usecases as log_usecases
+from workflow.uploads import csv_cell
 from workflow.vocab import VN_TZ, vn_iso
 
 api_bp = api_blueprint("bundle_api", __name__)
@@ -267,7 +268,9 @@ def _csv(rows: list[dict[str, Any]]) -> bytes:
     writer = csv.DictWriter(buffer, fieldnames=REGISTER_COLUMNS, extrasaction="ignore")
     writer.writeheader()
     for r in rows:
-        writer.writerow({k: "" if r.get(k) is None else r.get(k) for k in REGISTER_COLUMNS})
+        writer.writerow(
+            {k: "" if r.get(k) is None else csv_cell(r.get(k)) for k in REGISTER_COLUMNS}
+        )
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")
 
 

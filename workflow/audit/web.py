@@ -17,14 +17,17 @@ from storage.audit import ChainReport, verify_chain
 from storage.audit_models import AuditCheckpoint
 from storage.checkpoints import Timestamper, latest_checkpoint, list_checkpoints
 from storage.heads import checkpoint_heads
-from storage.models import AuditEvent, Role, User
+from storage.models import AuditEvent, User
 from storage.types import utcnow
 from workflow import http
+from workflow.accounts import access
 from workflow.errors import ConflictError, ForbiddenError, InvalidInputError
 from workflow.http import api_blueprint, current_actor
+from workflow.i18n import translate
 from workflow.schemas import audit as schemas
 from workflow.schemas.openapi import operation
 from workflow.services import EXTENSION_KEY, Services, get_session
+from workflow.vocab import AUDIT_LABELS, OBJECT_LABELS, fold, vn_sort_key
 
 TIMESTAMPER_KEY = "trinhky.audit_timestamper"
 """``app.extensions`` key of another checkpoint timestamper (digest -> RFC 3161 token
@@ -54,7 +57,7 @@ class AuditForm(FlaskForm):
 
 def can_audit(user: User) -> bool:
     """:returns: whether ``user`` may read and verify the audit log."""
-    return user.has_role(Role.AUDITOR) or user.has_role(Role.ADMIN)
+    return access.oversees(user)
 
 
 def _require_auditor(user: User) -> User:
@@ -166,13 +169,39 @@ def events_api() -> Any:
 
 
 def _render_page(report: ChainReport, full: bool, status: int = 200) -> Any:
+    """The chain's status and the entries, filtered (``action``, ``object`` type, ``who``:
+    a name without diacritics will do) and paged by ``before`` (a sequence number)."""
     db = get_session()
-    entries = db.execute(
+    query = (
         select(AuditEvent, User.full_name)
         .outerjoin(User, User.id == AuditEvent.actor_id)
         .order_by(AuditEvent.seq.desc())
-        .limit(PAGE_ENTRIES)
-    ).all()
+    )
+    action = request.args.get("action") or ""
+    if action in AUDIT_LABELS:
+        query = query.where(AuditEvent.action == action)
+    kind = request.args.get("object") or ""
+    if kind in OBJECT_LABELS:
+        query = query.where(AuditEvent.object_type == kind)
+    who = fold(request.args.get("who"))
+    if who:
+        ids = [
+            u.id
+            for u in db.scalars(select(User))
+            if who in fold(u.full_name) or who in fold(u.username)
+        ]
+        query = query.where(AuditEvent.actor_id.in_(ids))
+    before = _int_arg("before", 0, 0, 2**62)
+    if before:
+        query = query.where(AuditEvent.seq < before)
+    entries = db.execute(query.limit(PAGE_ENTRIES + 1)).all()
+    more = len(entries) > PAGE_ENTRIES
+    entries = entries[:PAGE_ENTRIES]
+    filters: dict[str, Any] = {
+        k: v
+        for k, v in {"action": action, "object": kind, "who": request.args.get("who") or ""}.items()
+        if v
+    }
     return render_template(
         "audit/index.html",
         report=report,
@@ -181,6 +210,13 @@ def _render_page(report: ChainReport, full: bool, status: int = 200) -> Any:
         entries=entries,
         checkpoints=list_checkpoints(db),
         form=AuditForm(),
+        actions=sorted(AUDIT_LABELS.items(), key=lambda item: vn_sort_key(translate(item[1]))),
+        objects=OBJECT_LABELS,
+        filters=filters,
+        older=url_for("audit.page", before=entries[-1][0].seq, **filters)
+        if more and entries
+        else None,
+        newest=url_for("audit.page", **filters) if before else None,
     ), status
 
 
@@ -190,6 +226,8 @@ def page() -> Any:
     """Chain status (from the latest checkpoint), recent entries and checkpoints."""
     _require_auditor(current_actor())
     db = get_session()
+    if request.args.get("full") == "1":  # after "Kiểm tra toàn bộ chuỗi" (Post/Redirect/Get)
+        return _render_page(verify_chain(db), full=True)
     return _render_page(verify_chain(db, latest_checkpoint(db)), full=False)
 
 
@@ -200,7 +238,15 @@ def verify_page() -> Any:
     _require_auditor(current_actor())
     if not AuditForm().validate_on_submit():
         return redirect(url_for("audit.page"))
-    return _render_page(verify_chain(get_session()), full=True)
+    report = verify_chain(get_session())
+    if report.ok:
+        flash(_("Đã kiểm tra toàn bộ chuỗi: %(n)s bản ghi, toàn vẹn.", n=report.entries), "ok")
+    else:
+        flash(
+            _("Chuỗi nhật ký không toàn vẹn tại bản ghi số %(seq)s.", seq=report.first_broken),
+            "error",
+        )
+    return redirect(url_for("audit.page", full=1), 303)
 
 
 @bp.post("/audit/checkpoints")

@@ -206,6 +206,7 @@ def _check_signatures(
                 "signer": s.signer_name,
                 "fingerprint": s.cert_fingerprint_sha256,
                 "bottom_line": s.bottom_line,
+                "trust_list": s.trust_list,
                 "coverage": s.coverage,
                 "problems": list(s.problems),
             }

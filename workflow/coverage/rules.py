@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from storage.models import Role, User
+from storage.models import User
+from workflow.accounts import access
 from workflow.errors import ForbiddenError
 from workflow.settings import (
     DEFAULT_TARGETS,
@@ -93,12 +94,12 @@ STATE_LABELS = {
 
 def can_read(user: User) -> bool:
     """:returns: whether ``user`` may read the coverage figures (auditors, admins, leaders)."""
-    return any(user.has_role(r) for r in (Role.AUDITOR, Role.ADMIN, Role.APPROVER, Role.SIGNER))
+    return access.reads_coverage(user)
 
 
 def is_auditor(user: User) -> bool:
     """:returns: whether ``user`` may act on the ledger (auditors and administrators)."""
-    return user.has_role(Role.AUDITOR) or user.has_role(Role.ADMIN)
+    return access.oversees(user)
 
 
 def require_reader(user: User) -> User:

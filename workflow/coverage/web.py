@@ -25,7 +25,9 @@ from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from storage.ledger import TARGETS
+from storage.models import User
 from workflow import http
+from workflow.accounts import access
 from workflow.coverage import ledger as coverage
 from workflow.coverage import report
 from workflow.errors import InvalidInputError
@@ -34,7 +36,7 @@ from workflow.schemas import coverage as schemas
 from workflow.schemas.base import parse
 from workflow.schemas.openapi import operation
 from workflow.services import EXTENSION_KEY, Services, get_services, get_session
-from workflow.uploads import send_blob
+from workflow.uploads import append_text_row, csv_row, send_blob
 from workflow.vocab import VN_TZ, vn_iso
 
 api_bp = api_blueprint("coverage_api", __name__)
@@ -74,6 +76,17 @@ def _scope_and_period() -> tuple[coverage.Scope, coverage.Period]:
     return coverage.resolve_scope(db, request.args.get("unit")), period
 
 
+def _drill_down_scope(actor: User) -> tuple[coverage.Scope, coverage.Period]:
+    """The scope of a drill-down (document subjects): only units ``actor`` oversees."""
+    db = get_session()
+    today = coverage.utc_now().astimezone(VN_TZ).date()
+    period = coverage.parse_period(request.args.get("period"), today)
+    unit = request.args.get("unit") or access.drill_down_default(db, actor)
+    scope = coverage.resolve_scope(db, unit)
+    access.check_drill_down(db, actor, scope.unit_ids)
+    return scope, period
+
+
 def _by() -> bool:
     by = request.args.get("by") or ""
     if by not in ("", "doc_type"):
@@ -111,8 +124,7 @@ def coverage_api() -> Any:
 @operation(query=schemas.MissesQuery, responses={200: schemas.Misses})
 def misses_api() -> Any:
     """The items that miss a target (``?target=T2&unit=&period=&limit=&offset=``)."""
-    coverage.require_reader(http.actor())
-    scope, period = _scope_and_period()
+    scope, period = _drill_down_scope(coverage.require_reader(http.actor()))
     misses = coverage.misses(
         get_session(),
         scope,
@@ -218,8 +230,7 @@ def dashboard() -> Any:
 @login_required
 def misses_page() -> Any:
     """The drill-down: items that miss one target."""
-    coverage.require_reader(current_actor())
-    scope, period = _scope_and_period()
+    scope, period = _drill_down_scope(coverage.require_reader(current_actor()))
     offset = _int_arg("offset", 0, 0, 10**9)
     target = (request.args.get("target") or "").upper()
     data = coverage.misses(get_session(), scope, period, target, limit=PAGE, offset=offset)
@@ -321,7 +332,7 @@ def export_csv() -> Any:
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(HEADER)
-    writer.writerows(export_rows(data))
+    writer.writerows(csv_row(row) for row in export_rows(data))
     body = ("\ufeff" + out.getvalue()).encode("utf-8")
     return send_file(
         io.BytesIO(body),
@@ -345,11 +356,11 @@ def export_xlsx() -> Any:
     sheet.title = "Tong hop"
     sheet.append(HEADER)
     for row in export_rows(data):
-        sheet.append(row)
+        append_text_row(sheet, row)
     months = book.create_sheet("Theo thang")
     months.append(["Chỉ tiêu", *[f"Tháng {m}" for m in range(1, 13)]])
     for t in TARGETS:
-        months.append([t, *[m["figure"] for m in data["trend"][t]]])
+        append_text_row(months, [t, *[m["figure"] for m in data["trend"][t]]])
     buffer = io.BytesIO()
     book.save(buffer)
     buffer.seek(0)

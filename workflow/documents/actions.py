@@ -16,6 +16,7 @@ from storage.registry_models import Comment, Delegation
 from storage.types import utcnow
 from workflow.accounts import access
 from workflow.documents import routing
+from workflow.documents.intake import accept_upload
 from workflow.documents.states import DocState, Event, StageAction, TaskState
 from workflow.documents.usecases import check_pdf, safe_name
 from workflow.errors import ConflictError, ForbiddenError, InvalidInputError, NotFoundError
@@ -157,18 +158,23 @@ def upload_revision(
             )
         if doc.state not in (DocState.DRAFT, DocState.RETURNED):
             raise ConflictError("Chỉ tải lên bản chỉnh sửa khi văn bản là dự thảo hoặc bị trả lại.")
-        info = check_pdf(staged)
+        accepted = accept_upload(blobs, staged, check_pdf)
     except BaseException:
         blobs.discard(staged)
         raise
-    sha = blobs.publish(staged)
+    info = accepted.info
+    original = blobs.publish(accepted.original) if accepted.original is not None else None
+    sha = blobs.publish(accepted.staged)
     number = doc.current_revision.number + 1 if doc.has_content else 1
     rev = Revision(
         number=number,
         blob_sha256=sha,
-        size=staged.size,
+        size=accepted.staged.size,
         filename=safe_name(filename),
         kind="upload",
+        original_sha256=original,
+        conversion=accepted.conversion,
+        conversion_note=accepted.note or None,
         created_by_id=actor.id,
         created_at=utcnow(),
     )
@@ -182,7 +188,12 @@ def upload_revision(
         actor_id=actor.id,
         object_type="document",
         object_id=doc.id,
-        details={"revision": number, "sha256": sha, "pages": info.pages},
+        details={
+            "revision": number,
+            "sha256": sha,
+            "pages": info.pages,
+            **accepted.audit_details(original),
+        },
     )
     return rev
 
@@ -340,8 +351,8 @@ def reassign(session: Session, actor: User, task_id: int, to_username: str) -> T
 
 
 def add_comment(session: Session, actor: User, document_id: int, body: str | None) -> Comment:
-    """A comment, at any time, by anyone party to the document."""
-    doc = access.get_visible_document(session, actor, document_id)
+    """A comment, at any time, by anyone party to the document (not an auditor reading it)."""
+    doc = access.get_party_document(session, actor, document_id)
     text = _comment(body, "Nội dung ý kiến không được để trống.")
     comment = Comment(document_id=doc.id, user_id=actor.id, body=text or "")
     session.add(comment)

@@ -18,6 +18,7 @@ from workflow.documents import drafts, recipients
 from workflow.documents import presenters as views
 from workflow.documents import usecases as service
 from workflow.documents.actions_api import create_classified
+from workflow.documents.intake import converted_source
 from workflow.http import api_blueprint
 from workflow.schemas import documents as schemas
 from workflow.schemas.base import parse, parse_form
@@ -181,7 +182,7 @@ def validation(document_id: int) -> Any:
     )
     db.commit()
     return schemas.DocumentValidation.of_document(
-        report, doc.id, doc.current_revision.number
+        report, doc.id, doc.current_revision.number, converted_source(doc)
     ).dump()
 
 

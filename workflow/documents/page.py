@@ -32,6 +32,7 @@ from workflow.verification import service as verification
 from workflow.viewer import geometry
 from workflow.vocab import (
     CLASSIFICATION_LABELS,
+    CONVERSION_LABELS,
     DOC_TYPES,
     MODIFICATION_LABELS,
     REVISION_KIND_LABELS,
@@ -41,6 +42,8 @@ from workflow.vocab import (
     TASK_OUTCOME_LABELS,
     TASK_STATE_LABELS,
     URGENCY_LABELS,
+    vn_iso,
+    vn_sort_key,
 )
 
 
@@ -147,14 +150,20 @@ class DocumentPage:
     its publication on the public portal (clerk or signer of the issuer, administrator)."""
     revisions: list[tuple[Revision, str]]
     """Each revision with the label of its kind."""
+    conversion_labels: dict[int, str]
+    """Revision number → what was done to the uploaded file (repaired, decrypted)."""
     report: ValidationReport | None
     signatures: list[SignatureCard]
+    earlier_signatures: int
+    """Signatures the current revision already carries (shown to a signer before signing)."""
     comments: list[dict[str, Any]]
     timeline: list[TimelineStage]
     events: list[presenters.HistoryEntry]
     views: list[presenters.HistoryEntry]
     people: list[User]
     """Whom the actor may delegate to."""
+    return_note: presenters.ReturnNote | None
+    """Why the document came back to its drafter (while it is returned)."""
     now: datetime
     """When the page was computed (deadlines, the date of a number preview)."""
     files: list[dict[str, Any]]
@@ -256,6 +265,33 @@ def _signature_card(sig: SignatureReport) -> SignatureCard:
     )
 
 
+def _delegates(db: Session, actor: User) -> list[User]:
+    """Whom the actor may delegate to: the people of the actor's own units first (a deputy
+    of the same board, not a clerk of another unit), each group in Vietnamese order."""
+    own = {r.unit_id for r in actor.roles}
+    people = db.scalars(select(User).where(User.active.is_(True), User.id != actor.id)).all()
+    return sorted(
+        people,
+        key=lambda u: (not any(r.unit_id in own for r in u.roles), vn_sort_key(u.full_name)),
+    )
+
+
+def _exchange(db: Session, doc: Document) -> list[dict[str, Any]]:
+    """The comments, and the comments given with an action (approve, return, reject,
+    consult), in the order they were made: "Ý kiến trao đổi" shows every opinion given."""
+    acted = [
+        {
+            "author_name": t.acted_by.full_name if t.acted_by else t.assignee.full_name,
+            "body": t.comment,
+            "created_at": vn_iso(t.acted_at),
+            "label": translate(TASK_OUTCOME_LABELS.get(t.outcome or "", t.outcome or "")),
+        }
+        for t in doc.tasks
+        if t.state == TaskState.DONE and t.comment and t.acted_at is not None
+    ]
+    return sorted(presenters.comments_json(db, doc) + acted, key=lambda c: c["created_at"])
+
+
 def document_page(db: Session, doc: Document, actor: User) -> DocumentPage:
     """:returns: what the document page shows ``actor`` (who may see ``doc``)."""
     services = get_services()
@@ -279,7 +315,7 @@ def document_page(db: Session, doc: Document, actor: User) -> DocumentPage:
     upload_label = REVISION_KIND_LABELS["upload"]
     return DocumentPage(
         doc=doc,
-        state_label=translate(STATE_LABELS.get(doc.state, doc.state)),
+        state_label=translate(presenters.state_code_label(doc, STATE_LABELS)),
         classification_label=_label(CLASSIFICATION_LABELS, doc.classification),
         urgency_label=_label(URGENCY_LABELS, doc.urgency),
         doc_type_label=translate(DOC_TYPES.get(doc.doc_type, doc.doc_type)),
@@ -315,25 +351,23 @@ def document_page(db: Session, doc: Document, actor: User) -> DocumentPage:
             (rev, translate(REVISION_KIND_LABELS.get(rev.kind, upload_label)))
             for rev in doc.revisions
         ],
+        conversion_labels={
+            rev.number: translate(CONVERSION_LABELS.get(rev.conversion, rev.conversion))
+            for rev in doc.revisions
+            if rev.conversion
+        },
         report=report,
         signatures=[_signature_card(s) for s in report.signatures] if report else [],
-        comments=presenters.comments_json(db, doc),
+        earlier_signatures=len(report.signatures) if report else 0,
+        comments=_exchange(db, doc),
         timeline=_timeline(db, doc),
         events=[e for e in entries if e.action != AuditAction.VIEWED],
         views=[e for e in entries if e.action == AuditAction.VIEWED],
         people=_delegates(db, actor) if any(card.can_delegate for card in cards) else [],
+        return_note=presenters.return_note(doc),
         now=now,
         files=_files(db, doc),
         active_content=[item.label for item in report.active_content] if report else [],
-    )
-
-
-def _delegates(db: Session, actor: User) -> list[User]:
-    """The people a task may be passed on to (only read when the actor has one to pass)."""
-    return list(
-        db.scalars(
-            select(User).where(User.active.is_(True), User.id != actor.id).order_by(User.full_name)
-        )
     )
 
 

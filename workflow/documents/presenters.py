@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 from storage.models import AuditEvent, Document, User
 from storage.registry_models import Comment, Notification
 from workflow.documents import routing
-from workflow.documents.states import TaskState
-from workflow.vocab import AUDIT_LABELS, vn_iso
+from workflow.documents.states import DocState, TaskState
+from workflow.vocab import AUDIT_LABELS, IN_REVIEW_LABELS, vn_iso
 
 
 @dataclass(frozen=True)
@@ -50,8 +50,17 @@ def stage_timeline(doc: Document) -> list[dict[str, Any]]:
     for stage in routing.stages_of(doc):
         tasks = [t for t in doc.tasks if t.stage_position == stage.position]
         latest = [t for t in tasks if t.state != TaskState.CANCELLED] or tasks
+        last = max(latest, key=lambda t: t.id, default=None)
         if doc.current_stage == stage.position:
             status = "current"
+        elif (
+            doc.current_stage is None
+            and last is not None
+            and last.state == TaskState.DONE
+            and last.outcome in ("returned", "rejected")
+            and doc.state in (DocState.RETURNED, DocState.REJECTED)
+        ):
+            status = last.outcome  # the stage that sent it back did not finish
         elif (
             latest
             and all(t.state == TaskState.DONE for t in latest)
@@ -111,3 +120,36 @@ def latest_notifications(session: Session, user: User, limit: int = 50) -> list[
             .limit(limit)
         )
     )
+
+
+@dataclass(frozen=True)
+class ReturnNote:
+    """Why a document came back to its drafter: the last return's comment."""
+
+    comment: str
+    by: str
+    """Who returned it (full name)."""
+    stage: str
+    at: Any
+
+
+def return_note(doc: Document) -> ReturnNote | None:
+    """:returns: the comment of the return that sent ``doc`` back, while it is returned."""
+    if doc.state != DocState.RETURNED:
+        return None
+    returns = [t for t in doc.tasks if t.outcome == "returned" and t.acted_at is not None]
+    if not returns:
+        return None
+    task = max(returns, key=lambda t: (t.acted_at, t.id))
+    who = task.acted_by.full_name if task.acted_by is not None else ""
+    return ReturnNote(task.comment or "", who, task.stage_name, task.acted_at)
+
+
+def state_code_label(doc: Document, labels: dict[str, str]) -> str:
+    """:returns: the untranslated label of the document's state, named after the stage
+    it stands at while in review (a format check is not a request for approval)."""
+    if doc.state == DocState.IN_REVIEW and doc.current_stage is not None:
+        stage = next((s for s in routing.stages_of(doc) if s.position == doc.current_stage), None)
+        if stage is not None and stage.action in IN_REVIEW_LABELS:
+            return IN_REVIEW_LABELS[stage.action]
+    return labels.get(doc.state, doc.state)

@@ -155,9 +155,8 @@ def add_task(
     task.on_behalf_of = session.get(User, on_behalf_of_id) if on_behalf_of_id else None
     doc.tasks.append(task)
     label = ACTION_LABELS.get(stage.action, stage.action)
-    notify(
-        session, assignee_id, "task", f"Việc mới ({label}): {doc.subject or doc.doc_type}", doc.id
-    )
+    kind = "delegated" if on_behalf_of_id else "task"
+    notify(session, assignee_id, kind, f"Việc mới ({label}): {doc.subject or doc.doc_type}", doc.id)
     webhook_events.emit(
         session,
         "task_assigned",

@@ -29,6 +29,7 @@ from storage.models import (
 from storage.types import utcnow
 from workflow.accounts import access
 from workflow.documents import drafts, routing
+from workflow.documents.intake import accept_pdf_upload
 from workflow.documents.states import DocState, Event, StageAction, TaskState
 from workflow.errors import (
     ConflictError,
@@ -95,7 +96,13 @@ def create_document(
         route = _pick_route(session, route_code)
         if len(appendices) > drafts.MAX_APPENDICES:
             raise InvalidInputError(f"Tối đa {drafts.MAX_APPENDICES} phụ lục cho một văn bản.")
-        main = drafts.prepare(blobs, batch, staged, filename, _pages)
+        # A damaged PDF is repaired, an empty-password one decrypted, a certified one
+        # refused here (workflow.documents.intake); Office drafts are converted below.
+        accepted = accept_pdf_upload(blobs, staged, filename, check_pdf)
+        if accepted is not None and accepted.original is not None:
+            batch.keep(accepted.original)
+        upload = accepted.staged if accepted is not None else staged
+        main = drafts.prepare(blobs, batch, upload, filename, _pages)
         parts = [drafts.prepare(blobs, batch, s, n, _pages) for s, n in appendices]
         content, placed = main.pdf, list[drafts.appendix.Placed]()
         if parts:
@@ -107,6 +114,7 @@ def create_document(
         raise
     drafts.publish(blobs, batch)
     sha = content.sha256
+    original = accepted.original.sha256 if accepted and accepted.original else None
     if main.source is not None:
         filename = str(Path(safe_name(filename)).with_suffix(".pdf"))
     now = utcnow()
@@ -126,11 +134,14 @@ def create_document(
     rev = Revision(
         number=1,
         blob_sha256=sha,
-        size=staged.size,
+        size=content.size,
         filename=safe_name(filename),
         kind="upload",
         created_by_id=actor.id,
         created_at=now,
+        original_sha256=original,
+        conversion=accepted.conversion if accepted is not None else None,
+        conversion_note=(accepted.note or None) if accepted is not None else None,
     )
     doc.revisions.append(rev)
     if plan is not None:
@@ -152,6 +163,7 @@ def create_document(
             **({"converted_from": main.source.sha256} if main.source is not None else {}),
             **({"appendices": [p.filename for p in parts]} if parts else {}),
             **(plan.audit_details() if plan is not None else {}),
+            **(accepted.audit_details(original) if accepted is not None else {}),
         },
     )
     return doc

@@ -19,18 +19,20 @@ from storage.db import begin_write
 from storage.models import Certificate, Document, Role
 from storage.types import utcnow
 from workflow.accounts import access
-from workflow.documents import drafts, recipients, route_templates
+from workflow.documents import drafts, presenters, recipients, route_templates
 from workflow.documents import usecases as service
+from workflow.documents.intake import original_file
 from workflow.documents.page import ActionForm, EmptyForm, SignForm, render_detail
 from workflow.documents.states import DocState, StageAction
 from workflow.errors import WorkflowError
 from workflow.http import current_actor
 from workflow.i18n import translate
+from workflow.registry import incoming_queries
 from workflow.services import get_services, get_session
 from workflow.signatures import flow as signing_flow
 from workflow.signatures.certificates import expiry_warning
 from workflow.uploads import send_blob, stage_upload, stage_uploads
-from workflow.vocab import DOC_TYPES
+from workflow.vocab import DOC_TYPES, STATE_LABELS
 
 bp = Blueprint("documents", __name__)
 
@@ -80,8 +82,13 @@ def home() -> Any:
         overdue={t.id for t in tasks if t.due_at is not None and t.due_at < now},
         bulk_sign=sign_tasks if len(sign_tasks) > 1 else [],
         to_revise=to_revise,
+        returned={d.id: presenters.return_note(d) for d in to_revise},
+        incoming_waiting=[
+            (unit, count) for unit, count in incoming_queries.waiting_units(db, actor) if count
+        ],
         now=now,
         documents=docs,
+        state_labels={d.id: presenters.state_code_label(d, STATE_LABELS) for d in docs},
         can_draft=bool(actor.units_with(Role.DRAFTER)),
     )
 
@@ -266,3 +273,16 @@ def download(document_id: int) -> Any:
     if rev.kind == "signed" and not name.endswith("-signed.pdf"):
         name = name[:-4] + "-signed.pdf"
     return send_blob(rev.blob_sha256, name)
+
+
+@bp.route("/documents/<int:document_id>/revisions/<int:number>/original")
+@login_required
+def original(document_id: int, number: int) -> Any:
+    """Download the file as uploaded, kept beside a repaired or decrypted revision."""
+    db = get_session()
+    doc, rev = original_file(db, get_services().blobs, current_actor(), document_id, number)
+    db.commit()
+    name = secure_filename(rev.filename) or f"van-ban-{doc.id}.pdf"
+    stem = name[:-4] if name.lower().endswith(".pdf") else name
+    assert rev.original_sha256 is not None  # noqa: S101 - checked by original_file
+    return send_blob(rev.original_sha256, f"{stem}-goc.pdf")

@@ -15,8 +15,10 @@ from storage.heads import ledger_head
 from workflow.documents import scans
 from workflow.files import ocr
 from workflow.i18n import N_
+from workflow.intake import imap as intake
 from workflow.jobs import usecases
 from workflow.mail import Mailer
+from workflow.notices import service as notices
 from workflow.records import reminders
 from workflow.services import Services
 from workflow.settings import Settings, SettingsError
@@ -174,6 +176,38 @@ def _cleanup(ctx: JobContext) -> str:
     )
 
 
+def _mail_intake(ctx: JobContext) -> str:
+    # Each message is committed in a short transaction of its own before it is flagged on
+    # the IMAP server; the run's session stays unused.
+    services = ctx.services
+    boxes = services.settings.mail_intake
+    if not boxes:
+        return "chưa cấu hình hộp thư nào (MAIL_INTAKE)"
+    reports = [
+        intake.poll(
+            box,
+            services.session_factory,
+            services.blobs,
+            max_bytes=services.settings.max_upload_bytes,
+            now=ctx.now,
+        )
+        for box in boxes
+    ]
+    return "; ".join(r.text() for r in reports)
+
+
+def _base_url(ctx: JobContext) -> str:
+    return ctx.services.settings.public_url or "http://localhost:8000"
+
+
+def _notices(ctx: JobContext) -> str:
+    return notices.send_each(ctx.session, ctx.mailer, _base_url(ctx), ctx.now).text()
+
+
+def _digest(ctx: JobContext) -> str:
+    return notices.send_digests(ctx.session, ctx.mailer, _base_url(ctx), ctx.now).text()
+
+
 CHECKPOINTS = "checkpoints"
 MINUTE = timedelta(minutes=1)
 JOBS: tuple[Job, ...] = (
@@ -201,6 +235,9 @@ JOBS: tuple[Job, ...] = (
         _witnesses,
     ),
     Job("cleanup", N_("Dọn tệp tạm và tệp không còn được tham chiếu"), DAY, _cleanup),
+    Job("mail-intake", N_("Đọc hộp thư văn bản đến (IMAP)"), 5 * MINUTE, _mail_intake),
+    Job("notices", N_("Gửi thư thông báo (mỗi sự kiện)"), MINUTE, _notices),
+    Job("notice-digest", N_("Gửi thư tổng hợp thông báo trong ngày"), DAY, _digest),
     Job("archival", N_("Gia hạn dấu thời gian lưu trữ (B-LTA) trước khi hết hạn"), DAY, _archival),
 )
 """Every periodic job, in the order they are listed and started."""

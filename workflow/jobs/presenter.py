@@ -12,8 +12,9 @@ from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
 from storage import job_runs
-from storage.models import Role, User
+from storage.models import User
 from storage.scheduler_models import JobRun
+from workflow.accounts import access
 from workflow.i18n import N_
 from workflow.jobs.catalogue import JOBS
 from workflow.jobs.schedule import LastRun, Timing, timing
@@ -165,4 +166,4 @@ def panel(statuses: list[JobStatus], now: datetime, *, with_jobs: bool) -> dict[
 
 def can_see_jobs(user: User) -> bool:
     """:returns: whether ``user`` sees the jobs (auditors and administrators)."""
-    return user.has_role(Role.AUDITOR) or user.has_role(Role.ADMIN)
+    return access.oversees(user)

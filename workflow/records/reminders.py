@@ -99,7 +99,10 @@ def send_reminders(session: Session, mailer: Mailer, now: datetime) -> ReminderR
         )
         session.add(note)
         address = (task.assignee.email or "").strip()
-        if address:
+        # Mailed here in Vietnamese to who wants each event in Vietnamese; the others get
+        # it from the notices job (digest, or their language), or not at all (none).
+        direct = task.assignee.notify_mode == "each" and task.assignee.language == "vi"
+        if address and direct:
             try:
                 mailer.send(address, mail_subject, body)
             except MailError as exc:

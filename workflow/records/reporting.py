@@ -213,7 +213,7 @@ def obligation_status(obligation: ReportObligation, now: datetime) -> str:
 
 
 def _sees_all(user: User) -> bool:
-    return access.is_auditor(user) or user.has_role(Role.ADMIN)
+    return access.oversees(user)
 
 
 def clerk_scope(session: Session, user: User) -> set[int]:

@@ -358,12 +358,7 @@ def mail_status(row: Dispatch) -> str | None:
 
 def dispatches_of(session: Session, actor: User, document_id: int) -> list[Dispatch]:
     """:returns: the recipients of a document, for its sender and those party to it."""
-    doc = session.get(Document, document_id)
-    if doc is None or not (
-        (doc.issuer_unit_id is not None and doc.issuer_unit_id in clerk_units(session, actor))
-        or actor.has_role(Role.ADMIN)
-    ):
-        access.get_visible_document(session, actor, document_id)
+    access.get_dispatchable_document(session, actor, document_id, clerk_units(session, actor))
     return list(
         session.scalars(
             select(Dispatch).where(Dispatch.document_id == document_id).order_by(Dispatch.id)
@@ -417,7 +412,7 @@ def _entry_for_clerk(session: Session, actor: User, entry_id: int, lock: bool) -
     if entry is None:
         raise NotFoundError(_(ENTRY_NOT_FOUND))
     if entry.unit_id not in clerk_units(session, actor):
-        if access.is_auditor(actor) or actor.has_role(Role.ADMIN):
+        if access.oversees(actor):
             raise ForbiddenError(_("Chỉ văn thư của đơn vị nhận được tiếp nhận văn bản đến."))
         raise NotFoundError(_(ENTRY_NOT_FOUND))
     return entry
@@ -444,7 +439,7 @@ def check_register_access(session: Session, actor: User, unit_id: int | None) ->
 
     :raises ForbiddenError: neither its clerk, an auditor nor an administrator.
     """
-    overseer = access.is_auditor(actor) or actor.has_role(Role.ADMIN)
+    overseer = access.oversees(actor)
     if unit_id is None:
         unit_id = default_clerk_unit(session, actor)
         if unit_id is None:
@@ -565,7 +560,11 @@ def receive(
     object_type, object_id = (
         ("document", entry.document_id) if entry.document_id else ("incoming", entry.id)
     )
-    if report["verdict"] == "valid" and intact_file:
+    # An unsigned PDF e-mailed to an office mailbox is received as "unsigned electronic"
+    # (flagged, still electronic for T1); a broken or invalid signature is returned.
+    unsigned = entry.mail_message_id is not None and report["verdict"] == "unsigned"
+    report["unsigned_electronic"] = unsigned
+    if (report["verdict"] == "valid" or unsigned) and intact_file:
         entry.year = now.astimezone(VN_TZ).year
         entry.number = issuance.allocate_number(session, entry.unit_id, "incoming", entry.year)
         entry.state = "received"
@@ -597,6 +596,7 @@ def receive(
                 "number": entry.number,
                 "year": entry.year,
                 "sha256": entry.blob_sha256,
+                "unsigned": unsigned,
             },
         )
         webhook_events.emit(

@@ -6,11 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from storage.models import Document, Role, Unit, User
-from storage.registry_models import IncomingEntry, WorkFile
+from storage.models import Document, Role, Task, Unit, User
+from storage.registry_models import IncomingEntry, Notification, WorkFile
 from storage.types import utcnow
 from workflow.accounts import access
 from workflow.documents.states import DocState, StageAction, TaskState
@@ -76,7 +76,7 @@ def _lock_entry(session: Session, entry_id: int) -> IncomingEntry:
 def can_see(session: Session, actor: User, entry: IncomingEntry) -> bool:
     """:returns: whether ``actor`` may see the entry's handling: the receiving unit's clerks
     and leaders, those party to its handling document, auditors and administrators."""
-    if access.is_auditor(actor) or actor.has_role(Role.ADMIN):
+    if access.oversees(actor):
         return True
     if entry.unit_id in dispatching.clerk_units(session, actor):
         return True
@@ -205,3 +205,77 @@ def register_text(info: dict[str, Any] | None) -> tuple[str | None, str | None]:
 
 def _dmy(iso: str) -> str:
     return f"{iso[8:10]}/{iso[5:7]}/{iso[0:4]}"
+
+
+# --- what waits for a clerk -----------------------------------------------------------
+
+
+def pending_by_unit(session: Session, unit_ids: set[int]) -> dict[int, int]:
+    """:returns: the number of entries waiting for receipt, per unit of ``unit_ids``
+    (units with none included, as 0)."""
+    counts = dict.fromkeys(unit_ids, 0)
+    if not unit_ids:
+        return counts
+    rows = session.execute(
+        select(IncomingEntry.unit_id, func.count())
+        .where(IncomingEntry.unit_id.in_(unit_ids), IncomingEntry.state == "pending")
+        .group_by(IncomingEntry.unit_id)
+    ).all()
+    counts.update({unit_id: count for unit_id, count in rows})
+    return counts
+
+
+def waiting_units(session: Session, actor: User) -> list[tuple[Unit, int]]:
+    """:returns: the units whose incoming documents ``actor`` receives as clerk, each with
+    its number of entries waiting for receipt (the unit switcher and the inbox)."""
+    counts = pending_by_unit(session, dispatching.clerk_units(session, actor))
+    units = [u for u in (session.get(Unit, i) for i in sorted(counts)) if u is not None]
+    return [(u, counts[u.id]) for u in units]
+
+
+def default_incoming_unit(session: Session, actor: User) -> int | None:
+    """:returns: the unit the incoming page opens on: the first of the clerk's units with
+    something waiting, else the clerk's register unit."""
+    waiting = [u.id for u, count in waiting_units(session, actor) if count]
+    return waiting[0] if waiting else dispatching.default_clerk_unit(session, actor)
+
+
+def default_register_unit(session: Session, actor: User) -> int | None:
+    """:returns: the unit a register opens on: the clerk's own; for an auditor or an
+    administrator who keeps none, the bloc committee (the first issuing unit)."""
+    own = dispatching.default_clerk_unit(session, actor)
+    if own is not None:
+        return own
+    if not (access.is_auditor(actor) or actor.has_role(Role.ADMIN)):
+        return None
+    return session.scalars(
+        select(Unit.id).where(Unit.kind.in_(dispatching.ISSUER_KINDS)).order_by(Unit.id)
+    ).first()
+
+
+def menu_counts(session: Session, actor: User) -> dict[str, int]:
+    """:returns: what waits for ``actor``, for the top bar: ``tasks`` (open tasks and
+    returned documents to revise), ``notifications`` (unread), ``incoming`` (entries
+    waiting for receipt in the units the actor receives for)."""
+    tasks = session.scalar(
+        select(func.count())
+        .select_from(Task)
+        .where(Task.assignee_id == actor.id, Task.state == TaskState.OPEN)
+    )
+    returned = session.scalar(
+        select(func.count())
+        .select_from(Document)
+        .where(Document.created_by_id == actor.id, Document.state == DocState.RETURNED)
+    )
+    unread = session.scalar(
+        select(func.count())
+        .select_from(Notification)
+        .where(Notification.user_id == actor.id, Notification.read_at.is_(None))
+    )
+    incoming = sum(pending_by_unit(session, dispatching.clerk_units(session, actor)).values())
+    waiting = [u for u, count in waiting_units(session, actor) if count]
+    return {
+        "tasks": (tasks or 0) + (returned or 0) + len(waiting),
+        "notifications": unread or 0,
+        "incoming": incoming,
+    }

@@ -19,6 +19,7 @@ from storage.models import Certificate, Document, Signature, Unit
 from storage.registry_models import Dispatch, HandSignature, IncomingEntry
 from storage.search_models import DocumentFile
 from workflow.errors import InvalidInputError
+from workflow.uploads import append_text_row, csv_row
 from workflow.vocab import (
     CLASSIFICATION_LABELS,
     DOC_TYPES,
@@ -296,7 +297,7 @@ def to_csv(kind: str, rows: list[dict[str, Any]]) -> bytes:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(heading)
-    writer.writerows(body)
+    writer.writerows(csv_row(row) for row in body)
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")
 
 
@@ -317,7 +318,7 @@ def to_xlsx(kind: str, rows: list[dict[str, Any]], unit: str, year: int) -> byte
         cell.font = Font(bold=True)
         cell.alignment = Alignment(wrap_text=True, vertical="top")
     for values in body:
-        sheet.append(values)
+        append_text_row(sheet, values)
     for index, (_key, _title, width) in enumerate(COLUMNS[kind], start=1):
         sheet.column_dimensions[sheet.cell(row=2, column=index).column_letter].width = width * 2
     out = io.BytesIO()

@@ -76,7 +76,8 @@ def register_page(kind: str) -> Any:
     """Sổ đăng ký văn bản đi/đến with filters and export links."""
     actor = current_actor()
     if request.args.get("format"):
-        result = register_response(actor, kind, _unit_arg(), request.args)
+        unit_id = _unit_arg() or incoming_views.default_register_unit(get_session(), actor)
+        result = register_response(actor, kind, unit_id, request.args)
         if isinstance(result, Response):
             return result
         abort(404)
@@ -88,6 +89,9 @@ def render_register(kind: str, status: int = 200, **paper: Any) -> Any:
     clerk's paper form (``outgoing=``/``incoming=``: a refused one, filled in)."""
     actor = current_actor()
     unit_arg = int(request.args["unit"]) if request.args.get("unit", "").isdigit() else None
+    # An auditor or an administrator keeps no register: open on the bloc committee's,
+    # with the unit picker of the filters to choose another.
+    unit_arg = unit_arg or incoming_views.default_register_unit(get_session(), actor)
     try:
         data = register_response(actor, kind, unit_arg, request.args)
     except InvalidInputError as exc:
@@ -118,8 +122,11 @@ def incoming_page() -> Any:
     """Văn bản đến: pending entries with their receive buttons, and the validation result."""
     actor = current_actor()
     db = get_session()
-    entries = dispatching.list_incoming(db, actor, _unit_arg(), request.args.get("state"))
-    unit_id = dispatching.check_register_access(db, actor, _unit_arg())
+    # Open on the unit where something waits (an office clerk also receives for the
+    # committee the office serves), with a switcher between the clerk's units.
+    chosen = _unit_arg() or incoming_views.default_incoming_unit(db, actor)
+    entries = dispatching.list_incoming(db, actor, chosen, request.args.get("state"))
+    unit_id = dispatching.check_register_access(db, actor, chosen)
     upload_form = IncomingForm()
     upload_form.doc_type.choices = [
         SelectChoice(k, f"{translate(v)} ({k})") for k, v in DOC_TYPES.items()
@@ -135,6 +142,8 @@ def incoming_page() -> Any:
         else set(),
         form=CsrfForm(),
         upload_form=upload_form,
+        switcher=incoming_views.waiting_units(db, actor),
+        state=request.args.get("state") or "",
     )
 
 

@@ -55,3 +55,25 @@ class Me(Response):
             title=user.title,
             roles=[RoleOf(role=r.role, unit=r.unit.code) for r in user.roles],
         )
+
+
+class ApiTokenInfo(Response):
+    """One of the caller's live API tokens (the token itself is never shown again)."""
+
+    id: int
+    created_at: Moment
+    expires_at: Moment
+    current: bool = Field(description="whether this request was made with it")
+
+
+class ApiTokenList(Response):
+    """``GET /me/tokens``: the caller's tokens neither revoked nor expired."""
+
+    tokens: list[ApiTokenInfo]
+
+
+class TokenRevoked(Response):
+    """``POST /me/tokens/{id}/revoke``."""
+
+    id: int
+    revoked_at: Moment

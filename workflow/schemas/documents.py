@@ -9,6 +9,7 @@ from pydantic import AliasChoices, ConfigDict, Field
 
 from signing.validate import ValidationReport
 from storage.models import Document as DocumentRow
+from storage.models import Revision as RevisionRow
 from storage.models import Route as RouteRow
 from storage.models import Task as TaskRow
 from storage.registry_models import Comment as CommentRow
@@ -43,6 +44,13 @@ class RevisionInfo(Response):
     size: int
     filename: str
     kind: str = Field(description="upload, signed, sealed, ...")
+    conversion: str | None = Field(
+        default=None,
+        description="repaired (rewritten by qpdf) or decrypted (empty password) at upload",
+    )
+    original_sha256: str | None = Field(
+        default=None, description="the file as uploaded, kept beside a converted revision"
+    )
 
 
 class OutsideRecipient(Response):
@@ -194,6 +202,8 @@ class Document(Response):
                 size=rev.size,
                 filename=rev.filename,
                 kind=rev.kind,
+                conversion=rev.conversion,
+                original_sha256=rev.original_sha256,
             )
             if rev
             else None,
@@ -305,6 +315,9 @@ class SignatureCheck(Response):
     summary: str
     bottom_line: bool
     problems: list[str] = Field(description="Vietnamese reasons when bottom_line is false")
+    trust_list: str = Field(
+        default="", description="the trust list the signer's chain ended in ('' if untrusted)"
+    )
 
 
 class Validation(Response):
@@ -330,13 +343,34 @@ class DocumentValidation(Validation):
 
     document_id: int
     revision: int
+    repaired: bool = Field(
+        default=False, description="the file was repaired at upload (qpdf) before signing"
+    )
+    conversion: str | None = Field(
+        default=None, description="repaired or decrypted at upload; null if stored as sent"
+    )
+    original_sha256: str | None = Field(
+        default=None, description="the file as uploaded, when it was converted"
+    )
 
     @classmethod
     def of_document(
-        cls, report: ValidationReport, document_id: int, revision: int
+        cls,
+        report: ValidationReport,
+        document_id: int,
+        revision: int,
+        converted: RevisionRow | None = None,
     ) -> DocumentValidation:
+        """:param converted: the upload revision this one descends from, if converted."""
+        extra: dict[str, Any] = {}
+        if converted is not None:
+            extra = {
+                "repaired": converted.conversion == "repaired",
+                "conversion": converted.conversion,
+                "original_sha256": converted.original_sha256,
+            }
         return cls.model_validate(
-            {**report.to_dict(), "document_id": document_id, "revision": revision}
+            {**report.to_dict(), "document_id": document_id, "revision": revision, **extra}
         )
 
 
@@ -368,6 +402,23 @@ class SignatureMade(Response):
     signed_at: Moment
 
 
+class EarlierSignature(Response):
+    """A signature the document carried before this one (countersigning): reported,
+    never blocking."""
+
+    field_name: str
+    signer_name: str
+    issuer_subject: str
+    trusted: bool
+    trust_list: str = Field(description="the trust list its chain ended in ('' if untrusted)")
+    intact: bool
+    kept_intact: bool = Field(
+        description="the new signature's incremental update left it intact and within its "
+        "certification (DocMDP) permissions"
+    )
+    problems: list[str]
+
+
 class SignOutcome(Response):
     """A signing task done: the task, the document, the signature and its validation."""
 
@@ -375,6 +426,9 @@ class SignOutcome(Response):
     document: Document
     signature: SignatureMade
     validation: Validation
+    earlier_signatures: list[EarlierSignature] = Field(
+        default_factory=list, description="signatures the document carried before"
+    )
 
     @classmethod
     def of(cls, outcome: Any, now: datetime) -> SignOutcome:
@@ -391,6 +445,10 @@ class SignOutcome(Response):
                 signed_at=signature.signed_at,
             ),
             validation=Validation.of(outcome.report),
+            earlier_signatures=[
+                EarlierSignature.model_validate(e.to_dict())
+                for e in getattr(outcome, "earlier", ())
+            ],
         )
 
 

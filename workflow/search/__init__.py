@@ -20,7 +20,8 @@ def register(app: Flask) -> None:
     """Keep the index in step with every session of the app; add the page, the API
     route and the ``flask search`` commands."""
     services: Services = app.extensions[EXTENSION_KEY]
-    index.keep_in_step(services.session_factory)
+    for factory in services.writing_factories():
+        index.keep_in_step(factory)
     app.register_blueprint(web.bp)
     register_api(app, web.api_bp)
     web.register_cli(app)

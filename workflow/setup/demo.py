@@ -31,6 +31,8 @@ class DemoUser:
 __all__ = ["DEFAULT_ROUTE", "DEMO_USERS", "is_seeded", "seed_demo"]
 
 ORG_CODE = "DUK"
+DEMO_MAIL_DOMAIN = "trinhky.local"
+"""Demo users get addresses here: e-mail notices go to a local sink (see `make run`)."""
 UNITS: list[tuple[str, str, str, str | None]] = [
     # code, name, kind, parent
     (ORG_CODE, "Đảng ủy Khối Cơ quan - Doanh nghiệp tỉnh", UnitKind.COMMITTEE, None),
@@ -101,6 +103,7 @@ def seed_demo(
             password=password,
             roles=[(spec.role, units[spec.unit])],
         )
+        user.email = f"{spec.username}@{DEMO_MAIL_DOMAIN}"  # e-mail notices, a local domain
         if spec.role is Role.SIGNER:
             issue_personal_certificate(
                 session,

@@ -19,13 +19,15 @@ from flask import (
 from flask_babel import gettext as _
 from flask_login import login_required
 from flask_wtf import FlaskForm
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from wtforms import PasswordField
 from wtforms.validators import DataRequired, Length
 
 from storage.job_models import BulkJob
-from storage.models import User
+from storage.models import Task, User
 from workflow import http
+from workflow.documents.states import StageAction, TaskState
 from workflow.errors import InvalidInputError, WorkflowError
 from workflow.http import api_blueprint, current_actor
 from workflow.i18n import translate
@@ -35,6 +37,7 @@ from workflow.schemas.openapi import operation
 from workflow.services import get_services, get_session
 from workflow.signatures import bulk
 from workflow.signatures import flow as signing_flow
+from workflow.vocab import DOC_TYPES
 
 api_bp = api_blueprint("bulk_api", __name__)
 
@@ -119,10 +122,48 @@ class BulkSignForm(FlaskForm):
     passphrase = PasswordField("Mật khẩu khóa ký số", validators=[DataRequired(), Length(max=256)])
 
 
+def _chosen_tasks(db: Session, actor: User, raw: list[str]) -> list[Task]:
+    """The actor's open signing tasks among the ticked ones, in the order of the inbox.
+
+    :raises InvalidInputError: none ticked, too many, or not ids.
+    """
+    task_ids = bulk.parse_task_ids(raw)
+    return list(
+        db.scalars(
+            select(Task)
+            .where(
+                Task.id.in_(task_ids),
+                Task.assignee_id == actor.id,
+                Task.state == TaskState.OPEN,
+                Task.action == StageAction.SIGN,
+            )
+            .order_by(Task.created_at, Task.id)
+        )
+    )
+
+
+@bp.get("/bulk/confirm")
+@login_required
+def confirm() -> Any:
+    """The ticked documents, named and counted, with the passphrase: the signer confirms
+    what will be signed before anything is (nothing is ticked for them in the inbox)."""
+    db = get_session()
+    try:
+        tasks = _chosen_tasks(db, current_actor(), request.args.getlist("task_ids"))
+    except InvalidInputError:
+        tasks = []
+    if not tasks:
+        flash(_("Hãy chọn ít nhất một văn bản cần ký (tối đa 200)."), "error")
+        return redirect(url_for("documents.home"))
+    return render_template(
+        "bulk/confirm.html", tasks=tasks, form=BulkSignForm(), doc_types=DOC_TYPES
+    )
+
+
 @bp.route("/bulk", methods=["POST"])
 @login_required
 def start() -> Any:
-    """Start a bulk signing job from the inbox, then show its progress."""
+    """Start a bulk signing job from the confirmation page, then show its progress."""
     form = BulkSignForm()
     if not form.validate_on_submit():
         flash(_("Vui lòng nhập mật khẩu khóa ký số để ký hàng loạt."), "error")
@@ -133,6 +174,10 @@ def start() -> Any:
     except InvalidInputError:
         flash(_("Hãy chọn ít nhất một văn bản cần ký (tối đa 200)."), "error")
         return redirect(url_for("documents.home"))
+    if request.form.get("confirm_count") != str(len(task_ids)):
+        # Only the confirmation page, which names the count, starts a job.
+        flash(_("Hãy xác nhận danh sách văn bản sẽ ký trước khi ký hàng loạt."), "error")
+        return redirect(url_for("bulk.confirm", task_ids=task_ids))
     try:
         job = start_job(db, current_actor(), task_ids, form.passphrase.data or "")
     except bulk.InvalidTasksError as exc:

@@ -22,9 +22,10 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from signing import external
+from signing.countersign import large_document, new_ones_valid, signature_count, split
 from signing.errors import PdfInputError, SigningError
 from signing.external import ExternalSignatureError, PreparedExternal
-from signing.profiles import SigningProfile
+from signing.profiles import PADES_LEVELS, SigningProfile
 from signing.stamps import StampContent
 from signing.validate import validate_pdf
 from storage import audit
@@ -353,6 +354,22 @@ def _expected(session: Session, row: ExternalSigningSession) -> dict[str, int]:
     return {c.fingerprint: c.id for c in certs}
 
 
+def check_level(made: str, required: str) -> None:
+    """The document type's signing-level policy holds for uploaded signatures too.
+
+    :raises InvalidInputError: ``made`` (e.g. B-B, no signature timestamp) is below
+        ``required`` (e.g. B-LT).
+    """
+    rank = {level: i for i, level in enumerate(PADES_LEVELS)}
+    if rank.get(made, -1) < rank.get(required, 0):
+        raise InvalidInputError(
+            f"Chữ ký gửi lên đạt mức PAdES {made}, thấp hơn mức {required} mà quy định ký "
+            "số của loại văn bản này yêu cầu (cần có dấu thời gian của chữ ký). Chữ ký "
+            "không được lưu; hãy ký lại bằng phần mềm ký có dấu thời gian.",
+            code="level_too_low",
+        )
+
+
 def _finish(
     services: Services,
     row: ExternalSigningSession,
@@ -373,6 +390,10 @@ def _finish(
                 services.trust,
                 services.trust_services.revocation_source(),
                 services.trust_services.timestamper,
+                # Where the server itself wrote the CMS (not a plugin's own file).
+                (row.reserved_start, row.reserved_end)
+                if row.mode == "signature" and row.reserved_start and row.reserved_end
+                else None,
             )
         except SigningError as exc:
             final.unlink(missing_ok=True)
@@ -382,7 +403,14 @@ def _finish(
         finally:
             signed.unlink(missing_ok=True)
     try:
-        report = validate_pdf(final, services.trust, services.trust_services.revocation_source())
+        with blobs.local_copy(row.source_sha256) as source:
+            before = signature_count(source)
+        report = validate_pdf(
+            final,
+            services.trust,
+            services.trust_services.revocation_source(),
+            skip_diff_from=before if large_document(final) else None,
+        )
         mine = [s for s in report.signatures if s.field_name == field_name]
         if len(mine) != 1:
             raise InvalidInputError("Không tìm thấy chữ ký mới trong tệp.", code="no_signature")
@@ -392,14 +420,16 @@ def _finish(
                 "chứng thư số đã đăng ký của người được giao ký. Chữ ký không được lưu.",
                 code="wrong_signer",
             )
-        if not report.bottom_line:
+        if not new_ones_valid(report, before):
             raise InvalidInputError(
                 "Chữ ký không vượt qua bước kiểm tra nên không được lưu: "
-                + "; ".join(p for s in report.signatures for p in s.problems),
+                + "; ".join(p for s in split(report, before)[0] for p in s.problems),
                 code="invalid_signature",
             )
+        check_level(mine[0].pades_level, row.level)
         cert_id = expected[mine[0].cert_fingerprint_sha256]
-        return signing_flow.Produced(blobs.stage_file(final), report), cert_id, mine[0].pades_level
+        produced = signing_flow.Produced(blobs.stage_file(final), report, split(report, before)[1])
+        return produced, cert_id, mine[0].pades_level
     except BaseException:
         final.unlink(missing_ok=True)
         raise
@@ -455,9 +485,10 @@ def _record(
             "level": level,
             "on_behalf_of": task.on_behalf_of_id,
             "via": f"external:{row.mode}",
+            **signing_flow.earlier_details(produced.earlier),
         },
     )
-    return signing_flow.SignOutcome(task, rev, sig, produced.report)
+    return signing_flow.SignOutcome(task, rev, sig, produced.report, produced.earlier)
 
 
 def _run(

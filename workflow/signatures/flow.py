@@ -21,17 +21,27 @@ from pyhanko.sign.signers import Signer
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from signing import freespace
 from signing.anchors import box_below, find_anchor
+from signing.countersign import (
+    EarlierSignature,
+    large_document,
+    new_ones_valid,
+    signature_count,
+    split,
+)
 from signing.errors import KeyLoadError, PdfInputError, SigningError, WrongPassphraseError
 from signing.keys import load_signer
 from signing.pades import sign_pdf_file
+from signing.pages import last_page_box
 from signing.profiles import SigningProfile, TrustConfig
 from signing.stamps import (
     PERSONAL_HEIGHT,
     PERSONAL_WIDTH,
     StampContent,
     StampPlacement,
-    vietnam_iso,
+    default_box_for,
+    vietnam_display,
 )
 from signing.trust import TrustServices
 from signing.validate import ValidationReport, validate_pdf
@@ -85,6 +95,8 @@ class Produced:
 
     staged: StagedBlob
     report: ValidationReport
+    earlier: tuple[EarlierSignature, ...] = ()
+    """Signatures the document carried before (validated, reported, never blocking)."""
 
 
 @dataclass(frozen=True)
@@ -95,6 +107,7 @@ class SignOutcome:
     revision: Revision
     signature: Signature
     report: ValidationReport
+    earlier: tuple[EarlierSignature, ...] = ()
 
 
 def active_certificate(session: Session, user: User, now: datetime) -> Certificate:
@@ -138,7 +151,7 @@ def personal_stamp(
         image = blobs.read_bytes(user.signature_png_sha256)
     # Decree 30 shows the title, the image and the name; the unit and the signing time in
     # Vietnam time (ISO 8601) follow, so the stamp says who signed, for whom and when.
-    lines = (*extra, unit.name if unit else "", f"Thời gian: {vietnam_iso(now)}")
+    lines = (*extra, unit.name if unit else "", f"Thời gian ký: {vietnam_display(now)}")
     return StampContent(
         kind="personal",
         signer_name=user.full_name,
@@ -150,16 +163,40 @@ def personal_stamp(
     )
 
 
-def personal_placement(source: Path, actor: User, principal: User | None) -> StampPlacement:
-    """Under the signer's title printed on the last page (the signature block), if found;
-    the default place otherwise."""
+SIGNATURE_BLOCK_ANCHORS = ("T/M", "TM.", "KT.", "TRƯỞNG BAN", "BÍ THƯ", "PHÓ BÍ THƯ")
+"""Words that open the signature block of a Party document (Decree 30 style), searched on
+the last page when the signer's title is not printed there."""
+
+
+def personal_placement(
+    source: Path, actor: User, principal: User | None
+) -> tuple[StampPlacement, bool]:
+    """Where the signer's stamp goes by default: under the signer's title printed on the
+    last page (the signature block), else under the block's opening words (``T/M``,
+    ``TRƯỞNG BAN``...), else the bottom right corner; in each case moved to the nearest
+    place that covers none of the document's text.
+
+    :returns: the placement, and whether it was found under the printed title (then the
+        stamp need not print the title again).
+    """
+    wanted: tuple[float, float, float, float] | None = None
+    page, titled = -1, False
     for title in (principal.title if principal else None, actor.title):
         hit = find_anchor(source, title, page=-1) if title else None
         if hit is not None:
-            return StampPlacement(
-                page=hit.page, box=box_below(hit, PERSONAL_WIDTH, PERSONAL_HEIGHT)
-            )
-    return StampPlacement()
+            wanted, page, titled = box_below(hit, PERSONAL_WIDTH, PERSONAL_HEIGHT), hit.page, True
+            break
+    if wanted is None:
+        for words in SIGNATURE_BLOCK_ANCHORS:
+            hit = find_anchor(source, words, page=-1)
+            if hit is not None:
+                wanted, page = box_below(hit, PERSONAL_WIDTH, PERSONAL_HEIGHT), hit.page
+                break
+    page_box = last_page_box(source)
+    if wanted is None:
+        wanted = default_box_for(StampContent("", "", "", utcnow(), kind="personal"), page_box)
+    free = freespace.nearest_free(wanted, page_box, freespace.text_boxes(source, page))
+    return StampPlacement(page=page, box=free or wanted), titled
 
 
 def prepare(
@@ -193,10 +230,10 @@ def prepare(
     stamp = personal_stamp(blobs, actor, unit, now, extra)
     if placement is None:
         placement = StampPlacement()
+        found_anchor = False
         if blobs is not None:
             with blobs.local_copy(doc.current_revision.blob_sha256) as source:
-                placement = personal_placement(source, actor, principal)
-        found_anchor = placement.box is not None
+                placement, found_anchor = personal_placement(source, actor, principal)
     else:
         found_anchor = False  # chosen on the page: the stamp shows the title itself
     if found_anchor:
@@ -261,6 +298,7 @@ def sign_to_staged(
     try:
         try:
             with blobs.local_copy(source_sha256) as source:
+                before = signature_count(source)
                 if profile.level == "B-B" or services is None:
                     sign_pdf_file(source, out, signer, profile, allow_empty_password=True)
                 else:
@@ -280,13 +318,19 @@ def sign_to_staged(
                 "Không tạo được chữ ký số cho văn bản này. Văn bản chưa được ký."
             ) from exc
         revocation = services.revocation_source() if services is not None else None
-        report = validate_pdf(out, trust, revocation)
-        if not report.bottom_line:
+        # What follows the new signature (DSS, document timestamp) the server has just
+        # written; on a large document its diff analysis would take minutes.
+        skip = before if large_document(out) else None
+        report = validate_pdf(out, trust, revocation, skip_diff_from=skip)
+        # Strict on the signature made here; earlier ones (other CAs, self-signed,
+        # broken) are reported to the signer, never a reason to refuse (countersigning).
+        if not new_ones_valid(report, before):
+            new, _ = split(report, before)
             raise SigningFailedError(
                 "Chữ ký vừa tạo không vượt qua bước kiểm tra nên không được lưu: "
-                + "; ".join(p for s in report.signatures for p in s.problems)
+                + "; ".join(p for s in new for p in s.problems)
             )
-        return Produced(blobs.stage_file(out), report)
+        return Produced(blobs.stage_file(out), report, split(report, before)[1])
     except BaseException:
         out.unlink(missing_ok=True)
         raise
@@ -319,7 +363,7 @@ def store_signed(
     sha = blobs.publish(produced.staged)
     # The report the new revision was just validated with: its pages never validate it again.
     version = validation_cache.trust_version(session)
-    validation_cache.add_report(session, sha, version, produced.report.to_dict())
+    validation_cache.add_report(session, sha, version, produced.report.to_cache())
     rev = Revision(
         number=source.number + 1,
         blob_sha256=sha,
@@ -346,6 +390,23 @@ def store_signed(
     )
     session.add(sig)
     return rev, sig
+
+
+def earlier_details(earlier: tuple[EarlierSignature, ...]) -> dict[str, object]:
+    """Audit details on the earlier signatures of a countersigned document (none: {})."""
+    if not earlier:
+        return {}
+    return {
+        "earlier_signatures": [
+            {
+                "field": e.field_name,
+                "signer": e.signer_name,
+                "trusted": e.trusted,
+                "kept_intact": e.kept_intact,
+            }
+            for e in earlier
+        ]
+    }
 
 
 def record(
@@ -390,9 +451,10 @@ def record(
             "field": plan.profile.field_name,
             "level": sig.pades_level,
             "on_behalf_of": task.on_behalf_of_id,
+            **earlier_details(produced.earlier),
         },
     )
-    return SignOutcome(task, rev, sig, produced.report)
+    return SignOutcome(task, rev, sig, produced.report, produced.earlier)
 
 
 def record_key_failure(

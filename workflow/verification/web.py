@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, render_template, request
+from flask import Blueprint, Response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import login_required
 
@@ -106,6 +106,19 @@ def verify_page() -> Any:
 def _public(code: str) -> dict[str, Any]:
     services = get_services()
     return verification.public_record(get_session(), services.blobs, _checker(), code)
+
+
+@pages_bp.get("/v")
+def lookup() -> Any:
+    """Public: type the verification code printed on a paper copy (``?code=`` goes to its
+    page; a code of no issued document says so, with the form to try again)."""
+    code = " ".join((request.args.get("code") or "").split())
+    if not code:
+        return render_template("verify/lookup.html", code="", error=None)
+    if verification.normalise_code(code) is None:
+        error = _("Mã xác thực không đúng dạng. Hãy gõ lại mã in dưới mã QR của văn bản.")
+        return render_template("verify/lookup.html", code=code, error=error), 422
+    return redirect(url_for("verify.public_page", code=verification.normalise_code(code)), 303)
 
 
 @pages_bp.get("/v/<code>")

@@ -21,6 +21,8 @@ import tempfile
 from io import BytesIO
 from pathlib import Path
 
+from PIL import Image
+
 from signing.stamps import TEXT_PARAM, StampContent, appearance_style, stamp_text
 from storage.blobs import BlobStore
 
@@ -164,4 +166,31 @@ def stamp_preview_png(content: StampContent, width: float, height: float, scale:
         with pdf.open("wb") as f:
             writer.write(f)
         longer = int(max(width, height) * scale)
-        return _rasterise(pdf, 0, longer, Path(tmp) / "stamp").read_bytes()
+        return transparent(_rasterise(pdf, 0, longer, Path(tmp) / "stamp").read_bytes())
+
+
+def transparent(png: bytes) -> bytes:
+    """The stamp rendered on white, with the white taken out: each pixel's alpha is how
+    far it is from white and its colour the one that, laid over white, gives it back.
+    The stamp has no background of its own, so the preview shows the page through it,
+    as the signed page will.
+
+    :param png: an opaque rendering on a white page.
+    :returns: an RGBA PNG.
+    """
+    image = Image.open(BytesIO(png)).convert("RGB")
+    rgb = image.tobytes()
+    rgba = bytearray(len(rgb) // 3 * 4)
+    for i in range(len(rgb) // 3):
+        r, g, b = rgb[3 * i], rgb[3 * i + 1], rgb[3 * i + 2]
+        alpha = 255 - min(r, g, b)
+        if alpha:  # c = a * c' + (1 - a) * 255, solved for c'
+            o = 4 * i
+            rgba[o] = max(0, 255 - (255 - r) * 255 // alpha)
+            rgba[o + 1] = max(0, 255 - (255 - g) * 255 // alpha)
+            rgba[o + 2] = max(0, 255 - (255 - b) * 255 // alpha)
+            rgba[o + 3] = alpha
+    out = Image.frombytes("RGBA", image.size, bytes(rgba))
+    buffer = BytesIO()
+    out.save(buffer, "PNG", optimize=True)
+    return buffer.getvalue()

@@ -32,7 +32,7 @@ from storage.models import Document, Role, Route, Unit, User
 from workflow import http
 from workflow.accounts import access
 from workflow.documents import route_templates, routing
-from workflow.documents.page import SignForm, render_detail
+from workflow.documents.page import SignForm
 from workflow.errors import ForbiddenError, InvalidInputError, NotFoundError, WorkflowError
 from workflow.http import current_actor
 from workflow.services import Services, get_services, get_session
@@ -156,6 +156,14 @@ def sign_at(task_id: int) -> Any:
     actor = current_actor()
     task = access.get_own_task(db, actor, task_id)
     document_id = task.document_id
+    kept: dict[str, Any] = {
+        k: request.form.get(k, "")
+        for k in ("page", "x", "y")
+        if request.form.get(k, "").replace(".", "", 1).isdigit()
+    }
+    # Post/Redirect/Get: a refused attempt goes back to the document page with the
+    # stamp where the signer put it (the passphrase is never sent back).
+    again = url_for("documents.detail", document_id=document_id, _anchor="sign", **kept)
     if not form.validate_on_submit():
         message = (
             _("Vui lòng nhập mật khẩu khóa ký số.")
@@ -163,7 +171,7 @@ def sign_at(task_id: int) -> Any:
             else _("Vị trí đặt chữ ký không hợp lệ.")
         )
         flash(message, "error")
-        return render_detail(task.document, actor, 400, sign_form=form)
+        return redirect(again, 303)
     services = get_services()
     try:
         placement = _placement(services, task.document, form)
@@ -171,9 +179,9 @@ def sign_at(task_id: int) -> Any:
     except WorkflowError as exc:
         db.rollback()
         flash(exc.message, "error")
-        return render_detail(access.get_visible_document(db, actor, document_id), actor, exc.status)
+        return redirect(again, 303)
     flash(_("Đã ký số văn bản. Chữ ký đã được kiểm tra hợp lệ."), "ok")
-    return redirect(url_for("documents.detail", document_id=document_id, _anchor="signatures"))
+    return redirect(url_for("documents.detail", document_id=document_id, _anchor="signatures"), 303)
 
 
 def _to_view(page: PageGeometry, box: Box) -> dict[str, float]:
@@ -181,6 +189,10 @@ def _to_view(page: PageGeometry, box: Box) -> dict[str, float]:
     corners = [geometry.pdf_to_view(page, x, y) for x in box[::2] for y in box[1::2]]
     xs, ys = [c[0] for c in corners], [c[1] for c in corners]
     return {"x": min(xs), "y": min(ys), "width": max(xs) - min(xs), "height": max(ys) - min(ys)}
+
+
+def _data_url(png: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(png).decode()
 
 
 @bp.route("/tasks/<int:task_id>/stamp-preview")
@@ -206,18 +218,27 @@ def stamp_preview(task_id: int) -> Any:
     index = placement.page + len(pages) if placement.page < 0 else placement.page
     page = pages[index]
     box = placement.box or default_box_for(stamp, page.box)
+    # A stamp placed by the signer prints the title; at the default place under the
+    # printed title it does not (see signing_flow.prepare): one image for each.
     shown = replace(stamp, title=stamp.title or actor.title)
+    image: str | None
+    image_default: str | None
     try:
-        png = pagerender.stamp_preview_png(shown, PERSONAL_WIDTH, PERSONAL_HEIGHT)
-        image = "data:image/png;base64," + base64.b64encode(png).decode()
+        image = _data_url(pagerender.stamp_preview_png(shown, PERSONAL_WIDTH, PERSONAL_HEIGHT))
+        image_default = (
+            image
+            if shown == stamp
+            else _data_url(pagerender.stamp_preview_png(stamp, PERSONAL_WIDTH, PERSONAL_HEIGHT))
+        )
     except pagerender.RenderError:
-        image = None
+        image = image_default = None
     return jsonify(
         {
             "width": PERSONAL_WIDTH,
             "height": PERSONAL_HEIGHT,
             "default": {"page": index, **_to_view(page, box)},
             "image": image,
+            "image_default": image_default,
             "lines": [shown.title, shown.signer_name, *shown.extra_lines],
         }
     )

@@ -42,9 +42,9 @@ def install(app: Flask) -> None:
     """Deliver each transaction's events right after it commits (``WEBHOOK_IMMEDIATE``)."""
     services: Services = app.extensions[EXTENSION_KEY]
     kicker = Kicker(deliverer_for(app))
-    factory = services.session_factory
-    if services.settings.webhook_immediate:
-        event.listen(factory, "after_commit", kicker.after_commit)
-    else:
-        event.listen(factory, "after_commit", Kicker.after_rollback)  # forget, the job sends
-    event.listen(factory, "after_rollback", Kicker.after_rollback)
+    for factory in services.writing_factories():
+        if services.settings.webhook_immediate:
+            event.listen(factory, "after_commit", kicker.after_commit)
+        else:
+            event.listen(factory, "after_commit", Kicker.after_rollback)  # forget: the job sends
+        event.listen(factory, "after_rollback", Kicker.after_rollback)
