@@ -22,7 +22,7 @@ from workflow.jobs import catalogue
 from workflow.services import EXTENSION_KEY, Services
 from workflow.signatures import archival
 
-pytestmark = pytest.mark.signature_level("B-LTA")
+pytestmark = [pytest.mark.signature_level("B-LTA"), pytest.mark.both_databases]
 
 
 def services_of(app: Flask) -> Services:
