@@ -11,7 +11,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, BinaryIO, Protocol
 
-from storage.errors import InvalidBlobKeyError
+from storage.errors import BlobTooLargeError, InvalidBlobKeyError
 
 CHUNK = 1024 * 1024
 """Bytes read or written at a time: no operation holds a whole blob in memory."""
@@ -205,3 +205,39 @@ class BlobStore(Protocol):
     def discard(self, staged: StagedBlob) -> None:
         """Remove staged content that will not be published (idempotent)."""
         ...
+
+
+def spool(stream: IO[bytes], path: Path, limit: int | None = None) -> StagedBlob:
+    """Copy ``stream`` into the fresh local file ``path`` in :data:`CHUNK` steps, hashing
+    as it goes (every backend stages this way).
+
+    :param limit: maximum size in bytes.
+    :raises BlobTooLargeError: past ``limit``; ``path`` is removed on any failure.
+    """
+    digest = hashlib.sha256()
+    size = 0
+    try:
+        with path.open("wb") as out:
+            while chunk := stream.read(CHUNK):
+                size += len(chunk)
+                if limit is not None and size > limit:
+                    raise BlobTooLargeError(limit)
+                digest.update(chunk)
+                out.write(chunk)
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    return StagedBlob(path, digest.hexdigest(), size)
+
+
+def staged_temp_file(path: Path, tmp: Path) -> StagedBlob:
+    """Hash a tool's output written to a temporary file of the store whose staging
+    folder is ``tmp``.
+
+    :raises ValueError: ``path`` is not in ``tmp``.
+    """
+    if path.parent != tmp:
+        raise ValueError(f"{path} is not a temporary file of this blob store")
+    with path.open("rb") as f:
+        sha256, size = sha256_of(f)
+    return StagedBlob(path, sha256, size)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import hashlib
 import io
 import os
 import re
@@ -15,8 +14,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, BinaryIO
 
-from storage.blobs.base import CHUNK, StagedBlob, StoredFile, check_key, sha256_of
-from storage.errors import BlobNotFoundError, BlobTooLargeError
+from storage.blobs.base import StagedBlob, StoredFile, check_key, sha256_of, spool, staged_temp_file
+from storage.errors import BlobNotFoundError
 
 _DIR_MODE = 0o700
 _FILE_MODE = 0o400
@@ -137,37 +136,18 @@ class FilesystemBlobStore:
         return Path(name)
 
     def stage(self, stream: IO[bytes], limit: int | None = None) -> StagedBlob:
-        """Copy ``stream`` to a temporary file in 1 MiB chunks, hashing as it goes.
+        """Copy ``stream`` to a local temporary file, hashing as it goes.
 
-        :param limit: maximum size in bytes.
         :raises BlobTooLargeError: past ``limit`` (the temporary file is removed).
         """
-        path = self.new_temp_path(".part")
-        digest = hashlib.sha256()
-        size = 0
-        try:
-            with path.open("wb") as out:
-                while chunk := stream.read(CHUNK):
-                    size += len(chunk)
-                    if limit is not None and size > limit:
-                        raise BlobTooLargeError(limit)
-                    digest.update(chunk)
-                    out.write(chunk)
-        except BaseException:
-            path.unlink(missing_ok=True)
-            raise
-        return StagedBlob(path, digest.hexdigest(), size)
+        return spool(stream, self.new_temp_path(".part"), limit)
 
     def stage_file(self, path: Path) -> StagedBlob:
         """Hash a file made with :meth:`new_temp_path` (e.g. pyHanko's output).
 
         :raises ValueError: ``path`` is not one of this store's temporary files.
         """
-        if path.parent != self.tmp:
-            raise ValueError(f"{path} is not a temporary file of this blob store")
-        with path.open("rb") as f:
-            sha256, size = sha256_of(f)
-        return StagedBlob(path, sha256, size)
+        return staged_temp_file(path, self.tmp)
 
     def publish(self, staged: StagedBlob) -> str:
         """Make staged content durable and link it to its key (write-once); the staged

@@ -37,12 +37,19 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from storage.blobs.base import CHUNK, StagedBlob, StoredFile, check_key, sha256_of
+from storage.blobs.base import (
+    CHUNK,
+    StagedBlob,
+    StoredFile,
+    check_key,
+    sha256_of,
+    spool,
+    staged_temp_file,
+)
 from storage.errors import (
     BlobCorruptError,
     BlobNotFoundError,
     BlobStoreUnavailableError,
-    BlobTooLargeError,
 )
 
 PART_SIZE = 8 * 1024 * 1024
@@ -300,32 +307,14 @@ class S3BlobStore:
 
         :raises BlobTooLargeError: past ``limit`` (the temporary file is removed).
         """
-        path = self.new_temp_path(".part")
-        digest = hashlib.sha256()
-        size = 0
-        try:
-            with path.open("wb") as out:
-                while chunk := stream.read(CHUNK):
-                    size += len(chunk)
-                    if limit is not None and size > limit:
-                        raise BlobTooLargeError(limit)
-                    digest.update(chunk)
-                    out.write(chunk)
-        except BaseException:
-            path.unlink(missing_ok=True)
-            raise
-        return StagedBlob(path, digest.hexdigest(), size)
+        return spool(stream, self.new_temp_path(".part"), limit)
 
     def stage_file(self, path: Path) -> StagedBlob:
-        """Hash a file made with :meth:`new_temp_path`.
+        """Hash a file made with :meth:`new_temp_path` (e.g. pyHanko's output).
 
         :raises ValueError: ``path`` is not one of this store's temporary files.
         """
-        if path.parent != self.tmp:
-            raise ValueError(f"{path} is not a temporary file of this blob store")
-        with path.open("rb") as f:
-            sha256, size = sha256_of(f)
-        return StagedBlob(path, sha256, size)
+        return staged_temp_file(path, self.tmp)
 
     def publish(self, staged: StagedBlob) -> str:
         """Upload staged content under its key (write-once); the staged file is removed

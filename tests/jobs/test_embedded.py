@@ -23,6 +23,7 @@ from storage.registry_models import ReportObligation
 from storage.scheduler_models import JobRun
 from storage.types import utcnow
 from tests.conftest import DEMO_PASSWORD
+from tests.jobs.conftest import JOB_NAMES
 from tests.servers import free_port
 from tests.test_serving import Server
 from workflow.vocab import VN_TZ
@@ -35,22 +36,7 @@ INTERVALS = json.dumps(
     | {"bulk-sweep": 3600, "webhooks": 3600, "log-witnesses": 3600, "cleanup": 3600}
     | {"archival": 3600}
 )
-JOBS = {
-    "obligations",
-    "overdue",
-    "reminders",
-    "revalidation",
-    "checkpoints",
-    "bulk-sweep",
-    "webhooks",
-    "ocr",
-    "log-witnesses",
-    "cleanup",
-    "mail-intake",
-    "notices",
-    "notice-digest",
-    "archival",
-}
+JOBS = set(JOB_NAMES)
 
 
 def token(base: str, username: str) -> dict[str, str]:

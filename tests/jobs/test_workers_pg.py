@@ -22,25 +22,14 @@ from storage.heads import LEDGER_HEAD
 from storage.models import AuditEvent
 from storage.scheduler_models import JobRun
 from tests.conftest import REPO
+from tests.jobs.conftest import JOB_NAMES
 from workflow.services import Services
 
 EVERY = 2
 """Seconds between two due times of every job here."""
 RUNS = 3
 """Due times of every job to see run (each fired by both schedulers)."""
-JOBS = (
-    "obligations",
-    "overdue",
-    "reminders",
-    "revalidation",
-    "checkpoints",
-    "bulk-sweep",
-    "webhooks",
-    "ocr",
-    "log-witnesses",
-    "cleanup",
-    "archival",
-)
+JOBS = JOB_NAMES
 
 
 @pytest.fixture
