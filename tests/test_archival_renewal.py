@@ -1,6 +1,7 @@
 """Archival renewal: a B-LTA document whose document timestamp is renewed before the TSA
-certificate expires still validates (AdES long-term validation, from the file alone)
-years later; one whose renewal was skipped does not. The clock moves five years."""
+certificate expires still validates (AdES long-term validation: everything before the
+newest timestamp from the file alone, the newest against the TSA's present status) years
+later; one whose renewal was skipped does not. The clock moves five years."""
 
 from __future__ import annotations
 
