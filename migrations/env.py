@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
+import storage.archival_models  # noqa: F401 - registers archival_stamps
 import storage.audit_models  # noqa: F401 - registers audit_checkpoints
 import storage.external_models  # noqa: F401 - registers external_signing_sessions
 import storage.intake_models  # noqa: F401 - registers mail_messages

@@ -348,7 +348,8 @@ class Revision(Base):
     size: Mapped[int] = mapped_column(BigInteger)
     filename: Mapped[str] = mapped_column(String(255))
     kind: Mapped[str] = mapped_column(String(16))
-    created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    """Who made it; none for the system's own (an archival timestamp renewal)."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     original_sha256: Mapped[str | None] = mapped_column(String(64), default=None)
     """The file as uploaded, kept beside a repaired or decrypted revision."""
@@ -358,7 +359,7 @@ class Revision(Base):
     """What the repairer recovered from (its warnings)."""
 
     document: Mapped[Document] = relationship(back_populates="revisions")
-    created_by: Mapped[User] = relationship(lazy="joined")
+    created_by: Mapped[User | None] = relationship(lazy="joined")
 
 
 class Task(Base):

@@ -105,6 +105,12 @@ DEFAULTS: dict[str, Any] = {
     # Office mailboxes read over IMAP (TLS) for incoming documents: a JSON list of
     # {"name", "host", "port", "user", "password", "folder", "unit", ...} (MailboxConfig).
     "MAIL_INTAKE": [],
+    # Archival renewal of B-LTA documents (the daily `archival` job): days before the
+    # newest timestamp's TSA certificate expires, deprecated digests, and whether issued
+    # B-LT documents are upgraded to B-LTA.
+    "ARCHIVAL_RENEW_DAYS": 180,
+    "ARCHIVAL_WEAK_DIGESTS": ["md5", "sha1"],
+    "ARCHIVAL_UPGRADE_B_LT": False,
 }
 
 
@@ -332,6 +338,13 @@ class Settings:
     webhook_max_attempts: int = 10
     """Attempts of one delivery before it is marked failed (``WEBHOOK_MAX_ATTEMPTS``)."""
     webhook_immediate: bool = True
+    archival_renew_days: int = 180
+    """Renew a B-LTA document's timestamp this many days before its TSA certificate
+    expires (``ARCHIVAL_RENEW_DAYS``)."""
+    archival_weak_digests: tuple[str, ...] = ("md5", "sha1")
+    """Digests whose timestamps are renewed at once (``ARCHIVAL_WEAK_DIGESTS``)."""
+    archival_upgrade_b_lt: bool = False
+    """Give issued B-LT documents a first document timestamp (``ARCHIVAL_UPGRADE_B_LT``)."""
     """Deliver a request's events right after its commit (``WEBHOOK_IMMEDIATE``); the
     ``webhooks`` job delivers what is due in any case."""
     login_source_max_failures: int = 30
@@ -436,6 +449,9 @@ class Settings:
             login_source_window_seconds=positive("LOGIN_SOURCE_WINDOW_SECONDS"),
             trusted_proxy_hops=_hops(config.get("TRUSTED_PROXY_HOPS")),
             mail_intake=_mailboxes(config.get("MAIL_INTAKE")),
+            archival_renew_days=positive("ARCHIVAL_RENEW_DAYS"),
+            archival_weak_digests=_digests(config.get("ARCHIVAL_WEAK_DIGESTS")),
+            archival_upgrade_b_lt=_flag(config.get("ARCHIVAL_UPGRADE_B_LT")),
         )
 
 
@@ -554,6 +570,12 @@ def _blobs(config: Mapping[str, Any], blob_dir: Path) -> dict[str, Any]:
     if parts.scheme != "file" or parts.netloc not in ("", "localhost") or not parts.path:
         raise SettingsError(f"BLOB_URL must be file:///folder or s3://bucket/prefix, got {url!r}")
     return {"blob_url": url, "blob_dir": Path(unquote(parts.path))}
+
+
+def _digests(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+        raise SettingsError(f"ARCHIVAL_WEAK_DIGESTS must be a list of names, got {value!r}")
+    return tuple(v.strip().lower() for v in value)
 
 
 def _seal_token(config: Mapping[str, Any]) -> Pkcs11Config | None:

@@ -146,6 +146,7 @@ REVISION_KIND_LABELS: dict[str, str] = {
     "upload": "Bản tải lên",
     "signed": "Bản đã ký",
     "ocr": "Bản quét đã nhận dạng chữ (OCR)",
+    "archival": "Gia hạn dấu thời gian lưu trữ",
 }
 """Kinds of revision of a document's PDF."""
 
@@ -217,6 +218,8 @@ AUDIT_LABELS: dict[str, str] = {
     "trust:added": "Thêm chứng thư vào danh sách tin cậy",
     "trust:removed": "Gỡ chứng thư khỏi danh sách tin cậy",
     "webhook:created": "Đăng ký điểm nhận webhook",
+    "document:archival_renewed": "Gia hạn dấu thời gian lưu trữ (B-LTA)",
+    "document:archival_failed": "Không gia hạn được dấu thời gian lưu trữ",
     "document:published": "Công khai văn bản trên cổng thông tin",
     "document:unpublished": "Gỡ văn bản khỏi cổng thông tin",
     "webhook:deactivated": "Tắt điểm nhận webhook",

@@ -31,6 +31,7 @@ JOB_NAMES = (
     "mail-intake",
     "notices",
     "notice-digest",
+    "archival",
 )
 """The catalogue as the tests expect it, in its order: one list for every test here (a
 new job is added once)."""

@@ -34,6 +34,7 @@ then hourly (the ledger refresh of ``revalidation`` would enter the report too).
 INTERVALS = json.dumps(
     {"overdue": OVERDUE_EVERY, "obligations": 3600, "reminders": 3600, "revalidation": 3600}
     | {"bulk-sweep": 3600, "webhooks": 3600, "log-witnesses": 3600, "cleanup": 3600}
+    | {"archival": 3600}
 )
 JOBS = set(JOB_NAMES)
 

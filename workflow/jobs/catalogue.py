@@ -22,6 +22,7 @@ from workflow.notices import service as notices
 from workflow.records import reminders
 from workflow.services import Services
 from workflow.settings import Settings, SettingsError
+from workflow.signatures import archival
 from workflow.transparency import usecases as log_usecases
 from workflow.transparency import witnesses
 from workflow.webhooks.delivery import Deliverer
@@ -141,6 +142,20 @@ def _webhooks(ctx: JobContext) -> str:
     return deliverer.run(deliverer.due(ctx.now), ctx.now).text()
 
 
+def _archival(ctx: JobContext) -> str:
+    # Each document is renewed in a transaction of its own (the run's stays unused).
+    services = ctx.services
+    report = archival.renew_due(
+        services.session_factory,
+        services.blobs,
+        services.trust,
+        services.trust_services,
+        services.settings,
+        ctx.now,
+    )
+    return report.text()
+
+
 def _ocr(ctx: JobContext) -> str:
     if not ocr.available():
         return "chưa cài ocrmypdf: bỏ qua nhận dạng chữ bản quét"
@@ -223,6 +238,7 @@ JOBS: tuple[Job, ...] = (
     Job("mail-intake", N_("Đọc hộp thư văn bản đến (IMAP)"), 5 * MINUTE, _mail_intake),
     Job("notices", N_("Gửi thư thông báo (mỗi sự kiện)"), MINUTE, _notices),
     Job("notice-digest", N_("Gửi thư tổng hợp thông báo trong ngày"), DAY, _digest),
+    Job("archival", N_("Gia hạn dấu thời gian lưu trữ (B-LTA) trước khi hết hạn"), DAY, _archival),
 )
 """Every periodic job, in the order they are listed and started."""
 BY_NAME: Mapping[str, Job] = {job.name: job for job in JOBS}
