@@ -336,7 +336,9 @@ def test_figures_misses_exemption_tamper(cov_app: Flask, api: Api, services: Ser
     ]
     with services.session_factory() as s:
         logged = s.scalars(
-            select(AuditEvent).where(AuditEvent.action == "ledger:state_changed")
+            select(AuditEvent)
+            .where(AuditEvent.action == "ledger:state_changed")
+            .order_by(AuditEvent.seq)  # the log's order: PostgreSQL promises no other
         ).all()
         # The exemption of B (signed_valid -> exempt), then the tampering of A.
         t2 = [e for e in logged if e.details["target"] == "T2"]
