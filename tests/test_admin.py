@@ -61,7 +61,11 @@ def signed_in(app: Flask, username: str) -> FlaskClient:
 
 def audit_entries(services: Services, action: str) -> list[AuditEvent]:
     with services.session_factory() as session:
-        return list(session.scalars(select(AuditEvent).where(AuditEvent.action == action)))
+        return list(
+            session.scalars(
+                select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.seq)
+            )
+        )
 
 
 def one(services: Services, model: Any, **where: Any) -> Any:

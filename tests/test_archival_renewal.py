@@ -127,11 +127,15 @@ def test_renewed_in_time_survives_the_tsa_expiry_and_skipped_does_not(
                 days=365
             )
             audited = session.scalars(
-                select(AuditEvent).where(AuditEvent.action == archival.RENEWED)
+                select(AuditEvent)
+                .where(AuditEvent.action == archival.RENEWED)
+                .order_by(AuditEvent.seq)
             ).one()
             assert audited.object_id == str(renewed) and audited.details["reason"] == "expiry"
             refused = session.scalars(
-                select(AuditEvent).where(AuditEvent.action == archival.FAILED)
+                select(AuditEvent)
+                .where(AuditEvent.action == archival.FAILED)
+                .order_by(AuditEvent.seq)
             ).one()
             assert refused.object_id == str(renewed)
         # The document's validation report lists the new document timestamp (valid, by

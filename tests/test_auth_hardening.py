@@ -56,7 +56,11 @@ def token_request(client: FlaskClient, username: str, password: str, **kw: Any) 
 
 def audit_actions(services: Services, action: str) -> list[AuditEvent]:
     with services.session_factory() as session:
-        return list(session.scalars(select(AuditEvent).where(AuditEvent.action == action)))
+        return list(
+            session.scalars(
+                select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.seq)
+            )
+        )
 
 
 @pytest.mark.both_databases

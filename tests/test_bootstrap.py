@@ -84,7 +84,7 @@ def test_secrets_never_reach_the_audit_log(api: Api, services: Services) -> None
     api.login("kiemtra")
     api.client.post("/api/v1/auth/token", json={"username": "kiemtra", "password": "wrong-pw-123"})
     with services.session_factory() as session:
-        events = session.scalars(select(AuditEvent)).all()
+        events = session.scalars(select(AuditEvent).order_by(AuditEvent.seq)).all()
     dump = repr([(e.action, e.details) for e in events])
     assert DEMO_PASSWORD not in dump and "wrong-pw-123" not in dump
     assert api.tokens["kiemtra"] not in dump

@@ -170,7 +170,9 @@ def test_mixed_run_fails_only_the_changed_documents(
     assert len(signed_docs) == 5
     with services.session_factory() as session:
         audited = session.scalars(
-            select(AuditEvent).where(AuditEvent.action == "document:sign_failed")
+            select(AuditEvent)
+            .where(AuditEvent.action == "document:sign_failed")
+            .order_by(AuditEvent.seq)
         ).all()
     assert sorted(e.details["task"] for e in audited if e.details["bulk_job"] == job_id) == [
         tasks[1],

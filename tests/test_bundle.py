@@ -255,7 +255,11 @@ def test_export_via_api_cli_and_page_verifies_clean(
     )
     assert bad.exit_code != 0 and "Kỳ thống kê không hợp lệ" in bad.output
     with services.session_factory() as s:
-        exports = s.scalars(select(AuditEvent).where(AuditEvent.action == "bundle:exported")).all()
+        exports = s.scalars(
+            select(AuditEvent)
+            .where(AuditEvent.action == "bundle:exported")
+            .order_by(AuditEvent.seq)
+        ).all()
         assert [e.actor_id is None for e in exports] == [False, True]
 
     # The page and its button.

@@ -119,7 +119,9 @@ def test_t1_grace_period_documents_and_deliveries(
     assert nd(f["T1"]) == (1, 1) and f["T1"]["counts"]["internal"] == 1
     with services.session_factory() as s:
         logged = s.scalars(
-            select(AuditEvent).where(AuditEvent.action == "ledger:state_changed")
+            select(AuditEvent)
+            .where(AuditEvent.action == "ledger:state_changed")
+            .order_by(AuditEvent.seq)
         ).all()
         b_changes = [
             (e.details["from"], e.details["to"])
@@ -173,7 +175,11 @@ def test_a_recalled_document_is_not_received(app: Flask, api: Api, services: Ser
     def refusals() -> list[AuditEvent]:
         with services.session_factory() as s:
             return list(
-                s.scalars(select(AuditEvent).where(AuditEvent.action == "incoming:receipt_refused"))
+                s.scalars(
+                    select(AuditEvent)
+                    .where(AuditEvent.action == "incoming:receipt_refused")
+                    .order_by(AuditEvent.seq)
+                )
             )
 
     [logged] = refusals()

@@ -67,7 +67,9 @@ def test_report_delivered_on_paper_is_a_t4_miss(api: Api, services: Services) ->
     assert_counts_exact(services)
     with services.session_factory() as s:
         event = s.scalars(
-            select(AuditEvent).where(AuditEvent.action == "report:paper_delivered")
+            select(AuditEvent)
+            .where(AuditEvent.action == "report:paper_delivered")
+            .order_by(AuditEvent.seq)
         ).one()
         assert event.object_id == str(gd)
 

@@ -152,7 +152,7 @@ def test_from_a_fresh_instance_to_a_received_document(fresh: Flask, tmp_path: Pa
         assert len(session.scalars(select(User)).all()) == 62
         bithu_cs = session.scalars(select(User).where(User.username == "bithu.cs03")).one()
         assert sorted(r.role for r in bithu_cs.roles) == ["approver", "signer"]
-        actions = [e.action for e in session.scalars(select(AuditEvent))]
+        actions = [e.action for e in session.scalars(select(AuditEvent).order_by(AuditEvent.seq))]
     assert (
         actions.count("organisation:imported") == 1
         and actions.count("organisation:import_checked") == 2
@@ -280,7 +280,7 @@ def test_setup_links_are_single_use_expire_and_never_logged(app: Flask, clock: A
     assert closed(app.test_client().get(late)).status_code == 404
     services: Services = app.extensions[EXTENSION_KEY]
     with services.session_factory() as session:
-        events = session.scalars(select(AuditEvent)).all()
+        events = session.scalars(select(AuditEvent).order_by(AuditEvent.seq)).all()
     dump = repr([(e.action, e.details) for e in events])
     assert "user:password_set" in dump and "user:setup_link_issued" in dump
     for secret in (first, second, late, PASSWORD):
@@ -366,7 +366,9 @@ def test_import_page_checks_then_imports(app: Flask, api: Api) -> None:
             ("approver", "BTG"),
         ]
         imported = session.scalars(
-            select(AuditEvent).where(AuditEvent.action == "organisation:imported")
+            select(AuditEvent)
+            .where(AuditEvent.action == "organisation:imported")
+            .order_by(AuditEvent.seq)
         ).one()
         assert imported.actor_id is not None and imported.details["units_created"] == 2
         # The new committee got its seal certificate (initialisation's system-data step).
@@ -411,7 +413,9 @@ def test_system_routes_follow_the_imported_standing_committee_and_office(tmp_pat
             assert default.is_default and default.active
             assert system.ensure_system_routes(session) == []  # settled
             saved = session.scalars(
-                select(AuditEvent).where(AuditEvent.action == "route:saved")
+                select(AuditEvent)
+                .where(AuditEvent.action == "route:saved")
+                .order_by(AuditEvent.seq)
             ).all()
             assert {e.details["code"] for e in saved} == {"thuong-truc-ky", "thuong-truc-ban-hanh"}
     finally:

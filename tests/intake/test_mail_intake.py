@@ -92,7 +92,11 @@ def runner(app: Flask) -> Runner:
 
 def audits(services: Services, action: str) -> list[AuditEvent]:
     with services.session_factory() as session:
-        return list(session.scalars(select(AuditEvent).where(AuditEvent.action == action)))
+        return list(
+            session.scalars(
+                select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.seq)
+            )
+        )
 
 
 # The queue locks its message (SELECT .. FOR UPDATE), (Message-ID, SHA-256) is unique.

@@ -178,7 +178,9 @@ def test_revalidation_job_catches_a_changed_stored_file(
             )
         ).one()
         changed = session.scalars(
-            select(AuditEvent).where(AuditEvent.action == "ledger:state_changed")
+            select(AuditEvent)
+            .where(AuditEvent.action == "ledger:state_changed")
+            .order_by(AuditEvent.seq)
         ).all()
     assert state == "signed_invalid"
     assert [(e.details["from"], e.details["to"]) for e in changed] == [

@@ -91,7 +91,9 @@ def test_checkpoint_heads_records_each_change_once(services: Services) -> None:
         forced = checkpoint_heads(session, None, now=NOW, force=True)  # the button
         assert forced.ledger_event is None and forced.checkpoint is not None
         session.commit()
-        heads = session.scalars(select(AuditEvent).where(AuditEvent.action == LEDGER_HEAD)).all()
+        heads = session.scalars(
+            select(AuditEvent).where(AuditEvent.action == LEDGER_HEAD).order_by(AuditEvent.seq)
+        ).all()
         cps = session.scalars(select(AuditCheckpoint)).all()
     assert len(heads) == 1 and len(cps) == 2
     assert {c.seq for c in cps} == {heads[0].seq} and all(c.timestamp_token is None for c in cps)

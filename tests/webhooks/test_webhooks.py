@@ -117,7 +117,9 @@ def test_post_webhooks_registers_an_endpoint_for_administrators_only(
     assert [w["url"] for w in listed] == [rec.base + "/hook"]
     with services_of(app).session_factory() as session:
         audited = session.scalars(
-            select(AuditEvent).where(AuditEvent.action == "webhook:created")
+            select(AuditEvent)
+            .where(AuditEvent.action == "webhook:created")
+            .order_by(AuditEvent.seq)
         ).all()
     assert len(audited) == 1 and SECRET not in json.dumps(audited[0].details)
 
