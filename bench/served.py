@@ -52,14 +52,16 @@ def free_port() -> int:
 
 
 @contextmanager
-def postgres_database() -> Iterator[str]:
-    """A fresh database on :data:`POSTGRES_URL`, dropped afterwards: :returns: its URL."""
+def postgres_database(admin_url: str | None = None) -> Iterator[str]:
+    """A fresh database on ``admin_url`` (default :data:`POSTGRES_URL`), dropped
+    afterwards: :returns: its URL."""
     import psycopg
     from sqlalchemy.engine import make_url
 
-    assert POSTGRES_URL  # noqa: S101
+    server = admin_url or POSTGRES_URL
+    assert server  # noqa: S101
     name = f"trinhky_bench_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    admin = make_url(POSTGRES_URL).set(drivername="postgresql")
+    admin = make_url(server).set(drivername="postgresql")
     dsn = admin.render_as_string(hide_password=False)
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
