@@ -26,7 +26,6 @@ from workflow.signatures import archival
 from workflow.transparency import usecases as log_usecases
 from workflow.transparency import witnesses
 from workflow.webhooks.delivery import Deliverer
-from workflow.webhooks.vault import Vault
 
 HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)
@@ -132,13 +131,7 @@ def _bulk(ctx: JobContext) -> str:
 def _webhooks(ctx: JobContext) -> str:
     # Each delivery is posted outside any transaction and recorded in a short one of its
     # own (a slow receiver never holds a lock); the run's session stays unused.
-    services = ctx.services
-    deliverer = Deliverer(
-        services.session_factory,
-        services.settings,
-        Vault(services.secret_key),
-        clock=lambda: ctx.now,
-    )
+    deliverer = Deliverer.of(ctx.services)
     return deliverer.run(deliverer.due(ctx.now), ctx.now).text()
 
 

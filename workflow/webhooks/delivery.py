@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from storage.types import utcnow
 from storage.webhook_models import WebhookDelivery
+from workflow.services import Services
 from workflow.settings import Settings
 from workflow.webhooks import events, wire
 from workflow.webhooks.vault import Vault, VaultError
@@ -114,6 +115,12 @@ class Deliverer:
     ) -> None:
         self.sessions, self.settings, self.vault = sessions, settings, vault
         self.poster, self.clock = poster, clock
+
+    @classmethod
+    def of(cls, services: Services) -> Deliverer:
+        """:returns: the deliverer of an application's services (the job's and the
+        after-commit hook's alike)."""
+        return cls(services.session_factory, services.settings, Vault(services.secret_key))
 
     def due(self, now: datetime, limit: int = 200) -> list[int]:
         """:returns: ids of the pending deliveries due at ``now``, oldest first."""

@@ -32,9 +32,7 @@ def deliverer_for(app: Flask) -> Deliverer:
     """:returns: the app's deliverer (made once)."""
     deliverer: Deliverer | None = app.extensions.get(DELIVERER_KEY)
     if deliverer is None:
-        services: Services = app.extensions[EXTENSION_KEY]
-        deliverer = Deliverer(services.session_factory, services.settings, vault_for(app))
-        app.extensions[DELIVERER_KEY] = deliverer
+        deliverer = app.extensions[DELIVERER_KEY] = Deliverer.of(app.extensions[EXTENSION_KEY])
     return deliverer
 
 
