@@ -17,7 +17,7 @@ from typing import Any
 
 import requests
 
-from storage.blobs import S3Config
+from storage.blobs import BlobStore, FilesystemBlobStore, S3Config
 from tests.conftest import server_environment
 
 REPO = Path(__file__).resolve().parent.parent
@@ -101,6 +101,17 @@ class ObjectStore:
         """:returns: a boto3 client of this server (path-style addressing)."""
         return self.config().client()
 
+    def settings(self, bucket: str) -> dict[str, str]:
+        """:returns: the settings of an app whose blobs live in ``bucket`` on this server."""
+        return {
+            "BLOB_URL": f"s3://{bucket}/trinhky",
+            "S3_ENDPOINT_URL": self.endpoint,
+            "S3_REGION": self.region,
+            "S3_ACCESS_KEY_ID": self.access_key_id,
+            "S3_SECRET_ACCESS_KEY": self.secret_access_key,
+            "S3_ADDRESSING_STYLE": "path",
+        }
+
     def config(self) -> S3Config:
         """:returns: how the blob store reaches this server."""
         return S3Config(
@@ -146,3 +157,13 @@ def s3_server(log_dir: Path) -> Iterator[ObjectStore]:
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+
+
+def move_blobs(instance: Path, store: BlobStore) -> None:
+    """Move every blob initialisation left in ``instance``'s blob folder (seals...) into
+    ``store``: nothing of them stays on the local disk."""
+    local = FilesystemBlobStore(instance / "blobs")
+    for blob in list(local.blobs()):
+        with local.open(blob.name) as f:
+            store.put(f)
+        local.delete(blob.name)

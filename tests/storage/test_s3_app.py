@@ -11,24 +11,13 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from storage.blobs import FilesystemBlobStore, S3BlobStore
+from storage.blobs import S3BlobStore
 from tests.conftest import Api, app_config
-from tests.servers import ObjectStore
+from tests.servers import ObjectStore, move_blobs
 from tests.test_journey_api import run_journey
 from workflow.app import create_app
 from workflow.services import EXTENSION_KEY, Services
 from workflow.settings import DEFAULTS, Settings, SettingsError
-
-
-def s3_settings(server: ObjectStore, bucket: str) -> dict[str, Any]:
-    return {
-        "BLOB_URL": f"s3://{bucket}/trinhky",
-        "S3_ENDPOINT_URL": server.endpoint,
-        "S3_REGION": server.region,
-        "S3_ACCESS_KEY_ID": server.access_key_id,
-        "S3_SECRET_ACCESS_KEY": server.secret_access_key,
-        "S3_ADDRESSING_STYLE": "path",
-    }
 
 
 @pytest.fixture
@@ -39,16 +28,11 @@ def s3_app(
     bucket = f"trinhky-app-{instance.parent.name[-20:].lower().replace('_', '-')}"
     s3_client.create_bucket(Bucket=bucket)
     application = create_app(
-        app_config(instance, DATABASE_URL=database_url, **s3_settings(object_store, bucket))
+        app_config(instance, DATABASE_URL=database_url, **object_store.settings(bucket))
     )
     services: Services = application.extensions[EXTENSION_KEY]
     assert isinstance(services.blobs, S3BlobStore)
-    local = FilesystemBlobStore(instance / "blobs")  # what initialisation stored (seals...)
-    for path in (instance / "blobs").rglob("*"):
-        if path.is_file() and path.parent.name != "tmp":
-            with local.open(path.name) as f:
-                services.blobs.put(f)
-            local.delete(path.name)
+    move_blobs(instance, services.blobs)
     yield application
     services.engine.dispose()
 

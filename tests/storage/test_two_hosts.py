@@ -24,12 +24,11 @@ import pytest
 import requests
 from flask import Flask
 
-from storage.blobs import FilesystemBlobStore
 from tests import servers
 from tests.conftest import DEMO_PASSWORD, PgCluster, app_config
 from tests.factories import awaiting_issue
 from tests.pdfs import simple_pdf
-from tests.servers import ObjectStore
+from tests.servers import ObjectStore, move_blobs
 from workflow.app import create_app
 from workflow.services import EXTENSION_KEY, Services
 
@@ -40,17 +39,6 @@ def db_backend(pg_cluster: PgCluster) -> str:
     return "pg"
 
 
-def s3_settings(server: ObjectStore, bucket: str) -> dict[str, Any]:
-    return {
-        "BLOB_URL": f"s3://{bucket}/trinhky",
-        "S3_ENDPOINT_URL": server.endpoint,
-        "S3_REGION": server.region,
-        "S3_ACCESS_KEY_ID": server.access_key_id,
-        "S3_SECRET_ACCESS_KEY": server.secret_access_key,
-        "S3_ADDRESSING_STYLE": "path",
-    }
-
-
 @pytest.fixture
 def shared(
     instance: Path, database_url: str, object_store: ObjectStore, s3_client: Any
@@ -59,15 +47,10 @@ def shared(
     blobs; :returns: an app on them (for set-up and checks) and the hosts' settings."""
     bucket = f"two-hosts-{hashlib.sha256(str(instance).encode()).hexdigest()[:12]}"
     s3_client.create_bucket(Bucket=bucket)
-    settings = s3_settings(object_store, bucket)
+    settings = object_store.settings(bucket)
     app = create_app(app_config(instance, DATABASE_URL=database_url, **settings))
     services: Services = app.extensions[EXTENSION_KEY]
-    local = FilesystemBlobStore(instance / "blobs")
-    for path in (instance / "blobs").rglob("*"):
-        if path.is_file() and path.parent.name != "tmp":
-            with local.open(path.name) as f:
-                services.blobs.put(f)
-    shutil.rmtree(instance / "blobs")
+    move_blobs(instance, services.blobs)
     yield app, settings
     services.engine.dispose()
 
