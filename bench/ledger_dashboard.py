@@ -22,16 +22,16 @@ import random
 import statistics
 import tempfile
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, event, insert, make_url, select, text
+from sqlalchemy import create_engine, event, insert, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from bench.served import postgres_engine
 from storage import ledger, ledger_counts
 from storage.db import Base
 from storage.models import Unit
@@ -280,25 +280,6 @@ def run(name: str, engine: Engine, args: argparse.Namespace) -> dict[str, Any]:
     return {**built, "queries": times, "write_ms": write_ms}
 
 
-@contextlib.contextmanager
-def pg_database(url: str) -> Iterator[Engine]:
-    """A throwaway database on the server at ``url`` (dropped afterwards)."""
-    import psycopg
-
-    admin = make_url(url).set(drivername="postgresql")
-    name = f"trinhky_bench_ledger_{uuid.uuid4().hex[:8]}"
-    plain = admin.render_as_string(hide_password=False)
-    with psycopg.connect(plain, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    engine = create_engine(admin.set(drivername="postgresql+psycopg", database=name))
-    try:
-        yield engine
-    finally:
-        engine.dispose()
-        with psycopg.connect(plain, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -333,7 +314,7 @@ def main() -> None:
         if not args.pg:
             print("[pg] skipped: no --pg URL and TRINHKY_TEST_POSTGRES_URL is not set")
         else:
-            with pg_database(args.pg) as engine:
+            with postgres_engine(args.pg) as engine:
                 result["pg"] = run("pg", engine, args)
             after = {k: v["after_ms"] for k, v in result["pg"]["queries"].items() if k != PAGE}
             slow = {k: v for k, v in after.items() if v >= TARGET_MS}

@@ -16,23 +16,21 @@ without diacritics. Also the time of one document's re-indexing (what each commi
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import random
 import statistics
 import tempfile
 import time
-import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, insert, make_url, text
+from sqlalchemy import create_engine, insert, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from bench.served import postgres_engine
 from storage.models import Document, RoleAssignment, Task, Unit, User
 from storage.search_models import SearchEntry
 from workflow.files.extract import fold
@@ -217,25 +215,6 @@ def run(name: str, engine: Engine, args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
-@contextlib.contextmanager
-def pg_database(url: str) -> Iterator[Engine]:
-    """A throwaway database on the server at ``url`` (dropped afterwards)."""
-    import psycopg
-
-    admin = make_url(url).set(drivername="postgresql")
-    name = f"trinhky_bench_search_{uuid.uuid4().hex[:8]}"
-    plain = admin.render_as_string(hide_password=False)
-    with psycopg.connect(plain, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    engine = create_engine(admin.set(drivername="postgresql+psycopg", database=name))
-    try:
-        yield engine
-    finally:
-        engine.dispose()
-        with psycopg.connect(plain, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -266,7 +245,7 @@ def main() -> None:
         if not args.pg:
             print("[pg] skipped: no --pg and no TRINHKY_TEST_POSTGRES_URL")
         else:
-            with pg_database(args.pg) as engine:
+            with postgres_engine(args.pg) as engine:
                 result["pg"] = run("pg", engine, args)
     OUT_DIR.mkdir(exist_ok=True)
     out = args.out or OUT_DIR / f"search-{datetime.now():%Y%m%d-%H%M%S}.json"

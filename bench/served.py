@@ -72,6 +72,21 @@ def postgres_database(admin_url: str | None = None) -> Iterator[str]:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+@contextmanager
+def postgres_engine(admin_url: str | None = None) -> Iterator[Any]:
+    """A SQLAlchemy engine on a fresh database of :func:`postgres_database`, disposed and
+    the database dropped afterwards."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+
+    with postgres_database(admin_url) as url:
+        engine = create_engine(make_url(url).set(drivername="postgresql+psycopg"))
+        try:
+            yield engine
+        finally:
+            engine.dispose()
+
+
 def init_instance(
     code: Path, instance: Path, database_url: str | None = None, **settings: str
 ) -> dict[str, str]:
