@@ -35,8 +35,10 @@ from bench.served import postgres_engine
 from storage import ledger, ledger_counts
 from storage.db import Base
 from storage.models import Unit
+from storage.tlog_models import LogLeaf, LogNode, LogState
 
 TARGET_MS = 100.0
+TLOG_TABLES = tuple(m.__tablename__ for m in (LogLeaf, LogNode, LogState))
 OUT_DIR = Path(__file__).resolve().parent / "out"
 UNITS = 9
 TYPES = [
@@ -72,8 +74,18 @@ def fill(engine: Engine, n: int) -> dict[str, float]:
         engine,
         tables=[
             Base.metadata.tables[name]
-            # audit_events: the dashboard's "as of" is the ledger's last full refresh.
-            for name in ("units", "users", "ledger_entries", "ledger_counts", "audit_events")
+            # audit_events: the dashboard's "as of" is the ledger's last full refresh; the
+            # audit head and the log tables: every ledger entry is a leaf of the
+            # transparency log (storage.tlog), appended when it is flushed.
+            for name in (
+                "units",
+                "users",
+                "ledger_entries",
+                "ledger_counts",
+                "audit_events",
+                "audit_head",
+                *TLOG_TABLES,
+            )
         ],
     )
     rng = random.Random(2026)
