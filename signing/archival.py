@@ -296,9 +296,19 @@ def signature_situation(path: Path) -> tuple[str, ...]:
     with path.open("rb") as fh:
         reader = PdfFileReader(fh, strict=False)
         return tuple(
-            f"{sig.sig_object.get('/Type')}:{sig.signer_cert.sha256.hex()}"
+            f"{sig.sig_object.get('/Type')}:{_fingerprint(sig)}"
             for sig in reader.embedded_signatures
         )
+
+
+def _fingerprint(sig: Any) -> str:
+    """The SHA-256 of ``sig``'s certificate, or ``'unreadable'`` (a damaged signature;
+    a document unlike its situation is validated on its own, see
+    ``workflow.signatures.archival``)."""
+    try:
+        return str(sig.signer_cert.sha256.hex())
+    except Exception:  # the CMS object may be garbage; pyHanko raises many kinds
+        return "unreadable"
 
 
 @dataclass(frozen=True)
