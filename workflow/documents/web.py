@@ -22,7 +22,7 @@ from workflow.accounts import access
 from workflow.documents import drafts, presenters, recipients, route_templates
 from workflow.documents import usecases as service
 from workflow.documents.intake import original_file
-from workflow.documents.page import ActionForm, EmptyForm, SignForm, render_detail
+from workflow.documents.page import PAGE_LOAD, ActionForm, EmptyForm, SignForm, render_detail
 from workflow.documents.states import DocState, StageAction
 from workflow.errors import WorkflowError
 from workflow.http import current_actor
@@ -160,7 +160,7 @@ def detail(document_id: int) -> Any:
     db = get_session()
     begin_write(db)  # the view is recorded: the lock for that, then the page is read after
     actor = current_actor()
-    doc = access.get_visible_document(db, actor, document_id)
+    doc = access.get_visible_document(db, actor, document_id, PAGE_LOAD)
     audit.append(
         db,
         AuditAction.VIEWED,
