@@ -1,4 +1,5 @@
-"""Profile the document page end to end: ``python -m bench.profile_page [N] [--sort tottime]``.
+"""Profile the document page end to end: ``python -m bench.profile_page [N] [--sort tottime]
+[--postgres ADMIN_URL] [--dump FILE]``.
 
 Builds a throwaway instance (the embedded default at its production level, B-LT; with
 ``--postgres URL`` on a fresh PostgreSQL database of that server), a document with three
@@ -149,6 +150,7 @@ def main(argv: list[str]) -> int:
     count = int(argv[0]) if argv and argv[0].isdigit() else 200
     sort = argv[argv.index("--sort") + 1] if "--sort" in argv else "tottime"
     server = argv[argv.index("--postgres") + 1] if "--postgres" in argv else None
+    dump = argv[argv.index("--dump") + 1] if "--dump" in argv else None
     with tempfile.TemporaryDirectory(prefix="trinhky-profile-") as tmp, ExitStack() as stack:
         url = stack.enter_context(postgres_database(server)) if server else None
         app, doc_id = build(Path(tmp) / "instance", url)
@@ -184,6 +186,8 @@ def main(argv: list[str]) -> int:
         for _ in range(count):
             client.get(path)
         profiler.disable()
+        if dump:
+            profiler.dump_stats(dump)
     print(
         f"GET {path} x{count} ({'PostgreSQL' if server else 'SQLite'}) through the test "
         f"client: {1000 * cpu / count:.2f} ms CPU and {1000 * wall / count:.2f} ms wall per page"

@@ -14,7 +14,7 @@ from flask_login import LoginManager
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
@@ -187,9 +187,14 @@ def _init_login(app: Flask, services: Services) -> None:
         if not user_id.isdigit():
             return None
         with services.read_session_factory() as session:
-            user = session.scalars(
-                select(User).options(selectinload(User.roles)).where(User.id == int(user_id))
-            ).first()
+            # One query: the user with their roles and the roles' units (every request).
+            user = (
+                session.scalars(
+                    select(User).options(joinedload(User.roles)).where(User.id == int(user_id))
+                )
+                .unique()
+                .first()
+            )
             if user is None or not user.active:
                 return None
             # A cookie from before the last logout or password reset has ended.

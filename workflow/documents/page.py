@@ -48,6 +48,7 @@ from workflow.vocab import (
 
 PAGE_LOAD: tuple[ORMOption, ...] = (
     joinedload(Document.created_by).options(lazyload(User.roles)),
+    joinedload(Document.route),  # its stages follow (selectin)
     selectinload(Document.revisions).options(
         joinedload(Revision.created_by).options(lazyload(User.roles))
     ),
@@ -57,9 +58,10 @@ PAGE_LOAD: tuple[ORMOption, ...] = (
         joinedload(Task.on_behalf_of).options(lazyload(User.roles)),
     ),
 )
-"""How the page loads a document: the people on it without their roles, which the page
-reads only for the actor and, when a task may be delegated, the delegates (loaded on
-access then), instead of a query of everybody's roles for each of its lists."""
+"""How the page loads a document: with its route, and the people on it without their
+roles, which the page reads only for the actor and, when a task may be delegated, the
+delegates (loaded on access then), instead of a query of everybody's roles for each of
+its lists."""
 
 
 class ActionForm(FlaskForm):

@@ -26,15 +26,13 @@ def report_of(services: Services, session: Session, sha256: str) -> ValidationRe
 
     :param session: the caller's session (only read from).
     """
-    version = validation_cache.trust_version(session)
-    # Check the stored file first: a file changed behind the store's back is never
-    # vouched for by a report of its old bytes (the store re-hashes it unless it proves
-    # the file unchanged since its last re-hash: ``BlobStore.intact``).
+    version, cached = validation_cache.current_report(session, sha256)
+    # Check the stored file before its report is used: a file changed behind the store's
+    # back is never vouched for by a report of its old bytes (the store re-hashes it
+    # unless it proves the file unchanged since its last re-hash: ``BlobStore.intact``).
     intact = services.blobs.intact(sha256)
-    if intact:
-        cached = validation_cache.cached_report(session, sha256, version)
-        if cached is not None:
-            return ValidationReport.from_dict(cached)
+    if intact and cached is not None:
+        return ValidationReport.from_dict(cached)
     with services.blobs.local_copy(sha256) as path:
         report = validate_pdf(path, services.trust, services.trust_services.revocation_source())
     if intact:
