@@ -93,7 +93,7 @@ def error_response(status: int, message: str, code: str | None = None) -> Any:
 def current_actor() -> User:
     """:returns: the logged-in user (session cookie), attached to the request's session."""
     session = get_session()
-    loaded = current_user._get_current_object()  # type: ignore[attr-defined]
+    loaded = current_user._get_current_object()
     state = inspect(loaded, raiseerr=False) if isinstance(loaded, User) else None
     if state is not None and state.detached and state.key is not None:
         # flask-login's user loader read the user and their roles a moment ago, in a
