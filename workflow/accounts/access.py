@@ -101,6 +101,18 @@ def visible_document_ids(user: User) -> Select[int]:
     )  # type: ignore[return-value]
 
 
+def check_visible(session: Session, user: User, document_id: int) -> None:
+    """Whether ``user`` may see the document, in one indexed query that loads nothing (a
+    view is recorded in the transaction that checks it; the page loads the document
+    afterwards, outside the write lock).
+
+    :raises NotFoundError: no such document, or not visible (same answer, on purpose).
+    """
+    query = visible_documents(user).where(Document.id == document_id)
+    if session.scalar(query.with_only_columns(Document.id)) is None:
+        raise NotFoundError(NOT_FOUND)
+
+
 def get_visible_document(
     session: Session, user: User, document_id: int, options: Sequence[ORMOption] = ()
 ) -> Document:

@@ -158,18 +158,22 @@ def _routes() -> list[Any]:
 def detail(document_id: int) -> Any:
     """The document page: metadata, route, history, signatures, actions."""
     db = get_session()
-    begin_write(db)  # the view is recorded: the lock for that, then the page is read after
+    # The view is recorded in the transaction that checks access (the write lock on
+    # SQLite, the chain head's row on PostgreSQL: held for these two statements and the
+    # audit row only); the page is read after, in a transaction that locks nothing.
+    begin_write(db)
     actor = current_actor()
-    doc = access.get_visible_document(db, actor, document_id, PAGE_LOAD)
+    access.check_visible(db, actor, document_id)
     audit.append(
         db,
         AuditAction.VIEWED,
         actor_id=actor.id,
         object_type="document",
-        object_id=doc.id,
+        object_id=document_id,
         details={"via": "web"},
     )
     db.commit()
+    doc = access.get_visible_document(db, actor, document_id, PAGE_LOAD)
     return render_detail(doc, actor)
 
 
