@@ -164,7 +164,10 @@ class FilesystemBlobStore:
             return True
         checked_at = time.monotonic()
         ok = self.verify(key)
-        after = path.stat()
+        try:
+            after = path.stat()
+        except FileNotFoundError as exc:
+            raise BlobNotFoundError(key) from exc
         settled = time.time_ns() - after.st_ctime_ns > SETTLED_SECONDS * 1e9
         with self._intact_lock:
             self._intact.pop(key, None)

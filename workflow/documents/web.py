@@ -158,9 +158,9 @@ def _routes() -> list[Any]:
 def detail(document_id: int) -> Any:
     """The document page: metadata, route, history, signatures, actions."""
     db = get_session()
-    # The view is recorded in the transaction that checks access (the write lock on
-    # SQLite, the chain head's row on PostgreSQL: held for these two statements and the
-    # audit row only); the page is read after, in a transaction that locks nothing.
+    # The view is recorded in the transaction that checks access: a short one (SQLite's
+    # write lock from its start, the chain head's row on PostgreSQL from the audit row
+    # on, until the commit); the page is read after, in a transaction that locks nothing.
     begin_write(db)
     actor = current_actor()
     access.check_visible(db, actor, document_id)
