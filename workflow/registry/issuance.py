@@ -14,6 +14,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from signing.images import default_seal_png
+from signing.numberline import field_box, find_header, header_fills
 from signing.pages import signature_field_box
 from signing.pkcs11_keys import Pkcs11Config
 from signing.profiles import SigningProfile, TrustConfig
@@ -223,7 +224,7 @@ def issue(
     cert = seal_certificate(session, issuer, stored_key=False)
     with ExitStack() as stack:
         signer = seal_signer(stack, issuer, cert, trust, seal_passphrase, seal_token)
-        rev = _number_and_seal(
+        rev, numbered = _number_and_seal(
             session,
             blobs,
             trust,
@@ -254,6 +255,7 @@ def issue(
             "sha256": rev.blob_sha256,
             "seal": cert.fingerprint,
             "seal_key": "pkcs11" if on_token(cert) else "stored",
+            "number_line": numbered,
         },
     )
     coverage.record_document(session, blobs, trust, doc, now=doc.issued_at, actor_id=actor.id)
@@ -276,8 +278,11 @@ def _number_and_seal(
     level: LevelPolicy,
     services: TrustServices | None,
     base_url: str | None,
-) -> Revision:
-    """Take the number, then sign the seal over the current revision and store it."""
+) -> tuple[Revision, bool]:
+    """Take the number, write it into the document's "Số:" line when it has one, then sign
+    the seal over the current revision and store it.
+
+    :returns: the sealed revision, and whether the number line was written."""
     register = "outgoing_classified" if doc.classification else "outgoing"
     assign_number(session, doc, issuer, register, actor)
     assert doc.symbol is not None and doc.number is not None and doc.issued_at is not None  # noqa: S101
@@ -292,6 +297,9 @@ def _number_and_seal(
         image_png=seal_image(blobs, issuer),
         qr_url=verification.verification_url(base_url, code) if base_url else None,
     )
+    numbered = _write_number_line(
+        session, blobs, trust, actor, doc, issuer, cert, signer, level, services
+    )
     with blobs.local_copy(doc.current_revision.blob_sha256) as source:
         placement = _seal_placement(blobs, source, signature, seal)
     profile = SigningProfile(
@@ -301,6 +309,53 @@ def _number_and_seal(
         location=issuer.name,
         stamp=seal,
         placement=placement,
+    )
+    produced = sign_to_staged(
+        blobs, trust, doc.current_revision.blob_sha256, signer, profile, services
+    )
+    try:
+        rev, _sig = store_signed(
+            session, blobs, doc, actor.id, cert.id, profile.field_name, produced, doc.issued_at
+        )
+    except BaseException:
+        blobs.discard(produced.staged)
+        raise
+    return rev, numbered is not None
+
+
+def _write_number_line(
+    session: Session,
+    blobs: BlobStore,
+    trust: TrustConfig,
+    actor: User,
+    doc: Document,
+    issuer: Unit,
+    cert: Certificate,
+    signer: Signer,
+    level: LevelPolicy,
+    services: TrustServices | None,
+) -> Revision | None:
+    """Write the number and date into the document's own "Số:" and date lines, when its
+    first page has them, as the visible appearance of a signature of the organisation
+    (field ``SoVanBan_<number>``): a new signature field, which the competent person's
+    signature allows (form filling), the page itself untouched. Without a "Số:" line
+    nothing is written: the seal stamp shows the number as before.
+
+    :returns: the new revision, or None when the document has no "Số:" line.
+    """
+    assert doc.symbol is not None and doc.number is not None and doc.issued_at is not None  # noqa: S101
+    with blobs.local_copy(doc.current_revision.blob_sha256) as source:
+        header = find_header(source)
+    if header is None:
+        return None
+    box, fills = field_box(header_fills(header, doc.symbol, doc.issued_at))
+    profile = SigningProfile(
+        level=level(doc.unit.code, doc.doc_type),
+        field_name=f"SoVanBan_{doc.number}",
+        reason=f"Ghi số, ký hiệu {doc.symbol} và ngày ban hành vào văn bản",
+        location=issuer.name,
+        fills=fills,
+        placement=StampPlacement(page=header.page, box=box),
     )
     produced = sign_to_staged(
         blobs, trust, doc.current_revision.blob_sha256, signer, profile, services
