@@ -35,6 +35,9 @@ _BLANK = " \t\u00a0.…_"
 _NUMBER_RE = re.compile(rf"(?<![^\s])(S[ốỐ])(?:\s*:)?([{_BLANK}]*)([^\s{_BLANK}]*)", re.IGNORECASE)
 _DATE_RE = re.compile(rf"ngày([{_BLANK}\d]*)tháng([{_BLANK}\d]*)năm([{_BLANK}\d]*)", re.IGNORECASE)
 _DOTS = set(".…_")
+_FAR = 6.0
+"""An unprinted blank wider than this many font sizes ends the line: what follows is
+another column (the date line printed level with the number line)."""
 _OPEN_WIDTH = 4.0
 """Writing after a label with nothing printed behind it starts this many points after it."""
 
@@ -132,6 +135,8 @@ def _blank(
     baseline = max(boxes[i][1] for i in range(*label) if not text[i].isspace())
     follows = end < len(text) and text[end] not in "\r\n" and not text[end].isspace()
     dots = [i for i in range(start, end) if text[i] in _DOTS]
+    if follows and not dots and boxes[end][0] - last[2] > _FAR * size:
+        follows = False  # text far away on the same line belongs to another column
     if follows:
         x2 = boxes[end][0]
     elif dots:
@@ -144,7 +149,7 @@ def _blank(
         baseline=baseline,
         size=size,
         dotted=bool(dots),
-        open_end=not follows and not dots,
+        open_end=not follows,
     )
 
 
@@ -173,6 +178,8 @@ def find_header(path: Path, page: int = 0) -> Header | None:
     if not number.group(2) and number.group(3):  # "Số:/QĐ-BTG" has no room to write in
         blank = Blank(blank.x1, blank.x1, blank.baseline, blank.size, False, False)
     suffix = number.group(3)
+    if blank.open_end or not any(c in "-/" for c in suffix):
+        suffix = ""  # "Số:" with nothing behind it, or the next column's words
     suffix_x2 = boxes[number.end(3) - 1][2] if suffix else blank.x2
     header = Header(page, blank, suffix, suffix_x2)
     date = _DATE_RE.search(text, number.end())
@@ -196,13 +203,12 @@ def _norm(text: str) -> str:
 
 
 def _in_blank(text: str, blank: Blank) -> tuple[float, float]:
-    """``(x, width)`` of ``text`` written into ``blank``: centred in a closed blank wide
-    enough, else from its left end."""
+    """``(x, width)`` of ``text`` written into ``blank``: centred between the words
+    around it, or a little after the label when nothing follows."""
     width = text_width(text, "attachment") * blank.size / 10.0
-    room = blank.x2 - blank.x1
-    if blank.open_end or room < width + blank.size * 0.5:
+    if blank.open_end:
         return blank.x1 + _OPEN_WIDTH, width
-    return blank.x1 + (room - width) / 2, width
+    return blank.x1 + (blank.x2 - blank.x1 - width) / 2, width
 
 
 def _cover(blank: Blank, x2: float | None = None) -> Box:
@@ -240,8 +246,7 @@ def header_fills(header: Header, symbol: str, issued_at: datetime) -> list[tuple
             head = symbol.replace(" ", "")[:kept]
         text, cover = head, (_cover(blank) if blank.dotted else None)
         x, width = _in_blank(text, blank)
-        if not blank.open_end and x + width > blank.x2:  # push left against the suffix
-            x = max(blank.x1 + 1.0, blank.x2 - width - 1.0)
+        x = max(x, blank.x2 - width)  # against the printed rest of the symbol: "07-CV/ĐUK"
     else:
         text = symbol
         closed = Blank(blank.x1, header.suffix_x2, blank.baseline, blank.size, True, True)

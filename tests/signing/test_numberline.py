@@ -52,6 +52,14 @@ def test_blanks_are_found_with_their_places(tmp_path: Path) -> None:
     written = [f.text for f, _ in header_fills(found, "07-CV/ĐUK", ISSUED_AT)]
     assert written == ["07", "04", "02"]  # the template prints the rest of the symbol
 
+    # "Số:" with nothing after it, the date line level with it in the other column.
+    bare = find_header(header_pdf(tmp_path / "e.pdf", "Số:", "Hà Nội, ngày ... tháng ... năm ..."))
+    assert bare is not None and bare.suffix == "" and bare.number.open_end
+    assert bare.day and bare.month and bare.year and bare.year.open_end
+    fills = header_fills(bare, "07-CV/ĐUK", ISSUED_AT)
+    assert [f.text for f, _ in fills] == ["07-CV/ĐUK", "04", "02", "2026"]
+    assert fills[0][1][2] < 200 < bare.day.x1  # the symbol stays in its column
+
     assert find_header(header_pdf(tmp_path / "c.pdf", "Kính gửi: các đảng ủy", None)) is None
     assert find_header(header_pdf(tmp_path / "d.pdf", "Số 12-CV/ĐUK", None)) is None
 
