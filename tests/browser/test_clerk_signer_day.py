@@ -22,7 +22,14 @@ import requests
 from pypdf import PdfReader
 
 from signing.stamps import FONT_PATH
-from tests.browser.conftest import STEP_TIMEOUT_MS, VIEWPORTS, Shots, api_token, open_as
+from tests.browser.conftest import (
+    SCREENSHOTS,
+    STEP_TIMEOUT_MS,
+    VIEWPORTS,
+    Shots,
+    api_token,
+    open_as,
+)
 from tests.browser.test_accessibility import BLOCKING, axe_violations, summary
 from tests.browser.test_journey_auditor import _post, _task, issued_by_api
 from tests.conftest import DEMO_PASSWORD
@@ -394,6 +401,81 @@ def test_signer_signs_where_the_preview_shows_kept_across_a_wrong_passphrase(
 
 
 # --- 4. bulk signing ---------------------------------------------------------------------
+
+
+@pytest.mark.skipif(not shutil.which("pdfsig"), reason="poppler-utils missing")
+def test_issuance_writes_number_and_date_into_the_documents_own_lines(
+    new_page: Callable[..., Any], server: Served, shots: Shots, tmp_path: Path
+) -> None:
+    """5. The clerk issues a document whose first page has "Số:        -CV/ĐUK" and
+    "Hà Nội, ngày    tháng    năm 2026": the page then shows the number and date there
+    (and nowhere over the document's own words), every signature still valid."""
+    from PIL import ImageChops
+    from playwright.sync_api import expect
+
+    subject = "Về việc ghi số và ngày ban hành vào dòng Số của văn bản"
+    created = _post(
+        server.base,
+        "chuyenvien",
+        "/api/v1/documents",
+        files={"file": ("so-ngay.pdf", party_pdf(subject), "application/pdf")},
+        data={"subject": subject, "doc_type": "CV", "route": "thuong-truc-ban-hanh"},
+    )
+    doc_id = int(created.json()["id"])
+    _post(server.base, "chuyenvien", f"/api/v1/documents/{doc_id}/submit")
+    for user in ("truongban", "vanthu"):
+        _post(server.base, user, f"/api/v1/tasks/{_task(server.base, user, doc_id)}/approve")
+    _post(
+        server.base,
+        "bithu",
+        f"/api/v1/tasks/{_task(server.base, 'bithu', doc_id)}/sign",
+        json={"passphrase": DEMO_PASSWORD},
+    )
+    signed = file_of(server, doc_id)
+
+    clerk = open_as(new_page, "vanthu", "laptop")
+    clerk.goto(f"/documents/{doc_id}")
+    issue = clerk.locator("form[action*='/issue']")
+    expected = re.search(r"\d{2,}-CV/ĐUK", issue.locator(".number-preview").inner_text())
+    assert expected, "the clerk sees the number before issuing"
+    issue.get_by_role("button", name="Ban hành", exact=True).click()
+    flash(clerk, "ok", "Đã ban hành văn bản")
+    expect(clerk.get_by_role("main")).to_contain_text("Tất cả chữ ký hợp lệ")
+    expect(clerk.locator("#page-0 .page-box > img")).to_be_visible()
+    shots(clerk, "issued-number-line", "desktop")
+
+    issued = file_of(server, doc_id)
+    symbol = expected.group(0)
+    out = tmp_path / "issued.pdf"
+    out.write_bytes(issued)
+    text = subprocess.run(
+        ["pdftotext", "-layout", "-f", "1", "-l", "1", str(out), "-"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    line = next(t for t in text.splitlines() if "Số" in t)
+    assert symbol in line.replace(" ", ""), text  # "Số 07-CV/ĐUK" on the Số line
+    assert re.search(r"ngày\s*\d{2}\s*tháng\s*\d{1,2}\s*năm\s*2026", line), text
+
+    # What changed on the rendered page lies in the blanks, over no word of the document.
+    before, after = rendered(signed, tmp_path, "signed"), rendered(issued, tmp_path, "issued")
+    band = (0, 842 - 764 - 14, 595, 842 - 764 + 6)  # the line at baseline 764, top-left origin
+    diff = ImageChops.difference(before.crop(band), after.crop(band)).convert("L")
+    changed = diff.point(lambda v: 255 if v > 60 else 0).getbbox()
+    assert changed is not None, "nothing written on the Số line"
+    # the header of the issued page as pdftoppm renders it, kept beside the screenshots
+    after.crop((40, 40, 560, 110)).save(SCREENSHOTS / "issuance-number-line-header.png")
+    words = [w for w in word_boxes(signed, tmp_path) if band[1] <= w[1] and w[3] <= band[3]]
+    ink = diff.point(lambda v: 255 if v > 60 else 0)
+    for x1, y1, x2, y2 in words:
+        inside = ink.crop((int(x1) + 1, int(y1 - band[1]) + 1, int(x2) - 1, int(y2 - band[1]) - 1))
+        assert inside.getbbox() is None, ("written over a word", (x1, y1, x2, y2))
+
+    # Every signature valid for poppler too: the signer's, the number line's, the seal's.
+    pdfsig = subprocess.run(["pdfsig", str(out)], capture_output=True, text=True).stdout
+    assert pdfsig.count("Signature Validation: Signature is Valid.") == 3, pdfsig
+    assert "SoVanBan_" in pdfsig, pdfsig
 
 
 @pytest.mark.parametrize("viewport", ["desktop", "phone"])
