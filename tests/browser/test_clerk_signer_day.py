@@ -631,3 +631,85 @@ def test_smaller_traps_search_defaults_and_the_code_on_paper(
     expect(visitor.get_by_label("Mã xác thực")).to_be_visible()
     no_blocking(visitor, "code lookup (phone)")
     shots(visitor, "code-lookup", "phone")
+
+
+# --- 7, 9, 10. phone charts, certificate names, a refused upload explained at its field ---
+
+
+CHART_TEXT = """() => Array.from(document.querySelectorAll('svg[viewBox]'))
+    .filter(s => s.getBoundingClientRect().width > 0 && s.querySelector('text'))
+    .map(s => {
+        const k = s.getBoundingClientRect().width / s.viewBox.baseVal.width;
+        return Math.min(...Array.from(s.querySelectorAll('text'))
+            .map(t => parseFloat(t.getAttribute('font-size')) * k));
+    })"""
+
+
+def test_phone_charts_certificate_names_and_a_refused_upload(
+    new_page: Callable[..., Any], sent_to_office: str, shots: Shots
+) -> None:
+    from playwright.sync_api import expect
+
+    del sent_to_office  # an issued document: the coverage charts have figures
+    # 7. The coverage charts on a phone: labels of at least 12 px, nothing sideways.
+    auditor = open_as(new_page, "kiemtra", "phone", has_touch=True, is_mobile=True)
+    auditor.goto("/coverage")
+    expect(auditor.get_by_role("heading", level=1)).to_be_visible()
+    smallest = auditor.evaluate(CHART_TEXT)
+    assert smallest and min(smallest) >= 12, smallest
+    assert auditor.evaluate("document.documentElement.scrollWidth") <= 390
+    # The figures table as cards: each target's card names its figures, none clipped.
+    card = auditor.locator("table.figure-cards tbody tr", has_text="T2:").first
+    figure = card.get_by_role("cell", name=re.compile(r"^Tỷ lệ \d"))  # labelled figures
+    expect(figure).to_be_visible()
+    expect(card.get_by_role("cell", name=re.compile(r"^Mục tiêu năm"))).to_be_visible()
+    width = figure.bounding_box()
+    assert width and width["width"] >= 120, width  # a readable column, not a sliver
+    no_blocking(auditor, "coverage (phone)")
+    shots(auditor, "coverage-charts", "phone")
+    desktop = open_as(new_page, "kiemtra", "laptop")
+    desktop.goto("/coverage")
+    wide = desktop.evaluate(CHART_TEXT)
+    assert wide and min(wide) >= 10, wide  # the wide drawing on a desktop
+    expect(desktop.locator("svg.chart-narrow").first).to_be_hidden()
+
+    # 10. Certificate names in words: no attribute numbers (2.5.4.12 = title).
+    signer = open_as(new_page, "bithu", "laptop")
+    signer.goto("/certificates")
+    main = signer.get_by_role("main")
+    expect(main).to_contain_text("Chức danh:")
+    expect(main).not_to_contain_text("2.5.4.")
+    expect(main).not_to_contain_text("CN=")
+    shots(signer, "certificate-names", "desktop")
+
+    # 9. A file that is not a usable draft: told at the field, with what to do; gone as
+    # soon as a PDF is chosen.
+    drafter = open_as(new_page, "chuyenvien", "laptop")
+    drafter.goto("/documents/new")
+    field = drafter.get_by_label("Tệp PDF")
+    field.set_input_files(
+        {
+            "name": "du-thao.docx",
+            "mimeType": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+            "buffer": b"Day khong phai tep Word that",
+        }
+    )
+    drafter.get_by_label("Trích yếu nội dung").fill("Về việc tải lên tệp Word hỏng")
+    drafter.get_by_role("button", name="Tải lên", exact=True).click()
+    error = drafter.locator("#file-error")
+    expect(error).to_be_visible()
+    expect(error).to_contain_text("du-thao.docx")
+    expect(error).to_contain_text("Lưu thành (Save As) với định dạng PDF")
+    expect(field).to_have_attribute("aria-invalid", "true")
+    expect(drafter.locator("#upload-error")).to_be_hidden()
+    field_box, error_box = field.bounding_box(), error.bounding_box()
+    assert field_box and error_box
+    assert 0 <= error_box["y"] - (field_box["y"] + field_box["height"]) < 80  # right under it
+    no_blocking(drafter, "upload refused")
+    shots(drafter, "upload-refused", "desktop")
+    field.set_input_files(
+        {"name": "du-thao.pdf", "mimeType": "application/pdf", "buffer": party_pdf("Dự thảo")}
+    )
+    expect(error).to_be_hidden()
+    expect(field).not_to_have_attribute("aria-invalid", "true")
+    shots(drafter, "upload-pdf-chosen", "desktop")
