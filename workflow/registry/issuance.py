@@ -14,7 +14,6 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from signing.images import default_seal_png
-from signing.numberline import field_box, find_header, header_fills
 from signing.pages import signature_field_box
 from signing.pkcs11_keys import Pkcs11Config
 from signing.profiles import SigningProfile, TrustConfig
@@ -32,7 +31,7 @@ from workflow.documents import routing
 from workflow.documents.states import DocState, Event, StageAction
 from workflow.documents.usecases import check_urgency
 from workflow.errors import ConflictError, ForbiddenError, InvalidInputError
-from workflow.registry import publishing
+from workflow.registry import number_line, publishing
 from workflow.registry.issuers import issuer_of, seal_certificate
 from workflow.signatures.flow import (
     LevelPolicy,
@@ -297,7 +296,7 @@ def _number_and_seal(
         image_png=seal_image(blobs, issuer),
         qr_url=verification.verification_url(base_url, code) if base_url else None,
     )
-    numbered = _write_number_line(
+    numbered = number_line.write(
         session, blobs, trust, actor, doc, issuer, cert, signer, level, services
     )
     with blobs.local_copy(doc.current_revision.blob_sha256) as source:
@@ -321,53 +320,6 @@ def _number_and_seal(
         blobs.discard(produced.staged)
         raise
     return rev, numbered is not None
-
-
-def _write_number_line(
-    session: Session,
-    blobs: BlobStore,
-    trust: TrustConfig,
-    actor: User,
-    doc: Document,
-    issuer: Unit,
-    cert: Certificate,
-    signer: Signer,
-    level: LevelPolicy,
-    services: TrustServices | None,
-) -> Revision | None:
-    """Write the number and date into the document's own "Số:" and date lines, when its
-    first page has them, as the visible appearance of a signature of the organisation
-    (field ``SoVanBan_<number>``): a new signature field, which the competent person's
-    signature allows (form filling), the page itself untouched. Without a "Số:" line
-    nothing is written: the seal stamp shows the number as before.
-
-    :returns: the new revision, or None when the document has no "Số:" line.
-    """
-    assert doc.symbol is not None and doc.number is not None and doc.issued_at is not None  # noqa: S101
-    with blobs.local_copy(doc.current_revision.blob_sha256) as source:
-        header = find_header(source)
-    if header is None:
-        return None
-    box, fills = field_box(header_fills(header, doc.symbol, doc.issued_at))
-    profile = SigningProfile(
-        level=level(doc.unit.code, doc.doc_type),
-        field_name=f"SoVanBan_{doc.number}",
-        reason=f"Ghi số, ký hiệu {doc.symbol} và ngày ban hành vào văn bản",
-        location=issuer.name,
-        fills=fills,
-        placement=StampPlacement(page=header.page, box=box),
-    )
-    produced = sign_to_staged(
-        blobs, trust, doc.current_revision.blob_sha256, signer, profile, services
-    )
-    try:
-        rev, _sig = store_signed(
-            session, blobs, doc, actor.id, cert.id, profile.field_name, produced, doc.issued_at
-        )
-    except BaseException:
-        blobs.discard(produced.staged)
-        raise
-    return rev
 
 
 def register_classified(
