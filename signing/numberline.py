@@ -35,6 +35,8 @@ _BLANK = " \t\u00a0.…_"
 _NUMBER_RE = re.compile(rf"(?<![^\s])(S[ốỐ])(?:\s*:)?([{_BLANK}]*)([^\s{_BLANK}]*)", re.IGNORECASE)
 _DATE_RE = re.compile(rf"ngày([{_BLANK}\d]*)tháng([{_BLANK}\d]*)năm([{_BLANK}\d]*)", re.IGNORECASE)
 _DOTS = set(".…_")
+_HEADER_PART = 0.45
+"""The number and date lines are looked for in this top part of the page only."""
 _FAR = 6.0
 """An unprinted blank wider than this many font sizes ends the line: what follows is
 another column (the date line printed level with the number line)."""
@@ -96,8 +98,9 @@ class Fill:
     """A white rectangle drawn first, over the printed dots the text replaces."""
 
 
-def _chars(path: Path, page: int) -> tuple[str, list[Box], list[float]] | None:
-    """The page text with one box and one font size per character, or None."""
+def _chars(path: Path, page: int) -> tuple[str, list[Box], list[float], float] | None:
+    """The page text with one box and one font size per character, and the page's top
+    edge, or None."""
     import pypdfium2 as pdfium  # loads PDFium: only when a document is issued
     import pypdfium2.raw as pdfium_c
 
@@ -113,7 +116,7 @@ def _chars(path: Path, page: int) -> tuple[str, list[Box], list[float]] | None:
             return None
         boxes = [textpage.get_charbox(i) for i in range(count)]
         sizes = [float(pdfium_c.FPDFText_GetFontSize(textpage.raw, i)) for i in range(count)]
-        return text, boxes, sizes
+        return text, boxes, sizes, float(pdf[page].get_height())
     except (pdfium.PdfiumError, IndexError):
         return None
     finally:
@@ -164,38 +167,57 @@ def find_header(path: Path, page: int = 0) -> Header | None:
     read = _chars(path, page)
     if read is None:
         return None
-    text, boxes, sizes = read
-    number = next(
-        (m for m in _NUMBER_RE.finditer(text) if not m.group(3) or not m.group(3)[0].isdigit()),
-        None,
-    )
-    if number is None:
+    text, boxes, sizes, height = read
+    header_top = height * (1 - _HEADER_PART)
+    for number in _NUMBER_RE.finditer(text):
+        if boxes[number.start(1)][1] < header_top:
+            continue  # the body's text: the number line is in the page's header
+        found = _number_line(text, boxes, sizes, number)
+        if found is not None:
+            break
+    else:
+        return None
+    blank, suffix, suffix_x2 = found
+    for date in _DATE_RE.finditer(text):
+        if boxes[date.start()][1] < header_top:
+            continue
+        blanks: list[Blank | None] = []
+        label_start = date.start()
+        for group in (1, 2, 3):
+            start, end = date.span(group)
+            if any(c.isdigit() for c in text[start:end]):
+                blanks.append(None)  # printed already
+            else:
+                blanks.append(_blank(text, boxes, sizes, (label_start, start), start, end))
+            label_start = end
+        if any(b is not None for b in blanks):
+            day, month, year = blanks
+            return Header(page, blank, suffix, suffix_x2, day, month, year)
+    return Header(page, blank, suffix, suffix_x2)
+
+
+def _number_line(
+    text: str, boxes: list[Box], sizes: list[float], number: re.Match[str]
+) -> tuple[Blank, str, float] | None:
+    """The blank of a "Số" match and the symbol's printed rest after it, or None when the
+    match is not a number line ("Số lượng", "Số 12-CV/ĐUK" already numbered)."""
+    suffix = number.group(3)
+    if suffix and suffix[0].isdigit():
         return None
     label_end = number.start(2)
+    colon = text[number.end(1) : label_end].strip() == ":"
     while text[label_end - 1].isspace():
         label_end -= 1
     blank = _blank(text, boxes, sizes, (number.start(1), label_end), label_end, number.end(2))
-    if not number.group(2) and number.group(3):  # "Số:/QĐ-BTG" has no room to write in
+    symbol_rest = any(c in "-/" for c in suffix)
+    if not (colon or blank.dotted or blank.open_end or symbol_rest):
+        return None  # "Số lượng", "Số điện thoại": a word, not a blank to fill
+    if not number.group(2) and suffix:  # "Số:/QĐ-BTG" has no room to write in
         blank = Blank(blank.x1, blank.x1, blank.baseline, blank.size, False, False)
-    suffix = number.group(3)
-    if blank.open_end or not any(c in "-/" for c in suffix):
+    if blank.open_end or not symbol_rest:
         suffix = ""  # "Số:" with nothing behind it, or the next column's words
     suffix_x2 = boxes[number.end(3) - 1][2] if suffix else blank.x2
-    header = Header(page, blank, suffix, suffix_x2)
-    date = _DATE_RE.search(text, number.end())
-    if date is None:
-        return header
-    blanks: list[Blank | None] = []
-    label_start = date.start()
-    for group in (1, 2, 3):
-        start, end = date.span(group)
-        if any(c.isdigit() for c in text[start:end]):
-            blanks.append(None)  # printed already
-        else:
-            blanks.append(_blank(text, boxes, sizes, (label_start, start), start, end))
-        label_start = end
-    day, month, year = blanks
-    return Header(page, blank, suffix, suffix_x2, day, month, year)
+    return blank, suffix, suffix_x2
 
 
 def _norm(text: str) -> str:

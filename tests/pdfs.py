@@ -104,7 +104,9 @@ def hybrid_xref_pdf(text: str = "Tep tham chieu lai") -> bytes:
     return bytes(out)
 
 
-def header_pdf(number_line: str, date_line: str | None, body: str = "QUYẾT ĐỊNH") -> bytes:
+def header_pdf(
+    number_line: str, date_line: str | None, body: str = "QUYẾT ĐỊNH", date_y: float = 764
+) -> bytes:
     """A one-page document with a Party header in Times-like type: the unit and the "Số"
     line on the left (``number_line``, e.g. ``'Số: ……/QĐ-BTG'``), the party name and the
     place-and-date line on the right (``date_line``), then a title and a signature block.
@@ -118,7 +120,7 @@ def header_pdf(number_line: str, date_line: str | None, body: str = "QUYẾT Đ�
     pdf.drawString(300, 790, "ĐẢNG CỘNG SẢN VIỆT NAM")
     pdf.drawString(60, 764, number_line)
     if date_line:
-        pdf.drawString(300, 764, date_line)
+        pdf.drawString(300, date_y, date_line)
     pdf.drawString(60, 700, body)
     pdf.drawString(60, 680, "về việc ban hành quy chế làm việc của Ban")
     pdf.drawString(360, 300, "TRƯỞNG BAN")

@@ -60,8 +60,16 @@ def test_blanks_are_found_with_their_places(tmp_path: Path) -> None:
     assert [f.text for f, _ in fills] == ["07-CV/ĐUK", "04", "02", "2026"]
     assert fills[0][1][2] < 200 < bare.day.x1  # the symbol stays in its column
 
+    # The date line printed above the number line (read first) is still found.
+    (tmp_path / "g.pdf").write_bytes(
+        pdfs.header_pdf("Số: ……/QĐ-BTG", "Hà Nội, ngày … tháng … năm …", date_y=777)
+    )
+    higher = find_header(tmp_path / "g.pdf")
+    assert higher and higher.day and abs(higher.day.baseline - 777) < 0.5
+
     assert find_header(header_pdf(tmp_path / "c.pdf", "Kính gửi: các đảng ủy", None)) is None
     assert find_header(header_pdf(tmp_path / "d.pdf", "Số 12-CV/ĐUK", None)) is None
+    assert find_header(header_pdf(tmp_path / "f.pdf", "Số lượng đảng viên: 120", None)) is None
 
 
 def _sign(src: Path, out: Path, signer: LoadedKeySigner, profile: SigningProfile) -> Path:
