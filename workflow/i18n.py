@@ -40,6 +40,7 @@ from flask import (
     url_for,
 )
 from flask_babel import Babel, get_locale, gettext
+from markupsafe import Markup
 from werkzeug.wrappers import Response
 
 from workflow import vocab
@@ -94,13 +95,20 @@ def translate(text: Any) -> Any:
 def certificate_name(value: Any) -> Any:
     """A certificate name as people read it: "Lê Văn Đức (Chức danh: Bí thư; Số CCCD:
     0010...)" instead of ``2.5.4.12=...,UID=CCCD:...,CN=...`` (the ``cert_name`` filter).
-    Anything that is not an RFC 4514 name is returned unchanged."""
+    The labels are in the page's language; the values, read from the certificate, are
+    marked ``translate="no"`` (names, not text). Anything that is not an RFC 4514 name is
+    returned unchanged."""
     parts = vocab.certificate_name_parts(value) if isinstance(value, str) else None
     if not parts:
         return value
-    head = ", ".join(v for label, v in parts if not label)
-    rest = "; ".join(f"{translate(label)}: {v}" for label, v in parts if label)
-    return f"{head} ({rest})" if head and rest else head or rest
+    data = Markup('<span translate="no">{}</span>').format
+    head = Markup(", ").join(data(v) for label, v in parts if not label)
+    rest = Markup("; ").join(
+        Markup("{}: {}").format(translate(label), data(v)) for label, v in parts if label
+    )
+    if head and rest:
+        return Markup("{} ({})").format(head, rest)
+    return head or rest
 
 
 def _moment(value: datetime | str | None) -> datetime | None:

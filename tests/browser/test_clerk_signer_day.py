@@ -680,6 +680,7 @@ def test_phone_charts_certificate_names_and_a_refused_upload(
     expect(main).to_contain_text("Chức danh:")
     expect(main).not_to_contain_text("2.5.4.")
     expect(main).not_to_contain_text("CN=")
+    expect(main).not_to_contain_text("translate=")  # the names' markup is markup
     shots(signer, "certificate-names", "desktop")
 
     # 9. A file that is not a usable draft: told at the field, with what to do; gone as
