@@ -20,11 +20,12 @@ from pyhanko.sign.validation import validate_pdf_signature
 from pyhanko_certvalidator import ValidationContext
 from sqlalchemy import select
 
-from storage.models import AuditEvent
+from storage.models import AuditEvent, Document
 from tests.conftest import DEMO_PASSWORD, Api
 from tests.pdfs import header_pdf, simple_pdf
 from tests.test_journey_api import INDEPENDENT_VERIFY
 from tests.test_workflow_routes import FULL, act
+from workflow.registry import number_line
 from workflow.services import Services
 
 needs_poppler = pytest.mark.skipif(
@@ -82,8 +83,8 @@ def test_number_and_date_written_into_the_documents_own_lines(
 
     # The number on the "Số" line, the date on the date line (Vietnam time, Decree 30).
     text = _layout_text(out)
-    number_line = next(line for line in text.splitlines() if "Số:" in line)
-    assert f"Số: {symbol}" in number_line, text
+    so_line = next(line for line in text.splitlines() if "Số:" in line)
+    assert f"Số: {symbol}" in so_line, text
     issued_on = re.fullmatch(r"(\d{4})-(\d{2})-(\d{2}).*", str(issued["issued_at"]))
     assert issued_on is not None
     year, month, day = issued_on.groups()
@@ -128,6 +129,9 @@ def test_number_and_date_written_into_the_documents_own_lines(
             .order_by(AuditEvent.seq)
         ).all()[-1]
     assert event.details["number_line"] is True
+    with services.session_factory() as session:
+        doc = session.get(Document, doc_id)
+        assert doc is not None and number_line.planned(services.blobs, doc)  # clerk told
 
     if INDEPENDENT_VERIFY.exists():
         root = tmp_path / "root.pem"
@@ -165,3 +169,6 @@ def test_a_document_without_a_number_line_issues_as_before(
             .order_by(AuditEvent.seq)
         ).all()[-1]
     assert event.details["number_line"] is False
+    with services.session_factory() as session:
+        doc = session.get(Document, doc_id)
+        assert doc is not None and not number_line.planned(services.blobs, doc)

@@ -438,6 +438,7 @@ def test_issuance_writes_number_and_date_into_the_documents_own_lines(
     issue = clerk.locator("form[action*='/issue']")
     expected = re.search(r"\d{2,}-CV/ĐUK", issue.locator(".number-preview").inner_text())
     assert expected, "the clerk sees the number before issuing"
+    expect(issue).to_contain_text("sẽ được ghi vào dòng «Số:» và dòng ngày tháng")
     issue.get_by_role("button", name="Ban hành", exact=True).click()
     flash(clerk, "ok", "Đã ban hành văn bản")
     expect(clerk.get_by_role("main")).to_contain_text("Tất cả chữ ký hợp lệ")

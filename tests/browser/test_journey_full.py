@@ -89,6 +89,7 @@ def issue_on_page(page: Any) -> str:
 
     issue = page.locator("form[action*='/issue']")
     expect(issue).to_contain_text("cấp số")  # what the button will do
+    expect(issue.locator(".number-line")).to_be_visible()  # where the number will go
     expected = SYMBOL.search(issue.locator(".number-preview").inner_text())
     assert expected, "the clerk sees the number before issuing"
     issue.get_by_role("button", name="Ban hành", exact=True).click()

@@ -15,6 +15,15 @@ from storage.models import Certificate, Document, Revision, Unit, User
 from workflow.signatures.flow import LevelPolicy, sign_to_staged, store_signed
 
 
+def planned(blobs: BlobStore, doc: Document) -> bool:
+    """:returns: whether issuing ``doc`` now would write into its own "Số:" line (what the
+    clerk is told before pressing *Ban hành*)."""
+    if not doc.has_content:
+        return False
+    with blobs.local_copy(doc.current_revision.blob_sha256) as source:
+        return find_header(source) is not None
+
+
 def write(
     session: Session,
     blobs: BlobStore,
