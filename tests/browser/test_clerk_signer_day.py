@@ -443,6 +443,11 @@ def test_issuance_writes_number_and_date_into_the_documents_own_lines(
     flash(clerk, "ok", "Đã ban hành văn bản")
     expect(clerk.get_by_role("main")).to_contain_text("Tất cả chữ ký hợp lệ")
     expect(clerk.locator("#page-0 .page-box > img")).to_be_visible()
+    # The certificates named in words on the document page (no 2.5.4.12=, no CN=).
+    signatures = clerk.get_by_role("main")
+    expect(signatures).to_contain_text("Chứng thư: Lê Văn Đức (")
+    expect(signatures).not_to_contain_text("2.5.4.")
+    expect(signatures).not_to_contain_text("CN=")
     shots(clerk, "issued-number-line", "desktop")
 
     issued = file_of(server, doc_id)
