@@ -48,13 +48,13 @@ def test_certificate_names_in_words() -> None:
     """Issue 14: the attributes of a certificate's name by their labels, never an OID; the
     identifier prefixes Vietnamese CAs use (CCCD:, MST:) become the label."""
     stored = (
-        r"1.2.840.113549.1.9.1=duc@example.vn,1.3.6.1.4.1.99=x,2.5.4.5=MST:0101234567,"
-        r"UID=CCCD:001234567890,2.5.4.12=Bí thư\, Đảng ủy Khối,OU=Thường trực,CN=Lê Văn Đức"
+        r"CN=Lê Văn Đức,2.5.4.12=Bí thư\, Đảng ủy Khối,OU=Thường trực,UID=CCCD:001234567890,"
+        r"2.5.4.5=MST:0101234567,1.3.6.1.4.1.99=x,1.2.840.113549.1.9.1=duc@example.vn"
     )
     assert vocab.certificate_name_parts(stored) == [
         ("", "Lê Văn Đức"),
-        ("Đơn vị", "Thường trực"),
         ("Chức danh", "Bí thư, Đảng ủy Khối"),
+        ("Đơn vị", "Thường trực"),
         ("Số CCCD", "001234567890"),
         ("Mã số thuế", "0101234567"),
         ("1.3.6.1.4.1.99", "x"),  # unknown: its number, the value kept

@@ -447,8 +447,8 @@ def _rfc4514_split(text: str, sep: str) -> list[str]:
 
 def certificate_name_parts(name: str | None) -> list[tuple[str, str]] | None:
     """A certificate name (RFC 4514, as stored) as ``(label, value)`` pairs: the common
-    name first with an empty label, then the others in the certificate's order with
-    their Vietnamese labels (an unknown OID keeps its number); a ``CCCD:``/``MST:``...
+    name first with an empty label, then the others most specific first (RFC 4514 order:
+    title, unit, organisation, country) with their Vietnamese labels (an unknown OID keeps its number); a ``CCCD:``/``MST:``...
     prefix of an identifier becomes its label.
 
     :returns: the pairs, or None when ``name`` is not an RFC 4514 name.
@@ -457,7 +457,7 @@ def certificate_name_parts(name: str | None) -> list[tuple[str, str]] | None:
         return None
     common: list[tuple[str, str]] = []
     others: list[tuple[str, str]] = []
-    for part in reversed(_rfc4514_split(name, ",+")):
+    for part in _rfc4514_split(name, ",+"):
         key, sep, raw = part.partition("=")
         if not sep:
             return None
