@@ -22,7 +22,7 @@ from workflow.accounts import access
 from workflow.documents import drafts, presenters, recipients, route_templates
 from workflow.documents import usecases as service
 from workflow.documents.intake import original_file
-from workflow.documents.page import ActionForm, EmptyForm, SignForm, render_detail
+from workflow.documents.page import PAGE_LOAD, ActionForm, EmptyForm, SignForm, render_detail
 from workflow.documents.states import DocState, StageAction
 from workflow.errors import WorkflowError
 from workflow.http import current_actor
@@ -124,8 +124,10 @@ def new() -> Any:
                 service.submit(db, actor, doc.id)
             db.commit()
         except WorkflowError as exc:
-            flash(translate(exc.message), "error")
-            return _new_page(form, exc.status)
+            file_error = _file_error(exc)
+            if file_error is None:
+                flash(translate(exc.message), "error")
+            return _new_page(form, exc.status, file_error)
         flash(
             _("Đã tải lên văn bản. Văn bản đã được trình.")
             if doc.submitted_at
@@ -136,12 +138,39 @@ def new() -> Any:
     return _new_page(form)
 
 
-def _new_page(form: UploadForm, status: int = 200) -> Any:
-    """The upload form; after a refusal, the recipients ticked and typed stay filled in."""
+_FILE_ERRORS = ("missing_file", "too_large", "bad_draft", "conversion_failed")
+
+
+def _file_error(exc: WorkflowError) -> str | None:
+    """The refusal of the uploaded file, said next to the file field with what to do (None:
+    the refusal is about something else)."""
+    if exc.code not in _FILE_ERRORS and not exc.code.startswith("pdf_"):
+        return None
+    if exc.code == "pdf_not_pdf":
+        text = _("Tệp đã chọn không phải PDF, cũng không phải văn bản Word/OpenDocument.")
+    else:
+        text = translate(exc.message)
+    if exc.code in ("missing_file", "too_large"):
+        return str(text)
+    return " ".join(
+        (
+            str(text),
+            _(
+                "Cách khắc phục: mở tệp bằng Word hoặc LibreOffice, chọn Lưu thành (Save As) "
+                "với định dạng PDF, rồi chọn tệp PDF vừa lưu."
+            ),
+        )
+    )
+
+
+def _new_page(form: UploadForm, status: int = 200, file_error: str | None = None) -> Any:
+    """The upload form; after a refusal, the recipients ticked and typed stay filled in and
+    a refused file is explained next to its field."""
     posted = request.form if request.method == "POST" else None
     return render_template(
         "documents/new.html",
         form=form,
+        file_error=file_error,
         routes=_routes(),
         recipient_groups=recipients.choices(get_session()),
         picked=set(posted.getlist("recipients")) if posted else set(),
@@ -158,18 +187,22 @@ def _routes() -> list[Any]:
 def detail(document_id: int) -> Any:
     """The document page: metadata, route, history, signatures, actions."""
     db = get_session()
-    begin_write(db)  # the view is recorded: the lock for that, then the page is read after
+    # The view is recorded in the transaction that checks access: a short one (SQLite's
+    # write lock from its start, the chain head's row on PostgreSQL from the audit row
+    # on, until the commit); the page is read after, in a transaction that locks nothing.
+    begin_write(db)
     actor = current_actor()
-    doc = access.get_visible_document(db, actor, document_id)
+    access.check_visible(db, actor, document_id)
     audit.append(
         db,
         AuditAction.VIEWED,
         actor_id=actor.id,
         object_type="document",
-        object_id=doc.id,
+        object_id=document_id,
         details={"via": "web"},
     )
     db.commit()
+    doc = access.get_visible_document(db, actor, document_id, PAGE_LOAD)
     return render_detail(doc, actor)
 
 
