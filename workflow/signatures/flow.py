@@ -31,10 +31,12 @@ from signing.countersign import (
     split,
 )
 from signing.errors import KeyLoadError, PdfInputError, SigningError, WrongPassphraseError
+from signing.fresh import Expected, check_fresh_signature
 from signing.keys import load_signer
 from signing.pades import sign_pdf_file
 from signing.pages import last_page_box
 from signing.profiles import SigningProfile, TrustConfig
+from signing.revocation import RevocationSource
 from signing.stamps import (
     PERSONAL_HEIGHT,
     PERSONAL_WIDTH,
@@ -295,10 +297,12 @@ def sign_to_staged(
     :raises SigningFailedError: the result did not validate (nothing is kept).
     """
     out = blobs.new_temp_path(".pdf")
+    revocation = services.revocation_source() if services is not None else None
     try:
         try:
             with blobs.local_copy(source_sha256) as source:
                 before = signature_count(source)
+                source_size = source.stat().st_size
                 if profile.level == "B-B" or services is None:
                     sign_pdf_file(source, out, signer, profile, allow_empty_password=True)
                 else:
@@ -308,7 +312,7 @@ def sign_to_staged(
                         signer,
                         profile,
                         timestamper=services.timestamper,
-                        revocation=services.revocation_source(),
+                        revocation=revocation,
                         allow_empty_password=True,
                     )
         except PdfInputError as exc:
@@ -317,11 +321,9 @@ def sign_to_staged(
             raise SigningFailedError(
                 "Không tạo được chữ ký số cho văn bản này. Văn bản chưa được ký."
             ) from exc
-        revocation = services.revocation_source() if services is not None else None
-        # What follows the new signature (DSS, document timestamp) the server has just
-        # written; on a large document its diff analysis would take minutes.
-        skip = before if large_document(out) else None
-        report = validate_pdf(out, trust, revocation, skip_diff_from=skip)
+        report = _check_signed(
+            out, trust, signer, profile, services, revocation, before, source_sha256, source_size
+        )
         # Strict on the signature made here; earlier ones (other CAs, self-signed,
         # broken) are reported to the signer, never a reason to refuse (countersigning).
         if not new_ones_valid(report, before):
@@ -334,6 +336,38 @@ def sign_to_staged(
     except BaseException:
         out.unlink(missing_ok=True)
         raise
+
+
+def _check_signed(
+    out: Path,
+    trust: TrustConfig,
+    signer: Signer,
+    profile: SigningProfile,
+    services: TrustServices | None,
+    revocation: RevocationSource | None,
+    before: int,
+    source_sha256: str,
+    source_size: int,
+) -> ValidationReport:
+    """Validate the file just signed: the direct check of the new signature
+    (:mod:`signing.fresh`) for a first signature up to B-LT, else the full validation."""
+    if before == 0 and signer.signing_cert is not None:
+        expected = Expected(
+            field_name=profile.field_name,
+            level=profile.level if services is not None else "B-B",
+            signer_cert=signer.signing_cert,
+            tsa_cert=services.timestamper.tsa_cert if services is not None else None,
+            ocsp_responder_cert=services.ocsp.responder_cert if services is not None else None,
+            source_sha256=source_sha256,
+            source_size=source_size,
+        )
+        report = check_fresh_signature(out, expected, trust, revocation, utcnow())
+        if report is not None:
+            return report
+    # What follows the new signature (DSS, document timestamp) the server has just
+    # written; on a large document its diff analysis would take minutes.
+    skip = before if large_document(out) else None
+    return validate_pdf(out, trust, revocation, skip_diff_from=skip)
 
 
 def produce(
