@@ -32,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import io
+import logging
 import mmap
 import re
 import threading
@@ -70,6 +71,8 @@ from signing.validate import (
     cert_facts,
     load_certs,
 )
+
+_log = logging.getLogger(__name__)
 
 OWN_CERT_WINDOW = timedelta(minutes=5)
 """How long a verdict on one of TrinhKy's own certificates is reused (it also ends when
@@ -529,9 +532,11 @@ def check_fresh_signature(
     try:
         with path.open("rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
             return _check(data, fh, expected, trust, revocation, now, verdicts)
-    except _Unsupported:
+    except _Unsupported as exc:
+        _log.info("direct check of a fresh signature not applicable: %s", exc)
         return None
     except Exception:  # the PDF stack raises many types: the full validation explains
+        _log.warning("direct check of a fresh signature failed; full validation", exc_info=True)
         return None
 
 
@@ -547,10 +552,10 @@ def _check(
     checked = _Checked()
     # Earlier revisions untouched: the input is a byte prefix of the output.
     size = expected.source_size
-    prefix_ok = (
-        len(data) > size
-        and hashlib.sha256(memoryview(data)[:size]).hexdigest() == expected.source_sha256
-    )
+    with memoryview(data) as view, view[:size] as prefix:
+        prefix_ok = (
+            len(data) > size and hashlib.sha256(prefix).hexdigest() == expected.source_sha256
+        )
     reader = PdfFileReader(fh, strict=False)
     if reader.encrypted:
         raise _Unsupported("encrypted")
@@ -560,11 +565,10 @@ def _check(
     sig_dict, (_, len1, hole_end, len2) = _signature_dict(data, reader, ref)
     sig_rev = reader.xrefs.get_introducing_revision(ref)
     signed_end = hole_end + len2
-    view = memoryview(data)
-    digest = hashlib.sha256(view[:len1])
-    digest.update(view[hole_end:signed_end])
-    if not (prefix_ok and size <= len1 and signed_end <= len(data)):
-        checked.intact = False
+    with memoryview(data) as view, view[:len1] as first, view[hole_end:signed_end] as second:
+        digest = hashlib.sha256(first)
+        digest.update(second)
+    appended_only = prefix_ok and size <= len1 and signed_end <= len(data)
     if not _signed_revision_end(data, reader, sig_rev, signed_end):
         checked.coverage = "partial"
     elif signed_end < len(data):
@@ -575,6 +579,7 @@ def _check(
             checked.modification_level = "other"
     contents = bytes.fromhex(data[len1 + 1 : hole_end - 1].decode("ascii"))
     _check_cms(contents, digest.digest(), expected, checked)
+    checked.intact = checked.intact and appended_only
     signer_status = "good"
     if expected.level == "B-LT":
         responder = expected.ocsp_responder_cert
