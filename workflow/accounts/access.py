@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Select, exists, or_, select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from storage.models import Document, Role, Task, Unit, User
 from workflow.errors import ForbiddenError, NotFoundError
@@ -227,7 +228,10 @@ def get_own_task(session: Session, user: User, task_id: int) -> Task:
         raise ForbiddenError(
             "Việc này được giao cho người khác; bạn không thể xử lý thay khi chưa được ủy quyền."
         )
-    lock_document(session, task.document_id)
+    doc = lock_document(session, task.document_id)
+    # Hold the document just read and locked (the identity map keeps only weak
+    # references): task.document would otherwise load it and its collections again.
+    set_committed_value(task, "document", doc)
     return task
 
 
@@ -245,6 +249,11 @@ def lock_document(session: Session, document_id: int) -> Document:
         .with_for_update(of=Document)
         .execution_options(populate_existing=True)
     ).one()
-    for task in doc.tasks:
-        session.refresh(task)
+    # The tasks afresh in one query (populate_existing also renews the loaded collection),
+    # rather than a refresh (and its eager loads) per task.
+    session.scalars(
+        select(Task)
+        .where(Task.document_id == document_id)
+        .execution_options(populate_existing=True)
+    ).all()
     return doc

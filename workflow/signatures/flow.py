@@ -22,7 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from signing import freespace
-from signing.anchors import box_below, find_anchor
+from signing.anchors import box_below, find_first_anchor
 from signing.countersign import (
     EarlierSignature,
     large_document,
@@ -183,17 +183,13 @@ def personal_placement(
     """
     wanted: tuple[float, float, float, float] | None = None
     page, titled = -1, False
-    for title in (principal.title if principal else None, actor.title):
-        hit = find_anchor(source, title, page=-1) if title else None
-        if hit is not None:
-            wanted, page, titled = box_below(hit, PERSONAL_WIDTH, PERSONAL_HEIGHT), hit.page, True
-            break
-    if wanted is None:
-        for words in SIGNATURE_BLOCK_ANCHORS:
-            hit = find_anchor(source, words, page=-1)
-            if hit is not None:
-                wanted, page = box_below(hit, PERSONAL_WIDTH, PERSONAL_HEIGHT), hit.page
-                break
+    titles = [t for t in (principal.title if principal else None, actor.title) if t]
+    # The page text is read once for all the anchors, titles first.
+    found = find_first_anchor(source, [*titles, *SIGNATURE_BLOCK_ANCHORS], page=-1)
+    if found is not None:
+        index, hit = found
+        titled = index < len(titles)
+        wanted, page = box_below(hit, PERSONAL_WIDTH, PERSONAL_HEIGHT), hit.page
     page_box = last_page_box(source)
     if wanted is None:
         wanted = default_box_for(StampContent("", "", "", utcnow(), kind="personal"), page_box)
