@@ -297,3 +297,40 @@ def test_a_revoked_signer_in_the_dss_is_refused_at_once(
     assert report is not None and not report.bottom_line
     (sig,) = report.signatures
     assert sig.revoked and sig.problems == (MSG_REVOKED,)
+
+
+def test_the_services_own_ocsp_response_is_reused_for_a_while_only(
+    pki: EmbeddedPki, duc_signer: LoadedKeySigner
+) -> None:
+    moment = [utcnow()]
+    revocations = MemoryRevocations()
+    services = TrustServices(
+        pki, revocations.status_of, revocations.revoked_list, clock=lambda: moment[0]
+    )
+    tsa_cert = pki.tsa.cert
+    assert duc_signer.signing_cert is not None
+    signer_cert = x509.load_der_x509_certificate(duc_signer.signing_cert.dump())
+    first_tsa = services.ocsp.response_for(tsa_cert)
+    first_signer = services.ocsp.response_for(signer_cert)
+    moment[0] += timedelta(seconds=2)
+    assert services.ocsp.response_for(tsa_cert) == first_tsa  # always good: reused
+    assert services.ocsp.response_for(signer_cert) != first_signer  # asked afresh
+    moment[0] += timedelta(minutes=5)
+    assert services.ocsp.response_for(tsa_cert) != first_tsa  # the reuse ended
+
+
+def test_the_crl_is_reused_only_while_the_revoked_list_is_the_same(pki: EmbeddedPki) -> None:
+    moment = [utcnow()]
+    revocations = MemoryRevocations()
+    services = TrustServices(
+        pki, revocations.status_of, revocations.revoked_list, clock=lambda: moment[0]
+    )
+    first = services.crl()
+    moment[0] += timedelta(seconds=2)
+    assert services.crl() == first
+    revocations.revoke(424242, moment[0] - timedelta(seconds=1))
+    changed = services.crl()
+    assert changed != first
+    assert x509.load_der_x509_crl(changed).get_revoked_certificate_by_serial_number(424242)
+    moment[0] += timedelta(minutes=5)
+    assert services.crl() != changed  # the reuse ended: signed anew
