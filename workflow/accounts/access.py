@@ -249,11 +249,6 @@ def lock_document(session: Session, document_id: int) -> Document:
         .with_for_update(of=Document)
         .execution_options(populate_existing=True)
     ).one()
-    # The tasks afresh in one query (populate_existing also renews the loaded collection),
-    # rather than a refresh (and its eager loads) per task.
-    session.scalars(
-        select(Task)
-        .where(Task.document_id == document_id)
-        .execution_options(populate_existing=True)
-    ).all()
+    # populate_existing reaches the eager (selectin) loads too: the document's tasks were
+    # just read afresh with it (no refresh per task, each with its own eager loads).
     return doc
