@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import Select, exists, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defaultload, lazyload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from storage.models import Document, Role, Task, Unit, User
@@ -247,8 +247,20 @@ def lock_document(session: Session, document_id: int) -> Document:
         select(Document)
         .where(Document.id == document_id)
         .with_for_update(of=Document)
+        .options(*_LOCK_LOADS)
         .execution_options(populate_existing=True)
     ).one()
     # populate_existing reaches the eager (selectin) loads too: the document's tasks were
     # just read afresh with it (no refresh per task, each with its own eager loads).
     return doc
+
+
+_LOCK_LOADS = (
+    # The role assignments of the people on the document and its planned recipients are
+    # loaded when used (a state change rarely needs them), not with every lock.
+    defaultload(Document.created_by).lazyload(User.roles),
+    defaultload(Document.tasks).defaultload(Task.assignee).lazyload(User.roles),
+    defaultload(Document.tasks).defaultload(Task.acted_by).lazyload(User.roles),
+    defaultload(Document.tasks).defaultload(Task.on_behalf_of).lazyload(User.roles),
+    lazyload(Document.planned_recipients),
+)
