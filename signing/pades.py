@@ -16,11 +16,13 @@ from pyhanko.sign.fields import MDPPerm, SigFieldSpec, SigSeedSubFilter, enumera
 from pyhanko.sign.signers import PdfSignatureMetadata, PdfSigner, Signer
 from pyhanko.sign.timestamps import TimeStamper
 from pyhanko.sign.validation import read_certification_data
+from pyhanko.stamp.base import BaseStampStyle
 from pyhanko_certvalidator import ValidationContext
 
 from signing.active import ActiveItem, find_active_content
 from signing.errors import PdfInputError, SignatureFailedError, SigningError
 from signing.limits import PdfLimits, check_limits, check_raw
+from signing.numberline import FillStampStyle
 from signing.pages import page_box
 from signing.profiles import PADES_LEVELS, SigningProfile
 from signing.revocation import RevocationSource, revinfo_policy
@@ -236,11 +238,18 @@ def inspect_pdf(
 
 def _field_spec(writer: IncrementalPdfFileWriter, profile: SigningProfile) -> SigFieldSpec:
     """The new signature field: visible on the chosen page, or invisible."""
-    if profile.stamp is None:
+    if profile.fills:
+        if profile.placement.box is None:
+            raise SigningError("text fills need the field's box")
+    elif profile.stamp is None:
         return SigFieldSpec(sig_field_name=profile.field_name)
     count = int(writer.root["/Pages"]["/Count"])
     page_ix = profile.placement.page
-    if profile.stamp.kind == "attachment" and profile.placement == StampPlacement():
+    if (
+        profile.stamp
+        and profile.stamp.kind == "attachment"
+        and profile.placement == StampPlacement()
+    ):
         page_ix = 0  # Decree 30: top right of the first page
     if page_ix < 0:
         page_ix += count
@@ -248,6 +257,7 @@ def _field_spec(writer: IncrementalPdfFileWriter, profile: SigningProfile) -> Si
         raise pdf_input_error("bad_page", f"page {profile.placement.page} of {count}")
     box = profile.placement.box
     if box is None:
+        assert profile.stamp is not None  # noqa: S101 - fills have a box (checked above)
         box = default_box_for(profile.stamp, page_box(_find_page(writer, page_ix).get_object()))
     int_box = (round(box[0]), round(box[1]), round(box[2]), round(box[3]))
     return SigFieldSpec(sig_field_name=profile.field_name, on_page=page_ix, box=int_box)
@@ -395,8 +405,10 @@ def sign_pdf_file(
     if reserved is None:
         reserved = RESERVED_B_B if timestamper is None else RESERVED_WITH_TIMESTAMP
     text_params = None
-    style = None
-    if profile.stamp is not None:
+    style: BaseStampStyle | None = None
+    if profile.fills:
+        style = FillStampStyle(fills=profile.fills)
+    elif profile.stamp is not None:
         style = appearance_style(profile.stamp)
         text_params = {TEXT_PARAM: stamp_text(profile.stamp)}
     with in_path.open("rb") as inf:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Final
 
+from signing.numberline import Fill
 from signing.stamps import StampContent, StampPlacement
 
 PADES_LEVELS: Final = ("B-B", "B-T", "B-LT", "B-LTA")
@@ -33,6 +34,10 @@ class SigningProfile:
     """PAdES baseline level: ``'B-B'``, ``'B-T'`` (signature timestamp), ``'B-LT'``
     (plus chain and revocation data in the DSS) or ``'B-LTA'`` (plus a document
     timestamp)."""
+    fills: tuple[Fill, ...] = ()
+    """Text written at given places of the page instead of a stamp (the number and date
+    in the document's own lines, :mod:`signing.numberline`); needs ``placement.box``,
+    ``stamp`` is then ignored."""
 
 
 @dataclass(frozen=True)

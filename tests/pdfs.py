@@ -6,6 +6,11 @@ from io import BytesIO
 
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.pdf_utils.writer import copy_into_new_writer
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.ttfonts import TTFont
+from reportlab.pdfgen import canvas
+
+from signing.stamps import SERIF_FONT_PATH
 
 
 def simple_pdf(text: str = "Cong van thu nghiem", pages: int = 1) -> bytes:
@@ -97,3 +102,28 @@ def hybrid_xref_pdf(text: str = "Tep tham chieu lai") -> bytes:
         xref_at,
     )
     return bytes(out)
+
+
+def header_pdf(
+    number_line: str, date_line: str | None, body: str = "QUYẾT ĐỊNH", date_y: float = 764
+) -> bytes:
+    """A one-page document with a Party header in Times-like type: the unit and the "Số"
+    line on the left (``number_line``, e.g. ``'Số: ……/QĐ-BTG'``), the party name and the
+    place-and-date line on the right (``date_line``), then a title and a signature block.
+    """
+    if "TkSerif" not in pdfmetrics.getRegisteredFontNames():
+        pdfmetrics.registerFont(TTFont("TkSerif", str(SERIF_FONT_PATH)))
+    out = BytesIO()
+    pdf = canvas.Canvas(out, pagesize=(595, 842))
+    pdf.setFont("TkSerif", 13)
+    pdf.drawString(60, 790, "BAN TUYÊN GIÁO")
+    pdf.drawString(300, 790, "ĐẢNG CỘNG SẢN VIỆT NAM")
+    pdf.drawString(60, 764, number_line)
+    if date_line:
+        pdf.drawString(300, date_y, date_line)
+    pdf.drawString(60, 700, body)
+    pdf.drawString(60, 680, "về việc ban hành quy chế làm việc của Ban")
+    pdf.drawString(360, 300, "TRƯỞNG BAN")
+    pdf.showPage()
+    pdf.save()
+    return out.getvalue()

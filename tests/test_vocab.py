@@ -42,3 +42,23 @@ def test_fold_and_the_vietnamese_order() -> None:
         "Hòa",
         "Zô",
     ]
+
+
+def test_certificate_names_in_words() -> None:
+    """Issue 14: the attributes of a certificate's name by their labels, never an OID; the
+    identifier prefixes Vietnamese CAs use (CCCD:, MST:) become the label."""
+    stored = (
+        r"CN=Lê Văn Đức,2.5.4.12=Bí thư\, Đảng ủy Khối,OU=Thường trực,UID=CCCD:001234567890,"
+        r"2.5.4.5=MST:0101234567,1.3.6.1.4.1.99=x,1.2.840.113549.1.9.1=duc@example.vn"
+    )
+    assert vocab.certificate_name_parts(stored) == [
+        ("", "Lê Văn Đức"),
+        ("Chức danh", "Bí thư, Đảng ủy Khối"),
+        ("Đơn vị", "Thường trực"),
+        ("Số CCCD", "001234567890"),
+        ("Mã số thuế", "0101234567"),
+        ("1.3.6.1.4.1.99", "x"),  # unknown: its number, the value kept
+        ("Thư điện tử", "duc@example.vn"),
+    ]
+    assert vocab.certificate_name_parts("Common Name: Lê Văn Đức") is None
+    assert vocab.certificate_name_parts(None) is None

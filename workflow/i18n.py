@@ -40,6 +40,7 @@ from flask import (
     url_for,
 )
 from flask_babel import Babel, get_locale, gettext
+from markupsafe import Markup
 from werkzeug.wrappers import Response
 
 from workflow import vocab
@@ -89,6 +90,25 @@ def translate(text: Any) -> Any:
     if not isinstance(text, str) or not text:
         return text
     return gettext(text)
+
+
+def certificate_name(value: Any) -> Any:
+    """A certificate name as people read it: "Lê Văn Đức (Chức danh: Bí thư; Số CCCD:
+    0010...)" instead of ``2.5.4.12=...,UID=CCCD:...,CN=...`` (the ``cert_name`` filter).
+    The labels are in the page's language; the values, read from the certificate, are
+    marked ``translate="no"`` (names, not text). Anything that is not an RFC 4514 name is
+    returned unchanged."""
+    parts = vocab.certificate_name_parts(value) if isinstance(value, str) else None
+    if not parts:
+        return value
+    data = Markup('<span translate="no">{}</span>').format
+    head = Markup(", ").join(data(v) for label, v in parts if not label)
+    rest = Markup("; ").join(
+        Markup("{}: {}").format(translate(label), data(v)) for label, v in parts if label
+    )
+    if head and rest:
+        return Markup("{} ({})").format(head, rest)
+    return head or rest
 
 
 def _moment(value: datetime | str | None) -> datetime | None:
@@ -200,7 +220,9 @@ def init_i18n(app: Flask) -> None:
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(compiled)
     Babel(app, locale_selector=select_language)
     app.register_blueprint(bp)
-    app.jinja_env.filters.update(tr=translate, when=display_time, vn_date=display_date)
+    app.jinja_env.filters.update(
+        tr=translate, when=display_time, vn_date=display_date, cert_name=certificate_name
+    )
 
     @app.context_processor
     def language_context() -> dict[str, Any]:

@@ -3,6 +3,7 @@ classification, states, actions, roles, audit actions); translated where shown."
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from datetime import UTC, datetime, timedelta, timezone
 
@@ -392,3 +393,82 @@ CONVERSION_LABELS: dict[str, str] = {
     "bản sạch để ký. Tệp gốc được lưu kèm.",
 }
 """What was done to an uploaded file before it became a revision."""
+
+
+CERT_NAME_LABELS: dict[str, str] = {
+    "title": "Chức danh",
+    "2.5.4.12": "Chức danh",
+    "OU": "Đơn vị",
+    "O": "Tổ chức",
+    "L": "Quận/huyện",
+    "ST": "Tỉnh/thành phố",
+    "C": "Quốc gia",
+    "STREET": "Địa chỉ",
+    "DC": "Miền",
+    "UID": "Mã định danh",
+    "0.9.2342.19200300.100.1.1": "Mã định danh",
+    "2.5.4.5": "Số hiệu",
+    "serialNumber": "Số hiệu",
+    "2.5.4.97": "Mã định danh tổ chức",
+    "2.5.4.4": "Họ",
+    "2.5.4.42": "Tên",
+    "1.2.840.113549.1.9.1": "Thư điện tử",
+    "emailAddress": "Thư điện tử",
+}
+"""Attributes of a certificate's name (RFC 4514 short name or dotted OID), as shown."""
+
+CERT_ID_LABELS: dict[str, str] = {
+    "CMND": "Số CMND",
+    "CCCD": "Số CCCD",
+    "MST": "Mã số thuế",
+    "HC": "Số hộ chiếu",
+    "BHXH": "Mã số BHXH",
+}
+"""Prefixes Vietnamese CAs put in the UID or serialNumber value (``CCCD:0010...``)."""
+
+
+def _rfc4514_split(text: str, sep: str) -> list[str]:
+    parts, current, escaped = [], "", False
+    for ch in text:
+        if escaped:
+            current += ch
+            escaped = False
+        elif ch == "\\":
+            current += ch
+            escaped = True
+        elif ch in sep:
+            parts.append(current)
+            current = ""
+        else:
+            current += ch
+    parts.append(current)
+    return parts
+
+
+def certificate_name_parts(name: str | None) -> list[tuple[str, str]] | None:
+    """A certificate name (RFC 4514, as stored) as ``(label, value)`` pairs: the common
+    name first with an empty label, then the others most specific first (RFC 4514 order:
+    title, unit, organisation, country) with their Vietnamese labels (an unknown OID keeps its number); a ``CCCD:``/``MST:``...
+    prefix of an identifier becomes its label.
+
+    :returns: the pairs, or None when ``name`` is not an RFC 4514 name.
+    """
+    if not name or "=" not in name:
+        return None
+    common: list[tuple[str, str]] = []
+    others: list[tuple[str, str]] = []
+    for part in _rfc4514_split(name, ",+"):
+        key, sep, raw = part.partition("=")
+        if not sep:
+            return None
+        key = key.strip()
+        value = re.sub(r"\\(.)", r"\1", raw.strip())
+        if key in ("CN", "2.5.4.3"):
+            common.append(("", value))
+            continue
+        label = CERT_NAME_LABELS.get(key, key)
+        prefix, colon, rest = value.partition(":")
+        if colon and prefix.strip().upper() in CERT_ID_LABELS:
+            label, value = CERT_ID_LABELS[prefix.strip().upper()], rest.strip()
+        others.append((label, value))
+    return common + others

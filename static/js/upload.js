@@ -25,9 +25,31 @@
     return Math.max(1, Math.round(bytes / 1024)) + " KB";
   }
 
+  // A refused file is explained right under the field, and the explanation goes as soon
+  // as an acceptable file is chosen.
+  var fileError = document.getElementById("file-error");
+  var ACCEPTED = /\.(pdf|docx|odt|doc|rtf)$/i;
+
+  function setFileError(text) {
+    fileError.textContent = text || "";
+    fileError.hidden = !text;
+    if (text) { input.setAttribute("aria-invalid", "true"); } else { input.removeAttribute("aria-invalid"); }
+  }
+
+  function acceptable(file) {
+    return ACCEPTED.test(file.name) || file.type === "application/pdf";
+  }
+
   function showFile() {
     var file = input.files && input.files[0];
     info.textContent = file ? msg("file", { name: file.name, size: human(file.size) }) : "";
+    if (!file) { return; }
+    if (acceptable(file)) {
+      setFileError("");
+      errorBox.hidden = true;
+    } else {
+      setFileError(msg("wrong-type"));
+    }
   }
 
   // --- drag and drop --------------------------------------------------------------------
@@ -45,8 +67,8 @@
     var files = event.dataTransfer && event.dataTransfer.files;
     if (!files || !files.length) { return; }
     var file = files[0];
-    if (!/\.pdf$/i.test(file.name) && file.type !== "application/pdf") {
-      info.textContent = msg("not-pdf");
+    if (!acceptable(file)) {
+      setFileError(msg("wrong-type"));
       return;
     }
     var transfer = new DataTransfer();
@@ -109,6 +131,15 @@
         document.open();
         document.write(xhr.responseText);
         document.close();
+        return;
+      }
+      var page = new DOMParser().parseFromString(xhr.responseText, "text/html");
+      var refused = page.getElementById("file-error");
+      if (refused && !refused.hasAttribute("hidden") && refused.textContent.trim()) {
+        box.hidden = true;
+        submit.disabled = false;
+        setFileError(refused.textContent.trim());
+        input.focus();
         return;
       }
       fail(errorsIn(xhr.responseText) || msg("failed"));

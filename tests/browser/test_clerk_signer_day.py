@@ -22,7 +22,14 @@ import requests
 from pypdf import PdfReader
 
 from signing.stamps import FONT_PATH
-from tests.browser.conftest import STEP_TIMEOUT_MS, VIEWPORTS, Shots, api_token, open_as
+from tests.browser.conftest import (
+    SCREENSHOTS,
+    STEP_TIMEOUT_MS,
+    VIEWPORTS,
+    Shots,
+    api_token,
+    open_as,
+)
 from tests.browser.test_accessibility import BLOCKING, axe_violations, summary
 from tests.browser.test_journey_auditor import _post, _task, issued_by_api
 from tests.conftest import DEMO_PASSWORD
@@ -396,6 +403,87 @@ def test_signer_signs_where_the_preview_shows_kept_across_a_wrong_passphrase(
 # --- 4. bulk signing ---------------------------------------------------------------------
 
 
+@pytest.mark.skipif(not shutil.which("pdfsig"), reason="poppler-utils missing")
+def test_issuance_writes_number_and_date_into_the_documents_own_lines(
+    new_page: Callable[..., Any], server: Served, shots: Shots, tmp_path: Path
+) -> None:
+    """5. The clerk issues a document whose first page has "Số:        -CV/ĐUK" and
+    "Hà Nội, ngày    tháng    năm 2026": the page then shows the number and date there
+    (and nowhere over the document's own words), every signature still valid."""
+    from PIL import ImageChops
+    from playwright.sync_api import expect
+
+    subject = "Về việc ghi số và ngày ban hành vào dòng Số của văn bản"
+    created = _post(
+        server.base,
+        "chuyenvien",
+        "/api/v1/documents",
+        files={"file": ("so-ngay.pdf", party_pdf(subject), "application/pdf")},
+        data={"subject": subject, "doc_type": "CV", "route": "thuong-truc-ban-hanh"},
+    )
+    doc_id = int(created.json()["id"])
+    _post(server.base, "chuyenvien", f"/api/v1/documents/{doc_id}/submit")
+    for user in ("truongban", "vanthu"):
+        _post(server.base, user, f"/api/v1/tasks/{_task(server.base, user, doc_id)}/approve")
+    _post(
+        server.base,
+        "bithu",
+        f"/api/v1/tasks/{_task(server.base, 'bithu', doc_id)}/sign",
+        json={"passphrase": DEMO_PASSWORD},
+    )
+    signed = file_of(server, doc_id)
+
+    clerk = open_as(new_page, "vanthu", "laptop")
+    clerk.goto(f"/documents/{doc_id}")
+    issue = clerk.locator("form[action*='/issue']")
+    expected = re.search(r"\d{2,}-CV/ĐUK", issue.locator(".number-preview").inner_text())
+    assert expected, "the clerk sees the number before issuing"
+    expect(issue).to_contain_text("sẽ được ghi vào dòng «Số:» và dòng ngày tháng")
+    issue.get_by_role("button", name="Ban hành", exact=True).click()
+    flash(clerk, "ok", "Đã ban hành văn bản")
+    expect(clerk.get_by_role("main")).to_contain_text("Tất cả chữ ký hợp lệ")
+    expect(clerk.locator("#page-0 .page-box > img")).to_be_visible()
+    # The certificates named in words on the document page (no 2.5.4.12=, no CN=).
+    signatures = clerk.get_by_role("main")
+    expect(signatures).to_contain_text("Chứng thư: Lê Văn Đức (")
+    expect(signatures).not_to_contain_text("2.5.4.")
+    expect(signatures).not_to_contain_text("CN=")
+    shots(clerk, "issued-number-line", "desktop")
+
+    issued = file_of(server, doc_id)
+    symbol = expected.group(0)
+    out = tmp_path / "issued.pdf"
+    out.write_bytes(issued)
+    text = subprocess.run(
+        ["pdftotext", "-layout", "-f", "1", "-l", "1", str(out), "-"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    line = next(t for t in text.splitlines() if "Số" in t)
+    assert symbol in line.replace(" ", ""), text  # "Số 07-CV/ĐUK" on the Số line
+    assert re.search(r"ngày\s*\d{2}\s*tháng\s*\d{1,2}\s*năm\s*2026", line), text
+
+    # What changed on the rendered page lies in the blanks, over no word of the document.
+    before, after = rendered(signed, tmp_path, "signed"), rendered(issued, tmp_path, "issued")
+    band = (0, 842 - 764 - 14, 595, 842 - 764 + 6)  # the line at baseline 764, top-left origin
+    diff = ImageChops.difference(before.crop(band), after.crop(band)).convert("L")
+    changed = diff.point(lambda v: 255 if v > 60 else 0).getbbox()
+    assert changed is not None, "nothing written on the Số line"
+    # the header of the issued page as pdftoppm renders it, kept beside the screenshots
+    after.crop((40, 40, 560, 110)).save(SCREENSHOTS / "issuance-number-line-header.png")
+    words = [w for w in word_boxes(signed, tmp_path) if band[1] <= w[1] and w[3] <= band[3]]
+    ink = diff.point(lambda v: 255 if v > 60 else 0)
+    for x1, y1, x2, y2 in words:
+        inside = ink.crop((int(x1) + 1, int(y1 - band[1]) + 1, int(x2) - 1, int(y2 - band[1]) - 1))
+        assert inside.getbbox() is None, ("written over a word", (x1, y1, x2, y2))
+
+    # Every signature valid for poppler too: the signer's, the number line's, the seal's.
+    pdfsig = subprocess.run(["pdfsig", str(out)], capture_output=True, text=True).stdout
+    assert pdfsig.count("Signature Validation: Signature is Valid.") == 3, pdfsig
+    assert "SoVanBan_" in pdfsig, pdfsig
+
+
 @pytest.mark.parametrize("viewport", ["desktop", "phone"])
 def test_bulk_signing_starts_with_nothing_ticked_and_confirms_the_count(
     viewport: str, new_page: Callable[..., Any], server: Served, shots: Shots
@@ -549,3 +637,86 @@ def test_smaller_traps_search_defaults_and_the_code_on_paper(
     expect(visitor.get_by_label("Mã xác thực")).to_be_visible()
     no_blocking(visitor, "code lookup (phone)")
     shots(visitor, "code-lookup", "phone")
+
+
+# --- 7, 9, 10. phone charts, certificate names, a refused upload explained at its field ---
+
+
+CHART_TEXT = """() => Array.from(document.querySelectorAll('svg[viewBox]'))
+    .filter(s => s.getBoundingClientRect().width > 0 && s.querySelector('text'))
+    .map(s => {
+        const k = s.getBoundingClientRect().width / s.viewBox.baseVal.width;
+        return Math.min(...Array.from(s.querySelectorAll('text'))
+            .map(t => parseFloat(t.getAttribute('font-size')) * k));
+    })"""
+
+
+def test_phone_charts_certificate_names_and_a_refused_upload(
+    new_page: Callable[..., Any], sent_to_office: str, shots: Shots
+) -> None:
+    from playwright.sync_api import expect
+
+    del sent_to_office  # an issued document: the coverage charts have figures
+    # 7. The coverage charts on a phone: labels of at least 12 px, nothing sideways.
+    auditor = open_as(new_page, "kiemtra", "phone", has_touch=True, is_mobile=True)
+    auditor.goto("/coverage")
+    expect(auditor.get_by_role("heading", level=1)).to_be_visible()
+    smallest = auditor.evaluate(CHART_TEXT)
+    assert smallest and min(smallest) >= 12, smallest
+    assert auditor.evaluate("document.documentElement.scrollWidth") <= 390
+    # The figures table as cards: each target's card names its figures, none clipped.
+    card = auditor.locator("table.figure-cards tbody tr", has_text="T2:").first
+    figure = card.get_by_role("cell", name=re.compile(r"^Tỷ lệ \d"))  # labelled figures
+    expect(figure).to_be_visible()
+    expect(card.get_by_role("cell", name=re.compile(r"^Mục tiêu năm"))).to_be_visible()
+    width = figure.bounding_box()
+    assert width and width["width"] >= 120, width  # a readable column, not a sliver
+    no_blocking(auditor, "coverage (phone)")
+    shots(auditor, "coverage-charts", "phone")
+    desktop = open_as(new_page, "kiemtra", "laptop")
+    desktop.goto("/coverage")
+    wide = desktop.evaluate(CHART_TEXT)
+    assert wide and min(wide) >= 10, wide  # the wide drawing on a desktop
+    expect(desktop.locator("svg.chart-narrow").first).to_be_hidden()
+
+    # 10. Certificate names in words: no attribute numbers (2.5.4.12 = title).
+    signer = open_as(new_page, "bithu", "laptop")
+    signer.goto("/certificates")
+    main = signer.get_by_role("main")
+    expect(main).to_contain_text("Chức danh:")
+    expect(main).not_to_contain_text("2.5.4.")
+    expect(main).not_to_contain_text("CN=")
+    expect(main).not_to_contain_text("translate=")  # the names' markup is markup
+    shots(signer, "certificate-names", "desktop")
+
+    # 9. A file that is not a usable draft: told at the field, with what to do; gone as
+    # soon as a PDF is chosen.
+    drafter = open_as(new_page, "chuyenvien", "laptop")
+    drafter.goto("/documents/new")
+    field = drafter.get_by_label("Tệp PDF")
+    field.set_input_files(
+        {
+            "name": "du-thao.docx",
+            "mimeType": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+            "buffer": b"Day khong phai tep Word that",
+        }
+    )
+    drafter.get_by_label("Trích yếu nội dung").fill("Về việc tải lên tệp Word hỏng")
+    drafter.get_by_role("button", name="Tải lên", exact=True).click()
+    error = drafter.locator("#file-error")
+    expect(error).to_be_visible()
+    expect(error).to_contain_text("du-thao.docx")
+    expect(error).to_contain_text("Lưu thành (Save As) với định dạng PDF")
+    expect(field).to_have_attribute("aria-invalid", "true")
+    expect(drafter.locator("#upload-error")).to_be_hidden()
+    field_box, error_box = field.bounding_box(), error.bounding_box()
+    assert field_box and error_box
+    assert 0 <= error_box["y"] - (field_box["y"] + field_box["height"]) < 80  # right under it
+    no_blocking(drafter, "upload refused")
+    shots(drafter, "upload-refused", "desktop")
+    field.set_input_files(
+        {"name": "du-thao.pdf", "mimeType": "application/pdf", "buffer": party_pdf("Dự thảo")}
+    )
+    expect(error).to_be_hidden()
+    expect(field).not_to_have_attribute("aria-invalid", "true")
+    shots(drafter, "upload-pdf-chosen", "desktop")

@@ -57,18 +57,25 @@ class VisibleText(HTMLParser):
         super().__init__(convert_charrefs=True)
         self.parts: list[str] = []
         self._skip = 0
+        # Depth inside an element marked translate="no": names read from certificates
+        # (data, not text; such elements hold text only, no void tags).
+        self._names = 0
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in ("script", "style"):
             self._skip += 1
+        if self._names or ("translate", "no") in attrs:
+            self._names += 1
         self.parts.extend(v for k, v in attrs if k in SHOWN_ATTRIBUTES and v)
 
     def handle_endtag(self, tag: str) -> None:
         if tag in ("script", "style") and self._skip:
             self._skip -= 1
+        if self._names:
+            self._names -= 1
 
     def handle_data(self, data: str) -> None:
-        if not self._skip and data.strip():
+        if not self._skip and not self._names and data.strip():
             self.parts.append(data)
 
 

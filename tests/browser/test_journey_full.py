@@ -16,7 +16,7 @@ import pytest
 
 from tests.browser.conftest import STEP_TIMEOUT_MS, Walk, open_as
 from tests.conftest import DEMO_PASSWORD
-from tests.pdfs import simple_pdf
+from tests.pdfs import header_pdf, simple_pdf
 from tests.servers import Served
 
 pytestmark = pytest.mark.browser
@@ -89,6 +89,7 @@ def issue_on_page(page: Any) -> str:
 
     issue = page.locator("form[action*='/issue']")
     expect(issue).to_contain_text("cấp số")  # what the button will do
+    expect(issue.locator(".number-line")).to_be_visible()  # where the number will go
     expected = SYMBOL.search(issue.locator(".number-preview").inner_text())
     assert expected, "the clerk sees the number before issuing"
     issue.get_by_role("button", name="Ban hành", exact=True).click()
@@ -158,7 +159,13 @@ def test_full_journey(new_page: Callable[..., Any], server: Served, walk: Walk) 
     expect(main.get_by_role("heading", name="Chỉnh sửa và trình lại")).to_be_visible()
     walk.step(drafter, "returned-with-comment")
     drafter.get_by_label("Tải lên bản chỉnh sửa (PDF)").set_input_files(
-        pdf_file("hoi-nghi-so-ket-v2.pdf", "Hoi nghi so ket - du thao 2")
+        {  # the revision carries the Party header: the number and date are written there
+            "name": "hoi-nghi-so-ket-v2.pdf",
+            "mimeType": "application/pdf",
+            "buffer": header_pdf(
+                "Số: ……………-CV/ĐUK", "Hà Nội, ngày …… tháng …… năm ……", "CÔNG VĂN - dự thảo 2"
+            ),
+        }
     )
     drafter.get_by_role("button", name="Tải lên bản chỉnh sửa", exact=True).click()
     flash_ok(drafter, "Đã tải lên bản chỉnh sửa")

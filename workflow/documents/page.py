@@ -25,7 +25,7 @@ from storage.types import utcnow
 from workflow.documents import drafts, presenters, routing
 from workflow.documents.states import DocState, StageAction, TaskState
 from workflow.i18n import translate
-from workflow.registry import issuance, publishing
+from workflow.registry import issuance, number_line, publishing
 from workflow.services import get_services, get_session
 from workflow.verification import reports
 from workflow.verification import service as verification
@@ -138,6 +138,8 @@ class DocumentPage:
     tasks: list[TaskCard]
     number_preview: str | None
     """The number and symbol an issuance now would give (for the clerk's issue task)."""
+    number_line: bool
+    """Issuing would write the number and date into the document's own "Số:" line."""
     can_revise: bool
     """The drafter may upload a revision and submit (draft or returned)."""
     revise_title: str
@@ -333,6 +335,8 @@ def document_page(db: Session, doc: Document, actor: User) -> DocumentPage:
             if any(t.action == StageAction.ISSUE for t in mine)
             else None
         ),
+        number_line=any(t.action == StageAction.ISSUE for t in mine)
+        and number_line.planned(services.blobs, doc),
         can_revise=doc.state in (DocState.DRAFT, DocState.RETURNED)
         and own
         and not doc.metadata_only,

@@ -124,8 +124,10 @@ def new() -> Any:
                 service.submit(db, actor, doc.id)
             db.commit()
         except WorkflowError as exc:
-            flash(translate(exc.message), "error")
-            return _new_page(form, exc.status)
+            file_error = _file_error(exc)
+            if file_error is None:
+                flash(translate(exc.message), "error")
+            return _new_page(form, exc.status, file_error)
         flash(
             _("Đã tải lên văn bản. Văn bản đã được trình.")
             if doc.submitted_at
@@ -136,12 +138,39 @@ def new() -> Any:
     return _new_page(form)
 
 
-def _new_page(form: UploadForm, status: int = 200) -> Any:
-    """The upload form; after a refusal, the recipients ticked and typed stay filled in."""
+_FILE_ERRORS = ("missing_file", "too_large", "bad_draft", "conversion_failed")
+
+
+def _file_error(exc: WorkflowError) -> str | None:
+    """The refusal of the uploaded file, said next to the file field with what to do (None:
+    the refusal is about something else)."""
+    if exc.code not in _FILE_ERRORS and not exc.code.startswith("pdf_"):
+        return None
+    if exc.code == "pdf_not_pdf":
+        text = _("Tệp đã chọn không phải PDF, cũng không phải văn bản Word/OpenDocument.")
+    else:
+        text = translate(exc.message)
+    if exc.code in ("missing_file", "too_large"):
+        return str(text)
+    return " ".join(
+        (
+            str(text),
+            _(
+                "Cách khắc phục: mở tệp bằng Word hoặc LibreOffice, chọn Lưu thành (Save As) "
+                "với định dạng PDF, rồi chọn tệp PDF vừa lưu."
+            ),
+        )
+    )
+
+
+def _new_page(form: UploadForm, status: int = 200, file_error: str | None = None) -> Any:
+    """The upload form; after a refusal, the recipients ticked and typed stay filled in and
+    a refused file is explained next to its field."""
     posted = request.form if request.method == "POST" else None
     return render_template(
         "documents/new.html",
         form=form,
+        file_error=file_error,
         routes=_routes(),
         recipient_groups=recipients.choices(get_session()),
         picked=set(posted.getlist("recipients")) if posted else set(),

@@ -31,7 +31,7 @@ from workflow.documents import routing
 from workflow.documents.states import DocState, Event, StageAction
 from workflow.documents.usecases import check_urgency
 from workflow.errors import ConflictError, ForbiddenError, InvalidInputError
-from workflow.registry import publishing
+from workflow.registry import number_line, publishing
 from workflow.registry.issuers import issuer_of, seal_certificate
 from workflow.signatures.flow import (
     LevelPolicy,
@@ -223,7 +223,7 @@ def issue(
     cert = seal_certificate(session, issuer, stored_key=False)
     with ExitStack() as stack:
         signer = seal_signer(stack, issuer, cert, trust, seal_passphrase, seal_token)
-        rev = _number_and_seal(
+        rev, numbered = _number_and_seal(
             session,
             blobs,
             trust,
@@ -254,6 +254,7 @@ def issue(
             "sha256": rev.blob_sha256,
             "seal": cert.fingerprint,
             "seal_key": "pkcs11" if on_token(cert) else "stored",
+            "number_line": numbered,
         },
     )
     coverage.record_document(session, blobs, trust, doc, now=doc.issued_at, actor_id=actor.id)
@@ -276,8 +277,11 @@ def _number_and_seal(
     level: LevelPolicy,
     services: TrustServices | None,
     base_url: str | None,
-) -> Revision:
-    """Take the number, then sign the seal over the current revision and store it."""
+) -> tuple[Revision, bool]:
+    """Take the number, write it into the document's "Số:" line when it has one, then sign
+    the seal over the current revision and store it.
+
+    :returns: the sealed revision, and whether the number line was written."""
     register = "outgoing_classified" if doc.classification else "outgoing"
     assign_number(session, doc, issuer, register, actor)
     assert doc.symbol is not None and doc.number is not None and doc.issued_at is not None  # noqa: S101
@@ -291,6 +295,9 @@ def _number_and_seal(
         signed_at=doc.issued_at,
         image_png=seal_image(blobs, issuer),
         qr_url=verification.verification_url(base_url, code) if base_url else None,
+    )
+    numbered = number_line.write(
+        session, blobs, trust, actor, doc, issuer, cert, signer, level, services
     )
     with blobs.local_copy(doc.current_revision.blob_sha256) as source:
         placement = _seal_placement(blobs, source, signature, seal)
@@ -312,7 +319,7 @@ def _number_and_seal(
     except BaseException:
         blobs.discard(produced.staged)
         raise
-    return rev
+    return rev, numbered is not None
 
 
 def register_classified(
