@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import MetaData, create_engine, event, make_url
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
@@ -59,17 +61,42 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
     url = normalise_url(url)
     if url.startswith("sqlite"):
         private_sqlite_file(url)
+        # A pool of open connections (a page needs two or three transactions; opening a
+        # connection and setting it up cost about as much as a small query each time).
+        # An in-memory database lives and dies with its one connection: no pool there.
+        in_memory = make_url(url).database in (None, "", ":memory:")
+        pool: dict[str, Any] = (
+            {"poolclass": NullPool} if in_memory else {"pool_size": 8, "max_overflow": 40}
+        )
         engine = create_engine(
             url,
             echo=echo,
-            poolclass=NullPool,
-            connect_args={"timeout": 90, "check_same_thread": False},
+            connect_args={"timeout": BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
+            **pool,
         )
         _configure_sqlite(engine)
+        _pool_per_process(engine)
         return engine
     # A gthread worker (gunicorn.conf.py: 16 threads) may use two connections per thread
     # at once (the request's session, and a short read beside it such as an OCSP status).
-    return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=30)
+    engine = create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=30)
+    _pool_per_process(engine)
+    return engine
+
+
+def _pool_per_process(engine: Engine) -> None:
+    """A process forked with the pool in it (gunicorn ``--preload``) never uses its
+    parent's connections: they are dropped from its pool unclosed (the parent's own)."""
+
+    @event.listens_for(engine, "connect")
+    def _note_pid(_dbapi_connection: Any, record: Any) -> None:
+        record.info["pid"] = os.getpid()
+
+    @event.listens_for(engine, "checkout")
+    def _check_pid(_dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        if record.info.get("pid") != os.getpid():
+            record.dbapi_connection = proxy.dbapi_connection = None
+            raise DisconnectionError("a connection of the parent process")
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -81,7 +108,7 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA busy_timeout=90000")
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         cursor.close()
         private_sqlite_file(engine.url.render_as_string(hide_password=False))
 
@@ -94,6 +121,8 @@ def _configure_sqlite(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN" if deferred else "BEGIN IMMEDIATE")
 
 
+BUSY_TIMEOUT_MS = 90_000
+"""How long a SQLite writer waits for the lock (inside gunicorn's 120 s request timeout)."""
 READONLY = "trinhky_readonly"
 DEFERRED = "trinhky_deferred"
 WRITE = "trinhky_write"
@@ -156,13 +185,24 @@ def probe_write(engine: Engine, timeout_seconds: float = 2.0) -> None:
     """
     millis = int(timeout_seconds * 1000)
     with engine.connect().execution_options(**{READONLY: True}) as conn:
-        if is_sqlite(engine):
-            conn.exec_driver_sql(f"PRAGMA busy_timeout={millis}")
-        else:
+        if not is_sqlite(engine):
             conn.exec_driver_sql(f"SET LOCAL lock_timeout = {millis}")
-        # An update that changes nothing still takes the row's (SQLite: the database's)
-        # write lock; the rollback below leaves the database as it was.
+            _probe_update(conn)
+            return
+        # The connection goes back to the pool: its own busy timeout is restored after.
+        conn.exec_driver_sql(f"PRAGMA busy_timeout={millis}")
+        try:
+            _probe_update(conn)
+        finally:
+            conn.exec_driver_sql(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+
+
+def _probe_update(conn: Connection) -> None:
+    """An update that changes nothing still takes the row's (SQLite: the database's)
+    write lock; the rollback leaves the database as it was."""
+    try:
         conn.exec_driver_sql("UPDATE trust_state SET version = version WHERE id = 1")
+    finally:
         conn.rollback()
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Integer, String, select, update
+from sqlalchemy import JSON, Integer, String, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -67,6 +67,21 @@ def bump_trust_version(session: Session) -> int:
         session.add(TrustState(id=TRUST_STATE_ID, version=2, changed_at=utcnow()))
         session.flush()
     return trust_version(session)
+
+
+def current_report(session: Session, sha256: str) -> tuple[int, dict[str, Any] | None]:
+    """:returns: the current trust-list version (as :func:`trust_version`) and the stored
+    report of ``sha256`` under it, or None: one query."""
+    version = func.coalesce(
+        select(TrustState.version).where(TrustState.id == TRUST_STATE_ID).scalar_subquery(), 1
+    )
+    report = (
+        select(ValidationResult.report)
+        .where(ValidationResult.sha256 == sha256, ValidationResult.trust_version == version)
+        .scalar_subquery()
+    )
+    current, stored = session.execute(select(version, report)).one()
+    return int(current), (dict(stored) if stored is not None else None)
 
 
 def cached_report(session: Session, sha256: str, version: int) -> dict[str, Any] | None:

@@ -14,11 +14,11 @@ from flask_login import LoginManager
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
-from storage.db import is_lock_upgrade_failure, make_engine, make_session_factory
+from storage.db import is_lock_upgrade_failure, is_sqlite, make_engine, make_session_factory
 from storage.models import User
 from workflow import (
     accounts,
@@ -179,6 +179,15 @@ def _init_login(app: Flask, services: Services) -> None:
     login.login_message_category = "info"
     login.localize_callback = translate  # flashed in the page's language
     login.session_protection = "strong"
+    # The loader's one query needs no transaction around it: on PostgreSQL it runs
+    # without one (no BEGIN and ROLLBACK round trips on every request).
+    user_sessions = (
+        services.read_session_factory
+        if is_sqlite(services.engine)
+        else make_session_factory(
+            services.engine.execution_options(isolation_level="AUTOCOMMIT"), readonly=True
+        )
+    )
 
     @login.user_loader
     def load_user(user_id: str) -> User | None:
@@ -186,10 +195,15 @@ def _init_login(app: Flask, services: Services) -> None:
         # view needs it, after any upload has been streamed to disk.
         if not user_id.isdigit():
             return None
-        with services.read_session_factory() as session:
-            user = session.scalars(
-                select(User).options(selectinload(User.roles)).where(User.id == int(user_id))
-            ).first()
+        with user_sessions() as session:
+            # One query: the user with their roles and the roles' units (every request).
+            user = (
+                session.scalars(
+                    select(User).options(joinedload(User.roles)).where(User.id == int(user_id))
+                )
+                .unique()
+                .first()
+            )
             if user is None or not user.active:
                 return None
             # A cookie from before the last logout or password reset has ended.

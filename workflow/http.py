@@ -12,6 +12,7 @@ from flask import Blueprint, Response, current_app, g, jsonify, render_template,
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf.csrf import CSRFProtect
+from sqlalchemy import inspect
 
 from storage.models import User
 from workflow.accounts import service as accounts
@@ -91,7 +92,15 @@ def error_response(status: int, message: str, code: str | None = None) -> Any:
 
 def current_actor() -> User:
     """:returns: the logged-in user (session cookie), attached to the request's session."""
-    user = get_session().get(User, int(current_user.get_id()))
+    session = get_session()
+    loaded = current_user._get_current_object()
+    state = inspect(loaded, raiseerr=False) if isinstance(loaded, User) else None
+    if state is not None and state.detached and state.key is not None:
+        # flask-login's user loader read the user and their roles a moment ago, in a
+        # short session of its own: attach that copy rather than read it all again.
+        user = session.identity_map.get(state.key) or session.merge(loaded, load=False)
+    else:
+        user = session.get(User, int(current_user.get_id()))
     if user is None or not user.active:
         raise AuthenticationError(_("Tài khoản không còn hoạt động."))
     return user

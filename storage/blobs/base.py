@@ -139,6 +139,16 @@ class BlobStore(Protocol):
         """
         ...
 
+    def intact(self, key: str) -> bool:
+        """:meth:`verify`, which a backend may skip when it can prove the blob unchanged
+        since its own last re-hash of it (for checks on every read of a page; an
+        integrity check calls :meth:`verify`).
+
+        :returns: whether its content still hashes to ``key``.
+        :raises BlobNotFoundError: no blob has this key.
+        """
+        ...
+
     def delete(self, key: str) -> None:
         """Remove a blob; an absent one is not an error.
 

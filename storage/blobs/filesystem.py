@@ -8,6 +8,7 @@ import io
 import os
 import re
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -20,6 +21,16 @@ from storage.errors import BlobNotFoundError
 _DIR_MODE = 0o700
 _FILE_MODE = 0o400
 _KEY_NAME = re.compile(r"[0-9a-f]{64}")
+
+VERIFIED_FOR_SECONDS = 300.0
+"""How long a re-hash of an unchanged file vouches for it (:meth:`FilesystemBlobStore.intact`):
+a change through the filesystem shows in the file's metadata at once; decay of the disk
+itself, which changes no metadata, is caught by the next re-hash after this."""
+SETTLED_SECONDS = 2.0
+"""A file whose status changed less than this ago is re-hashed every time (a second
+change within the clock's granularity would leave its times as they were)."""
+REMEMBERED_BLOBS = 4096
+"""Re-hashes a store remembers at most (the oldest is forgotten first)."""
 
 # Filesystems without hard links (some network and FUSE mounts) answer one of these.
 _NO_LINKS = frozenset({errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK})
@@ -42,6 +53,18 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def _signature(status: os.stat_result) -> tuple[int, ...]:
+    """What identifies one state of a file: device, inode, size, modification and
+    status-change times (nanoseconds)."""
+    return (
+        status.st_dev,
+        status.st_ino,
+        status.st_size,
+        status.st_mtime_ns,
+        status.st_ctime_ns,
+    )
+
+
 class FilesystemBlobStore:
     """Blobs under ``root/ab/cd/<key>``, read-only; staged and temporary files under
     ``root/tmp`` (the same filesystem, so publishing is a link, not a copy).
@@ -62,6 +85,8 @@ class FilesystemBlobStore:
         self.tmp.mkdir(parents=True, exist_ok=True, mode=_DIR_MODE)
         for directory in (root, self.tmp):
             directory.chmod(_DIR_MODE)
+        self._intact: dict[str, tuple[tuple[int, ...], float]] = {}
+        self._intact_lock = threading.Lock()
 
     def _file(self, key: str) -> Path:
         check_key(key)
@@ -111,6 +136,46 @@ class FilesystemBlobStore:
         with self.open(key) as f:
             digest, _size = sha256_of(f)
         return digest == key
+
+    def intact(self, key: str) -> bool:
+        """:meth:`verify`, skipped for a file this store re-hashed less than
+        :data:`VERIFIED_FOR_SECONDS` ago and that is provably the same file since: the
+        same device, inode, size, modification and status-change times. Any write,
+        rename, ``touch`` or ``chmod`` sets the status-change time to the current time
+        (no call sets it back), so a file changed behind the store's back is re-hashed
+        at its next check; a re-hash is remembered only when the file's status did not
+        change while it was hashed nor in the :data:`SETTLED_SECONDS` before.
+
+        :returns: whether the blob still hashes to its key.
+        :raises BlobNotFoundError: no such blob.
+        """
+        path = self._file(key)
+        try:
+            before = _signature(path.stat())
+        except FileNotFoundError as exc:
+            raise BlobNotFoundError(key) from exc
+        with self._intact_lock:
+            known = self._intact.get(key)
+        if (
+            known is not None
+            and known[0] == before
+            and time.monotonic() - known[1] < VERIFIED_FOR_SECONDS
+        ):
+            return True
+        checked_at = time.monotonic()
+        ok = self.verify(key)
+        try:
+            after = path.stat()
+        except FileNotFoundError as exc:
+            raise BlobNotFoundError(key) from exc
+        settled = time.time_ns() - after.st_ctime_ns > SETTLED_SECONDS * 1e9
+        with self._intact_lock:
+            self._intact.pop(key, None)
+            if ok and settled and _signature(after) == before:
+                while len(self._intact) >= REMEMBERED_BLOBS:
+                    del self._intact[next(iter(self._intact))]  # the oldest
+                self._intact[key] = (before, checked_at)
+        return ok
 
     def delete(self, key: str) -> None:
         """Remove a blob (retention and clean-up only); absent is fine."""

@@ -272,6 +272,13 @@ class S3BlobStore:
             body.close()
         return digest == key
 
+    def intact(self, key: str) -> bool:
+        """:meth:`verify` (an object's metadata proves nothing about its bytes here).
+
+        :raises BlobNotFoundError: no such blob.
+        """
+        return self.verify(key)
+
     def delete(self, key: str) -> None:
         """Remove a blob (retention and clean-up only); absent is fine."""
         self._call("delete_object", key, Key=self._object(key))

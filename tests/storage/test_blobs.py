@@ -16,6 +16,7 @@ import io
 import os
 import stat
 import threading
+import time
 import tracemalloc
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -25,7 +26,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import EndpointConnectionError
 
-from storage.blobs import CHUNK, BlobStore, FilesystemBlobStore, S3BlobStore, StagedBlob
+from storage.blobs import CHUNK, BlobStore, FilesystemBlobStore, S3BlobStore, StagedBlob, filesystem
 from storage.blobs.s3 import S3Location
 from storage.errors import (
     BlobCorruptError,
@@ -331,6 +332,7 @@ READERS: dict[str, Callable[[BlobStore, str], object]] = {
     "read_bytes": lambda s, k: s.read_bytes(k),
     "size": lambda s, k: s.size(k),
     "verify": lambda s, k: s.verify(k),
+    "intact": lambda s, k: s.intact(k),
     "local_copy": enter_local_copy,
 }
 
@@ -384,6 +386,13 @@ def test_verify_detects_a_corrupted_blob(backend: Backend) -> None:
     backend.corrupt(key)
     assert backend.store.exists(key)
     assert not backend.store.verify(key)
+
+
+def test_intact_detects_a_corrupted_blob(backend: Backend) -> None:
+    key = backend.store.put_bytes(b"%PDF-1.7 issued document " * 50)
+    assert backend.store.intact(key)
+    backend.corrupt(key)
+    assert not backend.store.intact(key)
 
 
 def test_local_copy_is_a_file_with_the_content_for_the_block_only(backend: Backend) -> None:
@@ -522,3 +531,40 @@ def test_the_cleanup_sees_blobs_and_temporary_files(backend: Backend) -> None:
     assert temporary.name in {f.name for f in store.temporaries()}
     assert store.remove_temporary(temporary.name) and not temporary.exists()
     assert not store.remove_temporary(temporary.name)
+
+
+def test_filesystem_rehashes_only_a_file_that_may_have_changed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``intact`` remembers a re-hash of a settled file while the file stays the same;
+    any write shows in its status-change time, even with the size and mtime restored."""
+    monkeypatch.setattr(filesystem, "SETTLED_SECONDS", 0.05)
+    store = FilesystemBlobStore(tmp_path / "blobs")
+    rehashed: list[str] = []
+    verify = store.verify
+    monkeypatch.setattr(store, "verify", lambda key: rehashed.append(key) or verify(key))
+    key = store.put_bytes(b"%PDF-1.7 issued document " * 500)
+
+    assert store.intact(key) and store.intact(key)
+    assert len(rehashed) == 2  # changed 0.05 s ago or less: not vouched for yet
+    time.sleep(0.1)
+    assert store.intact(key) and store.intact(key) and store.intact(key)
+    assert len(rehashed) == 3  # settled: one re-hash, then the same file
+
+    with store.local_copy(key) as path:  # changed behind the store's back, times restored
+        before = path.stat()
+        data = bytearray(path.read_bytes())
+        data[len(data) // 2] ^= 0x01
+        path.chmod(0o640)
+        path.write_bytes(bytes(data))
+        path.chmod(0o400)
+        os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+        assert path.stat().st_size == before.st_size
+    assert not store.intact(key) and not store.intact(key)
+    assert len(rehashed) == 5  # never remembered while broken
+
+    other = store.put_bytes(b"%PDF-1.7 another document " * 500)
+    time.sleep(0.1)
+    monkeypatch.setattr(filesystem, "VERIFIED_FOR_SECONDS", 0.0)
+    assert store.intact(other) and store.intact(other)
+    assert rehashed[-2:] == [other, other]  # a re-hash vouches for a limited time only

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import Select, exists, or_, select
 from sqlalchemy.orm import Session, defaultload, lazyload
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.interfaces import ORMOption
 
 from storage.models import Document, Role, Task, Unit, User
 from workflow.errors import ForbiddenError, NotFoundError
@@ -100,12 +102,28 @@ def visible_document_ids(user: User) -> Select[int]:
     )  # type: ignore[return-value]
 
 
-def get_visible_document(session: Session, user: User, document_id: int) -> Document:
-    """:returns: the document if ``user`` is party to it.
+def check_visible(session: Session, user: User, document_id: int) -> None:
+    """Whether ``user`` may see the document, in one indexed query that loads nothing (a
+    view is recorded in the transaction that checks it; the page loads the document
+    afterwards, outside the write lock).
 
     :raises NotFoundError: no such document, or not visible (same answer, on purpose).
     """
-    doc = session.scalars(visible_documents(user).where(Document.id == document_id)).first()
+    query = visible_documents(user).where(Document.id == document_id)
+    if session.scalar(query.with_only_columns(Document.id)) is None:
+        raise NotFoundError(NOT_FOUND)
+
+
+def get_visible_document(
+    session: Session, user: User, document_id: int, options: Sequence[ORMOption] = ()
+) -> Document:
+    """:returns: the document if ``user`` is party to it.
+
+    :param options: how to load it (loader options of the caller's page).
+    :raises NotFoundError: no such document, or not visible (same answer, on purpose).
+    """
+    query = visible_documents(user).where(Document.id == document_id).options(*options)
+    doc = session.scalars(query).first()
     if doc is None:
         raise NotFoundError(NOT_FOUND)
     return doc

@@ -12,13 +12,13 @@ from flask import render_template
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload, lazyload, selectinload
+from sqlalchemy.orm.interfaces import ORMOption
 from wtforms import PasswordField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
 from signing.pages import PageGeometry
 from signing.validate import SignatureReport, ValidationReport
-from storage.audit import AuditAction
 from storage.models import Document, Revision, Role, RouteStage, Task, User
 from storage.registry_models import HandSignature
 from storage.types import utcnow
@@ -45,6 +45,23 @@ from workflow.vocab import (
     vn_iso,
     vn_sort_key,
 )
+
+PAGE_LOAD: tuple[ORMOption, ...] = (
+    joinedload(Document.created_by).options(lazyload(User.roles)),
+    joinedload(Document.route),  # its stages follow (selectin)
+    selectinload(Document.revisions).options(
+        joinedload(Revision.created_by).options(lazyload(User.roles))
+    ),
+    selectinload(Document.tasks).options(
+        joinedload(Task.assignee).options(lazyload(User.roles)),
+        joinedload(Task.acted_by).options(lazyload(User.roles)),
+        joinedload(Task.on_behalf_of).options(lazyload(User.roles)),
+    ),
+)
+"""How the page loads a document: with its route, and the people on it without their
+roles, which the page reads only for the actor and, when a task may be delegated, the
+delegates (loaded on access then), instead of a query of everybody's roles for each of
+its lists."""
 
 
 class ActionForm(FlaskForm):
@@ -161,7 +178,10 @@ class DocumentPage:
     comments: list[dict[str, Any]]
     timeline: list[TimelineStage]
     events: list[presenters.HistoryEntry]
-    views: list[presenters.HistoryEntry]
+    """The document's history, views aside."""
+    readers: list[presenters.Reader]
+    """Who viewed it, how often and when last."""
+    view_count: int
     people: list[User]
     """Whom the actor may delegate to."""
     return_note: presenters.ReturnNote | None
@@ -298,7 +318,7 @@ def document_page(db: Session, doc: Document, actor: User) -> DocumentPage:
     """:returns: what the document page shows ``actor`` (who may see ``doc``)."""
     services = get_services()
     now = utcnow()
-    entries = presenters.history(db, doc)
+    readers = presenters.readers(db, doc)
     report = (
         reports.report_of(services, db, doc.current_revision.blob_sha256)
         if doc.has_content
@@ -365,8 +385,9 @@ def document_page(db: Session, doc: Document, actor: User) -> DocumentPage:
         earlier_signatures=len(report.signatures) if report else 0,
         comments=_exchange(db, doc),
         timeline=_timeline(db, doc),
-        events=[e for e in entries if e.action != AuditAction.VIEWED],
-        views=[e for e in entries if e.action == AuditAction.VIEWED],
+        events=presenters.history(db, doc, views=False),
+        readers=readers,
+        view_count=sum(r.views for r in readers),
         people=_delegates(db, actor) if any(card.can_delegate for card in cards) else [],
         return_note=presenters.return_note(doc),
         now=now,

@@ -6,9 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, joinedload, lazyload
 
+from storage.audit import AuditAction
 from storage.models import AuditEvent, Document, User
 from storage.registry_models import Comment, Notification
 from workflow.documents import routing
@@ -28,20 +29,53 @@ class HistoryEntry:
     details: dict[str, Any]
 
 
-def history(session: Session, doc: Document) -> list[HistoryEntry]:
-    """:returns: every audit entry about the document, oldest first."""
-    rows = session.execute(
+def history(session: Session, doc: Document, *, views: bool = True) -> list[HistoryEntry]:
+    """:returns: every audit entry about the document, oldest first (``views``: the views
+    too, else every other entry: see :func:`readers` for those)."""
+    query = (
         select(AuditEvent, User.full_name)
         .outerjoin(User, User.id == AuditEvent.actor_id)
         .where(AuditEvent.object_type == "document", AuditEvent.object_id == str(doc.id))
         .order_by(AuditEvent.seq)
-    ).all()
+    )
+    if not views:
+        query = query.where(AuditEvent.action != AuditAction.VIEWED)
+    rows = session.execute(query).all()
     return [
         HistoryEntry(
             ev.seq, ev.at, name or "", ev.action, AUDIT_LABELS.get(ev.action, ev.action), ev.details
         )
         for ev, name in rows
     ]
+
+
+@dataclass(frozen=True)
+class Reader:
+    """Someone who viewed a document: how often, and when last."""
+
+    name: str
+    views: int
+    last_at: Any
+
+
+def readers(session: Session, doc: Document) -> list[Reader]:
+    """:returns: who viewed the document, the latest reader first: one line per person
+    however often they looked (a document read by many people is read every second, and
+    its page must not grow with every view; each view stays in the audit log)."""
+    last = func.max(AuditEvent.at)
+    rows = session.execute(
+        select(User.full_name, func.count(), last)
+        .select_from(AuditEvent)
+        .outerjoin(User, User.id == AuditEvent.actor_id)
+        .where(
+            AuditEvent.object_type == "document",
+            AuditEvent.object_id == str(doc.id),
+            AuditEvent.action == AuditAction.VIEWED,
+        )
+        .group_by(AuditEvent.actor_id, User.full_name)
+        .order_by(last.desc(), User.full_name)
+    ).all()
+    return [Reader(name or "", int(count), at) for name, count, at in rows]
 
 
 def stage_timeline(doc: Document) -> list[dict[str, Any]]:
@@ -91,7 +125,12 @@ def planned_json(doc: Document) -> tuple[list[dict[str, Any]], list[dict[str, st
 def comments_of(session: Session, doc: Document) -> list[Comment]:
     """:returns: the document's comments, oldest first."""
     return list(
-        session.scalars(select(Comment).where(Comment.document_id == doc.id).order_by(Comment.id))
+        session.scalars(
+            select(Comment)
+            .where(Comment.document_id == doc.id)
+            .options(joinedload(Comment.user).options(lazyload(User.roles)))
+            .order_by(Comment.id)
+        )
     )
 
 

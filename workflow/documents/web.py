@@ -22,7 +22,7 @@ from workflow.accounts import access
 from workflow.documents import drafts, presenters, recipients, route_templates
 from workflow.documents import usecases as service
 from workflow.documents.intake import original_file
-from workflow.documents.page import ActionForm, EmptyForm, SignForm, render_detail
+from workflow.documents.page import PAGE_LOAD, ActionForm, EmptyForm, SignForm, render_detail
 from workflow.documents.states import DocState, StageAction
 from workflow.errors import WorkflowError
 from workflow.http import current_actor
@@ -187,18 +187,22 @@ def _routes() -> list[Any]:
 def detail(document_id: int) -> Any:
     """The document page: metadata, route, history, signatures, actions."""
     db = get_session()
-    begin_write(db)  # the view is recorded: the lock for that, then the page is read after
+    # The view is recorded in the transaction that checks access: a short one (SQLite's
+    # write lock from its start, the chain head's row on PostgreSQL from the audit row
+    # on, until the commit); the page is read after, in a transaction that locks nothing.
+    begin_write(db)
     actor = current_actor()
-    doc = access.get_visible_document(db, actor, document_id)
+    access.check_visible(db, actor, document_id)
     audit.append(
         db,
         AuditAction.VIEWED,
         actor_id=actor.id,
         object_type="document",
-        object_id=doc.id,
+        object_id=document_id,
         details={"via": "web"},
     )
     db.commit()
+    doc = access.get_visible_document(db, actor, document_id, PAGE_LOAD)
     return render_detail(doc, actor)
 
 
