@@ -11,6 +11,7 @@ whose text cannot be read is taken as having none.
 from __future__ import annotations
 
 import math
+import threading
 from pathlib import Path
 
 Box = tuple[float, float, float, float]
@@ -28,18 +29,28 @@ def text_boxes(path: Path, page: int) -> list[Box]:
     end), ``(x1, y1, x2, y2)`` in PDF user space; none if it cannot be read."""
     import pypdfium2 as pdfium  # the wheel loads PDFium: only when a stamp is placed
 
-    try:
-        pdf = pdfium.PdfDocument(str(path))
-    except pdfium.PdfiumError:
-        return []
-    try:
-        index = page % len(pdf)
-        textpage = pdf[index].get_textpage()
-        return [_normal(textpage.get_rect(i)) for i in range(textpage.count_rects())]
-    except (pdfium.PdfiumError, ZeroDivisionError, IndexError):
-        return []
-    finally:
-        pdf.close()
+    # PDFium is not thread-safe (pypdfium2's documentation): a gthread worker signs in
+    # several threads at once, and two of them in PDFium crash the process (SIGSEGV).
+    with _PDFIUM_LOCK:
+        try:
+            pdf = pdfium.PdfDocument(str(path))
+        except pdfium.PdfiumError:
+            return []
+        try:
+            pdf_page = pdf[page % len(pdf)]
+            textpage = pdf_page.get_textpage()
+            rects = [_normal(textpage.get_rect(i)) for i in range(textpage.count_rects())]
+            # Closed here, under the lock, not by a finalizer in another thread's time.
+            textpage.close()
+            pdf_page.close()
+            return rects
+        except (pdfium.PdfiumError, ZeroDivisionError, IndexError):
+            return []
+        finally:
+            pdf.close()
+
+
+_PDFIUM_LOCK = threading.Lock()
 
 
 def _normal(rect: tuple[float, float, float, float]) -> Box:
