@@ -11,8 +11,9 @@ whose text cannot be read is taken as having none.
 from __future__ import annotations
 
 import math
-import threading
 from pathlib import Path
+
+from signing.pdfium_guard import PDFIUM_LOCK
 
 Box = tuple[float, float, float, float]
 
@@ -31,7 +32,7 @@ def text_boxes(path: Path, page: int) -> list[Box]:
 
     # PDFium is not thread-safe (pypdfium2's documentation): a gthread worker signs in
     # several threads at once, and two of them in PDFium crash the process (SIGSEGV).
-    with _PDFIUM_LOCK:
+    with PDFIUM_LOCK:
         try:
             pdf = pdfium.PdfDocument(str(path))
         except pdfium.PdfiumError:
@@ -48,9 +49,6 @@ def text_boxes(path: Path, page: int) -> list[Box]:
             return []
         finally:
             pdf.close()
-
-
-_PDFIUM_LOCK = threading.Lock()
 
 
 def _normal(rect: tuple[float, float, float, float]) -> Box:

@@ -1,7 +1,8 @@
 """PDFium is not thread-safe: a gthread worker places stamps in several threads at once,
-and unguarded it died of SIGSEGV under the signing benchmark. ``text_boxes`` serialises
-its PDFium calls; the check runs in a child process so that a crash fails the test
-instead of killing pytest."""
+and unguarded it died of SIGSEGV under the signing benchmark. Every in-process use of
+PDFium (``text_boxes`` for the stamp's place, ``find_header`` for the "Số:" line at
+issuance) holds one lock; the check runs in a child process so that a crash fails the
+test instead of killing pytest."""
 
 from __future__ import annotations
 
@@ -15,15 +16,19 @@ CHILD = """
 import sys, threading
 from pathlib import Path
 from signing.freespace import text_boxes
+from signing.numberline import find_header
 path = Path(sys.argv[1])
 expected = text_boxes(path, 0)
+header = find_header(path)
 assert expected, "no text found"
 failures = []
-def work():
+def work(index):
     for _ in range(60):
-        if text_boxes(path, 0) != expected:
+        if index % 2 and find_header(path) != header:
             failures.append(1)
-threads = [threading.Thread(target=work) for _ in range(8)]
+        if not index % 2 and text_boxes(path, 0) != expected:
+            failures.append(1)
+threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
 for t in threads:
     t.start()
 for t in threads:
