@@ -1,4 +1,5 @@
-"""Profile the signing request end to end: ``python -m bench.profile_sign [N] [--sort cumulative]``.
+"""Profile the signing request end to end: ``python -m bench.profile_sign [N] [--sort cumulative]``
+or ``python -m bench.profile_sign [N] --phases`` (CPU and wall time per part, no cProfile).
 
 Builds a throwaway instance (the embedded default at its production level, B-LT),
 prepares ``N`` documents awaiting the signer, then signs them through the Flask test
@@ -10,6 +11,8 @@ under cProfile, and prints the functions that cost most. Issue #15 asks for this
 from __future__ import annotations
 
 import cProfile
+import functools
+import importlib
 import io
 import pstats
 import sys
@@ -67,8 +70,105 @@ def build(instance: Path, count: int, level: str = "B-LT") -> tuple[Any, list[in
     return app, list(tasks)
 
 
+PHASES: tuple[tuple[str, str, str], ...] = (
+    # (module, attribute "Class.method" or "function", label); nested parts are included
+    # in their parents' figures.
+    ("workflow.signatures.flow", "prepare", "phase 1: prepare (task, certificate, stamp)"),
+    ("workflow.documents.routing", "claim", "  claim + lock_document (phases 1 and 3)"),
+    ("workflow.signatures.flow", "personal_placement", "  stamp placement (anchors, free space)"),
+    ("workflow.signatures.flow", "unlock_key", "phase 2: key unlock (KDF + key checks)"),
+    ("workflow.signatures.flow", "sign_pdf_file", "phase 2: sign_pdf_file (B-LT)"),
+    ("signing.pades", "_validation_context", "  revocation data + validation context"),
+    ("signing.trust", "build_crl", "    CRL signed"),
+    ("signing.revocation", "OcspResponder.response_for", "    OCSP responses"),
+    ("pyhanko.sign.signers", "PdfSigner.sign_pdf", "  pyHanko sign_pdf (stamp, CMS, DSS)"),
+    ("signing.tsa", "EmbeddedTimeStamper.answer", "    timestamp token"),
+    ("workflow.signatures.flow", "_check_signed", "phase 2: validation before store"),
+    ("workflow.signatures.flow", "validate_pdf", "  full validation (pyHanko)"),
+    ("workflow.signatures.flow", "check_fresh_signature", "  direct check of the fresh signature"),
+    ("storage.blobs.filesystem", "FilesystemBlobStore.stage_file", "phase 2: blob staged (hash)"),
+    ("workflow.signatures.flow", "record", "phase 3: record (rows, route, audit)"),
+    ("storage.blobs.filesystem", "FilesystemBlobStore.publish", "  blob write (fsync, link)"),
+    ("storage.audit", "append", "  audit row + transparency log"),
+    ("workflow.coverage.ledger", "record_signature", "phase 3: coverage ledger"),
+    ("sqlalchemy.orm", "Session.commit", "commits (both, with flush hooks)"),
+)
+
+
+def phases(count: int) -> None:
+    """Time the parts of ``count`` signing requests (CPU and wall, per request)."""
+    totals: dict[str, list[float]] = {label: [0.0, 0.0, 0] for _m, _a, label in PHASES}
+    active = [False]
+
+    def wrap(owner: Any, name: str, label: str) -> None:
+        original = getattr(owner, name)
+
+        @functools.wraps(original)
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            if not active[0]:
+                return original(*args, **kwargs)
+            cpu0, wall0 = time.process_time(), time.perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                entry = totals[label]
+                entry[0] += time.process_time() - cpu0
+                entry[1] += time.perf_counter() - wall0
+                entry[2] += 1
+
+        setattr(owner, name, timed)
+
+    for module_name, attribute, label in PHASES:
+        owner: Any = importlib.import_module(module_name)
+        *path, name = attribute.split(".")
+        for part in path:
+            owner = getattr(owner, part)
+        if hasattr(owner, name):
+            wrap(owner, name, label)
+    with tempfile.TemporaryDirectory(prefix="trinhky-profile-") as tmp:
+        app, tasks = build(Path(tmp) / "instance", count + 2)
+        sign = _signer(app)
+        for task_id in tasks[:2]:
+            sign(task_id)
+        active[0] = True
+        cpu0, wall0 = time.process_time(), time.perf_counter()
+        for task_id in tasks[2:]:
+            sign(task_id)
+        cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
+        active[0] = False
+    print(
+        f"{count} signing requests (B-LT) through the test client: "
+        f"{1000 * cpu / count:.1f} ms CPU and {1000 * wall / count:.1f} ms wall each"
+    )
+    for label, (cpu_s, wall_s, calls) in totals.items():
+        if calls:
+            print(
+                f"  {label:<48} {1000 * cpu_s / count:6.2f} ms CPU {1000 * wall_s / count:7.2f}"
+                f" ms wall  ({calls / count:.1f} calls)"
+            )
+
+
+def _signer(app: Any) -> Any:
+    client = app.test_client()
+    token = client.post(
+        "/api/v1/auth/token", json={"username": "bithu", "password": DEMO_PASSWORD}
+    ).get_json()["token"]
+    headers = {"Authorization": f"Bearer {token}"}
+
+    def sign(task_id: int) -> None:
+        r = client.post(
+            f"/api/v1/tasks/{task_id}/sign", json={"passphrase": DEMO_PASSWORD}, headers=headers
+        )
+        assert r.status_code == 200, r.get_data(as_text=True)  # noqa: S101
+
+    return sign
+
+
 def main(argv: list[str]) -> int:
     count = int(argv[0]) if argv and argv[0].isdigit() else 20
+    if "--phases" in argv:
+        phases(count)
+        return 0
     sort = argv[argv.index("--sort") + 1] if "--sort" in argv else "cumulative"
     with tempfile.TemporaryDirectory(prefix="trinhky-profile-") as tmp:
         app, tasks = build(Path(tmp) / "instance", count + 2)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -114,8 +115,24 @@ def find_anchor(path: Path, anchor: str, *, page: int | None = None) -> AnchorHi
         every page (up to 200) and returns the last hit, nearest the signature block.
     :returns: the hit, or None if the text is not found or not extractable.
     """
-    needle = _normalise(anchor)
-    if not needle:
+    found = find_first_anchor(path, (anchor,), page=page)
+    return found[1] if found is not None else None
+
+
+def find_first_anchor(
+    path: Path, anchors: Sequence[str], *, page: int | None = None
+) -> tuple[int, AnchorHit] | None:
+    """:func:`find_anchor` for several anchors in order of preference, reading the text
+    once: the first anchor found, and its hit (its last occurrence).
+
+    :param path: the PDF.
+    :param anchors: the texts to find, preferred first (empty ones are skipped).
+    :param page: as for :func:`find_anchor`.
+    :returns: ``(index in anchors, hit)``, or None if none is found or the text is not
+        extractable.
+    """
+    needles = [(i, n) for i, n in enumerate(_normalise(a) for a in anchors) if n]
+    if not needles:
         return None
     try:
         reader = PdfReader(path, strict=False)
@@ -123,16 +140,20 @@ def find_anchor(path: Path, anchor: str, *, page: int | None = None) -> AnchorHi
             return None
         count = len(reader.pages)
         indexes = [page % count] if page is not None else list(range(min(count, _MAX_PAGES)))
+        pages = [(ix, _lines(_chunks(reader.pages[ix]))) for ix in indexes]
+    except Exception:  # noqa: BLE001 - an unreadable text layer just means "no anchor"
+        return None
+    for index, needle in needles:
         hit: AnchorHit | None = None
-        for ix in indexes:
-            for line in _lines(_chunks(reader.pages[ix])):
+        for ix, lines in pages:
+            for line in lines:
                 found = _match(line, needle)
                 if found is not None:
                     size = max(c.size for c in line)
                     hit = AnchorHit(ix, found[0], found[1], line[0].y, size)
-        return hit
-    except Exception:  # noqa: BLE001 - an unreadable text layer just means "no anchor"
-        return None
+        if hit is not None:
+            return index, hit
+    return None
 
 
 def box_below(hit: AnchorHit, width: float, height: float, gap: float = 4.0) -> Box:

@@ -13,6 +13,8 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+from signing.pdfium_guard import PDFIUM_LOCK
+
 Box = tuple[float, float, float, float]
 
 CLEARANCE = 3.0
@@ -28,18 +30,25 @@ def text_boxes(path: Path, page: int) -> list[Box]:
     end), ``(x1, y1, x2, y2)`` in PDF user space; none if it cannot be read."""
     import pypdfium2 as pdfium  # the wheel loads PDFium: only when a stamp is placed
 
-    try:
-        pdf = pdfium.PdfDocument(str(path))
-    except pdfium.PdfiumError:
-        return []
-    try:
-        index = page % len(pdf)
-        textpage = pdf[index].get_textpage()
-        return [_normal(textpage.get_rect(i)) for i in range(textpage.count_rects())]
-    except (pdfium.PdfiumError, ZeroDivisionError, IndexError):
-        return []
-    finally:
-        pdf.close()
+    # PDFium is not thread-safe (pypdfium2's documentation): a gthread worker signs in
+    # several threads at once, and two of them in PDFium crash the process (SIGSEGV).
+    with PDFIUM_LOCK:
+        try:
+            pdf = pdfium.PdfDocument(str(path))
+        except pdfium.PdfiumError:
+            return []
+        try:
+            pdf_page = pdf[page % len(pdf)]
+            textpage = pdf_page.get_textpage()
+            rects = [_normal(textpage.get_rect(i)) for i in range(textpage.count_rects())]
+            # Closed here, under the lock, not by a finalizer in another thread's time.
+            textpage.close()
+            pdf_page.close()
+            return rects
+        except (pdfium.PdfiumError, ZeroDivisionError, IndexError):
+            return []
+        finally:
+            pdf.close()
 
 
 def _normal(rect: tuple[float, float, float, float]) -> Box:

@@ -27,6 +27,7 @@ from pyhanko.pdf_utils.writer import BasePdfFileWriter
 from pyhanko.stamp.base import BaseStamp, BaseStampStyle
 
 from signing.fontcache import FastGlyphAccumulator, stamp_font
+from signing.pdfium_guard import PDFIUM_LOCK
 from signing.stamps import SERIF_FONT_PATH, VIETNAM_TZ, text_width
 
 Box = tuple[float, float, float, float]
@@ -104,23 +105,29 @@ def _chars(path: Path, page: int) -> tuple[str, list[Box], list[float], float] |
     import pypdfium2 as pdfium  # loads PDFium: only when a document is issued
     import pypdfium2.raw as pdfium_c
 
-    try:
-        pdf = pdfium.PdfDocument(str(path))
-    except pdfium.PdfiumError:
-        return None
-    try:
-        textpage = pdf[page].get_textpage()
-        count = textpage.count_chars()
-        text = textpage.get_text_range(0, count)
-        if len(text) != count:  # characters outside the BMP: positions would not match
+    with PDFIUM_LOCK:  # not thread-safe: see signing.pdfium_guard
+        try:
+            pdf = pdfium.PdfDocument(str(path))
+        except pdfium.PdfiumError:
             return None
-        boxes = [textpage.get_charbox(i) for i in range(count)]
-        sizes = [float(pdfium_c.FPDFText_GetFontSize(textpage.raw, i)) for i in range(count)]
-        return text, boxes, sizes, float(pdf[page].get_height())
-    except (pdfium.PdfiumError, IndexError):
-        return None
-    finally:
-        pdf.close()
+        try:
+            pdf_page = pdf[page]
+            textpage = pdf_page.get_textpage()
+            count = textpage.count_chars()
+            text = textpage.get_text_range(0, count)
+            if len(text) != count:  # characters outside the BMP: positions would not match
+                return None
+            boxes = [textpage.get_charbox(i) for i in range(count)]
+            sizes = [float(pdfium_c.FPDFText_GetFontSize(textpage.raw, i)) for i in range(count)]
+            height = float(pdf_page.get_height())
+            # Closed here, under the lock, not by a finalizer in another thread's time.
+            textpage.close()
+            pdf_page.close()
+            return text, boxes, sizes, height
+        except (pdfium.PdfiumError, IndexError):
+            return None
+        finally:
+            pdf.close()
 
 
 def _blank(

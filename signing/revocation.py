@@ -97,6 +97,8 @@ class OcspResponder:
         *,
         validity: timedelta = timedelta(days=1),
         clock: Callable[[], datetime] | None = None,
+        reusable: frozenset[int] = frozenset(),
+        reuse_for: timedelta = timedelta(0),
     ) -> None:
         """Create the responder.
 
@@ -106,6 +108,10 @@ class OcspResponder:
         :param status_of: the status callback.
         :param validity: ``nextUpdate - thisUpdate``.
         :param clock: current time (tests); default the system clock.
+        :param reusable: serials whose status never changes (the TSA's and the
+            responder's own certificates, always good): :meth:`response_for` reuses
+            their response for ``reuse_for`` instead of signing one per request.
+        :param reuse_for: how long such a response is reused (well within ``validity``).
         """
         self.issuer_cert = issuer_cert
         """The CA whose certificates this responder speaks for."""
@@ -115,6 +121,9 @@ class OcspResponder:
         self._status_of = status_of
         self._validity = validity
         self._clock = clock
+        self._reusable = reusable
+        self._reuse_for = min(reuse_for, validity / 2)
+        self._reused: dict[int, tuple[datetime, bytes]] = {}
         asn1_issuer = asn1_x509.Certificate.load(
             issuer_cert.public_bytes(serialization.Encoding.DER)
         )
@@ -197,8 +206,13 @@ class OcspResponder:
         :param cert: a certificate issued by :attr:`issuer_cert`.
         :returns: the response.
         """
-        cert_status, revoked_at, reason = self._status_args(cert.serial_number)
         now = _now(self._clock)
+        serial = cert.serial_number
+        if serial in self._reusable:
+            made = self._reused.get(serial)
+            if made is not None and made[0] <= now < made[0] + self._reuse_for:
+                return made[1]
+        cert_status, revoked_at, reason = self._status_args(serial)
         builder = ocsp.OCSPResponseBuilder().add_response(
             cert=cert,
             issuer=self.issuer_cert,
@@ -209,7 +223,10 @@ class OcspResponder:
             revocation_time=revoked_at,
             revocation_reason=reason,
         )
-        return self._build(builder, None)
+        der = self._build(builder, None)
+        if serial in self._reusable:
+            self._reused[serial] = (now, der)
+        return der
 
 
 def build_crl(

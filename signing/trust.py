@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 
 from cryptography import x509
 
+from signing.certutil import whole_seconds
 from signing.errors import SigningError
 from signing.pki import EmbeddedPki
 from signing.revocation import (
@@ -18,6 +19,11 @@ from signing.revocation import (
     build_crl,
 )
 from signing.tsa import TSA_POLICY_OID, EmbeddedTimeStamper
+
+SERVICE_OCSP_REUSE = timedelta(minutes=5)
+"""How long the OCSP response about the TSA's or the responder's own certificate (always
+good) is reused in the DSS of new signatures, instead of one signed per request; and how
+long a CRL is reused while the list of revoked certificates is the same."""
 
 RevokedList = Callable[[], Iterable[RevokedEntry | tuple[int, datetime]]]
 """``revoked() -> [(serial, revoked_at), ...]``: every revoked certificate of the CA."""
@@ -58,6 +64,7 @@ class TrustServices:
         self._status_of = status_of
         self._revoked = revoked
         self._crl_validity = crl_validity
+        self._last_crl: tuple[datetime, list[RevokedEntry], bytes] | None = None
         self._clock = clock
         self._service_serials = frozenset(
             {pki.tsa.cert.serial_number, pki.ocsp_responder.cert.serial_number}
@@ -73,6 +80,8 @@ class TrustServices:
             self.status_of,
             validity=ocsp_validity,
             clock=clock,
+            reusable=self._service_serials,
+            reuse_for=SERVICE_OCSP_REUSE,
         )
         """The OCSP responder of the issuing CA."""
 
@@ -102,13 +111,30 @@ class TrustServices:
         if self._revoked is None:
             raise SigningError("no list of revoked certificates configured: cannot issue a CRL")
         now = at if at is not None else (self._clock() if self._clock is not None else None)
-        return build_crl(
+        revoked = [
+            item if isinstance(item, RevokedEntry) else RevokedEntry(item[0], item[1])
+            for item in self._revoked()
+        ]
+        if at is None:
+            # The same list as a moment ago: the CRL signed then says exactly this.
+            moment = whole_seconds(now)
+            made = self._last_crl
+            if (
+                made is not None
+                and made[1] == revoked
+                and made[0] <= moment < made[0] + SERVICE_OCSP_REUSE
+            ):
+                return made[2]
+        der = build_crl(
             self.pki.issuing_cert,
             self.pki.issuing_key,
-            self._revoked(),
+            revoked,
             validity=self._crl_validity,
             now=now,
         )
+        if at is None:
+            self._last_crl = (whole_seconds(now), revoked, der)
+        return der
 
     def revocation_source(self, *, use_ocsp: bool = True) -> EmbeddedRevocationSource:
         """Revocation data for signing at B-LT/B-LTA.

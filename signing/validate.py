@@ -227,6 +227,10 @@ def _token_certs(sig: EmbeddedPdfSignature) -> list[asn1_x509.Certificate]:
     return certs
 
 
+load_certs = _load_certs
+"""Parse PEM (one or several certificates) or DER blobs (public name)."""
+
+
 def _revinfo(
     certs: list[asn1_x509.Certificate], revocation: RevocationSource | None
 ) -> RevocationData:
@@ -237,17 +241,17 @@ def _revinfo(
 
 
 @dataclass(frozen=True)
-class _CertFacts:
+class CertFacts:
     name: str
     subject: str
     issuer: str
     fingerprint: str
 
 
-def _cert_facts(cert: asn1_x509.Certificate | None) -> _CertFacts:
+def cert_facts(cert: asn1_x509.Certificate | None) -> CertFacts:
     """Names and fingerprint of a certificate, tolerating garbage."""
     if cert is None:
-        return _CertFacts("", "", "", "")
+        return CertFacts("", "", "", "")
     der = cert.dump()
     try:
         parsed = x509.load_der_x509_certificate(der)
@@ -257,7 +261,7 @@ def _cert_facts(cert: asn1_x509.Certificate | None) -> _CertFacts:
         issuer = parsed.issuer.rfc4514_string()
     except ValueError:
         name = subject = issuer = ""
-    return _CertFacts(name, subject, issuer, hashlib.sha256(der).hexdigest())
+    return CertFacts(name, subject, issuer, hashlib.sha256(der).hexdigest())
 
 
 def _modification_level(status: Any) -> str:
@@ -336,7 +340,7 @@ def _trust_list(status: Any, trust: TrustConfig) -> str:
 def _report(
     sig: EmbeddedPdfSignature,
     status: Any,
-    facts: _CertFacts,
+    facts: CertFacts,
     is_doc_ts: bool,
     level: str,
     trust_list: str = "",
@@ -386,9 +390,9 @@ def _report(
 def _broken_report(sig: EmbeddedPdfSignature, exc: Exception) -> SignatureReport:
     """Report for a signature pyHanko could not even evaluate."""
     try:
-        facts = _cert_facts(sig.signer_cert)
+        facts = cert_facts(sig.signer_cert)
     except Exception:  # the CMS blob itself may be garbage
-        facts = _cert_facts(None)
+        facts = cert_facts(None)
     try:
         field_name = str(sig.field_name)
         subfilter = str(sig.sig_object.get("/SubFilter", ""))
@@ -450,7 +454,7 @@ def _validate_reader(
                 )
                 has_ts = status.timestamp_validity is not None
                 level = _pades_level(sig, has_ts, dss_revinfo, doc_ts_revisions)
-            facts = _cert_facts(status.signing_cert)
+            facts = cert_facts(status.signing_cert)
             anchor_list = _trust_list(status, trust)
             reports.append(_report(sig, status, facts, is_doc_ts, level, anchor_list))
         except Exception as exc:  # bad input is a result

@@ -171,10 +171,10 @@ def authenticate_bearer() -> None:
             "lấy từ POST /api/v1/auth/token."
         )
     db = get_session()
-    row = accounts.token_row(db, token.strip())
-    user = None if row is None else db.get(User, row.user_id)
-    if row is None or user is None:
+    found = accounts.token_owner(db, token.strip())
+    if found is None:
         raise AuthenticationError("Mã truy cập không hợp lệ hoặc đã hết hạn; hãy lấy mã mới.")
+    row, user = found
     g.api_user = user
     g.api_token_id = row.id
 

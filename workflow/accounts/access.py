@@ -6,7 +6,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import Select, exists, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defaultload, lazyload
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.interfaces import ORMOption
 
 from storage.models import Document, Role, Task, Unit, User
@@ -245,7 +246,10 @@ def get_own_task(session: Session, user: User, task_id: int) -> Task:
         raise ForbiddenError(
             "Việc này được giao cho người khác; bạn không thể xử lý thay khi chưa được ủy quyền."
         )
-    lock_document(session, task.document_id)
+    doc = lock_document(session, task.document_id)
+    # Hold the document just read and locked (the identity map keeps only weak
+    # references): task.document would otherwise load it and its collections again.
+    set_committed_value(task, "document", doc)
     return task
 
 
@@ -261,8 +265,20 @@ def lock_document(session: Session, document_id: int) -> Document:
         select(Document)
         .where(Document.id == document_id)
         .with_for_update(of=Document)
+        .options(*_LOCK_LOADS)
         .execution_options(populate_existing=True)
     ).one()
-    for task in doc.tasks:
-        session.refresh(task)
+    # populate_existing reaches the eager (selectin) loads too: the document's tasks were
+    # just read afresh with it (no refresh per task, each with its own eager loads).
     return doc
+
+
+_LOCK_LOADS = (
+    # The role assignments of the people on the document and its planned recipients are
+    # loaded when used (a state change rarely needs them), not with every lock.
+    defaultload(Document.created_by).lazyload(User.roles),
+    defaultload(Document.tasks).defaultload(Task.assignee).lazyload(User.roles),
+    defaultload(Document.tasks).defaultload(Task.acted_by).lazyload(User.roles),
+    defaultload(Document.tasks).defaultload(Task.on_behalf_of).lazyload(User.roles),
+    lazyload(Document.planned_recipients),
+)

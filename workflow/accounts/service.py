@@ -162,21 +162,28 @@ def issue_token(session: Session, user: User, ttl_seconds: int) -> tuple[str, da
     return token, expires
 
 
-def token_row(session: Session, token: str) -> ApiToken | None:
-    """:returns: the valid, unexpired token row of an active user, or ``None``."""
+def token_owner(session: Session, token: str) -> tuple[ApiToken, User] | None:
+    """:returns: the valid, unexpired token row of an active user and that user, or
+    ``None`` (one read of each: the caller keeps the user it was given)."""
     row = session.scalars(
         select(ApiToken).where(ApiToken.token_hash == token_digest(token))
     ).first()
     if row is None or row.revoked_at is not None or row.expires_at <= utcnow():
         return None
     user = session.get(User, row.user_id)
-    return row if user is not None and user.active else None
+    return (row, user) if user is not None and user.active else None
+
+
+def token_row(session: Session, token: str) -> ApiToken | None:
+    """:returns: the valid, unexpired token row of an active user, or ``None``."""
+    found = token_owner(session, token)
+    return None if found is None else found[0]
 
 
 def user_for_token(session: Session, token: str) -> User | None:
     """:returns: the active user owning a valid, unexpired token, or ``None``."""
-    row = token_row(session, token)
-    return None if row is None else session.get(User, row.user_id)
+    found = token_owner(session, token)
+    return None if found is None else found[1]
 
 
 def live_tokens(session: Session, user: User) -> list[ApiToken]:
