@@ -540,7 +540,7 @@ def validate_newest_timestamp(path: Path, trust: TrustConfig) -> SignatureReport
         sig = signatures[-1]
         try:
             status = validate_pdf_timestamp(sig, validation_context=_context(trust))
-            facts = _cert_facts(status.signing_cert)
+            facts = cert_facts(status.signing_cert)
             return _report(sig, status, facts, True, "DTS", _trust_list(status, trust))
         except Exception as exc:  # bad input is a result
             return _broken_report(sig, exc)
