@@ -7,7 +7,7 @@ import dataclasses
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 
@@ -43,6 +43,7 @@ from pyhanko_certvalidator.registry import SimpleTrustManager
 from pyhanko_certvalidator.revinfo.validate_crl import CRLCollectionResult
 from pyhanko_certvalidator.version import __version__ as _certvalidator_version
 
+from signing import speedups  # noqa: F401  (installs the equivalent speed-ups)
 from signing.errors import SignatureFailedError
 from signing.profiles import TrustConfig
 from signing.revocation import RevocationSource, revinfo_policy
@@ -135,6 +136,8 @@ def validate_archival(
     trust: TrustConfig,
     validation_time: datetime | None = None,
     revocation: RevocationSource | None = None,
+    *,
+    tsa_status: TsaStatus | None = None,
 ) -> tuple[ArchivalResult, ...]:
     """Validate every (non-timestamp) signature as PAdES B-LTA with the AdES engine.
 
@@ -157,6 +160,8 @@ def validate_archival(
     :param validation_time: the time to validate at; default now.
     :param revocation: the present revocation status of the newest document
         timestamp's TSA chain (certificates of other issuers get nothing).
+    :param tsa_status: instead of ``revocation``: that status as checked once for a
+        pass of the archival job (:class:`TsaStatus`).
     :returns: one result per signature, in file order.
     """
     results = []
@@ -166,9 +171,13 @@ def validate_archival(
         timing = ValidationTimingInfo(moment, moment, False)
         asserted: list[NonRevokedStatusAssertion] = []
         stamps = reader.embedded_timestamp_signatures
-        if revocation is not None and stamps:
+        if stamps and (tsa_status is not None or revocation is not None):
             newest = stamps[-1].signer_cert
-            if _present_status(newest, trust, revocation, moment):
+            if (
+                tsa_status.valid_now(newest, moment)
+                if tsa_status is not None
+                else revocation is not None and _present_status(newest, trust, revocation, moment)
+            ):
                 asserted.append(NonRevokedStatusAssertion(newest.sha256, moment))
         spec = _spec(trust, asserted)
         for sig in reader.embedded_signatures:
@@ -235,6 +244,73 @@ def _chain_for(cert: asn1_x509.Certificate | None, trust: TrustConfig) -> list[x
     return [x509.load_der_x509_certificate(c.dump()) for c in needing]
 
 
+class TsaStatus:
+    """The present status of TSA certificates (:func:`_present_status`), checked once per
+    certificate and reused for ``max_age``: one pass of the archival job asks it for
+    every document (the renewed file's newest timestamp, and the previous one), and it
+    costs a chain validation and freshly signed revocation data each time.
+
+    An answer is reused only at a moment not before it was found, less than ``max_age``
+    after it, and before the certificate expires; anything else is checked again. What
+    a reused answer does not see: the TSA certificate revoked (in our own database)
+    within ``max_age`` of the check.
+    """
+
+    def __init__(
+        self,
+        trust: TrustConfig,
+        revocation: RevocationSource,
+        max_age: timedelta = timedelta(minutes=5),
+    ) -> None:
+        self._trust = trust
+        self._revocation = revocation
+        self._max_age = max_age
+        self._known: dict[bytes, tuple[datetime, bool]] = {}
+
+    def valid_now(self, cert: asn1_x509.Certificate, moment: datetime) -> bool:
+        """:returns: whether ``cert`` is a valid, trusted, unrevoked TSA certificate at
+        ``moment`` (see :func:`_present_status`)."""
+        known = self._known.get(cert.sha256)
+        if (
+            known is not None
+            and known[0] <= moment < known[0] + self._max_age
+            and moment < cert.not_valid_after
+        ):
+            return known[1]
+        valid = _present_status(cert, self._trust, self._revocation, moment)
+        self._known[cert.sha256] = (moment, valid)
+        return valid
+
+
+def signature_situation(path: Path) -> tuple[str, ...]:
+    """What the long-term verdicts of the PDF at ``path`` rest on besides its own bytes:
+    the kind of each signature and the SHA-256 of its certificate, in file order (read,
+    not validated; no field names, which differ from one document to the next).
+
+    Documents with the same situation were signed by the same people and sealed by the
+    same seal, in the same order, and carry document timestamps of the same TSA
+    certificates: the archival job validates the first of them before renewing and
+    expects the same verdicts of the others (see
+    ``workflow.signatures.archival``).
+    """
+    with path.open("rb") as fh:
+        reader = PdfFileReader(fh, strict=False)
+        return tuple(
+            f"{sig.sig_object.get('/Type')}:{_fingerprint(sig)}"
+            for sig in reader.embedded_signatures
+        )
+
+
+def _fingerprint(sig: Any) -> str:
+    """The SHA-256 of ``sig``'s certificate, or ``'unreadable'`` (a damaged signature;
+    a document unlike its situation is validated on its own, see
+    ``workflow.signatures.archival``)."""
+    try:
+        return str(sig.signer_cert.sha256.hex())
+    except Exception:  # the CMS object may be garbage; pyHanko raises many kinds
+        return "unreadable"
+
+
 @dataclass(frozen=True)
 class ArchivalState:
     """The newest document timestamp of a PDF: what its archival proof rests on."""
@@ -267,6 +343,8 @@ def renew_archival_timestamp(
     timestamper: TimeStamper,
     revocation: RevocationSource,
     trust: TrustConfig,
+    *,
+    tsa_status: TsaStatus | None = None,
 ) -> ArchivalState:
     """Add validation data for the newest document timestamp (its TSA chain and revocation
     data, in the DSS) and a new document timestamp over everything, in one incremental
@@ -283,6 +361,8 @@ def renew_archival_timestamp(
         previous one's).
     :param revocation: revocation data for the previous TSA chain (in-process).
     :param trust: the trust anchors of the previous timestamp.
+    :param tsa_status: the previous timestamp's TSA certificate checked once per pass of
+        the archival job (default: checked now, with ``revocation``).
     :returns: the state of the renewed file.
     :raises SignatureFailedError: the previous timestamp does not validate, or the TSA fails.
     """
@@ -291,7 +371,8 @@ def renew_archival_timestamp(
         stamps = reader.embedded_timestamp_signatures
         last = stamps[-1] if stamps else None
         now = datetime.now(UTC)
-        if last is not None and not _present_status(last.signer_cert, trust, revocation, now):
+        status = tsa_status or TsaStatus(trust, revocation)
+        if last is not None and not status.valid_now(last.signer_cert, now):
             raise SignatureFailedError(
                 "archival timestamp renewal failed: the previous timestamp's TSA certificate "
                 "does not validate now"

@@ -521,3 +521,26 @@ def validate_pdf(
             return ValidationReport(signatures=signatures, active_content=_active(reader))
     except Exception:  # the PDF stack raises many unrelated types on bad input
         return ValidationReport(signatures=(), error=MSG_UNREADABLE)
+
+
+def validate_newest_timestamp(path: Path, trust: TrustConfig) -> SignatureReport | None:
+    """Validate only the newest document timestamp of the PDF at ``path`` (what an archival
+    renewal adds): its message imprint over its byte range, the TSA's signature, the TSA
+    certificate's chain to ``trust`` (no revocation data required, as in
+    :func:`validate_pdf`) and pyHanko's difference analysis of what follows it.
+
+    :returns: its report, or ``None`` when the last signature of the file is not a
+        document timestamp.
+    """
+    with path.open("rb") as fh:
+        reader = PdfFileReader(fh, strict=False)
+        signatures = list(reader.embedded_signatures)
+        if not signatures or signatures[-1].sig_object.get("/Type") != "/DocTimeStamp":
+            return None
+        sig = signatures[-1]
+        try:
+            status = validate_pdf_timestamp(sig, validation_context=_context(trust))
+            facts = cert_facts(status.signing_cert)
+            return _report(sig, status, facts, True, "DTS", _trust_list(status, trust))
+        except Exception as exc:  # bad input is a result
+            return _broken_report(sig, exc)

@@ -4,8 +4,9 @@ timestamp, so the daily job reads a PDF once per revision, not every day."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ForeignKey, Integer, String
+from sqlalchemy import JSON, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from storage.db import Base
@@ -26,3 +27,7 @@ class ArchivalStamp(Base):
     """Expiry of the newest one's TSA certificate: renew before it."""
     digest_algorithm: Mapped[str | None] = mapped_column(String(32))
     checked_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    verdicts: Mapped[list[Any] | None] = mapped_column(JSON, nullable=True)
+    """``[[field name, passed], ...]`` in file order: each signature's AdES long-term
+    verdict when this revision was made by a renewal (validated before it was stored);
+    the next renewal must keep them. ``None``: not validated yet."""

@@ -76,8 +76,9 @@ def test_renewed_in_time_survives_the_tsa_expiry_and_skipped_does_not(
         expiry = rows[0].tsa_not_after
         assert expiry is not None and all(r.timestamps == 1 for r in rows)
     # The seal (the issued document's own signature) passes; the signer's signature
-    # before it is AdES-indeterminate (SIG_CONSTRAINTS_FAILURE: pyHanko's default policy
-    # and the issuance's number and seal update) whatever the time: what a renewal must
+    # before it is AdES-indeterminate (SIG_CONSTRAINTS_FAILURE) whatever the time: the
+    # test factory signs it at B-B, without a signature timestamp (signed through the API
+    # at the policy's B-LTA it passes: test_archival_renewal_checks). What a renewal must
     # do is keep each verdict as it is.
     before = archival_results(services, renewed, now, tmp_path)
     skipped_before = archival_results(services, skipped, now, tmp_path)

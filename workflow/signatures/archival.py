@@ -10,6 +10,25 @@ stored, and audited; a failure is audited and retried at the next run.
 
 The state of each revision's newest timestamp is kept in ``archival_stamps`` (read once
 per revision), so the daily job does not open every PDF every day.
+
+What a renewal checks, per document (nothing is stored otherwise): the renewed file's
+newest signature is the new document timestamp, intact (message imprint over its byte
+range), validly signed by a TSA certificate chaining to the trust anchors, followed only
+by validation data (pyHanko's difference analysis); and every signature of the renewed
+file, validated as AdES B-LTA (``validate_archival``), has the long-term verdict expected
+of it: the document's own verdicts before the renewal. Validating every file twice in
+full (before and after) was most of a renewal's time, so the "before" is first taken
+from what is known: the verdicts stored with the revision by the renewal that made it,
+or, for a revision no renewal made (the first renewal of an issued document), those of
+the first document of the same *situation* in this pass (same signer, seal and TSA
+certificates in the same order: ``signing.archival.signature_situation``), validated in
+full before its renewal. Only where the renewed file's verdicts differ from that
+expectation is the document's own "before" validated and compared, as the rule says. So
+every stored file is validated in full, and a renewal is refused whenever its verdicts
+differ from the document's own; the one case not checked per document is a renewal that
+changed a document's verdicts into exactly the expected ones (its stored verdicts, or
+its situation's). The TSA certificates' present status is checked once per pass
+(``signing.archival.TsaStatus``).
 """
 
 from __future__ import annotations
@@ -18,20 +37,23 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from signing.archival import (
     ArchivalState,
+    TsaStatus,
     archival_state,
     renew_archival_timestamp,
+    signature_situation,
     validate_archival,
 )
 from signing.errors import SigningError
 from signing.profiles import TrustConfig
 from signing.trust import TrustServices
-from signing.validate import validate_pdf
+from signing.validate import validate_newest_timestamp
 from storage import audit
 from storage.archival_models import ArchivalStamp
 from storage.blobs import BlobStore
@@ -90,7 +112,12 @@ def state_of(session: Session, blobs: BlobStore, doc: Document, now: datetime) -
 
 
 def _record(
-    session: Session, doc: Document, rev: Revision, state: ArchivalState, now: datetime
+    session: Session,
+    doc: Document,
+    rev: Revision,
+    state: ArchivalState,
+    now: datetime,
+    verdicts: list[list[Any]] | None = None,
 ) -> ArchivalStamp:
     row = ArchivalStamp(
         document_id=doc.id,
@@ -99,18 +126,56 @@ def _record(
         tsa_not_after=state.tsa_not_after,
         digest_algorithm=state.digest_algorithm,
         checked_at=now,
+        verdicts=verdicts,
     )
     session.add(row)
     session.flush()
     return row
 
 
-def _verdicts(path: Path, trust: TrustConfig, services: TrustServices) -> dict[str, bool]:
+@dataclass
+class PassKnowledge:
+    """What one pass of the job finds out once and uses for every document."""
+
+    tsa: TsaStatus
+    """The present status of the TSA certificates."""
+    situations: dict[tuple[Any, ...], tuple[bool, ...]] = field(default_factory=dict)
+    """The long-term verdicts, in file order, of the first document of each situation
+    (with the trust list's version), validated before its renewal."""
+
+    @classmethod
+    def start(cls, trust: TrustConfig, services: TrustServices) -> PassKnowledge:
+        return cls(TsaStatus(trust, services.revocation_source()))
+
+
+def _verdicts(path: Path, trust: TrustConfig, knowledge: PassKnowledge) -> list[list[Any]]:
     """Each signature's long-term verdict now (the clock's now, not the pass's start: the
-    new timestamp and its revocation data are later than that), the newest timestamp
-    checked against our TSA's present revocation status."""
-    found = validate_archival(path, trust, None, services.revocation_source())
-    return {r.field_name: r.passed for r in found}
+    new timestamp and its revocation data are later than that), ``[[field, passed]...]``
+    in file order, the newest timestamp checked against our TSA's present status."""
+    found = validate_archival(path, trust, None, tsa_status=knowledge.tsa)
+    return [[r.field_name, r.passed] for r in found]
+
+
+def _expected(
+    row: ArchivalStamp, path: Path, trust: TrustConfig, knowledge: PassKnowledge
+) -> tuple[list[list[Any]] | tuple[bool, ...], str]:
+    """:returns: the verdicts the renewed file of ``row``'s revision (at ``path``) is
+    expected to have, and where they come from (``stored``: this revision's own, by
+    field; ``situation``: its situation's in this pass, by position)."""
+    if row.verdicts is not None:
+        return row.verdicts, "stored"
+    key = (trust.version, signature_situation(path))
+    known = knowledge.situations.get(key)
+    if known is None:
+        known = tuple(bool(p) for _, p in _verdicts(path, trust, knowledge))
+        knowledge.situations[key] = known
+    return known, "situation"
+
+
+def _kept(expected: list[list[Any]] | tuple[bool, ...], found: list[list[Any]]) -> bool:
+    if isinstance(expected, tuple):
+        return expected == tuple(bool(p) for _, p in found)
+    return [[str(n), bool(p)] for n, p in expected] == [[str(n), bool(p)] for n, p in found]
 
 
 def reason_due(row: ArchivalStamp, settings: Settings, now: datetime) -> str | None:
@@ -135,31 +200,51 @@ def renew(
     doc: Document,
     reason: str,
     now: datetime,
+    knowledge: PassKnowledge | None = None,
 ) -> Revision:
     """Add a document timestamp to ``doc`` (a new revision, validated strictly before it
     is stored) and audit it, in the caller's transaction.
 
+    :param knowledge: what this pass of the job already knows (default: nothing yet).
     :raises SigningError: the renewal or its validation failed (nothing is stored).
     """
+    knowledge = knowledge or PassKnowledge.start(trust, services)
     source = doc.current_revision
     before = state_of(session, blobs, doc, now)
     out = blobs.new_temp_path(".pdf")
     try:
         with blobs.local_copy(source.blob_sha256) as path:
-            verdicts = _verdicts(path, trust, services)
+            expected, expected_from = _expected(before, path, trust, knowledge)
             state = renew_archival_timestamp(
-                path, out, services.timestamper, services.revocation_source(), trust
+                path,
+                out,
+                services.timestamper,
+                services.revocation_source(),
+                trust,
+                tsa_status=knowledge.tsa,
             )
-        # Strict: the new timestamp validates now (intact, trusted), and every signature's
-        # long-term verdict is what it was (nothing lost, nothing rewritten).
-        newest = validate_pdf(out, trust).signatures[-1]
-        if (
-            state.timestamps != before.timestamps + 1
-            or newest.pades_level != "DTS"
-            or not (newest.intact and newest.valid and newest.trusted)
-            or _verdicts(out, trust, services) != verdicts
-        ):
-            raise SigningError("the renewed file does not validate; nothing was stored")
+            # Strict: the new timestamp validates now (intact, trusted, only validation
+            # data after it), and every signature's long-term verdict is what it was
+            # (nothing lost, nothing rewritten): the expected verdicts, or, where they
+            # differ, this document's own, validated now.
+            newest = validate_newest_timestamp(out, trust)
+            if (
+                state.timestamps != before.timestamps + 1
+                or newest is None
+                or not (newest.intact and newest.valid and newest.trusted)
+                or newest.modification_level not in ("none", "lta_updates")
+            ):
+                raise SigningError(
+                    "the new document timestamp does not validate; nothing was stored"
+                )
+            verdicts = _verdicts(out, trust, knowledge)
+            if not _kept(expected, verdicts):
+                expected, expected_from = _verdicts(path, trust, knowledge), "document"
+                if not _kept(expected, verdicts):
+                    raise SigningError(
+                        f"the renewed file's long-term verdicts {verdicts} differ from the "
+                        f"document's {expected}; nothing was stored"
+                    )
         staged = blobs.stage_file(out)
     except BaseException:
         out.unlink(missing_ok=True)
@@ -176,7 +261,7 @@ def renew(
     )
     doc.revisions.append(rev)
     session.flush()
-    _record(session, doc, rev, state, now)
+    _record(session, doc, rev, state, now, verdicts)
     audit.append(
         session,
         RENEWED,
@@ -192,6 +277,7 @@ def renew(
             if before.tsa_not_after
             else None,
             "tsa_not_after": state.tsa_not_after.isoformat() if state.tsa_not_after else None,
+            "verdicts_expected_from": expected_from,
         },
         at=now,
     )
@@ -243,6 +329,7 @@ def renew_due(
     # the TSA certificate is renewed when a server starts (within a year of its expiry).
     tsa_left = services.pki.tsa.cert.not_valid_after_utc - now
     tsa_due = tsa_left < timedelta(days=settings.archival_renew_days)
+    knowledge = PassKnowledge.start(trust, services)
     for doc_id in ids:
         if doc_id in quiet:
             continue
@@ -262,7 +349,7 @@ def renew_due(
                         "the TSA certificate itself expires within the renewal window: "
                         "restart the server to renew it"
                     )
-                renew(session, blobs, trust, services, doc, reason, now)
+                renew(session, blobs, trust, services, doc, reason, now, knowledge)
                 session.commit()
                 report.renewed.append(doc_id)
             except (SigningError, StorageError, OSError) as exc:
