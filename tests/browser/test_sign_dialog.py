@@ -113,12 +113,14 @@ def test_drop_upload_then_sign_where_clicked(
     )
     no_blocking_violations(drafter, "upload")
 
-    # A refused file: the server's explanation shows on the page, the form stays filled.
+    # A refused file: the server's explanation shows next to the file field, with what to
+    # do; the form stays filled.
     drop_file(drafter, "#dropzone", "khong-phai-pdf.pdf", b"not a pdf at all")
     drafter.fill("#subject", subject)
     drafter.click("#upload-submit")
-    drafter.wait_for_selector("#upload-error:not([hidden])")
-    assert "không phải là PDF" in drafter.inner_text("#upload-error")
+    drafter.wait_for_selector("#file-error:not([hidden])")
+    refusal = drafter.inner_text("#file-error")
+    assert "không phải PDF" in refusal and "Lưu thành (Save As)" in refusal
     assert drafter.url.endswith("/documents/new") and drafter.input_value("#subject") == subject
     shots(drafter, "upload-refused", viewport)
 
@@ -129,6 +131,7 @@ def test_drop_upload_then_sign_where_clicked(
         "dat-chu-ky.pdf"
     )
     assert "dat-chu-ky.pdf" in drafter.inner_text("#file-info")
+    assert drafter.is_hidden("#file-error")  # the refusal goes once a usable file is chosen
     drafter.fill("#subject", subject)
     drafter.select_option("#urgency", "khan")
     shots(drafter, "upload-dropped", viewport)
