@@ -108,7 +108,8 @@ class OwnVerdict:
 
 class OwnCertificateVerdicts:
     """Verdicts on TrinhKy's own certificates (signer, TSA), per certificate fingerprint,
-    trust-list version and validity window; recomputable, kept in process only."""
+    trust list (version and contents) and validity window; recomputable, kept in process
+    only, one cache per :class:`signing.trust.TrustServices` (one instance's database)."""
 
     def __init__(self, window: timedelta = OWN_CERT_WINDOW) -> None:
         """:param window: how long one verdict is reused."""
@@ -116,11 +117,11 @@ class OwnCertificateVerdicts:
         self.computed = 0
         """How many verdicts were computed (not taken from the cache): for tests."""
         self._lock = threading.Lock()
-        self._items: dict[tuple[str, int, int, str], OwnVerdict] = {}
+        self._items: dict[tuple[str, tuple[int, str], int, str], OwnVerdict] = {}
 
-    def _key(self, fingerprint: str, version: int, now: datetime, usage: str) -> Any:
+    def _key(self, fingerprint: str, trust: TrustConfig, now: datetime, usage: str) -> Any:
         slot = int(now.timestamp() // self.window.total_seconds())
-        return (fingerprint, version, slot, usage)
+        return (fingerprint, _trust_digest(trust), slot, usage)
 
     def verdict(
         self,
@@ -135,7 +136,7 @@ class OwnCertificateVerdicts:
         :returns: the cached verdict, or a fresh one (then cached for the window).
         """
         fingerprint = hashlib.sha256(cert.dump()).hexdigest()
-        key = self._key(fingerprint, trust.version, now, usage)
+        key = self._key(fingerprint, trust, now, usage)
         with self._lock:
             hit = self._items.get(key)
         if hit is not None and now < hit.until:
@@ -155,7 +156,19 @@ class OwnCertificateVerdicts:
 
 
 OWN_VERDICTS = OwnCertificateVerdicts()
-"""The process's cache of verdicts on its own certificates."""
+"""The process's cache of verdicts on its own certificates when no TSA/OCSP services are
+given (no revocation data: a verdict then depends on the certificate, the trust list and
+the time only). With services, their own cache (:attr:`TrustServices.own_verdicts`) is
+used: a verdict with revocation data belongs to one instance's database."""
+
+
+def _trust_digest(trust: TrustConfig) -> tuple[int, str]:
+    """The trust list's version and a digest of its contents: a verdict is never reused
+    under other trust roots, even where two databases number their lists alike."""
+    digest = hashlib.sha256()
+    for pem in (*trust.trust_roots_pem, b"--", *trust.other_certs_pem):
+        digest.update(hashlib.sha256(pem).digest())
+    return trust.version, digest.hexdigest()
 
 
 def _validate_own(

@@ -9,6 +9,7 @@ from cryptography import x509
 
 from signing.certutil import whole_seconds
 from signing.errors import SigningError
+from signing.fresh import OwnCertificateVerdicts
 from signing.pki import EmbeddedPki
 from signing.revocation import (
     CertStatus,
@@ -61,6 +62,9 @@ class TrustServices:
         """
         self.pki = pki
         """The PKI."""
+        self.own_verdicts = OwnCertificateVerdicts()
+        """Verdicts on this PKI's own certificates (signer, TSA) with this instance's
+        revocation data, reused for a short window by the check of a fresh signature."""
         self._status_of = status_of
         self._revoked = revoked
         self._crl_validity = crl_validity

@@ -13,6 +13,7 @@ import pytest
 from asn1crypto import cms
 from asn1crypto import ocsp as asn1_ocsp
 from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
 from pyhanko.sign.validation.dss import DocumentSecurityStore
 from signing_testlib import USER_PASSPHRASE, MemoryRevocations
 
@@ -334,3 +335,31 @@ def test_the_crl_is_reused_only_while_the_revoked_list_is_the_same(pki: Embedded
     assert x509.load_der_x509_crl(changed).get_revoked_certificate_by_serial_number(424242)
     moment[0] += timedelta(minutes=5)
     assert services.crl() != changed  # the reuse ended: signed anew
+
+
+def test_a_verdict_is_never_reused_under_other_trust_roots_or_another_instance(
+    pki: EmbeddedPki,
+    make_pdf: Callable[..., Path],
+    duc_signer: LoadedKeySigner,
+    trust: TrustConfig,
+) -> None:
+    """Two databases number their trust lists alike (both at version ``trust.version``)
+    and tests freeze the clock at the same minute: a verdict cached under one list or for
+    one instance must not answer for another (it once made a signing fail in CI, untrusted
+    because an earlier test's list held other roots)."""
+    src = make_pdf()
+    out = _sign(src, duc_signer, TrustServices(pki, MemoryRevocations().status_of), "B-B")
+    services = TrustServices(pki, MemoryRevocations().status_of)
+    expected = _expected(src, duc_signer, services, "B-B")
+    verdicts = OwnCertificateVerdicts()
+    now = utcnow()
+    other_root = pki.tsa.cert.public_bytes(Encoding.PEM)  # a certificate, not our root
+    stranger = TrustConfig(trust_roots_pem=(other_root,), version=trust.version)
+    refused = check_fresh_signature(out, expected, stranger, None, now, verdicts)
+    assert refused is not None and not refused.signatures[0].trusted
+    accepted = check_fresh_signature(out, expected, trust, None, now, verdicts)
+    assert accepted is not None and accepted.bottom_line and accepted.signatures[0].trusted
+    assert verdicts.computed == 2
+    # Each instance (its database's revocation data) keeps its own verdicts.
+    other = TrustServices(pki, MemoryRevocations().status_of)
+    assert services.own_verdicts is not other.own_verdicts

@@ -32,7 +32,7 @@ from signing.countersign import (
     split,
 )
 from signing.errors import KeyLoadError, PdfInputError, SigningError, WrongPassphraseError
-from signing.fresh import Expected, check_fresh_signature
+from signing.fresh import OWN_VERDICTS, Expected, check_fresh_signature
 from signing.keys import load_signer
 from signing.pades import sign_pdf_file
 from signing.pages import last_page_box
@@ -358,7 +358,8 @@ def _check_signed(
             source_sha256=source_sha256,
             source_size=source_size,
         )
-        report = check_fresh_signature(out, expected, trust, revocation, utcnow())
+        verdicts = services.own_verdicts if services is not None else OWN_VERDICTS
+        report = check_fresh_signature(out, expected, trust, revocation, utcnow(), verdicts)
         if report is not None:
             return report
     # What follows the new signature (DSS, document timestamp) the server has just
