@@ -538,6 +538,10 @@ def sign(
         raise
 
 
+_ONE_SIGNING = threading.Lock()
+"""One signing request at a time per process (see :func:`run`)."""
+
+
 def run(
     session: Session,
     blobs: BlobStore,
@@ -560,56 +564,24 @@ def run(
     waiting on the others' CPU work: HTTP signing at 18 a second with 16 threads against
     26 with one)."""
     with _ONE_SIGNING:
-        return _run(
-            session,
-            blobs,
-            trust,
-            actor,
-            task_id,
-            passphrase,
-            key_max_failures=key_max_failures,
-            key_lock_seconds=key_lock_seconds,
-            level=level,
-            services=services,
-            placement=placement,
-        )
-
-
-_ONE_SIGNING = threading.Lock()
-
-
-def _run(
-    session: Session,
-    blobs: BlobStore,
-    trust: TrustConfig,
-    actor: User,
-    task_id: int,
-    passphrase: str,
-    *,
-    key_max_failures: int,
-    key_lock_seconds: int,
-    level: LevelPolicy,
-    services: TrustServices | None,
-    placement: StampPlacement | None = None,
-) -> SignOutcome:
-    plan = prepare(session, actor, task_id, level, blobs, placement)
-    session.commit()  # end the read transaction: signing must not hold database locks
-    try:
-        produced = produce(blobs, trust, plan, passphrase, services)
-    except BadPassphraseError:
-        begin_write(session)
-        record_key_failure(session, actor, plan, key_max_failures, key_lock_seconds)
-        session.commit()
-        raise
-    try:
-        begin_write(session)  # phase 3 writes: take the lock first, hold it only for this
-        outcome = record(session, blobs, actor, plan, produced)
-        coverage.record_signature(
-            session, blobs, trust, outcome.task.document, now=plan.now, report=produced.report
-        )
-        session.commit()
-    except BaseException:
-        session.rollback()
-        blobs.discard(produced.staged)
-        raise
-    return outcome
+        plan = prepare(session, actor, task_id, level, blobs, placement)
+        session.commit()  # end the read transaction: signing must not hold database locks
+        try:
+            produced = produce(blobs, trust, plan, passphrase, services)
+        except BadPassphraseError:
+            begin_write(session)
+            record_key_failure(session, actor, plan, key_max_failures, key_lock_seconds)
+            session.commit()
+            raise
+        try:
+            begin_write(session)  # phase 3 writes: take the lock first, hold it only for this
+            outcome = record(session, blobs, actor, plan, produced)
+            coverage.record_signature(
+                session, blobs, trust, outcome.task.document, now=plan.now, report=produced.report
+            )
+            session.commit()
+        except BaseException:
+            session.rollback()
+            blobs.discard(produced.staged)
+            raise
+        return outcome
