@@ -8,6 +8,7 @@ import hashlib
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from asn1crypto import cms
@@ -20,7 +21,7 @@ from signing_testlib import USER_PASSPHRASE, MemoryRevocations
 from signing.fresh import Expected, OwnCertificateVerdicts, check_fresh_signature
 from signing.keys import LoadedKeySigner, load_signer
 from signing.pades import sign_pdf_file
-from signing.pki import EmbeddedPki
+from signing.pki import EmbeddedPki, IssuedCertificate
 from signing.profiles import SigningProfile, TrustConfig
 from signing.trust import TrustServices
 from signing.validate import MSG_NOT_INTACT, MSG_NOT_VALID, MSG_REVOKED, MSG_TIMESTAMP, validate_pdf
@@ -54,6 +55,24 @@ def _expected(src: Path, signer: LoadedKeySigner, services: TrustServices, level
         source_sha256=hashlib.sha256(data).hexdigest(),
         source_size=len(data),
     )
+
+
+def _own_signer(
+    pki: EmbeddedPki, full_name: str, **options: Any
+) -> tuple[IssuedCertificate, LoadedKeySigner]:
+    """A certificate of its own (to revoke or let expire) and its loaded signer."""
+    issued = pki.issue_signing_certificate(
+        full_name=full_name,
+        title="Chuyên viên",
+        unit="Ban Tổ chức",
+        organisation="Đảng ủy Khối Cơ quan - Doanh nghiệp tỉnh",
+        passphrase=USER_PASSPHRASE,
+        **options,
+    )
+    signer = load_signer(
+        issued.cert_pem, issued.encrypted_key_pem, USER_PASSPHRASE, pki.chain_pems()
+    )
+    return issued, signer
 
 
 def _contents_hex_span(data: bytes) -> tuple[int, int]:
@@ -195,16 +214,7 @@ def test_own_verdicts_are_reused_in_their_window_and_expire(
     revocations: MemoryRevocations,
     trust: TrustConfig,
 ) -> None:
-    issued = pki.issue_signing_certificate(
-        full_name="Nguyễn Văn Thu Hồi",
-        title="Chuyên viên",
-        unit="Ban Tổ chức",
-        organisation="Đảng ủy Khối Cơ quan - Doanh nghiệp tỉnh",
-        passphrase=USER_PASSPHRASE,
-    )
-    signer = load_signer(
-        issued.cert_pem, issued.encrypted_key_pem, USER_PASSPHRASE, pki.chain_pems()
-    )
+    issued, signer = _own_signer(pki, "Nguyễn Văn Thu Hồi")
     src = make_pdf()
     out = _sign(src, signer, services, "B-T")
     expected = _expected(src, signer, services, "B-T")
@@ -239,17 +249,7 @@ def test_an_expired_own_certificate_is_refused_after_the_window(
     services: TrustServices,
     trust: TrustConfig,
 ) -> None:
-    issued = pki.issue_signing_certificate(
-        full_name="Trần Hết Hạn",
-        title="Chuyên viên",
-        unit="Ban Tổ chức",
-        organisation="Đảng ủy Khối Cơ quan - Doanh nghiệp tỉnh",
-        passphrase=USER_PASSPHRASE,
-        valid_days=1,
-    )
-    signer = load_signer(
-        issued.cert_pem, issued.encrypted_key_pem, USER_PASSPHRASE, pki.chain_pems()
-    )
+    issued, signer = _own_signer(pki, "Trần Hết Hạn", valid_days=1)
     src = make_pdf()
     out = _sign(src, signer, services, "B-B")
     expected = _expected(src, signer, services, "B-B")
