@@ -36,8 +36,7 @@ from workflow.registry.issuers import issuer_of, seal_certificate
 from workflow.signatures.flow import (
     LevelPolicy,
     personal_stamp,
-    sign_to_staged,
-    store_signed,
+    sign_and_store,
 )
 from workflow.signatures.seal_keys import on_token, seal_signer
 from workflow.verification import service as verification
@@ -309,16 +308,9 @@ def _number_and_seal(
         stamp=seal,
         placement=placement,
     )
-    produced = sign_to_staged(
-        blobs, trust, doc.current_revision.blob_sha256, signer, profile, services
+    rev = sign_and_store(
+        session, blobs, trust, doc, actor.id, cert.id, signer, profile, services, doc.issued_at
     )
-    try:
-        rev, _sig = store_signed(
-            session, blobs, doc, actor.id, cert.id, profile.field_name, produced, doc.issued_at
-        )
-    except BaseException:
-        blobs.discard(produced.staged)
-        raise
     return rev, numbered is not None
 
 

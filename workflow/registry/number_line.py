@@ -12,7 +12,7 @@ from signing.stamps import StampPlacement
 from signing.trust import TrustServices
 from storage.blobs import BlobStore
 from storage.models import Certificate, Document, Revision, Unit, User
-from workflow.signatures.flow import LevelPolicy, sign_to_staged, store_signed
+from workflow.signatures.flow import LevelPolicy, sign_and_store
 
 
 def planned(blobs: BlobStore, doc: Document) -> bool:
@@ -58,14 +58,7 @@ def write(
         fills=fills,
         placement=StampPlacement(page=header.page, box=box),
     )
-    produced = sign_to_staged(
-        blobs, trust, doc.current_revision.blob_sha256, signer, profile, services
+    rev = sign_and_store(
+        session, blobs, trust, doc, actor.id, cert.id, signer, profile, services, doc.issued_at
     )
-    try:
-        rev, _sig = store_signed(
-            session, blobs, doc, actor.id, cert.id, profile.field_name, produced, doc.issued_at
-        )
-    except BaseException:
-        blobs.discard(produced.staged)
-        raise
     return rev

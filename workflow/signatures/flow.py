@@ -380,6 +380,34 @@ def produce(
     return sign_to_staged(blobs, trust, plan.source_sha256, signer, plan.profile, services)
 
 
+def sign_and_store(
+    session: Session,
+    blobs: BlobStore,
+    trust: TrustConfig,
+    doc: Document,
+    actor_id: int,
+    certificate_id: int,
+    signer: Signer,
+    profile: SigningProfile,
+    services: TrustServices | None,
+    now: datetime,
+) -> Revision:
+    """Sign ``doc``'s current revision and store the result as its new revision, in the
+    caller's transaction (the organisation's signatures at issuance); the staged file is
+    discarded if storing fails."""
+    produced = sign_to_staged(
+        blobs, trust, doc.current_revision.blob_sha256, signer, profile, services
+    )
+    try:
+        rev, _sig = store_signed(
+            session, blobs, doc, actor_id, certificate_id, profile.field_name, produced, now
+        )
+    except BaseException:
+        blobs.discard(produced.staged)
+        raise
+    return rev
+
+
 def store_signed(
     session: Session,
     blobs: BlobStore,
