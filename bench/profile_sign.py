@@ -172,18 +172,7 @@ def main(argv: list[str]) -> int:
     sort = argv[argv.index("--sort") + 1] if "--sort" in argv else "cumulative"
     with tempfile.TemporaryDirectory(prefix="trinhky-profile-") as tmp:
         app, tasks = build(Path(tmp) / "instance", count + 2)
-        client = app.test_client()
-        token = client.post(
-            "/api/v1/auth/token", json={"username": "bithu", "password": DEMO_PASSWORD}
-        ).get_json()["token"]
-        headers = {"Authorization": f"Bearer {token}"}
-
-        def sign(task_id: int) -> None:
-            r = client.post(
-                f"/api/v1/tasks/{task_id}/sign", json={"passphrase": DEMO_PASSWORD}, headers=headers
-            )
-            assert r.status_code == 200, r.get_data(as_text=True)  # noqa: S101
-
+        sign = _signer(app)
         for task_id in tasks[:2]:  # warm: keys, PKI, fonts
             sign(task_id)
         profiler = cProfile.Profile()
