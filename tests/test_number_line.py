@@ -71,6 +71,16 @@ def _layout_text(path: Path) -> str:
     ).stdout
 
 
+def _issued_audit(services: Services, doc_id: int) -> AuditEvent:
+    """The newest "document:issued" audit entry of ``doc_id``."""
+    with services.session_factory() as session:
+        return session.scalars(
+            select(AuditEvent)
+            .where(AuditEvent.action == "document:issued", AuditEvent.object_id == doc_id)
+            .order_by(AuditEvent.seq)
+        ).all()[-1]
+
+
 @needs_poppler
 def test_number_and_date_written_into_the_documents_own_lines(
     api: Api, services: Services, tmp_path: Path
@@ -122,13 +132,7 @@ def test_number_and_date_written_into_the_documents_own_lines(
     print(pdfsig)
     assert pdfsig.count("Signature Validation: Signature is Valid.") == 3, pdfsig
 
-    with services.session_factory() as session:
-        event = session.scalars(
-            select(AuditEvent)
-            .where(AuditEvent.action == "document:issued", AuditEvent.object_id == doc_id)
-            .order_by(AuditEvent.seq)
-        ).all()[-1]
-    assert event.details["number_line"] is True
+    assert _issued_audit(services, doc_id).details["number_line"] is True
     with services.session_factory() as session:
         doc = session.get(Document, doc_id)
         assert doc is not None and number_line.planned(services.blobs, doc)  # clerk told
@@ -162,13 +166,7 @@ def test_a_document_without_a_number_line_issues_as_before(
         ["pdftotext", "-layout", str(out), "-"], capture_output=True, text=True, check=True
     ).stdout
     assert f"Số: {issued['symbol']}" in text, text  # in the seal stamp, as before
-    with services.session_factory() as session:
-        event = session.scalars(
-            select(AuditEvent)
-            .where(AuditEvent.action == "document:issued", AuditEvent.object_id == doc_id)
-            .order_by(AuditEvent.seq)
-        ).all()[-1]
-    assert event.details["number_line"] is False
+    assert _issued_audit(services, doc_id).details["number_line"] is False
     with services.session_factory() as session:
         doc = session.get(Document, doc_id)
         assert doc is not None and not number_line.planned(services.blobs, doc)
