@@ -9,6 +9,8 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from asn1crypto import cms as asn1_cms
+from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -87,3 +89,28 @@ def directory_lock(directory: Path) -> Iterator[None]:
     finally:
         fcntl.flock(fd, fcntl.LOCK_UN)
         os.close(fd)
+
+
+def signer_certificate(
+    signed_data: asn1_cms.SignedData, signer_info: asn1_cms.SignerInfo
+) -> asn1_x509.Certificate | None:
+    """The certificate of ``signed_data``'s certificates that ``signer_info`` names (by
+    issuer and serial number, or by subject key identifier), or None.
+
+    The issuer is compared as bytes first: asn1crypto's Name equality runs LDAP string
+    preparation (milliseconds per certificate).
+    """
+    sid = signer_info["sid"]
+    for choice in signed_data["certificates"] or ():
+        if choice.name != "certificate":
+            continue
+        cert = choice.chosen
+        if sid.name == "issuer_and_serial_number":
+            issuer = sid.chosen["issuer"]
+            if cert.serial_number == sid.chosen["serial_number"].native and (
+                cert.issuer.dump() == issuer.dump() or cert.issuer == issuer
+            ):
+                return cert
+        elif sid.name == "subject_key_identifier" and cert.key_identifier == sid.chosen.native:
+            return cert
+    return None

@@ -57,6 +57,7 @@ from cryptography import x509
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
 
+from signing.certutil import signer_certificate
 from signing.profiles import TrustConfig
 from signing.validate import (
     MSG_BROKEN,
@@ -281,22 +282,7 @@ def _cms_revinfo(signer_info: Any) -> tuple[str, ...]:
 def _token_info(signed_data: asn1_cms.SignedData) -> TimestampInfo:
     """Time and authority of a timestamp token's signed data."""
     tst_info = signed_data["encap_content_info"]["content"].parsed
-    certs = [c.chosen for c in signed_data["certificates"] or () if c.name == "certificate"]
-    sid = signed_data["signer_infos"][0]["sid"]
-    tsa = None
-    if sid.name == "issuer_and_serial_number":
-        ias = sid.chosen
-        tsa = next(
-            (
-                c
-                for c in certs
-                if c.issuer == ias["issuer"] and c.serial_number == ias["serial_number"].native
-            ),
-            None,
-        )
-    elif certs:
-        key_id = sid.chosen.native
-        tsa = next((c for c in certs if c.key_identifier == key_id), None)
+    tsa = signer_certificate(signed_data, signed_data["signer_infos"][0])
     if tsa is not None:
         authority, fingerprint = _names(tsa)[0], hashlib.sha256(tsa.dump()).hexdigest()
     else:

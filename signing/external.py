@@ -45,6 +45,7 @@ from pyhanko.sign.validation.generic_cms import extract_tst_data_iter
 from pyhanko_certvalidator import CertificateValidator, ValidationContext
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
+from signing.certutil import signer_certificate
 from signing.cms_fast import CmsTemplate, build_template, tlv
 from signing.cms_splice import SpliceError, add_unsigned_attribute, signature_value
 from signing.errors import PdfInputError, SigningError
@@ -381,30 +382,18 @@ def _load_cms(data: bytes) -> tuple[cms.ContentInfo, cms.SignerInfo, asn1_x509.C
             raise ValueError("not SignedData")
         signed: cms.SignedData = content["content"]
         (info,) = signed["signer_infos"]
-        sid = info["sid"]
-        certs = [c.chosen for c in signed["certificates"] if c.name == "certificate"]
-        # Byte comparison of the issuer first: asn1crypto's Name equality runs LDAP
-        # string preparation (milliseconds per certificate).
-        match = [
-            c
-            for c in certs
-            if sid.name == "issuer_and_serial_number"
-            and c.serial_number == sid.chosen["serial_number"].native
-            and (c.issuer.dump() == sid.chosen["issuer"].dump() or c.issuer == sid.chosen["issuer"])
-            or sid.name == "subject_key_identifier"
-            and c.key_identifier == sid.chosen.native
-        ]
-        if not match:
+        cert = signer_certificate(signed, info)
+        if cert is None:
             raise ValueError("the signer certificate is not in the CMS")
         # A full parse of the signer info, and of the certificate by OpenSSL, so garbage
         # fails here (asn1crypto's full parse of every certificate costs tens of ms).
         info.native  # noqa: B018
-        x509.load_der_x509_certificate(match[0].dump())
+        x509.load_der_x509_certificate(cert.dump())
     except Exception as exc:  # asn1crypto raises many unrelated types on garbage
         raise ExternalSignatureError(
             "bad_cms", "Không đọc được khối CMS SignedData (cần DER, một người ký, có chứng thư)."
         ) from exc
-    return content, info, match[0]
+    return content, info, cert
 
 
 def inspect_cms(data: bytes) -> CmsFacts:

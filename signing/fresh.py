@@ -55,6 +55,7 @@ from pyhanko_certvalidator import CertificateValidator, ValidationContext
 from pyhanko_certvalidator.errors import RevokedError
 
 from signing.active import find_active_content
+from signing.certutil import signer_certificate
 from signing.profiles import INTERNAL_LIST, TrustConfig
 from signing.revocation import RevocationSource, revinfo_policy
 from signing.validate import (
@@ -410,21 +411,6 @@ def _dss_ocsp_status(
 _CLOCK_SKEW = timedelta(minutes=5)
 
 
-def _find_cert(signed_data: cms.SignedData, signer_info: cms.SignerInfo) -> Any:
-    sid = signer_info["sid"]
-    if sid.name != "issuer_and_serial_number":
-        raise _Unsupported("signer identified by key id")
-    issuer = sid.chosen["issuer"]
-    serial = sid.chosen["serial_number"].native
-    for choice in signed_data["certificates"] or []:
-        if choice.name != "certificate":
-            continue
-        cert = choice.chosen
-        if cert.serial_number == serial and cert.issuer.dump() == issuer.dump():
-            return cert
-    return None
-
-
 def _check_cms(
     contents: bytes,
     digest: bytes,
@@ -442,7 +428,7 @@ def _check_cms(
     signer_info = signer_infos[0]
     if signer_info["digest_algorithm"]["algorithm"].native != "sha256":
         raise _Unsupported("digest algorithm")
-    cert = _find_cert(signed_data, signer_info)
+    cert = signer_certificate(signed_data, signer_info)
     if cert is None or cert.dump() != expected.signer_cert.dump():
         checked.intact = checked.valid = False
         return
@@ -485,7 +471,7 @@ def _check_token(token: cms.ContentInfo, signature: bytes, expected: Expected) -
     if len(infos) != 1:
         return False
     tsa_info = infos[0]
-    tsa_cert = _find_cert(tst_data, tsa_info)
+    tsa_cert = signer_certificate(tst_data, tsa_info)
     if tsa_cert is None or expected.tsa_cert is None:
         return False
     if tsa_cert.dump() != expected.tsa_cert.dump():
