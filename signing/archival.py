@@ -43,7 +43,6 @@ from pyhanko_certvalidator.registry import SimpleTrustManager
 from pyhanko_certvalidator.revinfo.validate_crl import CRLCollectionResult
 from pyhanko_certvalidator.version import __version__ as _certvalidator_version
 
-from signing import speedups  # noqa: F401  (installs the equivalent speed-ups)
 from signing.errors import SignatureFailedError
 from signing.profiles import TrustConfig
 from signing.revocation import RevocationSource, revinfo_policy

@@ -21,6 +21,7 @@ from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
 from pyhanko.sign.validation.status import SignatureCoverageLevel
 from pyhanko_certvalidator import ValidationContext
 
+from signing import speedups  # noqa: F401  (installs the equivalent speed-ups)
 from signing.active import ActiveItem, find_active_content
 from signing.profiles import INTERNAL_LIST, TrustConfig
 from signing.revocation import RevocationData, RevocationSource, revinfo_policy
