@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from asn1crypto import crl, ocsp
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.x509 import ocsp as x509_ocsp
 from pyhanko.pdf_utils.crypt import AuthStatus, StandardSecurityHandler
 from pyhanko.pdf_utils.crypt.permissions import StandardPermissions
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.fields import MDPPerm, SigFieldSpec, SigSeedSubFilter, enumerate_sig_fields
 from pyhanko.sign.signers import PdfSignatureMetadata, PdfSigner, Signer
+from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes
 from pyhanko.sign.timestamps import TimeStamper
 from pyhanko.sign.validation import read_certification_data
+from pyhanko.sign.validation.dss import DocumentSecurityStore
 from pyhanko.stamp.base import BaseStampStyle
 from pyhanko_certvalidator import ValidationContext
 
@@ -25,7 +31,7 @@ from signing.limits import PdfLimits, check_limits, check_raw
 from signing.numberline import FillStampStyle
 from signing.pages import page_box
 from signing.profiles import PADES_LEVELS, SigningProfile
-from signing.revocation import RevocationSource, revinfo_policy
+from signing.revocation import RevocationData, RevocationSource, revinfo_policy
 from signing.stamps import (
     TEXT_PARAM,
     StampPlacement,
@@ -313,23 +319,85 @@ def _crypto(cert: asn1_x509.Certificate) -> x509.Certificate:
     return x509.load_der_x509_certificate(cert.dump())
 
 
+def _long_term_data(
+    signer: Signer, timestamper: TimeStamper, revocation: RevocationSource
+) -> tuple[list[asn1_x509.Certificate], RevocationData]:
+    """The certificates (each one's path to its root, root first) and the revocation data
+    a B-LT signature embeds: the signer's, the TSA's and the OCSP responder's."""
+    if signer.signing_cert is None:
+        raise SigningError("the signer has no certificate: cannot embed validation data")
+    pool = list(signer.cert_registry) if signer.cert_registry is not None else []
+    tsa_cert = getattr(timestamper, "tsa_cert", None)
+    ends = [signer.signing_cert]
+    if isinstance(tsa_cert, asn1_x509.Certificate):
+        ends.append(tsa_cert)
+    signer_cert = _crypto(signer.signing_cert)
+    data = revocation.revocation_data([signer_cert, *(_crypto(c) for c in [*ends[1:], *pool])])
+    _refuse_revoked(signer_cert, data)
+    responders = [asn1_x509.Certificate.load(der) for der in data.certs]
+    pool.extend(responders)
+    certs: list[asn1_x509.Certificate] = []
+    for end in (*ends, *responders):
+        for cert in _path_to_root(end, pool):
+            if cert not in certs:
+                certs.append(cert)
+    return certs, data
+
+
+def _refuse_revoked(cert: x509.Certificate, data: RevocationData) -> None:
+    """Refuse to sign with a certificate the revocation data says is revoked (pyHanko's
+    own B-LT path refuses it while validating the signer's path before signing).
+
+    :raises SignatureFailedError: an OCSP response or a CRL of its issuer revokes it.
+    """
+    for der in data.ocsp_responses:
+        response = x509_ocsp.load_der_ocsp_response(der)
+        if (
+            response.response_status == x509_ocsp.OCSPResponseStatus.SUCCESSFUL
+            and response.serial_number == cert.serial_number
+            and response.issuer_name_hash == _name_hash(cert.issuer, response.hash_algorithm)
+            and response.certificate_status == x509_ocsp.OCSPCertStatus.REVOKED
+        ):
+            raise SignatureFailedError("the signer's certificate is revoked (OCSP)")
+    for der in data.crls:
+        revocations = x509.load_der_x509_crl(der)
+        if revocations.issuer == cert.issuer and (
+            revocations.get_revoked_certificate_by_serial_number(cert.serial_number) is not None
+        ):
+            raise SignatureFailedError("the signer's certificate is revoked (CRL)")
+
+
+def _name_hash(name: x509.Name, algorithm: hashes.HashAlgorithm) -> bytes:
+    digest = hashes.Hash(algorithm)
+    digest.update(name.public_bytes())
+    return digest.finalize()
+
+
+def _path_to_root(
+    cert: asn1_x509.Certificate, pool: list[asn1_x509.Certificate]
+) -> list[asn1_x509.Certificate]:
+    """``cert`` and its issuers found in ``pool``, root first (as pyHanko's paths)."""
+    path = [cert]
+    while path[-1].self_signed == "no" and len(path) <= len(pool):
+        issuer = next((c for c in pool if c.subject == path[-1].issuer and c not in path), None)
+        if issuer is None:
+            break
+        path.append(issuer)
+    return path[::-1]
+
+
 def _validation_context(
     signer: Signer, timestamper: TimeStamper, revocation: RevocationSource
 ) -> ValidationContext:
-    """A no-network context holding the chain and the revocation data to embed.
+    """A no-network context holding the chain and the revocation data to embed (for
+    pyHanko's own B-LT path: B-LTA and encrypted files).
 
     The trust roots are the self-signed certificates the signer carries: this
     context only gathers validation data; trust is decided by validation.
     """
-    if signer.signing_cert is None:
-        raise SigningError("the signer has no certificate: cannot embed validation data")
     chain = list(signer.cert_registry) if signer.cert_registry is not None else []
     roots = [c for c in chain if c.self_signed == "maybe" or c.self_signed == "yes"]
-    tsa_cert = getattr(timestamper, "tsa_cert", None)
-    needing = [signer.signing_cert, *chain]
-    if isinstance(tsa_cert, asn1_x509.Certificate):
-        needing.append(tsa_cert)
-    data = revocation.revocation_data([_crypto(c) for c in needing])
+    _certs, data = _long_term_data(signer, timestamper, revocation)
     others = [c for c in chain if c not in roots]
     others.extend(asn1_x509.Certificate.load(der) for der in data.certs)
     return ValidationContext(
@@ -339,6 +407,47 @@ def _validation_context(
         crls=list(data.crls),
         allow_fetching=False,
         revinfo_policy=revinfo_policy(True),
+    )
+
+
+async def _sign_then_add_dss(
+    pdf_signer: PdfSigner,
+    writer: IncrementalPdfFileWriter,
+    reserved: int,
+    text_params: dict[str, Any] | None,
+    output: IO[bytes],
+    certs: list[asn1_x509.Certificate],
+    data: RevocationData,
+) -> None:
+    """B-LT without pyHanko's pre-signing path validation: sign at B-T with pyHanko's
+    interrupted-signing steps (what ``sign_pdf`` runs), then append the DSS (certificates,
+    OCSP responses, CRLs and the signature's VRI entry) in its own revision, as pyHanko's
+    post-signing step does.
+
+    pyHanko's B-LT builds and validates the signer's and the TSA's certificate paths
+    (the TSA's by asking it for a dummy timestamp) only to learn which certificates
+    and responses to embed; the server knows them already. Whether the result
+    validates is decided by the validation before store, as before.
+    """
+    session = pdf_signer.init_signing_session(writer)
+    tbs = session.prepare_tbs_document(
+        validation_info=None, bytes_reserved=reserved, appearance_text_params=text_params
+    )
+    prepared, out = tbs.digest_tbs_document(output=output)
+    signed = await tbs.perform_signature(
+        document_digest=prepared.document_digest,
+        pdf_cms_signed_attrs=PdfCMSSignedAttributes(
+            signing_time=session.system_time,
+            cades_signed_attrs=pdf_signer.signature_meta.cades_signed_attr_spec,
+        ),
+    )
+    DocumentSecurityStore.add_dss(
+        out,
+        signed.sig_contents,
+        certs=certs,
+        ocsps=[ocsp.OCSPResponse.load(der) for der in data.ocsp_responses],
+        crls=[crl.CertificateList.load(der) for der in data.crls],
+        strict=writer.prev.strict,
     )
 
 
@@ -379,28 +488,6 @@ def sign_pdf_file(
         signer certificate is revoked according to ``revocation``.
     """
     level = _check_level(profile, timestamper, revocation)
-    long_term = level in ("B-LT", "B-LTA")
-    context = None
-    if long_term:
-        assert timestamper is not None and revocation is not None  # noqa: S101 - checked above
-        try:
-            context = _validation_context(signer, timestamper, revocation)
-        except SigningError:
-            raise
-        except Exception as exc:  # bad revocation data, database errors in the callback...
-            raise SignatureFailedError(
-                f"cannot gather revocation data: {type(exc).__name__}: {exc}"
-            ) from exc
-    meta = PdfSignatureMetadata(
-        field_name=profile.field_name,
-        md_algorithm="sha256",
-        subfilter=SigSeedSubFilter.PADES,
-        reason=profile.reason,
-        location=profile.location,
-        embed_validation_info=long_term,
-        use_pades_lta=level == "B-LTA",
-        validation_context=context,
-    )
     reserved = profile.bytes_reserved
     if reserved is None:
         reserved = RESERVED_B_B if timestamper is None else RESERVED_WITH_TIMESTAMP
@@ -419,6 +506,34 @@ def sign_pdf_file(
             raise
         except Exception as exc:  # the PDF stack raises many unrelated types on bad input
             raise pdf_input_error("damaged", f"{type(exc).__name__}: {exc}") from exc
+        # B-LT of a plain file appends its DSS here (:func:`_sign_then_add_dss`); B-LTA
+        # (DSS and document timestamp together) and encrypted files take pyHanko's path.
+        own_dss = level == "B-LT" and not writer.prev.encrypted
+        context = None
+        long_term: tuple[list[asn1_x509.Certificate], RevocationData] | None = None
+        if level in ("B-LT", "B-LTA"):
+            assert timestamper is not None and revocation is not None  # noqa: S101 - checked above
+            try:
+                if own_dss:
+                    long_term = _long_term_data(signer, timestamper, revocation)
+                else:
+                    context = _validation_context(signer, timestamper, revocation)
+            except SigningError:
+                raise
+            except Exception as exc:  # bad revocation data, database errors in the callback...
+                raise SignatureFailedError(
+                    f"cannot gather revocation data: {type(exc).__name__}: {exc}"
+                ) from exc
+        meta = PdfSignatureMetadata(
+            field_name=profile.field_name,
+            md_algorithm="sha256",
+            subfilter=SigSeedSubFilter.PADES,
+            reason=profile.reason,
+            location=profile.location,
+            embed_validation_info=context is not None,
+            use_pades_lta=level == "B-LTA",
+            validation_context=context,
+        )
         pdf_signer = PdfSigner(
             meta,
             signer=signer,
@@ -428,11 +543,18 @@ def sign_pdf_file(
         )
         with out_path.open("w+b") as outf:
             try:
-                pdf_signer.sign_pdf(
-                    writer,
-                    bytes_reserved=reserved,
-                    appearance_text_params=text_params,
-                    output=outf,
-                )
+                if long_term is not None:
+                    asyncio.run(
+                        _sign_then_add_dss(
+                            pdf_signer, writer, reserved, text_params, outf, *long_term
+                        )
+                    )
+                else:
+                    pdf_signer.sign_pdf(
+                        writer,
+                        bytes_reserved=reserved,
+                        appearance_text_params=text_params,
+                        output=outf,
+                    )
             except Exception as exc:
                 raise SignatureFailedError(f"signing failed: {type(exc).__name__}: {exc}") from exc
