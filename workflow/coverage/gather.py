@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from storage.models import Certificate, Document, Signature, Unit
+from storage.models import Certificate, Document, Signature, Unit, User
 from storage.registry_models import Dispatch, IncomingEntry, ReportObligation
 from workflow.coverage.entries import CompetentSignature
 from workflow.coverage.exchanges import (
@@ -178,28 +178,48 @@ def final_documents(session: Session, doc_ids: Collection[int] | None) -> list[D
     return list(session.scalars(query.order_by(Document.id)))
 
 
+def final_among(session: Session, docs: Collection[Document]) -> list[Document]:
+    """:returns: those of ``docs`` (loaded, current) that :func:`final_documents` would
+    return, by the same conditions, without reading them again."""
+    scope = bloc_unit_ids(units(session))
+    return sorted(
+        (
+            d
+            for d in docs
+            if d.direction == "outgoing"
+            and d.unit_id in scope
+            and (d.issued_at is not None or d.state in SIGNED_STATES)
+        ),
+        key=lambda d: d.id,
+    )
+
+
 def competent_signatures(
     session: Session, doc_ids: Collection[int] | None
 ) -> dict[int, list[CompetentSignature]]:
     """:returns: per document (all: None), the signatures of people TrinhKy applied, in
     order."""
     query = (
-        select(Signature)
+        select(
+            Signature.document_id,
+            Certificate.fingerprint,
+            User.full_name,
+            Signature.signed_at,
+            Certificate.revoked_at,
+        )
         .join(Certificate, Certificate.id == Signature.certificate_id)
+        .join(User, User.id == Signature.signer_id)
         .where(Certificate.purpose.in_(COMPETENT_PURPOSES))
     )
     if doc_ids is not None:
         if not doc_ids:
             return {}
         query = query.where(Signature.document_id.in_(sorted(doc_ids)))
-    rows = session.scalars(query.order_by(Signature.id)).all()
+    rows = session.execute(query.order_by(Signature.id)).all()
     out: dict[int, list[CompetentSignature]] = {}
-    for sig in rows:
-        cert = sig.certificate
-        out.setdefault(sig.document_id, []).append(
-            CompetentSignature(
-                cert.fingerprint, sig.signer.full_name, sig.signed_at, cert.revoked_at
-            )
+    for doc_id, fingerprint, full_name, signed_at, revoked_at in rows:
+        out.setdefault(doc_id, []).append(
+            CompetentSignature(fingerprint, full_name, signed_at, revoked_at)
         )
     return out
 

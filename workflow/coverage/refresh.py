@@ -292,8 +292,14 @@ def refresh_t2(
     force: bool,
     doc_ids: Collection[int] | None = None,
     report: ValidationReport | None = None,
+    loaded: Collection[Document] | None = None,
 ) -> None:
-    docs = gather.final_documents(session, doc_ids)
+    """T2's entries of the final documents (of ``doc_ids``; all: None). ``loaded``: those
+    documents, already loaded and current (not read again)."""
+    if loaded is not None:
+        docs = gather.final_among(session, loaded)
+    else:
+        docs = gather.final_documents(session, doc_ids)
     ids = [d.id for d in docs] if doc_ids is not None else None
     competent = gather.competent_signatures(session, ids)
     existing = entries_for(session, "T2", "document", ids)
@@ -444,6 +450,7 @@ def record_signature(
             force=False,
             doc_ids=[doc.id],
             report=report,
+            loaded=[doc],
         )
 
 

@@ -212,6 +212,15 @@ def claim(session: Session, actor: User, task_id: int, actions: set[StageAction]
         raise ConflictError(
             f"Việc này là bước «{task.stage_name}», không phải thao tác bạn vừa chọn."
         )
+    check_delegation(session, actor, task)
+    return task
+
+
+def check_delegation(session: Session, actor: User, task: Task) -> None:
+    """A delegate's task needs the delegation still in force.
+
+    :raises ForbiddenError: the delegation has ended or was revoked.
+    """
     if task.on_behalf_of_id is not None:
         now = utcnow()
         in_force = session.scalars(
@@ -227,7 +236,6 @@ def claim(session: Session, actor: User, task_id: int, actions: set[StageAction]
             raise ForbiddenError(
                 "Ủy quyền cho việc này đã hết hiệu lực; việc thuộc về người ủy quyền."
             )
-    return task
 
 
 def close_task(task: Task, actor: User, outcome: str, comment: str | None) -> None:

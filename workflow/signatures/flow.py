@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from pyhanko.sign.signers import Signer
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from signing import freespace
@@ -79,7 +79,8 @@ class SigningFailedError(WorkflowError):
 
 @dataclass(frozen=True)
 class SignPlan:
-    """Everything the signing needs, read in phase 1 (plain values, no ORM objects)."""
+    """Everything the signing needs, read in phase 1 (plain values), and the objects phase
+    1 loaded, for phase 3 to reuse if their rows have not changed (see :func:`record`)."""
 
     task_id: int
     document_id: int
@@ -90,6 +91,9 @@ class SignPlan:
     encrypted_key_pem: bytes
     profile: SigningProfile
     now: datetime
+    loaded: tuple[Task, Certificate] | None = field(default=None, compare=False, repr=False)
+    """The task phase 1 claimed (its document, revisions and tasks loaded with it) and the
+    certificate; held here because the session's identity map keeps only weak references."""
 
 
 @dataclass(frozen=True)
@@ -256,6 +260,7 @@ def prepare(
         encrypted_key_pem=cert.encrypted_key_pem.encode(),
         profile=profile,
         now=now,
+        loaded=(task, cert),
     )
 
 
@@ -469,6 +474,41 @@ def earlier_details(earlier: tuple[EarlierSignature, ...]) -> dict[str, object]:
     }
 
 
+def _reclaim(session: Session, actor: User, plan: SignPlan) -> Task:
+    """Phase 3's task, checked again under the document's lock.
+
+    When the document's row (its version) and its tasks' rows are as phase 1 read them,
+    the objects phase 1 loaded are current and are used as they are (two light queries);
+    otherwise everything is read afresh (:func:`routing.claim`), and what changed decides.
+    """
+    task = plan.loaded[0] if plan.loaded is not None else None
+    if task is not None and task.document_id == plan.document_id:
+        doc = task.document
+        version = session.scalar(
+            select(Document.version).where(Document.id == doc.id).with_for_update()
+        )
+        rows = session.execute(
+            select(
+                Task.id,
+                Task.state,
+                Task.action,
+                Task.stage_position,
+                Task.assignee_id,
+                Task.on_behalf_of_id,
+            ).where(Task.document_id == doc.id)
+        ).all()
+        held = {
+            (t.id, t.state, t.action, t.stage_position, t.assignee_id, t.on_behalf_of_id)
+            for t in doc.tasks
+        }
+        if version == plan.document_version == doc.version and {tuple(r) for r in rows} == held:
+            routing.check_delegation(session, actor, task)
+            return task
+    # Objects loaded in phase 1 are stale: read everything afresh.
+    session.expire_all()
+    return routing.claim(session, actor, plan.task_id, {StageAction.SIGN})
+
+
 def record(
     session: Session, blobs: BlobStore, actor: User, plan: SignPlan, produced: Produced
 ) -> SignOutcome:
@@ -476,9 +516,7 @@ def record(
 
     :raises ConflictError: the task was acted on or the document changed meanwhile.
     """
-    # Objects loaded in phase 1 are stale by now: read everything afresh.
-    session.expire_all()
-    task = routing.claim(session, actor, plan.task_id, {StageAction.SIGN})
+    task = _reclaim(session, actor, plan)
     doc = task.document
     if (
         doc.version != plan.document_version
@@ -488,10 +526,17 @@ def record(
             "Văn bản vừa được người khác xử lý trong lúc ký. Chữ ký này không được lưu; "
             "hãy tải lại trang."
         )
+    # A good passphrase ends the count of wrong ones (one statement, whatever it is now).
+    session.execute(
+        update(Certificate)
+        .where(
+            Certificate.id == plan.certificate_id,
+            or_(Certificate.failed_unlocks != 0, Certificate.locked_until.is_not(None)),
+        )
+        .values(failed_unlocks=0, locked_until=None)
+    )
     cert = session.get(Certificate, plan.certificate_id)
     assert cert is not None  # noqa: S101 - read in phase 1, never deleted
-    cert.failed_unlocks = 0
-    cert.locked_until = None
     rev, sig = store_signed(
         session, blobs, doc, actor.id, cert.id, plan.profile.field_name, produced, plan.now
     )
