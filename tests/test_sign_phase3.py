@@ -22,6 +22,7 @@ from workflow.errors import ConflictError
 from workflow.services import Services
 from workflow.signatures import flow
 
+pytestmark = pytest.mark.both_databases
 
 @contextmanager
 def _statements(services: Services) -> Iterator[list[str]]:

@@ -6,11 +6,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import Select, exists, or_, select
-from sqlalchemy.orm import Session, defaultload, lazyload
+from sqlalchemy.orm import Session, defaultload, joinedload, lazyload
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.interfaces import ORMOption
 
-from storage.models import Document, Role, Task, Unit, User
+from storage.models import Document, Revision, Role, Task, Unit, User
 from workflow.errors import ForbiddenError, NotFoundError
 
 NOT_FOUND = "Không tìm thấy văn bản, hoặc bạn không có quyền xem văn bản này."
@@ -237,16 +237,22 @@ def get_own_task(session: Session, user: User, task_id: int) -> Task:
     :raises NotFoundError: no such task, or on a document ``user`` cannot see.
     :raises ForbiddenError: the task belongs to someone else.
     """
-    task = session.get(Task, task_id)
-    if task is None:
+    # Two columns first: the task itself is read with its document's tasks, under the lock.
+    row = session.execute(
+        select(Task.document_id, Task.assignee_id).where(Task.id == task_id)
+    ).first()
+    if row is None:
         raise NotFoundError("Không tìm thấy việc cần xử lý này.")
-    if task.assignee_id != user.id:
+    doc = None
+    if row.assignee_id == user.id:
+        doc = lock_document(session, row.document_id)
+    task = next((t for t in doc.tasks if t.id == task_id), None) if doc is not None else None
+    if task is None or task.assignee_id != user.id:
         # Do not reveal tasks on documents the caller is not party to.
-        get_visible_document(session, user, task.document_id)
+        get_visible_document(session, user, row.document_id)
         raise ForbiddenError(
             "Việc này được giao cho người khác; bạn không thể xử lý thay khi chưa được ủy quyền."
         )
-    doc = lock_document(session, task.document_id)
     # Hold the document just read and locked (the identity map keeps only weak
     # references): task.document would otherwise load it and its collections again.
     set_committed_value(task, "document", doc)
@@ -275,8 +281,11 @@ def lock_document(session: Session, document_id: int) -> Document:
 
 _LOCK_LOADS = (
     # The role assignments of the people on the document and its planned recipients are
-    # loaded when used (a state change rarely needs them), not with every lock.
+    # loaded when used (a state change rarely needs them), not with every lock; the route
+    # (every state change reads its stages) comes in the same query.
+    joinedload(Document.route),
     defaultload(Document.created_by).lazyload(User.roles),
+    defaultload(Document.revisions).defaultload(Revision.created_by).lazyload(User.roles),
     defaultload(Document.tasks).defaultload(Task.assignee).lazyload(User.roles),
     defaultload(Document.tasks).defaultload(Task.acted_by).lazyload(User.roles),
     defaultload(Document.tasks).defaultload(Task.on_behalf_of).lazyload(User.roles),
