@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -326,22 +327,35 @@ def _long_term_data(
     a B-LT signature embeds: the signer's, the TSA's and the OCSP responder's."""
     if signer.signing_cert is None:
         raise SigningError("the signer has no certificate: cannot embed validation data")
-    pool = list(signer.cert_registry) if signer.cert_registry is not None else []
+    pool = tuple(c.dump() for c in signer.cert_registry or ())
     tsa_cert = getattr(timestamper, "tsa_cert", None)
-    ends = [signer.signing_cert]
+    ends: tuple[bytes, ...] = (signer.signing_cert.dump(),)
     if isinstance(tsa_cert, asn1_x509.Certificate):
-        ends.append(tsa_cert)
-    signer_cert = _crypto(signer.signing_cert)
-    data = revocation.revocation_data([signer_cert, *(_crypto(c) for c in [*ends[1:], *pool])])
+        ends += (tsa_cert.dump(),)
+    signer_cert = _crypto_der(ends[0])
+    data = revocation.revocation_data([_crypto_der(der) for der in (*ends, *pool)])
     _refuse_revoked(signer_cert, data)
-    responders = [asn1_x509.Certificate.load(der) for der in data.certs]
-    pool.extend(responders)
+    return list(_dss_certs(ends + tuple(data.certs), pool + tuple(data.certs))), data
+
+
+@functools.lru_cache(maxsize=256)
+def _crypto_der(der: bytes) -> x509.Certificate:
+    return x509.load_der_x509_certificate(der)
+
+
+@functools.lru_cache(maxsize=64)
+def _dss_certs(
+    ends: tuple[bytes, ...], pool: tuple[bytes, ...]
+) -> tuple[asn1_x509.Certificate, ...]:
+    """Each of ``ends`` with its issuers found in ``pool`` (DER), root first, once each
+    (the same for every signature of one signer: made once)."""
+    candidates = [asn1_x509.Certificate.load(der) for der in pool]
     certs: list[asn1_x509.Certificate] = []
-    for end in (*ends, *responders):
-        for cert in _path_to_root(end, pool):
-            if cert not in certs:
+    for der in ends:
+        for cert in _path_to_root(asn1_x509.Certificate.load(der), candidates):
+            if all(cert.dump() != c.dump() for c in certs):
                 certs.append(cert)
-    return certs, data
+    return tuple(certs)
 
 
 def _refuse_revoked(cert: x509.Certificate, data: RevocationData) -> None:

@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, event, func, literal_column, select
+from sqlalchemy import ColumnElement, case, event, func, literal_column, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
@@ -45,14 +45,21 @@ def _dmy(day: date | None) -> str:
 
 
 def _text_of(session: Session, shas: Iterable[str | None]) -> str:
-    """:returns: the text of the newest of ``shas`` that has an extract with text."""
+    """:returns: the text of the first of ``shas`` (newest first) that has an extract with
+    text (one query, one text read)."""
+    rank: dict[str, int] = {}
     for sha in shas:
-        if sha is None:
-            continue
-        extract = session.get(TextExtract, sha)
-        if extract is not None and extract.text:
-            return extract.text
-    return ""
+        if sha is not None:
+            rank.setdefault(sha, len(rank))
+    if not rank:
+        return ""
+    text = session.scalars(
+        select(TextExtract.text)
+        .where(TextExtract.blob_sha256.in_(rank), TextExtract.text != "")
+        .order_by(case(rank, value=TextExtract.blob_sha256))
+        .limit(1)
+    ).first()
+    return text or ""
 
 
 def _name(session: Session, model: Any, key: int | None, attr: str) -> str:
