@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import math
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -101,7 +103,9 @@ def decrypt_private_key(
     :raises KeyLoadError: the key is unreadable or corrupt.
     """
     encrypted = b"ENCRYPTED PRIVATE KEY" in key_pem[:100]
-    if encrypted:
+    digest = hashlib.sha256(key_pem).digest()
+    known_good = fast_rsa_check and digest in _CHECKED
+    if encrypted and not known_good:
         _check_envelope(key_pem)
     try:
         key = serialization.load_pem_private_key(
@@ -118,9 +122,24 @@ def decrypt_private_key(
         raise KeyLoadError(f"unreadable private key: {exc}") from exc
     except (TypeError, UnsupportedAlgorithm) as exc:
         raise KeyLoadError(f"unreadable private key: {exc}") from exc
-    if fast_rsa_check and isinstance(key, rsa.RSAPrivateKey):
-        check_rsa_key(key)
+    if fast_rsa_check and not known_good:
+        if isinstance(key, rsa.RSAPrivateKey):
+            check_rsa_key(key)
+        with _CHECKED_LOCK:
+            _CHECKED[digest] = None
+            while len(_CHECKED) > _CHECKED_MAX:
+                _CHECKED.pop(next(iter(_CHECKED)))
     return key
+
+
+_CHECKED: dict[bytes, None] = {}
+"""SHA-256 of the encrypted keys this process has decrypted and checked (envelope and
+:func:`check_rsa_key`): the same bytes decrypt to the same key, so a signer's later
+requests only decrypt (which still proves the passphrase); a wrong passphrase that
+happened to decrypt to a parseable key would still fail the match with the certificate
+(:func:`load_signer`)."""
+_CHECKED_LOCK = threading.Lock()
+_CHECKED_MAX = 4096
 
 
 def _load_asn1_cert(data: bytes) -> asn1_x509.Certificate:

@@ -26,7 +26,7 @@ from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes, Signer
 from signing_testlib import USER_PASSPHRASE
 
 from signing import fontcache
-from signing.errors import KeyLoadError
+from signing.errors import KeyLoadError, WrongPassphraseError
 from signing.keys import LoadedKeySigner, decrypt_private_key, load_signer
 from signing.pades import sign_pdf_file
 from signing.pki import EmbeddedPki, IssuedCertificate
@@ -335,3 +335,21 @@ def test_stamps_in_parallel_threads(
     for out in outputs:
         (sig,) = validate_pdf(out, trust).signatures
         assert sig.bottom_line, sig.problems
+
+
+def test_a_key_checked_once_is_only_decrypted_afterwards(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The envelope and consistency checks run on the first load of an encrypted key in a
+    process; later loads of the same bytes only decrypt, which still proves the passphrase."""
+    from signing import keys
+
+    pem = _pem(rsa.generate_private_key(public_exponent=65537, key_size=2048).private_numbers())
+    checks: list[object] = []
+    real = keys.check_rsa_key
+    monkeypatch.setattr(keys, "check_rsa_key", lambda key: checks.append(key) or real(key))
+    for _ in range(3):
+        decrypt_private_key(pem, b"pw", fast_rsa_check=True)
+    assert len(checks) == 1
+    with pytest.raises(WrongPassphraseError):
+        decrypt_private_key(pem, b"not the passphrase", fast_rsa_check=True)
+    decrypt_private_key(pem, b"pw")  # OpenSSL's own full check is never skipped
+    assert len(checks) == 1
