@@ -164,14 +164,18 @@ def issue_token(session: Session, user: User, ttl_seconds: int) -> tuple[str, da
 
 def token_owner(session: Session, token: str) -> tuple[ApiToken, User] | None:
     """:returns: the valid, unexpired token row of an active user and that user, or
-    ``None`` (one read of each: the caller keeps the user it was given)."""
-    row = session.scalars(
-        select(ApiToken).where(ApiToken.token_hash == token_digest(token))
+    ``None`` (read together: the caller keeps the user it was given)."""
+    found = session.execute(
+        select(ApiToken, User)
+        .join(User, User.id == ApiToken.user_id)
+        .where(ApiToken.token_hash == token_digest(token))
     ).first()
-    if row is None or row.revoked_at is not None or row.expires_at <= utcnow():
+    if found is None:
         return None
-    user = session.get(User, row.user_id)
-    return (row, user) if user is not None and user.active else None
+    row, user = found[0], found[1]
+    if row.revoked_at is not None or row.expires_at <= utcnow() or not user.active:
+        return None
+    return row, user
 
 
 def token_row(session: Session, token: str) -> ApiToken | None:
