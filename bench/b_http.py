@@ -12,6 +12,11 @@ In one run, on two fresh instances of the embedded default (SQLite, B-LT):
    10702c9), checked out with ``git worktree add --detach`` and served the way that
    commit's ``make run`` served it.
 
+The two servers of 3 and 4 run side by side and are measured in alternating rounds
+(this code, the starting commit, the starting commit, this code), so the machine's load
+drifting during the run weighs on both; each one's throughput is its signatures over
+its measured time.
+
 Ratios: new HTTP / starting commit's HTTP (target ≥ 3), request CPU / signing function
 CPU (target ≤ 10), HTTP / service in process (≤ 1: the service bounds HTTP from above).
 
@@ -32,7 +37,9 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -56,11 +63,9 @@ TARGET_SPEEDUP = 3.0
 TARGET_CPU_RATIO = 10.0
 
 
-def _http_sign(server: Server, users: Users, warmup: list[int], tasks: list[int]) -> dict[str, Any]:
+def _http_sign(server: Server, users: Users, tasks: list[int]) -> dict[str, Any]:
     """Sign ``tasks`` with 16 client threads: throughput, latencies, server CPU per request."""
     body = {"passphrase": DEMO_PASSWORD}
-    with ThreadPoolExecutor(max_workers=WORKERS) as pool:  # warm both workers
-        list(pool.map(lambda t: users.call("bithu", "POST", f"/tasks/{t}/sign", json=body), warmup))
     work: queue.Queue[int] = queue.Queue()
     for tid in tasks:
         work.put(tid)
@@ -102,6 +107,7 @@ def _http_sign(server: Server, users: Users, warmup: list[int], tasks: list[int]
         "per_second": len(latencies) / wall if wall else 0.0,
         "cpu_ms_per_request": 1000 * cpu / len(latencies) if latencies else float("nan"),
         "latency": summarise(latencies) if latencies else None,
+        "latencies": latencies,
     }
 
 
@@ -133,7 +139,7 @@ def _children(
         for proc in procs:
             line = proc.stdout.readline().strip()  # type: ignore[union-attr]
             if line != "ready":
-                err = proc.stderr.read() if proc.stderr else ""  # type: ignore[union-attr]
+                err = proc.stderr.read() if proc.stderr else ""
                 raise RuntimeError(f"{mode} child not ready: {line!r} {err[-1500:]}")
         for proc in procs:
             proc.stdin.write("go\n")  # type: ignore[union-attr]
@@ -163,17 +169,25 @@ def _children(
     }
 
 
-def _served_run(code: Path, tmpdir: Path, label: str, n: int, extra: int) -> tuple[Any, ...]:
-    """Init an instance of ``code``, serve it, sign ``n`` over HTTP: (result, env, spare ids)."""
+@contextmanager
+def _served(code: Path, tmpdir: Path, label: str, count: int) -> Iterator[tuple[Any, ...]]:
+    """An instance of ``code`` served by gunicorn, with ``count`` signing tasks prepared
+    (the workers warmed on two more each): ``(server, users, env, task ids)``."""
     env = init_instance(code, tmpdir / label / "instance")
     server = Server(code, env, tmpdir / label / "gunicorn.log", workers=WORKERS)
     try:
         server.wait_ready()
         users = Users(server.base, ("chuyenvien", "truongban", "bithu"))
-        ids = prepare_to_sign(users, 2 * WORKERS + n + extra)
-        warm, measured = ids[: 2 * WORKERS], ids[2 * WORKERS : 2 * WORKERS + n]
-        result = _http_sign(server, users, warm, measured)
-        return result, env, ids[2 * WORKERS + n :]
+        ids = prepare_to_sign(users, 2 * WORKERS + count)
+        body = {"passphrase": DEMO_PASSWORD}
+        with ThreadPoolExecutor(max_workers=WORKERS) as pool:  # warm both workers
+            list(
+                pool.map(
+                    lambda t: users.call("bithu", "POST", f"/tasks/{t}/sign", json=body),
+                    ids[: 2 * WORKERS],
+                )
+            )
+        yield server, users, env, ids[2 * WORKERS :]
     except BaseException:
         print(server.log_path.read_text(errors="replace")[-3000:], file=sys.stderr)
         raise
@@ -181,15 +195,51 @@ def _served_run(code: Path, tmpdir: Path, label: str, n: int, extra: int) -> tup
         server.stop()
 
 
+def _merged(rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    """The rounds of one server as one run: throughput over the summed time."""
+    signed = sum(r["signed"] for r in rounds)
+    wall = sum(r["wall_s"] for r in rounds)
+    cpu_ms = sum(r["cpu_ms_per_request"] * r["signed"] for r in rounds if r["signed"])
+    latencies = [x for r in rounds for x in r["latencies"]]
+    return {
+        "signed": signed,
+        "errors": [e for r in rounds for e in r["errors"]],
+        "wall_s": wall,
+        "per_second": signed / wall if wall else 0.0,
+        "cpu_ms_per_request": cpu_ms / signed if signed else float("nan"),
+        "latency": summarise(latencies) if latencies else None,
+        "rounds": [round(r["per_second"], 2) for r in rounds],
+    }
+
+
 def run(quick: bool) -> dict[str, Any]:
-    """Run the benchmark; :returns: the result dictionary."""
+    """Run the benchmark; :returns: the result dictionary.
+
+    The two servers run side by side (one idle while the other is measured) and are
+    measured in rounds in the order new, old, old, new (ABBA), so a change of the
+    machine's load during the run weighs on both alike.
+    """
     n = 12 if quick else 40
+    order = ("new", "base", "base", "new")
+    per_server = n * order.count("new")
     lines = [f"  before: {loadavg()}"]
     with tempfile.TemporaryDirectory(prefix="trinhky-bench-http-") as tmp:
         tmpdir = Path(tmp)
-        new, env, spare = _served_run(REPO_ROOT, tmpdir, "new", n, WORKERS + n + 2)
-        with base_worktree(BASE_REF) as base_code:
-            old, _env, _spare = _served_run(base_code, tmpdir, "base", n, 0)
+        spare_n = WORKERS + n + 2
+        with (
+            base_worktree(BASE_REF) as base_code,
+            _served(REPO_ROOT, tmpdir, "new", per_server + spare_n) as new_side,
+            _served(base_code, tmpdir, "base", per_server) as base_side,
+        ):
+            sides = {"new": new_side, "base": base_side}
+            queues = {"new": list(new_side[3][:per_server]), "base": list(base_side[3])}
+            rounds: dict[str, list[dict[str, Any]]] = {"new": [], "base": []}
+            for label in order:
+                server, users, _env, _ids = sides[label]
+                tasks, queues[label] = queues[label][:n], queues[label][n:]
+                rounds[label].append(_http_sign(server, users, tasks))
+            env, spare = new_side[2], list(new_side[3][per_server:])
+        new, old = _merged(rounds["new"]), _merged(rounds["base"])
         kept, spare = spare[-2:], spare[:-2]  # the function alone only reads its tasks
         service = _children("service", env, spare[:WORKERS], spare[WORKERS:], WORKERS)
         function = _children("function", env, kept[:1], (kept * n)[:n], 1)
@@ -209,6 +259,12 @@ def run(quick: bool) -> dict[str, Any]:
             f"/signature  (latency median {lat['median_ms']:.0f} ms p90 {lat['p90_ms']:.0f} ms;"
             f" {res['signed']} done, errors {len(res['errors'])})"
         )
+    lines.append(
+        "  HTTP rounds (new, old, old, new), signatures/s: this code "
+        + ", ".join(f"{x:.2f}" for x in new["rounds"])
+        + "; starting commit "
+        + ", ".join(f"{x:.2f}" for x in old["rounds"])
+    )
     lines.append(f"  ratio HTTP this code / starting commit: {speedup:.2f}")
     lines.append(f"  ratio request CPU / signing function CPU: {cpu_ratio:.2f}")
     lines.append(f"  ratio HTTP / service in process: {http_over_service:.2f}")
