@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import Select, exists, or_, select
-from sqlalchemy.orm import Session, defaultload, joinedload, lazyload
+from sqlalchemy.orm import Session, defaultload, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.interfaces import ORMOption
 
@@ -280,14 +280,14 @@ def lock_document(session: Session, document_id: int) -> Document:
 
 
 _LOCK_LOADS = (
-    # The role assignments of the people on the document and its planned recipients are
-    # loaded when used (a state change rarely needs them), not with every lock; the route
-    # (every state change reads its stages) comes in the same query.
+    # The role assignments of the people on the document are loaded when used (a state
+    # change rarely needs them), not with every lock; the route (every state change reads
+    # its stages) comes in the same query, and the planned recipients with the rest (the
+    # answer of every action shows them: loaded here, not lazily after the commit).
     joinedload(Document.route),
     defaultload(Document.created_by).lazyload(User.roles),
     defaultload(Document.revisions).defaultload(Revision.created_by).lazyload(User.roles),
     defaultload(Document.tasks).defaultload(Task.assignee).lazyload(User.roles),
     defaultload(Document.tasks).defaultload(Task.acted_by).lazyload(User.roles),
     defaultload(Document.tasks).defaultload(Task.on_behalf_of).lazyload(User.roles),
-    lazyload(Document.planned_recipients),
 )
