@@ -59,6 +59,8 @@ TITLE = "Signing at B-LT: function alone, service in process, HTTP (2 workers, 1
 WORKERS = 2
 CLIENTS = 16
 BASE_REF = os.environ.get("BENCH_BASE_REF", "10702c9")
+WARM = 4 * CLIENTS
+"""Warm-up signatures per server, before the measured rounds."""
 TARGET_SPEEDUP = 3.0
 TARGET_CPU_RATIO = 10.0
 
@@ -172,22 +174,24 @@ def _children(
 @contextmanager
 def _served(code: Path, tmpdir: Path, label: str, count: int) -> Iterator[tuple[Any, ...]]:
     """An instance of ``code`` served by gunicorn, with ``count`` signing tasks prepared
-    (the workers warmed on two more each): ``(server, users, env, task ids)``."""
+    and the workers warmed first (:data:`WARM` signatures from all the clients at once,
+    so that both workers sign, load their keys and fill their caches before a round):
+    ``(server, users, env, task ids)``."""
     env = init_instance(code, tmpdir / label / "instance")
     server = Server(code, env, tmpdir / label / "gunicorn.log", workers=WORKERS)
     try:
         server.wait_ready()
         users = Users(server.base, ("chuyenvien", "truongban", "bithu"))
-        ids = prepare_to_sign(users, 2 * WORKERS + count)
+        ids = prepare_to_sign(users, WARM + count)
         body = {"passphrase": DEMO_PASSWORD}
-        with ThreadPoolExecutor(max_workers=WORKERS) as pool:  # warm both workers
+        with ThreadPoolExecutor(max_workers=CLIENTS) as pool:
             list(
                 pool.map(
                     lambda t: users.call("bithu", "POST", f"/tasks/{t}/sign", json=body),
-                    ids[: 2 * WORKERS],
+                    ids[:WARM],
                 )
             )
-        yield server, users, env, ids[2 * WORKERS :]
+        yield server, users, env, ids[WARM:]
     except BaseException:
         print(server.log_path.read_text(errors="replace")[-3000:], file=sys.stderr)
         raise
