@@ -87,19 +87,28 @@ class Services:
         """The revocation status of one of our certificates, read now from the database
         (so a revocation shows in the next OCSP answer at once)."""
         with self.read_session_factory() as session:
-            cert = session.scalars(
-                select(Certificate).where(Certificate.serial == format(serial, "x"))
+            row = session.execute(
+                select(Certificate.status, Certificate.revoked_at, Certificate.revocation_reason)
+                .where(Certificate.serial == format(serial, "x"))
+                .limit(1)
             ).first()
-        if cert is None:
+        if row is None:
             return CertStatus(revoked=False, known=False)
-        if cert.status == "revoked":
-            return CertStatus(True, cert.revoked_at, cert.revocation_reason)
+        if row.status == "revoked":
+            return CertStatus(True, row.revoked_at, row.revocation_reason)
         return CertStatus(False)
 
     def revoked_certificates(self) -> list[RevokedEntry]:
         """Every revoked certificate, for the CRL."""
         with self.read_session_factory() as session:
-            rows = session.scalars(select(Certificate).where(Certificate.status == "revoked")).all()
+            rows = session.execute(
+                select(
+                    Certificate.serial,
+                    Certificate.revoked_at,
+                    Certificate.created_at,
+                    Certificate.revocation_reason,
+                ).where(Certificate.status == "revoked")
+            ).all()
         return [
             RevokedEntry(int(c.serial, 16), c.revoked_at or c.created_at, c.revocation_reason)
             for c in rows
