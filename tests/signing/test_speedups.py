@@ -86,3 +86,48 @@ def test_integrity_is_computed_again_only_for_other_arguments(
         speedups.compute_integrity_info_once(sig, "boom")
     speedups.compute_integrity_info_once(sig, None, False)
     assert len(calls) == 6
+
+
+def _decoded(decode: Any, raw: bytes) -> tuple[Any, ...]:
+    try:
+        value = decode(raw)
+    except generic.PdfReadError as exc:
+        return ("error", str(exc))
+    return (type(value).__name__, str(value))
+
+
+def _written(write: Any, name: str) -> tuple[Any, ...]:
+    stream = io.BytesIO()
+    try:
+        write(generic.NameObject(name), stream)
+    except generic.PdfWriteError as exc:
+        return ("error", str(exc))
+    return ("ok", stream.getvalue())
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"Type",
+        b"Sig",
+        b"ETSI.CAdES.detached",
+        b"",
+        b"A#20B",  # an escape
+        b"A#2",  # an unterminated escape
+        b"A#zz",  # not hex
+        b"\xc4\x90\xe1\xba\xa3ng",  # UTF-8 bytes: must be escaped, pyHanko refuses
+        b"A B",  # whitespace
+        b"Caf#C3#A9",  # escaped UTF-8
+        b"~!$&'*+,-.:;=?@^_`|",  # every punctuation mark that is a regular character
+    ],
+)
+def test_names_read_as_pyhanko_reads_them(raw: bytes) -> None:
+    assert generic._decode_name is speedups.decode_name
+    assert _decoded(speedups.decode_name, raw) == _decoded(speedups._pyhanko_decode_name, raw)
+
+
+@pytest.mark.parametrize(
+    "name", ["/Type", "/ETSI.CAdES.detached", "/", "/A B", "/A#B", "/Café", "NoSlash", "/x(y)"]
+)
+def test_names_written_as_pyhanko_writes_them(name: str) -> None:
+    assert _written(speedups.write_name, name) == _written(speedups._pyhanko_write_name, name)
