@@ -6,6 +6,7 @@ and decides on that."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -23,6 +24,7 @@ from workflow.services import Services
 from workflow.signatures import flow
 
 pytestmark = pytest.mark.both_databases
+
 
 @contextmanager
 def _statements(services: Services) -> Iterator[list[str]]:
@@ -140,3 +142,67 @@ def test_a_good_passphrase_ends_the_count_of_wrong_ones_made_meanwhile(
     with services.session_factory() as session:
         cert = session.get(Certificate, cert_id[0])
         assert cert is not None and cert.failed_unlocks == 0 and cert.locked_until is None
+
+
+def _run(services: Services, task_id: int) -> flow.SignOutcome:
+    factory = make_session_factory(services.engine, deferred=True)
+    with factory() as session:
+        return flow.run(
+            session,
+            services.blobs,
+            services.trust,
+            factories.user(session, "bithu"),
+            task_id,
+            DEMO_PASSWORD,
+            key_max_failures=5,
+            key_lock_seconds=60,
+            level=lambda unit, doc_type: "B-B",
+            services=None,
+        )
+
+
+def test_rows_are_committed_only_once_the_blob_is_durable(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """flow.run publishes the signed blob beside phase 3's database work; its commit
+    waits for the publication."""
+    (task_id,) = factories.awaiting_signature(services, 1)
+    events: list[str] = []
+    publish = services.blobs.publish
+
+    def slow_publish(staged: Any) -> str:
+        time.sleep(0.3)  # longer than phase 3's rows
+        key = publish(staged)
+        events.append("published")
+        return key
+
+    def committed(_session: Session) -> None:
+        events.append("committed")
+
+    monkeypatch.setattr(services.blobs, "publish", slow_publish)
+    event.listen(Session, "after_commit", committed)
+    try:
+        outcome = _run(services, task_id)
+    finally:
+        event.remove(Session, "after_commit", committed)
+    assert events.index("published") < len(events) - 1
+    assert events[-1] == "committed" and events.count("published") == 1
+    assert services.blobs.exists(outcome.revision.blob_sha256)
+
+
+def test_a_failed_publication_commits_nothing(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (task_id,) = factories.awaiting_signature(services, 1)
+
+    def broken(_staged: Any) -> str:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(services.blobs, "publish", broken)
+    with pytest.raises(OSError, match="disk full"):
+        _run(services, task_id)
+    with services.session_factory() as session:
+        task = session.get(Task, task_id)
+        assert task is not None and task.state == "open"
+        assert len(task.document.revisions) == 1
+    assert not list(services.blobs.temporaries())  # the staged file is gone too
