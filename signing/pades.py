@@ -474,7 +474,7 @@ def sign_pdf_file(
     revocation: RevocationSource | None = None,
     *,
     allow_empty_password: bool = False,
-) -> None:
+) -> int:
     """Sign a PDF at the PAdES baseline level of ``profile`` in incremental updates.
 
     Uses subfilter ``ETSI.CAdES.detached`` and SHA-256; earlier signatures stay
@@ -496,6 +496,8 @@ def sign_pdf_file(
     :param allow_empty_password: sign encrypted files that open with the empty user
         password (and allow signing) as encrypted incremental updates, as the PDF
         standard requires; by default every encrypted file is refused.
+    :returns: how many signatures and document timestamps the input had (as
+        :func:`signing.countersign.signature_count`, from the parse made for signing).
     :raises SigningError: the level is unknown or its prerequisites are missing.
     :raises PdfInputError: the input cannot be signed (damaged, encrypted, locked...).
     :raises SignatureFailedError: signing failed for another reason, e.g. the
@@ -520,6 +522,10 @@ def sign_pdf_file(
             raise
         except Exception as exc:  # the PDF stack raises many unrelated types on bad input
             raise pdf_input_error("damaged", f"{type(exc).__name__}: {exc}") from exc
+        try:
+            earlier = len(writer.prev.embedded_signatures)
+        except Exception:  # noqa: BLE001 - as signature_count: an odd form counts none
+            earlier = 0
         # B-LT of a plain file appends its DSS here (:func:`_sign_then_add_dss`); B-LTA
         # (DSS and document timestamp together) and encrypted files take pyHanko's path.
         own_dss = level == "B-LT" and not writer.prev.encrypted
@@ -572,3 +578,4 @@ def sign_pdf_file(
                     )
             except Exception as exc:
                 raise SignatureFailedError(f"signing failed: {type(exc).__name__}: {exc}") from exc
+    return earlier

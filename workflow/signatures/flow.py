@@ -29,7 +29,6 @@ from signing.countersign import (
     EarlierSignature,
     large_document,
     new_ones_valid,
-    signature_count,
     split,
 )
 from signing.errors import KeyLoadError, PdfInputError, SigningError, WrongPassphraseError
@@ -304,12 +303,11 @@ def sign_to_staged(
     try:
         try:
             with blobs.local_copy(source_sha256) as source:
-                before = signature_count(source)
                 source_size = source.stat().st_size
                 if profile.level == "B-B" or services is None:
-                    sign_pdf_file(source, out, signer, profile, allow_empty_password=True)
+                    before = sign_pdf_file(source, out, signer, profile, allow_empty_password=True)
                 else:
-                    sign_pdf_file(
+                    before = sign_pdf_file(
                         source,
                         out,
                         signer,
