@@ -88,7 +88,9 @@ PHASES: tuple[tuple[str, str, str], ...] = (
     ("workflow.signatures.flow", "check_fresh_signature", "  direct check of the fresh signature"),
     ("storage.blobs.filesystem", "FilesystemBlobStore.stage_file", "phase 2: blob staged (hash)"),
     ("workflow.signatures.flow", "record", "phase 3: record (rows, route, audit)"),
-    ("storage.blobs.filesystem", "FilesystemBlobStore.publish", "  blob write (fsync, link)"),
+    # In its own thread beside phase 3 (flow.run): its wall time overlaps the lines around
+    # it, and its CPU column is the whole process's meanwhile.
+    ("storage.blobs.filesystem", "FilesystemBlobStore.publish", "blob published (own thread)"),
     ("storage.audit", "append", "  audit row + transparency log"),
     ("workflow.coverage.ledger", "record_signature", "phase 3: coverage ledger"),
     ("sqlalchemy.orm", "Session.commit", "commits (both, with flush hooks)"),
