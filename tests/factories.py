@@ -10,6 +10,7 @@ import io
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from storage.db import make_session_factory
 from storage.models import Task, User
 from tests.conftest import DEMO_PASSWORD
 from tests.pdfs import simple_pdf
@@ -90,6 +91,25 @@ def signed(
             key_lock_seconds=60,
         )
         session.commit()
+
+
+def run_signing(services: Services, task_id: int, signer: str = "bithu") -> flow.SignOutcome:
+    """``signer`` signs at ``task_id`` through ``flow.run``, the views' unit of work (B-B,
+    in a session of its own, deferred as a web request's)."""
+    factory = make_session_factory(services.engine, deferred=True)
+    with factory() as session:
+        return flow.run(
+            session,
+            services.blobs,
+            services.trust,
+            user(session, signer),
+            task_id,
+            DEMO_PASSWORD,
+            key_max_failures=5,
+            key_lock_seconds=60,
+            level=lambda unit, doc_type: "B-B",
+            services=None,
+        )
 
 
 def awaiting_signature(services: Services, n: int, signer: str = "bithu") -> list[int]:

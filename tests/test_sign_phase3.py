@@ -144,23 +144,6 @@ def test_a_good_passphrase_ends_the_count_of_wrong_ones_made_meanwhile(
         assert cert is not None and cert.failed_unlocks == 0 and cert.locked_until is None
 
 
-def _run(services: Services, task_id: int) -> flow.SignOutcome:
-    factory = make_session_factory(services.engine, deferred=True)
-    with factory() as session:
-        return flow.run(
-            session,
-            services.blobs,
-            services.trust,
-            factories.user(session, "bithu"),
-            task_id,
-            DEMO_PASSWORD,
-            key_max_failures=5,
-            key_lock_seconds=60,
-            level=lambda unit, doc_type: "B-B",
-            services=None,
-        )
-
-
 def test_rows_are_committed_only_once_the_blob_is_durable(
     services: Services, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -182,7 +165,7 @@ def test_rows_are_committed_only_once_the_blob_is_durable(
     monkeypatch.setattr(services.blobs, "publish", slow_publish)
     event.listen(Session, "after_commit", committed)
     try:
-        outcome = _run(services, task_id)
+        outcome = factories.run_signing(services, task_id)
     finally:
         event.remove(Session, "after_commit", committed)
     assert events.index("published") < len(events) - 1
@@ -200,7 +183,7 @@ def test_a_failed_publication_commits_nothing(
 
     monkeypatch.setattr(services.blobs, "publish", broken)
     with pytest.raises(OSError, match="disk full"):
-        _run(services, task_id)
+        factories.run_signing(services, task_id)
     with services.session_factory() as session:
         task = session.get(Task, task_id)
         assert task is not None and task.state == "open"

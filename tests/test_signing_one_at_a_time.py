@@ -9,10 +9,8 @@ from typing import Any
 
 import pytest
 
-from storage.db import make_session_factory
 from storage.models import Task
 from tests import factories
-from tests.conftest import DEMO_PASSWORD
 from workflow.services import Services
 from workflow.signatures import flow
 
@@ -38,24 +36,11 @@ def test_two_threads_sign_one_after_the_other(
                 inside[0] -= 1
 
     monkeypatch.setattr(flow, "produce", watched)
-    factory = make_session_factory(services.engine, deferred=True)
     errors: list[BaseException] = []
 
     def sign(task_id: int) -> None:
         try:
-            with factory() as session:
-                flow.run(
-                    session,
-                    services.blobs,
-                    services.trust,
-                    factories.user(session, "bithu"),
-                    task_id,
-                    DEMO_PASSWORD,
-                    key_max_failures=5,
-                    key_lock_seconds=60,
-                    level=lambda unit, doc_type: "B-B",
-                    services=None,
-                )
+            factories.run_signing(services, task_id)
         except BaseException as exc:  # reported below
             errors.append(exc)
 
