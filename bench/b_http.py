@@ -13,9 +13,9 @@ In one run, on two fresh instances of the embedded default (SQLite, B-LT):
    commit's ``make run`` served it.
 
 The two servers of 3 and 4 run side by side and are measured in alternating rounds
-(this code, the starting commit, the starting commit, this code), so the machine's load
-drifting during the run weighs on both; each one's throughput is its signatures over
-its measured time.
+(this code, the starting commit, the starting commit, this code, twice over in a full
+run), so the machine's load drifting during the run weighs on both; each one's
+throughput is its signatures over its measured time.
 
 Ratios: new HTTP / starting commit's HTTP (target ≥ 3), request CPU / signing function
 CPU (target ≤ 10), HTTP / service in process (≤ 1: the service bounds HTTP from above).
@@ -220,11 +220,11 @@ def run(quick: bool) -> dict[str, Any]:
     """Run the benchmark; :returns: the result dictionary.
 
     The two servers run side by side (one idle while the other is measured) and are
-    measured in rounds in the order new, old, old, new (ABBA), so a change of the
-    machine's load during the run weighs on both alike.
+    measured in rounds in the order new, old, old, new (ABBA; twice over in a full run),
+    so a change of the machine's load during the run weighs on both alike.
     """
     n = 12 if quick else 40
-    order = ("new", "base", "base", "new")
+    order = ("new", "base", "base", "new") * (1 if quick else 2)
     per_server = n * order.count("new")
     lines = [f"  before: {loadavg()}"]
     with tempfile.TemporaryDirectory(prefix="trinhky-bench-http-") as tmp:
@@ -264,7 +264,7 @@ def run(quick: bool) -> dict[str, Any]:
             f" {res['signed']} done, errors {len(res['errors'])})"
         )
     lines.append(
-        "  HTTP rounds (new, old, old, new), signatures/s: this code "
+        f"  HTTP rounds ({', '.join(order)}), signatures/s: this code "
         + ", ".join(f"{x:.2f}" for x in new["rounds"])
         + "; starting commit "
         + ", ".join(f"{x:.2f}" for x in old["rounds"])
