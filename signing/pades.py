@@ -316,10 +316,6 @@ def _check_level(
     return level
 
 
-def _crypto(cert: asn1_x509.Certificate) -> x509.Certificate:
-    return x509.load_der_x509_certificate(cert.dump())
-
-
 def _long_term_data(
     signer: Signer, timestamper: TimeStamper, revocation: RevocationSource
 ) -> tuple[list[asn1_x509.Certificate], RevocationData]:

@@ -1,10 +1,12 @@
 """Signing layer: four exactly equivalent speed-ups of the libraries signing and
 validation run on.
 
-Measured with cProfile on the archival renewal of a B-LTA document (4 signatures: two
-long-term validations, a renewal, a check of the new timestamp), where these were most
-of the time; all three are installed on import (``signing.validate``, the entry point of
-every validation, imports this module) and the pinned versions are checked.
+The first three were measured with cProfile on the archival renewal of a B-LTA
+document (4 signatures: two long-term validations, a renewal, a check of the new
+timestamp), where they were most of the time, the fourth on the signing request; all
+four are installed on import (``signing.validate``, the entry point of every validation,
+imports this module; the signing request imports it too) and the pinned versions are
+checked.
 
 1. PDF hex strings in pyHanko.
 
