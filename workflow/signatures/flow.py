@@ -21,7 +21,7 @@ from pathlib import Path
 
 from pyhanko.sign.signers import Signer
 from sqlalchemy import or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from signing import freespace
 from signing.anchors import box_below, find_first_anchor
@@ -486,7 +486,11 @@ def _reclaim(session: Session, actor: User, plan: SignPlan) -> Task:
     otherwise everything is read afresh (:func:`routing.claim`), and what changed decides.
     """
     task = plan.loaded[0] if plan.loaded is not None else None
-    if task is not None and task.document_id == plan.document_id:
+    if (
+        task is not None
+        and object_session(task) is session
+        and task.document_id == plan.document_id
+    ):
         doc = task.document
         version = session.scalar(
             select(Document.version).where(Document.id == doc.id).with_for_update()
