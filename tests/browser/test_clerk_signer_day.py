@@ -287,7 +287,9 @@ def test_signer_signs_where_the_preview_shows_kept_across_a_wrong_passphrase(
     signer = open_as(new_page, "bithu", "laptop")
     signer.get_by_role("main").get_by_role("link", name=re.compile(subject[:30])).first.click()
     sign = signer.get_by_role("button", name="Ký số", exact=True)
-    # 9. The primary action is on the first screen of a 1366x768 display.
+    # 9. The primary action is on the first screen of a 1366x768 display (measured once the
+    # page has loaded: before its stylesheet arrives, a busy machine lays it out unstyled).
+    signer.wait_for_load_state("load")
     box = sign.bounding_box()
     assert box and box["y"] + box["height"] <= DESKTOP["height"], box
     overlay = signer.locator(".stamp-overlay")
