@@ -26,6 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from asn1crypto import cms
+from asn1crypto import crl as asn1_crl
+from asn1crypto import ocsp as asn1_ocsp
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
@@ -50,7 +52,14 @@ from signing.cms_fast import CmsTemplate, build_template, tlv
 from signing.cms_splice import SpliceError, add_unsigned_attribute, signature_value
 from signing.errors import PdfInputError, SigningError
 from signing.keys import _load_asn1_cert
-from signing.pades import RESERVED_B_B, RESERVED_WITH_TIMESTAMP, _prepare, pdf_input_error
+from signing.pades import (
+    RESERVED_B_B,
+    RESERVED_WITH_TIMESTAMP,
+    _prepare,
+    dss_certificates,
+    pdf_input_error,
+    refuse_revoked,
+)
 from signing.profiles import SigningProfile, TrustConfig
 from signing.revocation import RevocationSource, revinfo_policy
 from signing.stamps import TEXT_PARAM, stamp_style, stamp_text
@@ -591,6 +600,45 @@ async def _validation_paths(
     return paths
 
 
+def _add_known_dss(
+    inf: Any,
+    outf: Any,
+    contents: bytes,
+    signed_data: cms.SignedData,
+    signer_info: cms.SignerInfo,
+    trust: TrustConfig,
+    revocation: RevocationSource,
+) -> None:
+    """Copy ``inf`` to ``outf`` and append the DSS of its last signature: the paths of its
+    signer and of its timestamp tokens' signers (and of the OCSP responder) to the roots,
+    found among the trust list's and the CMS's certificates, with fresh revocation data.
+    A signer the data revokes is refused."""
+    signers = [
+        extract_certificate_info(d)
+        for d in (signed_data, *extract_tst_data_iter(signer_info, signed=False))
+    ]
+    pool = [*_load_certs(trust.trust_roots_pem), *_load_certs(trust.other_certs_pem)]
+    for info in signers:
+        pool.extend(info.other_certs)
+    needing = {c.dump(): c for c in [*(i.signer_cert for i in signers), *pool]}
+    data = revocation.revocation_data([x509.load_der_x509_certificate(d) for d in needing])
+    refuse_revoked(x509.load_der_x509_certificate(signers[0].signer_cert.dump()), data)
+    ends = tuple(i.signer_cert.dump() for i in signers) + tuple(data.certs)
+    certs = dss_certificates(ends, tuple(needing) + tuple(data.certs))
+    inf.seek(0)
+    shutil.copyfileobj(inf, outf)
+    outf.seek(0)
+    DocumentSecurityStore.add_dss(
+        outf,
+        contents.hex().encode("ascii"),
+        certs=list(certs),
+        ocsps=[asn1_ocsp.OCSPResponse.load(der) for der in data.ocsp_responses],
+        crls=[asn1_crl.CertificateList.load(der) for der in data.crls],
+        force_write=True,
+        strict=False,
+    )
+
+
 def _read_contents(fh: Any, region: tuple[int, int]) -> bytes:
     """The ``/Contents`` bytes (padding included) of a signature whose hex string spans
     ``region`` (``<`` to ``>``), read directly: pyHanko's tokenizer takes ~100 ms for
@@ -639,19 +687,24 @@ def extend_long_term(
                 sig = PdfFileReader(inf, strict=False).embedded_signatures[-1]
                 contents = sig.pkcs7_content
                 signed_data, signer_info = sig.signed_data, sig.signer_info
-            context = _long_term_context(signed_data, trust, revocation, timestamper)
-            paths = asyncio.run(_validation_paths(signed_data, signer_info, context))
-            inf.seek(0)
-            shutil.copyfileobj(inf, outf)
-            outf.seek(0)
-            DocumentSecurityStore.add_dss(
-                outf,
-                contents.hex().encode("ascii"),
-                paths=paths,
-                validation_context=context,
-                force_write=True,
-                strict=False,
-            )
+            if level == "B-LT":
+                # The certificates and revocation data are known: no path validation
+                # (as signing.pades does for the server's own B-LT signatures).
+                _add_known_dss(inf, outf, contents, signed_data, signer_info, trust, revocation)
+            else:
+                context = _long_term_context(signed_data, trust, revocation, timestamper)
+                paths = asyncio.run(_validation_paths(signed_data, signer_info, context))
+                inf.seek(0)
+                shutil.copyfileobj(inf, outf)
+                outf.seek(0)
+                DocumentSecurityStore.add_dss(
+                    outf,
+                    contents.hex().encode("ascii"),
+                    paths=paths,
+                    validation_context=context,
+                    force_write=True,
+                    strict=False,
+                )
             if level == "B-LTA":
                 assert timestamper is not None  # noqa: S101 - checked above
                 outf.seek(0)

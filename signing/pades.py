@@ -330,8 +330,8 @@ def _long_term_data(
         ends += (tsa_cert.dump(),)
     signer_cert = _crypto_der(ends[0])
     data = revocation.revocation_data([_crypto_der(der) for der in (*ends, *pool)])
-    _refuse_revoked(signer_cert, data)
-    return list(_dss_certs(ends + tuple(data.certs), pool + tuple(data.certs))), data
+    refuse_revoked(signer_cert, data)
+    return list(dss_certificates(ends + tuple(data.certs), pool + tuple(data.certs))), data
 
 
 @functools.lru_cache(maxsize=256)
@@ -340,11 +340,13 @@ def _crypto_der(der: bytes) -> x509.Certificate:
 
 
 @functools.lru_cache(maxsize=64)
-def _dss_certs(
+def dss_certificates(
     ends: tuple[bytes, ...], pool: tuple[bytes, ...]
 ) -> tuple[asn1_x509.Certificate, ...]:
-    """Each of ``ends`` with its issuers found in ``pool`` (DER), root first, once each
-    (the same for every signature of one signer: made once)."""
+    """The certificates a DSS holds for a signature: each of ``ends`` (the signer, the
+    TSA, the OCSP responder) with its issuers found in ``pool`` (DER), root first, once
+    each, as pyHanko's validation paths give them (the same for every signature of one
+    signer: made once)."""
     candidates = [asn1_x509.Certificate.load(der) for der in pool]
     certs: list[asn1_x509.Certificate] = []
     for der in ends:
@@ -354,7 +356,7 @@ def _dss_certs(
     return tuple(certs)
 
 
-def _refuse_revoked(cert: x509.Certificate, data: RevocationData) -> None:
+def refuse_revoked(cert: x509.Certificate, data: RevocationData) -> None:
     """Refuse to sign with a certificate the revocation data says is revoked (pyHanko's
     own B-LT path refuses it while validating the signer's path before signing).
 
