@@ -600,19 +600,16 @@ async def _validation_paths(
     return paths
 
 
-def _add_known_dss(
-    inf: Any,
-    outf: Any,
-    contents: bytes,
+def _known_dss(
     signed_data: cms.SignedData,
     signer_info: cms.SignerInfo,
     trust: TrustConfig,
     revocation: RevocationSource,
-) -> None:
-    """Copy ``inf`` to ``outf`` and append the DSS of its last signature: the paths of its
-    signer and of its timestamp tokens' signers (and of the OCSP responder) to the roots,
-    found among the trust list's and the CMS's certificates, with fresh revocation data.
-    A signer the data revokes is refused."""
+) -> dict[str, Any]:
+    """The DSS content of a signature (``DocumentSecurityStore.add_dss`` arguments): the
+    paths of its signer and of its timestamp tokens' signers (and of the OCSP responder)
+    to the roots, found among the trust list's and the CMS's certificates, with fresh
+    revocation data. A signer the data revokes is refused."""
     signers = [
         extract_certificate_info(d)
         for d in (signed_data, *extract_tst_data_iter(signer_info, signed=False))
@@ -624,19 +621,11 @@ def _add_known_dss(
     data = revocation.revocation_data([x509.load_der_x509_certificate(d) for d in needing])
     refuse_revoked(x509.load_der_x509_certificate(signers[0].signer_cert.dump()), data)
     ends = tuple(i.signer_cert.dump() for i in signers) + tuple(data.certs)
-    certs = dss_certificates(ends, tuple(needing) + tuple(data.certs))
-    inf.seek(0)
-    shutil.copyfileobj(inf, outf)
-    outf.seek(0)
-    DocumentSecurityStore.add_dss(
-        outf,
-        contents.hex().encode("ascii"),
-        certs=list(certs),
-        ocsps=[asn1_ocsp.OCSPResponse.load(der) for der in data.ocsp_responses],
-        crls=[asn1_crl.CertificateList.load(der) for der in data.crls],
-        force_write=True,
-        strict=False,
-    )
+    return {
+        "certs": list(dss_certificates(ends, tuple(needing) + tuple(data.certs))),
+        "ocsps": [asn1_ocsp.OCSPResponse.load(der) for der in data.ocsp_responses],
+        "crls": [asn1_crl.CertificateList.load(der) for der in data.crls],
+    }
 
 
 def _read_contents(fh: Any, region: tuple[int, int]) -> bytes:
@@ -690,21 +679,17 @@ def extend_long_term(
             if level == "B-LT":
                 # The certificates and revocation data are known: no path validation
                 # (as signing.pades does for the server's own B-LT signatures).
-                _add_known_dss(inf, outf, contents, signed_data, signer_info, trust, revocation)
+                dss = _known_dss(signed_data, signer_info, trust, revocation)
             else:
                 context = _long_term_context(signed_data, trust, revocation, timestamper)
                 paths = asyncio.run(_validation_paths(signed_data, signer_info, context))
-                inf.seek(0)
-                shutil.copyfileobj(inf, outf)
-                outf.seek(0)
-                DocumentSecurityStore.add_dss(
-                    outf,
-                    contents.hex().encode("ascii"),
-                    paths=paths,
-                    validation_context=context,
-                    force_write=True,
-                    strict=False,
-                )
+                dss = {"paths": paths, "validation_context": context}
+            inf.seek(0)
+            shutil.copyfileobj(inf, outf)
+            outf.seek(0)
+            DocumentSecurityStore.add_dss(
+                outf, contents.hex().encode("ascii"), force_write=True, strict=False, **dss
+            )
             if level == "B-LTA":
                 assert timestamper is not None  # noqa: S101 - checked above
                 outf.seek(0)

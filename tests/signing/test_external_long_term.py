@@ -50,6 +50,24 @@ def _externally_signed(
     return prepared, prep, x509.load_pem_x509_certificate(issued.cert_pem)
 
 
+def _to_b_lt(
+    prepared: Path,
+    prep: external.PreparedExternal,
+    final: Path,
+    trust: TrustConfig,
+    services: TrustServices,
+) -> None:
+    external.extend_long_term(
+        prepared,
+        final,
+        "B-LT",
+        trust,
+        services.revocation_source(),
+        services.timestamper,
+        (prep.reserved_start, prep.reserved_end),
+    )
+
+
 def test_external_b_lt_embeds_the_known_paths_and_validates(
     pki: EmbeddedPki,
     services: TrustServices,
@@ -61,15 +79,7 @@ def test_external_b_lt_embeds_the_known_paths_and_validates(
         pki, services, make_pdf(), tmp_path, "Phạm Thị Token"
     )
     final = tmp_path / "final.pdf"
-    external.extend_long_term(
-        prepared,
-        final,
-        "B-LT",
-        trust,
-        services.revocation_source(),
-        services.timestamper,
-        (prep.reserved_start, prep.reserved_end),
-    )
+    _to_b_lt(prepared, prep, final, trust, services)
     with final.open("rb") as fh:
         dss = PdfFileReader(fh, strict=False).root["/DSS"]
         names = [
@@ -97,12 +107,4 @@ def test_external_b_lt_refuses_a_revoked_signer(
     )
     revocations.revoke(cert.serial_number, datetime.now(UTC) - timedelta(hours=1))
     with pytest.raises(SignatureFailedError):
-        external.extend_long_term(
-            prepared,
-            tmp_path / "final.pdf",
-            "B-LT",
-            trust,
-            services.revocation_source(),
-            services.timestamper,
-            (prep.reserved_start, prep.reserved_end),
-        )
+        _to_b_lt(prepared, prep, tmp_path / "final.pdf", trust, services)
