@@ -413,9 +413,13 @@ def inspect_cms(data: bytes) -> CmsFacts:
     :raises ExternalSignatureError: not a readable single-signer SignedData.
     """
     _content, info, cert = _load_cms(data)
+    return CmsFacts(hashlib.sha256(cert.dump()).hexdigest(), _has_timestamp(info))
+
+
+def _has_timestamp(info: cms.SignerInfo) -> bool:
+    """Whether a signer info carries a signature timestamp token."""
     attrs = info["unsigned_attrs"]
-    has_ts = bool(attrs) and any(a["type"].native == "signature_time_stamp_token" for a in attrs)
-    return CmsFacts(hashlib.sha256(cert.dump()).hexdigest(), has_ts)
+    return bool(attrs) and any(a["type"].native == "signature_time_stamp_token" for a in attrs)
 
 
 def _timestamp_attribute(signature: bytes, timestamper: TimeStamper) -> bytes:
@@ -472,7 +476,7 @@ def embed_cms(
         raise ExternalSignatureError(
             "wrong_digest", "Khối CMS không ký đúng bản tóm lược (digest) của văn bản đã chuẩn bị."
         )
-    if timestamper is not None and not inspect_cms(data).has_timestamp:
+    if timestamper is not None and not _has_timestamp(info):  # the CMS is read once
         data = _with_timestamp(data, timestamper)
     _fill(path, prepared, data)
 
