@@ -173,6 +173,31 @@ def test_rows_are_committed_only_once_the_blob_is_durable(
     assert services.blobs.exists(outcome.revision.blob_sha256)
 
 
+def test_the_ledger_reads_the_signed_file_only_once_it_is_published(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The coverage ledger checks the new revision's file in the store: it runs after the
+    publication (a slow one here), never beside it (T2 once counted a document as a miss,
+    "file not found", when it ran first)."""
+    (task_id,) = factories.awaiting_signature(services, 1)
+    publish = services.blobs.publish
+    record_signature = flow.coverage.record_signature
+    found: list[bool] = []
+
+    def slow_publish(staged: Any) -> str:
+        time.sleep(0.3)
+        return publish(staged)
+
+    def watched(session: Session, blobs: Any, trust: Any, doc: Any, **kwargs: Any) -> None:
+        found.append(blobs.exists(doc.current_revision.blob_sha256))
+        record_signature(session, blobs, trust, doc, **kwargs)
+
+    monkeypatch.setattr(services.blobs, "publish", slow_publish)
+    monkeypatch.setattr(flow.coverage, "record_signature", watched)
+    factories.run_signing(services, task_id)
+    assert found == [True]
+
+
 def test_a_failed_publication_commits_nothing(
     services: Services, monkeypatch: pytest.MonkeyPatch
 ) -> None:

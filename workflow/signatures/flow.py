@@ -672,16 +672,17 @@ def run(
             session.commit()
             raise
         # The blob is made durable (fsync, or the object store's upload) beside phase 3's
-        # database work, not before it: on this file system the fsyncs took longer than
-        # the rows, with the worker idle. The rows are committed only once it is done.
+        # rows, not before them: on this file system the fsyncs took longer than the rows,
+        # with the worker idle. The coverage ledger, which reads the file, and the commit
+        # come only once it is done.
         publishing = _PUBLISHER.submit(blobs.publish, produced.staged)
         try:
             begin_write(session)  # phase 3 writes: take the lock first, hold it only for this
             outcome = record(session, blobs, actor, plan, produced, publishing)
+            publishing.result()  # the ledger reads the new revision's file
             coverage.record_signature(
                 session, blobs, trust, outcome.task.document, now=plan.now, report=produced.report
             )
-            publishing.result()
             session.commit()
         except BaseException:
             session.rollback()
