@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,25 +19,13 @@ from storage.blobs import FilesystemBlobStore
 from tests.browser.conftest import STEP_TIMEOUT_MS, Walk, api_token, open_as
 from tests.conftest import DEMO_PASSWORD, rewrite_blob
 from tests.pdfs import simple_pdf
-from tests.servers import Served, gunicorn
+from tests.servers import Served
 
 pytestmark = pytest.mark.browser
 
 ROUTE = "thuong-truc-ban-hanh"  # approve → review (Văn phòng) → sign → issue
 GOOD = "Về việc triển khai Nghị quyết về chuyển đổi số trong Đảng bộ Khối"
 BAD = "Về việc báo cáo kết quả kiểm tra, giám sát quý IV năm 2026"
-
-
-@pytest.fixture(scope="module")
-def server(template_instance: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    """This journey's own gunicorn on a copy of the session's instance: the coverage
-    figures it reads (T2 met, then one miss) are the whole instance's, and the other
-    browser tests' documents on the shared server (which of them ran first on this
-    worker varies from run to run) would move them."""
-    instance = tmp_path_factory.mktemp("auditor") / "instance"
-    shutil.copytree(template_instance, instance)
-    with gunicorn(instance, workers=2, MAX_UPLOAD_BYTES=1024 * 1024) as base:
-        yield Served(base, instance)
 
 
 @pytest.fixture(autouse=True)
