@@ -56,9 +56,8 @@ from signing.pades import (
     RESERVED_B_B,
     RESERVED_WITH_TIMESTAMP,
     _prepare,
-    dss_certificates,
+    long_term_data,
     pdf_input_error,
-    refuse_revoked,
 )
 from signing.profiles import SigningProfile, TrustConfig
 from signing.revocation import RevocationSource, revinfo_policy
@@ -621,12 +620,9 @@ def _known_dss(
     pool = [*_load_certs(trust.trust_roots_pem), *_load_certs(trust.other_certs_pem)]
     for info in signers:
         pool.extend(info.other_certs)
-    needing = {c.dump(): c for c in [*(i.signer_cert for i in signers), *pool]}
-    data = revocation.revocation_data([x509.load_der_x509_certificate(d) for d in needing])
-    refuse_revoked(x509.load_der_x509_certificate(signers[0].signer_cert.dump()), data)
-    ends = tuple(i.signer_cert.dump() for i in signers) + tuple(data.certs)
+    certs, data = long_term_data([i.signer_cert for i in signers], pool, revocation)
     return {
-        "certs": list(dss_certificates(ends, tuple(needing) + tuple(data.certs))),
+        "certs": certs,
         "ocsps": [asn1_ocsp.OCSPResponse.load(der) for der in data.ocsp_responses],
         "crls": [asn1_crl.CertificateList.load(der) for der in data.crls],
     }

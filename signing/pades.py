@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -319,19 +320,32 @@ def _check_level(
 def _long_term_data(
     signer: Signer, timestamper: TimeStamper, revocation: RevocationSource
 ) -> tuple[list[asn1_x509.Certificate], RevocationData]:
-    """The certificates (each one's path to its root, root first) and the revocation data
-    a B-LT signature embeds: the signer's, the TSA's and the OCSP responder's."""
+    """The certificates and revocation data a B-LT signature of ``signer`` embeds (see
+    :func:`long_term_data`): the signer's, the TSA's and the OCSP responder's."""
     if signer.signing_cert is None:
         raise SigningError("the signer has no certificate: cannot embed validation data")
-    pool = tuple(c.dump() for c in signer.cert_registry or ())
     tsa_cert = getattr(timestamper, "tsa_cert", None)
-    ends: tuple[bytes, ...] = (signer.signing_cert.dump(),)
+    ends = [signer.signing_cert]
     if isinstance(tsa_cert, asn1_x509.Certificate):
-        ends += (tsa_cert.dump(),)
-    signer_cert = _crypto_der(ends[0])
-    data = revocation.revocation_data([_crypto_der(der) for der in (*ends, *pool)])
-    refuse_revoked(signer_cert, data)
-    return list(dss_certificates(ends + tuple(data.certs), pool + tuple(data.certs))), data
+        ends.append(tsa_cert)
+    return long_term_data(ends, list(signer.cert_registry or ()), revocation)
+
+
+def long_term_data(
+    ends: Sequence[asn1_x509.Certificate],
+    pool: Sequence[asn1_x509.Certificate],
+    revocation: RevocationSource,
+) -> tuple[list[asn1_x509.Certificate], RevocationData]:
+    """The certificates (each one's path to its root, root first) and the revocation data
+    a DSS holds for a signature whose signer is ``ends[0]`` and whose other certificates
+    to embed (the TSA's...) are the rest of ``ends``, their issuers found in ``pool``; the
+    OCSP responder's path is added. A signer the data revokes is refused."""
+    end_ders = tuple(c.dump() for c in ends)
+    pool_ders = tuple(c.dump() for c in pool)
+    needing = dict.fromkeys((*end_ders, *pool_ders))
+    data = revocation.revocation_data([_crypto_der(der) for der in needing])
+    refuse_revoked(_crypto_der(end_ders[0]), data)
+    return list(dss_certificates(end_ders + data.certs, pool_ders + data.certs)), data
 
 
 @functools.lru_cache(maxsize=256)
